@@ -1,0 +1,1 @@
+"""WTForms classes, one module per area. Every form carries a CSRF token (Flask-WTF)."""

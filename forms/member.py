@@ -1,0 +1,26 @@
+"""Adding and editing a member, and deactivating one."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectField, StringField
+from wtforms.validators import DataRequired, Length
+
+LANGUAGE_CHOICES = [("en", _l("English")), ("es", _l("Spanish"))]
+ROLE_CHOICES = [("member", _l("Member")), ("facilitator", _l("Facilitator")), ("leader", _l("Leader"))]
+FREQUENCY_CHOICES = [("weekly", _l("Weekly")), ("biweekly", _l("Every two weeks")),
+                     ("monthly", _l("Monthly")), ("never", _l("Never"))]
+
+
+class MemberForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    organization = StringField(_l("Organization"), validators=[Length(max=200)])
+    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="en")
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="member")
+
+
+class MemberEditForm(MemberForm):
+    digest_frequency = SelectField(_l("Lesson digests"), choices=FREQUENCY_CHOICES, default="weekly")
+
+
+class ConfirmForm(FlaskForm):
+    """A form with nothing but its CSRF token, for one-button actions."""

@@ -1,0 +1,20 @@
+"""Runs a confirmed member import too large to run inside the web request."""
+from jobs.context import job_context
+
+
+def import_members(import_id: int) -> None:
+    from service.extensions import db
+    from service.member_import import run_import
+    from service.models import MemberImport
+    with job_context():
+        record = db.session.get(MemberImport, import_id)
+        if record is None or record.status not in ("queued", "running"):
+            return
+        try:
+            run_import(record)
+        except Exception as exc:
+            db.session.rollback()
+            record = db.session.get(MemberImport, import_id)
+            record.status, record.error = "failed", str(exc)[:500]
+            db.session.commit()
+            raise

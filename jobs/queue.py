@@ -1,0 +1,47 @@
+"""The Redis connection and RQ queue, and enqueueing that waits for the database commit."""
+from flask import current_app
+from redis import Redis
+from rq import Queue
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from service.extensions import db
+
+_PENDING = "cop_jobs_after_commit"
+
+
+def redis_connection() -> Redis:
+    """A Redis client for this app's REDIS_URL, shared per app."""
+    client = current_app.extensions.get("cop_redis")
+    if client is None:
+        client = Redis.from_url(current_app.config["REDIS_URL"])
+        current_app.extensions["cop_redis"] = client
+    return client
+
+
+def get_queue() -> Queue:
+    return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
+
+
+def enqueue_after_commit(func_path: str, *args, job_id: str | None = None) -> None:
+    """Enqueue a job once the current transaction commits; a rollback enqueues nothing.
+
+    The database is the source of truth: a job enqueued before commit could run
+    before its rows exist, and one enqueued in a transaction that rolls back
+    would act on rows that never were.
+    """
+    db.session().info.setdefault(_PENDING, []).append((func_path, args, job_id))
+
+
+@event.listens_for(Session, "after_commit")
+def _enqueue_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, None)
+    if pending:
+        queue = get_queue()
+        for func_path, args, job_id in pending:
+            queue.enqueue(func_path, *args, job_id=job_id)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, previous_transaction) -> None:
+    session.info.pop(_PENDING, None)

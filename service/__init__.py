@@ -1,0 +1,64 @@
+"""Application factory: create_app() wires settings, extensions, blueprints and commands."""
+from flask import Flask
+
+from service.config import PROJECT_ROOT, load_settings
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app from the environment, then apply `overrides` (tests use them)."""
+    app = Flask(__name__, instance_path=None)
+    app.config.update(load_settings())
+    if overrides:
+        app.config.update(overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_security(app)
+    register_template_helpers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from service import i18n
+    from service.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+    from service.models import Coordinator
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    mail.init_app(app)
+    csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale)
+    app.jinja_env.add_extension("jinja2.ext.i18n")  # {% trans %} blocks in templates
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = i18n.LOGIN_MESSAGE
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_coordinator(coordinator_id: str):
+        return db.session.get(Coordinator, int(coordinator_id))
+
+
+def register_blueprints(app: Flask) -> None:
+    from service.views import auth, communities, errors, imports, members, outbox
+    for module in (auth, communities, members, imports, outbox, errors):
+        app.register_blueprint(module.bp)
+
+
+def register_security(app: Flask) -> None:
+    from service.security import add_security_headers
+    app.after_request(add_security_headers)
+
+
+def register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+    from service.labels import TEMPLATE_HELPERS
+    app.jinja_env.globals.update(TEMPLATE_HELPERS, get_locale=get_locale)
+
+
+def register_commands(app: Flask) -> None:
+    from service.cli import demo_cli, users_cli
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)

@@ -1,0 +1,35 @@
+"""Command-line tools: `flask users create` and `flask demo seed`."""
+import click
+from flask.cli import AppGroup
+
+from service.demo import DEMO_LOGIN, seed_demo
+from service.errors import DomainError
+from service.extensions import db
+
+users_cli = AppGroup("users", help="Coordinator accounts.")
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+@users_cli.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@click.option("--admin", is_flag=True, help="May see and change every community.")
+@click.option("--language", type=click.Choice(["en", "es"]), default="en")
+@click.password_option(help="At least 10 characters; prompted for when omitted.")
+def create_user(email, name, admin, language, password):
+    """Create a coordinator account."""
+    from service.coordinators import create_coordinator
+    try:
+        coordinator = create_coordinator(email, name, password, is_admin=admin, language=language)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    click.echo(f"Created coordinator {coordinator.email}{' (admin)' if admin else ''}.")
+
+
+@demo_cli.command("seed")
+def seed():
+    """Create the demo community and coordinator if they do not exist."""
+    created = seed_demo()
+    click.echo("Demo data created." if created else "Demo data already present.")
+    click.echo(f"Log in as {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]}")

@@ -1,0 +1,101 @@
+"""Communities: who may see them, creating and editing them, and what they contain."""
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from flask_babel import gettext as _
+from sqlalchemy import Select, func, select
+
+from service import audit
+from service.errors import DomainError
+from service.extensions import db
+from service.models import Community, CommunityCoordinator, Coordinator, Member, Membership, Organization
+from service.models.communities import CADENCES, STAGES
+
+EDITABLE_FIELDS = ("name", "description", "time_zone", "stage", "digest_cadence")
+
+
+def visible_communities_query(coordinator: Coordinator) -> Select:
+    """Communities this coordinator may see: all for an admin, their own otherwise."""
+    query = select(Community).order_by(Community.name)
+    if not coordinator.is_admin:
+        query = query.join(CommunityCoordinator).where(CommunityCoordinator.coordinator_id == coordinator.id)
+    return query
+
+
+def community_for(coordinator: Coordinator, community_id: int) -> Community | None:
+    """The community if this coordinator may see it, else None (views answer 404)."""
+    return db.session.scalar(visible_communities_query(coordinator).where(Community.id == community_id))
+
+
+def _check(fields: dict) -> dict:
+    name = (fields.get("name") or "").strip()
+    if not name:
+        raise DomainError(_("A community needs a name."), "name")
+    try:
+        ZoneInfo(fields.get("time_zone") or "")
+    except (ZoneInfoNotFoundError, ValueError):
+        raise DomainError(_("Choose a time zone from the list."), "time_zone") from None
+    if fields.get("stage", "forming") not in STAGES:
+        raise DomainError(_("Unknown stage."), "stage")
+    if fields.get("digest_cadence", "biweekly") not in CADENCES:
+        raise DomainError(_("Unknown digest cadence."), "digest_cadence")
+    return {**fields, "name": name, "description": (fields.get("description") or "").strip()}
+
+
+def create_community(actor: Coordinator, **fields) -> Community:
+    """Create a community coordinated by `actor`; the caller commits."""
+    values = _check(fields)
+    community = Community(**{k: v for k, v in values.items() if k in EDITABLE_FIELDS})
+    community.coordinators.append(CommunityCoordinator(coordinator_id=actor.id))
+    db.session.add(community)
+    db.session.flush()
+    audit.record(actor, "community.create", "community", community.id, community.id, name=community.name)
+    return community
+
+
+def update_community(actor: Coordinator, community: Community, **fields) -> Community:
+    """Change a community's settings, auditing what changed; the caller commits."""
+    values = _check(fields)
+    changes = {}
+    for key in EDITABLE_FIELDS:
+        if key in values and getattr(community, key) != values[key]:
+            changes[key] = [getattr(community, key), values[key]]
+            setattr(community, key, values[key])
+    if changes:
+        audit.record(actor, "community.update", "community", community.id, community.id, changes=changes)
+    return community
+
+
+def add_coordinator(actor: Coordinator, community: Community, coordinator: Coordinator) -> None:
+    """Let another coordinator see and change this community."""
+    if any(link.coordinator_id == coordinator.id for link in community.coordinators):
+        return
+    community.coordinators.append(CommunityCoordinator(coordinator_id=coordinator.id))
+    audit.record(actor, "community.add_coordinator", "community", community.id, community.id,
+                 coordinator=coordinator.email)
+
+
+def memberships(community: Community) -> list[Membership]:
+    """Everyone in the community, active first, then by name."""
+    return list(db.session.scalars(
+        select(Membership).join(Member).where(Membership.community_id == community.id)
+        .order_by(Membership.status, func.lower(Member.name))))
+
+
+def organizations(community: Community) -> list[tuple[Organization, int]]:
+    """Organizations with active members here, with how many members each has."""
+    rows = db.session.execute(
+        select(Organization, func.count(Membership.id))
+        .join(Member, Member.organization_id == Organization.id)
+        .join(Membership, Membership.member_id == Member.id)
+        .where(Membership.community_id == community.id, Membership.status == "active")
+        .group_by(Organization.id).order_by(Organization.name))
+    return [(org, count) for org, count in rows]
+
+
+def member_counts(community_ids: list[int]) -> dict[int, int]:
+    """Active members per community, for the dashboard list."""
+    rows = db.session.execute(
+        select(Membership.community_id, func.count()).where(
+            Membership.community_id.in_(community_ids), Membership.status == "active")
+        .group_by(Membership.community_id))
+    return dict(rows.all())

@@ -1,0 +1,152 @@
+"""Settings read from the environment, strictly, with embedded defaults.
+
+Every setting has one parser. A value that does not parse stops start-up
+with a ConfigError naming the variable, so a typo in production fails
+loudly instead of running with a surprising default.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+def _text(env, name, default=None):
+    value = env.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _int(env, name, default, minimum=None, maximum=None):
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ConfigError(f"{name} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _bool(env, name, default):
+    raw = _text(env, name)
+    if raw is None:
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _choice(env, name, default, choices):
+    raw = _text(env, name, default)
+    if raw not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {raw!r}")
+    return raw
+
+
+def _url(env, name, default, schemes):
+    raw = _text(env, name, default)
+    if raw is None:
+        return None
+    scheme = raw.split(":", 1)[0]
+    if "://" not in raw or scheme not in schemes:
+        raise ConfigError(f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}, got {raw!r}")
+    return raw
+
+
+def _timezone(env, name, default):
+    raw = _text(env, name, default)
+    try:
+        ZoneInfo(raw)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name} must be an IANA time zone such as America/Chicago, got {raw!r}") from None
+    return raw
+
+
+def _database_url(url: str) -> str:
+    """Use psycopg 3 for plain postgresql:// URLs (the driver we install)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def load_settings(env=None) -> dict:
+    """Build the Flask config mapping from an environment mapping."""
+    env = os.environ if env is None else env
+    app_env = _choice(env, "APP_ENV", "development", ENVIRONMENTS)
+    production = app_env == "production"
+    instance_dir = Path(_text(env, "INSTANCE_DIR", str(PROJECT_ROOT / "instance")))
+
+    secret_key = _text(env, "SECRET_KEY", DEV_SECRET_KEY)
+    if production and (secret_key == DEV_SECRET_KEY or len(secret_key) < 32):
+        raise ConfigError("SECRET_KEY must be set to a random value of at least 32 characters in production")
+
+    database_url = _url(env, "DATABASE_URL", f"sqlite:///{instance_dir / 'cop.sqlite3'}",
+                        ("sqlite", "postgresql", "postgres", "postgresql+psycopg"))
+    redis_url = _url(env, "REDIS_URL", None, ("redis", "rediss", "unix"))
+    mail_server = _text(env, "MAIL_SERVER")
+    if production:
+        for name, value in (("REDIS_URL", redis_url), ("MAIL_SERVER", mail_server),
+                            ("DATABASE_URL", _text(env, "DATABASE_URL"))):
+            if value is None:
+                raise ConfigError(f"{name} must be set in production")
+
+    return {
+        "APP_ENV": app_env,
+        "SECRET_KEY": secret_key,
+        "INSTANCE_DIR": str(instance_dir),
+        "SQLALCHEMY_DATABASE_URI": _database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # Embedded mode: Redis on a unix socket under instance/, started by `make run`.
+        "EMBEDDED_REDIS": redis_url is None,
+        "REDIS_URL": redis_url or f"unix://{instance_dir / 'redis.sock'}",
+        "RQ_QUEUE": _text(env, "RQ_QUEUE", "cop"),
+        "EMBEDDED_MAIL": mail_server is None,
+        "MAIL_SINK_DIR": str(instance_dir / "mailsink"),
+        "MAIL_SERVER": mail_server or "127.0.0.1",
+        "MAIL_PORT": _int(env, "MAIL_PORT", 8025 if mail_server is None else 25, 1, 65535),
+        "MAIL_USE_TLS": _bool(env, "MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _bool(env, "MAIL_USE_SSL", False),
+        "MAIL_USERNAME": _text(env, "MAIL_USERNAME"),
+        "MAIL_PASSWORD": _text(env, "MAIL_PASSWORD"),
+        "MAIL_DEFAULT_SENDER": _text(env, "MAIL_DEFAULT_SENDER", "COP Coordinator <cop@localhost>"),
+        "MAIL_SUPPRESS_SEND": False,
+        "PUBLIC_BASE_URL": _url(env, "PUBLIC_BASE_URL", "http://127.0.0.1:5000", ("http", "https")).rstrip("/"),
+        "POSTAL_ADDRESS": _text(env, "POSTAL_ADDRESS", "COP Coordination Service, 100 Main Street, Springfield"),
+        "DEFAULT_TIME_ZONE": _timezone(env, "DEFAULT_TIME_ZONE", "America/Chicago"),
+        "LOGIN_RATE_LIMIT": _text(env, "LOGIN_RATE_LIMIT", "5 per minute"),
+        "RATELIMIT_STORAGE_URI": _text(env, "RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "IMPORT_INLINE_MAX_ROWS": _int(env, "IMPORT_INLINE_MAX_ROWS", 200, 0),
+        "IMPORT_MAX_BYTES": _int(env, "IMPORT_MAX_BYTES", 5 * 1024 * 1024, 1024),
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 8 * 1024 * 1024, 1024),
+        "SESSION_COOKIE_SECURE": _bool(env, "SESSION_COOKIE_SECURE", production),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool(env, "SESSION_COOKIE_SECURE", production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": _int(env, "WTF_CSRF_TIME_LIMIT", 8 * 3600, 60),
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),
+        "LANGUAGES": ("en", "es"),
+    }

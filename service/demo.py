@@ -1,0 +1,53 @@
+"""The demo community seeded on first start in embedded mode."""
+from sqlalchemy import select
+
+from service import communities, members
+from service.coordinators import create_coordinator
+from service.extensions import db
+from service.models import Coordinator
+
+DEMO_LOGIN = ("coordinator@example.org", "community-demo-2026")
+
+ORGANIZATIONS = ("Riverside Family Center", "Casa de la Esperanza", "Northside Youth Alliance")
+# (name, language, role) per organization; addresses are made from the names.
+PEOPLE = {
+    "Riverside Family Center": [
+        ("Maya Thompson", "en", "leader"), ("Daniel Brooks", "en", "member"), ("Priya Natarajan", "en", "member"),
+        ("Lucía Herrera", "es", "member"), ("Grace Okafor", "en", "facilitator"), ("Tom Becker", "en", "member"),
+        ("Rosa Jiménez", "es", "member"), ("Alan Fischer", "en", "member"), ("Hannah Kim", "en", "member"),
+        ("Marcus Reed", "en", "member")],
+    "Casa de la Esperanza": [
+        ("Carmen Ruiz", "es", "leader"), ("José Martínez", "es", "member"), ("Ana Sofía Torres", "es", "facilitator"),
+        ("Miguel Ángel Castro", "es", "member"), ("Elena Vargas", "es", "member"), ("Luis Fernández", "es", "member"),
+        ("Patricia Morales", "es", "member"), ("Sara Ortiz", "en", "member"), ("Diego Ramírez", "es", "member"),
+        ("Valeria Gómez", "es", "member")],
+    "Northside Youth Alliance": [
+        ("Jordan Ellis", "en", "leader"), ("Aisha Bello", "en", "member"), ("Kevin Nguyen", "en", "member"),
+        ("Isabel Medina", "es", "member"), ("Chris Walker", "en", "facilitator"), ("Fatima Haddad", "en", "member"),
+        ("Samuel Ortega", "es", "member"), ("Olivia Grant", "en", "member"), ("Noah Patel", "en", "member"),
+        ("Camila Rojas", "es", "member")],
+}
+
+
+def _address(name: str) -> str:
+    ascii_name = name.lower().translate(str.maketrans("áéíóúñü", "aeiounu"))
+    return ".".join(ascii_name.split()) + "@example.org"
+
+
+def seed_demo() -> bool:
+    """Create the demo coordinator, community and members unless they exist; True if created."""
+    email, password = DEMO_LOGIN
+    if db.session.scalar(select(Coordinator).where(Coordinator.email == email)):
+        return False
+    coordinator = create_coordinator(email, "Demo Coordinator", password)
+    db.session.flush()
+    community = communities.create_community(
+        coordinator, name="Family Services Community of Practice", time_zone="America/Chicago",
+        stage="forming", digest_cadence="biweekly",
+        description="Three neighborhood organizations learning together how to support families.")
+    for organization, people in PEOPLE.items():
+        for name, language, role in people:
+            members.add_member(coordinator, community, name=name, email=_address(name),
+                               organization=organization, language=language, role=role)
+    db.session.commit()
+    return True

@@ -1,0 +1,24 @@
+"""Translated display names for the stored codes (stages, roles, statuses...)."""
+from flask_babel import lazy_gettext as _l
+
+STAGES = {"forming": _l("Forming"), "defining": _l("Defining its work"),
+          "managing": _l("Managing"), "sustaining": _l("Sustaining")}
+CADENCES = {"weekly": _l("Weekly"), "biweekly": _l("Every two weeks"), "monthly": _l("Monthly"),
+            "never": _l("Never")}
+ROLES = {"member": _l("Member"), "facilitator": _l("Facilitator"), "leader": _l("Leader")}
+MEMBER_STATUSES = {"active": _l("active"), "unsubscribed": _l("unsubscribed"), "bounced": _l("bounced")}
+OUTBOX_STATUSES = {"pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"),
+                   "failed": _l("failed"), "suppressed": _l("suppressed")}
+
+
+def _lookup(table):
+    return lambda code: table.get(code, code)
+
+
+TEMPLATE_HELPERS = {
+    "stage_label": _lookup(STAGES),
+    "cadence_label": _lookup(CADENCES),
+    "role_label": _lookup(ROLES),
+    "status_label": _lookup(MEMBER_STATUSES),
+    "outbox_status_label": _lookup(OUTBOX_STATUSES),
+}

@@ -1,0 +1,69 @@
+"""The embedded SMTP sink: in embedded mode, every message lands in a Maildir under instance/.
+
+The coordinator reads these messages (text and HTML) on the Outbox page; in
+production MAIL_SERVER points at a real relay and this module is not used.
+"""
+import mailbox
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+
+
+class MaildirHandler:
+    """aiosmtpd handler that files each accepted message into a Maildir."""
+
+    def __init__(self, directory: str):
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self.maildir = mailbox.Maildir(directory, create=True)
+
+    async def handle_DATA(self, server, session, envelope):
+        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        message["X-Envelope-From"] = envelope.mail_from or ""
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.maildir.add(message.as_bytes(policy=policy.SMTP))
+        return "250 Message accepted for delivery"
+
+
+def start_sink(directory: str, host: str = "127.0.0.1", port: int = 8025) -> Controller:
+    """Start the sink in a background thread; call .stop() on the result to end it."""
+    controller = Controller(MaildirHandler(directory), hostname=host, port=port)
+    controller.start()
+    return controller
+
+
+@dataclass
+class CapturedMessage:
+    headers: list[tuple[str, str]]
+    text: str | None
+    html: str | None
+    attachments: list[str]
+
+
+def find_captured(directory: str, message_id: str) -> CapturedMessage | None:
+    """The message with this Message-ID in the sink, if it arrived there."""
+    if not message_id or not Path(directory, "cur").exists():
+        return None
+    box = mailbox.Maildir(directory, factory=None, create=False)
+    for key in box.iterkeys():
+        with box.get_file(key) as handle:
+            raw = handle.read()
+        if message_id.encode() in raw:
+            parsed = message_from_bytes(raw, policy=policy.default)
+            if parsed.get("Message-ID", "").strip() == message_id.strip():
+                return _captured(parsed)
+    return None
+
+
+def _captured(message: EmailMessage) -> CapturedMessage:
+    text_part = message.get_body(preferencelist=("plain",))
+    html_part = message.get_body(preferencelist=("html",))
+    attachments = [part.get_filename() or part.get_content_type() for part in message.iter_attachments()]
+    return CapturedMessage(
+        headers=[(k, str(v)) for k, v in message.items()],
+        text=text_part.get_content() if text_part else None,
+        html=html_part.get_content() if html_part else None,
+        attachments=attachments,
+    )

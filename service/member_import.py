@@ -1,0 +1,205 @@
+"""Importing members from a CSV file: validate everything, import nothing until confirmed.
+
+A coordinator uploads a file and sees a preview listing each bad row and why.
+Confirming imports the valid rows: small files at once, large ones in an RQ
+job that reports progress on the import's row.
+"""
+import csv
+import io
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from service import audit
+from service.errors import DomainError
+from service.extensions import db
+from service.members import organization_named
+from service.models import Community, Coordinator, Member, MemberImport, Membership
+from service.people import normalize_email
+
+# Header names we accept for each column, English and Spanish, compared case-insensitively.
+COLUMN_ALIASES = {
+    "name": ("name", "full name", "nombre"),
+    "email": ("email", "e-mail", "email address", "correo", "correo electrónico", "correo electronico"),
+    "organization": ("organization", "organisation", "organización", "organizacion"),
+    "language": ("language", "idioma"),
+    "role": ("role", "rol"),
+}
+REQUIRED_COLUMNS = ("name", "email")
+LANGUAGE_VALUES = {"": "en", "en": "en", "english": "en", "inglés": "en", "ingles": "en",
+                   "es": "es", "spanish": "es", "español": "es", "espanol": "es"}
+ROLE_VALUES = {"": "member", "member": "member", "miembro": "member",
+               "facilitator": "facilitator", "facilitador": "facilitator", "facilitadora": "facilitator",
+               "leader": "leader", "líder": "leader", "lider": "leader"}
+CHUNK = 500
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DomainError(_("The file is not UTF-8 text. In Excel choose “CSV UTF-8” when you save it.")) from None
+
+
+def _header_map(header: list[str]) -> dict[str, int]:
+    found = {}
+    for index, title in enumerate(header):
+        key = title.strip().lower()
+        for column, aliases in COLUMN_ALIASES.items():
+            if key in aliases and column not in found:
+                found[column] = index
+    missing = [c for c in REQUIRED_COLUMNS if c not in found]
+    if missing:
+        raise DomainError(_("The file has no %(columns)s column. The first line must name the columns: "
+                            "name, email, organization, language, role.", columns=", ".join(missing)))
+    return found
+
+
+def _reader(text: str):
+    sample = text[:4096]
+    try:
+        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    return csv.reader(io.StringIO(text), dialect)
+
+
+def parse_rows(community: Community, data: bytes) -> tuple[list[dict], list[dict], int]:
+    """Validate a CSV file: (rows to import, problems per bad line, data rows read)."""
+    reader = _reader(_decode(data))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise DomainError(_("The file is empty.")) from None
+    except csv.Error as exc:
+        raise DomainError(_("The file is not a readable CSV file (%(error)s).", error=str(exc))) from None
+    columns = _header_map(header)
+    existing = set(db.session.scalars(
+        select(Member.email).join(Membership).where(Membership.community_id == community.id)))
+    seen: dict[str, int] = {}
+    rows, problems, total = [], [], 0
+    try:
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue
+            total += 1
+            line = reader.line_num
+            row, reasons = _check_row(cells, columns, seen, existing, line)
+            if reasons:
+                problems.append({"line": line, "email": row.get("email") or "", "reasons": reasons})
+            else:
+                rows.append(row)
+    except csv.Error as exc:
+        raise DomainError(_("Line %(line)d is not valid CSV (%(error)s).", line=reader.line_num, error=str(exc))) from None
+    return rows, problems, total
+
+
+def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
+    index = columns.get(name)
+    return cells[index].strip() if index is not None and index < len(cells) else ""
+
+
+def _check_row(cells, columns, seen, existing, line) -> tuple[dict, list[str]]:
+    reasons = []
+    raw_email = _cell(cells, columns, "email")
+    row = {"name": " ".join(_cell(cells, columns, "name").split()), "email": raw_email,
+           "organization": " ".join(_cell(cells, columns, "organization").split())}
+    if not row["name"]:
+        reasons.append(_("name is missing"))
+    try:
+        row["email"] = normalize_email(raw_email)
+    except DomainError:
+        reasons.append(_("invalid email “%(email)s”", email=raw_email) if raw_email else _("email is missing"))
+    else:
+        if row["email"] in seen:
+            reasons.append(_("duplicate of line %(line)d in this file", line=seen[row["email"]]))
+        elif row["email"] in existing:
+            reasons.append(_("already a member of this community"))
+        seen.setdefault(row["email"], line)
+    language = _cell(cells, columns, "language")
+    if language.lower() in LANGUAGE_VALUES:
+        row["language"] = LANGUAGE_VALUES[language.lower()]
+    else:
+        reasons.append(_("unknown language “%(value)s” (use en or es)", value=language))
+    role = _cell(cells, columns, "role")
+    if role.lower() in ROLE_VALUES:
+        row["role"] = ROLE_VALUES[role.lower()]
+    else:
+        reasons.append(_("unknown role “%(value)s” (use member, facilitator or leader)", value=role))
+    return row, reasons
+
+
+def preview_import(actor: Coordinator, community: Community, filename: str, data: bytes) -> MemberImport:
+    """Validate an uploaded file and keep the result for the coordinator to confirm."""
+    if len(data) > current_app.config["IMPORT_MAX_BYTES"]:
+        raise DomainError(_("The file is larger than %(mb)d MB.", mb=current_app.config["IMPORT_MAX_BYTES"] // 2**20))
+    rows, problems, total = parse_rows(community, data)
+    if total == 0:
+        raise DomainError(_("The file has a header line but no members."))
+    record = MemberImport(community_id=community.id, coordinator_id=actor.id, filename=filename[:255],
+                          total_rows=total, valid_rows=rows, problems=problems)
+    db.session.add(record)
+    db.session.flush()
+    return record
+
+
+def confirm_import(actor: Coordinator, record: MemberImport) -> MemberImport:
+    """Import the valid rows: at once when few, otherwise in an RQ job after commit."""
+    if record.status != "previewed":
+        raise DomainError(_("This import has already been confirmed."))
+    if not record.valid_rows:
+        raise DomainError(_("There are no valid rows to import."))
+    audit.record(actor, "import.confirm", "member_import", record.id, record.community_id,
+                 filename=record.filename, rows=len(record.valid_rows))
+    if len(record.valid_rows) <= current_app.config["IMPORT_INLINE_MAX_ROWS"]:
+        run_import(record)
+    else:
+        from jobs.queue import enqueue_after_commit
+        record.status = "queued"
+        enqueue_after_commit("jobs.imports.import_members", record.id)
+    return record
+
+
+def run_import(record: MemberImport) -> None:
+    """Create the memberships of a confirmed import in chunks, committing progress as it goes.
+
+    Rows whose address joined the community since the preview are skipped, so
+    running an import twice never creates a member twice.
+    """
+    record.status = "running"
+    rows = record.valid_rows
+    for start in range(0, len(rows), CHUNK):
+        record.created_count += _import_chunk(record.community_id, rows[start:start + CHUNK])
+        record.processed = min(start + CHUNK, len(rows))
+        db.session.commit()
+    record.status = "done"
+    actor = db.session.get(Coordinator, record.coordinator_id) if record.coordinator_id else None
+    audit.record(actor, "import.done", "member_import", record.id, record.community_id,
+                 created=record.created_count, skipped=len(rows) - record.created_count)
+    db.session.commit()
+
+
+def _import_chunk(community_id: int, rows: list[dict]) -> int:
+    emails = [row["email"] for row in rows]
+    members = {m.email: m for m in db.session.scalars(select(Member).where(Member.email.in_(emails)))}
+    joined = set(db.session.scalars(select(Membership.member_id).where(
+        Membership.community_id == community_id, Membership.member_id.in_([m.id for m in members.values()]))))
+    organizations = {}
+    created = 0
+    for row in rows:
+        member = members.get(row["email"])
+        if member is None:
+            org_name = row["organization"]
+            if org_name and org_name.lower() not in organizations:
+                organizations[org_name.lower()] = organization_named(org_name)
+            org = organizations.get(org_name.lower()) if org_name else None
+            member = Member(email=row["email"], name=row["name"], language=row["language"],
+                            organization_id=org.id if org else None)
+            db.session.add(member)
+            members[row["email"]] = member
+        elif member.id in joined:
+            continue
+        db.session.add(Membership(community_id=community_id, member=member, role=row["role"]))
+        created += 1
+    return created

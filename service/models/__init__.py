@@ -1,0 +1,12 @@
+"""SQLAlchemy models, one module per aggregate; imported here so Alembic sees them all."""
+from service.models.audit import AuditEvent
+from service.models.communities import Community, CommunityCoordinator, Organization
+from service.models.coordinators import Coordinator
+from service.models.imports import MemberImport
+from service.models.members import Member, Membership
+from service.models.outbox import OutboundEmail, Suppression
+
+__all__ = [
+    "AuditEvent", "Community", "CommunityCoordinator", "Coordinator", "Member",
+    "MemberImport", "Membership", "Organization", "OutboundEmail", "Suppression",
+]

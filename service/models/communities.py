@@ -1,0 +1,50 @@
+"""Communities of practice, the organizations in them and who coordinates them."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.extensions import db
+from service.models.base import created_at_column
+
+STAGES = ("forming", "defining", "managing", "sustaining")
+CADENCES = ("weekly", "biweekly", "monthly")
+
+
+class Community(db.Model):
+    __tablename__ = "community"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    time_zone: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(String(16), default="forming")
+    digest_cadence: Mapped[str] = mapped_column(String(16), default="biweekly")
+    created_at: Mapped[datetime] = created_at_column()
+
+    coordinators: Mapped[list["CommunityCoordinator"]] = relationship(
+        back_populates="community", cascade="all, delete-orphan")
+
+
+class CommunityCoordinator(db.Model):
+    """Grants one coordinator access to one community."""
+    __tablename__ = "community_coordinator"
+    __table_args__ = (UniqueConstraint("community_id", "coordinator_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
+    coordinator_id: Mapped[int] = mapped_column(ForeignKey("coordinator.id", ondelete="CASCADE"), index=True)
+
+    community: Mapped[Community] = relationship(back_populates="coordinators")
+
+
+class Organization(db.Model):
+    """A community-based organization; its people may belong to several communities."""
+    __tablename__ = "organization"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Lower-cased name, so "Casa Verde" and "casa verde" are one organization.
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = created_at_column()

@@ -1,0 +1,46 @@
+"""Members (people who take part by email) and their memberships in communities."""
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.extensions import db
+from service.models.base import created_at_column
+from service.models.communities import Community, Organization
+
+LANGUAGES = ("en", "es")
+DIGEST_FREQUENCIES = ("weekly", "biweekly", "monthly", "never")
+MEMBER_STATUSES = ("active", "unsubscribed", "bounced")
+ROLES = ("member", "facilitator", "leader")
+MEMBERSHIP_STATUSES = ("active", "inactive")
+
+
+class Member(db.Model):
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
+    name: Mapped[str] = mapped_column(String(200))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organization.id", ondelete="SET NULL"), index=True)
+    language: Mapped[str] = mapped_column(String(5), default="en")
+    digest_frequency: Mapped[str] = mapped_column(String(16), default="weekly")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = created_at_column()
+
+    organization: Mapped[Organization | None] = relationship()
+
+
+class Membership(db.Model):
+    __tablename__ = "membership"
+    __table_args__ = (UniqueConstraint("community_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = created_at_column()
+
+    community: Mapped[Community] = relationship()
+    member: Mapped[Member] = relationship()

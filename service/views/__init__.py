@@ -1,0 +1,1 @@
+"""Blueprints: thin adapters from HTTP to the domain functions in service/."""

@@ -1,0 +1,69 @@
+"""Dashboard: my communities, one community's page, creating and editing a community."""
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from forms.community import CommunityForm
+from forms.member import ConfirmForm
+from service import communities
+from service.errors import DomainError
+from service.extensions import db
+from service.views.helpers import community_or_404, show_domain_error
+
+bp = Blueprint("communities", __name__)
+
+
+@bp.route("/")
+@login_required
+def index():
+    items = list(db.session.scalars(communities.visible_communities_query(current_user)))
+    counts = communities.member_counts([c.id for c in items])
+    return render_template("communities/index.html", communities=items, counts=counts)
+
+
+@bp.route("/communities/new", methods=["GET", "POST"])
+@login_required
+def create():
+    form = CommunityForm()
+    if form.validate_on_submit():
+        try:
+            community = communities.create_community(current_user, **_fields(form))
+        except DomainError as error:
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Community created."))
+            return redirect(url_for("communities.show", community_id=community.id))
+    return render_template("communities/form.html", form=form, community=None), 400 if form.errors else 200
+
+
+@bp.route("/communities/<int:community_id>")
+@login_required
+def show(community_id: int):
+    community = community_or_404(community_id)
+    return render_template("communities/show.html", community=community,
+                           memberships=communities.memberships(community),
+                           organizations=communities.organizations(community),
+                           confirm_form=ConfirmForm())
+
+
+@bp.route("/communities/<int:community_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(community_id: int):
+    community = community_or_404(community_id)
+    form = CommunityForm(obj=community)
+    if form.validate_on_submit():
+        try:
+            communities.update_community(current_user, community, **_fields(form))
+        except DomainError as error:
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Changes saved."))
+            return redirect(url_for("communities.show", community_id=community.id))
+    return render_template("communities/form.html", form=form, community=community), 400 if form.errors else 200
+
+
+def _fields(form: CommunityForm) -> dict:
+    return {name: getattr(form, name).data
+            for name in ("name", "description", "time_zone", "stage", "digest_cadence")}

@@ -1,0 +1,25 @@
+"""Small helpers the dashboard views share."""
+from flask import abort
+from flask_login import current_user
+from wtforms import Form
+
+from service.communities import community_for
+from service.errors import DomainError
+from service.models import Community
+
+
+def community_or_404(community_id: int) -> Community:
+    """The community if the logged-in coordinator may see it; 404 otherwise, never 403."""
+    community = community_for(current_user, community_id)
+    if community is None:
+        abort(404)
+    return community
+
+
+def show_domain_error(form: Form, error: DomainError) -> None:
+    """Put a domain error next to the field it concerns, or at the top of the form."""
+    field = getattr(form, error.field, None) if error.field else None
+    if field is not None:
+        field.errors = list(field.errors) + [error.message]
+    else:
+        form.form_errors.append(error.message)

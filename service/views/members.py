@@ -1,0 +1,80 @@
+"""Dashboard: adding, editing, deactivating and reactivating a community's members."""
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from forms.member import ConfirmForm, MemberEditForm, MemberForm
+from service import members
+from service.errors import DomainError
+from service.extensions import db
+from service.views.helpers import community_or_404, show_domain_error
+
+bp = Blueprint("members", __name__, url_prefix="/communities/<int:community_id>/members")
+
+
+def _membership_or_404(community, membership_id):
+    membership = members.membership_in(community, membership_id)
+    if membership is None:
+        abort(404)
+    return membership
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def add(community_id: int):
+    community = community_or_404(community_id)
+    form = MemberForm()
+    if form.validate_on_submit():
+        try:
+            members.add_member(current_user, community, name=form.name.data, email=form.email.data,
+                               organization=form.organization.data, language=form.language.data,
+                               role=form.role.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("%(name)s was added.", name=form.name.data))
+            return redirect(url_for("communities.show", community_id=community.id))
+    return render_template("members/form.html", form=form, community=community, membership=None), \
+        400 if form.errors else 200
+
+
+@bp.route("/<int:membership_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(community_id: int, membership_id: int):
+    community = community_or_404(community_id)
+    membership = _membership_or_404(community, membership_id)
+    member = membership.member
+    form = MemberEditForm(data={
+        "name": member.name, "email": member.email, "language": member.language, "role": membership.role,
+        "organization": member.organization.name if member.organization else "",
+        "digest_frequency": member.digest_frequency})
+    if form.validate_on_submit():
+        try:
+            members.update_member(current_user, membership, name=form.name.data, email=form.email.data,
+                                  organization=form.organization.data, language=form.language.data,
+                                  role=form.role.data, digest_frequency=form.digest_frequency.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Changes saved."))
+            return redirect(url_for("communities.show", community_id=community.id))
+    return render_template("members/form.html", form=form, community=community, membership=membership), \
+        400 if form.errors else 200
+
+
+@bp.route("/<int:membership_id>/<any(deactivate, reactivate):action>", methods=["POST"])
+@login_required
+def change_status(community_id: int, membership_id: int, action: str):
+    community = community_or_404(community_id)
+    membership = _membership_or_404(community, membership_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    members.set_membership_status(current_user, membership, "inactive" if action == "deactivate" else "active")
+    db.session.commit()
+    flash(_("%(name)s was deactivated.", name=membership.member.name) if action == "deactivate"
+          else _("%(name)s is active again.", name=membership.member.name))
+    return redirect(url_for("communities.show", community_id=community.id))

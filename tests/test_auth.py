@@ -1,0 +1,66 @@
+"""Coordinator login, throttling and logout."""
+from tests.conftest import PASSWORD, login, post_form
+
+
+def test_login_then_dashboard_then_logout(client, personas):
+    assert client.get("/").status_code == 302  # anonymous: sent to login
+    response = login(client, "Alice@Example.org", PASSWORD)
+    assert response.status_code == 302
+    page = client.get("/").get_data(as_text=True)
+    assert "Riverside COP" in page and "Lakeside COP" not in page
+    response = post_form(client, "/", {}, post_url="/logout")
+    assert response.status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_wrong_password_is_refused_with_a_clear_message(client, personas):
+    response = login(client, "alice@example.org", "wrong password!")
+    assert response.status_code == 400
+    assert "do not match an account" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_login_is_throttled_per_address(app, client, personas):
+    for _ in range(5):
+        assert login(client, "alice@example.org", "nope-nope-nope").status_code == 400
+    response = login(client, "alice@example.org", PASSWORD)
+    assert response.status_code == 429
+    assert "Too many attempts" in response.get_data(as_text=True)
+
+
+def test_throttle_for_one_address_does_not_lock_out_another_from_a_new_ip(app, personas):
+    attacker = app.test_client()
+    for _ in range(5):
+        login(attacker, "alice@example.org", "nope-nope-nope")
+    other = app.test_client()
+    page = other.get("/login", environ_base={"REMOTE_ADDR": "10.9.9.9"}).get_data(as_text=True)
+    from tests.conftest import csrf_from
+    response = other.post("/login", data={"csrf_token": csrf_from(page), "email": "bob@example.org",
+                                          "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert response.status_code == 302
+
+
+def test_login_refuses_a_missing_csrf_token(client, personas):
+    response = client.post("/login", data={"email": "alice@example.org", "password": PASSWORD})
+    assert response.status_code == 400
+    assert "expired" in response.get_data(as_text=True)
+    assert client.get("/").status_code == 302
+
+
+def test_next_parameter_never_leaves_the_site(client, personas):
+    page = client.get("/login?next=https://evil.example/").get_data(as_text=True)
+    from tests.conftest import csrf_from
+    response = client.post("/login?next=https://evil.example/", data={
+        "csrf_token": csrf_from(page), "email": "alice@example.org", "password": PASSWORD})
+    assert response.headers["Location"] == "/"
+
+
+def test_flask_users_create(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "create", "dana@example.org", "--name", "Dana", "--admin",
+                                 "--password", "long enough password"])
+    assert result.exit_code == 0, result.output
+    assert "Created coordinator dana@example.org (admin)" in result.output
+    result = runner.invoke(args=["users", "create", "eve@example.org", "--password", "short"])
+    assert result.exit_code != 0 and "at least 10 characters" in result.output
+    assert login(app.test_client(), "dana@example.org", "long enough password").status_code == 302
