@@ -42,8 +42,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from service.views import auth, communities, errors, imports, members, outbox
-    for module in (auth, communities, members, imports, outbox, errors):
+    from service.views import auth, communities, errors, imports, member_links, members, outbox
+    for module in (auth, communities, members, imports, outbox, member_links, errors):
         app.register_blueprint(module.bp)
 
 

@@ -6,6 +6,7 @@ job that reports progress on the import's row.
 """
 import csv
 import io
+import re
 
 from flask import current_app
 from flask_babel import gettext as _
@@ -37,9 +38,12 @@ CHUNK = 500
 
 def _decode(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DomainError(_("The file is not UTF-8 text. In Excel choose “CSV UTF-8” when you save it.")) from None
+    if "\x00" in text:  # UTF-16 or a spreadsheet, not CSV text; PostgreSQL would refuse the NULs anyway
+        raise DomainError(_("The file is not UTF-8 text. In Excel choose “CSV UTF-8” when you save it."))
+    return text
 
 
 def _header_map(header: list[str]) -> dict[str, int]:
@@ -57,12 +61,16 @@ def _header_map(header: list[str]) -> dict[str, int]:
 
 
 def _reader(text: str):
-    sample = text[:4096]
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    return csv.reader(io.StringIO(text), dialect)
+    """A reader for Excel-style CSV separated by the delimiter the header line uses most.
+
+    Semicolons come from Excel in locales with a decimal comma (Spanish among
+    them), tabs from copying out of a spreadsheet. Only the delimiter is
+    guessed: csv.Sniffer also guesses the quote character and takes a name
+    such as 'Ohana for one. newline="" keeps old Mac files (CR only) readable.
+    """
+    header = re.match(r"[^\r\n]*", text).group()
+    delimiter = max(",;\t", key=header.count)
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, skipinitialspace=True)
 
 
 def parse_rows(community: Community, data: bytes) -> tuple[list[dict], list[dict], int]:

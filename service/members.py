@@ -2,7 +2,7 @@
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from service import audit
+from service import audit, mailer
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, Coordinator, Member, Membership, Organization
@@ -40,7 +40,8 @@ def membership_in(community: Community, membership_id: int) -> Membership | None
 
 
 def add_member(actor: Coordinator | None, community: Community, *, name: str, email: str,
-               organization: str | None = None, language: str = "en", role: str = "member") -> Membership:
+               organization: str | None = None, language: str = "en", role: str = "member",
+               welcome: bool = False) -> Membership:
     """Add a person to a community, creating the member if the address is new; the caller commits.
 
     An address that already belongs to a member elsewhere joins this community
@@ -66,7 +67,14 @@ def add_member(actor: Coordinator | None, community: Community, *, name: str, em
     db.session.add(membership)
     db.session.flush()
     audit.record(actor, "member.add", "member", member.id, community.id, email=address, role=role)
+    if welcome:
+        send_welcome(community, member)
     return membership
+
+
+def send_welcome(community: Community, member: Member) -> None:
+    """Queue the welcome email; once per member and community, however often it is asked for."""
+    mailer.queue_email("welcome", member, f"welcome:{community.id}:{member.id}", community=community)
 
 
 def update_member(actor: Coordinator, membership: Membership, *, name: str, email: str,

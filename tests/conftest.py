@@ -135,3 +135,26 @@ def alice_client(client, personas):
     response = login(client, "alice@example.org", PASSWORD)
     assert response.status_code == 302
     return client
+
+
+@pytest.fixture
+def smtp(app):
+    """A real SMTP server for this test, with the app pointed at it."""
+    from tests.smtp_server import SMTPServer
+    with SMTPServer() as server:
+        state = app.extensions["mail"]
+        old_port, old_server = state.port, state.server
+        state.port, state.server = server.port, "127.0.0.1"
+        app.config.update(MAIL_PORT=server.port, MAIL_SERVER="127.0.0.1")
+        try:
+            yield server.handler
+        finally:
+            state.port, state.server = old_port, old_server
+
+
+def run_worker(app, burst=True):
+    """Run every queued job now, in this process, with a real RQ worker on the real Redis."""
+    from rq import SimpleWorker
+    from jobs.queue import get_queue, redis_connection
+    with app.app_context():
+        SimpleWorker([get_queue()], connection=redis_connection()).work(burst=burst, with_scheduler=False)

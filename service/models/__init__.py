@@ -4,9 +4,9 @@ from service.models.communities import Community, CommunityCoordinator, Organiza
 from service.models.coordinators import Coordinator
 from service.models.imports import MemberImport
 from service.models.members import Member, Membership
-from service.models.outbox import OutboundEmail, Suppression
+from service.models.outbox import BounceEvent, OutboundEmail, Suppression
 
 __all__ = [
-    "AuditEvent", "Community", "CommunityCoordinator", "Coordinator", "Member",
+    "AuditEvent", "BounceEvent", "Community", "CommunityCoordinator", "Coordinator", "Member",
     "MemberImport", "Membership", "Organization", "OutboundEmail", "Suppression",
 ]

@@ -40,3 +40,16 @@ class Suppression(db.Model):
     address: Mapped[str] = mapped_column(String(254), unique=True)
     reason: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = created_at_column()
+
+
+class BounceEvent(db.Model):
+    """One bounce or refusal of a message to a member, kept for the coordinator to see."""
+    __tablename__ = "bounce_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    outbound_email_id: Mapped[int | None] = mapped_column(ForeignKey("outbound_email.id", ondelete="SET NULL"))
+    address: Mapped[str] = mapped_column(String(254))
+    kind: Mapped[str] = mapped_column(String(8))  # hard / soft
+    diagnostic: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = created_at_column()

@@ -26,15 +26,15 @@ def add(community_id: int):
     form = MemberForm()
     if form.validate_on_submit():
         try:
-            members.add_member(current_user, community, name=form.name.data, email=form.email.data,
-                               organization=form.organization.data, language=form.language.data,
-                               role=form.role.data)
+            membership = members.add_member(current_user, community, name=form.name.data, email=form.email.data,
+                                            organization=form.organization.data, language=form.language.data,
+                                            role=form.role.data)
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
         else:
             db.session.commit()
-            flash(_("%(name)s was added.", name=form.name.data))
+            flash(_("%(name)s was added.", name=membership.member.name))  # as saved, not as typed
             return redirect(url_for("communities.show", community_id=community.id))
     return render_template("members/form.html", form=form, community=community, membership=None), \
         400 if form.errors else 200

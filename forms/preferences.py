@@ -1,0 +1,12 @@
+"""A member's email preferences, reached from the link in every email's footer."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField
+
+from forms.member import FREQUENCY_CHOICES, LANGUAGE_CHOICES
+
+
+class PreferencesForm(FlaskForm):
+    digest_frequency = RadioField(_l("How often do you want lesson digests?"), choices=FREQUENCY_CHOICES)
+    language = RadioField(_l("Language for emails and pages"), choices=[("en", "English"), ("es", "Español")])
+    paused = BooleanField(_l("Pause all emails for now"))

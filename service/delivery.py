@@ -1,0 +1,189 @@
+"""Delivering outbox rows: claim a batch, render, send over one SMTP connection, record each outcome.
+
+A row is claimed with a conditional UPDATE (pending -> sending), so two
+workers, a retried job and the sweeper can all hold the same ids and each row
+is still sent once. Every sent row is committed right after the SMTP server
+accepts it: the only way to send a row twice is a crash between that 250 and
+our commit, one message per crashed worker at most.
+"""
+import smtplib
+from datetime import datetime, timedelta, timezone
+
+from flask import current_app
+from flask_mail import Message
+from sqlalchemy import select, text, update
+
+from service import bounces
+from service.email_render import HeaderInjectionError, new_message_id, render, to_bytes
+from service.extensions import db, mail
+from service.mailer import is_pending_due, suppressed_addresses, suppression_reason
+from service.models import Community, Member, OutboundEmail
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+class PreparedMessage(Message):
+    """A Flask-Mail message whose bytes we built ourselves (and checked for header injection)."""
+
+    def __init__(self, raw: bytes, sender: str, recipient: str):
+        super().__init__(recipients=[recipient], sender=sender)
+        self.raw = raw
+
+    def as_bytes(self) -> bytes:
+        return self.raw
+
+    def has_bad_headers(self) -> bool:
+        return False  # every header value was checked in email_render.to_bytes
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def claim(ids: list[int]) -> list[int]:
+    """Mark the due pending rows among `ids` as sending; the ids we now own."""
+    now = _now()
+    owned = (select(OutboundEmail.id).where(OutboundEmail.id.in_(ids), is_pending_due(now))
+             .with_for_update(skip_locked=True))
+    result = db.session.execute(
+        update(OutboundEmail).where(OutboundEmail.id.in_(owned.scalar_subquery()))
+        .values(status="sending", attempts=OutboundEmail.attempts + 1, updated_at=now)
+        .returning(OutboundEmail.id).execution_options(synchronize_session=False))
+    claimed = sorted(result.scalars())
+    db.session.commit()
+    return claimed
+
+
+def _finish(row_id: int, **values) -> None:
+    """Record one row's outcome and commit it at once."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Commits survive a worker crash either way; skipping the fsync wait only
+        # risks the last instant of outcomes if PostgreSQL itself crashes.
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    db.session.execute(update(OutboundEmail).where(OutboundEmail.id == row_id)
+                       .values(updated_at=_now(), **values).execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def _retry_or_fail(row: OutboundEmail, error: str) -> datetime | None:
+    """Schedule another attempt with backoff, or give up; the retry time, if any."""
+    config = current_app.config
+    if row.attempts >= config["MAIL_MAX_ATTEMPTS"]:
+        _finish(row.id, status="failed", last_error=f"gave up after {row.attempts} attempts: {error}"[:1000])
+        return None
+    delay = min(timedelta(seconds=config["MAIL_RETRY_BASE_SECONDS"] * 2 ** (row.attempts - 1)), MAX_BACKOFF)
+    when = (_now() + delay).replace(microsecond=0) + timedelta(seconds=1)
+    _finish(row.id, status="pending", last_error=error[:1000], next_attempt_at=when)
+    return when
+
+
+def deliver_batch(ids: list[int]) -> dict:
+    """Send the rows among `ids` that are ours to send; returns counts and the retries to schedule."""
+    claimed = claim(ids)
+    outcome = {"sent": 0, "failed": 0, "suppressed": 0, "retry": {}}
+    if not claimed:
+        return outcome
+    rows = db.session.execute(
+        select(OutboundEmail, Member, Community)
+        .join(Member, Member.id == OutboundEmail.member_id, isouter=True)
+        .join(Community, Community.id == OutboundEmail.community_id, isouter=True)
+        .where(OutboundEmail.id.in_(claimed)).order_by(OutboundEmail.id)).all()
+    suppressed = suppressed_addresses(row.recipient for row, _m, _c in rows)
+    remaining = list(rows)
+    try:
+        with mail.connect() as connection:
+            while remaining:
+                row, member, community = remaining[0]
+                _send_one(connection, row, member, community, suppressed, outcome)
+                remaining.pop(0)
+    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as error:
+        db.session.rollback()
+        for row, _member, _community in remaining:  # not sent: try them all again later
+            when = _retry_or_fail(row, f"connection: {error}")
+            _note_retry(outcome, row, when)
+    return outcome
+
+
+def _note_retry(outcome: dict, row: OutboundEmail, when: datetime | None) -> None:
+    if when is None:
+        outcome["failed"] += 1
+    else:
+        outcome["retry"].setdefault(when, []).append(row.id)
+
+
+def _send_one(connection, row, member, community, suppressed, outcome) -> None:
+    if member is None:
+        _finish(row.id, status="failed", last_error="the member no longer exists")
+        outcome["failed"] += 1
+        return
+    reason = suppression_reason(member, suppressed)
+    if reason:
+        _finish(row.id, status="suppressed", last_error=reason)
+        outcome["suppressed"] += 1
+        return
+    message_id = new_message_id()
+    try:
+        rendered = render(row, member, community)
+        raw = to_bytes(rendered, message_id)
+    except HeaderInjectionError as error:
+        _finish(row.id, status="failed", last_error=f"refused: {error}")
+        outcome["failed"] += 1
+        return
+    except Exception as error:  # a template bug must not stop the rest of the batch
+        current_app.logger.exception("rendering outbox row %s failed", row.id)
+        _finish(row.id, status="failed", last_error=f"rendering failed: {error}"[:1000])
+        outcome["failed"] += 1
+        return
+    try:
+        connection.send(PreparedMessage(raw, rendered.sender, member.email), envelope_from=rendered.envelope_from)
+    except smtplib.SMTPRecipientsRefused as error:
+        code, response = next(iter(error.recipients.values()))
+        _smtp_refusal(row, member, code, response, outcome)
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
+        _smtp_refusal(row, member, error.smtp_code, error.smtp_error, outcome)
+    else:
+        _finish(row.id, status="sent", message_id=message_id, sent_at=_now(), last_error=None)
+        outcome["sent"] += 1
+
+
+def _smtp_refusal(row, member, code: int, response, outcome) -> None:
+    """5xx: permanent, fail now and count a hard bounce. 4xx: try again later."""
+    detail = response.decode(errors="replace") if isinstance(response, bytes) else str(response)
+    error = f"SMTP {code} {detail}"
+    if 500 <= code < 600:
+        _finish(row.id, status="failed", last_error=error[:1000])
+        bounces.record_bounce(member, "hard", error, row.id)
+        db.session.commit()
+        outcome["failed"] += 1
+    else:
+        _note_retry(outcome, row, _retry_or_fail(row, error))
+
+
+def sweep(stuck_after: timedelta | None = None, grace: timedelta | None = None) -> dict:
+    """Rebuild the queue from the database.
+
+    Rows left `sending` by a worker that died go back to pending (the one
+    message it may have handed to SMTP without recording is the documented
+    window). Pending rows that are due and older than the grace period are
+    enqueued again: if Redis still had them, the claim makes the copy a no-op.
+    """
+    config = current_app.config
+    now = _now()
+    stuck_after = stuck_after if stuck_after is not None else timedelta(seconds=config["MAIL_SENDING_TIMEOUT"])
+    grace = grace if grace is not None else timedelta(seconds=config["MAIL_SWEEP_GRACE"])
+    released = db.session.execute(
+        update(OutboundEmail).where(OutboundEmail.status == "sending", OutboundEmail.updated_at <= now - stuck_after)
+        .values(status="pending", next_attempt_at=None, updated_at=now,
+                last_error="the worker stopped while sending; sent again")
+        .returning(OutboundEmail.id).execution_options(synchronize_session=False)).scalars().all()
+    db.session.commit()
+    lost = db.session.scalars(select(OutboundEmail.id).where(
+        is_pending_due(now), OutboundEmail.updated_at <= now - grace,
+        (OutboundEmail.next_attempt_at.is_(None)) | (OutboundEmail.next_attempt_at <= now - grace))
+        .order_by(OutboundEmail.id)).all()
+    ids = sorted(set(released) | set(lost))
+    from jobs.queue import get_queue
+    queue, size = get_queue(), config["MAIL_BATCH_SIZE"]
+    queue.enqueue_many([queue.prepare_data("jobs.delivery.deliver", args=(ids[i:i + size],))
+                        for i in range(0, len(ids), size)])
+    return {"released": len(released), "requeued": len(ids)}

@@ -1,0 +1,120 @@
+"""Rendering an outbox row into a message: subject, text and HTML parts, and headers.
+
+Each kind is three templates in email_templates/: `KIND.subject.txt`,
+`KIND.txt` and `KIND.html`, over the shared layouts `layout.txt` and
+`layout.html`. They are rendered in the member's language. The HTML part's
+CSS is inlined; it references nothing remote.
+"""
+import time
+from dataclasses import dataclass
+from email.charset import QP, Charset
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.policy import SMTP
+from email.utils import formataddr, formatdate, make_msgid
+from functools import lru_cache
+
+import css_inline
+from babel.support import Translations
+from flask import current_app
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from service.addresses import make_address
+from service.config import PROJECT_ROOT
+from service.links import public_url
+from service.mailer import TEMPLATE_DIR, kind_named
+from service.models import Community, Member, OutboundEmail
+from service.tokens import make_token
+
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP  # readable in old clients, safe for long lines
+_INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+
+
+class HeaderInjectionError(ValueError):
+    """A header value contains a line break: refused before anything is sent."""
+
+
+@lru_cache(maxsize=4)
+def _environment(language: str) -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=select_autoescape(["html"]),
+                      undefined=StrictUndefined, extensions=["jinja2.ext.i18n"], trim_blocks=True,
+                      lstrip_blocks=True, keep_trailing_newline=True)
+    translations = Translations.load(str(PROJECT_ROOT / "translations"), [language])
+    env.install_gettext_translations(translations, newstyle=True)
+    return env
+
+
+@dataclass
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+    headers: dict[str, str]
+    sender: str
+    recipient: str
+    envelope_from: str
+
+
+def member_links(member: Member) -> dict[str, str]:
+    """The signed links every email's footer carries."""
+    return {
+        "unsubscribe_url": public_url("member_links.unsubscribe", token=make_token("unsubscribe", member.id)),
+        "preferences_url": public_url("member_links.preferences", token=make_token("preferences", member.id)),
+        "unsubscribe_mailto": make_address("unsubscribe", member.id),
+    }
+
+
+def render(row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
+    """Everything needed to send one outbox row, in the member's language."""
+    kind = kind_named(row.kind)
+    env = _environment(member.language)
+    links = member_links(member)
+    context = {**row.context, "member": member, "community": community, "links": links,
+               "postal_address": current_app.config["POSTAL_ADDRESS"], "kind": kind.name,
+               "base_url": current_app.config["PUBLIC_BASE_URL"]}
+    subject = " ".join(env.get_template(f"{kind.name}.subject.txt").render(context).split())
+    text = env.get_template(f"{kind.name}.txt").render(context)
+    html = _INLINER.inline(env.get_template(f"{kind.name}.html").render(context))
+    headers = {"Auto-Submitted": "auto-generated"} if kind.automatic else {}
+    if community is not None:
+        headers["List-Id"] = f"{_phrase(community.name)} <community-{community.id}.{current_app.config['INBOUND_DOMAIN']}>"
+        headers["Reply-To"] = make_address("reply", member.id, community.id)
+    if kind.bulk:
+        headers["List-Unsubscribe"] = f"<{links['unsubscribe_url']}>, <mailto:{links['unsubscribe_mailto']}?subject=unsubscribe>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return RenderedEmail(subject=subject, text=text, html=html, headers=headers,
+                         sender=current_app.config["MAIL_DEFAULT_SENDER"],
+                         recipient=formataddr((member.name, member.email)),
+                         envelope_from=make_address("bounce", row.id))
+
+
+def _phrase(name: str) -> str:
+    return '"' + name.replace("\\", "").replace('"', "") + '"'
+
+
+def check_headers(values) -> None:
+    for value in values:
+        if "\r" in value or "\n" in value:
+            raise HeaderInjectionError("header value contains a line break")
+
+
+def to_bytes(email: RenderedEmail, message_id: str) -> bytes:
+    """The whole message as CRLF bytes for smtplib; refuses CR or LF in any header value."""
+    check_headers([email.subject, email.sender, email.recipient, *email.headers.values()])
+    message = MIMEMultipart("alternative")
+    message["Subject"] = email.subject
+    message["From"] = email.sender
+    message["To"] = email.recipient
+    message["Date"] = formatdate(time.time(), localtime=False)
+    message["Message-ID"] = message_id
+    for name, value in email.headers.items():
+        message[name] = value
+    message.attach(MIMEText(email.text, "plain", _UTF8_QP))
+    message.attach(MIMEText(email.html, "html", _UTF8_QP))
+    return message.as_bytes(policy=SMTP)
+
+
+def new_message_id() -> str:
+    """A Message-ID on our domain (make_msgid without one looks up the host name every call)."""
+    return make_msgid(domain=current_app.config["INBOUND_DOMAIN"])

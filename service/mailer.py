@@ -1,0 +1,136 @@
+"""The outbox: the one way to send email.
+
+`queue_email` and `queue_bulk` add rows inside the caller's transaction; the
+delivery jobs are enqueued only after that transaction commits. A row's
+idempotency key is unique, so a retried request, a double click or a second
+tick queues nothing new. Suppressed recipients get a row with status
+`suppressed` and the reason, so the coordinator sees why nothing went.
+"""
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import or_, select
+
+from jobs.queue import enqueue_after_commit
+from service.config import PROJECT_ROOT
+from service.extensions import db
+from service.models import Community, Member, OutboundEmail, Suppression
+
+TEMPLATE_DIR = PROJECT_ROOT / "email_templates"
+
+
+@dataclass(frozen=True)
+class EmailKind:
+    """What every email of one kind shares: its templates and its headers' rules."""
+    name: str
+    automatic: bool = True    # Auto-Submitted: auto-generated
+    bulk: bool = False        # community mail: List-Unsubscribe and List-Unsubscribe-Post
+
+
+KINDS = {kind.name: kind for kind in (
+    EmailKind("welcome"),
+    EmailKind("announcement", automatic=False, bulk=True),
+    EmailKind("test_message"),
+)}
+
+
+def register_kind(kind: EmailKind) -> None:
+    """Later capabilities (digests, meetings, forms) add their kinds here."""
+    KINDS[kind.name] = kind
+
+
+def kind_named(name: str) -> EmailKind:
+    """The registered kind, or ValueError: an email without templates can never be queued."""
+    kind = KINDS.get(name)
+    if kind is None or not Path(TEMPLATE_DIR, f"{name}.txt").exists():
+        raise ValueError(f"unknown email kind {name!r}")
+    return kind
+
+
+def suppression_reason(member: Member, suppressed: dict[str, str]) -> str | None:
+    """Why this member must not be mailed now, or None. `suppressed` maps address to reason."""
+    if member.status != "active":
+        return member.status
+    if member.paused:
+        return "paused"
+    return suppressed.get(member.email)
+
+
+def suppressed_addresses(addresses: Iterable[str]) -> dict[str, str]:
+    addresses = list(addresses)
+    found = {}
+    for start in range(0, len(addresses), 1000):
+        chunk = addresses[start:start + 1000]
+        found.update(db.session.execute(
+            select(Suppression.address, Suppression.reason).where(Suppression.address.in_(chunk))).all())
+    return found
+
+
+def queue_email(kind: str, member: Member, key: str, context: dict | None = None,
+                community: Community | None = None) -> int:
+    """Queue one email; returns how many new rows were added (0 if the key was used before)."""
+    return queue_bulk(kind, [member], lambda m: key, lambda m: context or {}, community)
+
+
+def queue_bulk(kind: str, members: Iterable[Member], key_for: Callable[[Member], str],
+               context_for: Callable[[Member], dict], community: Community | None = None) -> int:
+    """Queue one email per member in one statement; returns how many new rows were added."""
+    kind_named(kind)
+    members = list(members)
+    if not members:
+        return 0
+    suppressed = suppressed_addresses(m.email for m in members)
+    rows = []
+    for member in members:
+        reason = suppression_reason(member, suppressed)
+        rows.append({
+            "kind": kind, "member_id": member.id, "recipient": member.email,
+            "community_id": community.id if community else None,
+            "idempotency_key": key_for(member), "context": context_for(member),
+            "status": "suppressed" if reason else "pending", "last_error": reason,
+            "attempts": 0,
+        })
+    new = _insert_new(rows)
+    pending = [row_id for row_id, status in new if status == "pending"]
+    size = current_app.config["MAIL_BATCH_SIZE"]
+    for start in range(0, len(pending), size):
+        enqueue_after_commit("jobs.delivery.deliver", pending[start:start + size])
+    return len(new)
+
+
+def _insert_new(rows: list[dict]) -> list[tuple[int, str]]:
+    """Insert rows whose key is new, skipping the others without error; (id, status) of those added."""
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    else:  # pragma: no cover - we run on PostgreSQL and SQLite only
+        raise RuntimeError(f"unsupported database {dialect}")
+    added = []
+    for start in range(0, len(rows), 1000):
+        statement = (dialect_insert(OutboundEmail).on_conflict_do_nothing(index_elements=["idempotency_key"])
+                     .returning(OutboundEmail.id, OutboundEmail.status))
+        added.extend(db.session.execute(statement, rows[start:start + 1000]).all())
+    return [(row_id, status) for row_id, status in added]
+
+
+def retry_failed(email_ids: Iterable[int]) -> int:
+    """Put failed rows back to pending and enqueue them; returns how many."""
+    rows = list(db.session.scalars(select(OutboundEmail).where(
+        OutboundEmail.id.in_(list(email_ids)), OutboundEmail.status == "failed")))
+    for row in rows:
+        row.status, row.next_attempt_at, row.attempts = "pending", None, 0
+    ids = [row.id for row in rows]
+    size = current_app.config["MAIL_BATCH_SIZE"]
+    for start in range(0, len(ids), size):
+        enqueue_after_commit("jobs.delivery.deliver", ids[start:start + size])
+    return len(ids)
+
+
+def is_pending_due(now) -> object:
+    """SQL condition: a pending row whose next attempt is due."""
+    return (OutboundEmail.status == "pending") & or_(
+        OutboundEmail.next_attempt_at.is_(None), OutboundEmail.next_attempt_at <= now)

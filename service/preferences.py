@@ -1,0 +1,44 @@
+"""A member's own choices, made from signed links: unsubscribe, resubscribe, preferences."""
+from flask_babel import gettext as _
+from sqlalchemy import delete, select
+
+from service import audit
+from service.errors import DomainError
+from service.extensions import db
+from service.models import Member, Suppression
+from service.models.members import DIGEST_FREQUENCIES, LANGUAGES
+
+
+def unsubscribe(member: Member, via: str) -> bool:
+    """Stop all mail to this member at once; False if they were already unsubscribed."""
+    if member.status == "unsubscribed":
+        return False
+    member.status = "unsubscribed"
+    if not db.session.scalar(select(Suppression).where(Suppression.address == member.email)):
+        db.session.add(Suppression(address=member.email, reason="unsubscribed"))
+    audit.record(None, "member.unsubscribe", "member", member.id, via=via)
+    return True
+
+
+def resubscribe(member: Member) -> bool:
+    """Undo the member's own unsubscribe (a bounce suppression stays: only mail that arrives lifts it)."""
+    if member.status != "unsubscribed":
+        return False
+    member.status = "active"
+    db.session.execute(delete(Suppression).where(Suppression.address == member.email,
+                                                 Suppression.reason == "unsubscribed"))
+    audit.record(None, "member.resubscribe", "member", member.id)
+    return True
+
+
+def update_preferences(member: Member, *, digest_frequency: str, language: str, paused: bool) -> None:
+    if digest_frequency not in DIGEST_FREQUENCIES:
+        raise DomainError(_("Unknown digest frequency."), "digest_frequency")
+    if language not in LANGUAGES:
+        raise DomainError(_("Language must be English (en) or Spanish (es)."), "language")
+    new = {"digest_frequency": digest_frequency, "language": language, "paused": paused}
+    changes = {k: [getattr(member, k), v] for k, v in new.items() if getattr(member, k) != v}
+    for key, (_old, value) in changes.items():
+        setattr(member, key, value)
+    if changes:
+        audit.record(None, "member.preferences", "member", member.id, changes=changes)

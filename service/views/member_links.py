@@ -1,0 +1,84 @@
+"""Pages members reach from links in emails: unsubscribe and preferences.
+
+GET and HEAD never change anything (mail scanners open every link); the change
+happens on POST. The unsubscribe POST is RFC 8058's one-click: it needs no
+cookie or CSRF token (the signed token is the authority), answers 200 and
+never redirects.
+"""
+from flask import Blueprint, g, render_template, request
+from flask_babel import gettext as _
+
+from forms.preferences import PreferencesForm
+from service import preferences
+from service.errors import DomainError
+from service.extensions import csrf, db, limiter
+from service.models import Member
+from service.tokens import TokenError, make_token, read_token
+from service.views.helpers import show_domain_error
+
+bp = Blueprint("member_links", __name__, url_prefix="/m")
+limiter.limit("60 per minute")(bp)
+
+
+def _member(purpose: str, token: str) -> Member | None:
+    try:
+        member = db.session.get(Member, read_token(purpose, token))
+    except TokenError as error:
+        g.token_error = "expired" if error.expired else "invalid"
+        return None
+    if member is not None:
+        g.locale = member.language
+    return member
+
+
+def _bad_link():
+    return render_template("member/bad_link.html", reason=g.get("token_error", "invalid")), 400
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt
+def unsubscribe(token: str):
+    member = _member("unsubscribe", token)
+    if member is None:
+        return _bad_link()
+    if request.method == "POST":
+        one_click = request.form.get("List-Unsubscribe") == "One-Click"
+        preferences.unsubscribe(member, via="one-click" if one_click else "page")
+        db.session.commit()
+        return render_template("member/unsubscribed.html", member=member, token=token), 200
+    return render_template("member/unsubscribe.html", member=member, token=token,
+                           preferences_token=make_token("preferences", member.id))
+
+
+@bp.route("/unsubscribe/<token>/undo", methods=["POST"])
+@csrf.exempt
+def resubscribe(token: str):
+    member = _member("unsubscribe", token)
+    if member is None:
+        return _bad_link()
+    preferences.resubscribe(member)
+    db.session.commit()
+    return render_template("member/resubscribed.html", member=member)
+
+
+@bp.route("/preferences/<token>", methods=["GET", "POST"], endpoint="preferences")
+def preferences_page(token: str):
+    member = _member("preferences", token)
+    if member is None:
+        return _bad_link()
+    form = PreferencesForm(data={"digest_frequency": member.digest_frequency, "language": member.language,
+                                 "paused": member.paused})
+    saved = False
+    if form.validate_on_submit():
+        try:
+            preferences.update_preferences(member, digest_frequency=form.digest_frequency.data,
+                                           language=form.language.data, paused=form.paused.data)
+        except DomainError as error:
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            g.locale = member.language
+            saved = True
+    return render_template("member/preferences.html", form=form, member=member, saved=saved,
+                           unsubscribe_token=make_token("unsubscribe", member.id)), 400 if form.errors else 200
+

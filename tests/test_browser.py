@@ -1,0 +1,115 @@
+"""Coordinator journeys in a real browser: Debian's Chromium, driven by Playwright, against the app on localhost."""
+import os
+import re
+
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.live_server import live_server
+from tests.services import require
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOT = "/tmp/browser_community.png"
+
+# Three good rows and, on line 3, an address that is not one.
+MEMBERS_CSV = (
+    "name,email,organization,language,role\n"
+    "Maya Okafor,maya@example.org,Riverside Food Bank,en,facilitator\n"
+    "Dana Ruiz,not-an-email,Casa Verde,es,member\n"
+    "Omar Haddad,omar@example.org,Riverside Food Bank,en,member\n"
+    "Lucía Méndez,lucia@example.org,Casa Verde,es,member\n"
+).encode("utf-8")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module; never a downloaded one."""
+    require(os.access(CHROMIUM, os.X_OK), f"Chromium at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require(False, "Playwright (pip install playwright)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def base_url(app):
+    with live_server(app) as url:
+        yield url
+
+
+@pytest.fixture
+def page(browser, base_url):
+    """A fresh English-speaking browser tab that records broken resources and console errors."""
+    context = browser.new_context(base_url=base_url, locale="en-US", viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.problems = []
+
+    def on_console(message):
+        # Chromium asks for /favicon.ico on its own; the app has none, which nobody notices.
+        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
+            page.problems.append(f"console: {message.text} ({message.location.get('url')})")
+
+    page.on("response", lambda r: r.status >= 400 and page.problems.append(f"{r.status} {r.url}"))
+    page.on("console", on_console)
+    yield page
+    context.close()
+
+
+def riverside_member_count(app, community_id: int) -> int:
+    from sqlalchemy import func, select
+
+    from service.extensions import db
+    from service.models import Membership
+    with app.app_context():
+        count = db.session.scalar(select(func.count(Membership.id)).where(Membership.community_id == community_id))
+        db.session.remove()
+    return count
+
+
+def test_coordinator_imports_members_from_a_csv_file(app, page, personas):
+    from playwright.sync_api import expect
+
+    page.goto("/login")
+    page.get_by_label("Email").fill("alice@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Your communities")).to_be_visible()
+
+    page.get_by_role("link", name="Riverside COP").click()
+    expect(page.get_by_role("heading", name="Riverside COP")).to_be_visible()
+    page.get_by_role("link", name="Import members from CSV").click()
+    expect(page.get_by_role("heading", name="Import members from a CSV file")).to_be_visible()
+
+    page.get_by_label("CSV file").set_input_files(
+        {"name": "riverside.csv", "mimeType": "text/csv", "buffer": MEMBERS_CSV})
+    page.get_by_role("button", name="Check the file").click()
+
+    # The preview: nothing imported yet, the bad row listed with its line and why.
+    expect(page.locator(".summary")).to_have_text("4 rows read: 3 ready to import, 1 with problems.")
+    bad_row = page.locator("table.problems tbody tr")
+    expect(bad_row).to_have_count(1)
+    expect(bad_row.locator("td")).to_have_text(["3", "not-an-email", "invalid email “not-an-email”"])
+    expect(page.get_by_role("cell", name="Lucía Méndez")).to_be_visible()
+    assert riverside_member_count(app, personas["riverside"]) == 1  # only Ana, until confirmed
+
+    page.get_by_role("button", name="Import 3 members").click()
+
+    expect(page).to_have_url(re.compile(r"/communities/\d+$"))
+    expect(page.get_by_role("status")).to_have_text("3 members imported.")
+    # Everyone, alphabetically: Ana was there before, the other three are the good rows.
+    names = page.locator("table.members tbody tr td:first-child")
+    expect(names).to_have_text(["Ana Torres", "Lucía Méndez", "Maya Okafor", "Omar Haddad"])
+    expect(page.locator("table.members")).not_to_contain_text("Dana Ruiz")
+    expect(page.locator("ul.orgs")).to_contain_text("Riverside Food Bank (2 members)")
+    page.screenshot(path=SCREENSHOT, full_page=True)
+
+    assert page.problems == [], "the browser met broken resources or errors"

@@ -1,0 +1,177 @@
+"""Migrations build exactly the models' schema from nothing and take it away again, on SQLite and PostgreSQL.
+
+Each test migrates a scratch database of its own (a temp file, or a
+throw-away PostgreSQL database on the TEST_DATABASE_URL server), never the
+shared test schema the `app` fixture uses.
+"""
+import os
+
+import flask_migrate
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import current_app
+from sqlalchemy import Column, MetaData, String, create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from service import create_app
+from service.extensions import db
+from tests.services import require
+
+BOOKKEEPING_TABLES = {"alembic_version"}
+
+
+def _overrides(url: str, redis_url: str, instance) -> dict:
+    """The settings the conftest `app` fixture uses, pointed at a scratch database."""
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "REDIS_URL": redis_url,
+        "EMBEDDED_REDIS": False,
+        "INSTANCE_DIR": str(instance),
+        "MAIL_SINK_DIR": str(instance / "mailsink"),
+        "MAIL_SUPPRESS_SEND": False,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture
+def scratch_postgres(request):
+    """A new, empty PostgreSQL database on the test server, dropped afterwards."""
+    database_url = request.getfixturevalue("database_url")
+    require(database_url.startswith("postgresql"), "PostgreSQL (TEST_DATABASE_URL)")
+    url = make_url(database_url)
+    name = f"cop_migrations_{os.getpid()}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield url.set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def scratch_app(request, tmp_path, redis_url):
+    """An app whose database is empty and all its own."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
+    else:
+        url = request.getfixturevalue("scratch_postgres")
+    app = create_app(_overrides(url, redis_url, tmp_path / "instance"))
+    with app.app_context():
+        yield app
+        db.session.remove()
+        db.engine.dispose()  # let the scratch database be dropped
+
+
+def schema_diff(metadata: MetaData = None) -> list:
+    """What autogenerate would write to make the database match the models: [] when they agree."""
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={
+            "compare_type": True, "compare_server_default": True})
+        return compare_metadata(context, metadata if metadata is not None else db.metadata)
+
+
+def summarize(diff: list) -> set[tuple]:
+    """Each difference as (operation, table, column or object name), comparable and readable."""
+    result = set()
+    for op in diff:
+        if isinstance(op, list):  # modify_* operations come as a list of (op, schema, table, column, ...)
+            result.update((o[0], o[2], o[3]) for o in op)
+        else:
+            target = op[-1]
+            table = getattr(target, "table", target)
+            result.add((op[0], getattr(table, "name", None), getattr(target, "name", None)))
+    return result
+
+
+def assert_models_match_database() -> None:
+    diff = schema_diff()
+    assert not diff, ("models and migrations disagree (add a migration or correct the model):\n"
+                      + "\n".join(map(str, sorted(summarize(diff), key=str))))
+
+
+def app_tables() -> set[str]:
+    return set(inspect(db.engine).get_table_names()) - BOOKKEEPING_TABLES
+
+
+def current_revision() -> str | None:
+    with db.engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def _script() -> ScriptDirectory:
+    """The app's migration scripts (Flask-Migrate's Alembic config)."""
+    return ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config())
+
+
+def snapshot() -> dict:
+    """Tables with their columns, indexes, unique constraints and foreign keys, for before/after comparisons."""
+    inspector = inspect(db.engine)
+    result = {}
+    for table in sorted(app_tables()):
+        result[table] = {
+            "columns": sorted((c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)),
+            "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                              for i in inspector.get_indexes(table)),
+            "unique": sorted((u["name"], tuple(u["column_names"])) for u in inspector.get_unique_constraints(table)),
+            "foreign_keys": sorted((f["name"], tuple(f["constrained_columns"]), f["referred_table"])
+                                   for f in inspector.get_foreign_keys(table)),
+        }
+    return result
+
+
+def test_upgrade_builds_exactly_the_models_schema(scratch_app):
+    assert app_tables() == set()
+    flask_migrate.upgrade()
+    assert current_revision() == _script().get_current_head()
+    assert app_tables() == set(db.metadata.tables)
+    assert_models_match_database()
+
+
+def test_downgrade_to_base_removes_every_table_then_upgrade_works_again(scratch_app):
+    flask_migrate.upgrade()
+    with db.engine.begin() as connection:  # data in the tables must not stop the downgrade
+        connection.execute(text("INSERT INTO community (name, description, time_zone, stage, digest_cadence,"
+                                " created_at) VALUES ('Riverside COP', '', 'America/Chicago', 'forming',"
+                                " 'biweekly', CURRENT_TIMESTAMP)"))
+    flask_migrate.downgrade(revision="base")
+    assert app_tables() == set()
+    assert current_revision() is None
+    flask_migrate.upgrade()
+    assert current_revision() == _script().get_current_head()
+    assert_models_match_database()
+
+
+def test_every_revision_downgrades_to_exactly_what_was_there_before(scratch_app):
+    """The stairway: up one revision, down one, up again; each step leaves the schema it found."""
+    revisions = list(reversed(list(_script().walk_revisions())))  # oldest first
+    assert revisions, "no migrations found"
+    for revision in revisions:
+        before = snapshot()
+        flask_migrate.upgrade(revision=revision.revision)
+        after = snapshot()
+        assert after != before, f"revision {revision.revision} changed nothing"
+        flask_migrate.downgrade(revision=revision.down_revision or "base")
+        assert snapshot() == before, f"downgrade of {revision.revision} did not undo its upgrade"
+        flask_migrate.upgrade(revision=revision.revision)
+        assert snapshot() == after, f"upgrade of {revision.revision} differs the second time"
+    assert_models_match_database()
+
+
+@pytest.mark.parametrize("scratch_app", ["sqlite"], indirect=True)
+def test_the_agreement_check_notices_a_model_the_migrations_lack(scratch_app):
+    """If a model grows a column no migration adds, the check above fails."""
+    flask_migrate.upgrade()
+    drifted = MetaData(naming_convention=db.metadata.naming_convention)
+    for table in db.metadata.sorted_tables:
+        table.to_metadata(drifted)
+    drifted.tables["member"].append_column(Column("nickname", String(50), nullable=True))
+    drift = summarize(schema_diff(drifted)) - summarize(schema_diff())
+    assert drift == {("add_column", "member", "nickname")}

@@ -1,0 +1,78 @@
+"""The outbox API: idempotency, rollback, suppression; delivery to a real SMTP server."""
+from email.message import EmailMessage
+
+from sqlalchemy import func, select
+
+from service import mailer, members, preferences
+from service.extensions import db
+from service.models import Community, Member, OutboundEmail
+from tests.conftest import run_worker
+
+
+def _community(name="Riverside COP"):
+    return db.session.scalar(select(Community).where(Community.name == name))
+
+
+def _member(email):
+    return db.session.scalar(select(Member).where(Member.email == email))
+
+
+def _rows(**where):
+    query = select(OutboundEmail)
+    for key, value in where.items():
+        query = query.where(getattr(OutboundEmail, key) == value)
+    return list(db.session.scalars(query))
+
+
+def test_welcome_email_arrives_with_text_html_and_footer(app, ctx, personas, smtp):
+    community = _community()
+    members.add_member(None, community, name="Luz Ortega", email="luz@example.org", language="es", welcome=True)
+    db.session.commit()
+    run_worker(app)
+    [received] = smtp.to("luz@example.org")
+    message: EmailMessage = received.message
+    assert message["To"].addresses[0].addr_spec == "luz@example.org"
+    assert message["Subject"] == "Welcome to Riverside COP" or "Riverside COP" in message["Subject"]
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert "Luz Ortega" in text and "Luz Ortega" in html
+    assert "/m/unsubscribe/" in text and "/m/preferences/" in text
+    assert app.config["POSTAL_ADDRESS"] in text and app.config["POSTAL_ADDRESS"] in html
+    assert "<style" not in html and 'style="' in html  # CSS inlined
+    assert "src=" not in html and "<link" not in html and "url(" not in html  # nothing remote to load
+    assert message["Auto-Submitted"] == "auto-generated"
+    assert message["List-Id"].endswith(f"<community-{community.id}.{app.config['INBOUND_DOMAIN']}>")
+    assert message["Reply-To"].startswith("reply+")
+    assert received.mail_from.startswith("bounce+")
+    row = _rows(recipient="luz@example.org")[0]
+    db.session.refresh(row)
+    assert row.status == "sent" and row.message_id == message["Message-ID"] and row.sent_at
+
+
+def test_same_key_twice_is_one_email(app, ctx, personas, smtp):
+    member = _member("ana@example.org")
+    assert mailer.queue_email("welcome", member, "k1", community=_community()) == 1
+    assert mailer.queue_email("welcome", member, "k1", community=_community()) == 0
+    db.session.commit()
+    run_worker(app)
+    assert len(smtp.to("ana@example.org")) == 1
+    assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == 1
+
+
+def test_rollback_queues_and_sends_nothing(app, ctx, personas, smtp):
+    mailer.queue_email("welcome", _member("ana@example.org"), "k2", community=_community())
+    db.session.rollback()
+    run_worker(app)
+    assert smtp.messages == []
+    assert _rows() == []
+
+
+def test_unsubscribed_member_gets_a_suppressed_row_and_no_mail(app, ctx, personas, smtp):
+    member = _member("ana@example.org")
+    preferences.unsubscribe(member, via="test")
+    mailer.queue_email("welcome", member, "k3", community=_community())
+    db.session.commit()
+    run_worker(app)
+    assert smtp.messages == []
+    [row] = _rows()
+    assert row.status == "suppressed" and row.last_error == "unsubscribed"
