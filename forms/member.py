@@ -1,7 +1,7 @@
 """Adding and editing a member, and deactivating one."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, SelectField, StringField
+from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
 LANGUAGE_CHOICES = [("en", _l("English")), ("es", _l("Spanish"))]
@@ -16,6 +16,11 @@ class MemberForm(FlaskForm):
     organization = StringField(_l("Organization"), validators=[Length(max=200)])
     language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="en")
     role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="member")
+
+
+class NewMemberForm(MemberForm):
+    send_welcome = BooleanField(_l("Send a welcome email that explains how the community works by email"),
+                                default=True)
 
 
 class MemberEditForm(MemberForm):

@@ -24,7 +24,8 @@ def register_extensions(app: Flask) -> None:
     from service.models import Coordinator
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
+                    compare_server_default=True)
     mail.init_app(app)
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
@@ -42,8 +43,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from service.views import auth, communities, errors, imports, member_links, members, outbox
-    for module in (auth, communities, members, imports, outbox, member_links, errors):
+    from service.views import (announcements, auth, communities, errors, imports, member_links, members,
+                               outbox)
+    for module in (auth, communities, members, imports, announcements, outbox, member_links, errors):
         app.register_blueprint(module.bp)
 
 

@@ -5,6 +5,7 @@ Each kind is three templates in email_templates/: `KIND.subject.txt`,
 `layout.html`. They are rendered in the member's language. The HTML part's
 CSS is inlined; it references nothing remote.
 """
+import re
 import time
 from dataclasses import dataclass
 from email.charset import QP, Charset
@@ -37,9 +38,9 @@ class HeaderInjectionError(ValueError):
 
 @lru_cache(maxsize=4)
 def _environment(language: str) -> Environment:
+    # Block tags keep their newlines, so paragraphs in .txt templates stay apart; tidy_text folds the extras.
     env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), autoescape=select_autoescape(["html"]),
-                      undefined=StrictUndefined, extensions=["jinja2.ext.i18n"], trim_blocks=True,
-                      lstrip_blocks=True, keep_trailing_newline=True)
+                      undefined=StrictUndefined, extensions=["jinja2.ext.i18n"], lstrip_blocks=True)
     translations = Translations.load(str(PROJECT_ROOT / "translations"), [language])
     env.install_gettext_translations(translations, newstyle=True)
     return env
@@ -74,7 +75,7 @@ def render(row: OutboundEmail, member: Member, community: Community | None) -> R
                "postal_address": current_app.config["POSTAL_ADDRESS"], "kind": kind.name,
                "base_url": current_app.config["PUBLIC_BASE_URL"]}
     subject = " ".join(env.get_template(f"{kind.name}.subject.txt").render(context).split())
-    text = env.get_template(f"{kind.name}.txt").render(context)
+    text = tidy_text(env.get_template(f"{kind.name}.txt").render(context))
     html = _INLINER.inline(env.get_template(f"{kind.name}.html").render(context))
     headers = {"Auto-Submitted": "auto-generated"} if kind.automatic else {}
     if community is not None:
@@ -87,6 +88,12 @@ def render(row: OutboundEmail, member: Member, community: Community | None) -> R
                          sender=current_app.config["MAIL_DEFAULT_SENDER"],
                          recipient=formataddr((member.name, member.email)),
                          envelope_from=make_address("bounce", row.id))
+
+
+def tidy_text(text: str) -> str:
+    """At most one blank line between paragraphs, no trailing spaces (but the "-- " signature line)."""
+    lines = [line if line == "-- " else line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
 
 
 def _phrase(name: str) -> str:

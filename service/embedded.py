@@ -13,6 +13,7 @@ from pathlib import Path
 from werkzeug.serving import run_simple
 
 from service import create_app
+from service.config import PROJECT_ROOT
 from service.demo import DEMO_LOGIN, seed_demo
 from service.embedded_redis import start_redis
 from service.mailsink import start_sink
@@ -33,8 +34,10 @@ def main() -> int:
             from flask_migrate import upgrade
             upgrade()
             seeded = seed_demo()
-        worker = subprocess.Popen([sys.executable, "-m", "jobs.worker"], env=os.environ.copy())
-        started.append(worker)
+        started.append(subprocess.Popen([sys.executable, "-m", "jobs.worker"]))
+        started.append(subprocess.Popen([str(Path(sys.executable).with_name("rq")), "cron",
+                                         str(PROJECT_ROOT / "jobs" / "cron.py"), "--path", str(PROJECT_ROOT),
+                                         "--url", config["REDIS_URL"], "--logging-level", "warning"]))
         host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
         _announce(config, host, port, seeded)
         run_simple(host, port, app, threaded=True, use_reloader=False)

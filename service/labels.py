@@ -10,6 +10,9 @@ MEMBER_STATUSES = {"active": _l("active"), "unsubscribed": _l("unsubscribed"), "
 OUTBOX_STATUSES = {"pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"),
                    "failed": _l("failed"), "suppressed": _l("suppressed")}
 
+DELIVERY_REASONS = {"unsubscribed": _l("unsubscribed themselves"), "bounced": _l("their address bounces"),
+                    "paused": _l("paused all email")}
+
 
 def _lookup(table):
     return lambda code: table.get(code, code)
@@ -21,4 +24,5 @@ TEMPLATE_HELPERS = {
     "role_label": _lookup(ROLES),
     "status_label": _lookup(MEMBER_STATUSES),
     "outbox_status_label": _lookup(OUTBOX_STATUSES),
+    "delivery_reason_label": _lookup(DELIVERY_REASONS),
 }

@@ -16,8 +16,10 @@ class MaildirHandler:
     """aiosmtpd handler that files each accepted message into a Maildir."""
 
     def __init__(self, directory: str):
-        Path(directory).mkdir(parents=True, exist_ok=True)
+        Path(directory).parent.mkdir(parents=True, exist_ok=True)
         self.maildir = mailbox.Maildir(directory, create=True)
+        for sub in ("tmp", "new", "cur"):  # Maildir(create=True) skips these if the folder exists
+            Path(directory, sub).mkdir(parents=True, exist_ok=True)
 
     async def handle_DATA(self, server, session, envelope):
         message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)

@@ -1,8 +1,9 @@
-"""Reading the outbox for the coordinator: which emails each coordinator may see."""
-from sqlalchemy import Select, func, select
+"""The outbox as the coordinator sees it: which emails each may see, retries, who gets no mail."""
+from sqlalchemy import Select, func, or_, select
 
+from service import audit, mailer
 from service.extensions import db
-from service.models import CommunityCoordinator, Coordinator, OutboundEmail
+from service.models import BounceEvent, Community, CommunityCoordinator, Coordinator, Member, Membership, OutboundEmail
 
 PAGE_SIZE = 50
 
@@ -19,6 +20,7 @@ def visible_outbox_query(coordinator: Coordinator) -> Select:
 
 def filtered(coordinator: Coordinator, status: str | None = None, kind: str | None = None,
              community_id: int | None = None) -> Select:
+    """The coordinator's rows narrowed by status, kind and community."""
     query = visible_outbox_query(coordinator)
     if status:
         query = query.where(OutboundEmail.status == status)
@@ -47,3 +49,25 @@ def kinds(coordinator: Coordinator) -> list[str]:
 
 def email_for(coordinator: Coordinator, email_id: int) -> OutboundEmail | None:
     return db.session.scalar(visible_outbox_query(coordinator).where(OutboundEmail.id == email_id))
+
+
+def retry(coordinator: Coordinator, query: Select) -> int:
+    """Send the failed emails among `query`'s rows again; returns how many."""
+    ids = list(db.session.scalars(query.where(OutboundEmail.status == "failed").with_only_columns(OutboundEmail.id)))
+    count = mailer.retry_failed(ids)
+    if count:
+        audit.record(coordinator, "outbox.retry", "outbound_email", ids[0] if count == 1 else None, count=count)
+    return count
+
+
+def members_not_receiving(community: Community) -> list[tuple[Member, str, str]]:
+    """Active members of the community whom mail does not reach: (member, reason, last bounce)."""
+    found = db.session.scalars(select(Member).join(Membership).where(
+        Membership.community_id == community.id, Membership.status == "active",
+        or_(Member.status != "active", Member.paused)).order_by(Member.name)).all()
+    result = []
+    for member in found:
+        last = db.session.scalar(select(BounceEvent.diagnostic).where(BounceEvent.member_id == member.id)
+                                 .order_by(BounceEvent.id.desc()).limit(1))
+        result.append((member, "paused" if member.status == "active" else member.status, last or ""))
+    return result

@@ -1,7 +1,7 @@
 """Members (people who take part by email) and their memberships in communities."""
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
@@ -26,9 +26,9 @@ class Member(db.Model):
     language: Mapped[str] = mapped_column(String(5), default="en")
     digest_frequency: Mapped[str] = mapped_column(String(16), default="weekly")
     status: Mapped[str] = mapped_column(String(16), default="active")
-    paused: Mapped[bool] = mapped_column(default=False)  # "pause all": no mail until unpaused
+    paused: Mapped[bool] = mapped_column(default=False, server_default=false())  # "pause all": no mail until unpaused
     # Bounce score with decay (service/bounces.py); over the threshold the member is suppressed.
-    bounce_score: Mapped[float] = mapped_column(default=0.0)
+    bounce_score: Mapped[float] = mapped_column(default=0.0, server_default="0")
     bounce_scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
 

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from forms.community import CommunityForm
 from forms.member import ConfirmForm
-from service import communities
+from service import communities, outbox
 from service.errors import DomainError
 from service.extensions import db
 from service.views.helpers import community_or_404, show_domain_error
@@ -44,6 +44,7 @@ def show(community_id: int):
     return render_template("communities/show.html", community=community,
                            memberships=communities.memberships(community),
                            organizations=communities.organizations(community),
+                           not_receiving=outbox.members_not_receiving(community),
                            confirm_form=ConfirmForm())
 
 

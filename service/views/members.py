@@ -3,7 +3,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from forms.member import ConfirmForm, MemberEditForm, MemberForm
+from forms.member import ConfirmForm, MemberEditForm, NewMemberForm
 from service import members
 from service.errors import DomainError
 from service.extensions import db
@@ -23,12 +23,12 @@ def _membership_or_404(community, membership_id):
 @login_required
 def add(community_id: int):
     community = community_or_404(community_id)
-    form = MemberForm()
+    form = NewMemberForm()
     if form.validate_on_submit():
         try:
             membership = members.add_member(current_user, community, name=form.name.data, email=form.email.data,
                                             organization=form.organization.data, language=form.language.data,
-                                            role=form.role.data)
+                                            role=form.role.data, welcome=form.send_welcome.data)
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)

@@ -1,8 +1,14 @@
 """Dashboard: the Outbox: every email queued or sent, and in embedded mode the message itself."""
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
+from forms.member import ConfirmForm
+from service.extensions import db
+
 from service import outbox
+from service.communities import visible_communities_query
 from service.mailsink import find_captured
 from service.models.outbox import OUTBOX_STATUSES
 
@@ -16,13 +22,44 @@ MESSAGE_PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src
 @bp.route("/")
 @login_required
 def index():
-    status = request.args.get("status") if request.args.get("status") in OUTBOX_STATUSES else None
-    kind = request.args.get("kind") or None
+    status, kind, community_id = _filters(request.args)
     page_number = max(request.args.get("page", 1, type=int) or 1, 1)
-    rows, has_next = outbox.page(outbox.filtered(current_user, status, kind), page_number)
+    rows, has_next = outbox.page(outbox.filtered(current_user, status, kind, community_id), page_number)
+    communities = db.session.scalars(visible_communities_query(current_user)).all()
     return render_template("outbox/index.html", rows=rows, has_next=has_next, page=page_number,
-                           status=status, kind=kind, statuses=OUTBOX_STATUSES,
-                           kinds=outbox.kinds(current_user), counts=outbox.status_counts(current_user))
+                           status=status, kind=kind, community_id=community_id, communities=communities,
+                           statuses=OUTBOX_STATUSES, kinds=outbox.kinds(current_user),
+                           counts=outbox.status_counts(current_user), form=ConfirmForm())
+
+
+def _filters(args) -> tuple[str | None, str | None, int | None]:
+    status = args.get("status") if args.get("status") in OUTBOX_STATUSES else None
+    return status, args.get("kind") or None, args.get("community", type=int) or None
+
+
+@bp.route("/retry", methods=["POST"])
+@login_required
+def retry_failed():
+    """Retry every failed email matching the current filters."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    _status, kind, community_id = _filters(request.form)
+    count = outbox.retry(current_user, outbox.filtered(current_user, "failed", kind, community_id))
+    db.session.commit()
+    flash(ngettext("%(num)d email will be sent again.", "%(num)d emails will be sent again.", count))
+    return redirect(url_for("outbox.index", kind=kind, community=community_id))
+
+
+@bp.route("/<int:email_id>/retry", methods=["POST"])
+@login_required
+def retry_one(email_id: int):
+    email = _email_or_404(email_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    count = outbox.retry(current_user, outbox.filtered(current_user).where(outbox.OutboundEmail.id == email.id))
+    db.session.commit()
+    flash(_("The email will be sent again.") if count else _("Only failed emails can be retried."))
+    return redirect(url_for("outbox.show", email_id=email.id))
 
 
 def _email_or_404(email_id: int):
@@ -39,7 +76,7 @@ def show(email_id: int):
     captured = None
     if current_app.config["EMBEDDED_MAIL"] and email.message_id:
         captured = find_captured(current_app.config["MAIL_SINK_DIR"], email.message_id)
-    return render_template("outbox/show.html", email=email, captured=captured)
+    return render_template("outbox/show.html", email=email, captured=captured, form=ConfirmForm())
 
 
 @bp.route("/<int:email_id>/html")

@@ -1,0 +1,239 @@
+"""Who may see what: a coordinator sees only their communities (404 for the rest), admins see all.
+
+The matrix is built from app.url_map, so a route added later is checked
+without anyone remembering to add it here.
+"""
+import io
+import itertools
+
+import pytest
+from sqlalchemy import select
+from werkzeug.routing.converters import AnyConverter
+
+from service import member_import
+from service.extensions import db
+from service.models import Community, Coordinator, Member, Membership, OutboundEmail
+from tests.conftest import PASSWORD, csrf_from, login
+
+# What a POST carries if a view forgot its permission check: enough to change something.
+HOSTILE_FORM = {"name": "Hacked", "email": "hacked@example.org", "organization": "Evil Corp",
+                "language": "en", "role": "leader", "digest_frequency": "never",
+                "description": "hacked", "time_zone": "UTC", "stage": "sustaining", "digest_cadence": "weekly"}
+HOSTILE_CSV = b"name,email\nHacked,hacked@example.org\n"
+
+
+def is_member_link(rule) -> bool:
+    """Routes members reach from an email: the signed token is the authority, no login."""
+    return "token" in rule.arguments
+
+
+def dashboard_rules(app):
+    """Every route a coordinator must be logged in for."""
+    return [rule for rule in app.url_map.iter_rules()
+            if rule.endpoint not in ("static", "auth.login") and not is_member_link(rule)]
+
+
+def community_rules(app):
+    return [rule for rule in app.url_map.iter_rules() if "community_id" in rule.arguments]
+
+
+def methods_of(rule) -> list[str]:
+    return sorted(rule.methods & {"GET", "POST"})
+
+
+def fill(app, rule, objects: dict) -> list[str]:
+    """The rule's URLs with its arguments taken from `objects` (every value of an any() argument).
+
+    An id argument the caller did not provide is looked up as a row of the
+    table it names in the same community (meeting_id -> meeting); a route
+    whose object cannot be found fails the test rather than pass untested.
+    """
+    choices = {}
+    for name in sorted(rule.arguments):
+        converter = rule._converters.get(name)
+        if isinstance(converter, AnyConverter):
+            choices[name] = sorted(converter.items)
+        elif name in objects:
+            choices[name] = [objects[name]]
+        else:
+            found = _row_in_community(name, objects.get("community_id"))
+            if found is None:
+                pytest.fail(f"{rule.rule}: no object of the community for <{name}>; "
+                            f"create one in the test's objects so this route is checked with a real id")
+            choices[name] = [found]
+    names = list(choices)
+    with app.test_request_context():
+        from flask import url_for
+        return [url_for(rule.endpoint, **dict(zip(names, values)))
+                for values in itertools.product(*(choices[n] for n in names))]
+
+
+def _row_in_community(argument: str, community_id: int | None):
+    table = db.metadata.tables.get(argument.removesuffix("_id"))
+    if table is None or community_id is None or "community_id" not in table.c:
+        return None
+    return db.session.scalar(select(table.c.id).where(table.c.community_id == community_id).limit(1))
+
+
+def snapshot() -> dict:
+    """Every row of every table, to prove a request changed nothing."""
+    state = {}
+    with db.engine.connect() as connection:
+        for table in db.metadata.sorted_tables:
+            order = list(table.primary_key.columns) or list(table.c)
+            state[table.name] = [tuple(row) for row in connection.execute(select(table).order_by(*order))]
+    return state
+
+
+def community_objects(app, community_id: int, coordinator_email: str) -> dict:
+    """Real objects of a community for every id a route may take: a membership, an import, an email."""
+    with app.app_context():
+        community = db.session.get(Community, community_id)
+        coordinator = db.session.scalar(select(Coordinator).where(Coordinator.email == coordinator_email))
+        membership_id = db.session.scalar(select(Membership.id).where(Membership.community_id == community_id))
+        record = member_import.preview_import(
+            coordinator, community, "people.csv",
+            f"name,email\nNew Person,new-{community_id}@example.org\n".encode())
+        member_id = db.session.scalar(select(Membership.member_id).where(Membership.id == membership_id))
+        email = OutboundEmail(kind="invitation", community_id=community_id, member_id=member_id,
+                              recipient=db.session.get(Member, member_id).email,
+                              idempotency_key=f"test:{community_id}:1", status="sent",
+                              message_id=f"<test-{community_id}@cop.localhost>")
+        db.session.add(email)
+        db.session.commit()
+        objects = {"community_id": community_id, "membership_id": membership_id,
+                   "import_id": record.id, "email_id": email.id}
+        db.session.remove()
+    return objects
+
+
+@pytest.fixture
+def lakeside(app, personas):
+    """Bob's community's real objects."""
+    return community_objects(app, personas["lakeside"], "bob@example.org")
+
+
+def test_every_community_route_exists_in_the_matrix(app):
+    endpoints = {rule.endpoint for rule in community_rules(app)}
+    # The capabilities this matrix was written against; more may come, none may go unnoticed.
+    assert {"communities.show", "communities.edit", "members.add", "members.edit", "members.change_status",
+            "imports.upload", "imports.show", "imports.confirm"} <= endpoints
+
+
+def test_alice_gets_404_on_every_route_of_bobs_community_and_changes_nothing(app, alice_client, personas,
+                                                                            lakeside):
+    token = csrf_from(alice_client.get("/").get_data(as_text=True))
+    with app.app_context():
+        before = snapshot()
+        urls = [(rule, url) for rule in community_rules(app) for url in fill(app, rule, lakeside)]
+        db.session.remove()
+    assert len(urls) >= 9
+    checked = []
+    for rule, url in urls:
+        allowed = methods_of(rule)
+        for method in ("GET", "POST"):
+            if method == "GET":
+                response = alice_client.get(url)
+            else:
+                response = alice_client.post(url, data={"csrf_token": token, **HOSTILE_FORM,
+                                                        "file": (io.BytesIO(HOSTILE_CSV), "x.csv")},
+                                             content_type="multipart/form-data")
+            html = response.get_data(as_text=True)
+            if method in allowed:
+                assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
+                assert "Page not found" in html and "Lakeside" not in html and "Ben Lake" not in html
+                checked.append((method, url))
+            else:
+                # Routing refuses the method before any lookup: the same for every id, so it reveals nothing.
+                assert response.status_code == 405, f"{method} {url} answered {response.status_code}"
+    assert ("POST", f"/communities/{personas['lakeside']}/imports/{lakeside['import_id']}/confirm") in checked
+    with app.app_context():
+        assert snapshot() == before
+
+
+def test_the_same_urls_work_for_bob_so_the_404s_mean_something(app, client, personas, lakeside):
+    assert login(client, "bob@example.org", PASSWORD).status_code == 302
+    with app.app_context():
+        urls = [url for rule in community_rules(app) if "GET" in methods_of(rule)
+                for url in fill(app, rule, lakeside)]
+    assert len(urls) >= 6
+    for url in urls:
+        response = client.get(url)
+        assert response.status_code == 200, f"GET {url} answered {response.status_code} for bob"
+
+
+def test_carol_the_admin_sees_every_community(app, client, personas, lakeside):
+    assert login(client, "carol@example.org", PASSWORD).status_code == 302
+    dashboard = client.get("/").get_data(as_text=True)
+    assert "Riverside COP" in dashboard and "Lakeside COP" in dashboard
+    page = client.get(f"/communities/{personas['lakeside']}").get_data(as_text=True)
+    assert "Ben Lake" in page
+    with app.app_context():
+        urls = [url for rule in community_rules(app) if "GET" in methods_of(rule)
+                for url in fill(app, rule, lakeside)]
+    for url in urls:
+        assert client.get(url).status_code == 200, url
+
+
+def test_outbox_rows_of_bobs_community_are_hidden_from_alice(app, alice_client, personas, lakeside):
+    riverside = community_objects(app, personas["riverside"], "alice@example.org")
+    bob_email = lakeside["email_id"]
+
+    assert alice_client.get(f"/outbox/{bob_email}").status_code == 404
+    assert alice_client.get(f"/outbox/{bob_email}/html").status_code == 404
+    listing = alice_client.get("/outbox/").get_data(as_text=True)
+    assert f'href="/outbox/{bob_email}"' not in listing and "ben@example.org" not in listing
+    assert "sent: 1" in listing  # alice's own row only
+    # alice's own row is there: the page works, it just leaves bob's out.
+    assert f'href="/outbox/{riverside["email_id"]}"' in listing and "ana@example.org" in listing
+    assert alice_client.get(f"/outbox/{riverside['email_id']}").status_code == 200
+    filtered = alice_client.get("/outbox/?status=sent").get_data(as_text=True)
+    assert "ben@example.org" not in filtered
+
+
+def test_carol_the_admin_sees_bobs_outbox_row(app, client, personas, lakeside):
+    assert login(client, "carol@example.org", PASSWORD).status_code == 302
+    listing = client.get("/outbox/").get_data(as_text=True)
+    assert f'href="/outbox/{lakeside["email_id"]}"' in listing and "ben@example.org" in listing
+    page = client.get(f"/outbox/{lakeside['email_id']}")
+    assert page.status_code == 200
+    assert "ben@example.org" in page.get_data(as_text=True)
+
+
+def test_anonymous_users_are_sent_to_login_from_every_dashboard_route(app, client, personas, lakeside):
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    objects = {**lakeside}
+    with app.app_context():
+        before = snapshot()
+        urls = [(rule, url) for rule in dashboard_rules(app) for url in fill(app, rule, objects)]
+    assert len(urls) >= 14
+    for rule, url in urls:
+        for method in methods_of(rule):
+            if method == "GET":
+                response = client.get(url)
+            else:
+                response = client.post(url, data={"csrf_token": token, **HOSTILE_FORM})
+            assert response.status_code == 302, f"{method} {url} answered {response.status_code}"
+            assert response.headers["Location"].startswith("/login"), f"{method} {url}"
+    with app.app_context():
+        assert snapshot() == before
+
+
+def test_bobs_objects_under_alices_community_are_not_found(app, alice_client, personas, lakeside):
+    """/communities/<alice's>/members/<bob's membership>/...: the object must belong to the community."""
+    token = csrf_from(alice_client.get("/").get_data(as_text=True))
+    mixed = {**lakeside, "community_id": personas["riverside"]}
+    with app.app_context():
+        before = snapshot()
+        urls = [(rule, url) for rule in community_rules(app) if len(set(rule.arguments) - {"action"}) > 1
+                for url in fill(app, rule, mixed)]
+    assert len(urls) >= 5
+    for rule, url in urls:
+        for method in methods_of(rule):
+            if method == "GET":
+                response = alice_client.get(url)
+            else:
+                response = alice_client.post(url, data={"csrf_token": token, **HOSTILE_FORM})
+            assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
+    with app.app_context():
+        assert snapshot() == before
