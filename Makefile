@@ -15,6 +15,10 @@ install: $(STAMP) translations
 translations: $(STAMP)
 	$(VENV)/bin/pybabel compile -d translations
 
+messages: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --omit-header -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --omit-header
+
 run: install
 	FLASK_APP=wsgi.py $(PY) -m service.embedded
 

@@ -1,6 +1,8 @@
 """Adding and editing a member, and deactivating one."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+
+from forms import choices
 from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -14,8 +16,8 @@ class MemberForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     organization = StringField(_l("Organization"), validators=[Length(max=200)])
-    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES, default="en")
-    role = SelectField(_l("Role"), choices=ROLE_CHOICES, default="member")
+    language = SelectField(_l("Language"), choices=choices(LANGUAGE_CHOICES), default="en")
+    role = SelectField(_l("Role"), choices=choices(ROLE_CHOICES), default="member")
 
 
 class NewMemberForm(MemberForm):
@@ -24,7 +26,7 @@ class NewMemberForm(MemberForm):
 
 
 class MemberEditForm(MemberForm):
-    digest_frequency = SelectField(_l("Lesson digests"), choices=FREQUENCY_CHOICES, default="weekly")
+    digest_frequency = SelectField(_l("Lesson digests"), choices=choices(FREQUENCY_CHOICES), default="weekly")
 
 
 class ConfirmForm(FlaskForm):

@@ -1,12 +1,14 @@
 """A member's email preferences, reached from the link in every email's footer."""
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+
+from forms import choices
 from wtforms import BooleanField, RadioField
 
 from forms.member import FREQUENCY_CHOICES, LANGUAGE_CHOICES
 
 
 class PreferencesForm(FlaskForm):
-    digest_frequency = RadioField(_l("How often do you want lesson digests?"), choices=FREQUENCY_CHOICES)
-    language = RadioField(_l("Language for emails and pages"), choices=[("en", "English"), ("es", "Español")])
+    digest_frequency = RadioField(_l("How often do you want lesson digests?"), choices=choices(FREQUENCY_CHOICES))
+    language = RadioField(_l("Language for emails and pages"), choices=choices([("en", "English"), ("es", "Español")]))
     paused = BooleanField(_l("Pause all emails for now"))

@@ -27,7 +27,7 @@ def community_for(coordinator: Coordinator, community_id: int) -> Community | No
 
 
 def _check(fields: dict) -> dict:
-    name = (fields.get("name") or "").strip()
+    name = " ".join((fields.get("name") or "").split())  # no line breaks: it goes into List-Id headers
     if not name:
         raise DomainError(_("A community needs a name."), "name")
     try:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from service import audit
 from service.errors import DomainError
 from service.extensions import db
-from service.members import organization_named
+from service.members import NAME_MAX_LENGTH, organization_named
 from service.models import Community, Coordinator, Member, MemberImport, Membership
 from service.people import normalize_email
 
@@ -115,6 +115,10 @@ def _check_row(cells, columns, seen, existing, line) -> tuple[dict, list[str]]:
            "organization": " ".join(_cell(cells, columns, "organization").split())}
     if not row["name"]:
         reasons.append(_("name is missing"))
+    elif len(row["name"]) > NAME_MAX_LENGTH:
+        reasons.append(_("name is longer than %(n)d characters", n=NAME_MAX_LENGTH))
+    if len(row["organization"]) > NAME_MAX_LENGTH:
+        reasons.append(_("organization is longer than %(n)d characters", n=NAME_MAX_LENGTH))
     try:
         row["email"] = normalize_email(raw_email)
     except DomainError:

@@ -24,6 +24,17 @@ def organization_named(name: str | None) -> Organization | None:
     return org
 
 
+NAME_MAX_LENGTH = 200  # Member.name and Organization.name hold this many characters
+
+
+def _check_lengths(name: str, organization: str | None) -> None:
+    if len(name) > NAME_MAX_LENGTH:
+        raise DomainError(_("A name can have at most %(n)d characters.", n=NAME_MAX_LENGTH), "name")
+    if len(" ".join((organization or "").split())) > NAME_MAX_LENGTH:
+        raise DomainError(_("An organization name can have at most %(n)d characters.", n=NAME_MAX_LENGTH),
+                          "organization")
+
+
 def _check_choices(language: str, role: str | None = None, digest_frequency: str | None = None) -> None:
     if language not in LANGUAGES:
         raise DomainError(_("Language must be English (en) or Spanish (es)."), "language")
@@ -52,6 +63,7 @@ def add_member(actor: Coordinator | None, community: Community, *, name: str, em
     name = " ".join((name or "").split())
     if not name:
         raise DomainError(_("A name is required."), "name")
+    _check_lengths(name, organization)
     _check_choices(language, role)
     member = db.session.scalar(select(Member).where(Member.email == address))
     if member is None:
@@ -85,6 +97,7 @@ def update_member(actor: Coordinator, membership: Membership, *, name: str, emai
     name = " ".join((name or "").split())
     if not name:
         raise DomainError(_("A name is required."), "name")
+    _check_lengths(name, organization)
     _check_choices(language, role, digest_frequency)
     if address != member.email and db.session.scalar(select(Member).where(Member.email == address)):
         raise DomainError(_("Another member already uses %(address)s.", address=address), "email")

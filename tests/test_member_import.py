@@ -249,6 +249,22 @@ def test_file_with_nul_bytes_is_refused_as_not_text(app, alice_client, personas)
         assert db.session.scalar(select(func.count()).select_from(MemberImport)) == 0
 
 
+def test_too_long_name_or_organization_is_a_bad_row_not_a_failed_import(app, alice_client, personas):
+    """The database holds 200 characters: the preview must say so, not the import crash on it."""
+    riverside = personas["riverside"]
+    content = (HEADER + f"{'N' * 201},long-name@example.org,,en,member\n"
+               + f"Ok Name,long-org@example.org,{'O' * 201},en,member\n"
+               + f"{'F' * 200},fits@example.org,{'G' * 200},en,member\n").encode()
+    import_id, html = _preview(alice_client, riverside, content)
+    problems = _problem_rows(html)
+    assert set(problems) == {2, 3}
+    assert "name is longer than 200 characters" in problems[2]
+    assert "organization is longer than 200 characters" in problems[3]
+    response = _confirm(alice_client, riverside, import_id)
+    assert "1 members imported." in alice_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "fits@example.org" in _emails_in(app, riverside)
+
+
 def test_preview_of_another_communitys_import_is_not_found(app, alice_client, personas):
     """An import id of Riverside under Lakeside's address is 404 even for its owner."""
     import_id, _ = _preview(alice_client, personas["riverside"], (HEADER + "A,a@example.org,,,\n").encode())

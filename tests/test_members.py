@@ -204,3 +204,23 @@ def test_adding_someone_from_another_community_keeps_their_one_record(app, alice
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Member)
                                  .where(Member.email == "ben@example.org")) == 1
+
+
+def test_add_member_refuses_names_longer_than_the_database_holds(app, ctx, personas):
+    """Other callers (intake forms, imports) have no form to cap the length: the domain refuses it."""
+    import pytest
+
+    from service import members
+    from service.errors import DomainError
+    from service.models import Community
+    community = db.session.get(Community, personas["riverside"])
+    with pytest.raises(DomainError) as error:
+        members.add_member(None, community, name="N" * 201, email="long@example.org")
+    assert error.value.field == "name" and "200" in error.value.message
+    with pytest.raises(DomainError) as error:
+        members.add_member(None, community, name="Org Long", email="long@example.org", organization="O" * 201)
+    assert error.value.field == "organization"
+    membership = members.add_member(None, community, name="F" * 200, email="fits@example.org",
+                                    organization="G" * 200)
+    db.session.commit()
+    assert membership.member.organization.name == "G" * 200

@@ -76,3 +76,52 @@ def test_unsubscribed_member_gets_a_suppressed_row_and_no_mail(app, ctx, persona
     assert smtp.messages == []
     [row] = _rows()
     assert row.status == "suppressed" and row.last_error == "unsubscribed"
+
+
+def test_line_breaks_in_a_header_value_are_refused_before_sending(app, ctx, personas, smtp):
+    community = _community()
+    community.name = "Riverside\r\nBcc: everyone@example.net"  # as if written straight into the database
+    mailer.queue_email("welcome", _member("ana@example.org"), "k4", community=community)
+    db.session.commit()
+    run_worker(app)
+    assert smtp.messages == []
+    [row] = _rows()
+    assert row.status == "failed" and "refused" in row.last_error
+
+
+def test_community_names_cannot_carry_line_breaks(app, ctx, personas):
+    from service.communities import update_community
+    community = _community()
+    update_community(None, community, name="Riverside\r\nBcc: x@example.net", time_zone="America/Chicago",
+                     stage="forming", digest_cadence="weekly")
+    assert "\n" not in community.name and "\r" not in community.name
+
+
+def test_announcement_subject_with_line_breaks_is_folded_to_one_line(app, ctx, personas, smtp):
+    from service.announcements import send_announcement
+    send_announcement(None, _community(), "Hello\r\nBcc: all@example.net", "Body", "n1")
+    db.session.commit()
+    run_worker(app)
+    [received] = smtp.messages
+    assert received.message["Subject"] == "Hello Bcc: all@example.net"
+    assert received.message["Bcc"] is None and received.rcpt_tos == ["ana@example.org"]
+
+
+def test_unknown_kind_cannot_be_queued(app, ctx, personas):
+    import pytest
+    with pytest.raises(ValueError, match="unknown email kind"):
+        mailer.queue_email("no_such_kind", _member("ana@example.org"), "k5")
+
+
+def test_member_reads_email_in_their_language(app, ctx, personas, smtp):
+    community = _community()
+    members.send_welcome(community, _member("ana@example.org"))  # Ana's language is Spanish
+    members.add_member(None, community, name="Sam Lee", email="sam@example.org", language="en", welcome=True)
+    db.session.commit()
+    run_worker(app)
+    spanish = smtp.to("ana@example.org")[0].message
+    english = smtp.to("sam@example.org")[0].message
+    assert spanish["Subject"].startswith("Bienvenid") and english["Subject"].startswith("Welcome")
+    assert "Darse de baja" in spanish.get_body(("plain",)).get_content()
+    assert "Unsubscribe" in english.get_body(("plain",)).get_content()
+    assert 'lang="es"' in spanish.get_body(("html",)).get_content()

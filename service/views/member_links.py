@@ -6,7 +6,7 @@ cookie or CSRF token (the signed token is the authority), answers 200 and
 never redirects.
 """
 from flask import Blueprint, g, render_template, request
-from flask_babel import gettext as _
+from flask_babel import refresh
 
 from forms.preferences import PreferencesForm
 from service import preferences
@@ -27,8 +27,14 @@ def _member(purpose: str, token: str) -> Member | None:
         g.token_error = "expired" if error.expired else "invalid"
         return None
     if member is not None:
-        g.locale = member.language
+        _speak(member.language)
     return member
+
+
+def _speak(language: str) -> None:
+    """Show this page in the member's language (Flask-Babel caches the choice per request)."""
+    g.locale = language
+    refresh()
 
 
 def _bad_link():
@@ -77,7 +83,7 @@ def preferences_page(token: str):
             show_domain_error(form, error)
         else:
             db.session.commit()
-            g.locale = member.language
+            _speak(member.language)
             saved = True
     return render_template("member/preferences.html", form=form, member=member, saved=saved,
                            unsubscribe_token=make_token("unsubscribe", member.id)), 400 if form.errors else 200

@@ -1,0 +1,486 @@
+"""Fan-out benchmark: one personalised ~6 KB email to N members, through the real outbox.
+
+For each size N (default 1,000 and 10,000) it measures, in one run and
+against one local SMTP sink (aiosmtpd in a process of its own, counting):
+
+- outbox: `mailer.queue_bulk` rows, delivery jobs on RQ, `--workers` worker
+  processes (the forking `rq.Worker` that `jobs.worker` and `rq worker` run,
+  or `--worker-class simple`), timed from the commit that enqueues the jobs to
+  the last row's `sent_at`;
+- baseline: the same messages, pre-built by the product's renderer, sent with
+  plain smtplib over one connection per process from as many processes.
+
+It prints both rates, their ratio, the cost per message, each worker's peak
+RSS, and a verdict against the targets (ratio >= 0.5, cost per message at the
+largest size within 1.2 times that at the smallest, worker memory flat). It
+exits 0 whatever the verdict: it is a measurement.
+
+The database (`cop_bench` by default) and the Redis db (9 by default) are the
+benchmark's own: it drops and rebuilds the schema and flushes the Redis db.
+"""
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import signal
+import smtplib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
+PROTECTED_REDIS_DBS = range(11, 16)   # other people's tests
+TARGET_RATIO = 0.5
+TARGET_COST_GROWTH = 1.2
+FLAT_MEMORY_MB = 5.0                  # peak RSS may grow this much (or 5 %) and still count as flat
+KIND = "announcement"
+
+
+# --- the email -------------------------------------------------------------------------------------
+
+def digest_context() -> dict:
+    """A digest-like announcement: a few lessons with a short summary each (about 6 KB as MIME)."""
+    lessons = [
+        ("Start every meeting with a round of wins", "Members said a five-minute round of small wins made the "
+         "hour feel like theirs. Keep it short: one sentence each, and the facilitator goes last."),
+        ("Rotate the note-taker", "When the same person took notes every time, the notes stopped after they "
+         "left. A rotating note-taker, named in the agenda, kept the record going for a whole year."),
+        ("Share one practice, not ten", "A practice is easier to try when it comes with who did it, what it "
+         "took and what went wrong. One well-told practice per meeting beat a long list in the digest."),
+        ("Decide how you decide", "Groups that wrote down how decisions are made (consensus, vote, or the "
+         "leaders decide and report) spent less time on process and more on the work itself."),
+        ("Invite the quiet members by name", "A personal email from a peer brought back members who had not "
+         "attended for two months. The coordinator drafted it; a member leader signed and sent it."),
+    ]
+    body = "\n\n".join(f"{title}. {summary}" for title, summary in lessons)
+    body += ("\n\nNext meeting: the second Tuesday of the month, 10:00 to 11:00. Reply to this email to "
+             "tell us what you would like to discuss, or to share a practice of your own.")
+    return {"subject": "Lessons from our community this month", "body": body}
+
+
+# --- guard rails -----------------------------------------------------------------------------------
+
+def check_targets(database_url: str, redis_url: str) -> None:
+    """Refuse the databases that belong to other people's tests."""
+    from sqlalchemy.engine import make_url
+    url = make_url(_sqlalchemy_url(database_url))
+    if url.get_backend_name() != "sqlite" and (url.database or "").lower().startswith("test"):
+        sys.exit(f"refusing to use database {url.database!r}: it belongs to the tests")
+    db_number = int((redis_url.rsplit("/", 1)[-1] or "0")) if redis_url.count("/") >= 3 else 0
+    if db_number in PROTECTED_REDIS_DBS:
+        sys.exit(f"refusing to use Redis db {db_number}: dbs 11-15 belong to the tests")
+
+
+def _sqlalchemy_url(url: str) -> str:
+    from service.config import _database_url
+    return _database_url(url)
+
+
+def ensure_database(database_url: str) -> None:
+    """Create the PostgreSQL database if it is missing (SQLite creates itself)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    url = make_url(_sqlalchemy_url(database_url))
+    if url.get_backend_name() != "postgresql":
+        return
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                    {"name": url.database}).scalar()
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+    admin.dispose()
+
+
+# --- the SMTP sink -------------------------------------------------------------------------------
+
+def _sink_main(port: int, counter, ready) -> None:
+    """A separate process: accept every message with 250 and count it, nothing else."""
+    from aiosmtpd.controller import Controller
+
+    class Counting:
+        async def handle_DATA(self, server, session, envelope):
+            counter.value += 1
+            return "250 OK"
+
+    controller = Controller(Counting(), hostname="127.0.0.1", port=port, server_hostname="sink.bench",
+                            decode_data=False)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT})  # the server thread inherits it
+    controller.start()
+    ready.set()
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    controller.stop()
+
+
+class Sink:
+    def __init__(self):
+        context = multiprocessing.get_context("spawn")
+        self.port = free_port()
+        self.counter = context.RawValue("q", 0)  # one writer (the sink's event loop); we read when idle
+        ready = context.Event()
+        self.process = context.Process(target=_sink_main, args=(self.port, self.counter, ready), daemon=True)
+        self.process.start()
+        if not ready.wait(30):
+            raise RuntimeError("the SMTP sink did not start")
+
+    @property
+    def count(self) -> int:
+        return self.counter.value
+
+    def reset(self) -> None:
+        self.counter.value = 0
+
+    def wait_for(self, expected: int, timeout: float = 10) -> int:
+        """The count once it reaches `expected` (the 250 may precede our read by a moment)."""
+        deadline = time.monotonic() + timeout
+        while self.count < expected and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.count
+
+    def stop(self) -> None:
+        if self.process.is_alive():
+            os.kill(self.process.pid, signal.SIGTERM)
+            self.process.join(10)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --- workers -------------------------------------------------------------------------------------
+
+def worker_process(worker_class: str) -> int:
+    """Entry point of one worker process (what `python -m jobs.worker` runs, without the scheduler).
+
+    Runs until SIGTERM, then prints its peak memory as one JSON line: its own and,
+    for the forking worker, that of the largest work-horse it forked.
+    """
+    from rq import SimpleWorker, Worker
+    from jobs.context import worker_app
+    from jobs.queue import get_queue, redis_connection
+    app = worker_app()
+    with app.app_context():
+        queue, connection = get_queue(), redis_connection()
+    cls = SimpleWorker if worker_class == "simple" else Worker
+    cls([queue], connection=connection).work(burst=False, with_scheduler=False, logging_level="INFO")
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    horses = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"pid": os.getpid(), "own_kb": own, "horse_kb": horses}), flush=True)
+    return 0
+
+
+class Workers:
+    """`count` worker processes on the app's queue, started before timing and stopped after."""
+
+    def __init__(self, count: int, worker_class: str, env: dict, log_dir: Path):
+        self.processes = []
+        for number in range(count):
+            log = open(log_dir / f"worker-{number}.log", "ab")
+            process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker-process",
+                                        worker_class], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=log)
+            self.processes.append((process, log))
+
+    def wait_ready(self, queue, timeout: float = 60) -> None:
+        from rq import Worker
+        deadline = time.monotonic() + timeout
+        while len(Worker.all(queue=queue)) < len(self.processes):
+            for process, log in self.processes:
+                if process.poll() is not None:
+                    raise RuntimeError(f"a worker exited early (code {process.returncode}); see {log.name}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("the workers did not register with RQ in time")
+            time.sleep(0.05)
+
+    def stop(self) -> list[dict]:
+        """Warm shutdown (SIGTERM, as RQ expects), then each worker's memory report."""
+        for process, _log in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        reports = []
+        for process, log in self.processes:
+            try:
+                out, _ = process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                out, _ = process.communicate()
+            log.close()
+            lines = [line for line in out.decode().splitlines() if line.startswith("{")]
+            reports.append(json.loads(lines[-1]) if lines else {"pid": process.pid, "own_kb": 0, "horse_kb": 0})
+        return reports
+
+    def kill(self) -> None:
+        for process, log in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            log.close()
+
+
+# --- setting up ----------------------------------------------------------------------------------
+
+def reset_schema(app) -> None:
+    """Drop everything the last run left and build the schema with the migrations."""
+    from flask_migrate import upgrade
+    from sqlalchemy import MetaData
+    from service.extensions import db
+    with app.app_context():
+        metadata = MetaData()
+        metadata.reflect(db.engine)
+        metadata.drop_all(db.engine)
+        upgrade()
+
+
+def create_members(app, count: int) -> int:
+    """A community and `count` active members in it (a fifth read Spanish); the community id."""
+    from sqlalchemy import insert, select
+    from service.extensions import db
+    from service.models import Community, Member, Membership
+    names = ["Ana Torres", "Ben Lake", "Chloé Martin", "Dario Núñez", "Esther Okafor", "Farid Haddad",
+             "Grace Kim", "Hugo Silva", "Inés García", "Jamal Brooks"]
+    with app.app_context():
+        community = Community(name="Riverside Food Access COP", time_zone="America/Chicago")
+        db.session.add(community)
+        db.session.flush()
+        rows = [{"email": f"member{i}@example.org", "name": f"{names[i % len(names)]} {i}",
+                 "language": "es" if i % 5 == 0 else "en", "status": "active", "paused": False,
+                 "digest_frequency": "weekly", "bounce_score": 0.0,
+                 "created_at": datetime.now(timezone.utc)} for i in range(count)]
+        for start in range(0, count, 1000):
+            db.session.execute(insert(Member), rows[start:start + 1000])
+        ids = db.session.scalars(select(Member.id).order_by(Member.id)).all()
+        db.session.execute(insert(Membership), [
+            {"community_id": community.id, "member_id": member_id, "role": "member", "status": "active",
+             "created_at": datetime.now(timezone.utc)} for member_id in ids])
+        db.session.commit()
+        return community.id
+
+
+def prebuild_messages(app, community_id: int, count: int, context: dict) -> list[tuple[str, str, bytes]]:
+    """(envelope from, recipient, CRLF bytes) per member, rendered by the product's own renderer."""
+    from sqlalchemy import select
+    from service.email_render import new_message_id, render, to_bytes
+    from service.extensions import db
+    from service.models import Community, Member, OutboundEmail
+    with app.app_context():
+        community = db.session.get(Community, community_id)
+        members = db.session.scalars(select(Member).order_by(Member.id).limit(count)).all()
+        messages = []
+        for number, member in enumerate(members, start=1):
+            row = OutboundEmail(id=number, kind=KIND, context=context, member_id=member.id,
+                                recipient=member.email, community_id=community_id)
+            rendered = render(row, member, community)
+            messages.append((rendered.envelope_from, member.email, to_bytes(rendered, new_message_id())))
+        db.session.remove()
+        return messages
+
+
+def clear_outbox(app) -> None:
+    from redis import Redis
+    from service.extensions import db
+    from service.models import OutboundEmail
+    with app.app_context():
+        with db.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("TRUNCATE outbound_email RESTART IDENTITY CASCADE")
+            else:
+                connection.execute(OutboundEmail.__table__.delete())
+        Redis.from_url(app.config["REDIS_URL"]).flushdb()
+
+
+# --- the two measurements ------------------------------------------------------------------------
+
+def run_outbox(app, sink: Sink, size: int, community_id: int, context: dict, args, env, log_dir) -> dict:
+    """Queue `size` emails through the outbox and time the workers delivering them."""
+    from sqlalchemy import func, select
+    from jobs.queue import get_queue
+    from service import mailer
+    from service.extensions import db
+    from service.models import Community, Member, OutboundEmail
+    clear_outbox(app)
+    sink.reset()
+    workers = Workers(args.workers, args.worker_class, env, log_dir)
+    try:
+        with app.app_context():
+            workers.wait_ready(get_queue())
+            community = db.session.get(Community, community_id)
+            members = db.session.scalars(select(Member).order_by(Member.id).limit(size)).all()
+            run = time.time_ns()
+            queue_started = time.time()
+            mailer.queue_bulk(KIND, members, lambda m: f"bench:{run}:{m.id}", lambda m: context, community)
+            started = time.time()  # the commit below enqueues the delivery jobs
+            db.session.commit()
+            enqueued = time.time()
+            db.session.remove()
+            timeout = 60 + size / 20
+            while True:
+                with db.engine.connect() as connection:
+                    counts = dict(connection.execute(select(OutboundEmail.status, func.count())
+                                                     .group_by(OutboundEmail.status)).all())
+                if counts.get("sent", 0) + counts.get("failed", 0) >= size:
+                    break
+                waiting = db.session.scalar(select(func.count()).where(
+                    OutboundEmail.status == "pending", OutboundEmail.next_attempt_at.is_not(None)))
+                db.session.remove()
+                if waiting:
+                    raise RuntimeError(f"{waiting} rows were deferred for a retry: {counts}")
+                if time.time() - started > timeout:
+                    raise RuntimeError(f"not all rows were sent within {timeout:.0f} s: {counts}")
+                time.sleep(0.05)
+            last_sent = db.session.scalar(select(func.max(OutboundEmail.sent_at)))
+            db.session.remove()
+    except BaseException:
+        workers.kill()
+        raise
+    reports = workers.stop()
+    elapsed = last_sent.timestamp() - started
+    return {"elapsed": elapsed, "rate": size / elapsed, "ms_per_message": elapsed * 1000 / size,
+            "queue_seconds": started - queue_started, "enqueue_seconds": enqueued - started,
+            "sent": counts.get("sent", 0), "statuses": counts, "sink": sink.wait_for(size),
+            "workers": reports}
+
+
+def _baseline_sender(port: int, messages, start, results) -> None:
+    start.wait()
+    connection = smtplib.SMTP("127.0.0.1", port)
+    for envelope_from, recipient, raw in messages:
+        connection.sendmail(envelope_from, [recipient], raw)
+    connection.quit()
+    results.put(time.time())
+
+
+def run_baseline(sink: Sink, messages: list, processes: int) -> dict:
+    """Send pre-built messages with plain smtplib, one connection per process, `processes` at once."""
+    context = multiprocessing.get_context("fork")
+    start, results = context.Event(), context.Queue()
+    senders = [context.Process(target=_baseline_sender, args=(sink.port, messages[i::processes], start, results))
+               for i in range(processes)]
+    sink.reset()
+    for sender in senders:
+        sender.start()
+    time.sleep(0.2)  # let them reach the start line
+    started = time.time()
+    start.set()
+    finished = max(results.get(timeout=600) for _ in senders)
+    for sender in senders:
+        sender.join()
+    elapsed = finished - started
+    return {"elapsed": elapsed, "rate": len(messages) / elapsed, "ms_per_message": elapsed * 1000 / len(messages),
+            "sink": sink.wait_for(len(messages))}
+
+
+# --- report --------------------------------------------------------------------------------------
+
+def peak_mb(report: dict) -> float:
+    """A worker's peak RSS: its own, or its largest work-horse's if larger (forking worker)."""
+    return max(report["own_kb"], report["horse_kb"]) / 1024
+
+
+def print_report(results: list[dict], args, message_bytes: float) -> None:
+    print()
+    print(f"fan-out: {KIND} email, {message_bytes / 1024:.1f} KB average MIME size, {args.workers} "
+          f"{args.worker_class} workers, MAIL_BATCH_SIZE={os.environ.get('MAIL_BATCH_SIZE', '100')}, "
+          f"baseline {args.workers} smtplib processes")
+    header = (f"{'N':>7} {'outbox msg/s':>13} {'baseline msg/s':>15} {'ratio':>6} {'outbox ms/msg':>14} "
+              f"{'baseline ms/msg':>16}  worker peak RSS MB (own/horse)")
+    print(header)
+    print("-" * len(header))
+    for result in results:
+        outbox, baseline = result["outbox"], result["baseline"]
+        memory = "  ".join(f"{w['own_kb'] / 1024:.1f}/{w['horse_kb'] / 1024:.1f}" for w in outbox["workers"])
+        print(f"{result['size']:>7} {outbox['rate']:>13.0f} {baseline['rate']:>15.0f} "
+              f"{outbox['rate'] / baseline['rate']:>6.2f} {outbox['ms_per_message']:>14.3f} "
+              f"{baseline['ms_per_message']:>16.3f}  {memory}")
+    for result in results:
+        outbox = result["outbox"]
+        print(f"  N={result['size']}: queue_bulk {outbox['queue_seconds'] * 1000:.0f} ms before the clock, "
+              f"commit+enqueue {outbox['enqueue_seconds'] * 1000:.0f} ms, statuses {outbox['statuses']}, "
+              f"sink counted {outbox['sink']} (outbox) and {result['baseline']['sink']} (baseline)")
+
+    verdicts = []
+    ratios = [r["outbox"]["rate"] / r["baseline"]["rate"] for r in results]
+    verdicts.append((f"ratio outbox/baseline >= {TARGET_RATIO}: " + ", ".join(f"{r:.2f}" for r in ratios),
+                     min(ratios) >= TARGET_RATIO))
+    small, large = results[0], results[-1]
+    if len(results) > 1:
+        growth = large["outbox"]["ms_per_message"] / small["outbox"]["ms_per_message"]
+        verdicts.append((f"cost per message at {large['size']} / at {small['size']} <= {TARGET_COST_GROWTH}: "
+                         f"{growth:.2f}", growth <= TARGET_COST_GROWTH))
+        before = max(peak_mb(w) for w in small["outbox"]["workers"])
+        after = max(peak_mb(w) for w in large["outbox"]["workers"])
+        allowed = max(FLAT_MEMORY_MB, before * 0.05)
+        verdicts.append((f"worker peak RSS flat (grows <= {allowed:.1f} MB): {before:.1f} MB at {small['size']}, "
+                         f"{after:.1f} MB at {large['size']}", after - before <= allowed))
+    complete = all(r["outbox"]["sent"] == r["size"] == r["outbox"]["sink"] == r["baseline"]["sink"] for r in results)
+    verdicts.append(("every row sent, sink counted exactly N each time", complete))
+    print()
+    for text, ok in verdicts:
+        print(f"{'PASS' if ok else 'FAIL'}  {text}")
+    print(f"verdict: {'PASS' if all(ok for _t, ok in verdicts) else 'FAIL'}")
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1000,10000", help="comma-separated member counts (default 1000,10000)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: sizes 200,1000")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes, and baseline processes")
+    parser.add_argument("--worker-class", choices=("fork", "simple"), default="fork",
+                        help="rq.Worker, forking a work-horse per job (what jobs.worker runs), or SimpleWorker")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+    parser.add_argument("--worker-process", choices=("fork", "simple"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    args.sizes = [200, 1000] if args.quick else sorted(int(s) for s in args.sizes.split(","))
+    return args
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.worker_process:
+        return worker_process(args.worker_process)
+    check_targets(args.database_url, args.redis_url)
+    ensure_database(args.database_url)
+    sink = Sink()
+    log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-"))
+    try:
+        env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
+               "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink.port), "RQ_QUEUE": "cop",
+               "INSTANCE_DIR": str(log_dir / "instance"), "PYTHONPATH": str(ROOT)}
+        os.environ.update(env)  # this process's app reads the same settings as the workers'
+        from service import create_app
+        app = create_app()
+        reset_schema(app)
+        community_id = create_members(app, max(args.sizes))
+        context = digest_context()
+        print(f"pre-building {max(args.sizes)} messages for the baseline ...", flush=True)
+        messages = prebuild_messages(app, community_id, max(args.sizes), context)
+        message_bytes = sum(len(raw) for _f, _t, raw in messages) / len(messages)
+        results = []
+        for size in args.sizes:
+            print(f"N={size}: baseline ...", flush=True)
+            baseline = run_baseline(sink, messages[:size], args.workers)
+            print(f"N={size}: outbox ...", flush=True)
+            outbox = run_outbox(app, sink, size, community_id, context, args, env, log_dir)
+            results.append({"size": size, "outbox": outbox, "baseline": baseline})
+        print_report(results, args, message_bytes)
+        print(f"worker logs: {log_dir}")
+    finally:
+        sink.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
