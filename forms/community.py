@@ -5,13 +5,22 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from forms import choices
-from wtforms import SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 STAGE_CHOICES = [("forming", _l("Forming")), ("defining", _l("Defining its work")),
                  ("managing", _l("Managing")), ("sustaining", _l("Sustaining"))]
 CADENCE_CHOICES = [("weekly", _l("Weekly")), ("biweekly", _l("Every two weeks")), ("monthly", _l("Monthly"))]
 _ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+
+
+class OffsetsField(StringField):
+    """Reminder offsets typed as "1440, 60"; a stored list is shown the same way."""
+
+    def process_data(self, value):
+        if isinstance(value, (list, tuple)):
+            value = ", ".join(str(v) for v in value)
+        super().process_data(value)
 
 
 class CommunityForm(FlaskForm):
@@ -20,3 +29,6 @@ class CommunityForm(FlaskForm):
     time_zone = SelectField(_l("Time zone"), choices=choices((z, z) for z in _ZONES), default="America/Chicago")
     stage = SelectField(_l("Stage"), choices=choices(STAGE_CHOICES), default="forming")
     digest_cadence = SelectField(_l("Lesson digest cadence"), choices=choices(CADENCE_CHOICES), default="biweekly")
+    reminder_offsets = OffsetsField(_l("Reminders, in minutes before each meeting"), validators=[Length(max=100)])
+    feedback_delay_hours = IntegerField(_l("Hours after a meeting to ask attendees for feedback"), default=2,
+                                        validators=[Optional(), NumberRange(min=0, max=168)])

@@ -23,23 +23,43 @@ def get_queue() -> Queue:
     return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
 
 
-def enqueue_after_commit(func_path: str, *args, job_id: str | None = None) -> None:
+def enqueue_after_commit(func_path: str, *args, job_id: str | None = None, at=None) -> None:
     """Enqueue a job once the current transaction commits; a rollback enqueues nothing.
 
     The database is the source of truth: a job enqueued before commit could run
     before its rows exist, and one enqueued in a transaction that rolls back
-    would act on rows that never were.
+    would act on rows that never were. With `at` (an aware UTC datetime) the
+    job is scheduled for then (RQ's scheduler runs in a worker started with
+    --with-scheduler).
     """
-    db.session().info.setdefault(_PENDING, []).append((func_path, args, job_id))
+    db.session().info.setdefault(_PENDING, []).append((func_path, args, job_id, at))
+
+
+def cancel_after_commit(job_id: str) -> None:
+    """Delete a scheduled job once the transaction commits (the job also re-checks the database)."""
+    db.session().info.setdefault(_PENDING, []).append((None, (), job_id, None))
 
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
-    if pending:
-        queue = get_queue()
-        for func_path, args, job_id in pending:
-            queue.enqueue(func_path, *args, job_id=job_id)
+    if not pending:
+        return
+    queue = get_queue()
+    immediate = []
+    for func_path, args, job_id, at in pending:
+        if func_path is None:
+            _delete_job(queue, job_id)
+        elif at is not None:
+            queue.enqueue_at(at, func_path, *args, job_id=job_id)
+        else:
+            immediate.append(queue.prepare_data(func_path, args=args, job_id=job_id))
+    if immediate:
+        queue.enqueue_many(immediate)
+
+
+def _delete_job(queue: Queue, job_id: str) -> None:
+    queue.scheduled_job_registry.remove(job_id, delete_job=True)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -4,5 +4,6 @@ from jobs.context import job_context
 
 def sweep() -> dict:
     from service.delivery import sweep as sweep_outbox
+    from service.meetings import sweep as sweep_meetings
     with job_context():
-        return {"outbox": sweep_outbox()}
+        return {"meetings": sweep_meetings(), "outbox": sweep_outbox()}

@@ -44,8 +44,8 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from service.views import (announcements, auth, communities, errors, imports, member_links, members,
-                               outbox)
-    for module in (auth, communities, members, imports, announcements, outbox, member_links, errors):
+                               outbox, rsvp)
+    for module in (auth, communities, members, imports, announcements, outbox, member_links, rsvp, errors):
         app.register_blueprint(module.bp)
 
 

@@ -29,9 +29,9 @@ def read_address(address: str) -> tuple[str, tuple[int, ...]] | None:
         return None
     purpose, _, rest = local.partition("+")
     *raw_ids, signature = rest.split(".")
-    if not raw_ids or not all(part.isdigit() for part in raw_ids):
+    if not raw_ids or not all(part.isascii() and part.isdigit() for part in raw_ids):
         return None
     ids = tuple(int(part) for part in raw_ids)
-    if not hmac.compare_digest(signature, _signature(purpose, ids)):
+    if not hmac.compare_digest(signature.encode(), _signature(purpose, ids).encode()):
         return None
     return purpose, ids

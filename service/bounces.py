@@ -5,9 +5,11 @@ weighs one. The score halves every BOUNCE_HALF_LIFE_DAYS, so an address that
 bounced once in spring and works now keeps receiving mail. Auto-replies (out
 of office, vacation) are never bounces.
 """
+import re
 from datetime import datetime, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 from flask import current_app
 from flufl.bounce import all_failures
@@ -19,6 +21,9 @@ from service.extensions import db
 from service.models import BounceEvent, Member, OutboundEmail, Suppression
 
 SOFT_WEIGHT = 1.0
+SCORE_TOLERANCE = 1e-6  # five soft bounces in one moment reach a threshold of 5 despite the decay in between
+REPORTING_SENDERS = ("mailer-daemon", "postmaster")
+SMTP_REPLY = re.compile(r"\b[45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*")
 AUTO_REPLY_SUBJECT_WORDS = ("out of office", "out of the office", "automatic reply", "auto-reply", "autoreply",
                             "vacation", "fuera de la oficina", "respuesta automática", "ausente")
 
@@ -41,7 +46,7 @@ def record_bounce(member: Member, kind: str, diagnostic: str, outbound_email_id:
                                kind=kind, diagnostic=diagnostic[:2000]))
     member.bounce_score = _decayed(member, now) + (threshold if kind == "hard" else SOFT_WEIGHT)
     member.bounce_scored_at = now
-    if member.bounce_score >= threshold and member.status == "active":
+    if member.bounce_score >= threshold - SCORE_TOLERANCE and member.status == "active":
         member.status = "bounced"
         if not db.session.scalar(select(Suppression).where(Suppression.address == member.email)):
             db.session.add(Suppression(address=member.email, reason="bounced"))
@@ -51,48 +56,81 @@ def record_bounce(member: Member, kind: str, diagnostic: str, outbound_email_id:
     return False
 
 
+def is_delivery_report(message: EmailMessage) -> bool:
+    """An MTA's report on a delivery: a DSN, or an Exim/Gmail-style bounce (these carry Auto-Submitted too)."""
+    sender = parseaddr(str(message.get("From") or ""))[1].partition("@")[0].lower()
+    return message.get_content_type() == "multipart/report" or bool(message.get("X-Failed-Recipients")) \
+        or sender in REPORTING_SENDERS
+
+
 def is_auto_reply(message: EmailMessage) -> bool:
     """Out-of-office and other automatic replies (RFC 3834 and common conventions)."""
+    if is_delivery_report(message):
+        return False
     auto = (message.get("Auto-Submitted") or "no").strip().lower()
-    if auto != "no" and not message.get_content_type() == "multipart/report":
+    if auto != "no":
         return True
     if message.get("X-Autoreply") or message.get("X-Autorespond") or \
             (message.get("Precedence") or "").lower() in ("auto_reply",):
         return True
     subject = (message.get("Subject") or "").lower()
-    return any(word in subject for word in AUTO_REPLY_SUBJECT_WORDS) and \
-        message.get_content_type() != "multipart/report"
+    return any(word in subject for word in AUTO_REPLY_SUBJECT_WORDS)
 
 
 def handle_bounce_message(raw: bytes, envelope_to: str) -> str:
     """Process mail that arrived at a VERP bounce address; returns what was done.
 
     The VERP address names the outbox row, so we know who bounced even when the
-    report is unparseable; flufl.bounce tells temporary from permanent.
+    report is unparseable; flufl.bounce tells temporary from permanent. A
+    report it cannot read counts as a soft bounce: repeated, it suppresses,
+    but one unreadable message never cuts a member off.
     """
     parsed = read_address(envelope_to)
     if parsed is None or parsed[0] != "bounce":
         return "ignored: not one of our bounce addresses"
     message = message_from_bytes(raw, policy=policy.compat32)
-    if is_auto_reply(message_from_bytes(raw, policy=policy.default)):
+    decoded = message_from_bytes(raw, policy=policy.default)  # headers decoded (RFC 2047, 8-bit)
+    if is_auto_reply(decoded):
         return "ignored: auto-reply"
     row = db.session.get(OutboundEmail, parsed[1][0])
     member = db.session.get(Member, row.member_id) if row and row.member_id else None
     if member is None:
         return "ignored: unknown message"
-    temporary, permanent = all_failures(message)
-    diagnostic = _diagnostic(message)
-    kind = "soft" if temporary and not permanent else "hard"
+    if row.recipient.lower() != member.email.lower():
+        return "ignored: the member's address has changed since"
+    # Locked, so bounces processed at once for one member add up instead of overwriting each other.
+    db.session.refresh(member, with_for_update=True)
+    try:
+        _temporary, permanent = all_failures(message)
+    except Exception:  # flufl.bounce re-raises its detectors' errors on malformed mail
+        current_app.logger.warning("could not scan bounce for outbox row %s", row.id, exc_info=True)
+        permanent = frozenset()
+    diagnostic = _diagnostic(message, str(decoded.get("Subject") or ""))
+    kind = "hard" if permanent else "soft"
     suppressed = record_bounce(member, kind, diagnostic, row.id)
     db.session.commit()
     return f"{kind} bounce recorded" + ("; member suppressed" if suppressed else "")
 
 
-def _diagnostic(message) -> str:
-    for part in message.walk():
-        if part.get_content_type() == "message/delivery-status":
+def _diagnostic(message, subject: str) -> str:
+    """What the remote server said: the DSN's Diagnostic-Code or Status, an SMTP reply in the text, or the subject."""
+    parts = list(message.walk())
+    for part in parts:
+        if part.get_content_type() == "message/delivery-status" and part.is_multipart():
             for block in part.get_payload():
                 code = block.get("Diagnostic-Code") or block.get("Status")
                 if code:
-                    return str(code)
-    return (message.get("Subject") or "delivery failure")[:200]
+                    return _clean(str(code))
+    for part in parts:
+        if part.get_content_type() == "text/plain":
+            payload = part.get_payload(decode=True) or b""
+            found = SMTP_REPLY.search(payload.decode("ascii", errors="replace"))
+            if found:
+                return _clean(found.group())
+            break  # the first text part is the report; later ones are the returned message
+    return _clean(subject or "delivery failure")[:200]
+
+
+def _clean(text: str) -> str:
+    """One line of printable text (PostgreSQL refuses NUL; folded headers carry newlines)."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())

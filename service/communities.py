@@ -10,7 +10,12 @@ from service.extensions import db
 from service.models import Community, CommunityCoordinator, Coordinator, Member, Membership, Organization
 from service.models.communities import CADENCES, STAGES
 
-EDITABLE_FIELDS = ("name", "description", "time_zone", "stage", "digest_cadence")
+EDITABLE_FIELDS = ("name", "description", "time_zone", "stage", "digest_cadence", "reminder_offsets",
+                   "feedback_delay_hours")
+MAX_REMINDERS = 5
+MAX_REMINDER_MINUTES = 30 * 24 * 60
+DEFAULT_FEEDBACK_DELAY_HOURS = 2
+MAX_FEEDBACK_DELAY_HOURS = 7 * 24
 
 
 def visible_communities_query(coordinator: Coordinator) -> Select:
@@ -38,7 +43,37 @@ def _check(fields: dict) -> dict:
         raise DomainError(_("Unknown stage."), "stage")
     if fields.get("digest_cadence", "biweekly") not in CADENCES:
         raise DomainError(_("Unknown digest cadence."), "digest_cadence")
-    return {**fields, "name": name, "description": (fields.get("description") or "").strip()}
+    values = {**fields, "name": name, "description": (fields.get("description") or "").strip()}
+    if "reminder_offsets" in fields:
+        values["reminder_offsets"] = _reminder_offsets(fields["reminder_offsets"])
+    if "feedback_delay_hours" in fields:
+        values["feedback_delay_hours"] = _feedback_delay(fields["feedback_delay_hours"])
+    return values
+
+
+def _reminder_offsets(value) -> list[int] | None:
+    """"1440, 60" (or a list) as distinct whole minutes, largest first; empty means the default (None)."""
+    items = value.replace(",", " ").split() if isinstance(value, str) else list(value or [])
+    offsets = set()
+    for item in items:
+        text = str(item).strip()
+        if not text.isdecimal() or not 0 < int(text) <= MAX_REMINDER_MINUTES:
+            raise DomainError(_("Reminders are whole minutes before the meeting, between 1 and %(max)d, "
+                                "separated by commas, like 1440, 60.", max=MAX_REMINDER_MINUTES), "reminder_offsets")
+        offsets.add(int(text))
+    if len(offsets) > MAX_REMINDERS:
+        raise DomainError(_("At most %(num)d reminders per meeting.", num=MAX_REMINDERS), "reminder_offsets")
+    return sorted(offsets, reverse=True) or None
+
+
+def _feedback_delay(value) -> int:
+    """Whole hours between 0 and a week; empty means the default."""
+    if value is None or value == "":
+        return DEFAULT_FEEDBACK_DELAY_HOURS
+    if isinstance(value, bool) or not str(value).strip().isdecimal() or int(value) > MAX_FEEDBACK_DELAY_HOURS:
+        raise DomainError(_("The feedback delay is a whole number of hours from 0 to %(max)d.",
+                            max=MAX_FEEDBACK_DELAY_HOURS), "feedback_delay_hours")
+    return int(value)
 
 
 def create_community(actor: Coordinator, **fields) -> Community:

@@ -90,6 +90,10 @@ def deliver_batch(ids: list[int]) -> dict:
         .where(OutboundEmail.id.in_(claimed)).order_by(OutboundEmail.id)).all()
     suppressed = suppressed_addresses(row.recipient for row, _m, _c in rows)
     remaining = list(rows)
+    # Each outcome is committed on its own; expiring the batch at every commit would
+    # reload each row, member and community (three SELECTs per message) for nothing.
+    session = db.session()
+    expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         with mail.connect() as connection:
             while remaining:
@@ -101,6 +105,8 @@ def deliver_batch(ids: list[int]) -> dict:
         for row, _member, _community in remaining:  # not sent: try them all again later
             when = _retry_or_fail(row, f"connection: {error}")
             _note_retry(outcome, row, when)
+    finally:
+        session.expire_on_commit = expire_on_commit
     return outcome
 
 

@@ -18,6 +18,7 @@ from functools import lru_cache
 import css_inline
 from babel.support import Translations
 from flask import current_app
+from werkzeug.utils import import_string
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from service.addresses import make_address
@@ -55,6 +56,7 @@ class RenderedEmail:
     sender: str
     recipient: str
     envelope_from: str
+    calendar: tuple[str, str] | None = None  # (ics text, METHOD)
 
 
 def member_links(member: Member) -> dict[str, str]:
@@ -74,6 +76,8 @@ def render(row: OutboundEmail, member: Member, community: Community | None) -> R
     context = {**row.context, "member": member, "community": community, "links": links,
                "postal_address": current_app.config["POSTAL_ADDRESS"], "kind": kind.name,
                "base_url": current_app.config["PUBLIC_BASE_URL"]}
+    if kind.extras:
+        context.update(import_string(kind.extras)(row, member, community))
     subject = " ".join(env.get_template(f"{kind.name}.subject.txt").render(context).split())
     text = tidy_text(env.get_template(f"{kind.name}.txt").render(context))
     html = _INLINER.inline(env.get_template(f"{kind.name}.html").render(context))
@@ -87,7 +91,7 @@ def render(row: OutboundEmail, member: Member, community: Community | None) -> R
     return RenderedEmail(subject=subject, text=text, html=html, headers=headers,
                          sender=current_app.config["MAIL_DEFAULT_SENDER"],
                          recipient=formataddr((member.name, member.email)),
-                         envelope_from=make_address("bounce", row.id))
+                         envelope_from=make_address("bounce", row.id), calendar=context.get("calendar"))
 
 
 def tidy_text(text: str) -> str:
@@ -109,7 +113,22 @@ def check_headers(values) -> None:
 def to_bytes(email: RenderedEmail, message_id: str) -> bytes:
     """The whole message as CRLF bytes for smtplib; refuses CR or LF in any header value."""
     check_headers([email.subject, email.sender, email.recipient, *email.headers.values()])
-    message = MIMEMultipart("alternative")
+    alternative = MIMEMultipart("alternative", policy=SMTP)
+    alternative.attach(MIMEText(email.text, "plain", _UTF8_QP, policy=SMTP))
+    alternative.attach(MIMEText(email.html, "html", _UTF8_QP, policy=SMTP))
+    if email.calendar:
+        ics, method = email.calendar
+        part = MIMEText(ics, "calendar", "utf-8", policy=SMTP)
+        part.set_param("method", method)
+        alternative.attach(part)
+        message = MIMEMultipart("mixed", policy=SMTP)
+        message.attach(alternative)
+        attachment = MIMEText(ics, "calendar", "utf-8", policy=SMTP)
+        attachment.set_param("method", method)
+        attachment.add_header("Content-Disposition", "attachment", filename="invite.ics")
+        message.attach(attachment)
+    else:
+        message = alternative
     message["Subject"] = email.subject
     message["From"] = email.sender
     message["To"] = email.recipient
@@ -117,9 +136,7 @@ def to_bytes(email: RenderedEmail, message_id: str) -> bytes:
     message["Message-ID"] = message_id
     for name, value in email.headers.items():
         message[name] = value
-    message.attach(MIMEText(email.text, "plain", _UTF8_QP))
-    message.attach(MIMEText(email.html, "html", _UTF8_QP))
-    return message.as_bytes(policy=SMTP)
+    return message.as_bytes()
 
 
 def new_message_id() -> str:

@@ -10,8 +10,12 @@ MEMBER_STATUSES = {"active": _l("active"), "unsubscribed": _l("unsubscribed"), "
 OUTBOX_STATUSES = {"pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"),
                    "failed": _l("failed"), "suppressed": _l("suppressed")}
 
+RSVP_ANSWERS = {"yes": _l("Yes"), "maybe": _l("Maybe"), "no": _l("No"), None: _l("No answer")}
+
 DELIVERY_REASONS = {"unsubscribed": _l("unsubscribed themselves"), "bounced": _l("their address bounces"),
                     "paused": _l("paused all email")}
+ANSWERS = {"yes": _l("Yes, I will attend"), "maybe": _l("Maybe"), "no": _l("No, I cannot attend")}
+ANSWER_BUTTONS = {"yes": _l("Yes"), "maybe": _l("Maybe"), "no": _l("No")}
 
 
 def _lookup(table):
@@ -25,4 +29,7 @@ TEMPLATE_HELPERS = {
     "status_label": _lookup(MEMBER_STATUSES),
     "outbox_status_label": _lookup(OUTBOX_STATUSES),
     "delivery_reason_label": _lookup(DELIVERY_REASONS),
+    "answer_label": _lookup(RSVP_ANSWERS),
+    "answer_label": _lookup(ANSWERS),
+    "answer_button": _lookup(ANSWER_BUTTONS),
 }

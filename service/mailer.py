@@ -27,12 +27,21 @@ class EmailKind:
     name: str
     automatic: bool = True    # Auto-Submitted: auto-generated
     bulk: bool = False        # community mail: List-Unsubscribe and List-Unsubscribe-Post
+    # Dotted path of a function (row, member, community) -> dict that adds what the templates
+    # need at send time; a "calendar" entry (ics text, method) adds an iCalendar part.
+    extras: str | None = None
 
 
+MEETING_EXTRAS = "service.meetings.email_extras"
 KINDS = {kind.name: kind for kind in (
     EmailKind("welcome"),
     EmailKind("announcement", automatic=False, bulk=True),
     EmailKind("test_message"),
+    EmailKind("meeting_invitation", bulk=True, extras=MEETING_EXTRAS),
+    EmailKind("meeting_update", bulk=True, extras=MEETING_EXTRAS),
+    EmailKind("meeting_cancelled", bulk=True, extras=MEETING_EXTRAS),
+    EmailKind("meeting_reminder", bulk=True, extras=MEETING_EXTRAS),
+    EmailKind("feedback_request", extras=MEETING_EXTRAS),
 )}
 
 

@@ -10,7 +10,7 @@ import re
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from service import audit
 from service.errors import DomainError
@@ -162,13 +162,18 @@ def confirm_import(actor: Coordinator, record: MemberImport) -> MemberImport:
         raise DomainError(_("This import has already been confirmed."))
     if not record.valid_rows:
         raise DomainError(_("There are no valid rows to import."))
+    # Claim it in the database: a double click or a second tab holding a stale copy is refused here.
+    claimed = db.session.execute(update(MemberImport).where(
+        MemberImport.id == record.id, MemberImport.status == "previewed").values(status="queued"))
+    if claimed.rowcount != 1:
+        raise DomainError(_("This import has already been confirmed."))
+    record.status = "queued"
     audit.record(actor, "import.confirm", "member_import", record.id, record.community_id,
                  filename=record.filename, rows=len(record.valid_rows))
     if len(record.valid_rows) <= current_app.config["IMPORT_INLINE_MAX_ROWS"]:
         run_import(record)
     else:
         from jobs.queue import enqueue_after_commit
-        record.status = "queued"
         enqueue_after_commit("jobs.imports.import_members", record.id)
     return record
 

@@ -138,6 +138,34 @@ def test_a_second_file_with_the_same_people_imports_nobody_twice(app, alice_clie
         assert db.session.get(MemberImport, second).created_count == 0
 
 
+def test_two_tabs_confirming_the_same_preview_import_it_once(app, alice_client, personas):
+    """A second request that loaded the import before the first confirmed it is refused, not re-run."""
+    from service import member_import
+    from service.errors import DomainError
+    from service.models import Coordinator
+
+    riverside = personas["riverside"]
+    import_id, _ = _preview(alice_client, riverside, (HEADER + "Good One,good1@example.org,,en,member\n").encode())
+    with app.app_context():
+        stale = db.session.get(MemberImport, import_id)  # the second tab's view of it: still "previewed"
+        alice = db.session.get(Coordinator, personas["alice"])
+        assert stale.status == "previewed"
+        with app.app_context():  # the first tab confirms meanwhile, in its own session
+            _confirm(alice_client, riverside, import_id)
+        assert stale.status == "previewed"
+        try:
+            member_import.confirm_import(alice, stale)
+        except DomainError as error:
+            assert "already been confirmed" in error.message
+        else:
+            raise AssertionError("a stale confirm ran the import again")
+        db.session.rollback()
+        actions = list(db.session.scalars(select(AuditEvent.action).where(
+            AuditEvent.object_type == "member_import").order_by(AuditEvent.id)))
+    assert actions == ["import.confirm", "import.done"]
+    assert _membership_count(app, riverside) == 2
+
+
 def test_missing_required_column_is_shown_on_the_upload_page(app, alice_client, personas):
     response = _upload(alice_client, personas["riverside"],
                        b"name,organization\nAna,Casa Verde\n")
@@ -175,6 +203,22 @@ def test_no_file_chosen_is_a_field_error(alice_client, personas):
     response = post_form(alice_client, url, {}, content_type="multipart/form-data")
     assert response.status_code == 400
     assert "Choose a CSV file to upload." in response.get_data(as_text=True)
+
+
+def test_file_over_the_import_limit_is_refused_with_its_size(app, alice_client, personas, monkeypatch):
+    monkeypatch.setitem(app.config, "IMPORT_MAX_BYTES", 2 * 2**20)
+    row = b"Some Body,somebody@example.org,Casa Verde,en,member\n"
+    content = HEADER.encode() + row * (2 * 2**20 // len(row) + 1)
+    response = _upload(alice_client, personas["riverside"], content)
+    assert response.status_code == 400
+    assert "The file is larger than 2 MB." in response.get_data(as_text=True)
+
+
+def test_upload_over_the_request_limit_gets_the_friendly_413_page(app, alice_client, personas, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 64 * 1024)
+    response = _upload(alice_client, personas["riverside"], HEADER.encode() + b"x" * 100 * 1024)
+    assert response.status_code == 413
+    assert "File too large" in response.get_data(as_text=True)
 
 
 def test_semicolon_delimited_file_from_spanish_excel_works(app, alice_client, personas):

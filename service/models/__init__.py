@@ -3,10 +3,11 @@ from service.models.audit import AuditEvent
 from service.models.communities import Community, CommunityCoordinator, Organization
 from service.models.coordinators import Coordinator
 from service.models.imports import MemberImport
+from service.models.meetings import Invitation, Meeting, Reminder
 from service.models.members import Member, Membership
 from service.models.outbox import BounceEvent, OutboundEmail, Suppression
 
 __all__ = [
     "AuditEvent", "BounceEvent", "Community", "CommunityCoordinator", "Coordinator", "Member",
-    "MemberImport", "Membership", "Organization", "OutboundEmail", "Suppression",
+    "Invitation", "Meeting", "MemberImport", "Membership", "Reminder", "Organization", "OutboundEmail", "Suppression",
 ]

@@ -1,7 +1,7 @@
 """Communities of practice, the organizations in them and who coordinates them."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
@@ -20,6 +20,10 @@ class Community(db.Model):
     time_zone: Mapped[str] = mapped_column(String(64))
     stage: Mapped[str] = mapped_column(String(16), default="forming")
     digest_cadence: Mapped[str] = mapped_column(String(16), default="biweekly")
+    # Minutes before each meeting that a reminder goes out (None: 24 h and 1 h), and hours after
+    # it that attendees are asked for feedback.
+    reminder_offsets: Mapped[list | None] = mapped_column(JSON)
+    feedback_delay_hours: Mapped[int] = mapped_column(default=2, server_default="2")
     created_at: Mapped[datetime] = created_at_column()
 
     coordinators: Mapped[list["CommunityCoordinator"]] = relationship(

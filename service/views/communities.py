@@ -67,4 +67,5 @@ def edit(community_id: int):
 
 def _fields(form: CommunityForm) -> dict:
     return {name: getattr(form, name).data
-            for name in ("name", "description", "time_zone", "stage", "digest_cadence")}
+            for name in ("name", "description", "time_zone", "stage", "digest_cadence", "reminder_offsets",
+                         "feedback_delay_hours")}

@@ -1,0 +1,71 @@
+"""Scheduling and editing a meeting, inviting more members, taking attendance, cancelling.
+
+Member choices are filled in by the view from the community's members, so a
+posted id that is not on the list is refused before any domain call.
+"""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+
+from forms import choices
+from forms.member import ConfirmForm
+from wtforms import (BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField,
+                     SubmitField, TextAreaField, TimeField, URLField)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
+
+__all__ = ["AttendanceForm", "CancelForm", "InviteForm", "MeetingEditForm", "MeetingForm", "member_choices"]
+
+
+def _optional_id(value):
+    """A select's value as a member id, or None for "nobody"."""
+    if value in (None, "", "None"):
+        return None
+    return int(value)
+
+
+def member_choices(members, blank: str | None = None) -> list:
+    """(id, "Name <email>") options for members, optionally led by a blank "nobody" option."""
+    pairs = [("", blank)] if blank is not None else []
+    return choices(pairs + [(str(m.id), f"{m.name} <{m.email}>") for m in members])
+
+
+class MeetingForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
+    agenda = TextAreaField(_l("Agenda"), validators=[Length(max=20000)])
+    start_date = DateField(_l("Date"), validators=[InputRequired(message=_l("Enter the date, like 2026-03-17."))])
+    start_time = TimeField(_l("Start time"), validators=[InputRequired(message=_l("Enter the time, like 18:30."))])
+    duration_minutes = IntegerField(_l("Duration (minutes)"), default=60,
+                                    validators=[InputRequired(), NumberRange(min=5, max=24 * 60)])
+    location = StringField(_l("Place"), validators=[Length(max=300)])
+    video_url = URLField(_l("Video link"), validators=[Optional(), Length(max=500)])
+    facilitator_id = SelectField(_l("Facilitator"), coerce=_optional_id, validators=[Optional()])
+    invite_all = BooleanField(_l("Invite every active member"), default=True)
+    member_ids = SelectMultipleField(_l("Or invite only these members"), coerce=int,
+                                     widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+
+    def validate_member_ids(self, field):
+        if not self.invite_all.data and not field.data:
+            raise ValidationError(_l("Choose at least one member, or tick “Invite every active member”."))
+
+
+class MeetingEditForm(MeetingForm):
+    """The same details; who is invited is changed on the meeting page."""
+    invite_all = None
+    member_ids = None
+
+
+class InviteForm(FlaskForm):
+    member_ids = SelectMultipleField(_l("Members not invited yet"), coerce=int,
+                                     widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
+                                     validators=[DataRequired(message=_l("Choose at least one member to invite."))])
+
+
+class AttendanceForm(FlaskForm):
+    attended = SelectMultipleField(_l("Who came"), coerce=int,
+                                   widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    save = SubmitField(_l("Save attendance"))
+    all_yes = SubmitField(_l("Mark everyone who said Yes"))
+
+
+class CancelForm(ConfirmForm):
+    """One button: cancel the meeting and tell every invitee."""

@@ -1,0 +1,52 @@
+"""iCalendar for meeting invitations: REQUEST for new and changed meetings, CANCEL for cancelled ones.
+
+One UID per meeting for its whole life and a SEQUENCE that grows with every
+change, so calendar programs update the event instead of adding another.
+Times are written in UTC, which every client converts to its own zone.
+"""
+from datetime import datetime, timedelta, timezone
+from email.utils import parseaddr
+
+from flask import current_app
+from icalendar import Calendar, Event, vCalAddress, vText
+
+from service.models import Meeting, Member
+
+PARTSTAT = {None: "NEEDS-ACTION", "yes": "ACCEPTED", "maybe": "TENTATIVE", "no": "DECLINED"}
+
+
+def meeting_calendar(meeting: Meeting, member: Member, answer: str | None, method: str,
+                     description: str = "") -> str:
+    """The VCALENDAR text of this meeting as this member should see it."""
+    calendar = Calendar()
+    calendar.add("prodid", "-//COP coordination service//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    event = Event()
+    event.add("uid", meeting.uid)
+    event.add("sequence", meeting.sequence)
+    event.add("dtstamp", datetime.now(timezone.utc))
+    starts = meeting.starts_at if meeting.starts_at.tzinfo else meeting.starts_at.replace(tzinfo=timezone.utc)
+    event.add("dtstart", starts.astimezone(timezone.utc))
+    event.add("dtend", starts.astimezone(timezone.utc) + timedelta(minutes=meeting.duration_minutes))
+    event.add("summary", meeting.title)
+    if description:
+        event.add("description", description)
+    place = ", ".join(part for part in (meeting.location, meeting.video_url) if part)
+    if place:
+        event.add("location", place)
+    if meeting.video_url:
+        event.add("url", meeting.video_url)
+    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    organizer = vCalAddress(f"mailto:{address}")
+    organizer.params["cn"] = vText(name or address)
+    event.add("organizer", organizer)
+    attendee = vCalAddress(f"mailto:{member.email}")
+    attendee.params["cn"] = vText(member.name)
+    attendee.params["role"] = vText("REQ-PARTICIPANT")
+    attendee.params["partstat"] = vText(PARTSTAT.get(answer, "NEEDS-ACTION"))
+    attendee.params["rsvp"] = vText("TRUE")
+    event.add("attendee", attendee)
+    calendar.add_component(event)
+    return calendar.to_ical().decode()

@@ -1,0 +1,414 @@
+"""Meetings: scheduling, invitations, RSVPs, reminders, changes, attendance and the feedback request.
+
+Web RSVPs, email-reply RSVPs and tests all call record_rsvp(). Reminders are
+database rows; one RQ job per reminder (not per member) is scheduled for its
+due time under a job id that names the due time, and the job re-checks the
+row, so a reschedule or a cancellation can never let an old reminder through.
+"""
+import uuid
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from babel.dates import format_date, format_time
+from flask_babel import gettext as _
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import contains_eager
+
+from jobs.queue import cancel_after_commit, enqueue_after_commit
+from service import audit, mailer
+from service.errors import DomainError
+from service.extensions import db
+from service.ical import meeting_calendar
+from service.links import public_url
+from service.markdown_text import to_html
+from service.models import Community, Coordinator, Invitation, Meeting, Member, Membership, Reminder
+from service.models.meetings import RSVP_ANSWERS
+from service.tokens import make_token
+
+DEFAULT_REMINDER_OFFSETS = (1440, 60)
+DETAIL_FIELDS = ("title", "agenda", "duration_minutes", "location", "video_url", "facilitator_id")
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def aware(moment: datetime) -> datetime:
+    """SQLite hands back naive UTC datetimes; make them aware."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def to_utc(community: Community, day: date, at: time) -> datetime:
+    """A local wall-clock time in the community's zone as UTC; refuses times a clock change skips."""
+    zone = ZoneInfo(community.time_zone)
+    local = datetime.combine(day, at).replace(tzinfo=zone)
+    utc = local.astimezone(timezone.utc)
+    if utc.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+        raise DomainError(_("%(time)s does not exist on that day in %(zone)s: the clocks change. Choose another time.",
+                            time=at.strftime("%H:%M"), zone=community.time_zone), "start_time")
+    return utc
+
+
+def local_time(meeting: Meeting) -> datetime:
+    return aware(meeting.starts_at).astimezone(ZoneInfo(meeting.community.time_zone))
+
+
+def reminder_offsets(community: Community) -> list[int]:
+    return sorted(set(community.reminder_offsets or DEFAULT_REMINDER_OFFSETS), reverse=True)
+
+
+# --- scheduling -----------------------------------------------------------------------------------
+
+def _check_details(details: dict) -> dict:
+    title = " ".join((details.get("title") or "").split())
+    if not title:
+        raise DomainError(_("A meeting needs a title."), "title")
+    duration = details.get("duration_minutes") or 60
+    if not 5 <= duration <= 24 * 60:
+        raise DomainError(_("The duration must be between 5 minutes and 24 hours."), "duration_minutes")
+    video = (details.get("video_url") or "").strip()
+    if video and not video.startswith(("https://", "http://")):
+        raise DomainError(_("The video link must start with https://"), "video_url")
+    return {**details, "title": title, "duration_minutes": duration, "video_url": video,
+            "location": " ".join((details.get("location") or "").split()),
+            "agenda": (details.get("agenda") or "").strip()}
+
+
+def create_meeting(actor: Coordinator | None, community: Community, *, starts_at: datetime,
+                   member_ids: list[int] | None = None, **details) -> Meeting:
+    """Schedule a meeting, invite members (all active ones by default) and plan its reminders."""
+    values = _check_details(details)
+    _check_facilitator(community.id, values.get("facilitator_id"))
+    if aware(starts_at) <= now():
+        raise DomainError(_("The meeting must start in the future."), "start_date")
+    meeting = Meeting(community_id=community.id, uid=f"{uuid.uuid4()}@{current_app.config['INBOUND_DOMAIN']}",
+                      starts_at=starts_at, **{k: values.get(k) for k in DETAIL_FIELDS if k in values})
+    meeting.community = community
+    db.session.add(meeting)
+    db.session.flush()
+    audit.record(actor, "meeting.create", "meeting", meeting.id, community.id, title=meeting.title,
+                 starts_at=starts_at.isoformat())
+    if member_ids is None:
+        member_ids = list(db.session.scalars(select(Membership.member_id).where(
+            Membership.community_id == community.id, Membership.status == "active")))
+    invite(actor, meeting, member_ids)
+    _plan_reminders(meeting)
+    return meeting
+
+
+def invite(actor: Coordinator | None, meeting: Meeting, member_ids: list[int]) -> int:
+    """Invite more members (active members of the community only); returns how many were new."""
+    if meeting.status != "scheduled":
+        raise DomainError(_("This meeting was cancelled."))
+    allowed = set(db.session.scalars(select(Membership.member_id).where(
+        Membership.community_id == meeting.community_id, Membership.status == "active",
+        Membership.member_id.in_(member_ids))))
+    already = set(db.session.scalars(select(Invitation.member_id).where(Invitation.meeting_id == meeting.id)))
+    new_ids = sorted(allowed - already)
+    db.session.add_all(Invitation(meeting_id=meeting.id, member_id=member_id) for member_id in new_ids)
+    db.session.flush()
+    if new_ids:
+        audit.record(actor, "meeting.invite", "meeting", meeting.id, meeting.community_id, invited=len(new_ids))
+        _send(meeting, "meeting_invitation", new_ids, f"invite:{meeting.id}:{meeting.sequence}")
+    return len(new_ids)
+
+
+def _check_facilitator(community_id: int, facilitator_id: int | None) -> None:
+    """A facilitator must be a member of the meeting's own community."""
+    if facilitator_id is not None and db.session.scalar(select(Membership.id).where(
+            Membership.community_id == community_id, Membership.member_id == facilitator_id)) is None:
+        raise DomainError(_("The facilitator must be a member of this community."), "facilitator_id")
+
+
+def _send(meeting: Meeting, kind: str, member_ids: list[int], key_prefix: str) -> int:
+    people = db.session.scalars(select(Member).where(Member.id.in_(member_ids)).order_by(Member.id)).all()
+    return mailer.queue_bulk(kind, people, key_for=lambda m: f"{key_prefix}:{m.id}",
+                             context_for=lambda m: {"meeting_id": meeting.id}, community=meeting.community)
+
+
+def _invitee_ids(meeting: Meeting, exclude_no: bool = False) -> list[int]:
+    query = select(Invitation.member_id).where(Invitation.meeting_id == meeting.id)
+    if exclude_no:
+        query = query.where((Invitation.answer.is_(None)) | (Invitation.answer != "no"))
+    return list(db.session.scalars(query))
+
+
+def update_meeting(actor: Coordinator | None, meeting: Meeting, *, starts_at: datetime, **details) -> bool:
+    """Change a meeting; invitees get an update (same UID, SEQUENCE + 1). True if anything changed."""
+    if meeting.status != "scheduled":
+        raise DomainError(_("This meeting was cancelled."))
+    values = _check_details(details)
+    changes = {k: [getattr(meeting, k), values[k]] for k in DETAIL_FIELDS
+               if k in values and getattr(meeting, k) != values[k]}
+    if "facilitator_id" in changes:
+        _check_facilitator(meeting.community_id, values["facilitator_id"])
+    moved = aware(meeting.starts_at) != aware(starts_at)
+    if moved:
+        if aware(starts_at) <= now():
+            raise DomainError(_("The meeting must start in the future."), "start_date")
+        changes["starts_at"] = [aware(meeting.starts_at).isoformat(), aware(starts_at).isoformat()]
+    if not changes:
+        return False
+    for key in DETAIL_FIELDS:
+        if key in values:
+            setattr(meeting, key, values[key])
+    meeting.starts_at = starts_at
+    meeting.sequence += 1
+    audit.record(actor, "meeting.update", "meeting", meeting.id, meeting.community_id,
+                 changes={k: [str(a), str(b)] for k, (a, b) in changes.items()}, sequence=meeting.sequence)
+    _send(meeting, "meeting_update", _invitee_ids(meeting), f"update:{meeting.id}:{meeting.sequence}")
+    if moved:
+        _plan_reminders(meeting)
+    return True
+
+
+def cancel_meeting(actor: Coordinator | None, meeting: Meeting) -> None:
+    """Cancel: invitees get METHOD:CANCEL and no reminder fires."""
+    if meeting.status == "cancelled":
+        return
+    meeting.status = "cancelled"
+    meeting.sequence += 1
+    for reminder in _reminders(meeting):
+        if reminder.status == "scheduled":
+            cancel_after_commit(_job_id(reminder))
+            reminder.status = "cancelled"
+    audit.record(actor, "meeting.cancel", "meeting", meeting.id, meeting.community_id, title=meeting.title)
+    _send(meeting, "meeting_cancelled", _invitee_ids(meeting), f"cancel:{meeting.id}")
+
+
+# --- RSVP -----------------------------------------------------------------------------------------
+
+def invitation_for(meeting: Meeting, member: Member) -> Invitation | None:
+    return db.session.scalar(select(Invitation).where(
+        Invitation.meeting_id == meeting.id, Invitation.member_id == member.id))
+
+
+def record_rsvp(meeting: Meeting, member: Member, answer: str, note: str = "", via: str = "web") -> Invitation:
+    """A member's answer; it can change until the meeting starts."""
+    if answer not in RSVP_ANSWERS:
+        raise DomainError(_("Answer yes, maybe or no."), "answer")
+    invitation = invitation_for(meeting, member)
+    if invitation is None:
+        raise DomainError(_("You are not invited to this meeting."))
+    if meeting.status == "cancelled":
+        raise DomainError(_("This meeting was cancelled."))
+    if aware(meeting.starts_at) <= now():
+        raise DomainError(_("This meeting has already started, so answers are closed."))
+    note = " ".join((note or "").split())[:500]
+    if invitation.answer != answer or invitation.note != note:
+        audit.record(None, "meeting.rsvp", "meeting", meeting.id, meeting.community_id,
+                     member=member.id, answer=answer, via=via)
+    invitation.answer, invitation.note, invitation.answered_at = answer, note, now()
+    return invitation
+
+
+def is_open(meeting: Meeting) -> bool:
+    """Whether answers can still change."""
+    return meeting.status == "scheduled" and aware(meeting.starts_at) > now()
+
+
+def rsvp_counts(meeting: Meeting) -> dict[str | None, int]:
+    rows = db.session.execute(select(Invitation.answer, func.count()).where(
+        Invitation.meeting_id == meeting.id).group_by(Invitation.answer)).all()
+    return dict(rows)
+
+
+def rsvp_links(meeting: Meeting, member: Member) -> dict[str, str]:
+    token = make_token("rsvp", member.id, meeting.id)
+    links = {"page": public_url("rsvp.answer", meeting_id=meeting.id, token=token)}
+    links.update({answer: public_url("rsvp.answer", meeting_id=meeting.id, token=token, answer=answer)
+                  for answer in RSVP_ANSWERS})
+    return links
+
+
+# --- reminders ------------------------------------------------------------------------------------
+
+def _reminders(meeting: Meeting) -> list[Reminder]:
+    return list(db.session.scalars(select(Reminder).where(Reminder.meeting_id == meeting.id)))
+
+
+def _job_id(reminder: Reminder) -> str:
+    return f"reminder-{reminder.id}-{int(aware(reminder.due_at).timestamp())}"
+
+
+def _plan_reminders(meeting: Meeting) -> None:
+    """(Re)create one reminder row per offset and schedule its job; old jobs are cancelled."""
+    existing = {r.offset_minutes: r for r in _reminders(meeting)}
+    for offset in reminder_offsets(meeting.community):
+        due = (aware(meeting.starts_at) - timedelta(minutes=offset)).replace(microsecond=0)
+        reminder = existing.pop(offset, None)
+        if reminder is None:
+            reminder = Reminder(meeting_id=meeting.id, offset_minutes=offset, due_at=due)
+            db.session.add(reminder)
+            db.session.flush()
+        elif reminder.status == "scheduled":
+            cancel_after_commit(_job_id(reminder))
+        reminder.due_at = due
+        reminder.status = "scheduled" if due > now() else "skipped"
+        if reminder.status == "scheduled":
+            enqueue_after_commit("jobs.meetings.send_reminder", reminder.id, int(due.timestamp()),
+                                 job_id=_job_id(reminder), at=due)
+    for stale in existing.values():  # offsets the community no longer uses
+        if stale.status == "scheduled":
+            cancel_after_commit(_job_id(stale))
+            stale.status = "cancelled"
+
+
+def send_reminder(reminder_id: int, due_timestamp: int) -> int:
+    """Fan a due reminder out to invitees who did not say No; a stale job (rescheduled,
+    cancelled, already sent) does nothing. Returns how many emails were queued."""
+    reminder = db.session.get(Reminder, reminder_id)
+    if reminder is None or reminder.status != "scheduled" or \
+            int(aware(reminder.due_at).timestamp()) != due_timestamp:
+        return 0
+    meeting = db.session.get(Meeting, reminder.meeting_id)
+    if meeting.status != "scheduled" or aware(meeting.starts_at) <= now():
+        reminder.status = "missed" if meeting.status == "scheduled" else "cancelled"
+        db.session.commit()
+        return 0
+    queued = _send(meeting, "meeting_reminder", _invitee_ids(meeting, exclude_no=True),
+                   f"reminder:{reminder.id}:{due_timestamp}")
+    reminder.status, reminder.sent_at = "sent", now()
+    db.session.commit()
+    return queued
+
+
+def sweep(grace: timedelta | None = None) -> dict:
+    """Restore what Redis lost: overdue reminders are sent now (or marked missed after the start),
+    future ones are scheduled again; feedback requests that are due go out."""
+    grace = grace if grace is not None else timedelta(seconds=current_app.config["MAIL_SWEEP_GRACE"])
+    from jobs.queue import get_queue
+    from rq.job import Job
+    queue, moment, counts = get_queue(), now(), {"reminders_sent": 0, "rescheduled": 0, "feedback": 0}
+    for reminder in db.session.scalars(select(Reminder).where(Reminder.status == "scheduled")).all():
+        due = aware(reminder.due_at)
+        if due <= moment - grace:
+            if send_reminder(reminder.id, int(due.timestamp())):
+                counts["reminders_sent"] += 1
+        elif due > moment and not Job.exists(_job_id(reminder), connection=queue.connection):
+            queue.enqueue_at(due, "jobs.meetings.send_reminder", reminder.id, int(due.timestamp()),
+                             job_id=_job_id(reminder))
+            counts["rescheduled"] += 1
+    for meeting in db.session.scalars(select(Meeting).where(
+            Meeting.feedback_due_at <= moment, Meeting.feedback_sent_at.is_(None))).all():
+        counts["feedback"] += send_feedback_requests(meeting.id)
+    db.session.commit()
+    return counts
+
+
+# --- after the meeting ----------------------------------------------------------------------------
+
+def mark_attendance(actor: Coordinator | None, meeting: Meeting, attended_ids: set[int]) -> None:
+    """Record who came; the feedback request goes to them FEEDBACK delay hours after the meeting."""
+    if meeting.status != "scheduled":
+        raise DomainError(_("This meeting was cancelled."))
+    if aware(meeting.starts_at) > now():
+        raise DomainError(_("Attendance can be taken once the meeting has started."))
+    invitations = db.session.scalars(select(Invitation).where(Invitation.meeting_id == meeting.id)).all()
+    for invitation in invitations:
+        invitation.attended = invitation.member_id in attended_ids
+    meeting.attendance_taken_at = now()
+    audit.record(actor, "meeting.attendance", "meeting", meeting.id, meeting.community_id,
+                 attended=sum(1 for i in invitations if i.attended), invited=len(invitations))
+    if meeting.feedback_sent_at is None:
+        ends = aware(meeting.starts_at) + timedelta(minutes=meeting.duration_minutes)
+        due = (max(ends, now()) + timedelta(hours=meeting.community.feedback_delay_hours)).replace(microsecond=0)
+        meeting.feedback_due_at = due
+        enqueue_after_commit("jobs.meetings.request_feedback", meeting.id, job_id=f"feedback-{meeting.id}", at=due)
+
+
+def send_feedback_requests(meeting_id: int) -> int:
+    """Ask attendees for feedback once the delay has passed; at most once per meeting."""
+    meeting = db.session.get(Meeting, meeting_id)
+    if meeting is None or meeting.feedback_sent_at is not None or meeting.feedback_due_at is None \
+            or aware(meeting.feedback_due_at) > now() + timedelta(seconds=1):
+        return 0
+    attendees = list(db.session.scalars(select(Invitation.member_id).where(
+        Invitation.meeting_id == meeting.id, Invitation.attended.is_(True))))
+    queued = _send(meeting, "feedback_request", attendees, f"feedback:{meeting.id}")
+    meeting.feedback_sent_at = now()
+    db.session.commit()
+    return queued
+
+
+def when_text(meeting: Meeting, language: str) -> str:
+    """"Tuesday, March 3, 2026 6:00 PM (America/Chicago)" in the reader's language."""
+    local = local_time(meeting)
+    return (f"{format_date(local, 'full', locale=language)} {format_time(local, 'short', locale=language)}"
+            f" ({meeting.community.time_zone})")
+
+
+# --- email content --------------------------------------------------------------------------------
+
+def email_extras(row, member: Member, community: Community) -> dict:
+    """What meeting emails need at send time: the meeting as it is now, links, the calendar part."""
+    meeting = db.session.get(Meeting, row.context["meeting_id"])
+    invitation = invitation_for(meeting, member)
+    extras = {
+        "meeting": meeting,
+        "when": when_text(meeting, member.language),
+        "time_zone": meeting.community.time_zone,
+        "agenda_html": to_html(meeting.agenda),
+        "answer": invitation.answer if invitation else None,
+        "rsvp": rsvp_links(meeting, member),
+        "feedback_url": public_url("rsvp.feedback", meeting_id=meeting.id,
+                                   token=make_token("feedback", member.id, meeting.id)),
+    }
+    if row.kind in ("meeting_invitation", "meeting_update", "meeting_cancelled"):
+        method = "CANCEL" if row.kind == "meeting_cancelled" else "REQUEST"
+        description = meeting.agenda + ("\n\n" + extras["rsvp"]["page"] if method == "REQUEST" else "")
+        extras["calendar"] = (meeting_calendar(meeting, member, extras["answer"], method, description), method)
+    return extras
+
+
+# --- dashboard queries ----------------------------------------------------------------------------
+
+def meeting_in(community: Community, meeting_id: int) -> Meeting | None:
+    """The meeting if it belongs to this community, else None (views answer 404)."""
+    return db.session.scalar(select(Meeting).where(Meeting.id == meeting_id, Meeting.community_id == community.id))
+
+
+def community_meetings(community: Community) -> tuple[list[Meeting], list[Meeting]]:
+    """(upcoming, soonest first; started or past, latest first), cancelled ones included."""
+    moment, query = now(), select(Meeting).where(Meeting.community_id == community.id)
+    upcoming = db.session.scalars(query.where(Meeting.starts_at > moment).order_by(Meeting.starts_at, Meeting.id))
+    past = db.session.scalars(query.where(Meeting.starts_at <= moment)
+                              .order_by(Meeting.starts_at.desc(), Meeting.id.desc()))
+    return list(upcoming), list(past)
+
+
+def meeting_rates(meetings: list[Meeting]) -> dict[int, dict]:
+    """Per meeting: invited, answered, yes, attended, and the RSVP rate (answered / invited) and
+    attendance rate (attended / invited, None until attendance is taken) as fractions."""
+    rows = db.session.execute(select(
+        Invitation.meeting_id, func.count(), func.count(Invitation.answer),
+        func.count(case((Invitation.answer == "yes", 1))), func.count(case((Invitation.attended.is_(True), 1))))
+        .where(Invitation.meeting_id.in_([m.id for m in meetings])).group_by(Invitation.meeting_id))
+    counts = {meeting_id: rest for meeting_id, *rest in rows}
+    rates = {}
+    for meeting in meetings:
+        invited, answered, yes, attended = counts.get(meeting.id, (0, 0, 0, 0))
+        rates[meeting.id] = {
+            "invited": invited, "answered": answered, "yes": yes, "attended": attended,
+            "rsvp_rate": answered / invited if invited else None,
+            "attendance_rate": attended / invited if invited and meeting.attendance_taken_at else None}
+    return rates
+
+
+def invitations(meeting: Meeting) -> list[Invitation]:
+    """Everyone invited, with their member loaded, by name."""
+    return list(db.session.scalars(select(Invitation).join(Member).where(Invitation.meeting_id == meeting.id)
+                                   .options(contains_eager(Invitation.member)).order_by(func.lower(Member.name))))
+
+
+def active_members(community: Community) -> list[Member]:
+    """Members who can be invited or facilitate, by name."""
+    return list(db.session.scalars(select(Member).join(Membership).where(
+        Membership.community_id == community.id, Membership.status == "active").order_by(func.lower(Member.name))))
+
+
+def uninvited_members(meeting: Meeting) -> list[Member]:
+    """Active members of the community not invited to this meeting yet."""
+    invited = set(db.session.scalars(select(Invitation.member_id).where(Invitation.meeting_id == meeting.id)))
+    return [m for m in active_members(meeting.community) if m.id not in invited]

@@ -1,0 +1,69 @@
+"""Meetings of a community, who is invited and what they answered, and their reminders."""
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.extensions import db
+from service.models.base import created_at_column, utcnow
+from service.models.communities import Community
+from service.models.members import Member
+
+MEETING_STATUSES = ("scheduled", "cancelled")
+RSVP_ANSWERS = ("yes", "maybe", "no")
+
+
+class Meeting(db.Model):
+    __tablename__ = "meeting"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
+    uid: Mapped[str] = mapped_column(String(255), unique=True)  # iCalendar UID, stable across updates
+    sequence: Mapped[int] = mapped_column(default=0)            # iCalendar SEQUENCE, +1 per change
+    title: Mapped[str] = mapped_column(String(200))
+    agenda: Mapped[str] = mapped_column(Text, default="")        # Markdown, sanitised when shown
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # UTC
+    duration_minutes: Mapped[int] = mapped_column(default=60)
+    location: Mapped[str] = mapped_column(String(300), default="")
+    video_url: Mapped[str] = mapped_column(String(500), default="")
+    facilitator_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    attendance_taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    feedback_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    feedback_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = created_at_column()
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    community: Mapped[Community] = relationship()
+    facilitator: Mapped[Member | None] = relationship()
+
+
+class Invitation(db.Model):
+    """One member invited to one meeting, their answer and whether they came."""
+    __tablename__ = "invitation"
+    __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    answer: Mapped[str | None] = mapped_column(String(8))  # yes / maybe / no, None before answering
+    note: Mapped[str] = mapped_column(String(500), default="")
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attended: Mapped[bool | None]
+    created_at: Mapped[datetime] = created_at_column()
+
+    meeting: Mapped[Meeting] = relationship()
+    member: Mapped[Member] = relationship()
+
+
+class Reminder(db.Model):
+    """A reminder of a meeting, `offset_minutes` before it; one RQ job fans it out to the invitees."""
+    __tablename__ = "reminder"
+    __table_args__ = (UniqueConstraint("meeting_id", "offset_minutes"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
+    offset_minutes: Mapped[int]
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")  # scheduled / sent / cancelled / missed
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

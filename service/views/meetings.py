@@ -1,0 +1,203 @@
+"""Dashboard: a community's meetings, scheduling and changing one, its invitees and answers, attendance."""
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import get_locale, gettext as _, ngettext
+from flask_login import current_user, login_required
+
+from forms.meeting import AttendanceForm, CancelForm, InviteForm, MeetingEditForm, MeetingForm, member_choices
+from service import meetings
+from service.errors import DomainError
+from service.extensions import db
+from service.markdown_text import to_html
+from service.models import Community, Meeting
+from service.views.helpers import community_or_404, show_domain_error
+
+bp = Blueprint("meetings", __name__, url_prefix="/communities/<int:community_id>/meetings")
+
+
+def _meeting_or_404(community: Community, meeting_id: int) -> Meeting:
+    """The meeting if it belongs to this (visible) community; 404 for any other id."""
+    meeting = meetings.meeting_in(community, meeting_id)
+    if meeting is None:
+        abort(404)
+    return meeting
+
+
+def _when(meeting: Meeting) -> str:
+    return meetings.when_text(meeting, str(get_locale()))
+
+
+def _local(community: Community, moment) -> str:
+    """A stored UTC moment as the community's local date and time."""
+    return format_datetime(meetings.aware(moment).astimezone(ZoneInfo(community.time_zone)), "medium",
+                           locale=str(get_locale()))
+
+
+def _started(meeting: Meeting) -> bool:
+    return meetings.aware(meeting.starts_at) <= meetings.now()
+
+
+@bp.route("/")
+@login_required
+def index(community_id: int):
+    community = community_or_404(community_id)
+    upcoming, past = meetings.community_meetings(community)
+    return render_template("meetings/index.html", community=community, upcoming=upcoming, past=past,
+                           rates=meetings.meeting_rates(upcoming + past), when=_when)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new(community_id: int):
+    community = community_or_404(community_id)
+    form = MeetingForm()
+    active = meetings.active_members(community)
+    form.facilitator_id.choices = member_choices(active, blank=_("No facilitator"))
+    form.member_ids.choices = member_choices(active)
+    if form.validate_on_submit():
+        try:
+            starts_at = meetings.to_utc(community, form.start_date.data, form.start_time.data)
+            meeting = meetings.create_meeting(current_user, community, starts_at=starts_at,
+                                              member_ids=None if form.invite_all.data else form.member_ids.data,
+                                              **_details(form))
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            invited = meetings.meeting_rates([meeting])[meeting.id]["invited"]
+            db.session.commit()
+            flash(ngettext("Meeting scheduled. %(num)d invitation is on its way.",
+                           "Meeting scheduled. %(num)d invitations are on their way.", invited))
+            return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
+    return render_template("meetings/form.html", form=form, community=community, meeting=None), \
+        400 if form.errors else 200
+
+
+@bp.route("/<int:meeting_id>")
+@login_required
+def show(community_id: int, meeting_id: int):
+    community = community_or_404(community_id)
+    meeting = _meeting_or_404(community, meeting_id)
+    return _render_show(community, meeting, InviteForm())
+
+
+def _render_show(community: Community, meeting: Meeting, invite_form: InviteForm, status: int = 200):
+    """The meeting page; answers and counts are read from the database on every load."""
+    invitations = meetings.invitations(meeting)
+    invite_form.member_ids.choices = member_choices(meetings.uninvited_members(meeting))
+    by_answer = {answer: [i.member.name for i in invitations if i.answer == answer]
+                 for answer in ("yes", "maybe", "no", None)}
+    return render_template("meetings/show.html", community=community, meeting=meeting, invitations=invitations,
+                           counts=meetings.rsvp_counts(meeting), by_answer=by_answer,
+                           invite_form=invite_form, cancel_form=CancelForm(), when=_when(meeting),
+                           agenda_html=to_html(meeting.agenda), started=_started(meeting),
+                           local=lambda moment: _local(community, moment)), status
+
+
+@bp.route("/<int:meeting_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(community_id: int, meeting_id: int):
+    community = community_or_404(community_id)
+    meeting = _meeting_or_404(community, meeting_id)
+    if meeting.status != "scheduled":
+        flash(_("This meeting was cancelled, so it can no longer be changed."), "error")
+        return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
+    local = meetings.local_time(meeting)
+    form = MeetingEditForm(data={
+        "title": meeting.title, "agenda": meeting.agenda, "start_date": local.date(),
+        "start_time": local.time().replace(second=0, microsecond=0), "duration_minutes": meeting.duration_minutes,
+        "location": meeting.location, "video_url": meeting.video_url, "facilitator_id": meeting.facilitator_id})
+    facilitators = meetings.active_members(community)
+    if meeting.facilitator is not None and meeting.facilitator not in facilitators:
+        facilitators.append(meeting.facilitator)  # no longer active, but still this meeting's facilitator
+    form.facilitator_id.choices = member_choices(facilitators, blank=_("No facilitator"))
+    if form.validate_on_submit():
+        try:
+            starts_at = meetings.to_utc(community, form.start_date.data, form.start_time.data)
+            changed = meetings.update_meeting(current_user, meeting, starts_at=starts_at, **_details(form))
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            invited = meetings.meeting_rates([meeting])[meeting.id]["invited"]
+            db.session.commit()
+            flash(ngettext("Changes saved. %(num)d invitee gets an update.",
+                           "Changes saved. %(num)d invitees get an update.", invited) if changed
+                  else _("Nothing changed, so no update was sent."))
+            return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
+    return render_template("meetings/form.html", form=form, community=community, meeting=meeting), \
+        400 if form.errors else 200
+
+
+def _details(form: MeetingForm) -> dict:
+    return {name: getattr(form, name).data
+            for name in ("title", "agenda", "duration_minutes", "location", "video_url", "facilitator_id")}
+
+
+@bp.route("/<int:meeting_id>/cancel", methods=["POST"])
+@login_required
+def cancel(community_id: int, meeting_id: int):
+    community = community_or_404(community_id)
+    meeting = _meeting_or_404(community, meeting_id)
+    if not CancelForm().validate_on_submit():
+        abort(400)
+    if meeting.status == "cancelled":
+        flash(_("This meeting was already cancelled."))
+    else:
+        meetings.cancel_meeting(current_user, meeting)
+        db.session.commit()
+        flash(_("Meeting cancelled. Every invitee gets a cancellation that removes it from their calendar."))
+    return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
+
+
+@bp.route("/<int:meeting_id>/invite", methods=["POST"])
+@login_required
+def invite(community_id: int, meeting_id: int):
+    community = community_or_404(community_id)
+    meeting = _meeting_or_404(community, meeting_id)
+    form = InviteForm()
+    form.member_ids.choices = member_choices(meetings.uninvited_members(meeting))
+    if form.validate_on_submit():
+        try:
+            added = meetings.invite(current_user, meeting, form.member_ids.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(ngettext("%(num)d more member invited.", "%(num)d more members invited.", added))
+            return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
+    return _render_show(community, meeting, form, 400)
+
+
+@bp.route("/<int:meeting_id>/attendance", methods=["GET", "POST"])
+@login_required
+def attendance(community_id: int, meeting_id: int):
+    community = community_or_404(community_id)
+    meeting = _meeting_or_404(community, meeting_id)
+    invitations = meetings.invitations(meeting)
+    if meeting.attendance_taken_at is not None:
+        ticked = [i.member_id for i in invitations if i.attended]
+    else:
+        ticked = [i.member_id for i in invitations if i.answer == "yes"]
+    form = AttendanceForm(data={"attended": ticked})
+    form.attended.choices = member_choices(i.member for i in invitations)
+    if form.validate_on_submit():
+        said_yes = {i.member_id for i in invitations if i.answer == "yes"}
+        attended = said_yes if form.all_yes.data else set(form.attended.data)
+        try:
+            meetings.mark_attendance(current_user, meeting, attended)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Attendance saved: %(attended)d of %(invited)d came.",
+                    attended=len(attended & {i.member_id for i in invitations}), invited=len(invitations)))
+            return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
+    return render_template("meetings/attendance.html", form=form, community=community, meeting=meeting,
+                           rows=list(zip(form.attended, invitations)), when=_when(meeting),
+                           can_take=meeting.status == "scheduled" and _started(meeting)), \
+        400 if form.errors else 200

@@ -1,0 +1,74 @@
+"""Meeting pages members reach from invitations and reminders: RSVP, and the feedback link.
+
+GET shows the meeting and the member's answer (a scanner opening the link
+changes nothing); the answer changes on POST, one tap on a button.
+"""
+from flask import Blueprint, abort, g, render_template, request
+from flask_babel import refresh
+
+from forms.rsvp import RsvpForm
+from service import meetings
+from service.errors import DomainError
+from service.extensions import db, limiter
+from service.markdown_text import to_html
+from service.models import Meeting, Member
+from service.models.meetings import RSVP_ANSWERS
+from service.tokens import TokenError, read_token
+
+bp = Blueprint("rsvp", __name__, url_prefix="/m/meetings/<int:meeting_id>")
+limiter.limit("60 per minute")(bp)
+
+
+def _member_and_meeting(purpose: str, meeting_id: int, token: str):
+    try:
+        member_id = read_token(purpose, token, object_id=meeting_id)
+    except TokenError as error:
+        g.token_error = "expired" if error.expired else "invalid"
+        return None, None
+    member, meeting = db.session.get(Member, member_id), db.session.get(Meeting, meeting_id)
+    if member is None or meeting is None:
+        g.token_error = "invalid"
+        return None, None
+    g.locale = member.language
+    refresh()
+    return member, meeting
+
+
+def _bad_link():
+    return render_template("member/bad_link.html", reason=g.get("token_error", "invalid")), 400
+
+
+@bp.route("/rsvp/<token>", methods=["GET", "POST"])
+def answer(meeting_id: int, token: str):
+    member, meeting = _member_and_meeting("rsvp", meeting_id, token)
+    if member is None:
+        return _bad_link()
+    invitation = meetings.invitation_for(meeting, member)
+    if invitation is None:
+        abort(404)
+    form = RsvpForm(data={"note": invitation.note})
+    error, saved = None, False
+    if form.validate_on_submit():
+        try:
+            meetings.record_rsvp(meeting, member, request.form.get("answer", ""), form.note.data)
+        except DomainError as problem:
+            db.session.rollback()
+            error = problem.message
+        else:
+            db.session.commit()
+            saved = True
+    suggested = request.args.get("answer") if request.args.get("answer") in RSVP_ANSWERS else None
+    status = 400 if (form.errors or error) else 200
+    return render_template("member/rsvp.html", form=form, meeting=meeting, member=member,
+                           invitation=invitation, suggested=suggested, saved=saved, error=error,
+                           when=meetings.when_text(meeting, member.language),
+                           agenda_html=to_html(meeting.agenda), is_open=meetings.is_open(meeting)), status
+
+
+@bp.route("/feedback/<token>")
+def feedback(meeting_id: int, token: str):
+    """Where feedback requests point; the feedback form itself comes with the forms capability."""
+    member, meeting = _member_and_meeting("feedback", meeting_id, token)
+    if member is None:
+        return _bad_link()
+    return render_template("member/feedback_pending.html", meeting=meeting, member=member)

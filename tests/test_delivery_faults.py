@@ -1,0 +1,326 @@
+"""Delivery under faults, with real worker processes, the real Redis and a real SMTP server.
+
+A worker killed mid-batch, Redis losing the queue, two workers on one fan-out,
+deferred and refused recipients, and the SMTP server being down: every email
+still goes out, once, apart from the one documented window (a worker dying
+between the server's 250 and our commit re-sends that one message).
+"""
+import asyncio
+import socket
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from aiosmtpd.controller import Controller
+from rq import SimpleWorker
+from rq.job import Job
+from sqlalchemy import func, insert, select
+
+from jobs.queue import get_queue, redis_connection
+from service import mailer, members
+from service.delivery import sweep
+from service.extensions import db
+from service.models import BounceEvent, Community, Member, Membership, OutboundEmail, Suppression
+from tests.conftest import run_worker
+from tests.smtp_server import RecordingHandler
+from tests.worker_process import WorkerProcess, wait_until
+
+SUBJECT = "Meeting moved to Thursday"
+BODY = "Our next meeting is on Thursday at 10:00. Same room."
+
+
+@pytest.fixture
+def workers(app, tmp_path):
+    """Start real worker processes; whatever is still running at the end of the test is killed."""
+    started: list[WorkerProcess] = []
+
+    def start(mail_port: int, **settings) -> WorkerProcess:
+        worker = WorkerProcess(app, mail_port, tmp_path / f"worker-{len(started)}.log", **settings)
+        started.append(worker.start())
+        return worker
+
+    yield start
+    for worker in started:
+        worker.cleanup()
+
+
+def slow_smtp(handler: RecordingHandler, delay: float = 0.004, hold_at: int | None = None) -> threading.Event:
+    """Make the server take `delay` to answer each DATA, after it has kept the message.
+
+    With `hold_at`, the answer to message number `hold_at` (and later ones)
+    waits until the returned event is set: the sender is then certainly in the
+    middle of its batch, whatever the machine's load.
+    """
+    original = handler.handle_DATA
+    release = threading.Event()
+
+    async def handle_DATA(server, session, envelope):
+        reply = await original(server, session, envelope)  # the server has the message now
+        await asyncio.sleep(delay)
+        if hold_at is not None and len(handler.messages) >= hold_at:
+            deadline = time.monotonic() + 30
+            while not release.is_set() and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+        return reply
+
+    handler.handle_DATA = handle_DATA
+    return release
+
+
+def fan_out(community_id: int, count: int, key: str = "announcement-1") -> list[str]:
+    """`count` new members of the community, and an announcement queued to each; their addresses."""
+    community = db.session.get(Community, community_id)
+    addresses = [f"member{i:04d}@{key}.example.net" for i in range(count)]
+    db.session.execute(insert(Member), [{"email": a, "name": f"Member {i}"} for i, a in enumerate(addresses)])
+    people = list(db.session.scalars(select(Member).where(Member.email.in_(addresses)).order_by(Member.id)))
+    db.session.execute(insert(Membership), [{"community_id": community.id, "member_id": m.id} for m in people])
+    queued = mailer.queue_bulk("announcement", people, lambda m: f"{key}:{m.id}",
+                               lambda m: {"subject": SUBJECT, "body": BODY}, community)
+    assert queued == count
+    db.session.commit()  # the delivery jobs are enqueued now
+    return addresses
+
+
+def fresh() -> None:
+    """End this session's transaction, so the next query sees what the workers committed."""
+    db.session.commit()
+    db.session.expire_all()
+
+
+def status_counts() -> dict[str, int]:
+    fresh()
+    return dict(db.session.execute(select(OutboundEmail.status, func.count()).group_by(OutboundEmail.status)).all())
+
+
+def all_rows() -> list[OutboundEmail]:
+    fresh()
+    return list(db.session.scalars(select(OutboundEmail).order_by(OutboundEmail.id)))
+
+
+def received(handler: RecordingHandler) -> Counter:
+    """How many messages each address received."""
+    with handler.lock:
+        return Counter(rcpt.lower() for message in handler.messages for rcpt in message.rcpt_tos)
+
+
+def run_worker_with_scheduler(app) -> None:
+    """Like run_worker, but first moves the retries that are due from RQ's schedule onto the queue."""
+    with app.app_context():
+        SimpleWorker([get_queue()], connection=redis_connection()).work(burst=True, with_scheduler=True)
+
+
+def test_worker_killed_mid_batch_resends_at_most_the_message_in_flight(app, ctx, personas, smtp, workers,
+                                                                      monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_BATCH_SIZE", 100)
+    release = slow_smtp(smtp, hold_at=60)
+    addresses = fan_out(personas["riverside"], 300)
+    worker = workers(app.config["MAIL_PORT"])
+
+    wait_until(lambda: len(smtp.messages) >= 30, 60, "the worker to deliver part of its first batch",
+               on_timeout=worker.log)
+    worker.kill()
+    release.set()
+
+    counts = status_counts()
+    assert counts.get("sending", 0) > 0, f"the worker should have died holding claimed rows: {counts}"
+    assert 0 < counts.get("sent", 0) < 100 and counts.get("pending", 0) == 200, counts
+
+    result = sweep(stuck_after=timedelta(0), grace=timedelta(0))
+    # (A commit the dead worker had already sent can still land on PostgreSQL after the kill;
+    # the sweep waits for its row lock and leaves that row alone, so count what it released.)
+    released = {row.recipient for row in all_rows() if row.last_error == "the worker stopped while sending; sent again"}
+    assert result["released"] == len(released) > 0
+    assert status_counts().get("sending", 0) == 0
+    run_worker(app)
+
+    rows = all_rows()
+    assert {row.status for row in rows} == {"sent"}, Counter(row.status for row in rows)
+    got = received(smtp)
+    assert set(got) == set(addresses), "somebody got nothing"
+    duplicates = {address: n for address, n in got.items() if n > 1}
+    # One worker died, so at most one message was both accepted by the server and not yet recorded as sent.
+    assert sum(n - 1 for n in duplicates.values()) <= 1, duplicates
+    assert set(duplicates) <= released, "only a row the dead worker held can have gone twice"
+    for row in rows:
+        assert row.message_id and row.sent_at and row.last_error is None
+
+
+def test_redis_flushed_mid_fan_out_loses_nothing(app, ctx, personas, smtp, workers, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_BATCH_SIZE", 100)
+    release = slow_smtp(smtp, hold_at=60)
+    addresses = fan_out(personas["riverside"], 300)
+    worker = workers(app.config["MAIL_PORT"])
+
+    wait_until(lambda: len(smtp.messages) >= 30, 60, "the worker to deliver part of its first batch",
+               on_timeout=worker.log)
+    redis = redis_connection()
+    redis.flushdb()  # the queued batches, the scheduler's state, everything in Redis: gone
+    assert len(get_queue()) == 0
+    release.set()
+    worker.stop()  # finishes the batch it holds, then finds nothing more to do
+
+    counts = status_counts()
+    assert counts == {"sent": 100, "pending": 200}, f"only the batch in hand went out: {counts}"
+    assert len(received(smtp)) == 100
+
+    result = sweep(grace=timedelta(0))
+    assert result == {"released": 0, "requeued": 200}
+    run_worker(app)
+
+    rows = all_rows()
+    assert {row.status for row in rows} == {"sent"}, Counter(row.status for row in rows)
+    got = received(smtp)
+    assert set(got) == set(addresses) and set(got.values()) == {1}, \
+        {a: n for a, n in got.items() if n != 1}
+    assert {row.attempts for row in rows} == {1}
+
+
+def test_two_workers_on_one_fan_out_send_each_email_once(app, ctx, personas, smtp, workers, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_BATCH_SIZE", 100)
+    slow_smtp(smtp, delay=0.003)
+    addresses = fan_out(personas["riverside"], 300)
+    queue = get_queue()
+    batches = [job.args[0] for job in queue.get_jobs()]
+    assert sorted(len(b) for b in batches) == [100, 100, 100]
+    queue.empty()
+
+    port = app.config["MAIL_PORT"]
+    first, second = workers(port), workers(port)
+    first.wait_ready()
+    second.wait_ready()
+    # Each batch twice, back to back (a retried job, or the sweeper's copy): the two workers pick up
+    # the same ids at the same moment, and only the claim keeps them from both sending.
+    jobs = queue.enqueue_many([queue.prepare_data("jobs.delivery.deliver", args=(ids,))
+                               for ids in batches for _copy in range(2)])
+
+    def all_done():
+        return all(job.get_status(refresh=True) in ("finished", "failed") for job in jobs)
+
+    wait_until(all_done, 60, "the workers to run every job",
+               on_timeout=lambda: f" {status_counts()}" + first.log() + second.log())
+    first.stop()
+    second.stop()
+
+    assert [job.get_status(refresh=True) for job in jobs] == ["finished"] * len(jobs)
+    rows = all_rows()
+    assert {row.status for row in rows} == {"sent"}, Counter(row.status for row in rows)
+    assert {row.attempts for row in rows} == {1}, "a row was claimed twice"
+    got = received(smtp)
+    assert set(got) == set(addresses) and set(got.values()) == {1}, \
+        {a: n for a, n in got.items() if n != 1}
+    results = [Job.fetch(job.id, connection=redis_connection()) for job in jobs]
+    assert sum(job.return_value()["sent"] for job in results) == 300
+    assert len({job.worker_name for job in results}) == 2, "both workers should have delivered"
+
+
+def test_deferred_recipient_is_retried_after_backoff_and_sent_once(app, ctx, personas, smtp, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_RETRY_BASE_SECONDS", 1)
+    community = db.session.get(Community, personas["riverside"])
+    members.add_member(None, community, name="Luz Ortega", email="luz@example.org")
+    ana = db.session.scalar(select(Member).where(Member.email == "ana@example.org"))
+    luz = db.session.scalar(select(Member).where(Member.email == "luz@example.org"))
+    smtp.scripted["ana@example.org"] = ["421 4.7.0 Too many messages, try again later"]
+    mailer.queue_bulk("announcement", [ana, luz], lambda m: f"news:{m.id}",
+                      lambda m: {"subject": SUBJECT, "body": BODY}, community)
+    db.session.commit()
+    started = datetime.now(timezone.utc)
+    run_worker(app)
+
+    assert smtp.to("ana@example.org") == []
+    row = db.session.scalar(select(OutboundEmail).where(OutboundEmail.recipient == "ana@example.org"))
+    fresh()
+    assert row.status == "pending" and row.attempts == 1
+    assert "421" in row.last_error and "try again later" in row.last_error
+    due = row.next_attempt_at if row.next_attempt_at.tzinfo else row.next_attempt_at.replace(tzinfo=timezone.utc)
+    assert started + timedelta(seconds=1) <= due <= datetime.now(timezone.utc) + timedelta(seconds=3)
+    assert len(get_queue().scheduled_job_registry) >= 1, "the retry should be scheduled in RQ"
+    assert sweep(grace=timedelta(0))["requeued"] == 0, "a row waiting for its retry is not swept early"
+    run_worker(app)
+    assert smtp.to("ana@example.org") == []
+
+    wait_until(lambda: datetime.now(timezone.utc) >= due, 10, "the retry to be due", interval=0.05)
+    wait_until(lambda: (run_worker_with_scheduler(app), smtp.to("ana@example.org"))[1], 10,
+               "the scheduled retry to deliver", interval=0.2)
+    sweep(grace=timedelta(0))  # a sweeper pass after the fact sends nothing again
+    run_worker(app)
+
+    rows = {row.recipient: row for row in all_rows()}
+    assert rows["ana@example.org"].status == "sent" and rows["ana@example.org"].attempts == 2
+    assert rows["ana@example.org"].last_error is None
+    assert rows["luz@example.org"].status == "sent"
+    assert len(smtp.to("ana@example.org")) == 1 and len(smtp.to("luz@example.org")) == 1
+
+
+def test_refused_recipient_fails_at_once_bounces_and_is_suppressed_later(app, ctx, personas, smtp):
+    community = db.session.get(Community, personas["riverside"])
+    members.add_member(None, community, name="Luz Ortega", email="luz@example.org")
+    ana = db.session.scalar(select(Member).where(Member.email == "ana@example.org"))
+    luz = db.session.scalar(select(Member).where(Member.email == "luz@example.org"))
+    smtp.scripted["ana@example.org"] = ["550 5.1.1 <ana@example.org>: Recipient address rejected: User unknown"]
+    mailer.queue_bulk("announcement", [ana, luz], lambda m: f"first:{m.id}",
+                      lambda m: {"subject": SUBJECT, "body": BODY}, community)
+    db.session.commit()
+    run_worker(app)
+
+    rows = {row.recipient: row for row in all_rows()}
+    refused = rows["ana@example.org"]
+    assert refused.status == "failed" and refused.attempts == 1 and refused.next_attempt_at is None
+    assert "550" in refused.last_error and "User unknown" in refused.last_error
+    assert rows["luz@example.org"].status == "sent" and rows["luz@example.org"].attempts == 1
+    assert len(get_queue().scheduled_job_registry) == 0, "a permanent refusal is not retried"
+    [bounce] = db.session.scalars(select(BounceEvent).where(BounceEvent.member_id == ana.id))
+    assert bounce.kind == "hard" and bounce.outbound_email_id == refused.id and "550" in bounce.diagnostic
+    assert db.session.get(Member, ana.id).status == "bounced"
+    assert db.session.scalar(select(Suppression).where(Suppression.address == "ana@example.org")).reason == "bounced"
+
+    mailer.queue_bulk("announcement", [db.session.get(Member, ana.id), db.session.get(Member, luz.id)],
+                      lambda m: f"second:{m.id}", lambda m: {"subject": "Minutes", "body": "Attached."}, community)
+    db.session.commit()
+    run_worker(app)
+    later = db.session.scalar(select(OutboundEmail).where(OutboundEmail.idempotency_key == f"second:{ana.id}"))
+    fresh()
+    assert later.status == "suppressed" and later.last_error == "bounced"
+    assert smtp.to("ana@example.org") == []
+    assert len(smtp.to("luz@example.org")) == 2
+
+
+def test_smtp_server_down_then_back_sends_everything_once(app, ctx, personas, workers, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_BATCH_SIZE", 100)
+    # A port that is bound but not listening: connections are refused, and no other process can take it.
+    reserved = socket.socket()
+    reserved.bind(("127.0.0.1", 0))
+    port = reserved.getsockname()[1]
+    addresses = fan_out(personas["riverside"], 150)
+    worker = workers(port, MAIL_RETRY_BASE_SECONDS=1)
+    handler, controller = RecordingHandler(), None
+    try:
+        def all_deferred():
+            rows = all_rows()
+            return all(r.status == "pending" and r.attempts >= 1 and r.next_attempt_at for r in rows) and rows
+
+        rows = wait_until(all_deferred, 60, "every row to be tried and deferred",
+                          on_timeout=lambda: f" {status_counts()}" + worker.log())
+        assert len(rows) == 150
+        for row in rows:
+            assert "refused" in row.last_error.lower(), row.last_error
+            assert row.next_attempt_at > row.updated_at, "a retry waits: backoff"
+
+        reserved.close()
+        controller = Controller(handler, hostname="127.0.0.1", port=port, decode_data=False)
+        controller.start()
+
+        wait_until(lambda: status_counts() == {"sent": 150}, 60, "the retries to deliver everything",
+                   interval=0.1, on_timeout=lambda: f" {status_counts()}" + worker.log())
+        worker.stop()
+    finally:
+        reserved.close()
+        if controller is not None:
+            controller.stop()
+
+    rows = all_rows()
+    assert all(row.attempts >= 2 and row.last_error is None for row in rows)
+    got = received(handler)
+    assert set(got) == set(addresses) and set(got.values()) == {1}, \
+        {a: n for a, n in got.items() if n != 1}
