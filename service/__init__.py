@@ -31,6 +31,7 @@ def register_extensions(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")
     limiter.init_app(app)
     babel.init_app(app, locale_selector=i18n.select_locale)
+    app.before_request(i18n.reset_locale)
     app.jinja_env.add_extension("jinja2.ext.i18n")  # {% trans %} blocks in templates
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -43,9 +44,10 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from service.views import (announcements, auth, communities, errors, imports, member_links, members,
-                               outbox, rsvp)
-    for module in (auth, communities, members, imports, announcements, outbox, member_links, rsvp, errors):
+    from service.views import (announcements, auth, communities, errors, imports, meetings, member_links,
+                               members, outbox, rsvp)
+    for module in (auth, communities, members, imports, announcements, meetings, outbox, member_links, rsvp,
+                   errors):
         app.register_blueprint(module.bp)
 
 

@@ -95,16 +95,26 @@ def deliver_batch(ids: list[int]) -> dict:
     session = db.session()
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
-        with mail.connect() as connection:
-            while remaining:
-                row, member, community = remaining[0]
-                _send_one(connection, row, member, community, suppressed, outcome)
-                remaining.pop(0)
-    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as error:
-        db.session.rollback()
-        for row, _member, _community in remaining:  # not sent: try them all again later
-            when = _retry_or_fail(row, f"connection: {error}")
-            _note_retry(outcome, row, when)
+        while remaining:
+            before = len(remaining)
+            try:
+                with mail.connect() as connection:
+                    if connection.host is not None:  # Flask-Mail sets none: never hang on a stalled relay
+                        connection.host.sock.settimeout(current_app.config["MAIL_TIMEOUT"])
+                    while remaining:
+                        row, member, community = remaining[0]
+                        _send_one(connection, row, member, community, suppressed, outcome)
+                        remaining.pop(0)
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as error:
+                db.session.rollback()
+                if len(remaining) < before:
+                    # Closed after some progress (smtplib hangs up on any 421 reply): go on over a
+                    # new connection, or one deferred address would fail the rest of its batch.
+                    continue
+                for row, _member, _community in remaining:  # not sent: try them all again later
+                    when = _retry_or_fail(row, f"connection: {error}")
+                    _note_retry(outcome, row, when)
+                break
     finally:
         session.expire_on_commit = expire_on_commit
     return outcome

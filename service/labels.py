@@ -29,7 +29,7 @@ TEMPLATE_HELPERS = {
     "status_label": _lookup(MEMBER_STATUSES),
     "outbox_status_label": _lookup(OUTBOX_STATUSES),
     "delivery_reason_label": _lookup(DELIVERY_REASONS),
-    "answer_label": _lookup(RSVP_ANSWERS),
+    "rsvp_label": _lookup(RSVP_ANSWERS),  # the dashboard's short form, with "No answer"
     "answer_label": _lookup(ANSWERS),
     "answer_button": _lookup(ANSWER_BUTTONS),
 }

@@ -202,15 +202,18 @@ def _import_chunk(community_id: int, rows: list[dict]) -> int:
     members = {m.email: m for m in db.session.scalars(select(Member).where(Member.email.in_(emails)))}
     joined = set(db.session.scalars(select(Membership.member_id).where(
         Membership.community_id == community_id, Membership.member_id.in_([m.id for m in members.values()]))))
+    # Organizations first: looking one up flushes whatever is pending, and doing it between
+    # new members would send them to the database a few at a time instead of in one batch.
     organizations = {}
+    for row in rows:
+        key = row["organization"].lower()
+        if key and key not in organizations and row["email"] not in members:
+            organizations[key] = organization_named(row["organization"])
     created = 0
     for row in rows:
         member = members.get(row["email"])
         if member is None:
-            org_name = row["organization"]
-            if org_name and org_name.lower() not in organizations:
-                organizations[org_name.lower()] = organization_named(org_name)
-            org = organizations.get(org_name.lower()) if org_name else None
+            org = organizations.get(row["organization"].lower())
             member = Member(email=row["email"], name=row["name"], language=row["language"],
                             organization_id=org.id if org else None)
             db.session.add(member)
