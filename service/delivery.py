@@ -7,6 +7,8 @@ accepts it: the only way to send a row twice is a crash between that 250 and
 our commit, one message per crashed worker at most.
 """
 import smtplib
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
@@ -20,6 +22,7 @@ from service.mailer import is_pending_due, suppressed_addresses, suppression_rea
 from service.models import Community, Member, OutboundEmail
 
 MAX_BACKOFF = timedelta(hours=6)
+_outcomes: ContextVar = ContextVar("delivery_outcomes", default=None)  # see _outcome_writer
 
 
 class PreparedMessage(Message):
@@ -54,8 +57,38 @@ def claim(ids: list[int]) -> list[int]:
     return claimed
 
 
+@contextmanager
+def _outcome_writer():
+    """On PostgreSQL, a connection of the batch's own where each outcome is one autocommitted UPDATE.
+
+    One round trip per message instead of four (BEGIN, SET LOCAL, UPDATE, COMMIT)
+    and no ORM commit: measured, about a third of a worker's time per message.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        # Commits survive a worker crash either way; skipping the fsync wait only
+        # risks the last instant of outcomes if PostgreSQL itself crashes.
+        connection.exec_driver_sql("SET synchronous_commit TO OFF")
+        token = _outcomes.set(connection)
+        try:
+            yield
+        finally:
+            _outcomes.reset(token)
+            if not connection.invalidated:
+                connection.exec_driver_sql("RESET synchronous_commit")  # the pool keeps the connection
+
+
 def _finish(row_id: int, **values) -> None:
     """Record one row's outcome and commit it at once."""
+    connection = _outcomes.get()
+    if connection is not None:
+        table = OutboundEmail.__table__
+        connection.execute(update(table).where(table.c.id == row_id).values(updated_at=_now(), **values))
+        if db.session.in_transaction():  # end the batch's reads (and anything a template's extras read)
+            db.session.commit()
+        return
     if db.session.get_bind().dialect.name == "postgresql":
         # Commits survive a worker crash either way; skipping the fsync wait only
         # risks the last instant of outcomes if PostgreSQL itself crashes.
@@ -95,26 +128,27 @@ def deliver_batch(ids: list[int]) -> dict:
     session = db.session()
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
-        while remaining:
-            before = len(remaining)
-            try:
-                with mail.connect() as connection:
-                    if connection.host is not None:  # Flask-Mail sets none: never hang on a stalled relay
-                        connection.host.sock.settimeout(current_app.config["MAIL_TIMEOUT"])
-                    while remaining:
-                        row, member, community = remaining[0]
-                        _send_one(connection, row, member, community, suppressed, outcome)
-                        remaining.pop(0)
-            except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as error:
-                db.session.rollback()
-                if len(remaining) < before:
-                    # Closed after some progress (smtplib hangs up on any 421 reply): go on over a
-                    # new connection, or one deferred address would fail the rest of its batch.
-                    continue
-                for row, _member, _community in remaining:  # not sent: try them all again later
-                    when = _retry_or_fail(row, f"connection: {error}")
-                    _note_retry(outcome, row, when)
-                break
+        with _outcome_writer():
+            while remaining:
+                before = len(remaining)
+                try:
+                    with mail.connect() as connection:
+                        if connection.host is not None:  # Flask-Mail sets none: never hang on a stalled relay
+                            connection.host.sock.settimeout(current_app.config["MAIL_TIMEOUT"])
+                        while remaining:
+                            row, member, community = remaining[0]
+                            _send_one(connection, row, member, community, suppressed, outcome)
+                            remaining.pop(0)
+                except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as error:
+                    db.session.rollback()
+                    if len(remaining) < before:
+                        # Closed after some progress (smtplib hangs up on any 421 reply): go on over a
+                        # new connection, or one deferred address would fail the rest of its batch.
+                        continue
+                    for row, _member, _community in remaining:  # not sent: try them all again later
+                        when = _retry_or_fail(row, f"connection: {error}")
+                        _note_retry(outcome, row, when)
+                    break
     finally:
         session.expire_on_commit = expire_on_commit
     return outcome

@@ -99,8 +99,7 @@ def create_meeting(actor: Coordinator | None, community: Community, *, starts_at
 
 def invite(actor: Coordinator | None, meeting: Meeting, member_ids: list[int]) -> int:
     """Invite more members (active members of the community only); returns how many were new."""
-    if meeting.status != "scheduled":
-        raise DomainError(_("This meeting was cancelled."))
+    _check_changeable(meeting)
     allowed = set(db.session.scalars(select(Membership.member_id).where(
         Membership.community_id == meeting.community_id, Membership.status == "active",
         Membership.member_id.in_(member_ids))))
@@ -134,10 +133,16 @@ def _invitee_ids(meeting: Meeting, exclude_no: bool = False) -> list[int]:
     return list(db.session.scalars(query))
 
 
-def update_meeting(actor: Coordinator | None, meeting: Meeting, *, starts_at: datetime, **details) -> bool:
-    """Change a meeting; invitees get an update (same UID, SEQUENCE + 1). True if anything changed."""
+def _check_changeable(meeting: Meeting) -> None:
     if meeting.status != "scheduled":
         raise DomainError(_("This meeting was cancelled."))
+    if aware(meeting.starts_at) <= now():
+        raise DomainError(_("This meeting has already started and can no longer be changed."))
+
+
+def update_meeting(actor: Coordinator | None, meeting: Meeting, *, starts_at: datetime, **details) -> bool:
+    """Change a meeting; invitees get an update (same UID, SEQUENCE + 1). True if anything changed."""
+    _check_changeable(meeting)
     values = _check_details(details)
     changes = {k: [getattr(meeting, k), values[k]] for k in DETAIL_FIELDS
                if k in values and getattr(meeting, k) != values[k]}
@@ -167,6 +172,7 @@ def cancel_meeting(actor: Coordinator | None, meeting: Meeting) -> None:
     """Cancel: invitees get METHOD:CANCEL and no reminder fires."""
     if meeting.status == "cancelled":
         return
+    _check_changeable(meeting)
     meeting.status = "cancelled"
     meeting.sequence += 1
     for reminder in _reminders(meeting):
@@ -245,7 +251,10 @@ def _plan_reminders(meeting: Meeting) -> None:
         elif reminder.status == "scheduled":
             cancel_after_commit(_job_id(reminder))
         reminder.due_at = due
-        reminder.status = "scheduled" if due > now() else "skipped"
+        if due > now():
+            reminder.status = "scheduled"
+        elif reminder.status != "sent":  # a reminder already sent stays sent
+            reminder.status = "skipped"
         if reminder.status == "scheduled":
             enqueue_after_commit("jobs.meetings.send_reminder", reminder.id, int(due.timestamp()),
                                  job_id=_job_id(reminder), at=due)
