@@ -63,6 +63,6 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from service.cli import demo_cli, users_cli
-    app.cli.add_command(users_cli)
-    app.cli.add_command(demo_cli)
+    from service.cli import demo_cli, mail_cli, users_cli
+    for group in (users_cli, demo_cli, mail_cli):
+        app.cli.add_command(group)

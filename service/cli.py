@@ -8,6 +8,7 @@ from service.extensions import db
 
 users_cli = AppGroup("users", help="Coordinator accounts.")
 demo_cli = AppGroup("demo", help="Demo data.")
+mail_cli = AppGroup("mail", help="Email delivery.")
 
 
 @users_cli.command("create")
@@ -33,3 +34,19 @@ def seed():
     created = seed_demo()
     click.echo("Demo data created." if created else "Demo data already present.")
     click.echo(f"Log in as {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]}")
+
+
+@mail_cli.command("bounce")
+@click.option("--to", "recipient", required=True, help="The address the report was sent to (our VERP address).")
+def bounce(recipient):
+    """Process a bounce report read from standard input (for an MTA pipe transport)."""
+    from service.bounces import handle_bounce_message
+    click.echo(handle_bounce_message(click.get_binary_stream("stdin").read(), recipient))
+
+
+@mail_cli.command("sweep")
+def sweep():
+    """Re-enqueue whatever the database says is due (what the periodic sweeper does)."""
+    from service.delivery import sweep as sweep_outbox
+    from service.meetings import sweep as sweep_meetings
+    click.echo({"meetings": sweep_meetings(), "outbox": sweep_outbox()})

@@ -363,3 +363,17 @@ def test_read_address_survives_case_folding_and_refuses_a_changed_id(app, ctx):
 ])
 def test_read_address_refuses_junk_without_raising(app, ctx, address):
     assert read_address(address) is None
+
+
+def test_flask_mail_bounce_reads_a_report_from_standard_input(app, ctx, personas):
+    """An MTA pipes reports for bounce+... addresses into `flask mail bounce --to ADDRESS`."""
+    member = db.session.scalar(select(Member).where(Member.email == "ana@example.org"))
+    mailer.queue_email("welcome", member, "cli-bounce")
+    db.session.commit()
+    row = db.session.scalar(select(OutboundEmail))
+    verp = make_address("bounce", row.id)
+    raw = (FIXTURES / "postfix_dsn_user_unknown.eml").read_text().replace("{{RECIPIENT}}", member.email) \
+        .replace("{{VERP}}", verp).encode()
+    result = app.test_cli_runner().invoke(args=["mail", "bounce", "--to", verp], input=raw)
+    assert result.exit_code == 0 and "hard bounce recorded" in result.output
+    assert db.session.scalar(select(BounceEvent.kind)) == "hard"

@@ -1,6 +1,7 @@
 """Dashboard: write a message to every active member of a community."""
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from forms.announcement import AnnouncementForm
@@ -26,7 +27,8 @@ def compose(community_id: int):
             show_domain_error(form, error)
         else:
             db.session.commit()
-            flash(_("Your message is on its way to %(n)d members.", n=queued) if queued
+            flash(ngettext("Your message is on its way to %(num)d member.",
+                           "Your message is on its way to %(num)d members.", queued) if queued
                   else _("This message was already sent."))
             return redirect(url_for("outbox.index", kind="announcement"))
     recipients = len(announcements.active_members(community))
