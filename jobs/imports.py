@@ -12,9 +12,10 @@ def import_members(import_id: int) -> None:
             return
         try:
             run_import(record)
-        except Exception as exc:
+        except Exception:
+            # The details go to the worker's log (RQ records the traceback); the page says only that it failed.
             db.session.rollback()
             record = db.session.get(MemberImport, import_id)
-            record.status, record.error = "failed", str(exc)[:500]
+            record.status, record.error = "failed", "unexpected error"
             db.session.commit()
             raise

@@ -1,18 +1,14 @@
 """Coordinator journeys in a real browser: Debian's Chromium, driven by Playwright, against the app on localhost."""
-import os
 import re
 
 import pytest
 
+from tests.browser import chromium, watched_page
 from tests.conftest import PASSWORD
 from tests.live_server import live_server
-from tests.services import require
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = "/tmp/browser_community.png"
 
 # Three good rows and, on line 3, an address that is not one.
@@ -27,16 +23,9 @@ MEMBERS_CSV = (
 
 @pytest.fixture(scope="module")
 def browser():
-    """One Chromium for the module; never a downloaded one."""
-    require(os.access(CHROMIUM, os.X_OK), f"Chromium at {CHROMIUM}")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        require(False, "Playwright (pip install playwright)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    """One Chromium for the module."""
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -48,20 +37,8 @@ def base_url(app):
 @pytest.fixture
 def page(browser, base_url):
     """A fresh English-speaking browser tab that records broken resources and console errors."""
-    context = browser.new_context(base_url=base_url, locale="en-US", viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.problems = []
-
-    def on_console(message):
-        # Chromium asks for /favicon.ico on its own; the app has none, which nobody notices.
-        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
-            page.problems.append(f"console: {message.text} ({message.location.get('url')})")
-
-    page.on("response", lambda r: r.status >= 400 and page.problems.append(f"{r.status} {r.url}"))
-    page.on("console", on_console)
-    yield page
-    context.close()
+    with watched_page(browser, base_url, locale="en-US", viewport={"width": 1280, "height": 800}) as page:
+        yield page
 
 
 def riverside_member_count(app, community_id: int) -> int:

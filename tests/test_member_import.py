@@ -305,7 +305,7 @@ def test_too_long_name_or_organization_is_a_bad_row_not_a_failed_import(app, ali
     assert "name is longer than 200 characters" in problems[2]
     assert "organization is longer than 200 characters" in problems[3]
     response = _confirm(alice_client, riverside, import_id)
-    assert "1 members imported." in alice_client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "1 member imported." in alice_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "fits@example.org" in _emails_in(app, riverside)
 
 

@@ -1,6 +1,7 @@
 """Dashboard: CSV member import: upload, preview of bad rows, confirm, progress."""
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -65,6 +66,6 @@ def confirm(community_id: int, import_id: int):
     else:
         db.session.commit()
         if record.status == "done":
-            flash(_("%(n)d members imported.", n=record.created_count))
+            flash(ngettext("%(num)d member imported.", "%(num)d members imported.", record.created_count))
             return redirect(url_for("communities.show", community_id=community.id))
     return redirect(url_for("imports.show", community_id=community.id, import_id=record.id))
