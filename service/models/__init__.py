@@ -3,11 +3,12 @@ from service.models.audit import AuditEvent
 from service.models.communities import Community, CommunityCoordinator, Organization
 from service.models.coordinators import Coordinator
 from service.models.imports import MemberImport
+from service.models.lessons import DigestIssue, Lesson, LessonModule, Practice
 from service.models.meetings import Invitation, Meeting, Reminder
 from service.models.members import Member, Membership
 from service.models.outbox import BounceEvent, OutboundEmail, Suppression
 
 __all__ = [
     "AuditEvent", "BounceEvent", "Community", "CommunityCoordinator", "Coordinator", "Member",
-    "Invitation", "Meeting", "MemberImport", "Membership", "Reminder", "Organization", "OutboundEmail", "Suppression",
+    "DigestIssue", "Invitation", "Lesson", "LessonModule", "Meeting", "Practice", "MemberImport", "Membership", "Reminder", "Organization", "OutboundEmail", "Suppression",
 ]

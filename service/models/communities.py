@@ -1,7 +1,7 @@
 """Communities of practice, the organizations in them and who coordinates them."""
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
@@ -24,6 +24,11 @@ class Community(db.Model):
     # it that attendees are asked for feedback.
     reminder_offsets: Mapped[list | None] = mapped_column(JSON)
     feedback_delay_hours: Mapped[int] = mapped_column(default=2, server_default="2")
+    # Lesson digests: which lesson, on which local weekday (0 = Monday) and hour; off until enabled.
+    lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lesson.id", ondelete="SET NULL"))
+    digest_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    digest_weekday: Mapped[int] = mapped_column(default=1, server_default="1")
+    digest_hour: Mapped[int] = mapped_column(default=9, server_default="9")
     created_at: Mapped[datetime] = created_at_column()
 
     coordinators: Mapped[list["CommunityCoordinator"]] = relationship(
@@ -51,4 +56,7 @@ class Organization(db.Model):
     # Lower-cased name, so "Casa Verde" and "casa verde" are one organization.
     name_key: Mapped[str] = mapped_column(String(200), unique=True)
     contact_email: Mapped[str | None] = mapped_column(String(254))
+    # The member who receives the organization's edition of the digest.
+    contact_member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL",
+                                                                     use_alter=True))
     created_at: Mapped[datetime] = created_at_column()

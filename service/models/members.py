@@ -44,6 +44,9 @@ class Membership(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(16), default="member")
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # Next lesson module this member reads (the drip advances per digest they receive).
+    next_module: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_digest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
 
     community: Mapped[Community] = relationship()
