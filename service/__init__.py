@@ -45,9 +45,9 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from service.views import (announcements, auth, communities, errors, imports, meetings, member_links,
-                               members, outbox, rsvp)
+                               members, outbox, practice_links, practices, rsvp)
     for module in (auth, communities, members, imports, announcements, meetings, outbox, member_links, rsvp,
-                   errors):
+                   practices, practice_links, errors):
         app.register_blueprint(module.bp)
 
 

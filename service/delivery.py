@@ -18,7 +18,7 @@ from sqlalchemy import select, text, update
 from service import bounces
 from service.email_render import HeaderInjectionError, new_message_id, render, to_bytes
 from service.extensions import db, mail
-from service.mailer import is_pending_due, suppressed_addresses, suppression_reason
+from service.mailer import is_pending_due, row_suppression, suppressed_addresses
 from service.models import Community, Member, OutboundEmail
 
 MAX_BACKOFF = timedelta(hours=6)
@@ -86,7 +86,7 @@ def _finish(row_id: int, **values) -> None:
     if connection is not None:
         table = OutboundEmail.__table__
         connection.execute(update(table).where(table.c.id == row_id).values(updated_at=_now(), **values))
-        if db.session.in_transaction():  # end the batch's reads (and anything a template's extras read)
+        if db.session().in_transaction():  # end the batch's reads (and anything a template's extras read)
             db.session.commit()
         return
     if db.session.get_bind().dialect.name == "postgresql":
@@ -166,7 +166,7 @@ def _send_one(connection, row, member, community, suppressed, outcome) -> None:
         _finish(row.id, status="failed", last_error="the member no longer exists")
         outcome["failed"] += 1
         return
-    reason = suppression_reason(member, suppressed)
+    reason = row_suppression(row, member, suppressed)
     if reason:
         _finish(row.id, status="suppressed", last_error=reason)
         outcome["suppressed"] += 1
@@ -185,7 +185,7 @@ def _send_one(connection, row, member, community, suppressed, outcome) -> None:
         outcome["failed"] += 1
         return
     try:
-        connection.send(PreparedMessage(raw, rendered.sender, member.email), envelope_from=rendered.envelope_from)
+        connection.send(PreparedMessage(raw, rendered.sender, row.recipient), envelope_from=rendered.envelope_from)
     except smtplib.SMTPRecipientsRefused as error:
         code, response = next(iter(error.recipients.values()))
         _smtp_refusal(row, member, code, response, outcome)

@@ -84,9 +84,11 @@ def render(row: OutboundEmail, member: Member, community: Community | None) -> R
                "base_url": current_app.config["PUBLIC_BASE_URL"]}
     if kind.extras:
         context.update(import_string(kind.extras)(row, member, community))
-    subject = " ".join(env.get_template(f"{kind.name}.subject.txt").render(context).split())
-    text = tidy_text(env.get_template(f"{kind.name}.txt").render(context))
-    html = _INLINER.inline(env.get_template(f"{kind.name}.html").render(context))
+    subject = " ".join(env.get_template(f"{kind.templates}.subject.txt").render(context).split())
+    text = tidy_text(env.get_template(f"{kind.templates}.txt").render(context))
+    html = _INLINER.inline(env.get_template(f"{kind.templates}.html").render(context))
+    if kind.staff_copy:
+        subject = "[TEST] " + subject
     headers = {"Auto-Submitted": "auto-generated"} if kind.automatic else {}
     if community is not None:
         headers["List-Id"] = f"{_phrase(community.name)} <community-{community.id}.{current_app.config['INBOUND_DOMAIN']}>"
@@ -96,7 +98,7 @@ def render(row: OutboundEmail, member: Member, community: Community | None) -> R
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return RenderedEmail(subject=subject, text=text, html=html, headers=headers,
                          sender=current_app.config["MAIL_DEFAULT_SENDER"],
-                         recipient=formataddr((member.name, member.email)),
+                         recipient=row.recipient if kind.staff_copy else formataddr((member.name, row.recipient)),
                          envelope_from=make_address("bounce", row.id), calendar=context.get("calendar"))
 
 

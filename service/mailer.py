@@ -30,6 +30,12 @@ class EmailKind:
     # Dotted path of a function (row, member, community) -> dict that adds what the templates
     # need at send time; a "calendar" entry (ics text, method) adds an iCalendar part.
     extras: str | None = None
+    template: str | None = None  # templates of another kind (a staff test copy reuses the real one)
+    staff_copy: bool = False     # rendered as a member would get it, sent to a coordinator's address
+
+    @property
+    def templates(self) -> str:
+        return self.template or self.name
 
 
 MEETING_EXTRAS = "service.meetings.email_extras"
@@ -42,6 +48,9 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("meeting_cancelled", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("meeting_reminder", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("feedback_request", extras=MEETING_EXTRAS),
+    EmailKind("digest", bulk=True, extras="service.digests.email_extras"),
+    EmailKind("digest_organization", bulk=True, extras="service.digests.email_extras"),
+    EmailKind("digest_test", extras="service.digests.email_extras", template="digest", staff_copy=True),
 )}
 
 
@@ -53,9 +62,29 @@ def register_kind(kind: EmailKind) -> None:
 def kind_named(name: str) -> EmailKind:
     """The registered kind, or ValueError: an email without templates can never be queued."""
     kind = KINDS.get(name)
-    if kind is None or not Path(TEMPLATE_DIR, f"{name}.txt").exists():
+    if kind is None or not Path(TEMPLATE_DIR, f"{kind.templates}.txt").exists():
         raise ValueError(f"unknown email kind {name!r}")
     return kind
+
+
+def staff_copy(kind: str, member: Member, to_address: str, key: str, context: dict,
+               community: Community | None = None) -> int:
+    """Queue a copy of what `member` would receive, addressed to a coordinator (a test send)."""
+    if not kind_named(kind).staff_copy:
+        raise ValueError(f"{kind!r} is not a staff copy kind")
+    new = _insert_new([{"kind": kind, "member_id": member.id, "recipient": to_address, "context": context,
+                        "community_id": community.id if community else None, "idempotency_key": key,
+                        "status": "pending", "last_error": None, "attempts": 0}])
+    for row_id, _status in new:
+        enqueue_after_commit("jobs.delivery.deliver", [row_id])
+    return len(new)
+
+
+def row_suppression(row: OutboundEmail, member: Member, suppressed: dict[str, str]) -> str | None:
+    """Why this row must not be sent: its member's state, or for a staff copy its own address."""
+    if KINDS[row.kind].staff_copy:
+        return suppressed.get(row.recipient)
+    return suppression_reason(member, suppressed)
 
 
 def suppression_reason(member: Member, suppressed: dict[str, str]) -> str | None:

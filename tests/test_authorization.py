@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.routing.converters import AnyConverter
 
-from service import meetings, member_import
+from service import meetings, member_import, practices
 from service.extensions import db
 from service.models import Community, Coordinator, Member, Membership, OutboundEmail
 from tests.conftest import PASSWORD, csrf_from, login
@@ -35,7 +35,9 @@ def dashboard_rules(app):
 
 
 def community_rules(app):
-    return [rule for rule in app.url_map.iter_rules() if "community_id" in rule.arguments]
+    """Dashboard routes under a community (members' links name one too, but their token is the authority)."""
+    return [rule for rule in app.url_map.iter_rules()
+            if "community_id" in rule.arguments and not is_member_link(rule)]
 
 
 def methods_of(rule) -> list[str]:
@@ -91,7 +93,8 @@ def snapshot() -> dict:
 
 
 def community_objects(app, community_id: int, coordinator_email: str) -> dict:
-    """Real objects of a community for every id a route may take: a membership, an import, an email, a meeting."""
+    """Real objects of a community for every id a route may take: a membership, an import, an email, a meeting,
+    a practice."""
     with app.app_context():
         community = db.session.get(Community, community_id)
         coordinator = db.session.scalar(select(Coordinator).where(Coordinator.email == coordinator_email))
@@ -107,9 +110,12 @@ def community_objects(app, community_id: int, coordinator_email: str) -> dict:
         db.session.add(email)
         meeting = meetings.create_meeting(coordinator, community, title="Monthly call",
                                           starts_at=datetime.now(timezone.utc) + timedelta(days=7))
+        practice = practices.submit_practice(community, db.session.get(Member, member_id), "Evening hours",
+                                             "We opened later on Thursdays.")
         db.session.commit()
         objects = {"community_id": community_id, "membership_id": membership_id,
-                   "import_id": record.id, "email_id": email.id, "meeting_id": meeting.id}
+                   "import_id": record.id, "email_id": email.id, "meeting_id": meeting.id,
+                   "practice_id": practice.id}
         db.session.remove()
     return objects
 

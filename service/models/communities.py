@@ -1,7 +1,7 @@
 """Communities of practice, the organizations in them and who coordinates them."""
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint, false
+from sqlalchemy import JSON, DateTime, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
@@ -27,6 +27,7 @@ class Community(db.Model):
     # Lesson digests: which lesson, on which local weekday (0 = Monday) and hour; off until enabled.
     lesson_id: Mapped[int | None] = mapped_column(ForeignKey("lesson.id", ondelete="SET NULL"))
     digest_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    digest_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # no issue for earlier slots
     digest_weekday: Mapped[int] = mapped_column(default=1, server_default="1")
     digest_hour: Mapped[int] = mapped_column(default=9, server_default="9")
     created_at: Mapped[datetime] = created_at_column()

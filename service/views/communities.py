@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from forms.community import CommunityForm
 from forms.member import ConfirmForm
-from service import communities, outbox
+from service import communities, outbox, practices
 from service.errors import DomainError
 from service.extensions import db
 from service.views.helpers import community_or_404, show_domain_error
@@ -45,6 +45,7 @@ def show(community_id: int):
                            memberships=communities.memberships(community),
                            organizations=communities.organizations(community),
                            not_receiving=outbox.members_not_receiving(community),
+                           pending_practices=practices.pending_count(community),
                            confirm_form=ConfirmForm())
 
 

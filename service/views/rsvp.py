@@ -57,7 +57,8 @@ def answer(meeting_id: int, token: str):
         else:
             db.session.commit()
             saved = True
-    suggested = request.args.get("answer") if request.args.get("answer") in RSVP_ANSWERS else None
+    # The link's ?answer= is a suggestion to confirm; once an answer is saved the page shows that instead.
+    suggested = request.args.get("answer") if not saved and request.args.get("answer") in RSVP_ANSWERS else None
     status = 400 if (form.errors or error) else 200
     return render_template("member/rsvp.html", form=form, meeting=meeting, member=member,
                            invitation=invitation, suggested=suggested, saved=saved, error=error,

@@ -1,0 +1,8 @@
+"""Periodic: issues the lesson digests that are due (run every minute by rq cron)."""
+from jobs.context import job_context
+
+
+def tick() -> dict:
+    from service.digests import tick as issue_due_digests
+    with job_context():
+        return issue_due_digests()

@@ -1,0 +1,301 @@
+"""Lesson digests: when each community's issues fall due, and what each member's copy contains.
+
+A community's slots are its local weekday and hour, every week, every second
+week or on the first such weekday of each month, computed day by day in its
+time zone so daylight-saving changes move nothing. A periodic tick creates the
+latest due issue (unique per slot, so a second or late tick adds nothing, and
+after an outage only the current issue goes out, not a backlog) and queues one
+email per member whose own frequency makes them due. Each copy carries the
+member's next lesson module, so the drip advances per member.
+"""
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from service import mailer
+from service.extensions import db
+from service.links import public_url
+from service.markdown_text import to_html
+from service.meetings import aware, rsvp_links, when_text
+from service.models import (Community, DigestIssue, Invitation, Lesson, LessonModule, Meeting, Member, Membership,
+                            OutboundEmail, Organization, Practice)
+
+EPOCH_MONDAY = date(2024, 1, 1)  # fixes which weeks are "every second week"
+MEMBER_INTERVAL_DAYS = {"weekly": 7, "biweekly": 14, "monthly": 28}
+SLACK = timedelta(hours=36)      # a weekly reader is due even if last week's issue went out late
+SEARCH_DAYS = 70
+
+
+# --- schedule -------------------------------------------------------------------------------------
+
+def is_slot_day(community: Community, day: date) -> bool:
+    if day.weekday() != community.digest_weekday:
+        return False
+    if community.digest_cadence == "biweekly":
+        return ((day - EPOCH_MONDAY).days // 7) % 2 == 0
+    if community.digest_cadence == "monthly":
+        return day.day <= 7
+    return True
+
+
+def slot_at(community: Community, day: date) -> datetime:
+    """The slot of that local day in UTC. A local hour that a clock change skips lands an hour later."""
+    local = datetime.combine(day, time(community.digest_hour)).replace(tzinfo=ZoneInfo(community.time_zone))
+    return local.astimezone(timezone.utc)
+
+
+def latest_slot(community: Community, moment: datetime) -> datetime | None:
+    """The most recent slot at or before `moment`."""
+    today = moment.astimezone(ZoneInfo(community.time_zone)).date()
+    for back in range(SEARCH_DAYS):
+        day = today - timedelta(days=back)
+        if is_slot_day(community, day) and slot_at(community, day) <= moment:
+            return slot_at(community, day)
+    return None
+
+
+def next_slot(community: Community, moment: datetime) -> datetime | None:
+    """The first slot after `moment`."""
+    today = moment.astimezone(ZoneInfo(community.time_zone)).date()
+    for ahead in range(SEARCH_DAYS):
+        day = today + timedelta(days=ahead)
+        if is_slot_day(community, day) and slot_at(community, day) > moment:
+            return slot_at(community, day)
+    return None
+
+
+def due_issue_slot(community: Community, moment: datetime) -> datetime | None:
+    """The slot an issue is due for now, or None (digests off, nothing due, or already issued)."""
+    if not community.digest_enabled or community.digest_enabled_at is None:
+        return None
+    slot = latest_slot(community, moment)
+    if slot is None or slot < aware(community.digest_enabled_at):
+        return None
+    last = db.session.scalar(select(func.max(DigestIssue.slot_at)).where(DigestIssue.community_id == community.id))
+    if last is not None and aware(last) >= slot:
+        return None
+    return slot
+
+
+def enable(community: Community, enabled: bool, moment: datetime | None = None) -> None:
+    """Turn digests on from now (no issue for slots before this moment) or off."""
+    if enabled and not community.digest_enabled:
+        community.digest_enabled_at = moment or datetime.now(timezone.utc)
+    community.digest_enabled = enabled
+
+
+# --- issuing --------------------------------------------------------------------------------------
+
+def tick(moment: datetime | None = None) -> dict[int, int]:
+    """Create and fan out every due issue; {community id: emails queued}. Safe to run twice or late."""
+    moment = moment or datetime.now(timezone.utc)
+    queued = {}
+    for community in db.session.scalars(select(Community).where(Community.digest_enabled)).all():
+        slot = due_issue_slot(community, moment)
+        if slot is None:
+            continue
+        issue = _create_issue(community, slot)
+        if issue is None:
+            continue
+        queued[community.id] = fan_out(community, issue)
+        db.session.commit()
+    return queued
+
+
+def _create_issue(community: Community, slot: datetime) -> DigestIssue | None:
+    number = (db.session.scalar(select(func.max(DigestIssue.number)).where(
+        DigestIssue.community_id == community.id)) or 0) + 1
+    issue = DigestIssue(community_id=community.id, number=number, slot_at=slot)
+    try:
+        with db.session.begin_nested():
+            db.session.add(issue)
+    except IntegrityError:  # another tick created it a moment ago
+        return None
+    return issue
+
+
+def _member_due(member: Member, membership: Membership, slot: datetime) -> bool:
+    interval = MEMBER_INTERVAL_DAYS.get(member.digest_frequency)
+    if interval is None:  # never
+        return False
+    if membership.last_digest_at is None:
+        return True
+    return slot - aware(membership.last_digest_at) >= timedelta(days=interval) - SLACK
+
+
+def _modules(community: Community) -> list[LessonModule]:
+    if community.lesson_id is None:
+        return []
+    return list(db.session.scalars(select(LessonModule).where(LessonModule.lesson_id == community.lesson_id)
+                                   .order_by(LessonModule.position)))
+
+
+def fan_out(community: Community, issue: DigestIssue) -> int:
+    """Queue this issue to every due member and organization contact; advance each reader's drip."""
+    slot = aware(issue.slot_at)
+    rows = db.session.execute(select(Member, Membership).join(Membership).where(
+        Membership.community_id == community.id, Membership.status == "active").order_by(Member.id)).all()
+    modules = _modules(community)
+    suppressed = mailer.suppressed_addresses(member.email for member, _ in rows)
+    readers, contexts = [], {}
+    for member, membership in rows:
+        if not _member_due(member, membership, slot):
+            continue
+        since = aware(membership.last_digest_at) if membership.last_digest_at else slot - timedelta(
+            days=MEMBER_INTERVAL_DAYS[member.digest_frequency])
+        module = modules[membership.next_module] if membership.next_module < len(modules) else None
+        contexts[member.id] = {"issue_id": issue.id, "module_id": module.id if module else None,
+                               "since": since.isoformat()}
+        readers.append(member)
+        if mailer.suppression_reason(member, suppressed) is None:  # only a delivered copy moves them on
+            membership.last_digest_at = slot
+            membership.next_module += 1 if module else 0
+    queued = mailer.queue_bulk("digest", readers, key_for=lambda m: f"digest:{community.id}:{issue.number}:{m.id}",
+                               context_for=lambda m: contexts[m.id], community=community)
+    return queued + _fan_out_organizations(community, issue, slot)
+
+
+def _fan_out_organizations(community: Community, issue: DigestIssue, slot: datetime) -> int:
+    """Each organization with a contact gets its own edition: how its people took part."""
+    organizations = db.session.scalars(select(Organization).where(
+        Organization.contact_member_id.is_not(None),
+        Organization.id.in_(select(Member.organization_id).join(Membership).where(
+            Membership.community_id == community.id)))).all()
+    queued = 0
+    since = slot - timedelta(days={"weekly": 7, "biweekly": 14}.get(community.digest_cadence, 31))
+    for organization in organizations:
+        contact = db.session.get(Member, organization.contact_member_id)
+        queued += mailer.queue_email(
+            "digest_organization", contact, f"digest-org:{community.id}:{issue.number}:{organization.id}",
+            {"issue_id": issue.id, "organization_id": organization.id, "since": since.isoformat()}, community)
+    return queued
+
+
+# --- content --------------------------------------------------------------------------------------
+
+def upcoming_meetings(community: Community, member: Member, moment: datetime) -> list[dict]:
+    meetings = db.session.scalars(select(Meeting).where(
+        Meeting.community_id == community.id, Meeting.status == "scheduled", Meeting.starts_at > moment)
+        .order_by(Meeting.starts_at).limit(5)).all()
+    items = []
+    for meeting in meetings:
+        invited = db.session.scalar(select(Invitation).where(
+            Invitation.meeting_id == meeting.id, Invitation.member_id == member.id))
+        items.append({"meeting": meeting, "when": when_text(meeting, member.language),
+                      "rsvp": rsvp_links(meeting, member) if invited else None,
+                      "answer": invited.answer if invited else None})
+    return items
+
+
+def approved_practices(community: Community, since: datetime, until: datetime) -> list[Practice]:
+    """Practices a coordinator approved in the period; pending and declined ones never appear."""
+    return list(db.session.scalars(select(Practice).where(
+        Practice.community_id == community.id, Practice.status == "approved",
+        Practice.reviewed_at > since, Practice.reviewed_at <= until).order_by(Practice.reviewed_at)))
+
+
+def forms_waiting(member: Member, community: Community) -> list[dict]:
+    """Forms this member has yet to answer (filled in once forms exist)."""
+    return []
+
+
+def share_practice_url(community: Community, member: Member) -> str | None:
+    try:
+        from service.practices import share_url
+    except ImportError:  # pragma: no cover - practices arrive with their own module
+        return None
+    return share_url(community, member)
+
+
+def email_extras(row: OutboundEmail, member: Member, community: Community) -> dict:
+    """What a digest copy shows, computed at send time from the ids its row carries."""
+    issue = db.session.get(DigestIssue, row.context["issue_id"]) if row.context.get("issue_id") else \
+        _upcoming_issue(community)
+    slot = aware(issue.slot_at)
+    since = datetime.fromisoformat(row.context["since"])
+    extras = {"issue": issue, "language": member.language}
+    if row.kind == "digest_organization":
+        organization = db.session.get(Organization, row.context["organization_id"])
+        extras.update(organization=organization, participation=participation(community, organization, since, slot))
+        return extras
+    module = db.session.get(LessonModule, row.context["module_id"]) if row.context.get("module_id") else None
+    extras.update(
+        module=module,
+        module_title=module.text("title", member.language) if module else "",
+        module_goal=module.text("goal", member.language) if module else "",
+        module_body=module.text("body", member.language) if module else "",
+        module_html=to_html(module.text("body", member.language)) if module else "",
+        module_reflection=module.text("reflection", member.language) if module else "",
+        module_prompt=module.text("practice_prompt", member.language) if module else "",
+        practices=approved_practices(community, since, slot),
+        meetings=upcoming_meetings(community, member, datetime.now(timezone.utc)),
+        forms=forms_waiting(member, community),
+        share_url=share_practice_url(community, member),
+    )
+    return extras
+
+
+def participation(community: Community, organization: Organization, since: datetime, until: datetime) -> list[dict]:
+    """Per member of the organization: meetings answered and attended, practices shared, in the period."""
+    people = db.session.scalars(select(Member).join(Membership).where(
+        Membership.community_id == community.id, Membership.status == "active",
+        Member.organization_id == organization.id).order_by(Member.name)).all()
+    result = []
+    for person in people:
+        invitations = db.session.scalars(select(Invitation).join(Meeting).where(
+            Invitation.member_id == person.id, Meeting.community_id == community.id,
+            Meeting.starts_at > since, Meeting.starts_at <= until)).all()
+        shared = db.session.scalar(select(func.count()).select_from(Practice).where(
+            Practice.member_id == person.id, Practice.community_id == community.id,
+            Practice.created_at > since, Practice.created_at <= until)) or 0
+        result.append({"name": person.name, "invited": len(invitations),
+                       "attended": sum(1 for i in invitations if i.attended),
+                       "answered": sum(1 for i in invitations if i.answer), "practices": shared})
+    return result
+
+
+def _upcoming_issue(community: Community) -> DigestIssue:
+    """The next issue as it would be numbered, for previews (never saved)."""
+    number = (db.session.scalar(select(func.max(DigestIssue.number)).where(
+        DigestIssue.community_id == community.id)) or 0) + 1
+    now = datetime.now(timezone.utc)
+    return DigestIssue(community_id=community.id, number=number, slot_at=next_slot(community, now) or now)
+
+
+def preview(community: Community, member: Member) -> tuple[str, str, str]:
+    """(text, html, subject) of the member's next digest, rendered without queueing or advancing anything."""
+    from service.email_render import render
+    membership = db.session.scalar(select(Membership).where(
+        Membership.community_id == community.id, Membership.member_id == member.id))
+    modules = _modules(community)
+    position = membership.next_module if membership else 0
+    module = modules[position] if position < len(modules) else None
+    issue = _upcoming_issue(community)
+    since = aware(membership.last_digest_at) if membership and membership.last_digest_at else \
+        aware(issue.slot_at) - timedelta(days=MEMBER_INTERVAL_DAYS.get(member.digest_frequency, 7))
+    row = OutboundEmail(id=0, kind="digest", recipient=member.email, context={
+        "issue_id": None, "module_id": module.id if module else None, "since": since.isoformat()})
+    rendered = render(row, member, community)
+    return rendered.text, rendered.html, rendered.subject
+
+
+# --- dashboard ------------------------------------------------------------------------------------
+
+def history(community: Community) -> list[dict]:
+    """Past issues, newest first, with their emails counted by status."""
+    issues = db.session.scalars(select(DigestIssue).where(DigestIssue.community_id == community.id)
+                                .order_by(DigestIssue.number.desc()).limit(52)).all()
+    result = []
+    for issue in issues:
+        counts = dict(db.session.execute(select(OutboundEmail.status, func.count()).where(
+            OutboundEmail.idempotency_key.like(f"digest%:{community.id}:{issue.number}:%"))
+            .group_by(OutboundEmail.status)).all())
+        result.append({"issue": issue, "counts": counts})
+    return result
+
+
+def lesson_of(community: Community) -> Lesson | None:
+    return db.session.get(Lesson, community.lesson_id) if community.lesson_id else None
+

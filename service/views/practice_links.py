@@ -1,0 +1,62 @@
+"""The page members reach from a digest's "share a practice" link: a short form, then a thank-you.
+
+The signed token names the member and the community; a token for another
+community, a changed one or an expired one shows the bad-link page and saves
+nothing. GET only shows the form; the practice is saved (pending review) on POST.
+"""
+from flask import Blueprint, g, render_template
+from flask_babel import refresh
+
+from forms.practice import PracticeForm
+from service import practices
+from service.errors import DomainError
+from service.extensions import db, limiter
+from service.models import Community, Member
+from service.tokens import TokenError, read_token
+from service.views.helpers import show_domain_error
+
+bp = Blueprint("practice_links", __name__, url_prefix="/m/communities/<int:community_id>/practices")
+limiter.limit("60 per minute")(bp)
+
+
+def _member_and_community(community_id: int, token: str):
+    try:
+        member_id = read_token(practices.TOKEN_PURPOSE, token, object_id=community_id)
+    except TokenError as error:
+        g.token_error = "expired" if error.expired else "invalid"
+        return None, None
+    member, community = db.session.get(Member, member_id), db.session.get(Community, community_id)
+    if member is None or community is None:
+        g.token_error = "invalid"
+        return None, None
+    g.locale = member.language
+    refresh()
+    return member, community
+
+
+def _bad_link():
+    return render_template("member/bad_link.html", reason=g.get("token_error", "invalid")), 400
+
+
+@bp.route("/share/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def share(community_id: int, token: str):
+    member, community = _member_and_community(community_id, token)
+    if member is None:
+        return _bad_link()
+    if practices.active_membership(community, member) is None:
+        return render_template("member/practice_closed.html", community=community), 403
+    form = PracticeForm()
+    if form.validate_on_submit():
+        try:
+            practice = practices.submit_practice(community, member, form.title.data, form.what_we_did.data,
+                                                 form.what_happened.data, form.contact_ok.data, source="web")
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            return render_template("member/practice_thanks.html", community=community, member=member,
+                                   practice=practice, token=token)
+    return render_template("member/practice_share.html", form=form, community=community, member=member), \
+        400 if form.errors else 200

@@ -1,0 +1,205 @@
+"""Lesson digests: the schedule across DST and zones, late and double ticks, the drip, frequencies, content."""
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from service import digests, members
+from service.extensions import db
+from service.models import (Community, DigestIssue, Lesson, LessonModule, Member, Membership, OutboundEmail,
+                            Practice)
+from tests.conftest import run_worker
+
+UTC = timezone.utc
+
+
+def _riverside() -> Community:
+    return db.session.scalar(select(Community).where(Community.name == "Riverside COP"))
+
+
+def _member(email="ana@example.org") -> Member:
+    return db.session.scalar(select(Member).where(Member.email == email))
+
+
+def _lesson(modules=3) -> Lesson:
+    lesson = Lesson(slug="test-lesson", title_en="Test lesson", title_es="Lección de prueba")
+    for position in range(modules):
+        lesson.modules.append(LessonModule(
+            position=position, title_en=f"Module {position + 1}", title_es=f"Módulo {position + 1}",
+            goal_en=f"Goal {position + 1}", goal_es=f"Meta {position + 1}",
+            body_en=f"Body of module {position + 1} with **bold** <script>alert(1)</script>",
+            body_es=f"Texto del módulo {position + 1}", reflection_en="Think", practice_prompt_en="Try"))
+    db.session.add(lesson)
+    db.session.flush()
+    return lesson
+
+
+def _setup(cadence="weekly", weekday=1, hour=9, zone="America/Chicago", enabled_at=None):
+    community = _riverside()
+    community.digest_cadence, community.digest_weekday, community.digest_hour = cadence, weekday, hour
+    community.time_zone = zone
+    community.lesson_id = _lesson().id
+    community.digest_enabled = True
+    community.digest_enabled_at = enabled_at or datetime(2026, 1, 1, tzinfo=UTC)
+    db.session.commit()
+    return community
+
+
+@pytest.mark.parametrize("zone, day, expected", [
+    # Tuesday 09:00 in Chicago: UTC-6 in winter, UTC-5 after the March change.
+    ("America/Chicago", date(2027, 3, 9), datetime(2027, 3, 9, 15, 0, tzinfo=UTC)),
+    ("America/Chicago", date(2027, 3, 16), datetime(2027, 3, 16, 14, 0, tzinfo=UTC)),
+    ("America/Chicago", date(2027, 11, 9), datetime(2027, 11, 9, 15, 0, tzinfo=UTC)),
+    # Madrid changes two weeks later than the US; Mexico City no longer changes.
+    ("Europe/Madrid", date(2027, 3, 23), datetime(2027, 3, 23, 8, 0, tzinfo=UTC)),
+    ("Europe/Madrid", date(2027, 3, 30), datetime(2027, 3, 30, 7, 0, tzinfo=UTC)),
+    ("America/Mexico_City", date(2027, 7, 6), datetime(2027, 7, 6, 15, 0, tzinfo=UTC)),
+])
+def test_slots_keep_the_local_hour_across_dst(app, ctx, personas, zone, day, expected):
+    community = _setup(zone=zone)
+    assert digests.is_slot_day(community, day)
+    assert digests.slot_at(community, day) == expected
+    assert digests.latest_slot(community, expected + timedelta(minutes=1)) == expected
+    assert digests.next_slot(community, expected - timedelta(minutes=1)) == expected
+
+
+def test_biweekly_and_monthly_cadences(app, ctx, personas):
+    community = _setup(cadence="biweekly")
+    first = digests.next_slot(community, datetime(2027, 3, 1, tzinfo=UTC))
+    second = digests.next_slot(community, first)
+    assert (second - first) in (timedelta(days=14), timedelta(days=14, hours=-1), timedelta(days=14, hours=1))
+    community.digest_cadence = "monthly"
+    slot = digests.next_slot(community, datetime(2027, 3, 1, tzinfo=UTC))
+    local = slot.astimezone(__import__("zoneinfo").ZoneInfo("America/Chicago"))
+    assert local.weekday() == 1 and local.day <= 7 and local.hour == 9      # first Tuesday of the month
+
+
+def test_a_double_tick_and_a_late_tick_send_each_issue_once(app, ctx, personas, smtp):
+    community = _setup()
+    slot = digests.latest_slot(community, datetime(2027, 3, 10, tzinfo=UTC))
+    assert digests.tick(slot + timedelta(seconds=30)) == {community.id: 1}
+    assert digests.tick(slot + timedelta(seconds=90)) == {}                 # the next minute's tick
+    assert digests.tick(slot + timedelta(hours=5)) == {}                    # late after downtime
+    run_worker(app)
+    assert len(smtp.to("ana@example.org")) == 1
+    assert db.session.scalar(select(func.count()).select_from(DigestIssue)) == 1
+
+
+def test_after_a_long_outage_only_the_current_issue_goes_out(app, ctx, personas, smtp):
+    community = _setup()
+    start = digests.latest_slot(community, datetime(2027, 3, 3, tzinfo=UTC))
+    digests.tick(start + timedelta(minutes=1))
+    # Five weeks without a tick: one issue, for the latest slot, not five.
+    later = start + timedelta(days=35, hours=2)
+    assert digests.tick(later) == {community.id: 1}
+    issues = db.session.scalars(select(DigestIssue).order_by(DigestIssue.number)).all()
+    assert [i.number for i in issues] == [1, 2]
+    assert digests.latest_slot(community, later) == issues[1].slot_at.replace(tzinfo=UTC) \
+        if issues[1].slot_at.tzinfo is None else issues[1].slot_at
+
+
+def test_slots_before_digests_were_turned_on_are_not_sent(app, ctx, personas):
+    community = _setup(enabled_at=datetime(2027, 3, 10, tzinfo=UTC))
+    assert digests.tick(datetime(2027, 3, 10, 1, tzinfo=UTC)) == {}        # Tuesday's slot predates it
+    assert digests.tick(datetime(2027, 3, 16, 16, tzinfo=UTC)) == {community.id: 1}
+
+
+def _module_titles_sent(email):
+    rows = db.session.scalars(select(OutboundEmail).where(OutboundEmail.recipient == email,
+                                                          OutboundEmail.kind == "digest")
+                              .order_by(OutboundEmail.id)).all()
+    return [db.session.get(LessonModule, r.context["module_id"]).title_en if r.context["module_id"] else None
+            for r in rows]
+
+
+def test_the_drip_advances_per_member_and_a_late_joiner_starts_at_the_beginning(app, ctx, personas):
+    community = _setup()
+    ana = _member()
+    ana.language = "en"
+    tuesdays = [digests.latest_slot(community, datetime(2027, 3, 3, tzinfo=UTC)) + timedelta(days=7 * k)
+                for k in range(5)]
+    digests.tick(tuesdays[0] + timedelta(minutes=1))
+    digests.tick(tuesdays[1] + timedelta(minutes=1))
+    members.add_member(None, community, name="Late Joiner", email="late@example.org")
+    db.session.commit()
+    for slot in tuesdays[2:]:
+        digests.tick(slot + timedelta(minutes=1))
+    assert _module_titles_sent("ana@example.org") == ["Module 1", "Module 2", "Module 3", None, None]
+    assert _module_titles_sent("late@example.org") == ["Module 1", "Module 2", "Module 3"]
+
+
+def test_monthly_reader_gets_one_digest_a_month_and_never_gets_none(app, ctx, personas):
+    community = _setup()
+    members.add_member(None, community, name="Mo Nthly", email="monthly@example.org")
+    members.add_member(None, community, name="Ne Ver", email="never@example.org")
+    _member("monthly@example.org").digest_frequency = "monthly"
+    _member("never@example.org").digest_frequency = "never"
+    db.session.commit()
+    first = digests.latest_slot(community, datetime(2027, 3, 3, tzinfo=UTC))
+    for week in range(9):
+        digests.tick(first + timedelta(days=7 * week, minutes=1))
+    assert len(_module_titles_sent("ana@example.org")) == 9
+    assert len(_module_titles_sent("monthly@example.org")) == 3           # weeks 0, 4 and 8
+    assert _module_titles_sent("never@example.org") == []
+
+
+def test_a_sent_digest_has_its_sections_in_order_and_only_approved_practices(app, ctx, personas, smtp):
+    community = _setup()
+    ana, = [_member()]
+    ana.language = "en"
+    from service import meetings
+    meetings.create_meeting(None, community, starts_at=datetime.now(UTC) + timedelta(days=20), title="Spring call")
+    slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+    db.session.add_all([
+        Practice(community_id=community.id, member_id=ana.id, title="Shared pantry calendar",
+                 what_we_did="We put <b>one</b> calendar online", status="approved",
+                 reviewed_at=slot - timedelta(days=1), contact_ok=True),
+        Practice(community_id=community.id, member_id=ana.id, title="Unreviewed idea",
+                 what_we_did="Not yet approved", status="pending"),
+        Practice(community_id=community.id, member_id=ana.id, title="Declined idea",
+                 what_we_did="No", status="declined", reviewed_at=slot - timedelta(days=1)),
+    ])
+    db.session.commit()
+    digests.tick(slot + timedelta(minutes=1))
+    run_worker(app)
+    digest = [m for m in smtp.to("ana@example.org") if "digest" in (m.message["Subject"] or "")][0].message
+    text = digest.get_body(("plain",)).get_content()
+    html = digest.get_body(("html",)).get_content()
+    order = [text.index(marker) for marker in ("== Module 1 ==", "== Practices from the community ==",
+                                               "== Coming up ==", "== Share what you tried ==")]
+    assert order == sorted(order)
+    assert "Shared pantry calendar" in text and "Unreviewed idea" not in text and "Declined idea" not in text
+    assert "Spring call" in text and "/rsvp/" in text
+    assert "<script>" not in html and "&lt;b&gt;one&lt;/b&gt;" in html          # member text escaped
+    assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_a_spanish_member_reads_spanish(app, ctx, personas, smtp):
+    community = _setup()
+    slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+    digests.tick(slot + timedelta(minutes=1))
+    run_worker(app)
+    message = smtp.to("ana@example.org")[0].message
+    text = message.get_body(("plain",)).get_content()
+    assert "Módulo 1" in message["Subject"] and "Texto del módulo 1" in text
+    assert "Darse de baja" in text
+
+
+def test_the_organization_contact_gets_the_organization_edition(app, ctx, personas, smtp):
+    community = _setup()
+    ana = _member()
+    ana.organization.contact_member_id = ana.id
+    db.session.commit()
+    slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+    digests.tick(slot + timedelta(minutes=1))
+    run_worker(app)
+    subjects = [m.message["Subject"] for m in smtp.to("ana@example.org")]
+    assert len(subjects) == 2 and any("Casa Verde" in s for s in subjects)
+
+
+def test_preview_renders_without_sending(app, ctx, personas):
+    community = _setup()
+    text, html, subject = digests.preview(community, _member())
+    assert "Módulo 1" in subject and "Texto del módulo 1" in text and "<html" in html
+    assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == 0
+    assert db.session.scalar(select(Membership.next_module).where(Membership.member_id == _member().id)) == 0
