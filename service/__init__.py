@@ -44,9 +44,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from service.views import (announcements, auth, communities, errors, imports, meetings, member_links,
-                               members, outbox, practice_links, practices, rsvp)
-    for module in (auth, communities, members, imports, announcements, meetings, outbox, member_links, rsvp,
+    from service.views import (announcements, auth, communities, digests, errors, imports, meetings,
+                               member_links, members, outbox, practice_links, practices, rsvp)
+    for module in (auth, communities, members, imports, announcements, digests, meetings, outbox, member_links, rsvp,
                    practices, practice_links, errors):
         app.register_blueprint(module.bp)
 

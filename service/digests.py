@@ -264,19 +264,24 @@ def _upcoming_issue(community: Community) -> DigestIssue:
     return DigestIssue(community_id=community.id, number=number, slot_at=next_slot(community, now) or now)
 
 
+def test_context(community: Community, membership: Membership | None) -> dict:
+    """The context of this member's next copy, without moving their drip (previews and test sends)."""
+    modules = _modules(community)
+    position = membership.next_module if membership else 0
+    module = modules[position] if position < len(modules) else None
+    issue = _upcoming_issue(community)
+    frequency = membership.member.digest_frequency if membership else "weekly"
+    since = aware(membership.last_digest_at) if membership and membership.last_digest_at else \
+        aware(issue.slot_at) - timedelta(days=MEMBER_INTERVAL_DAYS.get(frequency, 7))
+    return {"issue_id": None, "module_id": module.id if module else None, "since": since.isoformat()}
+
+
 def preview(community: Community, member: Member) -> tuple[str, str, str]:
     """(text, html, subject) of the member's next digest, rendered without queueing or advancing anything."""
     from service.email_render import render
     membership = db.session.scalar(select(Membership).where(
         Membership.community_id == community.id, Membership.member_id == member.id))
-    modules = _modules(community)
-    position = membership.next_module if membership else 0
-    module = modules[position] if position < len(modules) else None
-    issue = _upcoming_issue(community)
-    since = aware(membership.last_digest_at) if membership and membership.last_digest_at else \
-        aware(issue.slot_at) - timedelta(days=MEMBER_INTERVAL_DAYS.get(member.digest_frequency, 7))
-    row = OutboundEmail(id=0, kind="digest", recipient=member.email, context={
-        "issue_id": None, "module_id": module.id if module else None, "since": since.isoformat()})
+    row = OutboundEmail(id=0, kind="digest", recipient=member.email, context=test_context(community, membership))
     rendered = render(row, member, community)
     return rendered.text, rendered.html, rendered.subject
 

@@ -78,11 +78,12 @@ def submit_practice(community: Community, member: Member, title: str, what_we_di
         raise DomainError(_("Only active members of %(name)s can share a practice with it.", name=community.name))
     values = _clean({"title": title, "what_we_did": what_we_did, "what_happened": what_happened,
                      "contact_ok": contact_ok})
-    existing = db.session.scalar(select(Practice).where(
-        Practice.community_id == community.id, Practice.member_id == member.id, Practice.status == "pending",
-        func.lower(Practice.title) == values["title"].lower()).order_by(Practice.id).limit(1))
-    if existing is not None:
-        return existing
+    pending = db.session.scalars(select(Practice).where(
+        Practice.community_id == community.id, Practice.member_id == member.id, Practice.status == "pending")
+        .order_by(Practice.id))
+    for existing in pending:  # compared here: SQLite's lower() leaves "Ñ" alone
+        if existing.title.casefold() == values["title"].casefold():
+            return existing
     practice = Practice(community_id=community.id, member_id=member.id, source=source, status="pending",
                         **values)
     db.session.add(practice)
@@ -170,11 +171,16 @@ def reviewed(community: Community, status: str, limit: int = 200) -> list[Practi
                                    .order_by(Practice.reviewed_at.desc(), Practice.id.desc()).limit(limit)))
 
 
-def approved_since(community: Community, since: datetime | None) -> list[Practice]:
-    """Practices approved after `since` (all approved ones when None), in the order they were approved."""
+def approved_since(community: Community, since: datetime | None, until: datetime | None = None) -> list[Practice]:
+    """Practices approved after `since` (and up to `until`, if given), in the order they were approved.
+
+    since=None means every approved one. Pending and declined practices are never returned.
+    """
     query = _of(community, "approved")
     if since is not None:
         query = query.where(Practice.reviewed_at > as_utc(since))
+    if until is not None:
+        query = query.where(Practice.reviewed_at <= as_utc(until))
     return list(db.session.scalars(query.order_by(Practice.reviewed_at, Practice.id)))
 
 

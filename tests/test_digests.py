@@ -203,3 +203,54 @@ def test_preview_renders_without_sending(app, ctx, personas):
     assert "Módulo 1" in subject and "Texto del módulo 1" in text and "<html" in html
     assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == 0
     assert db.session.scalar(select(Membership.next_module).where(Membership.member_id == _member().id)) == 0
+
+
+def test_digest_dashboard_settings_preview_and_test_send(app, ctx, personas, smtp, alice_client):
+    from tests.conftest import csrf_from
+    community = _riverside()
+    community.lesson_id = _lesson().id
+    db.session.commit()
+    url = f"/communities/{community.id}/digest/"
+    response = alice_client.get(url)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page[:500]
+    assert "Digests are off" in page
+    response = alice_client.post(url, data={"csrf_token": csrf_from(page), "digest_enabled": "y",
+                                            "lesson_id": community.lesson_id, "digest_cadence": "weekly",
+                                            "digest_weekday": 3, "digest_hour": 25})
+    assert response.status_code == 400                                     # hour out of range: nothing saved
+    db.session.expire_all()
+    assert not _riverside().digest_enabled
+    response = alice_client.post(url, data={"csrf_token": csrf_from(page), "digest_enabled": "y",
+                                            "lesson_id": community.lesson_id, "digest_cadence": "weekly",
+                                            "digest_weekday": 3, "digest_hour": 8})
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert _riverside().digest_enabled and _riverside().digest_weekday == 3
+    assert "Next issue:" in alice_client.get(url).get_data(as_text=True)
+    membership = db.session.scalar(select(Membership).where(Membership.member_id == _member().id))
+    preview = alice_client.get(f"{url}preview?membership_id={membership.id}").get_data(as_text=True)
+    assert "Texto del módulo 1" in preview
+    html = alice_client.get(f"{url}preview.html?membership_id={membership.id}")
+    assert "sandbox" in html.headers["Content-Security-Policy"] and "Módulo 1" in html.get_data(as_text=True)
+    page = alice_client.get(url).get_data(as_text=True)
+    alice_client.post(f"{url}test", data={"csrf_token": csrf_from(page), "membership_id": membership.id})
+    run_worker(app)
+    [copy] = smtp.to("alice@example.org")
+    assert copy.message["Subject"].startswith("[TEST]") and smtp.to("ana@example.org") == []
+    db.session.expire_all()
+    assert db.session.scalar(select(Membership.next_module).where(Membership.id == membership.id)) == 0
+
+
+def test_another_coordinator_cannot_reach_the_digest_pages(app, personas):
+    from tests.conftest import PASSWORD, csrf_from, login
+    bob = app.test_client()
+    login(bob, "bob@example.org", PASSWORD)
+    url = f"/communities/{personas['riverside']}/digest/"
+    token = csrf_from(bob.get(f"/communities/{personas['lakeside']}/digest/").get_data(as_text=True))
+    assert bob.get(url).status_code == 404
+    assert bob.get(f"{url}preview?membership_id=1").status_code == 404
+    assert bob.get(f"{url}preview.html?membership_id=1").status_code == 404
+    assert bob.post(url, data={"csrf_token": token, "digest_enabled": "y", "digest_cadence": "weekly",
+                               "digest_weekday": 1, "digest_hour": 9, "lesson_id": 0}).status_code == 404
+    assert bob.post(f"{url}test", data={"csrf_token": token, "membership_id": 1}).status_code == 404
