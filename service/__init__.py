@@ -44,10 +44,10 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from service.views import (announcements, auth, communities, digests, errors, imports, meetings,
+    from service.views import (announcements, auth, communities, digests, errors, imports, lessons, meetings,
                                member_links, members, outbox, practice_links, practices, rsvp)
     for module in (auth, communities, members, imports, announcements, digests, meetings, outbox, member_links, rsvp,
-                   practices, practice_links, errors):
+                   practices, practice_links, lessons, errors):
         app.register_blueprint(module.bp)
 
 
@@ -63,6 +63,6 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from service.cli import demo_cli, mail_cli, users_cli
-    for group in (users_cli, demo_cli, mail_cli):
+    from service.cli import demo_cli, lessons_cli, mail_cli, users_cli
+    for group in (users_cli, demo_cli, mail_cli, lessons_cli):
         app.cli.add_command(group)

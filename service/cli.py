@@ -1,4 +1,6 @@
-"""Command-line tools: `flask users create` and `flask demo seed`."""
+"""Command-line tools: `flask users create`, `flask demo seed`, `flask mail ...` and `flask lessons load`."""
+from pathlib import Path
+
 import click
 from flask.cli import AppGroup
 
@@ -9,6 +11,7 @@ from service.extensions import db
 users_cli = AppGroup("users", help="Coordinator accounts.")
 demo_cli = AppGroup("demo", help="Demo data.")
 mail_cli = AppGroup("mail", help="Email delivery.")
+lessons_cli = AppGroup("lessons", help="Lessons kept in the repository.")
 
 
 @users_cli.command("create")
@@ -50,3 +53,22 @@ def sweep():
     from service.delivery import sweep as sweep_outbox
     from service.meetings import sweep as sweep_meetings
     click.echo({"meetings": sweep_meetings(), "outbox": sweep_outbox()})
+
+
+@lessons_cli.command("load")
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
+def load_lessons(paths):
+    """Load or update lessons from folders (default: every folder under lessons/); see lessons/README.md."""
+    from service.lessons import LESSONS_DIR, LessonFileError, lesson_dirs, load_lesson_dir
+    folders = [folder for path in (paths or (LESSONS_DIR,))
+               for folder in ([path] if (path / "lesson.toml").is_file() else lesson_dirs(path))]
+    if not folders:
+        raise click.ClickException("No lesson folders (folders with a lesson.toml) found.")
+    try:
+        loaded = [load_lesson_dir(folder) for folder in folders]
+    except LessonFileError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    for lesson in loaded:
+        click.echo(f"Loaded {lesson.slug}: {lesson.title_en} ({len(lesson.modules)} modules).")

@@ -1,7 +1,7 @@
 """The demo community seeded on first start in embedded mode."""
 from sqlalchemy import select
 
-from service import communities, members
+from service import communities, lessons, members
 from service.coordinators import create_coordinator
 from service.extensions import db
 from service.models import Coordinator
@@ -45,6 +45,7 @@ def seed_demo() -> bool:
         coordinator, name="Family Services Community of Practice", time_zone="America/Chicago",
         stage="forming", digest_cadence="biweekly",
         description="Three neighborhood organizations learning together how to support families.")
+    community.lesson_id = lessons.load_lesson_dir(lessons.BUILT_IN_LESSON_DIR).id  # the built-in lesson
     for organization, people in PEOPLE.items():
         for name, language, role in people:
             members.add_member(coordinator, community, name=name, email=_address(name),

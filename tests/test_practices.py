@@ -112,6 +112,12 @@ def test_sending_the_same_practice_twice_saves_it_once(app, ctx, personas, clien
     for title in ("Evening office hours", "  evening   office HOURS "):
         assert client.post(path, data={"csrf_token": token, **FORM, "title": title}).status_code == 200
     assert len(_practices()) == 1 and len(_audit("practice.submit")) == 1
+    # Case is ignored beyond ASCII too (SQLite's lower() would not).
+    for title in ("Ñandú Night", "ñandú night"):
+        assert client.post(path, data={"csrf_token": token, **FORM, "title": title}).status_code == 200
+    assert [row[3] for row in _practices()] == ["Evening office hours", "Ñandú Night"]
+    db.session.execute(Practice.__table__.delete().where(Practice.title == "Ñandú Night"))
+    db.session.commit()
     # Another title is another practice.
     assert client.post(path, data={"csrf_token": token, **FORM, "title": "Bilingual flyers"}).status_code == 200
     assert [row[3] for row in _practices()] == ["Evening office hours", "Bilingual flyers"]
@@ -245,6 +251,7 @@ def test_approved_since_returns_only_practices_approved_after_the_date_in_order(
     assert practices.approved_since(lakeside, last_digest) == [other]
     assert pending not in practices.approved_since(riverside, None)
     assert practices.pending_for(riverside) == [pending]
+    assert practices.approved_since(riverside, None, until=last_digest) == [first]
     # Approving a declined one later publishes it in the next digest, after the ones approved before it.
     practices.approve(alice, declined)
     db.session.commit()

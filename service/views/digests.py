@@ -59,8 +59,13 @@ def settings(community_id: int):
 
 
 def _membership_or_404(community, membership_id):
-    membership = db.session.scalar(select(Membership).where(
-        Membership.id == membership_id, Membership.community_id == community.id))
+    """The chosen member's membership here; without a choice, the first active member."""
+    query = select(Membership).where(Membership.community_id == community.id)
+    if membership_id is None:
+        query = query.where(Membership.status == "active").order_by(Membership.id).limit(1)
+    else:
+        query = query.where(Membership.id == membership_id)
+    membership = db.session.scalar(query)
     if membership is None:
         abort(404)
     return membership

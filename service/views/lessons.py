@@ -4,13 +4,17 @@ Every coordinator can read every lesson. Lessons written here may be changed
 by any coordinator; built-in lessons (loaded from files) only by admins, and
 their edit pages answer 404 to everyone else.
 """
+from functools import lru_cache
+
+from babel.support import Translations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_babel import force_locale, gettext as _
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from forms.lesson import LessonForm, ModuleForm
 from forms.member import ConfirmForm
 from service import lessons
+from service.config import PROJECT_ROOT
 from service.errors import DomainError
 from service.extensions import db
 from service.lessons import LANGUAGES, LESSON_FIELDS, MODULE_FIELDS
@@ -34,15 +38,21 @@ def _module_or_404(lesson: Lesson, module_id: int) -> LessonModule:
     return module
 
 
+@lru_cache(maxsize=4)
+def _catalog(language: str) -> Translations:
+    return Translations.load(str(PROJECT_ROOT / "translations"), [language])
+
+
 def _previews(module: LessonModule | None) -> list[dict]:
     """The module as each language's email shows it, with the email's headings in that language."""
     if module is None:
         return []
     previews = []
     for language in LANGUAGES:
-        with force_locale(language):
-            labels = {"language": _("English") if language == "en" else _("Spanish"),
-                      "goal": _("Goal"), "reflection": _("Reflect"), "practice_prompt": _("Try it and tell us")}
+        reader = _catalog(language).gettext  # the headings digest.html puts around a module, in its language
+        labels = {"language": _("English") if language == "en" else _("Spanish"),  # in the coordinator's
+                  "goal": reader("Goal:"), "reflection": reader("To think about:"),
+                  "practice_prompt": reader("Try this:")}
         previews.append({"language": language, "labels": labels, **lessons.module_parts(module, language)})
     return previews
 
