@@ -80,7 +80,8 @@ def check_targets(database_url: str, redis_url: str) -> None:
     url = make_url(_sqlalchemy_url(database_url))
     if url.get_backend_name() != "sqlite" and (url.database or "").lower().startswith("test"):
         sys.exit(f"refusing to use database {url.database!r}: it belongs to the tests")
-    db_number = int((redis_url.rsplit("/", 1)[-1] or "0")) if redis_url.count("/") >= 3 else 0
+    from redis import Redis
+    db_number = int(Redis.from_url(redis_url).connection_pool.connection_kwargs.get("db") or 0)
     if db_number in PROTECTED_REDIS_DBS:
         sys.exit(f"refusing to use Redis db {db_number}: dbs 11-15 belong to the tests")
 
@@ -185,10 +186,19 @@ def worker_process(worker_class: str) -> int:
         queue, connection = get_queue(), redis_connection()
     cls = SimpleWorker if worker_class == "simple" else Worker
     cls([queue], connection=connection).work(burst=False, with_scheduler=False, logging_level="INFO")
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    own = peak_rss_kb()
     horses = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     print(json.dumps({"pid": os.getpid(), "own_kb": own, "horse_kb": horses}), flush=True)
     return 0
+
+
+def peak_rss_kb() -> int:
+    """This process's peak RSS since it started (VmHWM). Not ru_maxrss: after exec that still
+    counts the pages of the process that spawned us (here, the benchmark with its messages)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 class Workers:
@@ -419,7 +429,8 @@ def print_report(results: list[dict], args, message_bytes: float) -> None:
     print("-" * len(header))
     for result in results:
         outbox, baseline = result["outbox"], result["baseline"]
-        memory = "  ".join(f"{w['own_kb'] / 1024:.1f}/{w['horse_kb'] / 1024:.1f}" for w in outbox["workers"])
+        memory = "  ".join(f"{w['own_kb'] / 1024:.1f}/{w['horse_kb'] / 1024:.1f}" if w["horse_kb"]
+                           else f"{w['own_kb'] / 1024:.1f}/-" for w in outbox["workers"])
         print(f"{result['size']:>7} {outbox['rate']:>13.0f} {baseline['rate']:>15.0f} "
               f"{outbox['rate'] / baseline['rate']:>6.2f} {outbox['ms_per_message']:>14.3f} "
               f"{baseline['ms_per_message']:>16.3f}  {memory}")

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from service import mailer
+from service import mailer, practices
 from service.extensions import db
 from service.links import public_url
 from service.markdown_text import to_html
@@ -189,24 +189,9 @@ def upcoming_meetings(community: Community, member: Member, moment: datetime) ->
     return items
 
 
-def approved_practices(community: Community, since: datetime, until: datetime) -> list[Practice]:
-    """Practices a coordinator approved in the period; pending and declined ones never appear."""
-    return list(db.session.scalars(select(Practice).where(
-        Practice.community_id == community.id, Practice.status == "approved",
-        Practice.reviewed_at > since, Practice.reviewed_at <= until).order_by(Practice.reviewed_at)))
-
-
 def forms_waiting(member: Member, community: Community) -> list[dict]:
     """Forms this member has yet to answer (filled in once forms exist)."""
     return []
-
-
-def share_practice_url(community: Community, member: Member) -> str | None:
-    try:
-        from service.practices import share_url
-    except ImportError:  # pragma: no cover - practices arrive with their own module
-        return None
-    return share_url(community, member)
 
 
 def email_extras(row: OutboundEmail, member: Member, community: Community) -> dict:
@@ -229,10 +214,10 @@ def email_extras(row: OutboundEmail, member: Member, community: Community) -> di
         module_html=to_html(module.text("body", member.language)) if module else "",
         module_reflection=module.text("reflection", member.language) if module else "",
         module_prompt=module.text("practice_prompt", member.language) if module else "",
-        practices=approved_practices(community, since, slot),
+        practices=practices.approved_since(community, since, slot),
         meetings=upcoming_meetings(community, member, datetime.now(timezone.utc)),
         forms=forms_waiting(member, community),
-        share_url=share_practice_url(community, member),
+        share_url=practices.share_url(community, member),
     )
     return extras
 

@@ -88,6 +88,7 @@ def upgrade():
     with op.batch_alter_table('community', schema=None) as batch_op:
         batch_op.add_column(sa.Column('lesson_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('digest_enabled', sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch_op.add_column(sa.Column('digest_enabled_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('digest_weekday', sa.Integer(), server_default='1', nullable=False))
         batch_op.add_column(sa.Column('digest_hour', sa.Integer(), server_default='9', nullable=False))
         batch_op.create_foreign_key(batch_op.f('fk_community_lesson_id_lesson'), 'lesson', ['lesson_id'], ['id'], ondelete='SET NULL')
@@ -117,6 +118,7 @@ def downgrade():
         batch_op.drop_constraint(batch_op.f('fk_community_lesson_id_lesson'), type_='foreignkey')
         batch_op.drop_column('digest_hour')
         batch_op.drop_column('digest_weekday')
+        batch_op.drop_column('digest_enabled_at')
         batch_op.drop_column('digest_enabled')
         batch_op.drop_column('lesson_id')
 
