@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from forms import choices
 from wtforms import BooleanField, RadioField
 
-from forms.member import FREQUENCY_CHOICES, LANGUAGE_CHOICES
+from forms.member import FREQUENCY_CHOICES
 
 
 class PreferencesForm(FlaskForm):

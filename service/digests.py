@@ -16,7 +16,6 @@ from sqlalchemy.exc import IntegrityError
 
 from service import mailer, practices
 from service.extensions import db
-from service.links import public_url
 from service.markdown_text import to_html
 from service.meetings import aware, rsvp_links, when_text
 from service.models import (Community, DigestIssue, Invitation, Lesson, LessonModule, Meeting, Member, Membership,

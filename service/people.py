@@ -15,6 +15,6 @@ def normalize_email(raw: str) -> str:
         raise DomainError(_("An email address cannot contain line breaks."), "email")
     try:
         result = validate_email(raw, check_deliverability=False)
-    except EmailNotValidError as exc:
+    except EmailNotValidError:
         raise DomainError(_("%(address)s is not a valid email address.", address=raw), "email") from None
     return result.normalized.lower()

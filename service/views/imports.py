@@ -1,6 +1,5 @@
 """Dashboard: CSV member import: upload, preview of bad rows, confirm, progress."""
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
-from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select

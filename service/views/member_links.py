@@ -5,48 +5,26 @@ happens on POST. The unsubscribe POST is RFC 8058's one-click: it needs no
 cookie or CSRF token (the signed token is the authority), answers 200 and
 never redirects.
 """
-from flask import Blueprint, g, render_template, request
-from flask_babel import refresh
+from flask import Blueprint, render_template, request
 
 from forms.preferences import PreferencesForm
 from service import preferences
 from service.errors import DomainError
 from service.extensions import csrf, db, limiter
-from service.models import Member
-from service.tokens import TokenError, make_token, read_token
+from service.tokens import make_token
 from service.views.helpers import show_domain_error
+from service.views.member_pages import bad_link, member_from_link, speak
 
 bp = Blueprint("member_links", __name__, url_prefix="/m")
 limiter.limit("60 per minute")(bp)
 
 
-def _member(purpose: str, token: str) -> Member | None:
-    try:
-        member = db.session.get(Member, read_token(purpose, token))
-    except TokenError as error:
-        g.token_error = "expired" if error.expired else "invalid"
-        return None
-    if member is not None:
-        _speak(member.language)
-    return member
-
-
-def _speak(language: str) -> None:
-    """Show this page in the member's language (Flask-Babel caches the choice per request)."""
-    g.locale = language
-    refresh()
-
-
-def _bad_link():
-    return render_template("member/bad_link.html", reason=g.get("token_error", "invalid")), 400
-
-
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
 @csrf.exempt
 def unsubscribe(token: str):
-    member = _member("unsubscribe", token)
+    member = member_from_link("unsubscribe", token)
     if member is None:
-        return _bad_link()
+        return bad_link()
     if request.method == "POST":
         one_click = request.form.get("List-Unsubscribe") == "One-Click"
         preferences.unsubscribe(member, via="one-click" if one_click else "page")
@@ -59,9 +37,9 @@ def unsubscribe(token: str):
 @bp.route("/unsubscribe/<token>/undo", methods=["POST"])
 @csrf.exempt
 def resubscribe(token: str):
-    member = _member("unsubscribe", token)
+    member = member_from_link("unsubscribe", token)
     if member is None:
-        return _bad_link()
+        return bad_link()
     preferences.resubscribe(member)
     db.session.commit()
     return render_template("member/resubscribed.html", member=member)
@@ -69,9 +47,9 @@ def resubscribe(token: str):
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"], endpoint="preferences")
 def preferences_page(token: str):
-    member = _member("preferences", token)
+    member = member_from_link("preferences", token)
     if member is None:
-        return _bad_link()
+        return bad_link()
     form = PreferencesForm(data={"digest_frequency": member.digest_frequency, "language": member.language,
                                  "paused": member.paused})
     saved = False
@@ -83,7 +61,7 @@ def preferences_page(token: str):
             show_domain_error(form, error)
         else:
             db.session.commit()
-            _speak(member.language)
+            speak(member.language)
             saved = True
     return render_template("member/preferences.html", form=form, member=member, saved=saved,
                            unsubscribe_token=make_token("unsubscribe", member.id)), 400 if form.errors else 200

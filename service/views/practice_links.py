@@ -4,38 +4,24 @@ The signed token names the member and the community; a token for another
 community, a changed one or an expired one shows the bad-link page and saves
 nothing. GET only shows the form; the practice is saved (pending review) on POST.
 """
-from flask import Blueprint, g, render_template
-from flask_babel import refresh
+from flask import Blueprint, render_template
 
 from forms.practice import PracticeForm
 from service import practices
 from service.errors import DomainError
 from service.extensions import db, limiter
-from service.models import Community, Member
-from service.tokens import TokenError, read_token
+from service.models import Community
 from service.views.helpers import show_domain_error
+from service.views.member_pages import bad_link, member_from_link
 
 bp = Blueprint("practice_links", __name__, url_prefix="/m/communities/<int:community_id>/practices")
 limiter.limit("60 per minute")(bp)
 
 
 def _member_and_community(community_id: int, token: str):
-    try:
-        member_id = read_token(practices.TOKEN_PURPOSE, token, object_id=community_id)
-    except TokenError as error:
-        g.token_error = "expired" if error.expired else "invalid"
-        return None, None
-    member, community = db.session.get(Member, member_id), db.session.get(Community, community_id)
-    if member is None or community is None:
-        g.token_error = "invalid"
-        return None, None
-    g.locale = member.language
-    refresh()
-    return member, community
-
-
-def _bad_link():
-    return render_template("member/bad_link.html", reason=g.get("token_error", "invalid")), 400
+    member = member_from_link(practices.TOKEN_PURPOSE, token, object_id=community_id)
+    community = db.session.get(Community, community_id) if member else None
+    return (member, community) if community else (None, None)
 
 
 @bp.route("/share/<token>", methods=["GET", "POST"])
@@ -43,7 +29,7 @@ def _bad_link():
 def share(community_id: int, token: str):
     member, community = _member_and_community(community_id, token)
     if member is None:
-        return _bad_link()
+        return bad_link()
     if practices.active_membership(community, member) is None:
         return render_template("member/practice_closed.html", community=community), 403
     form = PracticeForm()

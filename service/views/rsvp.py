@@ -3,46 +3,32 @@
 GET shows the meeting and the member's answer (a scanner opening the link
 changes nothing); the answer changes on POST, one tap on a button.
 """
-from flask import Blueprint, abort, g, render_template, request
-from flask_babel import refresh
+from flask import Blueprint, abort, render_template, request
 
 from forms.rsvp import RsvpForm
 from service import meetings
 from service.errors import DomainError
 from service.extensions import db, limiter
 from service.markdown_text import to_html
-from service.models import Meeting, Member
+from service.models import Meeting
 from service.models.meetings import RSVP_ANSWERS
-from service.tokens import TokenError, read_token
+from service.views.member_pages import bad_link, member_from_link
 
 bp = Blueprint("rsvp", __name__, url_prefix="/m/meetings/<int:meeting_id>")
 limiter.limit("60 per minute")(bp)
 
 
 def _member_and_meeting(purpose: str, meeting_id: int, token: str):
-    try:
-        member_id = read_token(purpose, token, object_id=meeting_id)
-    except TokenError as error:
-        g.token_error = "expired" if error.expired else "invalid"
-        return None, None
-    member, meeting = db.session.get(Member, member_id), db.session.get(Meeting, meeting_id)
-    if member is None or meeting is None:
-        g.token_error = "invalid"
-        return None, None
-    g.locale = member.language
-    refresh()
-    return member, meeting
-
-
-def _bad_link():
-    return render_template("member/bad_link.html", reason=g.get("token_error", "invalid")), 400
+    member = member_from_link(purpose, token, object_id=meeting_id)
+    meeting = db.session.get(Meeting, meeting_id) if member else None
+    return (member, meeting) if meeting else (None, None)
 
 
 @bp.route("/rsvp/<token>", methods=["GET", "POST"])
 def answer(meeting_id: int, token: str):
     member, meeting = _member_and_meeting("rsvp", meeting_id, token)
     if member is None:
-        return _bad_link()
+        return bad_link()
     invitation = meetings.invitation_for(meeting, member)
     if invitation is None:
         abort(404)
@@ -71,5 +57,5 @@ def feedback(meeting_id: int, token: str):
     """Where feedback requests point; the feedback form itself comes with the forms capability."""
     member, meeting = _member_and_meeting("feedback", meeting_id, token)
     if member is None:
-        return _bad_link()
+        return bad_link()
     return render_template("member/feedback_pending.html", meeting=meeting, member=member)
