@@ -4,7 +4,7 @@ import re
 import pytest
 from flask_migrate import upgrade
 from redis import Redis
-from sqlalchemy import MetaData, inspect
+from sqlalchemy import MetaData
 
 from service import create_app
 from service.extensions import db, limiter

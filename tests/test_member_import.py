@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from service.extensions import db
 from service.models import AuditEvent, Member, MemberImport, Membership
-from tests.conftest import csrf_from, post_form
+from tests.conftest import post_form
 
 HEADER = "name,email,organization,language,role\n"
 
