@@ -124,6 +124,24 @@ def _member_due(member: Member, membership: Membership, slot: datetime) -> bool:
     return slot - aware(membership.last_digest_at) >= timedelta(days=interval) - SLACK
 
 
+def module_choices(community: Community) -> list[tuple[int, str]]:
+    """(position, label) for each module of the community's lesson, then 'finished'."""
+    from flask_babel import gettext as _
+    modules = _modules(community)
+    return [(m.position, f"{m.position + 1}. {m.title_en}") for m in modules] + \
+        [(len(modules), _("Finished the lesson: practices and meetings only"))]
+
+
+def set_next_module(actor, membership: Membership, position: int) -> None:
+    """Where this member's drip continues (a late joiner can start where the others are)."""
+    position = max(0, min(position, len(_modules(membership.community))))
+    if membership.next_module != position:
+        from service import audit
+        audit.record(actor, "member.next_module", "member", membership.member_id, membership.community_id,
+                     changes={"next_module": [membership.next_module, position]})
+        membership.next_module = position
+
+
 def _modules(community: Community) -> list[LessonModule]:
     if community.lesson_id is None:
         return []

@@ -254,3 +254,21 @@ def test_another_coordinator_cannot_reach_the_digest_pages(app, personas):
     assert bob.post(url, data={"csrf_token": token, "digest_enabled": "y", "digest_cadence": "weekly",
                                "digest_weekday": 1, "digest_hour": 9, "lesson_id": 0}).status_code == 404
     assert bob.post(f"{url}test", data={"csrf_token": token, "membership_id": 1}).status_code == 404
+
+
+def test_the_coordinator_can_start_a_late_joiner_where_the_others_are(app, ctx, personas, alice_client):
+    from tests.conftest import csrf_from
+    community = _setup()
+    members.add_member(None, community, name="Late Joiner", email="late@example.org")
+    db.session.commit()
+    membership = db.session.scalar(select(Membership).join(Member).where(Member.email == "late@example.org"))
+    url = f"/communities/{community.id}/members/{membership.id}/edit"
+    page = alice_client.get(url).get_data(as_text=True)
+    assert "2. Module 2" in page
+    response = alice_client.post(url, data={"csrf_token": csrf_from(page), "name": "Late Joiner",
+                                            "email": "late@example.org", "language": "en", "role": "member",
+                                            "digest_frequency": "weekly", "next_module": 2})
+    assert response.status_code == 302
+    slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+    digests.tick(slot + timedelta(minutes=1))
+    assert _module_titles_sent("late@example.org") == ["Module 3"]

@@ -3,8 +3,9 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
+from forms import choices
 from forms.member import ConfirmForm, MemberEditForm, NewMemberForm
-from service import members
+from service import digests, members
 from service.errors import DomainError
 from service.extensions import db
 from service.views.helpers import community_or_404, show_domain_error
@@ -49,12 +50,14 @@ def edit(community_id: int, membership_id: int):
     form = MemberEditForm(data={
         "name": member.name, "email": member.email, "language": member.language, "role": membership.role,
         "organization": member.organization.name if member.organization else "",
-        "digest_frequency": member.digest_frequency})
+        "digest_frequency": member.digest_frequency, "next_module": membership.next_module})
+    form.next_module.choices = choices(digests.module_choices(community))
     if form.validate_on_submit():
         try:
             members.update_member(current_user, membership, name=form.name.data, email=form.email.data,
                                   organization=form.organization.data, language=form.language.data,
                                   role=form.role.data, digest_frequency=form.digest_frequency.data)
+            digests.set_next_module(current_user, membership, form.next_module.data)
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
