@@ -2,6 +2,7 @@
 from service.models.audit import AuditEvent
 from service.models.communities import Community, CommunityCoordinator, Organization
 from service.models.coordinators import Coordinator
+from service.models.forms import Charter, CharterVote, FormAnswer, FormRequest, FormResponse, IntakeEntry
 from service.models.imports import MemberImport
 from service.models.lessons import DigestIssue, Lesson, LessonModule, Practice
 from service.models.meetings import Invitation, Meeting, Reminder
@@ -9,6 +10,7 @@ from service.models.members import Member, Membership
 from service.models.outbox import BounceEvent, OutboundEmail, Suppression
 
 __all__ = [
-    "AuditEvent", "BounceEvent", "Community", "CommunityCoordinator", "Coordinator", "Member",
+    "AuditEvent", "BounceEvent", "Charter", "CharterVote", "FormAnswer", "FormRequest", "FormResponse",
+    "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
     "DigestIssue", "Invitation", "Lesson", "LessonModule", "Meeting", "Practice", "MemberImport", "Membership", "Reminder", "Organization", "OutboundEmail", "Suppression",
 ]
