@@ -4,6 +4,7 @@ from jobs.context import job_context
 
 def sweep() -> dict:
     from service.delivery import sweep as sweep_outbox
+    from service.form_requests import sweep as sweep_forms
     from service.meetings import sweep as sweep_meetings
     with job_context():
-        return {"meetings": sweep_meetings(), "outbox": sweep_outbox()}
+        return {"meetings": sweep_meetings(), "forms": sweep_forms(), "outbox": sweep_outbox()}

@@ -44,11 +44,15 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from service.views import (announcements, auth, communities, digests, errors, imports, lessons, meetings,
-                               member_links, members, outbox, practice_links, practices, rsvp)
+    from service.views import (announcements, auth, communities, digests, errors, imports, intake, lessons,
+                               meetings, member_links, members, outbox, practice_links, practices, rsvp)
     for module in (auth, communities, members, imports, announcements, digests, meetings, outbox, member_links, rsvp,
-                   practices, practice_links, lessons, errors):
+                   practices, practice_links, lessons, intake, errors):
         app.register_blueprint(module.bp)
+    app.register_blueprint(intake.public_bp)
+    from service.views import charters  # the dashboard's charter pages and the members' ratify page
+    app.register_blueprint(charters.bp)
+    app.register_blueprint(charters.member_bp)
 
 
 def register_security(app: Flask) -> None:

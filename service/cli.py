@@ -1,6 +1,8 @@
 """Command-line tools: `flask users create`, `flask demo seed`, `flask mail ...` and `flask lessons load`."""
 from pathlib import Path
 
+import sys
+
 import click
 from flask.cli import AppGroup
 
@@ -44,7 +46,7 @@ def seed():
 def bounce(recipient):
     """Process a bounce report read from standard input (for an MTA pipe transport)."""
     from service.bounces import handle_bounce_message
-    click.echo(handle_bounce_message(click.get_binary_stream("stdin").read(), recipient))
+    click.echo(handle_bounce_message(sys.stdin.buffer.read(), recipient))
 
 
 @mail_cli.command("sweep")

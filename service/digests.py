@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from service import mailer, practices
+from service import charters, mailer, practices
 from service.extensions import db
 from service.markdown_text import to_html
 from service.meetings import aware, rsvp_links, when_text
@@ -235,6 +235,7 @@ def email_extras(row: OutboundEmail, member: Member, community: Community) -> di
         meetings=upcoming_meetings(community, member, datetime.now(timezone.utc)),
         forms=forms_waiting(member, community),
         share_url=practices.share_url(community, member),
+        **charters.digest_extras(community, member),  # charter, charter_url: "Our charter"
     )
     return extras
 

@@ -16,7 +16,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import contains_eager
 
 from jobs.queue import cancel_after_commit, enqueue_after_commit
-from service import audit, mailer
+from service import audit, form_requests, mailer
 from service.errors import DomainError
 from service.extensions import db
 from service.ical import meeting_calendar
@@ -335,6 +335,7 @@ def send_feedback_requests(meeting_id: int) -> int:
         return 0
     attendees = list(db.session.scalars(select(Invitation.member_id).where(
         Invitation.meeting_id == meeting.id, Invitation.attended.is_(True))))
+    form_requests.feedback_request(meeting, attendees)  # the form the email's link opens, one response per attendee
     queued = _send(meeting, "feedback_request", attendees, f"feedback:{meeting.id}")
     meeting.feedback_sent_at = now()
     db.session.commit()

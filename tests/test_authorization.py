@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.routing.converters import AnyConverter
 
-from service import meetings, member_import, practices
+from service import intake, meetings, member_import, practices
 from service.extensions import db
 from service.models import Community, Coordinator, Member, Membership, OutboundEmail
 from tests.conftest import PASSWORD, csrf_from, login
@@ -112,6 +112,7 @@ def community_objects(app, community_id: int, coordinator_email: str) -> dict:
                                           starts_at=datetime.now(timezone.utc) + timedelta(days=7))
         practice = practices.submit_practice(community, db.session.get(Member, member_id), "Evening hours",
                                              "We opened later on Thursdays.")
+        intake.submit(community, organization="Hope Org", name="Hope", email=f"hope-{community_id}@example.org")
         db.session.commit()
         objects = {"community_id": community_id, "membership_id": membership_id,
                    "import_id": record.id, "email_id": email.id, "meeting_id": meeting.id,

@@ -1,4 +1,4 @@
-"""Meeting pages members reach from invitations and reminders: RSVP, and the feedback link.
+"""Meeting pages members reach from invitations and reminders: RSVP, and the feedback form.
 
 GET shows the meeting and the member's answer (a scanner opening the link
 changes nothing); the answer changes on POST, one tap on a button.
@@ -6,12 +6,13 @@ changes nothing); the answer changes on POST, one tap on a button.
 from flask import Blueprint, abort, render_template, request
 
 from forms.rsvp import RsvpForm
-from service import meetings
+from service import form_requests, meetings
 from service.errors import DomainError
 from service.extensions import db, limiter
 from service.markdown_text import to_html
 from service.models import Meeting
 from service.models.meetings import RSVP_ANSWERS
+from service.views.form_links import answer_page
 from service.views.member_pages import bad_link, member_from_link
 
 bp = Blueprint("rsvp", __name__, url_prefix="/m/meetings/<int:meeting_id>")
@@ -52,10 +53,14 @@ def answer(meeting_id: int, token: str):
                            agenda_html=to_html(meeting.agenda), is_open=meetings.is_open(meeting)), status
 
 
-@bp.route("/feedback/<token>")
+@bp.route("/feedback/<token>", methods=["GET", "POST"])
 def feedback(meeting_id: int, token: str):
-    """Where feedback requests point; the feedback form itself comes with the forms capability."""
+    """Where the meeting's feedback request points: the attendee's own feedback form."""
     member, meeting = _member_and_meeting("feedback", meeting_id, token)
     if member is None:
         return bad_link()
-    return render_template("member/feedback_pending.html", meeting=meeting, member=member)
+    form_request = form_requests.request_for_meeting(meeting)
+    response = form_requests.response_of(form_request, member) if form_request else None
+    if response is None:
+        return render_template("member/feedback_pending.html", meeting=meeting, member=member)
+    return answer_page(response, member)
