@@ -1,7 +1,10 @@
 """The demo community seeded on first start in embedded mode."""
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from sqlalchemy import select
 
-from service import communities, lessons, members
+from service import communities, lessons, meetings, members
 from service.coordinators import create_coordinator
 from service.extensions import db
 from service.models import Coordinator
@@ -50,5 +53,17 @@ def seed_demo() -> bool:
         for name, language, role in people:
             members.add_member(coordinator, community, name=name, email=_address(name),
                                organization=organization, language=language, role=role)
+    db.session.flush()
+    _schedule_first_meeting(coordinator, community)
     db.session.commit()
     return True
+
+
+def _schedule_first_meeting(coordinator, community) -> None:
+    """A kickoff a week from now, so the demo's Outbox shows real invitations (caught by the local sink)."""
+    day = (datetime.now(ZoneInfo(community.time_zone)) + timedelta(days=7)).date()
+    meetings.create_meeting(
+        coordinator, community, starts_at=meetings.to_utc(community, day, time(10, 0)), duration_minutes=90,
+        title="Kickoff: what do we want to learn together?", location="Riverside Family Center, Room 2",
+        agenda="1. Introductions: one thing your organization is proud of\n"
+               "2. What each of us hopes to learn this year\n3. How often and where we meet")

@@ -28,8 +28,12 @@ def main() -> int:
         if config["EMBEDDED_REDIS"]:
             started.append(start_redis(config["REDIS_URL"].removeprefix("unix://")))
         if config["EMBEDDED_MAIL"]:
-            sink = start_sink(config["MAIL_SINK_DIR"], config["MAIL_SERVER"], config["MAIL_PORT"])
-            started.append(sink)
+            try:
+                started.append(start_sink(config["MAIL_SINK_DIR"], config["MAIL_SERVER"], config["MAIL_PORT"]))
+            except OSError as error:
+                print(f"Cannot start the mail sink on port {config['MAIL_PORT']} ({error.strerror}): is another "
+                      "`make run` still running? Stop it, or set MAIL_PORT to a free port.", file=sys.stderr)
+                return 1
         with app.app_context():
             from flask_migrate import upgrade
             upgrade()
