@@ -398,3 +398,14 @@ def test_review_buttons_refuse_a_missing_csrf_token(app, ctx, personas, alice_cl
             assert response.status_code == 400, url
             assert "This form has expired" in response.get_data(as_text=True)
     assert _practices() == before
+
+
+def test_the_share_page_is_rate_limited_for_get_as_well_as_post(app, personas):
+    """Both the blueprint's 60 per minute and the route's POST limit apply."""
+    with app.app_context():
+        community = db.session.get(Community, personas["riverside"])
+        member = db.session.scalar(select(Member).where(Member.email == "ana@example.org"))
+        path = "/" + practices.share_url(community, member).split("/", 3)[3]
+    client = app.test_client()
+    statuses = [client.get(path).status_code for _ in range(61)]
+    assert statuses[:60] == [200] * 60 and statuses[60] == 429

@@ -25,7 +25,7 @@ def _member_and_community(community_id: int, token: str):
 
 
 @bp.route("/share/<token>", methods=["GET", "POST"])
-@limiter.limit("20 per hour", methods=["POST"])
+@limiter.limit("20 per hour", methods=["POST"], override_defaults=False)  # and the blueprint's 60/min
 def share(community_id: int, token: str):
     member, community = _member_and_community(community_id, token)
     if member is None:
