@@ -50,9 +50,15 @@ def register_blueprints(app: Flask) -> None:
                    practices, practice_links, lessons, intake, errors):
         app.register_blueprint(module.bp)
     app.register_blueprint(intake.public_bp)
+    from service.views import form_review, health
+    for blueprint in (form_review.bp, form_review.trend_bp, health.bp):
+        app.register_blueprint(blueprint)
     from service.views import charters  # the dashboard's charter pages and the members' ratify page
     app.register_blueprint(charters.bp)
     app.register_blueprint(charters.member_bp)
+    from service.views import form_links, form_requests  # members' forms by link; the dashboard's requests
+    app.register_blueprint(form_links.bp)
+    app.register_blueprint(form_requests.bp)
 
 
 def register_security(app: Flask) -> None:

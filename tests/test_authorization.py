@@ -112,11 +112,18 @@ def community_objects(app, community_id: int, coordinator_email: str) -> dict:
                                           starts_at=datetime.now(timezone.utc) + timedelta(days=7))
         practice = practices.submit_practice(community, db.session.get(Member, member_id), "Evening hours",
                                              "We opened later on Thursdays.")
-        intake.submit(community, organization="Hope Org", name="Hope", email=f"hope-{community_id}@example.org")
+        from service import charters
+        charter = charters.current_draft(community)
+        entry = intake.submit(community, organization="Hope Org", name="Hope",
+                              email=f"hope-{community_id}@example.org")
+        from service import form_requests
+        form_request = form_requests.send_request(coordinator, community, "charter", "Our charter", [member_id],
+                                                  datetime.now(timezone.utc) + timedelta(days=5))
         db.session.commit()
         objects = {"community_id": community_id, "membership_id": membership_id,
+                   "form_request_id": form_request.id, "request_id": form_request.id,
                    "import_id": record.id, "email_id": email.id, "meeting_id": meeting.id,
-                   "practice_id": practice.id}
+                   "practice_id": practice.id, "intake_entry_id": entry.id, "charter_id": charter.id}
         db.session.remove()
     return objects
 

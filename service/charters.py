@@ -1,0 +1,289 @@
+"""Charters: a draft written from members' answers, proposed to members, ratified by their votes, kept by version.
+
+A community's charter is a series of versions. Only a draft is ever edited;
+proposing one sends it to every active member, who approves or asks for a
+change by signed link (or, later, by reply). The coordinator ratifies a
+proposed version: the previous ratified one becomes superseded and a
+community still forming or defining its work moves on to managing it.
+Changing a proposed or ratified text means starting a new version, so every
+version members saw stays readable as it was.
+"""
+from datetime import datetime, timezone
+
+from flask_babel import gettext as _, lazy_gettext as _l
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from service import audit, mailer
+from service.errors import DomainError
+from service.extensions import db
+from service.links import public_url
+from service.markdown_text import to_html
+from service.models import (Charter, CharterVote, Community, Coordinator, FormAnswer, FormRequest, FormResponse,
+                            Member, Membership, OutboundEmail)
+from service.questions import CHARTER
+from service.tokens import make_token
+
+MAX_BODY = 50_000
+DECISIONS = ("approve", "change")
+MAX_COMMENT = 2_000
+# The headings a new charter starts with, one per charter question.
+SECTION_TITLES = {"purpose": _l("Purpose"), "goals": _l("Goals"), "membership": _l("Who belongs"),
+                  "roles": _l("Roles"), "rhythm": _l("Meeting rhythm"), "decisions": _l("How we decide"),
+                  "communication": _l("How we communicate"), "success": _l("What success looks like")}
+# Stages a ratified charter moves on from: the community has defined its work.
+STAGES_BEFORE_CHARTER = ("forming", "defining")
+
+mailer.register_kind(mailer.EmailKind("charter_proposal", bulk=True, extras="service.charters.email_extras"))
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- versions -------------------------------------------------------------------------------------
+
+def versions(community: Community) -> list[Charter]:
+    """Every version, newest first."""
+    return list(db.session.scalars(select(Charter).where(Charter.community_id == community.id)
+                                   .order_by(Charter.version.desc())))
+
+
+def charter_in(community: Community, charter_id: int) -> Charter | None:
+    """The charter version if it belongs to this community, else None (views answer 404)."""
+    return db.session.scalar(select(Charter).where(Charter.id == charter_id, Charter.community_id == community.id))
+
+
+def latest(community: Community) -> Charter | None:
+    return db.session.scalar(select(Charter).where(Charter.community_id == community.id)
+                             .order_by(Charter.version.desc()).limit(1))
+
+
+def proposed(community: Community) -> Charter | None:
+    """The version members are voting on now, if any."""
+    return db.session.scalar(select(Charter).where(Charter.community_id == community.id,
+                                                   Charter.status == "proposed").order_by(Charter.version.desc()))
+
+
+def ratified(community: Community) -> Charter | None:
+    """The charter in force: the latest ratified version."""
+    return db.session.scalar(select(Charter).where(Charter.community_id == community.id,
+                                                   Charter.status == "ratified").order_by(Charter.version.desc()))
+
+
+def starting_text() -> str:
+    """A new charter's text: one heading per section, to be written from the members' answers."""
+    return "\n\n".join(f"## {SECTION_TITLES[q.key]}\n" for q in CHARTER)
+
+
+def _add_version(community: Community, body: str) -> Charter:
+    """A new draft with the next version number; a concurrent twin loses on the unique version."""
+    number = (db.session.scalar(select(func.max(Charter.version)).where(Charter.community_id == community.id))
+              or 0) + 1
+    charter = Charter(community_id=community.id, version=number, body=body, status="draft")
+    try:
+        with db.session.begin_nested():
+            db.session.add(charter)
+    except IntegrityError:
+        raise DomainError(_("Someone else started a new version a moment ago. Reload the page.")) from None
+    return charter
+
+
+def current_draft(community: Community) -> Charter | None:
+    """The draft being written: version 1 is created for a community without a charter.
+
+    None when the latest version is proposed or ratified: changing it means starting a new version.
+    """
+    newest = latest(community)
+    if newest is None:
+        return _add_version(community, starting_text())
+    return newest if newest.status == "draft" else None
+
+
+def new_version(actor: Coordinator | None, community: Community) -> Charter:
+    """A new draft carrying the latest version's text; a version still being voted on is withdrawn."""
+    newest = latest(community)
+    if newest is not None and newest.status == "draft":
+        return newest
+    charter = _add_version(community, newest.body if newest else starting_text())
+    if newest is not None and newest.status == "proposed":
+        newest.status = "superseded"  # members no longer vote on a text that is being rewritten
+    audit.record(actor, "charter.new_version", "charter", charter.id, community.id, version=charter.version,
+                 from_version=newest.version if newest else None)
+    return charter
+
+
+def save_draft(actor: Coordinator | None, charter: Charter, body: str) -> bool:
+    """Replace a draft's Markdown text; True if it changed. Proposed and ratified versions are never edited."""
+    if charter.status != "draft":
+        raise DomainError(_("This version was already proposed, so it can no longer change. "
+                            "Start a new version to edit it."))
+    body = (body or "").replace("\r\n", "\n").strip()
+    if len(body) > MAX_BODY:
+        raise DomainError(_("The charter is too long (at most %(num)d characters).", num=MAX_BODY), "body")
+    if body == charter.body:
+        return False
+    charter.body = body
+    audit.record(actor, "charter.save", "charter", charter.id, charter.community_id, version=charter.version,
+                 length=len(body))
+    return True
+
+
+# --- members' answers -----------------------------------------------------------------------------
+
+def latest_request(community: Community) -> FormRequest | None:
+    """The community's most recent charter questionnaire."""
+    return db.session.scalar(select(FormRequest).where(FormRequest.community_id == community.id,
+                                                       FormRequest.kind == "charter")
+                             .order_by(FormRequest.created_at.desc(), FormRequest.id.desc()).limit(1))
+
+
+def answers_by_section(community: Community) -> list[dict]:
+    """Per charter question, in order: the submitted answers of the latest charter request.
+
+    Each answer is {"name", "organization", "text"}; members are ordered by name. Empty answers are left out.
+    """
+    request = latest_request(community)
+    found: dict[str, list[dict]] = {q.key: [] for q in CHARTER}
+    if request is not None:
+        rows = db.session.execute(
+            select(FormAnswer.question, FormAnswer.value_text, Member)
+            .join(FormResponse, FormAnswer.response_id == FormResponse.id)
+            .join(Member, FormResponse.member_id == Member.id)
+            .where(FormResponse.request_id == request.id, FormResponse.status == "submitted",
+                   FormAnswer.question.in_(list(found)))
+            .order_by(func.lower(Member.name), Member.id)).all()
+        for question, text, member in rows:
+            if text and text.strip():
+                found[question].append({"name": member.name, "text": text.strip(),
+                                        "organization": member.organization.name if member.organization else ""})
+    return [{"question": q, "title": SECTION_TITLES[q.key], "answers": found[q.key]} for q in CHARTER]
+
+
+def respondents(community: Community) -> int:
+    """How many members submitted the latest charter questionnaire."""
+    request = latest_request(community)
+    if request is None:
+        return 0
+    return db.session.scalar(select(func.count()).select_from(FormResponse).where(
+        FormResponse.request_id == request.id, FormResponse.status == "submitted")) or 0
+
+
+# --- proposing and voting -------------------------------------------------------------------------
+
+def _active_members(community: Community) -> list[Member]:
+    return list(db.session.scalars(select(Member).join(Membership).where(
+        Membership.community_id == community.id, Membership.status == "active").order_by(func.lower(Member.name))))
+
+
+def propose(actor: Coordinator | None, charter: Charter) -> int:
+    """Send a draft to every active member for their approval; returns how many emails were queued."""
+    if charter.status != "draft":
+        raise DomainError(_("Only a draft can be proposed."))
+    if not charter.body.strip():
+        raise DomainError(_("Write the charter before proposing it."), "body")
+    community = db.session.get(Community, charter.community_id)
+    recipients = _active_members(community)
+    if not recipients:
+        raise DomainError(_("The community has no active members to ratify the charter."))
+    charter.status, charter.proposed_at = "proposed", _now()
+    db.session.flush()
+    queued = mailer.queue_bulk("charter_proposal", recipients,
+                               key_for=lambda m: f"charter:{charter.id}:{m.id}",
+                               context_for=lambda m: {"charter_id": charter.id}, community=community)
+    audit.record(actor, "charter.propose", "charter", charter.id, community.id, version=charter.version,
+                 recipients=len(recipients))
+    return queued
+
+
+def is_member(community_id: int, member: Member) -> bool:
+    """Whether the member is (still) an active member of the community."""
+    return db.session.scalar(select(Membership.id).where(
+        Membership.community_id == community_id, Membership.member_id == member.id,
+        Membership.status == "active")) is not None
+
+
+def vote_of(charter: Charter, member: Member) -> CharterVote | None:
+    return db.session.scalar(select(CharterVote).where(CharterVote.charter_id == charter.id,
+                                                       CharterVote.member_id == member.id))
+
+
+def vote(charter: Charter, member: Member, decision: str, comment: str = "") -> CharterVote:
+    """A member approves the proposed charter or asks for a change; a second vote replaces the first."""
+    if decision not in DECISIONS:
+        raise DomainError(_("Choose to approve the charter or to ask for a change."))
+    if charter.status != "proposed":
+        raise DomainError(_("This version of the charter is no longer open for answers."))
+    if not is_member(charter.community_id, member):
+        raise DomainError(_("Only active members of the community can answer."))
+    comment = (comment or "").strip()
+    if len(comment) > MAX_COMMENT:
+        raise DomainError(_("The comment is too long (at most %(num)d characters).", num=MAX_COMMENT), "comment")
+    if decision == "change" and not comment:
+        raise DomainError(_("Tell us what you would change."), "comment")
+    existing = vote_of(charter, member)
+    if existing is None:
+        existing = CharterVote(charter_id=charter.id, member_id=member.id, decision=decision, comment=comment)
+        try:
+            with db.session.begin_nested():
+                db.session.add(existing)
+        except IntegrityError:  # a double click raced us: update the row it created
+            existing = vote_of(charter, member)
+    previous = existing.decision
+    existing.decision, existing.comment, existing.decided_at = decision, comment, _now()
+    audit.record(None, "charter.vote", "charter", charter.id, charter.community_id, member_id=member.id,
+                 decision=decision, previous=previous if previous != decision else None)
+    return existing
+
+
+def votes(charter: Charter) -> dict:
+    """Who approved, who asked for a change (with their comments), and which active members have not answered."""
+    rows = list(db.session.scalars(select(CharterVote).join(Member).where(CharterVote.charter_id == charter.id)
+                                   .order_by(func.lower(Member.name))))
+    voted = {row.member_id for row in rows}
+    community = db.session.get(Community, charter.community_id)
+    return {"approve": [row for row in rows if row.decision == "approve"],
+            "change": [row for row in rows if row.decision == "change"],
+            "waiting": [m for m in _active_members(community) if m.id not in voted]}
+
+
+def ratify(actor: Coordinator | None, charter: Charter) -> Charter:
+    """Make a proposed version the charter in force; the community moves on from defining to managing."""
+    if charter.status != "proposed":
+        raise DomainError(_("Only a proposed charter can be ratified."))
+    community = db.session.get(Community, charter.community_id)
+    previous = ratified(community)
+    if previous is not None:
+        previous.status = "superseded"
+    charter.status, charter.ratified_at = "ratified", _now()
+    counts = {decision: len(rows) for decision, rows in votes(charter).items()}
+    stage = None
+    if community.stage in STAGES_BEFORE_CHARTER:
+        stage = [community.stage, "managing"]
+        community.stage = "managing"
+    audit.record(actor, "charter.ratify", "charter", charter.id, community.id, version=charter.version,
+                 superseded_version=previous.version if previous else None, votes=counts,
+                 **({"changes": {"stage": stage}} if stage else {}))
+    return charter
+
+
+# --- links and email ------------------------------------------------------------------------------
+
+def member_url(charter: Charter, member: Member) -> str:
+    """The member's signed link to read (and, while proposed, answer) this charter version."""
+    return public_url("charter_links.show", charter_id=charter.id, token=make_token("charter", member.id, charter.id))
+
+
+def email_extras(row: OutboundEmail, member: Member, community: Community) -> dict:
+    """What a charter proposal shows at send time: the text, rendered and sanitised, and the member's link."""
+    charter = db.session.get(Charter, row.context["charter_id"])
+    return {"charter": charter, "charter_text": charter.body, "charter_html": to_html(charter.body),
+            "charter_url": member_url(charter, member)}
+
+
+def digest_extras(community: Community, member: Member) -> dict:
+    """The digest's "Our charter" line: the ratified version and the member's link to it, or nothing."""
+    charter = ratified(community)
+    if charter is None:
+        return {"charter": None, "charter_url": ""}
+    return {"charter": charter, "charter_url": member_url(charter, member)}

@@ -1,0 +1,187 @@
+"""Charters: the coordinator's draft editor, votes and versions (dashboard), and the member's ratify page.
+
+Dashboard: /communities/<id>/charter shows the members' answers section by
+section beside the Markdown draft, its preview, the proposed version's votes
+and every version. Members: /m/charters/<charter id>/<token> shows that
+version; while it is proposed a button approves it or asks for a change (the
+change happens on POST, so a mail scanner opening the link changes nothing).
+"""
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, gettext as _, lazy_gettext as _l, ngettext
+from flask_login import current_user, login_required
+
+from forms.charter_draft import CharterDraftForm, CharterVoteForm, ConfirmForm
+from service import charters
+from service.errors import DomainError
+from service.extensions import db, limiter
+from service.markdown_text import to_html
+from service.meetings import aware
+from service.models import Charter, Community
+from service.views.helpers import community_or_404, show_domain_error
+from service.views.member_pages import bad_link, member_from_link
+
+bp = Blueprint("charters", __name__, url_prefix="/communities/<int:community_id>/charter")
+member_bp = Blueprint("charter_links", __name__, url_prefix="/m/charters/<int:charter_id>")
+limiter.limit("60 per minute")(member_bp)
+
+STATUS_LABELS = {"draft": _l("Draft"), "proposed": _l("Proposed to members"), "ratified": _l("Ratified"),
+                 "superseded": _l("Superseded")}
+
+
+def _status(code: str) -> str:
+    return STATUS_LABELS.get(code, code)
+
+
+def _local(community: Community, moment) -> str:
+    """A stored UTC moment as the community's local date and time, or a dash."""
+    if moment is None:
+        return "—"
+    return format_datetime(aware(moment).astimezone(ZoneInfo(community.time_zone)), "medium",
+                           locale=str(get_locale()))
+
+
+def _charter_or_404(community: Community, charter_id: int) -> Charter:
+    charter = charters.charter_in(community, charter_id)
+    if charter is None:
+        abort(404)
+    return charter
+
+
+# --- dashboard ------------------------------------------------------------------------------------
+
+@bp.route("", methods=["GET", "POST"])
+@login_required
+def index(community_id: int):
+    """The draft editor (Save, Preview, Propose), the proposed version's votes, and the version history."""
+    community = community_or_404(community_id)
+    draft = charters.current_draft(community)
+    db.session.commit()  # keeps version 1 if it was just created
+    form = CharterDraftForm(data={"body": draft.body if draft else ""})
+    preview_body = draft.body if draft else ""
+    if request.method == "POST":
+        if draft is None:
+            flash(_("This version was already proposed, so it can no longer change. "
+                    "Start a new version to edit it."), "error")
+            return redirect(url_for("charters.index", community_id=community.id))
+        action = request.form.get("action", "save")
+        if form.validate_on_submit():
+            preview_body = form.body.data or ""
+            if action == "preview":
+                pass  # shown below, not saved
+            else:
+                try:
+                    charters.save_draft(current_user, draft, form.body.data)
+                    queued = charters.propose(current_user, draft) if action == "propose" else None
+                except DomainError as error:
+                    db.session.rollback()
+                    show_domain_error(form, error)
+                else:
+                    db.session.commit()
+                    if queued is None:
+                        flash(_("Draft saved."))
+                    else:
+                        flash(ngettext("Version %(version)d proposed. %(num)d member gets it by email.",
+                                       "Version %(version)d proposed. %(num)d members get it by email.",
+                                       queued, version=draft.version))
+                    return redirect(url_for("charters.index", community_id=community.id))
+    proposal = charters.proposed(community)
+    return render_template(
+        "charters/index.html", community=community, draft=draft, form=form, preview_html=to_html(preview_body),
+        sections=charters.answers_by_section(community), respondents=charters.respondents(community),
+        proposal=proposal, proposal_votes=charters.votes(proposal) if proposal else None,
+        in_force=charters.ratified(community), versions=charters.versions(community),
+        confirm_form=ConfirmForm(), status_label=_status, local=lambda moment: _local(community, moment)), \
+        400 if form.errors else 200
+
+
+@bp.route("/new-version", methods=["POST"])
+@login_required
+def new_version(community_id: int):
+    """Start a new draft from the latest text (withdrawing a version still being voted on)."""
+    community = community_or_404(community_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        charter = charters.new_version(current_user, community)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("Version %(version)d is a new draft. Edit it, then propose it.", version=charter.version))
+    return redirect(url_for("charters.index", community_id=community.id))
+
+
+@bp.route("/versions/<int:charter_id>")
+@login_required
+def version(community_id: int, charter_id: int):
+    """One version as it was proposed or ratified, with its votes."""
+    community = community_or_404(community_id)
+    charter = _charter_or_404(community, charter_id)
+    return render_template("charters/version.html", community=community, charter=charter,
+                           charter_html=to_html(charter.body), charter_votes=charters.votes(charter),
+                           confirm_form=ConfirmForm(), status_label=_status,
+                           local=lambda moment: _local(community, moment))
+
+
+@bp.route("/versions/<int:charter_id>/ratify", methods=["POST"])
+@login_required
+def ratify(community_id: int, charter_id: int):
+    community = community_or_404(community_id)
+    charter = _charter_or_404(community, charter_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    try:
+        charters.ratify(current_user, charter)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("Version %(version)d is ratified: it is the community's charter now.", version=charter.version))
+    return redirect(url_for("charters.index", community_id=community.id))
+
+
+# --- member page ----------------------------------------------------------------------------------
+
+@member_bp.route("/<token>", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def show(charter_id: int, token: str):
+    """A charter version for a member: while proposed, approve it or ask for a change; afterwards read it."""
+    member = member_from_link("charter", token, object_id=charter_id)
+    if member is None:
+        return bad_link()
+    charter = db.session.get(Charter, charter_id)
+    if charter is None:
+        abort(404)
+    community = db.session.get(Community, charter.community_id)
+    belongs = charters.is_member(community.id, member)
+    existing = charters.vote_of(charter, member)
+    form = CharterVoteForm(data={"comment": existing.comment if existing else ""})
+    error, saved = None, False
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                existing = charters.vote(charter, member, request.form.get("decision", ""), form.comment.data)
+            except DomainError as problem:
+                db.session.rollback()
+                if problem.field == "comment":
+                    form.comment.errors = list(form.comment.errors) + [problem.message]
+                else:
+                    error = problem.message
+            else:
+                db.session.commit()
+                saved = True
+    newer = None
+    if charter.status != "proposed" and belongs:
+        current = charters.proposed(community) or charters.ratified(community)
+        if current is not None and current.id != charter.id:
+            newer = {"charter": current, "url": charters.member_url(current, member)}
+    status = 400 if (form.errors or error) else 200
+    return render_template("member/charter_show.html", community=community, charter=charter, member=member,
+                           charter_html=to_html(charter.body), form=form, vote=existing, saved=saved, error=error,
+                           can_vote=charter.status == "proposed" and belongs, belongs=belongs, newer=newer,
+                           status_label=_status, local=lambda moment: _local(community, moment)), status
