@@ -18,8 +18,8 @@ from service import charters, mailer, practices
 from service.extensions import db
 from service.markdown_text import to_html
 from service.meetings import aware, rsvp_links, when_text
-from service.models import (Community, DigestIssue, Invitation, Lesson, LessonModule, Meeting, Member, Membership,
-                            OutboundEmail, Organization, Practice)
+from service.models import (Community, DigestIssue, FormRequest, FormResponse, Invitation, Lesson, LessonModule,
+                            Meeting, Member, Membership, OutboundEmail, Organization, Practice)
 
 EPOCH_MONDAY = date(2024, 1, 1)  # fixes which weeks are "every second week"
 MEMBER_INTERVAL_DAYS = {"weekly": 7, "biweekly": 14, "monthly": 28}
@@ -207,8 +207,14 @@ def upcoming_meetings(community: Community, member: Member, moment: datetime) ->
 
 
 def forms_waiting(member: Member, community: Community) -> list[dict]:
-    """Forms this member has yet to answer (filled in once forms exist)."""
-    return []
+    """Forms this member has not submitted yet whose deadline has not passed, with their links."""
+    from service.form_requests import form_url
+    rows = db.session.execute(select(FormResponse, FormRequest).join(FormRequest).where(
+        FormResponse.member_id == member.id, FormRequest.community_id == community.id,
+        FormResponse.status != "submitted",
+        (FormRequest.deadline_at.is_(None)) | (FormRequest.deadline_at > datetime.now(timezone.utc)))
+        .order_by(FormRequest.deadline_at)).all()
+    return [{"title": request.title, "url": form_url(response)} for response, request in rows]
 
 
 def email_extras(row: OutboundEmail, member: Member, community: Community) -> dict:

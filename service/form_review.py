@@ -37,12 +37,6 @@ class QuestionSummary:
     answers: list[dict] = field(default_factory=list)            # texts: newest first, at most TEXT_PREVIEW
 
 
-def request_in(community: Community, request_id: int) -> FormRequest | None:
-    """The form request if it belongs to this community, else None (views answer 404)."""
-    return db.session.scalar(select(FormRequest).where(FormRequest.id == request_id,
-                                                       FormRequest.community_id == community.id))
-
-
 def feedback_requests(community: Community) -> list[tuple[FormRequest, Meeting]]:
     """The community's feedback requests with their meetings, latest meeting first (the meeting filter)."""
     rows = db.session.execute(select(FormRequest, Meeting).join(Meeting, FormRequest.meeting_id == Meeting.id)

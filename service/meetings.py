@@ -17,6 +17,7 @@ from sqlalchemy.orm import contains_eager
 
 from jobs.queue import cancel_after_commit, enqueue_after_commit
 from service import audit, form_requests, mailer
+from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
 from service.ical import meeting_calendar
@@ -28,15 +29,6 @@ from service.tokens import make_token
 
 DEFAULT_REMINDER_OFFSETS = (1440, 60)
 DETAIL_FIELDS = ("title", "agenda", "duration_minutes", "location", "video_url", "facilitator_id")
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive UTC datetimes; make them aware."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def to_utc(community: Community, day: date, at: time) -> datetime:

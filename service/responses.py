@@ -4,7 +4,6 @@ Answers are one FormAnswer row per question; saving updates the row in
 place (or removes it when the answer is emptied), so a resubmission changes
 the answer instead of adding another.
 """
-from datetime import datetime, timezone
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -12,19 +11,11 @@ from sqlalchemy import select
 from service import audit
 from service.errors import DomainError
 from service.extensions import db
+from service.clock import aware, now
 from service.models import FormAnswer, FormRequest, FormResponse
 from service.questions import questions
 
 TEXT_LIMIT = 5000
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive UTC datetimes; make them aware."""
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def is_open(request: FormRequest) -> bool:

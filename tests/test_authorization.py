@@ -28,10 +28,13 @@ def is_member_link(rule) -> bool:
     return "token" in rule.arguments
 
 
+PUBLIC_ENDPOINTS = ("static", "auth.login", "health.healthz")  # the login page and the load balancer's check
+
+
 def dashboard_rules(app):
     """Every route a coordinator must be logged in for."""
     return [rule for rule in app.url_map.iter_rules()
-            if rule.endpoint not in ("static", "auth.login") and not is_member_link(rule)]
+            if rule.endpoint not in PUBLIC_ENDPOINTS and not is_member_link(rule)]
 
 
 def community_rules(app):
@@ -121,7 +124,7 @@ def community_objects(app, community_id: int, coordinator_email: str) -> dict:
                                                   datetime.now(timezone.utc) + timedelta(days=5))
         db.session.commit()
         objects = {"community_id": community_id, "membership_id": membership_id,
-                   "form_request_id": form_request.id, "request_id": form_request.id,
+                   "form_request_id": form_request.id, "request_id": form_request.id, "key": "purpose",
                    "import_id": record.id, "email_id": email.id, "meeting_id": meeting.id,
                    "practice_id": practice.id, "intake_entry_id": entry.id, "charter_id": charter.id}
         db.session.remove()

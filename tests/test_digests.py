@@ -272,3 +272,19 @@ def test_the_coordinator_can_start_a_late_joiner_where_the_others_are(app, ctx, 
     slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
     digests.tick(slot + timedelta(minutes=1))
     assert _module_titles_sent("late@example.org") == ["Module 3"]
+
+
+def test_forms_waiting_for_the_member_appear_with_their_links(app, ctx, personas, smtp):
+    from service import form_requests
+    community = _setup()
+    ana = _member()
+    ana.language = "en"
+    form_requests.send_request(None, community, "charter", "Draft our charter", [ana.id],
+                               datetime.now(UTC) + timedelta(days=10))
+    db.session.commit()
+    slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+    digests.tick(slot + timedelta(minutes=1))
+    run_worker(app)
+    digest = [m for m in smtp.to("ana@example.org") if "digest" in (m.message["Subject"] or "")][0].message
+    text = digest.get_body(("plain",)).get_content()
+    assert "== Waiting for your answer ==" in text and "Draft our charter: http" in text and "/m/forms/" in text

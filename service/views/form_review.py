@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import login_required
 
-from service import csv_export, form_review, svg_charts
+from service import csv_export, form_requests, form_review, svg_charts
 from service.models import Community, FormRequest
 from service.questions import questions
 from service.views.helpers import community_or_404
@@ -20,7 +20,7 @@ trend_bp = Blueprint("feedback_trend", __name__, url_prefix="/communities/<int:c
 
 
 def _request_or_404(community: Community, request_id: int) -> FormRequest:
-    form_request = form_review.request_in(community, request_id)
+    form_request = form_requests.request_in(community, request_id)
     if form_request is None:
         abort(404)
     return form_request
