@@ -3,6 +3,9 @@ import contextlib
 import os
 from collections.abc import Iterator
 
+import pytest
+
+from tests.live_server import live_server
 from tests.services import require
 
 CHROMIUM = "/usr/bin/chromium"
@@ -45,3 +48,27 @@ def watched_page(browser, base_url: str, **context_options) -> Iterator:
         yield page
     finally:
         context.close()
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium per test module."""
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def base_url(app):
+    """The session's app served on a free localhost port for this test."""
+    with live_server(app) as url:
+        yield url
+
+
+@pytest.fixture
+def phone(browser, base_url):
+    """A phone-sized touch tab whose browser speaks English: a page's language must come from the member."""
+    with watched_page(browser, base_url, locale="en-US", **PHONE) as page:
+        yield page

@@ -10,6 +10,8 @@ from service import create_app
 from service.extensions import db, limiter
 from tests import services
 
+pytest_plugins = ("tests.browser",)  # the browser, base_url and phone fixtures
+
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):

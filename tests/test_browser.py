@@ -3,9 +3,8 @@ import re
 
 import pytest
 
-from tests.browser import chromium, watched_page
+from tests.browser import watched_page
 from tests.conftest import PASSWORD
-from tests.live_server import live_server
 
 pytestmark = pytest.mark.browser
 
@@ -21,17 +20,6 @@ MEMBERS_CSV = (
 ).encode("utf-8")
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium for the module."""
-    with chromium() as browser:
-        yield browser
-
-
-@pytest.fixture
-def base_url(app):
-    with live_server(app) as url:
-        yield url
 
 
 @pytest.fixture

@@ -6,10 +6,9 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
-from tests.browser import chromium, watched_page
+from tests.browser import PHONE
 from tests.conftest import run_worker
-from tests.live_server import live_server
-from tests.test_browser_rsvp import LAYOUT, PHONE, on_live_server
+from tests.test_browser_rsvp import LAYOUT, on_live_server
 
 pytestmark = pytest.mark.browser
 
@@ -19,23 +18,7 @@ GOALS = "Dos capacitaciones conjuntas y un directorio de servicios compartido en
 PURPOSE = "Compartir lo que funciona para los bancos de alimentos pequeños"
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:
-        yield browser
 
-
-@pytest.fixture
-def base_url(app):
-    with live_server(app) as url:
-        yield url
-
-
-@pytest.fixture
-def phone(browser, base_url):
-    """A phone-sized touch tab whose browser speaks English: the page's language must come from the member."""
-    with watched_page(browser, base_url, locale="en-US", **PHONE) as page:
-        yield page
 
 
 def send_charter(app) -> int:

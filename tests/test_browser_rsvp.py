@@ -7,14 +7,12 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 import pytest
 from sqlalchemy import select
 
-from tests.browser import chromium, watched_page
+from tests.browser import PHONE
 from tests.conftest import run_worker
-from tests.live_server import live_server
 
 pytestmark = pytest.mark.browser
 
 SCREENSHOT = "/tmp/rsvp_phone.png"
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3, "is_mobile": True, "has_touch": True}
 TITLE = "Llamada mensual: huertos y compostaje"
 # Video links are long and have few places to break; a Teams one is among the longest.
 TEAMS_LINK = ("https://teams.microsoft.com/l/meetup-join/19%3ameeting_NjQ3ZTBlYzEtYjA2Ny00ZGI1LWE5NmQtMjI4ZmQ1NTdiNWQ3"
@@ -46,24 +44,7 @@ LAYOUT = """() => {
 }"""
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium for the module."""
-    with chromium() as browser:
-        yield browser
 
-
-@pytest.fixture
-def base_url(app):
-    with live_server(app) as url:
-        yield url
-
-
-@pytest.fixture
-def phone(browser, base_url):
-    """A phone-sized touch tab. Its browser speaks English: the page's language must come from the member."""
-    with watched_page(browser, base_url, locale="en-US", **PHONE) as page:
-        yield page
 
 
 def schedule_meeting(app) -> tuple[int, int]:
