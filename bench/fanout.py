@@ -43,6 +43,7 @@ PROTECTED_REDIS_DBS = range(11, 16)   # other people's tests
 TARGET_RATIO = 0.5
 TARGET_COST_GROWTH = 1.2
 FLAT_MEMORY_MB = 5.0                  # peak RSS may grow this much (or 5 %) and still count as flat
+STALL_SECONDS = 60                    # give up when no outbox row has finished for this long
 KIND = "announcement"
 
 
@@ -196,11 +197,11 @@ def free_port() -> int:
 
 # --- workers -------------------------------------------------------------------------------------
 
-def worker_process(worker_class: str) -> int:
+def worker_process(worker_class: str, report: str) -> int:
     """Entry point of one worker process (what `python -m jobs.worker` runs, without the scheduler).
 
-    Runs until SIGTERM, then prints its peak memory as one JSON line: its own and,
-    for the forking worker, that of the largest work-horse it forked.
+    Runs until SIGTERM, then writes its peak memory to `report` as JSON: its own
+    and, for the forking worker, that of the largest work-horse it forked.
     """
     from rq import SimpleWorker, Worker
     from jobs.context import worker_app
@@ -212,7 +213,7 @@ def worker_process(worker_class: str) -> int:
     cls([queue], connection=connection).work(burst=False, with_scheduler=False, logging_level="INFO")
     own = peak_rss_kb()
     horses = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"pid": os.getpid(), "own_kb": own, "horse_kb": horses}), flush=True)
+    Path(report).write_text(json.dumps({"pid": os.getpid(), "own_kb": own, "horse_kb": horses}))
     return 0
 
 
@@ -231,19 +232,22 @@ class Workers:
     def __init__(self, count: int, worker_class: str, env: dict, log_dir: Path):
         self.processes = []
         for number in range(count):
-            log = open(log_dir / f"worker-{number}.log", "ab")
+            log = open(log_dir / f"worker-{number}.log", "ab")  # RQ logs to stdout: never to a pipe we don't read
+            report = log_dir / f"worker-{number}.json"
+            report.unlink(missing_ok=True)
             process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker-process",
-                                        worker_class], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=log)
-            self.processes.append((process, log))
+                                        worker_class, "--report", str(report)],
+                                       env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+            self.processes.append((process, log, report))
 
     def cpu_seconds(self) -> float:
-        return sum(cpu_seconds(process.pid) for process, _log in self.processes)
+        return sum(cpu_seconds(process.pid) for process, _log, _report in self.processes)
 
     def wait_ready(self, queue, timeout: float = 60) -> None:
         from rq import Worker
         deadline = time.monotonic() + timeout
         while len(Worker.all(queue=queue)) < len(self.processes):
-            for process, log in self.processes:
+            for process, log, _report in self.processes:
                 if process.poll() is not None:
                     raise RuntimeError(f"a worker exited early (code {process.returncode}); see {log.name}")
             if time.monotonic() > deadline:
@@ -252,23 +256,23 @@ class Workers:
 
     def stop(self) -> list[dict]:
         """Warm shutdown (SIGTERM, as RQ expects), then each worker's memory report."""
-        for process, _log in self.processes:
+        for process, _log, _report in self.processes:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         reports = []
-        for process, log in self.processes:
+        for process, log, report in self.processes:
             try:
-                out, _ = process.communicate(timeout=60)
+                process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
-                out, _ = process.communicate()
+                process.wait()
             log.close()
-            lines = [line for line in out.decode().splitlines() if line.startswith("{")]
-            reports.append(json.loads(lines[-1]) if lines else {"pid": process.pid, "own_kb": 0, "horse_kb": 0})
+            reports.append(json.loads(report.read_text()) if report.exists()
+                           else {"pid": process.pid, "own_kb": 0, "horse_kb": 0})
         return reports
 
     def kill(self) -> None:
-        for process, log in self.processes:
+        for process, log, _report in self.processes:
             if process.poll() is None:
                 process.kill()
                 process.wait()
@@ -365,6 +369,9 @@ def run_outbox(app, sink: Sink, size: int, community_id: int, context: dict, arg
             cpu_before = workers.cpu_seconds(), cpu_seconds(sink.process.pid)
             community = db.session.get(Community, community_id)
             members = db.session.scalars(select(Member).order_by(Member.id).limit(size)).all()
+            if len(members) != size:
+                raise RuntimeError(f"{len(members)} members where this run made {size}: "
+                                   "something else reset the benchmark's database during the run")
             run = time.time_ns()
             queue_started = time.time()
             mailer.queue_bulk(KIND, members, lambda m: f"bench:{run}:{m.id}", lambda m: context, community)
@@ -372,20 +379,23 @@ def run_outbox(app, sink: Sink, size: int, community_id: int, context: dict, arg
             db.session.commit()
             enqueued = time.time()
             db.session.remove()
-            timeout = 60 + size / 20
+            progress, progress_at = -1, time.time()
             while True:
                 with db.engine.connect() as connection:
                     counts = dict(connection.execute(select(OutboundEmail.status, func.count())
                                                      .group_by(OutboundEmail.status)).all())
-                if counts.get("sent", 0) + counts.get("failed", 0) >= size:
+                done = counts.get("sent", 0) + counts.get("failed", 0)
+                if done >= size:
                     break
+                if done != progress:
+                    progress, progress_at = done, time.time()
                 waiting = db.session.scalar(select(func.count()).where(
                     OutboundEmail.status == "pending", OutboundEmail.next_attempt_at.is_not(None)))
                 db.session.remove()
                 if waiting:
                     raise RuntimeError(f"{waiting} rows were deferred for a retry: {counts}")
-                if time.time() - started > timeout:
-                    raise RuntimeError(f"not all rows were sent within {timeout:.0f} s: {counts}")
+                if time.time() - progress_at > STALL_SECONDS:
+                    raise RuntimeError(f"no row finished for {STALL_SECONDS} s: {counts}; see {log_dir}")
                 time.sleep(0.05)
             last_sent = db.session.scalar(select(func.max(OutboundEmail.sent_at)))
             db.session.remove()
@@ -507,6 +517,7 @@ def parse_args(argv):
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
     parser.add_argument("--worker-process", choices=("fork", "simple"), help=argparse.SUPPRESS)
+    parser.add_argument("--report", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.sizes = [200, 1000] if args.quick else sorted(int(s) for s in args.sizes.split(","))
     return args
@@ -515,7 +526,8 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.worker_process:
-        return worker_process(args.worker_process)
+        return worker_process(args.worker_process, args.report)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the workers and the sink are stopped too
     check_targets(args.database_url, args.redis_url)
     ensure_database(args.database_url)
     sink = Sink()
