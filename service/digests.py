@@ -78,6 +78,42 @@ def due_issue_slot(community: Community, moment: datetime) -> datetime | None:
     return slot
 
 
+SETTING_FIELDS = ("digest_enabled", "lesson_id", "digest_cadence", "digest_weekday", "digest_hour")
+
+
+def update_settings(actor, community: Community, *, enabled: bool, lesson_id: int | None, cadence: str,
+                    weekday: int, hour: int) -> None:
+    """Change when and what a community's digest sends, auditing what changed; the caller commits."""
+    from flask_babel import gettext as _
+    from service import audit
+    from service.errors import DomainError
+    from service.models.communities import CADENCES
+    if cadence not in CADENCES:
+        raise DomainError(_("Unknown digest cadence."), "digest_cadence")
+    if not 0 <= weekday <= 6:
+        raise DomainError(_("Choose a day of the week."), "digest_weekday")
+    if not 0 <= hour <= 23:
+        raise DomainError(_("Choose an hour from 0 to 23."), "digest_hour")
+    if lesson_id is not None and db.session.get(Lesson, lesson_id) is None:
+        raise DomainError(_("Choose a lesson from the list."), "lesson_id")
+    before = {key: getattr(community, key) for key in SETTING_FIELDS}
+    enable(community, enabled)
+    community.lesson_id, community.digest_cadence = lesson_id, cadence
+    community.digest_weekday, community.digest_hour = weekday, hour
+    changes = {key: [before[key], getattr(community, key)] for key in SETTING_FIELDS
+               if before[key] != getattr(community, key)}
+    if changes:
+        audit.record(actor, "digest.settings", "community", community.id, community.id, changes=changes)
+
+
+def next_issue_local(community: Community) -> datetime | None:
+    """When the next issue goes out, in the community's local time (None while digests are off)."""
+    if not community.digest_enabled:
+        return None
+    upcoming = next_slot(community, datetime.now(timezone.utc))
+    return upcoming and upcoming.astimezone(ZoneInfo(community.time_zone))
+
+
 def enable(community: Community, enabled: bool, moment: datetime | None = None) -> None:
     """Turn digests on from now (no issue for slots before this moment) or off."""
     if enabled and not community.digest_enabled:
@@ -103,10 +139,13 @@ def tick(moment: datetime | None = None) -> dict[int, int]:
     return queued
 
 
-def _create_issue(community: Community, slot: datetime) -> DigestIssue | None:
-    number = (db.session.scalar(select(func.max(DigestIssue.number)).where(
+def _next_number(community: Community) -> int:
+    return (db.session.scalar(select(func.max(DigestIssue.number)).where(
         DigestIssue.community_id == community.id)) or 0) + 1
-    issue = DigestIssue(community_id=community.id, number=number, slot_at=slot)
+
+
+def _create_issue(community: Community, slot: datetime) -> DigestIssue | None:
+    issue = DigestIssue(community_id=community.id, number=_next_number(community), slot_at=slot)
     try:
         with db.session.begin_nested():
             db.session.add(issue)
@@ -267,10 +306,9 @@ def participation(community: Community, organization: Organization, since: datet
 
 def _upcoming_issue(community: Community) -> DigestIssue:
     """The next issue as it would be numbered, for previews (never saved)."""
-    number = (db.session.scalar(select(func.max(DigestIssue.number)).where(
-        DigestIssue.community_id == community.id)) or 0) + 1
     now = datetime.now(timezone.utc)
-    return DigestIssue(community_id=community.id, number=number, slot_at=next_slot(community, now) or now)
+    return DigestIssue(community_id=community.id, number=_next_number(community),
+                       slot_at=next_slot(community, now) or now)
 
 
 def test_context(community: Community, membership: Membership | None) -> dict:
@@ -283,6 +321,16 @@ def test_context(community: Community, membership: Membership | None) -> dict:
     since = aware(membership.last_digest_at) if membership and membership.last_digest_at else \
         aware(issue.slot_at) - timedelta(days=MEMBER_INTERVAL_DAYS.get(frequency, 7))
     return {"issue_id": None, "module_id": module.id if module else None, "since": since.isoformat()}
+
+
+def send_test_copy(actor, community: Community, membership: Membership) -> None:
+    """Queue this member's next issue to the coordinator (subject marked [TEST]); moves nothing on."""
+    import uuid
+    from service import audit
+    mailer.staff_copy("digest_test", membership.member, actor.email,
+                      f"digest-test:{community.id}:{uuid.uuid4().hex}", test_context(community, membership),
+                      community)
+    audit.record(actor, "digest.test", "community", community.id, community.id, as_member=membership.member_id)
 
 
 def preview(community: Community, member: Member) -> tuple[str, str, str]:

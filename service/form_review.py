@@ -45,13 +45,6 @@ def feedback_requests(community: Community) -> list[tuple[FormRequest, Meeting]]
     return [tuple(row) for row in rows]
 
 
-def request_for_meeting(community: Community, meeting_id: int) -> FormRequest | None:
-    """The feedback request of one of this community's meetings, if there is one."""
-    return db.session.scalar(select(FormRequest).where(FormRequest.community_id == community.id,
-                                                       FormRequest.kind == "feedback",
-                                                       FormRequest.meeting_id == meeting_id))
-
-
 def organizations(form_request: FormRequest) -> list[Organization]:
     """Organizations of the members this form was sent to, by name (the organization filter)."""
     ids = (select(Member.organization_id).join(FormResponse, FormResponse.member_id == Member.id)

@@ -1,18 +1,15 @@
 """Dashboard: a community's lesson digest: settings, preview as any member, a test to myself, history."""
-import uuid
-
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from forms.digest import DigestSettingsForm, PreviewForm
-from service import audit, digests, mailer
+from service import digests
+from service.errors import DomainError
 from service.extensions import db
-from service.meetings import aware
 from service.models import Lesson, Member, Membership
-from service.views.helpers import community_or_404
-from service.views.outbox import MESSAGE_PREVIEW_POLICY
+from service.views.helpers import community_or_404, sandboxed_html, show_domain_error
 
 bp = Blueprint("digests", __name__, url_prefix="/communities/<int:community_id>/digest")
 
@@ -37,24 +34,21 @@ def settings(community_id: int):
     if request.method == "GET":
         form.lesson_id.data = community.lesson_id or 0
     if form.validate_on_submit():
-        before = {k: getattr(community, k) for k in ("digest_enabled", "lesson_id", "digest_cadence",
-                                                    "digest_weekday", "digest_hour")}
-        digests.enable(community, form.digest_enabled.data)
-        community.lesson_id = form.lesson_id.data or None
-        community.digest_cadence = form.digest_cadence.data
-        community.digest_weekday, community.digest_hour = form.digest_weekday.data, form.digest_hour.data
-        after = {k: getattr(community, k) for k in before}
-        audit.record(current_user, "digest.settings", "community", community.id, community.id,
-                     changes={k: [before[k], after[k]] for k in before if before[k] != after[k]})
-        db.session.commit()
-        flash(_("Digest settings saved."))
-        return redirect(url_for("digests.settings", community_id=community.id))
-    upcoming = digests.next_slot(community, digests.datetime.now(digests.timezone.utc)) \
-        if community.digest_enabled else None
+        try:
+            digests.update_settings(current_user, community, enabled=form.digest_enabled.data,
+                                    lesson_id=form.lesson_id.data or None, cadence=form.digest_cadence.data,
+                                    weekday=form.digest_weekday.data, hour=form.digest_hour.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(form, error)
+        else:
+            db.session.commit()
+            flash(_("Digest settings saved."))
+            return redirect(url_for("digests.settings", community_id=community.id))
     preview_form = PreviewForm()
     preview_form.membership_id.choices = _member_choices(community)
     return render_template("digests/settings.html", community=community, form=form, preview_form=preview_form,
-                           upcoming=upcoming and aware(upcoming).astimezone(digests.ZoneInfo(community.time_zone)),
+                           upcoming=digests.next_issue_local(community),
                            history=digests.history(community)), 400 if form.errors else 200
 
 
@@ -87,9 +81,7 @@ def preview_html(community_id: int):
     community = community_or_404(community_id)
     membership = _membership_or_404(community, request.args.get("membership_id", type=int))
     _text, html, _subject = digests.preview(community, membership.member)
-    response = current_app.response_class(html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = MESSAGE_PREVIEW_POLICY
-    return response
+    return sandboxed_html(html)
 
 
 @bp.route("/test", methods=["POST"])
@@ -101,11 +93,7 @@ def send_test(community_id: int):
     if not form.validate_on_submit():
         abort(400)
     membership = _membership_or_404(community, form.membership_id.data)
-    text_context = digests.test_context(community, membership)
-    mailer.staff_copy("digest_test", membership.member, current_user.email,
-                      f"digest-test:{community.id}:{uuid.uuid4().hex}", text_context, community)
-    audit.record(current_user, "digest.test", "community", community.id, community.id,
-                 as_member=membership.member_id)
+    digests.send_test_copy(current_user, community, membership)
     db.session.commit()
     flash(_("A test copy is on its way to %(address)s.", address=current_user.email))
     return redirect(url_for("digests.settings", community_id=community.id))

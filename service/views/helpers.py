@@ -1,5 +1,5 @@
 """Small helpers the dashboard views share."""
-from flask import abort
+from flask import abort, current_app
 from flask_login import current_user
 from wtforms import Form
 
@@ -23,3 +23,15 @@ def show_domain_error(form: Form, error: DomainError) -> None:
         field.errors = list(field.errors) + [error.message]
     else:
         form.form_errors.append(error.message)
+
+
+# An email's HTML part shown to a coordinator (framed by a dashboard page): no script, no network,
+# no forms, since members' text may be in it.
+MESSAGE_PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'"
+
+
+def sandboxed_html(html: str):
+    """A response showing an email's HTML part under the preview policy."""
+    response = current_app.response_class(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = MESSAGE_PREVIEW_POLICY
+    return response

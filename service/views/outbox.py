@@ -11,12 +11,10 @@ from service import outbox
 from service.communities import visible_communities_query
 from service.mailsink import find_captured
 from service.models.outbox import OUTBOX_STATUSES
+from service.views.helpers import sandboxed_html
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
-# The HTML part of a captured email is shown in a sandboxed frame with no script, no
-# network and no forms: members' text may be in it.
-MESSAGE_PREVIEW_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox; frame-ancestors 'self'"
 
 
 @bp.route("/")
@@ -88,6 +86,4 @@ def html_part(email_id: int):
     captured = find_captured(current_app.config["MAIL_SINK_DIR"], email.message_id)
     if captured is None or captured.html is None:
         abort(404)
-    response = current_app.response_class(captured.html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = MESSAGE_PREVIEW_POLICY
-    return response
+    return sandboxed_html(captured.html)
