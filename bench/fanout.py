@@ -204,9 +204,10 @@ def worker_process(worker_class: str, report: str) -> int:
     and, for the forking worker, that of the largest work-horse it forked.
     """
     from rq import SimpleWorker, Worker
-    from jobs.context import worker_app
+    from jobs.context import warm_up, worker_app
     from jobs.queue import get_queue, redis_connection
     app = worker_app()
+    warm_up(app)
     with app.app_context():
         queue, connection = get_queue(), redis_connection()
     cls = SimpleWorker if worker_class == "simple" else Worker
@@ -455,7 +456,7 @@ def peak_mb(report: dict) -> float:
 def print_report(results: list[dict], args, message_bytes: float) -> None:
     print()
     print(f"fan-out: {KIND} email, {message_bytes / 1024:.1f} KB average MIME size, {args.workers} "
-          f"{args.worker_class} workers, MAIL_BATCH_SIZE={os.environ.get('MAIL_BATCH_SIZE', '100')}, "
+          f"{args.worker_class} workers, MAIL_BATCH_SIZE={os.environ.get('MAIL_BATCH_SIZE', '500')}, "
           f"baseline {args.workers} smtplib processes")
     header = (f"{'N':>7} {'outbox msg/s':>13} {'baseline msg/s':>15} {'ratio':>6} {'outbox ms/msg':>14} "
               f"{'baseline ms/msg':>16}  worker peak RSS MB (own/horse)")

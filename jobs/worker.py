@@ -3,12 +3,13 @@ import sys
 
 from rq import Worker
 
-from jobs.context import worker_app
+from jobs.context import warm_up, worker_app
 from jobs.queue import get_queue, redis_connection
 
 
 def main() -> int:
     app = worker_app()
+    warm_up(app)
     with app.app_context():
         queue, connection = get_queue(), redis_connection()
     Worker([queue], connection=connection).work(with_scheduler=True)

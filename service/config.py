@@ -133,7 +133,7 @@ def load_settings(env=None) -> dict:
         # Domain of the reply, bounce (VERP) and mailto-unsubscribe addresses we receive mail on.
         "INBOUND_DOMAIN": _text(env, "INBOUND_DOMAIN", "cop.localhost"),
         "MAIL_TIMEOUT": _int(env, "MAIL_TIMEOUT", 30, 1, 600),
-        "MAIL_BATCH_SIZE": _int(env, "MAIL_BATCH_SIZE", 100, 1, 5000),
+        "MAIL_BATCH_SIZE": _int(env, "MAIL_BATCH_SIZE", 500, 1, 5000),
         "MAIL_MAX_ATTEMPTS": _int(env, "MAIL_MAX_ATTEMPTS", 8, 1, 50),
         "MAIL_RETRY_BASE_SECONDS": _int(env, "MAIL_RETRY_BASE_SECONDS", 60, 1),
         "MAIL_SENDING_TIMEOUT": _int(env, "MAIL_SENDING_TIMEOUT", 300, 1),

@@ -116,9 +116,10 @@ def run_worker_with_scheduler(app) -> None:
 
 def test_worker_killed_mid_batch_resends_at_most_the_message_in_flight(app, ctx, personas, smtp, workers,
                                                                       monkeypatch):
-    monkeypatch.setitem(app.config, "MAIL_BATCH_SIZE", 100)
+    monkeypatch.setitem(app.config, "MAIL_BATCH_SIZE", 500)
     release = slow_smtp(smtp, hold_at=60)
     addresses = fan_out(personas["riverside"], 300)
+    assert [len(job.args[0]) for job in get_queue().get_jobs()] == [300], "one job holds the whole fan-out"
     worker = workers(app.config["MAIL_PORT"])
 
     wait_until(lambda: len(smtp.messages) >= 30, 60, "the worker to deliver part of its first batch",
@@ -128,6 +129,7 @@ def test_worker_killed_mid_batch_resends_at_most_the_message_in_flight(app, ctx,
 
     counts = status_counts()
     assert counts.get("sending", 0) > 0, f"the worker should have died holding claimed rows: {counts}"
+    # The job claims its ids a hundred at a time: only the first hundred were out of reach.
     assert 0 < counts.get("sent", 0) < 100 and counts.get("pending", 0) == 200, counts
 
     result = sweep(stuck_after=timedelta(0), grace=timedelta(0))
