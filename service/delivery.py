@@ -9,11 +9,12 @@ our commit, one message per crashed worker at most.
 import smtplib
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from flask_mail import sanitize_address
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import select, update
 
 from service import bounces
 from service.email_render import HeaderInjectionError, new_message_id, render, to_bytes
@@ -24,8 +25,6 @@ from service.models import Community, Member, OutboundEmail
 MAX_BACKOFF = timedelta(hours=6)
 CLAIM_SIZE = 100  # rows claimed (and so left `sending` by a crash) at a time
 _outcomes: ContextVar = ContextVar("delivery_outcomes", default=None)  # see _outcome_writer
-# Built once: the columns to set come from the parameters (building it per row cost 0.13 ms).
-_RECORD_OUTCOME = update(OutboundEmail.__table__).where(OutboundEmail.__table__.c.id == bindparam("row_id"))
 
 
 def _transmit(connection, envelope_from: str, recipient: str, raw: bytes) -> None:
@@ -64,39 +63,46 @@ def claim(ids: list[int]) -> list[int]:
 def _outcome_writer():
     """On PostgreSQL, a connection of the batch's own where each outcome is one autocommitted UPDATE.
 
-    One round trip per message instead of four (BEGIN, SET LOCAL, UPDATE, COMMIT)
-    and no ORM commit: measured, about a third of a worker's time per message.
+    One round trip per message instead of four (BEGIN, SET LOCAL, UPDATE, COMMIT),
+    no ORM commit, and the statement goes straight to the driver (psycopg
+    prepares it on the server after a few uses): measured, this is what keeps
+    recording an outcome cheaper than sending the message.
     """
     if db.session.get_bind().dialect.name != "postgresql":
         yield
         return
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        driver = connection.connection.driver_connection
         # Commits survive a worker crash either way; skipping the fsync wait only
         # risks the last instant of outcomes if PostgreSQL itself crashes.
-        connection.exec_driver_sql("SET synchronous_commit TO OFF")
-        token = _outcomes.set(connection)
+        driver.execute("SET synchronous_commit TO OFF")
+        token = _outcomes.set(driver)
         try:
             yield
         finally:
             _outcomes.reset(token)
-            if not connection.invalidated:
-                connection.exec_driver_sql("RESET synchronous_commit")  # the pool keeps the connection
+            if not connection.invalidated and not driver.closed:
+                driver.execute("RESET synchronous_commit")  # the pool keeps the connection
+
+
+@lru_cache(maxsize=16)
+def _outcome_sql(columns: tuple[str, ...]) -> str:
+    """UPDATE of one row's outcome columns (our own column names, never input), by id."""
+    assignments = ", ".join(f"{column} = %({column})s" for column in columns)
+    return f"UPDATE {OutboundEmail.__tablename__} SET {assignments} WHERE id = %(row_id)s"
 
 
 def _finish(row_id: int, **values) -> None:
     """Record one row's outcome and commit it at once."""
-    connection = _outcomes.get()
-    if connection is not None:
-        connection.execute(_RECORD_OUTCOME, {"row_id": row_id, "updated_at": _now(), **values})
+    values["updated_at"] = _now()
+    driver = _outcomes.get()
+    if driver is not None:
+        driver.execute(_outcome_sql(tuple(sorted(values))), {"row_id": row_id, **values})
         if db.session().in_transaction():  # end the batch's reads (and anything a template's extras read)
             db.session.commit()
         return
-    if db.session.get_bind().dialect.name == "postgresql":
-        # Commits survive a worker crash either way; skipping the fsync wait only
-        # risks the last instant of outcomes if PostgreSQL itself crashes.
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
     db.session.execute(update(OutboundEmail).where(OutboundEmail.id == row_id)
-                       .values(updated_at=_now(), **values).execution_options(synchronize_session=False))
+                       .values(**values).execution_options(synchronize_session=False))
     db.session.commit()
 
 
