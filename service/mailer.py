@@ -17,6 +17,7 @@ from jobs.queue import enqueue_after_commit
 from service.config import PROJECT_ROOT
 from service.extensions import db
 from service.models import Community, Member, OutboundEmail, Suppression
+from service.sql import dialect_insert
 
 TEMPLATE_DIR = PROJECT_ROOT / "email_templates"
 
@@ -140,13 +141,6 @@ def queue_bulk(kind: str, members: Iterable[Member], key_for: Callable[[Member],
 
 def _insert_new(rows: list[dict]) -> list[tuple[int, str]]:
     """Insert rows whose key is new, skipping the others without error; (id, status) of those added."""
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    else:  # pragma: no cover - we run on PostgreSQL and SQLite only
-        raise RuntimeError(f"unsupported database {dialect}")
     added = []
     for start in range(0, len(rows), 1000):
         statement = (dialect_insert(OutboundEmail).on_conflict_do_nothing(index_elements=["idempotency_key"])

@@ -1,12 +1,13 @@
 """A member's answers to one form: read them, save a draft, submit, change them until the deadline.
 
-Answers are one FormAnswer row per question; saving updates the row in
-place (or removes it when the answer is emptied), so a resubmission changes
-the answer instead of adding another.
+Answers are one FormAnswer row per question, unique per response and
+question; saving upserts them in one statement (and deletes those emptied),
+so a resubmission changes the answer instead of adding another.
 """
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import delete, select
+from sqlalchemy.orm import contains_eager
 
 from service import audit
 from service.errors import DomainError
@@ -14,6 +15,7 @@ from service.extensions import db
 from service.clock import aware, now
 from service.models import FormAnswer, FormRequest, FormResponse
 from service.questions import questions
+from service.sql import dialect_insert
 
 TEXT_LIMIT = 5000
 
@@ -21,6 +23,13 @@ TEXT_LIMIT = 5000
 def is_open(request: FormRequest) -> bool:
     """Whether answers can still be saved: until the deadline (no deadline: always)."""
     return request.deadline_at is None or aware(request.deadline_at) > now()
+
+
+def response_with_request(response_id: int) -> FormResponse | None:
+    """A response with its form request, loaded in one query."""
+    return db.session.scalar(select(FormResponse).join(FormResponse.request)
+                             .options(contains_eager(FormResponse.request))
+                             .where(FormResponse.id == response_id))
 
 
 def answers_of(response: FormResponse) -> dict:
@@ -64,21 +73,7 @@ def save(response: FormResponse, data: dict, submit: bool) -> FormResponse:
         for question in questions(request.kind):
             if question.required and values[question.key] is None:
                 raise DomainError(_("Please answer this question."), question.key)
-    existing = {row.question: row for row in db.session.scalars(
-        select(FormAnswer).where(FormAnswer.response_id == response.id))}
-    for question in questions(request.kind):
-        value, row = values[question.key], existing.get(question.key)
-        if value is None:
-            if row is not None:
-                db.session.delete(row)
-            continue
-        if row is None:
-            row = FormAnswer(response_id=response.id, question=question.key)
-            db.session.add(row)
-        if question.kind == "rating":
-            row.value_int, row.value_text = value, None
-        else:
-            row.value_int, row.value_text = None, value
+    _store_answers(response.id, request.kind, values)
     response.updated_at = now()
     if submit:
         resubmitted = response.status == "submitted"
@@ -88,5 +83,24 @@ def save(response: FormResponse, data: dict, submit: bool) -> FormResponse:
     else:
         response.status = "draft"
     db.session.flush()
-    db.session.expire(response, ["answers"])
+    db.session.expire(response, ["answers"])  # written without the ORM: reload them if anyone asks
     return response
+
+
+def _store_answers(response_id: int, kind: str, values: dict) -> None:
+    """One upsert for the answers given, one delete for those emptied: the same rows, changed in place."""
+    kinds = {question.key: question.kind for question in questions(kind)}
+    rows = [{"response_id": response_id, "question": key,
+             "value_int": value if kinds[key] == "rating" else None,
+             "value_text": None if kinds[key] == "rating" else value}
+            for key, value in values.items() if value is not None]
+    if rows:  # the statement is the same every time (compiled once); the rows go as its parameters
+        insert = dialect_insert(FormAnswer.__table__)
+        db.session.execute(insert.on_conflict_do_update(
+            index_elements=["response_id", "question"],
+            set_={"value_int": insert.excluded.value_int, "value_text": insert.excluded.value_text}), rows)
+    emptied = [key for key, value in values.items() if value is None]
+    if emptied:
+        db.session.execute(delete(FormAnswer).where(FormAnswer.response_id == response_id,
+                                                    FormAnswer.question.in_(emptied)))
+

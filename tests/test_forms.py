@@ -60,8 +60,9 @@ def _path(response: FormResponse) -> str:
 
 
 def _post(client, path, data, button="submit"):
+    """Post the form as a browser would, following the redirect to the saved page."""
     csrf = csrf_from(client.get(path).get_data(as_text=True))
-    return client.post(path, data={"csrf_token": csrf, button: "1", **data})
+    return client.post(path, data={"csrf_token": csrf, button: "1", **data}, follow_redirects=True)
 
 
 def _answers() -> int:
@@ -160,6 +161,24 @@ def test_a_draft_is_there_when_the_member_comes_back_by_the_same_link(app, ctx, 
     assert page.status_code == 200 and "Thank you, your answers are submitted." in page.get_data(as_text=True)
     response = _response(form_request, sam)
     assert response.status == "submitted" and response.submitted_at is not None
+
+
+def test_a_saved_form_redirects_so_reloading_the_confirmation_saves_nothing_twice(app, ctx, personas, client):
+    sam = _add("Sam Lee", "sam@example.org")
+    form_request = _send("feedback", [sam], meeting=_past_meeting([sam]))
+    path = _path(_response(form_request, sam))
+    csrf = csrf_from(client.get(path).get_data(as_text=True))
+    posted = client.post(path, data={"csrf_token": csrf, "submit": "1", **FEEDBACK})
+    assert posted.status_code == 303 and posted.headers["Location"] == f"{path}?saved=submitted"
+    for _reload in range(2):
+        page = client.get(posted.headers["Location"]).get_data(as_text=True)
+        assert "Thank you, your answers are submitted." in page and "The small groups" in page
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "form_request")).all()
+    assert actions.count("form.submit") == 1 and "form.resubmit" not in actions and _answers() == 5
+    # ?saved= only confirms what the database holds: on another member's fresh form it says nothing.
+    tom = _add("Tom Reyes", "tom@example.org")
+    other = _path(_response(_send("feedback", [tom], meeting=_past_meeting([tom])), tom))
+    assert "your answers are submitted" not in client.get(f"{other}?saved=submitted").get_data(as_text=True)
 
 
 def test_resubmission_updates_the_answers_instead_of_adding_rows(app, ctx, personas, client):

@@ -2,10 +2,12 @@
 
 The signed token names the member and their response, so one member's link
 never opens another's answers. GET shows the form with the saved draft; POST
-saves a draft ("Save draft") or submits ("Submit"). After the deadline the
-page says the form is closed and nothing is saved.
+saves a draft ("Save draft") or submits ("Submit"), then redirects to the GET.
+After the deadline the page says the form is closed and nothing is saved.
 """
-from flask import Blueprint, render_template, request
+from urllib.parse import urlencode
+
+from flask import Blueprint, redirect, render_template, request
 
 from forms.charter import CharterForm
 from forms.feedback import FeedbackForm
@@ -25,35 +27,51 @@ FORM_CLASSES = {"feedback": FeedbackForm, "charter": CharterForm}
 @bp.route("/<int:response_id>/<token>", methods=["GET", "POST"])
 def answer(response_id: int, token: str):
     member = member_from_link(form_requests.TOKEN_PURPOSE, token, object_id=response_id)
-    response = db.session.get(FormResponse, response_id) if member else None
+    response = responses.response_with_request(response_id) if member else None
     if response is None or response.member_id != member.id:
         return bad_link()
     return answer_page(response, member)
 
 
 def answer_page(response: FormResponse, member: Member):
-    """Show or save one member's response; shared by /m/forms/... and the meeting's feedback link."""
+    """Show or save one member's response; shared by /m/forms/... and the meeting's feedback link.
+
+    A saved answer redirects (303) to the same link with ?saved=draft or
+    ?saved=submitted, so reloading the confirmation never posts twice.
+    """
     form_request = response.request
-    community = db.session.get(Community, form_request.community_id)
-    deadline = form_requests.deadline_text(form_request, member.language) if form_request.deadline_at else None
-    context = {"form_request": form_request, "community": community, "member": member, "response": response,
-               "deadline": deadline, "questions": FORM_CLASSES[form_request.kind].QUESTIONS,
-               "meeting": db.session.get(Meeting, form_request.meeting_id) if form_request.meeting_id else None}
     if not responses.is_open(form_request):
         status = 409 if request.method == "POST" else 200
-        return render_template("member/form_closed.html", **context), status
+        return render_template("member/form_closed.html", **_page_context(response, member)), status
     form_class = FORM_CLASSES[form_request.kind]
-    form = form_class(data=responses.answers_of(response)) if request.method == "GET" else form_class()
-    saved = None
-    if form.is_submitted() and response.status == "submitted":
+    if request.method != "POST":
+        form = form_class(data=responses.answers_of(response))
+        saved = request.args.get("saved")
+        return _form_page(form, response, member, saved if saved == response.status else None)
+    form = form_class()
+    if response.status == "submitted":
         form.save_draft.data = False  # once submitted, a change is a resubmission, never a draft again
     if form.validate_on_submit():
         try:
-            responses.save(response, form.answers(), submit=form.is_submit())
+            saved = responses.save(response, form.answers(), submit=form.is_submit()).status
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
         else:
             db.session.commit()
-            saved = response.status
-    return render_template("member/form.html", form=form, saved=saved, **context), 400 if form.errors else 200
+            return redirect(f"{request.path}?{urlencode({'saved': saved})}", 303)
+    return _form_page(form, response, member, None)
+
+
+def _form_page(form, response: FormResponse, member: Member, saved: str | None):
+    page = render_template("member/form.html", form=form, saved=saved, **_page_context(response, member))
+    return page, 400 if form.errors else 200
+
+
+def _page_context(response: FormResponse, member: Member) -> dict:
+    form_request = response.request
+    deadline = form_requests.deadline_text(form_request, member.language) if form_request.deadline_at else None
+    return {"form_request": form_request, "community": db.session.get(Community, form_request.community_id),
+            "member": member, "response": response, "deadline": deadline,
+            "questions": FORM_CLASSES[form_request.kind].QUESTIONS,
+            "meeting": db.session.get(Meeting, form_request.meeting_id) if form_request.meeting_id else None}
