@@ -206,6 +206,14 @@ def test_the_charter_round_trip(app, personas, smtp, alice_client):
         db.session.remove()
     v1_page = alice_client.get(f"{url}/versions/{charter_id}").get_data(as_text=True)
     assert "We learn <strong>together</strong>" in v1_page and "Ratified" in v1_page and "Approved: 2" in v1_page
+    # The ratified version downloads as Markdown: its own text, status, and who approved it.
+    download = alice_client.get(f"{url}/versions/{charter_id}/charter.md")
+    assert download.status_code == 200 and download.mimetype == "text/markdown"
+    assert download.headers["Content-Disposition"] == f'attachment; filename="charter-{community_id}-v1.md"'
+    exported = download.get_data(as_text=True)
+    assert exported.startswith("# Charter of Riverside") and "Version 1 · Ratified" in exported
+    assert CHARTER_MD.strip() in exported and "Something new" not in exported
+    assert "Approved: 2 (Ana Torres, Sam Ortiz)" in exported and "Asked for a change: 1" in exported
     history = alice_client.get(url).get_data(as_text=True)
     assert f"/charter/versions/{charter_id}" in history and f"/charter/versions/{v2_id}" in history
 
@@ -326,6 +334,7 @@ def test_bob_gets_404_on_alices_charter(app, ctx, personas, client):
     base = f"/communities/{community.id}/charter"
     assert client.get(base).status_code == 404
     assert client.get(f"{base}/versions/{charter.id}").status_code == 404
+    assert client.get(f"{base}/versions/{charter.id}/charter.md").status_code == 404
     for path in (base, f"{base}/new-version", f"{base}/versions/{charter.id}/ratify"):
         assert client.post(path, data={"csrf_token": token, "action": "save", "body": "hacked"}).status_code == 404
     # Bob's own community does not reach Alice's charter either.

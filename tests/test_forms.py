@@ -335,7 +335,8 @@ def test_reminders_go_only_to_members_who_have_not_submitted(app, ctx, personas,
                 or "Recordatorio" in m.message["Subject"]]
     [tom_reminder] = [m for m in smtp.to("tom@example.org") if "Reminder" in m.message["Subject"]]
     text = tom_reminder.message.get_body(("plain",)).get_content()
-    assert "Your draft is saved" in text and _path(_response(form_request, tom)) in text
+    # (The link's token carries the second it was made, so compare up to it.)
+    assert "Your draft is saved" in text and f"/m/forms/{_response(form_request, tom).id}/" in text
 
 
 def test_the_reminder_job_runs_on_a_real_worker(app, ctx, personas, smtp, client):

@@ -2,14 +2,14 @@
 
 Dashboard: /communities/<id>/charter shows the members' answers section by
 section beside the Markdown draft, its preview, the proposed version's votes
-and every version. Members: /m/charters/<charter id>/<token> shows that
+and every version; each version downloads as Markdown. Members: /m/charters/<charter id>/<token> shows that
 version; while it is proposed a button approves it or asks for a change (the
 change happens on POST, so a mail scanner opening the link changes nothing).
 """
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
 
@@ -125,6 +125,20 @@ def version(community_id: int, charter_id: int):
                            charter_html=to_html(charter.body), charter_votes=charters.votes(charter),
                            confirm_form=ConfirmForm(), status_label=_status,
                            local=lambda moment: _local(community, moment))
+
+
+@bp.route("/versions/<int:charter_id>/charter.md")
+@login_required
+def export(community_id: int, charter_id: int):
+    """One version as a Markdown file to keep or share elsewhere: its text, status, dates and who approved."""
+    community = community_or_404(community_id)
+    charter = _charter_or_404(community, charter_id)
+    text = render_template("charters/export.md", community=community, charter=charter,
+                           charter_votes=charters.votes(charter), status_label=_status,
+                           local=lambda moment: _local(community, moment))
+    filename = f"charter-{community.id}-v{charter.version}.md"
+    return Response(text, mimetype="text/markdown",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
 @bp.route("/versions/<int:charter_id>/ratify", methods=["POST"])
