@@ -8,6 +8,7 @@ tick queues nothing new. Suppressed recipients get a row with status
 """
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
@@ -63,9 +64,15 @@ def register_kind(kind: EmailKind) -> None:
 def kind_named(name: str) -> EmailKind:
     """The registered kind, or ValueError: an email without templates can never be queued."""
     kind = KINDS.get(name)
-    if kind is None or not Path(TEMPLATE_DIR, f"{kind.templates}.txt").exists():
+    if kind is None or not _has_templates(kind.templates):
         raise ValueError(f"unknown email kind {name!r}")
     return kind
+
+
+@lru_cache(maxsize=None)
+def _has_templates(templates: str) -> bool:
+    """Looked up once per process: every message a worker renders asks again (a file check each time)."""
+    return Path(TEMPLATE_DIR, f"{templates}.txt").exists()
 
 
 def staff_copy(kind: str, member: Member, to_address: str, key: str, context: dict,
