@@ -35,6 +35,7 @@ JOB_MODULES = ("jobs.delivery", "jobs.digests", "jobs.forms", "jobs.imports", "j
 def warm_up(app) -> None:
     """Do once in the worker what every job would otherwise pay for in its work-horse."""
     from importlib import import_module
+    from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import configure_mappers
     from service.email_render import compile_templates
     from service.extensions import db
@@ -43,8 +44,11 @@ def warm_up(app) -> None:
     configure_mappers()  # done lazily, by the first ORM query: about 150 ms
     with app.app_context():
         for engine in db.engines.values():
-            with engine.connect():
-                pass  # the first connection initialises the dialect: server version, types
+            try:
+                with engine.connect():
+                    pass  # the first connection initialises the dialect: server version, types
+            except OperationalError as error:  # a speed-up only: the database may come up later
+                app.logger.warning("worker warm-up could not reach the database: %s", error)
             engine.dispose()
         compile_templates()
     # Objects made so far live as long as the worker: out of the collector's sight, a
