@@ -84,7 +84,7 @@ def render(row: OutboundEmail, member: Member, community: Community | None) -> R
         context.update(import_string(kind.extras)(row, member, community))
     subject = " ".join(env.get_template(f"{kind.templates}.subject.txt").render(context).split())
     text = tidy_text(env.get_template(f"{kind.templates}.txt").render(context))
-    html = _INLINER.inline(env.get_template(f"{kind.templates}.html").render(context))
+    html = inline_css(env.get_template(f"{kind.templates}.html").render(context))
     if kind.staff_copy:
         subject = "[TEST] " + subject
     headers = {"Auto-Submitted": "auto-generated"} if kind.automatic else {}
@@ -98,6 +98,11 @@ def render(row: OutboundEmail, member: Member, community: Community | None) -> R
                          sender=current_app.config["MAIL_DEFAULT_SENDER"],
                          recipient=row.recipient if kind.staff_copy else formataddr((member.name, row.recipient)),
                          envelope_from=make_address("bounce", row.id), calendar=context.get("calendar"))
+
+
+def inline_css(html: str) -> str:
+    """The HTML with its <style> rules moved onto the elements (mail clients drop <style>)."""
+    return _INLINER.inline(html)
 
 
 def tidy_text(text: str) -> str:

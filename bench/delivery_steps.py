@@ -1,0 +1,144 @@
+"""Where a worker's time goes per message: each step of delivery timed in one process.
+
+A diagnostic beside fanout.py (which measures the real workers end to end):
+`--messages` announcement rows (default 2,000) are queued through the outbox
+and delivered by `service.delivery.deliver_batch` in this process, into the
+same kind of local SMTP sink, with each step wrapped in a CPU-time counter:
+rendering (with its signed footer links and CSS inlining shown inside it),
+writing the MIME bytes, the SMTP client, recording the outcome, and the rest
+(claiming, loading rows, the loop). In the same run, the baseline: the same
+messages pre-built and sent with plain smtplib over one connection. It prints
+CPU milliseconds per message for each step and each step's cost as a multiple
+of the baseline's. It wraps the delivery module's own functions, so it follows
+their names; it exits 0 whatever it finds.
+
+The database (`cop_bench`) and Redis db (9) are fanout.py's, and reset the same way.
+"""
+import argparse
+import functools
+import os
+import smtplib
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
+
+import fanout  # noqa: E402  (guard rails, sink, schema reset, members, the email's context)
+
+# (label, module, attribute): the steps timed, in the order printed. Indented labels are
+# parts of the step above them (already counted in it).
+STEPS = [("render", "service.delivery", "render"),
+         ("  signed footer links", "service.email_render", "member_links"),
+         ("  CSS inlining", "service.email_render", "inline_css"),
+         ("MIME bytes", "service.delivery", "to_bytes"),
+         ("SMTP client", "service.delivery", "_transmit"),
+         ("outcome committed", "service.delivery", "_finish")]
+
+
+def timed(spent: dict, label: str, function):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        started = time.process_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            spent[label] += time.process_time() - started
+    return wrapper
+
+
+def instrument(spent: dict) -> None:
+    import importlib
+    for label, module_name, attribute in STEPS:
+        module = importlib.import_module(module_name)
+        setattr(module, attribute, timed(spent, label, getattr(module, attribute)))
+
+
+def baseline_ms(port: int, messages: list) -> float:
+    """CPU ms per message for plain smtplib sending pre-built messages over one connection."""
+    started = time.process_time()
+    connection = smtplib.SMTP("127.0.0.1", port)
+    for envelope_from, recipient, raw in messages:
+        connection.sendmail(envelope_from, [recipient], raw)
+    connection.quit()
+    return (time.process_time() - started) * 1000 / len(messages)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--quick", action="store_true", help="500 messages")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", fanout.DEFAULT_DATABASE_URL))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", fanout.DEFAULT_REDIS_URL))
+    args, _unknown = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    size = 500 if args.quick else args.messages
+    fanout.check_targets(args.database_url, args.redis_url)
+    fanout.ensure_database(args.database_url)
+    sink = fanout.Sink()
+    try:
+        os.environ.update({"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "RQ_QUEUE": "cop",
+                           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink.port),
+                           "INSTANCE_DIR": tempfile.mkdtemp(prefix="cop-bench-steps-")})
+        from jobs.context import warm_up, worker_app
+        app = worker_app()
+        fanout.reset_schema(app)
+        community_id = fanout.create_members(app, size)
+        warm_up(app)  # as a worker does before its first job
+        context = fanout.digest_context()
+        messages = fanout.prebuild_messages(app, community_id, size, context)
+        baseline = baseline_ms(sink.port, messages)
+        ids = queue(app, community_id, size, context)
+        spent: dict[str, float] = defaultdict(float)
+        instrument(spent)
+        from service.delivery import deliver_batch
+        started = time.process_time()
+        batch = app.config["MAIL_BATCH_SIZE"]
+        for start in range(0, len(ids), batch):
+            with app.app_context():
+                outcome = deliver_batch(ids[start:start + batch])
+                if outcome["sent"] != len(ids[start:start + batch]):
+                    raise RuntimeError(f"not every message was sent: {outcome}")
+        total = (time.process_time() - started) * 1000 / size
+    finally:
+        sink.stop()
+    report(spent, total, baseline, size)
+    return 0
+
+
+def queue(app, community_id: int, size: int, context: dict) -> list[int]:
+    from sqlalchemy import select
+    from service import mailer
+    from service.extensions import db
+    from service.models import Community, Member, OutboundEmail
+    fanout.clear_outbox(app)
+    with app.app_context():
+        community = db.session.get(Community, community_id)
+        members = db.session.scalars(select(Member).order_by(Member.id).limit(size)).all()
+        run = time.time_ns()
+        mailer.queue_bulk(fanout.KIND, members, lambda m: f"steps:{run}:{m.id}", lambda m: context, community)
+        db.session.commit()
+        ids = db.session.scalars(select(OutboundEmail.id).order_by(OutboundEmail.id)).all()
+        db.session.remove()
+    return ids
+
+
+def report(spent: dict, total: float, baseline: float, size: int) -> None:
+    print(f"\n{size} {fanout.KIND} emails delivered in one process; CPU ms per message "
+          f"(baseline: plain smtplib, pre-built, {baseline:.3f} ms)")
+    print(f"  {'step':<24} {'ms/msg':>7} {'x baseline':>11}")
+    counted = 0.0
+    for label, _module, _attribute in STEPS:
+        value = spent[label] * 1000 / size
+        if not label.startswith(" "):
+            counted += value
+        print(f"  {label:<24} {value:>7.3f} {value / baseline:>11.2f}")
+    rest = total - counted
+    print(f"  {'claim, load, loop':<24} {rest:>7.3f} {rest / baseline:>11.2f}")
+    print(f"  {'total':<24} {total:>7.3f} {total / baseline:>11.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
