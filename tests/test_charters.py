@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from service import charters, digests, members
 from service.errors import DomainError
 from service.extensions import db
+from service.markdown_text import to_html
 from service.models import (AuditEvent, Charter, CharterVote, Community, FormAnswer, FormRequest, FormResponse,
                             Member, OutboundEmail)
 from service.tokens import make_token
@@ -301,6 +302,24 @@ def test_tampered_and_cross_charter_tokens_are_refused(app, ctx, personas, clien
                            data={"csrf_token": csrf_from(page), "decision": "approve"})
     assert response.status_code == 400
     assert db.session.scalar(select(func.count()).select_from(CharterVote)) == 0
+
+
+def test_a_members_name_in_the_markdown_export_stays_plain_text(app, ctx, personas, alice_client):
+    community = _riverside()
+    _people(community)
+    charter = _proposed(community, body="## Purpose\n\nLearn together")
+    sam = _member("sam@example.org")
+    sam.name = "<img src=x onerror=alert(1)> *Sam* [me](javascript:alert(2))"
+    charters.vote(charter, sam, "approve")
+    db.session.commit()
+    exported = alice_client.get(f"/communities/{community.id}/charter/versions/{charter.id}/charter.md")
+    text = exported.get_data(as_text=True)
+    assert exported.status_code == 200 and "<img" not in text
+    assert r"&lt;img src=x onerror=alert\(1\)&gt; \*Sam\* \[me\]\(javascript:alert\(2\)\)" in text
+    # Whatever renders the file later shows the name as it was typed, inert.
+    rendered = str(to_html(text))
+    assert "<img" not in rendered and "href=" not in rendered
+    assert "&lt;img src=x onerror=alert(1)&gt; *Sam* [me](javascript:alert(2))" in rendered
 
 
 def test_script_in_the_charter_is_inert_on_the_member_page(app, ctx, personas, client):

@@ -17,7 +17,7 @@ from forms.charter_draft import CharterDraftForm, CharterVoteForm, ConfirmForm
 from service import charters
 from service.errors import DomainError
 from service.extensions import db, limiter
-from service.markdown_text import to_html
+from service.markdown_text import escape_markdown, to_html
 from service.meetings import aware
 from service.models import Charter, Community
 from service.views.helpers import community_or_404, show_domain_error
@@ -133,9 +133,11 @@ def export(community_id: int, charter_id: int):
     """One version as a Markdown file to keep or share elsewhere: its text, status, dates and who approved."""
     community = community_or_404(community_id)
     charter = _charter_or_404(community, charter_id)
-    text = render_template("charters/export.md", community=community, charter=charter,
-                           charter_votes=charters.votes(charter), status_label=_status,
-                           local=lambda moment: _local(community, moment))
+    charter_votes = charters.votes(charter)
+    text = render_template("charters/export.md", charter=charter, charter_votes=charter_votes,
+                           community_name=escape_markdown(community.name),  # names are plain text, not Markdown
+                           approvers=[escape_markdown(vote.member.name) for vote in charter_votes["approve"]],
+                           status_label=_status, local=lambda moment: _local(community, moment))
     filename = f"charter-{community.id}-v{charter.version}.md"
     return Response(text, mimetype="text/markdown",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
