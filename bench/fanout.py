@@ -244,6 +244,15 @@ class Workers:
     def cpu_seconds(self) -> float:
         return sum(cpu_seconds(process.pid) for process, _log, _report in self.processes)
 
+    def wait_idle(self, queue, timeout: float = 30) -> None:
+        """Until every worker is idle: its last work-horse exited and was reaped, so its CPU is counted."""
+        from rq import Worker
+        deadline = time.monotonic() + timeout
+        while any(worker.get_state() != "idle" for worker in Worker.all(queue=queue)):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the workers did not go idle after the last message")
+            time.sleep(0.02)
+
     def wait_ready(self, queue, timeout: float = 60) -> None:
         from rq import Worker
         deadline = time.monotonic() + timeout
@@ -399,6 +408,7 @@ def run_outbox(app, sink: Sink, size: int, community_id: int, context: dict, arg
                     raise RuntimeError(f"no row finished for {STALL_SECONDS} s: {counts}; see {log_dir}")
                 time.sleep(0.05)
             last_sent = db.session.scalar(select(func.max(OutboundEmail.sent_at)))
+            workers.wait_idle(get_queue())  # (after the clock stopped) a horse not yet reaped has uncounted CPU
             db.session.remove()
             cpu = workers.cpu_seconds() - cpu_before[0], cpu_seconds(sink.process.pid) - cpu_before[1]
     except BaseException:

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from service import bounces
 from service.email_render import HeaderInjectionError, new_message_id, render, to_bytes
 from service.extensions import db, mail
-from service.mailer import is_pending_due, row_suppression, suppressed_addresses
+from service.mailer import delivery_batches, is_pending_due, row_suppression, suppressed_addresses
 from service.models import Community, Member, OutboundEmail
 
 MAX_BACKOFF = timedelta(hours=6)
@@ -252,7 +252,6 @@ def sweep(stuck_after: timedelta | None = None, grace: timedelta | None = None) 
         .order_by(OutboundEmail.id)).all()
     ids = sorted(set(released) | set(lost))
     from jobs.queue import get_queue
-    queue, size = get_queue(), config["MAIL_BATCH_SIZE"]
-    queue.enqueue_many([queue.prepare_data("jobs.delivery.deliver", args=(ids[i:i + size],))
-                        for i in range(0, len(ids), size)])
+    queue = get_queue()
+    queue.enqueue_many([queue.prepare_data("jobs.delivery.deliver", args=(batch,)) for batch in delivery_batches(ids)])
     return {"released": len(released), "requeued": len(ids)}

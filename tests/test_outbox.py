@@ -107,6 +107,15 @@ def test_announcement_subject_with_line_breaks_is_folded_to_one_line(app, ctx, p
     assert received.message["Bcc"] is None and received.rcpt_tos == ["ana@example.org"]
 
 
+def test_fan_outs_are_cut_into_jobs_that_several_workers_share(app, ctx, personas, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_BATCH_SIZE", 500)
+    sizes = {n: [len(batch) for batch in mailer.delivery_batches(list(range(n)))] for n in (1, 250, 1000, 10_000)}
+    assert sizes[1] == [1]
+    assert sizes[250] == [100, 100, 50]          # a few hundred: still several jobs
+    assert sizes[1000] == [250] * 4              # at least four jobs ...
+    assert sizes[10_000] == [500] * 20           # ... of at most MAIL_BATCH_SIZE
+
+
 def test_unknown_kind_cannot_be_queued(app, ctx, personas):
     import pytest
     with pytest.raises(ValueError, match="unknown email kind"):
