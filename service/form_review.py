@@ -118,6 +118,16 @@ def text_answers(form_request: FormRequest, key: str, filters: Filters = Filters
             for text, name, organization, submitted_at, _id in rows]
 
 
+def text_answer_count(form_request: FormRequest, key: str, filters: Filters = Filters()) -> int:
+    """How many submitted responses answered one text question (what its pages of answers page through)."""
+    return db.session.scalar(select(func.count()).select_from(_text_query(form_request, key, filters).subquery()))
+
+
+def page_count(total: int) -> int:
+    """Pages of PAGE_SIZE needed for `total` rows (one, even when there are none)."""
+    return max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+
+
 def newest_texts(form_request: FormRequest, keys: list[str], filters: Filters = Filters(),
                  limit: int = TEXT_PREVIEW) -> dict[str, list[dict]]:
     """The newest `limit` answers to each text question, walking the newest submitted responses in growing

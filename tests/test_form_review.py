@@ -147,6 +147,18 @@ def test_summary_lists_text_answers_with_member_and_organization(app, alice_clie
     assert section.index("Rio 0") < section.index("Casa 1") < section.index("Casa 0")  # newest first
 
 
+def test_a_questions_answer_page_counts_what_the_summary_counts(app, alice_client, feedback):
+    for args, organization in (("", None), (f"?organization={feedback['casa']}", feedback["casa"])):
+        with app.app_context():
+            form_request = db.session.get(FormRequest, feedback["request"])
+            filters = form_review.Filters(organization_id=organization)
+            [item] = [i for i in form_review.summary(form_request, filters) if i.question.key == "what_worked"]
+            db.session.remove()
+        assert item.answered > 0
+        html = alice_client.get(_url(feedback, "answers/what_worked") + args).get_data(as_text=True)
+        assert f">{item.answered} answer" in html
+
+
 def test_xss_answer_is_inert_on_summary_and_table(app, alice_client, feedback):
     for url in (_url(feedback), _url(feedback, "table"), _url(feedback, "answers/what_worked")):
         response = alice_client.get(url)

@@ -109,7 +109,7 @@ def table(community_id: int, request_id: int):
     page = _page()
     rows, total = form_review.table(form_request, filters, page=page)
     return render_template("form_review/table.html", rows=rows, total=total, page=page,
-                           pages=max((total + form_review.PAGE_SIZE - 1) // form_review.PAGE_SIZE, 1),
+                           pages=form_review.page_count(total),
                            questions=questions(form_request.kind),
                            **_context(community, form_request, filters, organizations))
 
@@ -124,11 +124,10 @@ def answers(community_id: int, request_id: int, key: str):
         abort(404)
     filters, organizations = _filters(form_request)
     page = _page()
-    item = next(i for i in form_review.summary(form_request, filters) if i.question.key == key)
+    total = form_review.text_answer_count(form_request, key, filters)
     rows = form_review.text_answers(form_request, key, filters, offset=(page - 1) * form_review.PAGE_SIZE)
-    return render_template("form_review/answers.html", question=question, rows=rows, total=item.answered,
-                           page=page, pages=max((item.answered + form_review.PAGE_SIZE - 1)
-                                                // form_review.PAGE_SIZE, 1),
+    return render_template("form_review/answers.html", question=question, rows=rows, total=total,
+                           page=page, pages=form_review.page_count(total),
                            **_context(community, form_request, filters, organizations))
 
 
