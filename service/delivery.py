@@ -17,7 +17,8 @@ from flask_mail import sanitize_address
 from sqlalchemy import select, update
 
 from service import bounces
-from service.email_render import HeaderInjectionError, new_message_id, render, to_bytes
+from service.batch_render import BatchRenderer
+from service.email_render import HeaderInjectionError, new_message_id, to_bytes
 from service.extensions import db, mail
 from service.mailer import delivery_batches, is_pending_due, row_suppression, suppressed_addresses
 from service.models import Community, Member, OutboundEmail
@@ -132,15 +133,16 @@ def deliver_batch(ids: list[int]) -> dict:
     session = db.session()
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
+        renderer = BatchRenderer()
         with _outcome_writer():
             for start in range(0, len(ids), CLAIM_SIZE):
-                _deliver_chunk(ids[start:start + CLAIM_SIZE], outcome)
+                _deliver_chunk(ids[start:start + CLAIM_SIZE], renderer, outcome)
     finally:
         session.expire_on_commit = expire_on_commit
     return outcome
 
 
-def _deliver_chunk(ids: list[int], outcome: dict) -> None:
+def _deliver_chunk(ids: list[int], renderer: BatchRenderer, outcome: dict) -> None:
     claimed = claim(ids)
     if not claimed:
         return
@@ -159,7 +161,7 @@ def _deliver_chunk(ids: list[int], outcome: dict) -> None:
                     connection.host.sock.settimeout(current_app.config["MAIL_TIMEOUT"])
                 while remaining:
                     row, member, community = remaining[0]
-                    _send_one(connection, row, member, community, suppressed, outcome)
+                    _send_one(connection, renderer, row, member, community, suppressed, outcome)
                     remaining.pop(0)
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as error:
             db.session.rollback()
@@ -180,7 +182,7 @@ def _note_retry(outcome: dict, row: OutboundEmail, when: datetime | None) -> Non
         outcome["retry"].setdefault(when, []).append(row.id)
 
 
-def _send_one(connection, row, member, community, suppressed, outcome) -> None:
+def _send_one(connection, renderer, row, member, community, suppressed, outcome) -> None:
     if member is None:
         _finish(row.id, status="failed", last_error="the member no longer exists")
         outcome["failed"] += 1
@@ -192,7 +194,7 @@ def _send_one(connection, row, member, community, suppressed, outcome) -> None:
         return
     message_id = new_message_id()
     try:
-        rendered = render(row, member, community)
+        rendered = renderer.render(row, member, community)
         raw = to_bytes(rendered, message_id)
     except HeaderInjectionError as error:
         _finish(row.id, status="failed", last_error=f"refused: {error}")

@@ -21,7 +21,7 @@ from service.addresses import make_address
 from service.config import PROJECT_ROOT
 from service.links import public_url
 from service.mime import message_bytes
-from service.mailer import TEMPLATE_DIR, kind_named
+from service.mailer import TEMPLATE_DIR, EmailKind, kind_named
 from service.models import Community, Member, OutboundEmail
 from service.tokens import make_token
 
@@ -75,16 +75,34 @@ def member_links(member: Member) -> dict[str, str]:
 def render(row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
     """Everything needed to send one outbox row, in the member's language."""
     kind = kind_named(row.kind)
-    env = _environment(member.language)
     links = member_links(member)
-    context = {**row.context, "member": member, "community": community, "links": links,
-               "postal_address": current_app.config["POSTAL_ADDRESS"], "kind": kind.name,
-               "base_url": current_app.config["PUBLIC_BASE_URL"]}
+    context = template_context(row, member, community, links)
     if kind.extras:
         context.update(import_string(kind.extras)(row, member, community))
+    parts = render_parts(kind, member.language, context)
+    return assemble(kind, row, member, community, links, parts, calendar=context.get("calendar"))
+
+
+def template_context(row: OutboundEmail, member, community: Community | None, links: dict[str, str]) -> dict:
+    """What every kind's templates may use, before the kind's extras."""
+    return {**row.context, "member": member, "community": community, "links": links,
+            "postal_address": current_app.config["POSTAL_ADDRESS"], "kind": row.kind,
+            "base_url": current_app.config["PUBLIC_BASE_URL"]}
+
+
+def render_parts(kind: EmailKind, language: str, context: dict) -> tuple[str, str, str]:
+    """The kind's subject, text part and HTML part (CSS inlined), rendered in `language`."""
+    env = _environment(language)
     subject = " ".join(env.get_template(f"{kind.templates}.subject.txt").render(context).split())
     text = tidy_text(env.get_template(f"{kind.templates}.txt").render(context))
     html = inline_css(env.get_template(f"{kind.templates}.html").render(context))
+    return subject, text, html
+
+
+def assemble(kind: EmailKind, row: OutboundEmail, member: Member, community: Community | None,
+             links: dict[str, str], parts: tuple[str, str, str], calendar=None) -> RenderedEmail:
+    """The rendered parts with the row's headers, sender, recipient and envelope."""
+    subject, text, html = parts
     if kind.staff_copy:
         subject = "[TEST] " + subject
     headers = {"Auto-Submitted": "auto-generated"} if kind.automatic else {}
@@ -97,7 +115,7 @@ def render(row: OutboundEmail, member: Member, community: Community | None) -> R
     return RenderedEmail(subject=subject, text=text, html=html, headers=headers,
                          sender=current_app.config["MAIL_DEFAULT_SENDER"],
                          recipient=row.recipient if kind.staff_copy else formataddr((member.name, row.recipient)),
-                         envelope_from=make_address("bounce", row.id), calendar=context.get("calendar"))
+                         envelope_from=make_address("bounce", row.id), calendar=calendar)
 
 
 def inline_css(html: str) -> str:

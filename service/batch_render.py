@@ -1,0 +1,113 @@
+"""Rendering a batch of outbox rows: copies that differ only in the member's name and links share one rendering.
+
+An announcement to 10,000 members is one email but for the greeting's name
+and the signed footer links, yet rendering its three templates and inlining
+its CSS for every member was most of a worker's time per message. So a batch
+renders each (kind, language, community, context) once, with a placeholder in
+place of every personal value, and fills each member's values into that.
+
+That is right only while the templates print those values as they are. Any
+of these checks failing sends the row the ordinary way (email_render.render):
+- the kind has no extras (they compute per-member content: digests, meetings);
+- the member's values are plain: they read the same escaped for HTML or not,
+  whitespace folded or not, so filling them in equals rendering them;
+- the shared rendering is made twice, with placeholders that share no
+  character, not even their length; filling the first with the second's
+  placeholders must give exactly the second. A template that transforms a
+  value (upper-cases, slices, truncates it) fails this, and one that reads
+  anything else of the member fails to render at all: the member it sees has
+  only a name and a language.
+"""
+import json
+import re
+from dataclasses import dataclass
+from string import ascii_lowercase
+
+from service.email_render import RenderedEmail, assemble, member_links, render, render_parts, template_context
+from service.mailer import kind_named
+from service.models import Community, Member, OutboundEmail
+
+PERSONAL_LINKS = ("unsubscribe_url", "preferences_url", "unsubscribe_mailto")
+_MARKUP = frozenset("&<>\"'")
+
+
+@dataclass(frozen=True)
+class _PlaceholderMember:
+    name: str
+    language: str
+
+
+class SharedRendering:
+    """Rendered parts with a placeholder for each personal value, and the filling of them."""
+
+    def __init__(self, parts: tuple[str, ...], placeholders: dict[str, str]):
+        self.parts = parts
+        self._field_of = {placeholder: field for field, placeholder in placeholders.items()}
+        self._pattern = re.compile("|".join(map(re.escape, placeholders.values())))
+
+    def fill(self, values: dict[str, str]) -> tuple[str, ...]:
+        """The parts with each placeholder replaced by `values[field]`, in one pass (values are never re-read)."""
+        def value(match: re.Match) -> str:
+            return values[self._field_of[match.group()]]
+        return tuple(self._pattern.sub(value, part) for part in self.parts)
+
+
+def _placeholders(fields, letters: str, length: int) -> dict[str, str]:
+    """Placeholder per field, drawn from `letters` only; each field's differs from the others'."""
+    return {field: letters[index % len(letters)] * 2 + letters[(index + 1) % len(letters)] * (length - 2)
+            for index, field in enumerate(fields)}
+
+
+def share(render_with, fields) -> SharedRendering | None:
+    """`render_with(placeholders)` as a SharedRendering, or None where filling it in would not equal rendering.
+
+    Two sets of placeholders from disjoint letters and of different lengths;
+    the first set's rendering, filled with the second set, must be the
+    second set's rendering to the byte.
+    """
+    first = _placeholders(fields, ascii_lowercase[:13], 24)
+    second = _placeholders(fields, ascii_lowercase[13:], 31)
+    try:
+        shared = SharedRendering(render_with(first), first)
+        expected = render_with(second)
+    except Exception:  # a template reading more of the member than the placeholder has: render each row
+        return None
+    return shared if shared.fill(second) == expected else None
+
+
+def is_plain(value) -> bool:
+    """A value whose rendering is the value itself: no markup characters, no whitespace to fold, printable."""
+    return (isinstance(value, str) and value != "" and value.isprintable() and " ".join(value.split()) == value
+            and _MARKUP.isdisjoint(value))
+
+
+class BatchRenderer:
+    """Renders the rows of one delivery batch, sharing renderings between copies of the same email."""
+
+    def __init__(self):
+        self._shared: dict[tuple, SharedRendering | None] = {}
+        self.filled = 0  # rows filled into a shared rendering (the rest were rendered alone)
+
+    def render(self, row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
+        kind = kind_named(row.kind)
+        links = member_links(member)
+        values = {"name": member.name, **{field: links[field] for field in PERSONAL_LINKS}}
+        if kind.extras or not all(map(is_plain, values.values())):
+            return render(row, member, community)
+        key = (kind.name, member.language, community.id if community else None,
+               json.dumps(row.context, sort_keys=True))
+        if key not in self._shared:
+            self._shared[key] = self._share(kind, row, member.language, community)
+        shared = self._shared[key]
+        if shared is None:
+            return render(row, member, community)
+        self.filled += 1
+        return assemble(kind, row, member, community, links, shared.fill(values))
+
+    @staticmethod
+    def _share(kind, row: OutboundEmail, language: str, community: Community | None) -> SharedRendering | None:
+        def render_with(placeholders: dict[str, str]) -> tuple[str, str, str]:
+            member = _PlaceholderMember(name=placeholders["name"], language=language)
+            links = {field: placeholders[field] for field in PERSONAL_LINKS}
+            return render_parts(kind, language, template_context(row, member, community, links))
+        return share(render_with, ("name", *PERSONAL_LINKS))

@@ -1,0 +1,101 @@
+"""A batch shares one rendering among copies of an email, and every member still gets exactly their own copy."""
+import pytest
+from jinja2 import DictLoader, Environment, StrictUndefined
+from sqlalchemy import select
+
+from service import mailer, members
+from service.batch_render import BatchRenderer, is_plain, share
+from service.email_render import render
+from service.extensions import db
+from service.models import Community, Member, OutboundEmail
+from service.tokens import read_token
+from tests.conftest import run_worker
+
+NAMES = [("Ana Lopez", "en"), ("José Núñez", "es"), ("Zoë Kowalski", "en"),  # shared
+         ("Pat O'Brien", "en"), ("Sam <b>&amp;</b> Lee", "es")]  # rendered one by one
+
+
+@pytest.fixture
+def riverside(ctx, personas):
+    return db.session.scalar(select(Community).where(Community.name == "Riverside COP"))
+
+
+def _add(community, names):
+    added = []
+    for index, (name, language) in enumerate(names):
+        membership = members.add_member(None, community, name=name, email=f"shared{index}@example.org",
+                                        language=language, welcome=False)
+        added.append(membership.member)
+    db.session.commit()
+    return added
+
+
+def test_every_shared_copy_equals_the_one_rendered_for_that_member_alone(app, riverside):
+    people = _add(riverside, NAMES)
+    renderer = BatchRenderer()
+    for kind, context in [("announcement", {"subject": "Our next meeting", "body": "One.\n\nTwo & three."}),
+                          ("welcome", {}), ("test_message", {})]:
+        for member in people:
+            row = OutboundEmail(id=1000 + member.id, kind=kind, recipient=member.email, context=context,
+                                community_id=riverside.id)
+            assert renderer.render(row, member, riverside) == render(row, member, riverside), (kind, member.name)
+    # Three kinds x two languages rendered once each (twice, for the check); the plain names were filled in.
+    assert renderer.filled == 3 * 3
+
+
+def test_a_member_with_markup_or_odd_spacing_in_their_name_is_rendered_alone():
+    assert all(is_plain(value) for value in ("Ana Lopez", "José Núñez", "https://cop.example/m/x.y_z-1"))
+    for value in ("Pat O'Brien", 'Sam "the man"', "A&B", "<b>", "Kim  Ng", " Ana", "Ana\nLopez",
+                  "Ana\u00a0Lopez", "", None):
+        assert not is_plain(value), value
+
+
+def _environment(templates: dict) -> Environment:
+    return Environment(loader=DictLoader(templates), autoescape=True, undefined=StrictUndefined)
+
+
+@pytest.mark.parametrize("template", [
+    "Hello {{ member.name|upper }}", "Hello {{ member.name[:1] }}.", "Hello {{ member.name|truncate(20) }}",
+    "{% if member.name|length > 25 %}Hi{% else %}Hello{% endif %} {{ member.name }}",
+    "Hello {{ member.name }} <{{ member.email }}>",  # reads what the placeholder member does not have
+])
+def test_a_template_that_does_more_than_print_a_personal_value_is_never_shared(template):
+    env = _environment({"t": template})
+
+    def render_with(placeholders):
+        member = type("M", (), {"name": placeholders["name"]})()
+        return (env.get_template("t").render(member=member),)
+    assert share(render_with, ("name",)) is None
+
+
+def test_a_template_that_prints_personal_values_shares_one_rendering_filled_per_member():
+    env = _environment({"t": '<p>Hello {{ name }},</p><a href="{{ url }}">stop</a> {{ name }}'})
+
+    def render_with(placeholders):
+        return (env.get_template("t").render(**placeholders),)
+    shared = share(render_with, ("name", "url"))
+    assert shared.fill({"name": "José", "url": "https://x.example/u/abc.def"}) == (
+        '<p>Hello José,</p><a href="https://x.example/u/abc.def">stop</a> José',)
+    # A value that looks like another field's placeholder is printed as it is, never filled in again.
+    placeholder = shared.parts[0].split("Hello ")[1].split(",")[0]
+    assert shared.fill({"name": "x", "url": placeholder})[0].count(placeholder) == 1
+
+
+def test_a_fan_out_greets_each_member_by_name_with_links_that_are_theirs(app, riverside, smtp):
+    people = _add(riverside, NAMES)
+    mailer.queue_bulk("announcement", people, lambda m: f"shared:{m.id}",
+                      lambda m: {"subject": "Lessons this month", "body": "Read on."}, riverside)
+    db.session.commit()
+    run_worker(app)
+    for member in people:
+        [received] = smtp.to(member.email)
+        text = received.message.get_body(("plain",)).get_content()
+        html = received.message.get_body(("html",)).get_content()
+        assert member.name in text.split("\n")[0]  # the greeting, in either language
+        assert received.message["To"].addresses[0].display_name == member.name
+        token = text.split("/m/unsubscribe/")[1].split()[0]
+        assert read_token("unsubscribe", token) == member.id
+        assert token in html and token in received.message["List-Unsubscribe"]
+    others = {m.name for m in people[1:]}
+    first = smtp.to(people[0].email)[0].message.get_body(("plain",)).get_content()
+    assert not any(name in first for name in others)
