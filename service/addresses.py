@@ -14,7 +14,7 @@ SIGNATURE_LENGTH = 16
 def _signature(purpose: str, ids: tuple[int, ...]) -> str:
     message = f"{purpose}:{'.'.join(map(str, ids))}".encode()
     key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()[:SIGNATURE_LENGTH]
+    return hmac.digest(key, message, hashlib.sha256).hex()[:SIGNATURE_LENGTH]
 
 
 def make_address(purpose: str, *ids: int) -> str:

@@ -1,11 +1,25 @@
 """Signed, scoped, expiring tokens for members' links.
 
-A token names its purpose (a salt of its own), the member and, where there is
-one, the object it acts on; a token made for one purpose or object never
-reads as another's.
+A token names its purpose, the member and, where there is one, the object it
+acts on; a token made for one purpose or object never reads as another's.
+
+It reads `member.object.issued.signature`: the ids (object 0 when it acts on
+none; ids start at 1) and the issue time in Unix seconds, in plain digits, then HMAC-SHA256 of the purpose and those three
+under SECRET_KEY, cut to 128 bits, URL-safe base64. Written by hand rather
+than with itsdangerous because every email carries two (footer links): its
+serializer took 40 microseconds a token, a tenth of a worker's time per
+announcement, and this takes a few. The signature covers everything the
+token says, so changing any digit breaks it.
 """
+import base64
+import hashlib
+import hmac
+import time
+
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+SIGNATURE_BYTES = 16
+CLOCK_SKEW_SECONDS = 300  # a token "issued" further in the future than this is not ours
 
 
 class TokenError(Exception):
@@ -16,24 +30,30 @@ class TokenError(Exception):
         self.expired = expired
 
 
-def _serializer(purpose: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=f"cop.{purpose}")
+def _signature(purpose: str, body: str) -> str:
+    digest = hmac.digest(current_app.config["SECRET_KEY"].encode(), f"link:{purpose}:{body}".encode(),
+                         hashlib.sha256)
+    return base64.urlsafe_b64encode(digest[:SIGNATURE_BYTES]).rstrip(b"=").decode()
 
 
 def make_token(purpose: str, member_id: int, object_id: int | None = None) -> str:
-    claims = {"m": member_id} if object_id is None else {"m": member_id, "o": object_id}
-    return _serializer(purpose).dumps(claims)
+    body = f"{member_id}.{object_id or 0}.{int(time.time())}"
+    return f"{body}.{_signature(purpose, body)}"
 
 
 def read_token(purpose: str, token: str, object_id: int | None = None, max_age_days: int | None = None) -> int:
     """The member id a valid token carries; TokenError otherwise (also when the object differs)."""
-    days = max_age_days or current_app.config["MEMBER_LINK_MAX_AGE_DAYS"]
-    try:
-        claims = _serializer(purpose).loads(token, max_age=days * 86400)
-    except SignatureExpired:
-        raise TokenError(expired=True) from None
-    except BadSignature:
-        raise TokenError() from None
-    if not isinstance(claims, dict) or not isinstance(claims.get("m"), int) or claims.get("o") != object_id:
+    parts = token.split(".") if isinstance(token, str) and token.isascii() else []
+    if len(parts) != 4:
         raise TokenError()
-    return claims["m"]
+    member, obj, issued, signature = parts
+    if not hmac.compare_digest(signature, _signature(purpose, f"{member}.{obj}.{issued}")):
+        raise TokenError()
+    if not (member.isdigit() and obj.isdigit() and issued.isdigit()) or int(obj) != (object_id or 0):
+        raise TokenError()  # (only a token signed with our key gets this far)
+    age = time.time() - int(issued)
+    if age < -CLOCK_SKEW_SECONDS:
+        raise TokenError()
+    if age > (max_age_days or current_app.config["MEMBER_LINK_MAX_AGE_DAYS"]) * 86400:
+        raise TokenError(expired=True)
+    return int(member)
