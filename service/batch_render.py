@@ -42,14 +42,16 @@ class SharedRendering:
 
     def __init__(self, parts: tuple[str, ...], placeholders: dict[str, str]):
         self.parts = parts
-        self._field_of = {placeholder: field for field, placeholder in placeholders.items()}
-        self._pattern = re.compile("|".join(map(re.escape, placeholders.values())))
+        field_of = {placeholder: field for field, placeholder in placeholders.items()}
+        pattern = re.compile("(" + "|".join(map(re.escape, placeholders.values())) + ")")
+        # Each part split once at its placeholders: literal, field, literal, field, ..., literal.
+        self._pieces = [[field_of[piece] if index % 2 else piece for index, piece in enumerate(pattern.split(part))]
+                        for part in parts]
 
     def fill(self, values: dict[str, str]) -> tuple[str, ...]:
-        """The parts with each placeholder replaced by `values[field]`, in one pass (values are never re-read)."""
-        def value(match: re.Match) -> str:
-            return values[self._field_of[match.group()]]
-        return tuple(self._pattern.sub(value, part) for part in self.parts)
+        """The parts with each placeholder replaced by `values[field]` (values are never read for placeholders)."""
+        return tuple("".join([values[piece] if index % 2 else piece for index, piece in enumerate(pieces)])
+                     for pieces in self._pieces)
 
 
 def _placeholders(fields, letters: str, length: int) -> dict[str, str]:
@@ -82,10 +84,16 @@ def is_plain(value) -> bool:
 
 
 class BatchRenderer:
-    """Renders the rows of one delivery batch, sharing renderings between copies of the same email."""
+    """Renders the rows of one delivery batch, sharing renderings between copies of the same email.
+
+    A rendering is shared from an email's second copy on: an email that
+    occurs once in the batch (a welcome) costs one rendering, not the
+    shared rendering's two.
+    """
 
     def __init__(self):
         self._shared: dict[tuple, SharedRendering | None] = {}
+        self._seen: set[tuple] = set()
         self.filled = 0  # rows filled into a shared rendering (the rest were rendered alone)
 
     def render(self, row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
@@ -97,6 +105,9 @@ class BatchRenderer:
         key = (kind.name, member.language, community.id if community else None,
                json.dumps(row.context, sort_keys=True))
         if key not in self._shared:
+            if key not in self._seen:
+                self._seen.add(key)
+                return render(row, member, community)
             self._shared[key] = self._share(kind, row, member.language, community)
         shared = self._shared[key]
         if shared is None:

@@ -7,6 +7,7 @@ accepts it: the only way to send a row twice is a crash between that 250 and
 our commit, one message per crashed worker at most.
 """
 import smtplib
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
@@ -156,13 +157,10 @@ def _deliver_chunk(ids: list[int], renderer: BatchRenderer, outcome: dict) -> No
     while remaining:
         before = len(remaining)
         try:
-            with mail.connect() as connection:
+            with mail.connect() as connection, ThreadPoolExecutor(1, thread_name_prefix="smtp") as wire:
                 if connection.host is not None:  # Flask-Mail sets none: never hang on a stalled relay
                     connection.host.sock.settimeout(current_app.config["MAIL_TIMEOUT"])
-                while remaining:
-                    row, member, community = remaining[0]
-                    _send_one(connection, renderer, row, member, community, suppressed, outcome)
-                    remaining.pop(0)
+                _send_in_order(connection, wire, renderer, remaining, suppressed, outcome)
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as error:
             db.session.rollback()
             if len(remaining) < before:
@@ -182,31 +180,63 @@ def _note_retry(outcome: dict, row: OutboundEmail, when: datetime | None) -> Non
         outcome["retry"].setdefault(when, []).append(row.id)
 
 
-def _send_one(connection, renderer, row, member, community, suppressed, outcome) -> None:
+def _send_in_order(connection, wire: ThreadPoolExecutor, renderer: BatchRenderer, remaining: list,
+                   suppressed: dict[str, str], outcome: dict) -> None:
+    """Send `remaining` in order, removing each row once its outcome is committed.
+
+    While one message is on the wire (SMTP round trips, in the `wire` thread,
+    where waiting releases the GIL) the next is rendered here. It is handed
+    over only once the one before it is recorded, so a crash still leaves at
+    most one message accepted by the server and not recorded as sent. A
+    connection error leaves the row on the wire and the rendered one first in
+    `remaining`.
+    """
+    in_flight = None  # (message id, future) of remaining[0]
+    while remaining:
+        ahead = 1 if in_flight else 0
+        message = None
+        while message is None and len(remaining) > ahead:
+            message = _prepare(renderer, *remaining[ahead], suppressed, outcome)
+            if message is None:  # recorded without sending: suppressed, or failed
+                del remaining[ahead]
+        if in_flight:
+            _record(remaining[0], *in_flight, outcome)
+            remaining.pop(0)
+            in_flight = None
+        if message is not None:
+            message_id, envelope_from, raw = message
+            in_flight = message_id, wire.submit(_transmit, connection, envelope_from, remaining[0][0].recipient, raw)
+
+
+def _prepare(renderer, row, member, community, suppressed, outcome) -> tuple[str, str, bytes] | None:
+    """(Message-ID, envelope sender, bytes) to send for this row, or None once it is recorded as not to be sent."""
     if member is None:
         _finish(row.id, status="failed", last_error="the member no longer exists")
         outcome["failed"] += 1
-        return
+        return None
     reason = row_suppression(row, member, suppressed)
     if reason:
         _finish(row.id, status="suppressed", last_error=reason)
         outcome["suppressed"] += 1
-        return
+        return None
     message_id = new_message_id()
     try:
         rendered = renderer.render(row, member, community)
-        raw = to_bytes(rendered, message_id)
+        return message_id, rendered.envelope_from, to_bytes(rendered, message_id)
     except HeaderInjectionError as error:
         _finish(row.id, status="failed", last_error=f"refused: {error}")
-        outcome["failed"] += 1
-        return
     except Exception as error:  # a template bug must not stop the rest of the batch
         current_app.logger.exception("rendering outbox row %s failed", row.id)
         _finish(row.id, status="failed", last_error=f"rendering failed: {error}"[:1000])
-        outcome["failed"] += 1
-        return
+    outcome["failed"] += 1
+    return None
+
+
+def _record(entry, message_id: str, sending: Future, outcome: dict) -> None:
+    """Wait for the server's answer to one message and commit the row's outcome."""
+    row, member, _community = entry
     try:
-        _transmit(connection, rendered.envelope_from, row.recipient, raw)
+        sending.result()
     except smtplib.SMTPRecipientsRefused as error:
         code, response = next(iter(error.recipients.values()))
         _smtp_refusal(row, member, code, response, outcome)

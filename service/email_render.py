@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from service.addresses import make_address
 from service.config import PROJECT_ROOT
-from service.links import public_url
+from service.links import token_url
 from service.mime import message_bytes
 from service.mailer import TEMPLATE_DIR, EmailKind, kind_named
 from service.models import Community, Member, OutboundEmail
@@ -66,8 +66,8 @@ class RenderedEmail:
 def member_links(member: Member) -> dict[str, str]:
     """The signed links every email's footer carries."""
     return {
-        "unsubscribe_url": public_url("member_links.unsubscribe", token=make_token("unsubscribe", member.id)),
-        "preferences_url": public_url("member_links.preferences", token=make_token("preferences", member.id)),
+        "unsubscribe_url": token_url("member_links.unsubscribe", make_token("unsubscribe", member.id)),
+        "preferences_url": token_url("member_links.preferences", make_token("preferences", member.id)),
         "unsubscribe_mailto": make_address("unsubscribe", member.id),
     }
 

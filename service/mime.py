@@ -15,16 +15,21 @@ encoding can produce, so they never collide with a body.
 """
 import binascii
 import secrets
+from email import quoprimime
 from email.header import Header
+from functools import lru_cache
 
 CRLF = "\r\n"
 MAX_LINE = 78
+MAX_QP_LINE = 76
 
 
 def fold(name: str, value: str) -> str:
     """`Name: value` as one or more CRLF lines: ASCII folded at spaces, anything else as RFC 2047 words."""
     if not value.isascii():
         return f"{name}: {Header(value, 'utf-8', header_name=name).encode(linesep=CRLF)}"
+    if len(name) + 2 + len(value) <= MAX_LINE:
+        return f"{name}: {value}"
     lines, line = [], f"{name}:"
     for word in value.split(" "):
         if len(line) + 1 + len(word) > MAX_LINE and line.strip() and not line.endswith(":"):
@@ -40,7 +45,24 @@ def _crlf(text: str) -> bytes:
 
 
 def _quoted_printable(text: str) -> bytes:
-    return binascii.b2a_qp(_crlf(text))
+    """binascii.b2a_qp of the text plus a line break, less that line break, encoded a line at a time.
+
+    b2a_qp encodes each line on its own, so the lines can be cached: the
+    copies of a fan-out share all but a few lines (the greeting, the links).
+    """
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return b"".join([_quoted_printable_line(line) for line in lines])[:-2]
+
+
+@lru_cache(maxsize=2048)
+def _quoted_printable_line(line: str) -> bytes:
+    data = line.encode("utf-8")
+    encoded = binascii.b2a_qp(data + b"\r\n")
+    if max(map(len, encoded.split(b"\r\n"))) > MAX_QP_LINE:
+        # b2a_qp lets a line ending in an encoded space or tab run one character long; the
+        # email package's encoder (slower, so only here) keeps to RFC 2045's 76.
+        encoded = quoprimime.body_encode(data.decode("latin-1"), MAX_QP_LINE, CRLF).encode("ascii") + b"\r\n"
+    return encoded
 
 
 def _base64(text: str) -> bytes:

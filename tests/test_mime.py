@@ -56,3 +56,15 @@ def test_calendar_is_an_alternative_part_and_an_attachment():
     assert content(calendar) == ics
     assert attachment.get_filename() == "invite.ics"
     assert content(attachment) == ics
+
+
+def test_every_body_reads_back_exactly_with_encoded_lines_of_at_most_76_characters():
+    bodies = ["no final line break, trailing space ", "x" * 73 + " \t", "=" * 30 + "\n" + "é" * 40,
+              "line one\r\nline two\rline three\n\n", "\t.\n" + "word " * 16 + "\n", "", "\n"]
+    for body in bodies:
+        raw = message_bytes({"Subject": "s"}, body, f"<p>{body}</p>")
+        plain, rich = parse(raw).get_payload()
+        expected = body.replace("\r\n", "\n").replace("\r", "\n")
+        assert content(plain) == expected and content(rich) == f"<p>{expected}</p>", repr(body)
+        encoded = raw.split(b"\r\n\r\n", 2)[2]  # past the message's and the first part's headers
+        assert all(len(line) <= 76 for line in encoded.split(b"\r\n")), repr(body)

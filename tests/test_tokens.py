@@ -3,6 +3,7 @@ import time
 
 import pytest
 
+from service.links import public_url, token_url
 from service.tokens import TokenError, make_token, read_token
 
 
@@ -61,3 +62,12 @@ def test_a_token_expires_after_the_configured_days_and_is_not_valid_before_it_wa
     with pytest.raises(TokenError) as raised:
         read_token("preferences", from_the_future)
     assert not raised.value.expired
+
+
+def test_a_token_link_is_the_url_the_url_map_builds(ctx):
+    token = make_token("unsubscribe", 42)
+    for endpoint in ("member_links.unsubscribe", "member_links.preferences"):
+        assert token_url(endpoint, token) == public_url(endpoint, token=token)
+        assert token_url(endpoint, token).endswith(f"/{token}")
+        # Anything a URL would have to escape is built by the URL map itself.
+        assert token_url(endpoint, "a/b c%") == public_url(endpoint, token="a/b c%")
