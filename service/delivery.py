@@ -7,6 +7,7 @@ accepts it: the only way to send a row twice is a crash between that 250 and
 our commit, one message per crashed worker at most.
 """
 import smtplib
+from socket import IPPROTO_TCP, TCP_NODELAY
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,24 +24,27 @@ from service.email_render import HeaderInjectionError, new_message_id, to_bytes
 from service.extensions import db, mail
 from service.mailer import delivery_batches, is_pending_due, row_suppression, suppressed_addresses
 from service.models import Community, Member, OutboundEmail
+from service.smtp_send import Gate, send_message
 
 MAX_BACKOFF = timedelta(hours=6)
 CLAIM_SIZE = 100  # rows claimed (and so left `sending` by a crash) at a time
 _outcomes: ContextVar = ContextVar("delivery_outcomes", default=None)  # see _outcome_writer
 
 
-def _transmit(connection, envelope_from: str, recipient: str, raw: bytes) -> None:
+def _transmit(connection, envelope_from: str, recipient: str, raw: bytes, gate: Gate, timeout: float) -> None:
     """Hand one message's bytes to the SMTP server over the batch's Flask-Mail connection.
 
     Not connection.send(Message): a flask_mail.Message looks up the host name
     for a Message-ID of its own and re-parses both addresses, about a tenth of
     a worker's time per email. Our bytes are whole and their headers checked
     (email_render.to_bytes); the envelope sender is our own ASCII address.
+    The server accepts the message only once `gate` opens (smtp_send). Runs in
+    the batch's wire thread, outside the app context.
     """
     if connection.host is None:  # MAIL_SUPPRESS_SEND: Flask-Mail sends nothing either
         return
     to = recipient if recipient.isascii() else sanitize_address(recipient)  # IDNA for a non-ASCII domain
-    connection.host.sendmail(envelope_from, [to], raw)
+    send_message(connection.host, envelope_from, to, raw, gate, timeout)
 
 
 def _now() -> datetime:
@@ -158,8 +162,12 @@ def _deliver_chunk(ids: list[int], renderer: BatchRenderer, outcome: dict) -> No
         before = len(remaining)
         try:
             with mail.connect() as connection, ThreadPoolExecutor(1, thread_name_prefix="smtp") as wire:
-                if connection.host is not None:  # Flask-Mail sets none: never hang on a stalled relay
-                    connection.host.sock.settimeout(current_app.config["MAIL_TIMEOUT"])
+                if connection.host is not None:
+                    socket = connection.host.sock
+                    socket.settimeout(current_app.config["MAIL_TIMEOUT"])  # Flask-Mail sets none: never hang
+                    # The dot that ends a message's data goes alone once its gate opens: unsent at
+                    # once (Nagle's algorithm waiting for the ACK of the data), it would wait 40 ms.
+                    socket.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
                 _send_in_order(connection, wire, renderer, remaining, suppressed, outcome)
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as error:
             db.session.rollback()
@@ -184,28 +192,39 @@ def _send_in_order(connection, wire: ThreadPoolExecutor, renderer: BatchRenderer
                    suppressed: dict[str, str], outcome: dict) -> None:
     """Send `remaining` in order, removing each row once its outcome is committed.
 
-    While one message is on the wire (SMTP round trips, in the `wire` thread,
-    where waiting releases the GIL) the next is rendered here. It is handed
-    over only once the one before it is recorded, so a crash still leaves at
-    most one message accepted by the server and not recorded as sent. A
-    connection error leaves the row on the wire and the rendered one first in
-    `remaining`.
+    The `wire` thread does the SMTP round trips (waiting on them releases the
+    GIL). While it sends one message, this thread renders the next and hands
+    it over, and that one's envelope and data go out while the first's outcome
+    is committed; but its final dot waits for that commit (smtp_send.Gate), so
+    a crash leaves at most one message accepted by the server and not recorded.
+    A connection error leaves the failed row and the next first in `remaining`.
     """
-    in_flight = None  # (message id, future) of remaining[0]
-    while remaining:
-        ahead = 1 if in_flight else 0
-        message = None
-        while message is None and len(remaining) > ahead:
-            message = _prepare(renderer, *remaining[ahead], suppressed, outcome)
-            if message is None:  # recorded without sending: suppressed, or failed
-                del remaining[ahead]
-        if in_flight:
-            _record(remaining[0], *in_flight, outcome)
+    sending: list[tuple[str, Gate, Future]] = []  # for remaining[0] (its gate open) and remaining[1]
+    timeout = current_app.config["MAIL_TIMEOUT"]
+    try:
+        while remaining:
+            while len(sending) < 2 and len(remaining) > len(sending):
+                message = _prepare(renderer, *remaining[len(sending)], suppressed, outcome)
+                if message is None:  # recorded without sending: suppressed, or failed
+                    del remaining[len(sending)]
+                    continue
+                message_id, envelope_from, raw = message
+                gate = Gate()
+                if not sending:
+                    gate.open()
+                future = wire.submit(_transmit, connection, envelope_from, remaining[len(sending)][0].recipient, raw,
+                                     gate, timeout)
+                sending.append((message_id, gate, future))
+            if not sending:
+                return
+            message_id, _gate, future = sending.pop(0)
+            _record(remaining[0], message_id, future, outcome)
             remaining.pop(0)
-            in_flight = None
-        if message is not None:
-            message_id, envelope_from, raw = message
-            in_flight = message_id, wire.submit(_transmit, connection, envelope_from, remaining[0][0].recipient, raw)
+            if sending:
+                sending[0][1].open()
+    finally:
+        for _message_id, gate, _future in sending:  # not completed: the server must not accept them
+            gate.abandon()
 
 
 def _prepare(renderer, row, member, community, suppressed, outcome) -> tuple[str, str, bytes] | None:

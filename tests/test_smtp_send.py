@@ -1,0 +1,72 @@
+"""A message's final dot waits for its gate: the server accepts nothing before it opens, and nothing abandoned."""
+import smtplib
+import threading
+import time
+
+import pytest
+
+from service.smtp_send import Gate, send_message
+
+RAW = b"Subject: hello\r\nFrom: cop@example.org\r\n\r\n.a line starting with a dot\r\nbye\r\n"
+
+
+@pytest.fixture
+def server(smtp, app):
+    connection = smtplib.SMTP("127.0.0.1", app.config["MAIL_PORT"], timeout=10)
+    yield smtp, connection
+    connection.close()
+
+
+def _in_thread(connection, recipient, gate):
+    errors = []
+
+    def run():
+        try:
+            send_message(connection, "bounce@example.org", recipient, RAW, gate, timeout=10)
+        except Exception as error:  # handed to the test
+            errors.append(error)
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, errors
+
+
+def test_the_server_accepts_a_message_only_once_its_gate_opens(server):
+    smtp, connection = server
+    gate = Gate()
+    thread, errors = _in_thread(connection, "ana@example.org", gate)
+    time.sleep(0.3)  # envelope and data are on the wire by now
+    assert smtp.messages == []
+    gate.open()
+    thread.join(10)
+    assert errors == []
+    [received] = smtp.to("ana@example.org")
+    assert received.raw.replace(b"\r\n", b"\n") == RAW.replace(b"\r\n", b"\n")  # the leading dot intact
+
+
+def test_an_abandoned_message_is_never_accepted_and_its_connection_is_closed(server):
+    smtp, connection = server
+    gate = Gate()
+    thread, errors = _in_thread(connection, "ana@example.org", gate)
+    time.sleep(0.3)
+    gate.abandon()
+    thread.join(10)
+    assert isinstance(errors[0], smtplib.SMTPServerDisconnected)
+    time.sleep(0.3)
+    assert smtp.messages == []
+
+
+def test_refusals_raise_as_sendmail_does_and_a_550_leaves_the_connection_usable(server):
+    smtp, connection = server
+    smtp.scripted["gone@example.org"] = ["550 No such user"]
+    smtp.scripted["busy@example.org"] = ["421 Closing, come back later"]
+    opened = Gate()
+    opened.open()
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        send_message(connection, "bounce@example.org", "gone@example.org", RAW, opened, timeout=10)
+    assert refused.value.recipients["gone@example.org"][0] == 550
+    send_message(connection, "bounce@example.org", "ana@example.org", RAW, opened, timeout=10)
+    assert len(smtp.to("ana@example.org")) == 1
+    with pytest.raises(smtplib.SMTPRecipientsRefused):
+        send_message(connection, "bounce@example.org", "busy@example.org", RAW, opened, timeout=10)
+    with pytest.raises(smtplib.SMTPServerDisconnected):  # smtplib hangs up on a 421, as sendmail does
+        send_message(connection, "bounce@example.org", "ana@example.org", RAW, opened, timeout=10)
