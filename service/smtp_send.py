@@ -29,6 +29,9 @@ class Gate:
         self._abandoned = True
         self._event.set()
 
+    def is_open(self) -> bool:
+        return self._event.is_set() and not self._abandoned
+
     def wait(self, timeout: float) -> bool:
         """True once opened; False if abandoned or still shut after `timeout` seconds."""
         return self._event.wait(timeout) and not self._abandoned
@@ -57,11 +60,16 @@ def send_message(host: smtplib.SMTP, envelope_from: str, recipient: str, raw: by
     if code != 354:
         raise smtplib.SMTPDataError(code, response)
     data = _LEADING_DOT.sub(b"..", raw)
-    host.send(data if data.endswith(b"\r\n") else data + b"\r\n")
-    if not gate.wait(timeout):
-        host.close()
-        raise smtplib.SMTPServerDisconnected("the message was abandoned before its end")
-    host.send(b".\r\n")
+    if not data.endswith(b"\r\n"):
+        data += b"\r\n"
+    if gate.is_open():  # usually: the last outcome was committed during the round trips above
+        host.send(data + b".\r\n")
+    else:
+        host.send(data)
+        if not gate.wait(timeout):
+            host.close()
+            raise smtplib.SMTPServerDisconnected("the message was abandoned before its end")
+        host.send(b".\r\n")
     code, response = host.getreply()
     if code != 250:
         _end_transaction(host, code)
