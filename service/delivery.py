@@ -151,11 +151,7 @@ def _deliver_chunk(ids: list[int], renderer: BatchRenderer, outcome: dict) -> No
     claimed = claim(ids)
     if not claimed:
         return
-    rows = db.session.execute(
-        select(OutboundEmail, Member, Community)
-        .join(Member, Member.id == OutboundEmail.member_id, isouter=True)
-        .join(Community, Community.id == OutboundEmail.community_id, isouter=True)
-        .where(OutboundEmail.id.in_(claimed)).order_by(OutboundEmail.id)).all()
+    rows = _load(claimed)
     suppressed = suppressed_addresses(row.recipient for row, _m, _c in rows)
     remaining = list(rows)
     while remaining:
@@ -179,6 +175,15 @@ def _deliver_chunk(ids: list[int], renderer: BatchRenderer, outcome: dict) -> No
                 when = _retry_or_fail(row, f"connection: {error}")
                 _note_retry(outcome, row, when)
             break
+
+
+def _load(ids: list[int]) -> list:
+    """(row, member, community) for each of `ids`, in id order; member or community None when gone."""
+    return db.session.execute(
+        select(OutboundEmail, Member, Community)
+        .join(Member, Member.id == OutboundEmail.member_id, isouter=True)
+        .join(Community, Community.id == OutboundEmail.community_id, isouter=True)
+        .where(OutboundEmail.id.in_(ids)).order_by(OutboundEmail.id)).all()
 
 
 def _note_retry(outcome: dict, row: OutboundEmail, when: datetime | None) -> None:
