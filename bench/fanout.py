@@ -10,6 +10,9 @@ against one local SMTP sink (aiosmtpd in a process of its own, counting):
 - baseline: the same messages, pre-built by the product's renderer, sent with
   plain smtplib over one connection per process from as many processes.
 
+Each size is measured as `--repeat` pairs (default 3), each pair a baseline
+run then an outbox run, and the pair with the median ratio is reported (every
+pair's ratio is printed too): the machine's speed drifts too much for one pair.
 It prints both rates, their ratio, the cost per message, each worker's peak
 RSS, and a verdict against the targets (ratio >= 0.5, cost per message at the
 largest size within 1.2 times that at the smallest, worker memory flat). It
@@ -491,6 +494,26 @@ def run_baseline(sink: Sink, messages: list, processes: int) -> dict:
 
 # --- report --------------------------------------------------------------------------------------
 
+def ratio(pair: dict) -> float:
+    return pair["outbox"]["rate"] / pair["baseline"]["rate"]
+
+
+def median_pair(pairs: list[dict]) -> dict:
+    """The pair with the median ratio, carrying every pair's ratio, and every pair's checks.
+
+    The machine's speed drifts by half within minutes (the baseline alone
+    measured 800 to 1,500 messages/s in one hour), so one pair can land on a
+    fast baseline and a slow outbox. Each pair is still measured back to back.
+    """
+    ordered = sorted(pairs, key=ratio)
+    median = dict(ordered[len(ordered) // 2])
+    median["ratios"] = [ratio(pair) for pair in pairs]
+    median["complete"] = all(p["outbox"]["sent"] == p["size"] == p["outbox"]["sink"] == p["baseline"]["sink"]
+                             for p in pairs)
+    median["peak_mb"] = max(peak_mb(w) for p in pairs for w in p["outbox"]["workers"])
+    return median
+
+
 def peak_mb(report: dict) -> float:
     """A worker's peak RSS: its own, or its largest work-horse's if larger (forking worker)."""
     return max(report["own_kb"], report["horse_kb"]) / 1024
@@ -525,9 +548,10 @@ def print_report(results: list[dict], args, message_bytes: float) -> None:
               f"sink counted {outbox['sink']} (outbox) and {result['baseline']['sink']} (baseline)")
 
     verdicts = []
-    ratios = [r["outbox"]["rate"] / r["baseline"]["rate"] for r in results]
-    verdicts.append((f"ratio outbox/baseline >= {TARGET_RATIO}: " + ", ".join(f"{r:.2f}" for r in ratios),
-                     min(ratios) >= TARGET_RATIO))
+    verdicts.append((f"ratio outbox/baseline >= {TARGET_RATIO} (median of {len(results[0]['ratios'])} pairs): "
+                     + "; ".join(f"{ratio(r):.2f} at {r['size']} (pairs: "
+                                 + ", ".join(f"{value:.2f}" for value in r["ratios"]) + ")" for r in results),
+                     min(ratio(r) for r in results) >= TARGET_RATIO))
     small, large = results[0], results[-1]
     if len(results) > 1:
         growth = large["outbox"]["ms_per_message"] / small["outbox"]["ms_per_message"]
@@ -537,13 +561,11 @@ def print_report(results: list[dict], args, message_bytes: float) -> None:
         verdicts.append((f"cost per message at {large['size']} / at {small['size']} <= {TARGET_COST_GROWTH}: "
                          f"{growth:.2f} (workers' CPU per message: {cpu_growth:.2f}; "
                          f"relative to the baseline's cost: {relative:.2f})", growth <= TARGET_COST_GROWTH))
-        before = max(peak_mb(w) for w in small["outbox"]["workers"])
-        after = max(peak_mb(w) for w in large["outbox"]["workers"])
+        before, after = small["peak_mb"], large["peak_mb"]
         allowed = max(FLAT_MEMORY_MB, before * 0.05)
         verdicts.append((f"worker peak RSS flat (grows <= {allowed:.1f} MB): {before:.1f} MB at {small['size']}, "
                          f"{after:.1f} MB at {large['size']}", after - before <= allowed))
-    complete = all(r["outbox"]["sent"] == r["size"] == r["outbox"]["sink"] == r["baseline"]["sink"] for r in results)
-    verdicts.append(("every row sent, sink counted exactly N each time", complete))
+    verdicts.append(("every row sent, sink counted exactly N each time", all(r["complete"] for r in results)))
     print()
     for text, ok in verdicts:
         print(f"{'PASS' if ok else 'FAIL'}  {text}")
@@ -557,6 +579,8 @@ def parse_args(argv):
     parser.add_argument("--sizes", default="1000,10000", help="comma-separated member counts (default 1000,10000)")
     parser.add_argument("--quick", action="store_true", help="a smoke run: sizes 200,1000")
     parser.add_argument("--workers", type=int, default=2, help="worker processes, and baseline processes")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="baseline/outbox pairs per size; the pair with the median ratio is reported (default 3)")
     parser.add_argument("--worker-class", choices=("fork", "simple"), default="fork",
                         help="rq.Worker, forking a work-horse per job (what jobs.worker runs), or SimpleWorker")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
@@ -565,6 +589,7 @@ def parse_args(argv):
     parser.add_argument("--report", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.sizes = [200, 1000] if args.quick else sorted(int(s) for s in args.sizes.split(","))
+    args.repeat = 1 if args.quick else max(1, args.repeat)
     return args
 
 
@@ -592,11 +617,13 @@ def main(argv=None) -> int:
         message_bytes = sum(len(raw) for _f, _t, raw in messages) / len(messages)
         results = []
         for size in args.sizes:
-            print(f"N={size}: baseline ...", flush=True)
-            baseline = run_baseline(sink, messages[:size], args.workers)
-            print(f"N={size}: outbox ...", flush=True)
-            outbox = run_outbox(app, sink, size, community_id, context, args, env, log_dir)
-            results.append({"size": size, "outbox": outbox, "baseline": baseline})
+            pairs = []
+            for attempt in range(1, args.repeat + 1):
+                print(f"N={size}, pair {attempt} of {args.repeat}: baseline, then outbox ...", flush=True)
+                baseline = run_baseline(sink, messages[:size], args.workers)
+                outbox = run_outbox(app, sink, size, community_id, context, args, env, log_dir)
+                pairs.append({"size": size, "outbox": outbox, "baseline": baseline})
+            results.append(median_pair(pairs))
         print_report(results, args, message_bytes)
         print(f"worker logs: {log_dir}")
     finally:
