@@ -3,16 +3,18 @@
 A row is claimed with a conditional UPDATE (pending -> sending), so two
 workers, a retried job and the sweeper can all hold the same ids and each row
 is still sent once. Every sent row is committed right after the SMTP server
-accepts it: the only way to send a row twice is a crash between that 250 and
-our commit, one message per crashed worker at most.
+accepts it, and the server accepts the next message only after that commit
+(smtp_send.Gate): the only way to send a row twice is a crash between a 250
+and our commit, one message per crashed worker at most. A batch's SMTP round
+trips run in a thread of their own while the next message is rendered.
 """
 import smtplib
-from socket import IPPROTO_TCP, TCP_NODELAY
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
+from socket import IPPROTO_TCP, TCP_NODELAY
 
 from flask import current_app
 from flask_mail import sanitize_address
