@@ -3,18 +3,18 @@
 The local part is `purpose+id.id.signature`, all lower case, so mail servers
 that fold case cannot break it, and nobody can forge one for another member.
 """
-import hashlib
 import hmac
 
 from flask import current_app
+
+from service.tokens import keyed_hmac
 
 SIGNATURE_LENGTH = 16
 
 
 def _signature(purpose: str, ids: tuple[int, ...]) -> str:
     message = f"{purpose}:{'.'.join(map(str, ids))}".encode()
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.digest(key, message, hashlib.sha256).hex()[:SIGNATURE_LENGTH]
+    return keyed_hmac(current_app.config["SECRET_KEY"], message).hex()[:SIGNATURE_LENGTH]
 
 
 def make_address(purpose: str, *ids: int) -> str:

@@ -143,9 +143,15 @@ def to_bytes(email: RenderedEmail, message_id: str) -> bytes:
     """The whole message as CRLF bytes for smtplib; refuses CR or LF in any header value."""
     check_headers([email.subject, email.sender, email.recipient, *email.headers.values()])
     headers = {"Subject": email.subject, "From": email.sender, "To": email.recipient,
-               "Date": formatdate(time.time(), localtime=False), "Message-ID": message_id, **email.headers}
+               "Date": _date_header(int(time.time())), "Message-ID": message_id, **email.headers}
     return message_bytes({name: _wire_header(name, value) for name, value in headers.items()},
                          email.text, email.html, email.calendar)
+
+
+@lru_cache(maxsize=2)
+def _date_header(second: int) -> str:
+    """The Date header for this second (a batch sends hundreds a second)."""
+    return formatdate(second, localtime=False)
 
 
 def _wire_header(name: str, value: str) -> str:

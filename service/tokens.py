@@ -15,6 +15,7 @@ import base64
 import hashlib
 import hmac
 import time
+from functools import lru_cache
 
 from flask import current_app
 
@@ -31,9 +32,20 @@ class TokenError(Exception):
 
 
 def _signature(purpose: str, body: str) -> str:
-    digest = hmac.digest(current_app.config["SECRET_KEY"].encode(), f"link:{purpose}:{body}".encode(),
-                         hashlib.sha256)
+    digest = keyed_hmac(current_app.config["SECRET_KEY"], f"link:{purpose}:{body}".encode())
     return base64.urlsafe_b64encode(digest[:SIGNATURE_BYTES]).rstrip(b"=").decode()
+
+
+@lru_cache(maxsize=4)
+def _keyed(secret: str):
+    return hmac.new(secret.encode(), digestmod=hashlib.sha256)
+
+
+def keyed_hmac(secret: str, message: bytes) -> bytes:
+    """HMAC-SHA256 of `message` under `secret`, the key's set-up done once per secret (a copy per message)."""
+    mac = _keyed(secret).copy()
+    mac.update(message)
+    return mac.digest()
 
 
 def make_token(purpose: str, member_id: int, object_id: int | None = None) -> str:
