@@ -81,12 +81,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--quick", action="store_true", help="500 messages")
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", fanout.DEFAULT_DATABASE_URL))
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", fanout.DEFAULT_REDIS_URL))
+    fanout.add_target_arguments(parser)
     args, _unknown = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     size = 500 if args.quick else args.messages
-    fanout.check_targets(args.database_url, args.redis_url)
-    fanout.ensure_database(args.database_url)
+    fanout.prepare_targets(args)
     sink = fanout.Sink()
     try:
         os.environ.update({"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "RQ_QUEUE": "cop",

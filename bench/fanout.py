@@ -119,6 +119,19 @@ def _sqlalchemy_url(url: str) -> str:
     return _database_url(url)
 
 
+def add_target_arguments(parser, database_url: str = DEFAULT_DATABASE_URL, redis_url: str = DEFAULT_REDIS_URL,
+                         env_prefix: str = "BENCH") -> None:
+    """--database-url and --redis-url, defaulting to ENV_PREFIX_DATABASE_URL / _REDIS_URL, then to ours."""
+    parser.add_argument("--database-url", default=os.environ.get(f"{env_prefix}_DATABASE_URL", database_url))
+    parser.add_argument("--redis-url", default=os.environ.get(f"{env_prefix}_REDIS_URL", redis_url))
+
+
+def prepare_targets(args) -> None:
+    """Refuse other people's databases, wait for another benchmark on ours, create the database if missing."""
+    check_targets(args.database_url, args.redis_url)
+    ensure_database(args.database_url)
+
+
 def ensure_database(database_url: str) -> None:
     """Create the PostgreSQL database if it is missing (SQLite creates itself)."""
     from sqlalchemy import create_engine, text
@@ -583,8 +596,7 @@ def parse_args(argv):
                         help="baseline/outbox pairs per size; the pair with the median ratio is reported (default 3)")
     parser.add_argument("--worker-class", choices=("fork", "simple"), default="fork",
                         help="rq.Worker, forking a work-horse per job (what jobs.worker runs), or SimpleWorker")
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DATABASE_URL))
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS_URL))
+    add_target_arguments(parser)
     parser.add_argument("--worker-process", choices=("fork", "simple"), help=argparse.SUPPRESS)
     parser.add_argument("--report", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -598,8 +610,7 @@ def main(argv=None) -> int:
     if args.worker_process:
         return worker_process(args.worker_process, args.report)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the workers and the sink are stopped too
-    check_targets(args.database_url, args.redis_url)
-    ensure_database(args.database_url)
+    prepare_targets(args)
     sink = Sink()
     log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-"))
     try:

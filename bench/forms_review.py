@@ -296,8 +296,7 @@ def parse_args(argv):
     parser.add_argument("--gunicorn-workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8, help="gthread threads per gunicorn worker")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1,000 members, 3 s load runs")
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_FORMS_DATABASE_URL", DEFAULT_DATABASE_URL))
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_FORMS_REDIS_URL", DEFAULT_REDIS_URL))
+    fanout.add_target_arguments(parser, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, env_prefix="BENCH_FORMS")
     args, _unknown = parser.parse_known_args(argv)  # bench/run.py passes every benchmark the same arguments
     if args.quick:
         args.members, args.seconds, args.runs = 1000, 3.0, 20
@@ -313,9 +312,8 @@ def check_redis(redis_url: str) -> None:
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    fanout.check_targets(args.database_url, args.redis_url)
     check_redis(args.redis_url)
-    fanout.ensure_database(args.database_url)
+    fanout.prepare_targets(args)
     log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-forms-"))
     env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": "2", "RATELIMIT_ENABLED": "false",

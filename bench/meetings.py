@@ -82,12 +82,10 @@ def main(argv=None) -> int:
     parser.add_argument("--invitees", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="200 invitees")
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", fanout.DEFAULT_DATABASE_URL))
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", fanout.DEFAULT_REDIS_URL))
+    fanout.add_target_arguments(parser)
     args, _unknown = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     invitees = 200 if args.quick else args.invitees
-    fanout.check_targets(args.database_url, args.redis_url)
-    fanout.ensure_database(args.database_url)
+    fanout.prepare_targets(args)
     sink = fanout.Sink()
     log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-meetings-"))
     workers = []

@@ -98,9 +98,11 @@ class BatchRenderer:
 
     def render(self, row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
         kind = kind_named(row.kind)
+        if kind.extras:  # per-member content: never shared (and render makes the links itself)
+            return render(row, member, community)
         links = member_links(member)
         values = {"name": member.name, **{field: links[field] for field in PERSONAL_LINKS}}
-        if kind.extras or not all(map(is_plain, values.values())):
+        if not all(map(is_plain, values.values())):
             return render(row, member, community)
         key = (kind.name, member.language, community.id if community else None,
                json.dumps(row.context, sort_keys=True))
