@@ -6,23 +6,27 @@ idempotency key is unique, so a retried request, a double click or a second
 tick queues nothing new. Suppressed recipients get a row with status
 `suppressed` and the reason, so the coordinator sees why nothing went.
 """
+import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import String, any_, bindparam, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from jobs.queue import enqueue_after_commit
 from service.config import PROJECT_ROOT
 from service.extensions import db
 from service.models import Community, Member, OutboundEmail, Suppression
+from service.models.base import utcnow
 from service.sql import dialect_insert
 
 TEMPLATE_DIR = PROJECT_ROOT / "email_templates"
 MIN_DELIVERY_JOBS = 4
 MIN_JOB_SIZE = 100
+INSERT_CHUNK = 5000  # rows per INSERT on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,11 @@ def suppression_reason(member: Member, suppressed: dict[str, str]) -> str | None
 
 
 def suppressed_addresses(addresses: Iterable[str]) -> dict[str, str]:
+    """The suppressed ones among `addresses`, each with its reason."""
     addresses = list(addresses)
+    if db.session.get_bind().dialect.name == "postgresql":  # one array parameter, not a placeholder per address
+        return dict(db.session.execute(select(Suppression.address, Suppression.reason).where(
+            Suppression.address == any_(bindparam("addresses", addresses, type_=ARRAY(String))))).all())
     found = {}
     for start in range(0, len(addresses), 1000):
         chunk = addresses[start:start + 1000]
@@ -149,11 +157,53 @@ def queue_bulk(kind: str, members: Iterable[Member], key_for: Callable[[Member],
 
 def _insert_new(rows: list[dict]) -> list[tuple[int, str]]:
     """Insert rows whose key is new, skipping the others without error; (id, status) of those added."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return _insert_new_postgresql(rows)
     added = []
     for start in range(0, len(rows), 1000):
         statement = (dialect_insert(OutboundEmail).on_conflict_do_nothing(index_elements=["idempotency_key"])
                      .returning(OutboundEmail.id, OutboundEmail.status))
         added.extend(db.session.execute(statement, rows[start:start + 1000]).all())
+    return [(row_id, status) for row_id, status in added]
+
+
+# The columns a new row is given from each member's arrays, and their PostgreSQL types (our own names, never input).
+_NEW_ROW_COLUMNS = (("kind", "text"), ("community_id", "integer"), ("member_id", "integer"), ("recipient", "text"),
+                    ("idempotency_key", "text"), ("status", "text"), ("last_error", "text"), ("attempts", "integer"))
+_INSERT_FROM_ARRAYS = text(
+    f"INSERT INTO {OutboundEmail.__tablename__} ({', '.join(name for name, _type in _NEW_ROW_COLUMNS)}, context, "
+    f"created_at, updated_at) SELECT {', '.join(f'new_row.{name}' for name, _type in _NEW_ROW_COLUMNS)}, "
+    "shared.context, CAST(:now AS timestamptz), CAST(:now AS timestamptz) FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {type_}[])" for name, type_ in _NEW_ROW_COLUMNS)
+    + ", CAST(:context_number AS integer[])) WITH ORDINALITY AS new_row("
+    + ", ".join(name for name, _type in _NEW_ROW_COLUMNS) + ", context_number, position) "
+    "JOIN unnest(CAST(:contexts AS json[])) WITH ORDINALITY AS shared(context, number) "
+    "ON shared.number = new_row.context_number ORDER BY new_row.position "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, status")
+
+
+def _insert_new_postgresql(rows: list[dict]) -> list[tuple[int, str]]:
+    """_insert_new as one INSERT ... SELECT FROM unnest(arrays) per INSERT_CHUNK rows.
+
+    A multi-row VALUES statement carries eleven placeholders per row, and
+    parsing them cost the driver more than the database spent inserting: a
+    fan-out to 10,000 members took 2.5 s in the coordinator's request. Arrays
+    are ten parameters however many rows, and each distinct context (an
+    announcement's text is one for all) is serialised and sent once, the rows
+    pointing at it by number.
+    """
+    added = []
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = rows[start:start + INSERT_CHUNK]
+        values = {name: [row[name] for row in chunk] for name, _type in _NEW_ROW_COLUMNS}
+        numbers: dict[int, int] = {}  # id(context) -> its number (1-based); the contexts live in `chunk` meanwhile
+        contexts = []
+        for row in chunk:
+            if id(row["context"]) not in numbers:
+                contexts.append(json.dumps(row["context"]))
+                numbers[id(row["context"])] = len(contexts)
+        values["context_number"] = [numbers[id(row["context"])] for row in chunk]
+        added.extend(db.session.execute(_INSERT_FROM_ARRAYS, {**values, "contexts": contexts, "now": utcnow()}).all())
     return [(row_id, status) for row_id, status in added]
 
 

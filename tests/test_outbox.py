@@ -116,6 +116,26 @@ def test_fan_outs_are_cut_into_jobs_that_several_workers_share(app, ctx, persona
     assert sizes[10_000] == [500] * 20           # ... of at most MAIL_BATCH_SIZE
 
 
+def test_a_fan_out_stores_each_members_own_context_and_skips_keys_already_used(app, ctx, personas, monkeypatch):
+    monkeypatch.setattr(mailer, "INSERT_CHUNK", 2)  # several INSERTs on PostgreSQL, as a large fan-out makes
+    members.add_member(None, _community(), name="Luz Ortega", email="luz@example.org", language="es")
+    people = list(db.session.scalars(select(Member).where(Member.status == "active").order_by(Member.id)))
+    assert len(people) == 3
+    shared = {"subject": "Même sujet", "body": 'a "quoted" word, a back\\slash, {braces} and\na new line'}
+    own = {member.id: {"n": member.id, "nested": {"ü": [1, None, True, 2.5]}, "text": f"{{{member.name}}}"}
+           for member in people}
+    first = mailer.queue_bulk("announcement", people[:2], lambda m: f"fan:{m.id}", lambda m: shared)
+    again = mailer.queue_bulk("announcement", people, lambda m: f"fan:{m.id}", lambda m: shared)
+    second = mailer.queue_bulk("test_message", people, lambda m: f"own:{m.id}", lambda m: own[m.id])
+    db.session.commit()
+    assert (first, again, second) == (2, len(people) - 2, len(people))
+    rows = _rows(kind="announcement")
+    assert sorted(row.member_id for row in rows) == [member.id for member in people]
+    assert all(row.context == shared and row.community_id is None and row.status == "pending" for row in rows)
+    assert {row.member_id: row.context for row in _rows(kind="test_message")} == own
+    assert all(row.recipient == db.session.get(Member, row.member_id).email for row in _rows())
+
+
 def test_unknown_kind_cannot_be_queued(app, ctx, personas):
     import pytest
     with pytest.raises(ValueError, match="unknown email kind"):
