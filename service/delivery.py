@@ -9,7 +9,6 @@ and our commit, one message per crashed worker at most. A batch's SMTP round
 trips run in a thread of their own while the next message is rendered.
 """
 import smtplib
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
@@ -26,7 +25,7 @@ from service.email_render import HeaderInjectionError, new_message_id, to_bytes
 from service.extensions import db, mail
 from service.mailer import delivery_batches, is_pending_due, row_suppression, suppressed_addresses
 from service.models import Community, Member, OutboundEmail
-from service.smtp_send import Gate, send_message
+from service.smtp_send import Gate, Sending, WireThread, send_message
 
 MAX_BACKOFF = timedelta(hours=6)
 CLAIM_SIZE = 100  # rows claimed (and so left `sending` by a crash) at a time
@@ -159,7 +158,7 @@ def _deliver_chunk(ids: list[int], renderer: BatchRenderer, outcome: dict) -> No
     while remaining:
         before = len(remaining)
         try:
-            with mail.connect() as connection, ThreadPoolExecutor(1, thread_name_prefix="smtp") as wire:
+            with mail.connect() as connection, WireThread() as wire:
                 if connection.host is not None:
                     socket = connection.host.sock
                     socket.settimeout(current_app.config["MAIL_TIMEOUT"])  # Flask-Mail sets none: never hang
@@ -195,7 +194,7 @@ def _note_retry(outcome: dict, row: OutboundEmail, when: datetime | None) -> Non
         outcome["retry"].setdefault(when, []).append(row.id)
 
 
-def _send_in_order(connection, wire: ThreadPoolExecutor, renderer: BatchRenderer, remaining: list,
+def _send_in_order(connection, wire: WireThread, renderer: BatchRenderer, remaining: list,
                    suppressed: dict[str, str], outcome: dict) -> None:
     """Send `remaining` in order, removing each row once its outcome is committed.
 
@@ -206,7 +205,7 @@ def _send_in_order(connection, wire: ThreadPoolExecutor, renderer: BatchRenderer
     a crash leaves at most one message accepted by the server and not recorded.
     A connection error leaves the failed row and the next first in `remaining`.
     """
-    sending: list[tuple[str, Gate, Future]] = []  # for remaining[0] (its gate open) and remaining[1]
+    sending: list[tuple[str, Gate, Sending]] = []  # for remaining[0] (its gate open) and remaining[1]
     timeout = current_app.config["MAIL_TIMEOUT"]
     try:
         while remaining:
@@ -258,7 +257,7 @@ def _prepare(renderer, row, member, community, suppressed, outcome) -> tuple[str
     return None
 
 
-def _record(entry, message_id: str, sending: Future, outcome: dict) -> None:
+def _record(entry, message_id: str, sending: Sending, outcome: dict) -> None:
     """Wait for the server's answer to one message and commit the row's outcome."""
     row, member, _community = entry
     try:

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from service.smtp_send import Gate, send_message
+from service.smtp_send import Gate, WireThread, send_message
 
 RAW = b"Subject: hello\r\nFrom: cop@example.org\r\n\r\n.a line starting with a dot\r\nbye\r\n"
 
@@ -70,3 +70,34 @@ def test_refusals_raise_as_sendmail_does_and_a_550_leaves_the_connection_usable(
         send_message(connection, "bounce@example.org", "busy@example.org", RAW, opened, timeout=10)
     with pytest.raises(smtplib.SMTPServerDisconnected):  # smtplib hangs up on a 421, as sendmail does
         send_message(connection, "bounce@example.org", "ana@example.org", RAW, opened, timeout=10)
+
+
+def test_a_gate_left_shut_times_out_and_one_abandoned_after_opening_no_longer_counts_as_open():
+    shut = Gate()
+    assert shut.wait(0.05) is False and not shut.is_open()
+    opened = Gate()
+    opened.open()
+    opened.open()  # twice is harmless
+    assert opened.is_open() and opened.wait(0)
+    opened.abandon()
+    assert not opened.is_open() and opened.wait(0) is False
+
+
+def test_the_wire_thread_sends_in_order_hands_back_each_error_and_finishes_its_work_before_it_stops():
+    done, gate = [], Gate()
+
+    def send(number):
+        if number == 2:
+            raise smtplib.SMTPDataError(554, b"refused")
+        if number == 3:
+            gate.wait(10)  # still waiting when the block below ends
+        done.append(number)
+
+    with WireThread() as wire:
+        first, second, third = wire.submit(send, 1), wire.submit(send, 2), wire.submit(send, 3)
+        first.result()
+        with pytest.raises(smtplib.SMTPDataError):
+            second.result()
+        threading.Timer(0.2, gate.open).start()
+    assert done == [1, 3]
+    third.result()
