@@ -14,6 +14,7 @@ import smtplib
 import threading
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+_PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
 
 
 class Gate:
@@ -116,12 +117,12 @@ def send_message(host: smtplib.SMTP, envelope_from: str, recipient: str, raw: by
     left unfinished and the connection closed, so the server discards it.
     """
     host.ehlo_or_helo_if_needed()
-    options = [f"size={len(raw)}"] if host.does_esmtp and host.has_extn("size") else []
-    code, response = host.mail(envelope_from, options)
+    size = f" size={len(raw)}" if host.does_esmtp and host.has_extn("size") else ""
+    code, response = host.docmd("mail", f"FROM:{smtp_path(envelope_from)}{size}")
     if code != 250:
         _end_transaction(host, code)
         raise smtplib.SMTPSenderRefused(code, response, envelope_from)
-    code, response = host.rcpt(recipient)
+    code, response = host.docmd("rcpt", f"TO:{smtp_path(recipient)}")
     if code not in (250, 251):
         _end_transaction(host, code)
         raise smtplib.SMTPRecipientsRefused({recipient: (code, response)})
@@ -129,7 +130,7 @@ def send_message(host: smtplib.SMTP, envelope_from: str, recipient: str, raw: by
     code, response = host.getreply()
     if code != 354:
         raise smtplib.SMTPDataError(code, response)
-    data = _LEADING_DOT.sub(b"..", raw)
+    data = _LEADING_DOT.sub(b"..", raw) if raw.startswith(b".") or b"\n." in raw else raw
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     if gate.is_open():  # usually: the last outcome was committed during the round trips above
@@ -144,6 +145,15 @@ def send_message(host: smtplib.SMTP, envelope_from: str, recipient: str, raw: by
     if code != 250:
         _end_transaction(host, code)
         raise smtplib.SMTPDataError(code, response)
+
+
+def smtp_path(address: str) -> str:
+    """`<address>` for MAIL FROM and RCPT TO, as smtplib.quoteaddr writes it.
+
+    quoteaddr parses every address (about 30 us each); a plain one (all our
+    envelope senders, nearly every member) goes between the brackets as it is.
+    """
+    return f"<{address}>" if _PLAIN_ADDRESS.fullmatch(address) else smtplib.quoteaddr(address)
 
 
 def _end_transaction(host: smtplib.SMTP, code: int) -> None:

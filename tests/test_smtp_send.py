@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from service.smtp_send import Gate, WireThread, send_message
+from service.smtp_send import Gate, WireThread, send_message, smtp_path
 
 RAW = b"Subject: hello\r\nFrom: cop@example.org\r\n\r\n.a line starting with a dot\r\nbye\r\n"
 
@@ -101,3 +101,10 @@ def test_the_wire_thread_sends_in_order_hands_back_each_error_and_finishes_its_w
         threading.Timer(0.2, gate.open).start()
     assert done == [1, 3]
     third.result()
+
+
+@pytest.mark.parametrize("address", ["ana@example.org", "bounce+12.ab3f@cop.example", "o'brien@example.ie",
+                                     "first.last+tag=x@sub.example.co", '"ana maría"@example.org',
+                                     "José <jose@example.org>", "luz@exämple.org", "<>", "a@b@c"])
+def test_envelope_addresses_are_written_as_smtplib_writes_them(address):
+    assert smtp_path(address) == smtplib.quoteaddr(address)
