@@ -71,9 +71,9 @@ def _outcome_writer():
     """On PostgreSQL, a connection of the batch's own where each outcome is one autocommitted UPDATE.
 
     One round trip per message instead of four (BEGIN, SET LOCAL, UPDATE, COMMIT),
-    no ORM commit, and the statement goes straight to the driver (psycopg
-    prepares it on the server after a few uses): measured, this is what keeps
-    recording an outcome cheaper than sending the message.
+    no ORM commit, and the statement goes straight to the driver, prepared on
+    the server, through one cursor: measured, this is what keeps recording an
+    outcome cheaper than sending the message.
     """
     if db.session.get_bind().dialect.name != "postgresql":
         yield
@@ -83,7 +83,7 @@ def _outcome_writer():
         # Commits survive a worker crash either way; skipping the fsync wait only
         # risks the last instant of outcomes if PostgreSQL itself crashes.
         driver.execute("SET synchronous_commit TO OFF")
-        token = _outcomes.set(driver)
+        token = _outcomes.set(driver.cursor())  # one cursor for the batch: a new one per outcome costs more
         try:
             yield
         finally:
@@ -102,9 +102,9 @@ def _outcome_sql(columns: tuple[str, ...]) -> str:
 def _finish(row_id: int, **values) -> None:
     """Record one row's outcome and commit it at once."""
     values["updated_at"] = _now()
-    driver = _outcomes.get()
-    if driver is not None:
-        driver.execute(_outcome_sql(tuple(sorted(values))), {"row_id": row_id, **values})
+    cursor = _outcomes.get()
+    if cursor is not None:
+        cursor.execute(_outcome_sql(tuple(sorted(values))), {"row_id": row_id, **values}, prepare=True)
         if db.session().in_transaction():  # end the batch's reads (and anything a template's extras read)
             db.session.commit()
         return
