@@ -9,7 +9,7 @@ and our commit, one message per crashed worker at most. A batch's SMTP round
 trips run in a thread of their own while the next message is rendered.
 """
 import smtplib
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
@@ -129,9 +129,9 @@ def deliver_batch(ids: list[int]) -> dict:
     """Send the rows among `ids` that are ours to send; returns counts and the retries to schedule.
 
     A job carries up to MAIL_BATCH_SIZE ids (forking a work-horse per job costs
-    tens of milliseconds here), but claims and sends them CLAIM_SIZE at a time:
-    a worker that dies leaves at most that many rows `sending` for the sweeper,
-    and the rest of its batch still pending.
+    tens of milliseconds here) and sends them over one SMTP connection, but
+    claims them CLAIM_SIZE at a time: a worker that dies leaves at most that
+    many rows `sending` for the sweeper, and the rest of its batch still pending.
     """
     outcome = {"sent": 0, "failed": 0, "suppressed": 0, "retry": {}}
     # Each outcome is committed on its own; expiring the batch at every commit would
@@ -140,15 +140,66 @@ def deliver_batch(ids: list[int]) -> dict:
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         renderer = BatchRenderer()
-        with _outcome_writer():
+        with _outcome_writer(), SmtpConnection() as smtp:
             for start in range(0, len(ids), CLAIM_SIZE):
-                _deliver_chunk(ids[start:start + CLAIM_SIZE], renderer, outcome)
+                _deliver_chunk(ids[start:start + CLAIM_SIZE], smtp, renderer, outcome)
     finally:
         session.expire_on_commit = expire_on_commit
     return outcome
 
 
-def _deliver_chunk(ids: list[int], renderer: BatchRenderer, outcome: dict) -> None:
+class SmtpConnection:
+    """A batch's SMTP connection (Flask-Mail's) and the thread that talks over it, opened when first needed.
+
+    After a connection error, or a server that hung up (a 421), the next
+    message opens a new one.
+    """
+
+    def __init__(self):
+        self._open: tuple[ExitStack, object, WireThread] | None = None
+
+    def __enter__(self) -> "SmtpConnection":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._close(quit=True)
+
+    def get(self) -> tuple[object, WireThread]:
+        """(Flask-Mail connection, wire thread), opening them if need be."""
+        if self._open is not None and self._open[1].host is not None and self._open[1].host.sock is None:
+            self.drop()  # smtplib closed it (the server said 421)
+        if self._open is None:
+            with ExitStack() as stack:
+                connection = stack.enter_context(mail.connect())
+                if connection.host is not None:
+                    socket = connection.host.sock
+                    socket.settimeout(current_app.config["MAIL_TIMEOUT"])  # Flask-Mail sets none: never hang
+                    # The dot that ends a message's data goes alone once its gate opens: unsent at
+                    # once (Nagle's algorithm waiting for the ACK of the data), it would wait 40 ms.
+                    socket.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
+                self._open = (stack.pop_all(), connection, WireThread())
+        return self._open[1], self._open[2]
+
+    def drop(self) -> None:
+        """Forget a failed connection: its thread finishes, its socket closes without a QUIT."""
+        self._close(quit=False)
+
+    def _close(self, quit: bool) -> None:
+        if self._open is None:
+            return
+        stack, connection, wire = self._open
+        self._open = None
+        wire.stop()  # lets what it holds finish: each gate is opened or abandoned by now
+        if not quit and connection.host is not None:
+            connection.host.close()
+            connection.host = None  # Flask-Mail's exit then sends no QUIT
+        try:
+            stack.close()  # Flask-Mail's exit: QUIT
+        except (smtplib.SMTPException, OSError):
+            pass  # every outcome is recorded by now: a server gone at the end changes none
+
+
+def _deliver_chunk(ids: list[int], smtp: SmtpConnection, renderer: BatchRenderer, outcome: dict) -> None:
     claimed = claim(ids)
     if not claimed:
         return
@@ -158,15 +209,10 @@ def _deliver_chunk(ids: list[int], renderer: BatchRenderer, outcome: dict) -> No
     while remaining:
         before = len(remaining)
         try:
-            with mail.connect() as connection, WireThread() as wire:
-                if connection.host is not None:
-                    socket = connection.host.sock
-                    socket.settimeout(current_app.config["MAIL_TIMEOUT"])  # Flask-Mail sets none: never hang
-                    # The dot that ends a message's data goes alone once its gate opens: unsent at
-                    # once (Nagle's algorithm waiting for the ACK of the data), it would wait 40 ms.
-                    socket.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
-                _send_in_order(connection, wire, renderer, remaining, suppressed, outcome)
+            connection, wire = smtp.get()
+            _send_in_order(connection, wire, renderer, remaining, suppressed, outcome)
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as error:
+            smtp.drop()
             db.session.rollback()
             if len(remaining) < before:
                 # Closed after some progress (smtplib hangs up on any 421 reply): go on over a

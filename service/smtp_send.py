@@ -103,9 +103,13 @@ class WireThread:
         return self
 
     def __exit__(self, *_exc) -> None:
-        """Let what was handed over finish (each gate is opened or abandoned by then), then stop."""
-        self._calls.put(None)
-        self._thread.join()
+        self.stop()
+
+    def stop(self) -> None:
+        """Let what was handed over finish (each gate must be opened or abandoned by then), then end the thread."""
+        if self._thread.is_alive():
+            self._calls.put(None)
+            self._thread.join()
 
 
 def send_message(host: smtplib.SMTP, envelope_from: str, recipient: str, raw: bytes, gate: Gate,

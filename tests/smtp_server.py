@@ -13,6 +13,7 @@ class Received:
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    peer: tuple | None = None  # the client's (host, port): one per SMTP connection
 
     @property
     def message(self) -> EmailMessage:
@@ -37,7 +38,8 @@ class RecordingHandler:
 
     async def handle_DATA(self, server, session, envelope):
         with self.lock:
-            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            self.messages.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
+                                          session.peer))
         return "250 Message accepted"
 
     def to(self, address: str) -> list[Received]:

@@ -136,6 +136,28 @@ def test_a_fan_out_stores_each_members_own_context_and_skips_keys_already_used(a
     assert all(row.recipient == db.session.get(Member, row.member_id).email for row in _rows())
 
 
+def test_a_job_sends_over_one_connection_and_a_hang_up_does_not_hold_back_the_rest(app, ctx, personas, smtp,
+                                                                                   monkeypatch):
+    from service import delivery
+    monkeypatch.setattr(delivery, "CLAIM_SIZE", 2)  # the job claims its rows two at a time
+    for name in ("Luz Ortega", "Mia Chen", "Noor Haddad"):
+        members.add_member(None, _community(), name=name, email=f"{name.split()[0].lower()}@example.org")
+    people = list(db.session.scalars(select(Member).where(Member.status == "active").order_by(Member.id)))
+    assert len(people) == 5
+    smtp.scripted[people[1].email] = ["421 4.7.0 Closing, try again later"]  # the end of the first claim
+    mailer.queue_bulk("announcement", people, lambda m: f"news:{m.id}", lambda m: {"subject": "S", "body": "B"},
+                      _community())
+    db.session.commit()
+    run_worker(app)
+    peers = {person.email: [received.peer for received in smtp.to(person.email)] for person in people}
+    assert peers[people[1].email] == []
+    assert all(len(peers[person.email]) == 1 for person in people if person is not people[1])
+    # smtplib hung up on the 421; the next claims went on over one new connection.
+    assert peers[people[2].email] == peers[people[3].email] == peers[people[4].email] != peers[people[0].email]
+    deferred = _rows(recipient=people[1].email)[0]
+    assert deferred.status == "pending" and "421" in deferred.last_error
+
+
 def test_unknown_kind_cannot_be_queued(app, ctx, personas):
     import pytest
     with pytest.raises(ValueError, match="unknown email kind"):
