@@ -94,6 +94,7 @@ class BatchRenderer:
     def __init__(self):
         self._shared: dict[tuple, SharedRendering | None] = {}
         self._seen: set[tuple] = set()
+        self._context_keys: dict[int, tuple[dict, str]] = {}
         self.filled = 0  # rows filled into a shared rendering (the rest were rendered alone)
 
     def render(self, row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
@@ -104,8 +105,7 @@ class BatchRenderer:
         values = {"name": member.name, **{field: links[field] for field in PERSONAL_LINKS}}
         if not all(map(is_plain, values.values())):
             return render(row, member, community)
-        key = (kind.name, member.language, community.id if community else None,
-               json.dumps(row.context, sort_keys=True))
+        key = (kind.name, member.language, community.id if community else None, self._context_key(row.context))
         if key not in self._shared:
             if key not in self._seen:
                 self._seen.add(key)
@@ -116,6 +116,17 @@ class BatchRenderer:
             return render(row, member, community)
         self.filled += 1
         return assemble(kind, row, member, community, links, shared.fill(values))
+
+    def _context_key(self, context: dict) -> str:
+        """The context as canonical JSON, worked out once per context object (delivery's rows share them).
+
+        The memo keeps each context it has seen alive, so no other dict can
+        take its id(); contexts are never changed while a batch renders.
+        """
+        seen = self._context_keys.get(id(context))
+        if seen is None or seen[0] is not context:
+            seen = self._context_keys[id(context)] = (context, json.dumps(context, sort_keys=True))
+        return seen[1]
 
     @staticmethod
     def _share(kind, row: OutboundEmail, language: str, community: Community | None) -> SharedRendering | None:

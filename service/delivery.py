@@ -8,6 +8,7 @@ accepts it, and the server accepts the next message only after that commit
 and our commit, one message per crashed worker at most. A batch's SMTP round
 trips run in a thread of their own while the next message is rendered.
 """
+import json
 import smtplib
 from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
@@ -17,7 +18,9 @@ from socket import IPPROTO_TCP, TCP_NODELAY
 
 from flask import current_app
 from flask_mail import sanitize_address
-from sqlalchemy import select, update
+from sqlalchemy import Text, cast, select, update
+from sqlalchemy.orm import defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service import bounces
 from service.batch_render import BatchRenderer
@@ -26,6 +29,7 @@ from service.extensions import db, mail
 from service.mailer import delivery_batches, is_pending_due, row_suppression, suppressed_addresses
 from service.models import Community, Member, OutboundEmail
 from service.smtp_send import Gate, Sending, WireThread, send_message
+from service.sql import one_of
 
 MAX_BACKOFF = timedelta(hours=6)
 CLAIM_SIZE = 100  # rows claimed (and so left `sending` by a crash) at a time
@@ -55,7 +59,7 @@ def _now() -> datetime:
 def claim(ids: list[int]) -> list[int]:
     """Mark the due pending rows among `ids` as sending; the ids we now own."""
     now = _now()
-    owned = (select(OutboundEmail.id).where(OutboundEmail.id.in_(ids), is_pending_due(now))
+    owned = (select(OutboundEmail.id).where(one_of(OutboundEmail.id, ids), is_pending_due(now))
              .with_for_update(skip_locked=True))
     result = db.session.execute(
         update(OutboundEmail).where(OutboundEmail.id.in_(owned.scalar_subquery()))
@@ -225,12 +229,25 @@ def _deliver_chunk(ids: list[int], smtp: SmtpConnection, renderer: BatchRenderer
 
 
 def _load(ids: list[int]) -> list:
-    """(row, member, community) for each of `ids`, in id order; member or community None when gone."""
-    return db.session.execute(
-        select(OutboundEmail, Member, Community)
-        .join(Member, Member.id == OutboundEmail.member_id, isouter=True)
-        .join(Community, Community.id == OutboundEmail.community_id, isouter=True)
-        .where(OutboundEmail.id.in_(ids)).order_by(OutboundEmail.id)).all()
+    """(row, member, community) for each of `ids`, in id order; member or community None when gone.
+
+    The rows of a fan-out carry the same context (an announcement's whole
+    text): it is read as text and parsed once per distinct text, the rows
+    sharing the one dict, instead of the JSON being parsed again for each row.
+    """
+    parsed: dict[str, dict] = {}
+    loaded = []
+    for row, member, community, context in db.session.execute(
+            select(OutboundEmail, Member, Community, cast(OutboundEmail.context, Text))
+            .options(defer(OutboundEmail.context))
+            .join(Member, Member.id == OutboundEmail.member_id, isouter=True)
+            .join(Community, Community.id == OutboundEmail.community_id, isouter=True)
+            .where(one_of(OutboundEmail.id, ids)).order_by(OutboundEmail.id)):
+        if context not in parsed:
+            parsed[context] = json.loads(context)
+        set_committed_value(row, "context", parsed[context])
+        loaded.append((row, member, community))
+    return loaded
 
 
 def _note_retry(outcome: dict, row: OutboundEmail, when: datetime | None) -> None:

@@ -13,15 +13,14 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import String, any_, bindparam, or_, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import or_, select, text
 
 from jobs.queue import enqueue_after_commit
 from service.config import PROJECT_ROOT
 from service.extensions import db
 from service.models import Community, Member, OutboundEmail, Suppression
 from service.models.base import utcnow
-from service.sql import dialect_insert
+from service.sql import dialect_insert, one_of
 
 TEMPLATE_DIR = PROJECT_ROOT / "email_templates"
 MIN_DELIVERY_JOBS = 4
@@ -113,14 +112,11 @@ def suppression_reason(member: Member, suppressed: dict[str, str]) -> str | None
 def suppressed_addresses(addresses: Iterable[str]) -> dict[str, str]:
     """The suppressed ones among `addresses`, each with its reason."""
     addresses = list(addresses)
-    if db.session.get_bind().dialect.name == "postgresql":  # one array parameter, not a placeholder per address
-        return dict(db.session.execute(select(Suppression.address, Suppression.reason).where(
-            Suppression.address == any_(bindparam("addresses", addresses, type_=ARRAY(String))))).all())
     found = {}
     for start in range(0, len(addresses), 1000):
         chunk = addresses[start:start + 1000]
         found.update(db.session.execute(
-            select(Suppression.address, Suppression.reason).where(Suppression.address.in_(chunk))).all())
+            select(Suppression.address, Suppression.reason).where(one_of(Suppression.address, chunk))).all())
     return found
 
 
