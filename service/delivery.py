@@ -10,11 +10,10 @@ trips run in a thread of their own while the next message is rendered.
 """
 import json
 import smtplib
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from datetime import datetime, timedelta, timezone
-from socket import IPPROTO_TCP, TCP_NODELAY
 
 from flask import current_app
 from flask_mail import sanitize_address
@@ -25,10 +24,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 from service import bounces
 from service.batch_render import BatchRenderer
 from service.email_render import HeaderInjectionError, new_message_id, to_bytes
-from service.extensions import db, mail
+from service.extensions import db
 from service.mailer import delivery_batches, is_pending_due, row_suppression, suppressed_addresses
 from service.models import Community, Member, OutboundEmail
-from service.smtp_send import Gate, Sending, WireThread, send_message
+from service.smtp_send import Gate, Sending, SmtpConnection, WireThread, send_message
 from service.sql import one_of
 
 MAX_BACKOFF = timedelta(hours=6)
@@ -150,57 +149,6 @@ def deliver_batch(ids: list[int]) -> dict:
     finally:
         session.expire_on_commit = expire_on_commit
     return outcome
-
-
-class SmtpConnection:
-    """A batch's SMTP connection (Flask-Mail's) and the thread that talks over it, opened when first needed.
-
-    After a connection error, or a server that hung up (a 421), the next
-    message opens a new one.
-    """
-
-    def __init__(self):
-        self._open: tuple[ExitStack, object, WireThread] | None = None
-
-    def __enter__(self) -> "SmtpConnection":
-        return self
-
-    def __exit__(self, *_exc) -> None:
-        self._close(quit=True)
-
-    def get(self) -> tuple[object, WireThread]:
-        """(Flask-Mail connection, wire thread), opening them if need be."""
-        if self._open is not None and self._open[1].host is not None and self._open[1].host.sock is None:
-            self.drop()  # smtplib closed it (the server said 421)
-        if self._open is None:
-            with ExitStack() as stack:
-                connection = stack.enter_context(mail.connect())
-                if connection.host is not None:
-                    socket = connection.host.sock
-                    socket.settimeout(current_app.config["MAIL_TIMEOUT"])  # Flask-Mail sets none: never hang
-                    # The dot that ends a message's data goes alone once its gate opens: unsent at
-                    # once (Nagle's algorithm waiting for the ACK of the data), it would wait 40 ms.
-                    socket.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
-                self._open = (stack.pop_all(), connection, WireThread())
-        return self._open[1], self._open[2]
-
-    def drop(self) -> None:
-        """Forget a failed connection: its thread finishes, its socket closes without a QUIT."""
-        self._close(quit=False)
-
-    def _close(self, quit: bool) -> None:
-        if self._open is None:
-            return
-        stack, connection, wire = self._open
-        self._open = None
-        wire.stop()  # lets what it holds finish: each gate is opened or abandoned by now
-        if not quit and connection.host is not None:
-            connection.host.close()
-            connection.host = None  # Flask-Mail's exit then sends no QUIT
-        try:
-            stack.close()  # Flask-Mail's exit: QUIT
-        except (smtplib.SMTPException, OSError):
-            pass  # every outcome is recorded by now: a server gone at the end changes none
 
 
 def _deliver_chunk(ids: list[int], smtp: SmtpConnection, renderer: BatchRenderer, outcome: dict) -> None:

@@ -1,4 +1,4 @@
-"""One message over an open smtplib connection, its final dot held until the sender says so.
+"""The SMTP side of delivery: a batch's connection, the thread that talks over it, one message at a time.
 
 smtplib.SMTP.sendmail goes from MAIL FROM to the server's 250 in one call.
 Delivery wants the next message's envelope and data on the wire while the
@@ -7,11 +7,18 @@ accept the next one (the dot that ends its data) before that commit: then a
 crash still leaves at most one message accepted and not recorded as sent.
 `send_message` does what sendmail does for one recipient, with the same
 exceptions, resets and hang-ups, and waits at its Gate before the final dot.
+It runs in the batch's WireThread; SmtpConnection holds both for a batch.
 """
 import queue
 import re
 import smtplib
 import threading
+from contextlib import ExitStack
+from socket import IPPROTO_TCP, TCP_NODELAY
+
+from flask import current_app
+
+from service.extensions import mail
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
@@ -169,3 +176,55 @@ def _end_transaction(host: smtplib.SMTP, code: int) -> None:
         host.rset()
     except smtplib.SMTPServerDisconnected:
         pass
+
+
+class SmtpConnection:
+    """A batch's SMTP connection (Flask-Mail's) and the thread that talks over it, opened when first needed.
+
+    After a connection error, or a server that hung up (a 421), the next
+    message opens a new one.
+    """
+
+    def __init__(self):
+        self._open: tuple[ExitStack, object, WireThread] | None = None
+
+    def __enter__(self) -> "SmtpConnection":
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._close(quit=True)
+
+    def get(self) -> tuple[object, WireThread]:
+        """(Flask-Mail connection, wire thread), opening them if need be."""
+        if self._open is not None and self._open[1].host is not None and self._open[1].host.sock is None:
+            self.drop()  # smtplib closed it (the server said 421)
+        if self._open is None:
+            with ExitStack() as stack:
+                connection = stack.enter_context(mail.connect())
+                if connection.host is not None:
+                    socket = connection.host.sock
+                    socket.settimeout(current_app.config["MAIL_TIMEOUT"])  # Flask-Mail sets none: never hang
+                    # The dot that ends a message's data goes alone once its gate opens: unsent at
+                    # once (Nagle's algorithm waiting for the ACK of the data), it would wait 40 ms.
+                    socket.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
+                wire = WireThread()
+                self._open = (stack.pop_all(), connection, wire)
+        return self._open[1], self._open[2]
+
+    def drop(self) -> None:
+        """Forget a failed connection: its thread finishes, its socket closes without a QUIT."""
+        self._close(quit=False)
+
+    def _close(self, quit: bool) -> None:
+        if self._open is None:
+            return
+        stack, connection, wire = self._open
+        self._open = None
+        wire.stop()  # lets what it holds finish: each gate is opened or abandoned by now
+        if not quit and connection.host is not None:
+            connection.host.close()
+            connection.host = None  # Flask-Mail's exit then sends no QUIT
+        try:
+            stack.close()  # Flask-Mail's exit: QUIT
+        except (smtplib.SMTPException, OSError):
+            pass  # every outcome is recorded by now: a server gone at the end changes none
