@@ -126,13 +126,15 @@ def test_a_fan_out_stores_each_members_own_context_and_skips_keys_already_used(a
            for member in people}
     first = mailer.queue_bulk("announcement", people[:2], lambda m: f"fan:{m.id}", lambda m: shared)
     again = mailer.queue_bulk("announcement", people, lambda m: f"fan:{m.id}", lambda m: shared)
-    second = mailer.queue_bulk("test_message", people, lambda m: f"own:{m.id}", lambda m: own[m.id])
+    second = mailer.queue_bulk("test_message", people[::-1], lambda m: f"own:{m.id}", lambda m: own[m.id])
     db.session.commit()
     assert (first, again, second) == (2, len(people) - 2, len(people))
     rows = _rows(kind="announcement")
     assert sorted(row.member_id for row in rows) == [member.id for member in people]
     assert all(row.context == shared and row.community_id is None and row.status == "pending" for row in rows)
-    assert {row.member_id: row.context for row in _rows(kind="test_message")} == own
+    own_rows = sorted(_rows(kind="test_message"), key=lambda row: row.id)
+    assert {row.member_id: row.context for row in own_rows} == own
+    assert [row.member_id for row in own_rows] == [member.id for member in people[::-1]]  # ids in the order given
     assert all(row.recipient == db.session.get(Member, row.member_id).email for row in _rows())
 
 
