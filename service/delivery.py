@@ -12,9 +12,9 @@ import json
 import smtplib
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import lru_cache
 from datetime import datetime, timedelta, timezone
 
+import psycopg
 from flask import current_app
 from flask_mail import sanitize_address
 from sqlalchemy import Text, cast, select, update
@@ -27,6 +27,7 @@ from service.email_render import HeaderInjectionError, new_message_id, to_bytes
 from service.extensions import db
 from service.mailer import delivery_batches, is_pending_due, row_suppression, suppressed_addresses
 from service.models import Community, Member, OutboundEmail
+from service.outcomes import PreparedOutcomes
 from service.smtp_send import Gate, Sending, SmtpConnection, WireThread, send_message
 from service.sql import one_of
 
@@ -74,8 +75,8 @@ def _outcome_writer():
     """On PostgreSQL, a connection of the batch's own where each outcome is one autocommitted UPDATE.
 
     One round trip per message instead of four (BEGIN, SET LOCAL, UPDATE, COMMIT),
-    no ORM commit, and the statement goes straight to the driver, prepared on
-    the server, through one cursor: measured, this is what keeps recording an
+    no ORM commit, and the statement prepared once and sent through libpq
+    itself (service.outcomes): measured, this is what keeps recording an
     outcome cheaper than sending the message.
     """
     if db.session.get_bind().dialect.name != "postgresql":
@@ -86,28 +87,26 @@ def _outcome_writer():
         # Commits survive a worker crash either way; skipping the fsync wait only
         # risks the last instant of outcomes if PostgreSQL itself crashes.
         driver.execute("SET synchronous_commit TO OFF")
-        token = _outcomes.set(driver.cursor())  # one cursor for the batch: a new one per outcome costs more
+        outcomes = PreparedOutcomes(driver, OutboundEmail.__tablename__)
+        token = _outcomes.set(outcomes)
         try:
             yield
         finally:
             _outcomes.reset(token)
             if not connection.invalidated and not driver.closed:
-                driver.execute("RESET synchronous_commit")  # the pool keeps the connection
-
-
-@lru_cache(maxsize=16)
-def _outcome_sql(columns: tuple[str, ...]) -> str:
-    """UPDATE of one row's outcome columns (our own column names, never input), by id."""
-    assignments = ", ".join(f"{column} = %({column})s" for column in columns)
-    return f"UPDATE {OutboundEmail.__tablename__} SET {assignments} WHERE id = %(row_id)s"
+                try:  # the pool keeps the connection: leave it as it was
+                    outcomes.close()
+                    driver.execute("RESET synchronous_commit")
+                except psycopg.Error:
+                    connection.invalidate()  # (the error that brought us here, if any, goes on)
 
 
 def _finish(row_id: int, **values) -> None:
     """Record one row's outcome and commit it at once."""
     values["updated_at"] = _now()
-    cursor = _outcomes.get()
-    if cursor is not None:
-        cursor.execute(_outcome_sql(tuple(sorted(values))), {"row_id": row_id, **values}, prepare=True)
+    outcomes = _outcomes.get()
+    if outcomes is not None:
+        outcomes.write(row_id, values)
         if db.session().in_transaction():  # end the batch's reads (and anything a template's extras read)
             db.session.commit()
         return
