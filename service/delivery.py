@@ -29,7 +29,7 @@ from service.mailer import delivery_batches, is_pending_due, row_suppression, su
 from service.models import Community, Member, OutboundEmail
 from service.outcomes import PreparedOutcomes
 from service.smtp_send import Gate, Sending, SmtpConnection, WireThread, send_message
-from service.sql import one_of
+from service.sql import on_postgresql, one_of
 
 MAX_BACKOFF = timedelta(hours=6)
 CLAIM_SIZE = 100  # rows claimed (and so left `sending` by a crash) at a time
@@ -79,7 +79,7 @@ def _outcome_writer():
     itself (service.outcomes): measured, this is what keeps recording an
     outcome cheaper than sending the message.
     """
-    if db.session.get_bind().dialect.name != "postgresql":
+    if not on_postgresql():
         yield
         return
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -228,18 +228,18 @@ def _send_in_order(connection, wire: WireThread, renderer: BatchRenderer, remain
                 gate = Gate()
                 if not sending:
                     gate.open()
-                future = wire.submit(_transmit, connection, envelope_from, remaining[len(sending)][0].recipient, raw,
+                handed = wire.submit(_transmit, connection, envelope_from, remaining[len(sending)][0].recipient, raw,
                                      gate, timeout)
-                sending.append((message_id, gate, future))
+                sending.append((message_id, gate, handed))
             if not sending:
                 return
-            message_id, _gate, future = sending.pop(0)
-            _record(remaining[0], message_id, future, outcome)
+            message_id, _gate, handed = sending.pop(0)
+            _record(remaining[0], message_id, handed, outcome)
             remaining.pop(0)
             if sending:
                 sending[0][1].open()
     finally:
-        for _message_id, gate, _future in sending:  # not completed: the server must not accept them
+        for _message_id, gate, _handed in sending:  # not completed: the server must not accept them
             gate.abandon()
 
 

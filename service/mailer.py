@@ -20,7 +20,7 @@ from service.config import PROJECT_ROOT
 from service.extensions import db
 from service.models import Community, Member, OutboundEmail, Suppression
 from service.models.base import utcnow
-from service.sql import dialect_insert, one_of
+from service.sql import dialect_insert, on_postgresql, one_of
 
 TEMPLATE_DIR = PROJECT_ROOT / "email_templates"
 MIN_DELIVERY_JOBS = 4
@@ -153,7 +153,7 @@ def queue_bulk(kind: str, members: Iterable[Member], key_for: Callable[[Member],
 
 def _insert_new(rows: list[dict]) -> list[tuple[int, str]]:
     """Insert rows whose key is new, skipping the others without error; (id, status) of those added."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         return _insert_new_postgresql(rows)
     added = []
     for start in range(0, len(rows), 1000):

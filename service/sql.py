@@ -5,6 +5,11 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from service.extensions import db
 
 
+def on_postgresql() -> bool:
+    """Whether the session's database is PostgreSQL (else the embedded SQLite)."""
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
 def dialect_insert(model):
     """An INSERT for `model` with ON CONFLICT support (`on_conflict_do_nothing` / `_do_update`)."""
     dialect = db.session.get_bind().dialect.name
@@ -25,6 +30,6 @@ def one_of(column, values: list):
     statement for each different count (a delivery claim of 100 ids spent
     more time there than the database spent running it).
     """
-    if db.session.get_bind().dialect.name == "postgresql":
+    if on_postgresql():
         return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))
     return column.in_(values)

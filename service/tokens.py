@@ -4,8 +4,9 @@ A token names its purpose, the member and, where there is one, the object it
 acts on; a token made for one purpose or object never reads as another's.
 
 It reads `member.object.issued.signature`: the ids (object 0 when it acts on
-none; ids start at 1) and the issue time in Unix seconds, in plain digits, then HMAC-SHA256 of the purpose and those three
-under SECRET_KEY, cut to 128 bits, URL-safe base64. Written by hand rather
+none; ids start at 1) and the issue time in Unix seconds, in plain digits,
+then HMAC-SHA256 of the purpose and those three under SECRET_KEY, cut to 128
+bits, URL-safe base64. Written by hand rather
 than with itsdangerous because every email carries two (footer links): its
 serializer took 40 microseconds a token, a tenth of a worker's time per
 announcement, and this takes a few. The signature covers everything the
