@@ -21,7 +21,6 @@ def create_app(overrides: dict | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     from service import i18n
     from service.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
-    from service.models import Coordinator
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True,
@@ -38,9 +37,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = i18n.LOGIN_MESSAGE
     login_manager.session_protection = "strong"
 
-    @login_manager.user_loader
-    def load_coordinator(coordinator_id: str):
-        return db.session.get(Coordinator, int(coordinator_id))
+    from service.coordinators import coordinator_for_session
+    login_manager.user_loader(coordinator_for_session)
 
 
 def register_blueprints(app: Flask) -> None:

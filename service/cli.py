@@ -1,4 +1,4 @@
-"""Command-line tools: `flask users create`, `flask demo seed`, `flask mail ...` and `flask lessons load`."""
+"""Command-line tools: `flask users create|password`, `flask demo seed`, `flask mail ...` and `flask lessons load`."""
 from pathlib import Path
 
 import sys
@@ -31,6 +31,23 @@ def create_user(email, name, admin, language, password):
         raise click.ClickException(error.message) from None
     db.session.commit()
     click.echo(f"Created coordinator {coordinator.email}{' (admin)' if admin else ''}.")
+
+
+@users_cli.command("password")
+@click.argument("email")
+@click.password_option(help="At least 10 characters; prompted for when omitted.")
+def set_user_password(email, password):
+    """Give a coordinator a new password; every session they have open ends."""
+    from service.coordinators import find_coordinator, set_password
+    coordinator = find_coordinator(email)
+    if coordinator is None:
+        raise click.ClickException(f"No coordinator has the address {email}.")
+    try:
+        set_password(coordinator, password)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    click.echo(f"New password set for {coordinator.email}; their open sessions have ended.")
 
 
 @demo_cli.command("seed")

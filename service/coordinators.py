@@ -1,4 +1,4 @@
-"""Coordinator accounts: creation and password checks."""
+"""Coordinator accounts: creation, password checks and the sessions a login opens."""
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -17,8 +17,7 @@ def create_coordinator(email: str, name: str, password: str, is_admin: bool = Fa
                        language: str = "en") -> Coordinator:
     """Create an account; the caller commits."""
     address = normalize_email(email)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(_("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), "password")
+    _check_password(password)
     if db.session.scalar(select(Coordinator).where(Coordinator.email == address)):
         raise DomainError(_("A coordinator with the address %(address)s already exists.", address=address), "email")
     coordinator = Coordinator(email=address, name=name.strip() or address, is_admin=is_admin,
@@ -27,13 +26,50 @@ def create_coordinator(email: str, name: str, password: str, is_admin: bool = Fa
     return coordinator
 
 
+def find_coordinator(email: str) -> Coordinator | None:
+    """The account with this address, whatever its case."""
+    return db.session.scalar(
+        select(Coordinator).where(func.lower(Coordinator.email) == (email or "").strip().lower()))
+
+
 def authenticate(email: str, password: str) -> Coordinator | None:
     """The active coordinator with this address and password, or None."""
-    coordinator = db.session.scalar(
-        select(Coordinator).where(func.lower(Coordinator.email) == (email or "").strip().lower()))
+    coordinator = find_coordinator(email)
     if coordinator is None:
         check_password_hash(_DUMMY_HASH, password or "")
         return None
     if not coordinator.active or not check_password_hash(coordinator.password_hash, password or ""):
+        return None
+    return coordinator
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(_("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH), "password")
+
+
+def set_password(coordinator: Coordinator, password: str) -> None:
+    """Give the account a new password and end every session opened with the old one; the caller commits."""
+    _check_password(password)
+    coordinator.password_hash = generate_password_hash(password)
+    end_sessions(coordinator)
+
+
+def end_sessions(coordinator: Coordinator) -> None:
+    """Make every session cookie issued to this account so far worthless (they carry the old version).
+
+    Flask's session is a signed cookie that stays valid wherever a copy of it
+    is kept; the version in it is what the server can take back. The caller commits.
+    """
+    coordinator.session_version = Coordinator.session_version + 1  # in SQL: two logouts at once both count
+
+
+def coordinator_for_session(login_id: str) -> Coordinator | None:
+    """The active coordinator a session's login id (`id.version`, see Coordinator.get_id) still stands for."""
+    coordinator_id, _, version = (login_id or "").partition(".")
+    if not (coordinator_id.isascii() and coordinator_id.isdigit() and version.isascii() and version.isdigit()):
+        return None
+    coordinator = db.session.get(Coordinator, int(coordinator_id))
+    if coordinator is None or not coordinator.active or coordinator.session_version != int(version):
         return None
     return coordinator

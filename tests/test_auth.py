@@ -64,3 +64,59 @@ def test_flask_users_create(app):
     result = runner.invoke(args=["users", "create", "eve@example.org", "--password", "short"])
     assert result.exit_code != 0 and "at least 10 characters" in result.output
     assert login(app.test_client(), "dana@example.org", "long enough password").status_code == 302
+
+
+def _session_cookie(client) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None, "no session cookie"
+    return cookie.value
+
+
+def _replay(app, cookie: str):
+    """A new browser that was handed a copy of someone's session cookie."""
+    thief = app.test_client()
+    thief.set_cookie("session", cookie)
+    return thief.get("/")
+
+
+def test_a_copied_session_cookie_stops_working_at_logout(app, alice_client, personas):
+    copied = _session_cookie(alice_client)
+    assert _replay(app, copied).status_code == 200  # the copy works while alice is logged in
+    assert post_form(alice_client, "/", {}, post_url="/logout").status_code == 302
+    response = _replay(app, copied)
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+    assert login(alice_client, "alice@example.org", PASSWORD).status_code == 302  # alice can come back
+    assert alice_client.get("/").status_code == 200
+    assert _replay(app, copied).status_code == 302  # and the old copy stays dead
+
+
+def test_a_new_password_ends_every_open_session(app, alice_client, personas):
+    copied = _session_cookie(alice_client)
+    result = app.test_cli_runner().invoke(args=["users", "password", "Alice@example.org",
+                                                "--password", "a brand new password"])
+    assert result.exit_code == 0, result.output
+    assert "open sessions have ended" in result.output
+    assert alice_client.get("/").status_code == 302
+    assert _replay(app, copied).status_code == 302
+    assert login(app.test_client(), "alice@example.org", PASSWORD).status_code == 400
+    assert login(app.test_client(), "alice@example.org", "a brand new password").status_code == 302
+
+
+def test_a_new_password_is_refused_when_too_short_or_for_nobody(app, alice_client, personas):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["users", "password", "alice@example.org", "--password", "short"])
+    assert result.exit_code != 0 and "at least 10 characters" in result.output
+    result = runner.invoke(args=["users", "password", "nobody@example.org", "--password", "long enough password"])
+    assert result.exit_code != 0 and "No coordinator has the address nobody@example.org" in result.output
+    assert alice_client.get("/").status_code == 200  # nothing changed: still logged in
+
+
+def test_a_session_naming_an_old_version_or_garbage_is_anonymous(app, alice_client, personas):
+    from flask.sessions import SecureCookieSessionInterface
+    serializer = SecureCookieSessionInterface().get_signing_serializer(app)
+    session = serializer.loads(_session_cookie(alice_client))
+    assert _replay(app, serializer.dumps(session)).status_code == 200  # re-signed as it was: still alice
+    alice = personas["alice"]
+    for login_id in (str(alice), f"{alice}.", f"{alice}.1", f"{alice}.-1", "x.0", "٣.0", f".{alice}"):
+        forged = serializer.dumps({**session, "_user_id": login_id})  # signed with our key, like a stolen one
+        assert _replay(app, forged).status_code == 302, login_id

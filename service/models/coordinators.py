@@ -19,7 +19,12 @@ class Coordinator(UserMixin, db.Model):
     is_admin: Mapped[bool] = mapped_column(default=False)
     language: Mapped[str] = mapped_column(String(5), default="en")
     active: Mapped[bool] = mapped_column(default=True)
+    # Part of every session's login id; bumping it (logout, new password) ends every session signed before.
+    session_version: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = created_at_column()
+
+    def get_id(self) -> str:  # what Flask-Login keeps in the session cookie
+        return f"{self.id}.{self.session_version}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts

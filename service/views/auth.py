@@ -7,8 +7,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from forms.login import LoginForm
 from forms.member import ConfirmForm
-from service.coordinators import authenticate
-from service.extensions import limiter
+from service.coordinators import authenticate, end_sessions
+from service.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
 
@@ -54,6 +54,8 @@ def login():
 @login_required
 def logout():
     if ConfirmForm().validate_on_submit():
+        end_sessions(current_user)
+        db.session.commit()
         logout_user()
         flash(_("You are logged out."))
     return redirect(url_for("auth.login"))
