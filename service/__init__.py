@@ -1,5 +1,6 @@
 """Application factory: create_app() wires settings, extensions, blueprints and commands."""
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from service.config import PROJECT_ROOT, load_settings
 
@@ -10,12 +11,25 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(load_settings())
     if overrides:
         app.config.update(overrides)
+    trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
     register_security(app)
     register_template_helpers(app)
     register_commands(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind PROXY_COUNT proxies, the client's address, scheme and host are the ones they forwarded.
+
+    Rate limits key on the client's address, so without this every client
+    behind a proxy shares one bucket; with no proxy, the headers are anyone's
+    to forge and are ignored.
+    """
+    count = app.config["PROXY_COUNT"]
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
 
 
 def register_extensions(app: Flask) -> None:

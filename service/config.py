@@ -6,8 +6,11 @@ loudly instead of running with a surprising default.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
@@ -80,6 +83,54 @@ def _timezone(env, name, default):
     return raw
 
 
+def _secret_keys(env, production):
+    """SECRET_KEY, then the SECRET_KEY_FALLBACKS (comma-separated) still accepted while links signed with them live."""
+    secret_key = _text(env, "SECRET_KEY", DEV_SECRET_KEY)
+    fallbacks = [key.strip() for key in (_text(env, "SECRET_KEY_FALLBACKS") or "").split(",") if key.strip()]
+    for name, key in [("SECRET_KEY", secret_key)] + [("SECRET_KEY_FALLBACKS", key) for key in fallbacks]:
+        if production and (key == DEV_SECRET_KEY or len(key) < 32):
+            raise ConfigError(f"{name} must be set to random values of at least 32 characters in production")
+    return secret_key, fallbacks
+
+
+def _is_local_host(host: str | None) -> bool:
+    """localhost, a name under .localhost, or a loopback/unspecified address: nobody else can reach it."""
+    host = (host or "").strip().strip("[]").rstrip(".").lower()
+    if host in ("", "localhost") or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _check_public_names(settings: dict) -> None:
+    """Production mail must point at names the world reaches: an https site, a real sender and inbound domain."""
+    base_url = urlsplit(settings["PUBLIC_BASE_URL"])
+    if base_url.scheme != "https" or _is_local_host(base_url.hostname):
+        raise ConfigError("PUBLIC_BASE_URL must be the public https:// address in production (one-click "
+                          f"unsubscribe needs https), got {settings['PUBLIC_BASE_URL']!r}")
+    _local, at, sender_domain = parseaddr(settings["MAIL_DEFAULT_SENDER"])[1].rpartition("@")
+    if not at or _is_local_host(sender_domain):
+        raise ConfigError("MAIL_DEFAULT_SENDER must be an address at a real domain in production, "
+                          f"got {settings['MAIL_DEFAULT_SENDER']!r}")
+    if _is_local_host(settings["INBOUND_DOMAIN"]):
+        raise ConfigError("INBOUND_DOMAIN must be a real domain whose mail reaches us in production, "
+                          f"got {settings['INBOUND_DOMAIN']!r}")
+
+
+def _rate_limit_storage(env, production, redis_url):
+    """Where login attempts are counted: shared Redis in production, since each web process counts apart in memory."""
+    uri = _text(env, "RATELIMIT_STORAGE_URI")
+    if production and uri is not None and uri.startswith("memory:"):
+        raise ConfigError("RATELIMIT_STORAGE_URI must not be memory:// in production: each web process would "
+                          "count failed logins apart; leave it unset to use REDIS_URL")
+    if uri is None and production:
+        return "redis+unix://" + redis_url[len("unix://"):] if redis_url.startswith("unix://") else redis_url
+    return uri or "memory://"
+
+
 def _database_url(url: str) -> str:
     """Use psycopg 3 for plain postgresql:// URLs (the driver we install)."""
     if url.startswith("postgres://"):
@@ -96,9 +147,7 @@ def load_settings(env=None) -> dict:
     production = app_env == "production"
     instance_dir = Path(_text(env, "INSTANCE_DIR", str(PROJECT_ROOT / "instance")))
 
-    secret_key = _text(env, "SECRET_KEY", DEV_SECRET_KEY)
-    if production and (secret_key == DEV_SECRET_KEY or len(secret_key) < 32):
-        raise ConfigError("SECRET_KEY must be set to a random value of at least 32 characters in production")
+    secret_key, secret_key_fallbacks = _secret_keys(env, production)
 
     database_url = _url(env, "DATABASE_URL", f"sqlite:///{instance_dir / 'cop.sqlite3'}",
                         ("sqlite", "postgresql", "postgres", "postgresql+psycopg"))
@@ -110,9 +159,10 @@ def load_settings(env=None) -> dict:
             if value is None:
                 raise ConfigError(f"{name} must be set in production")
 
-    return {
+    settings = {
         "APP_ENV": app_env,
         "SECRET_KEY": secret_key,
+        "SECRET_KEY_FALLBACKS": secret_key_fallbacks,
         "INSTANCE_DIR": str(instance_dir),
         "SQLALCHEMY_DATABASE_URI": _database_url(database_url),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
@@ -145,7 +195,9 @@ def load_settings(env=None) -> dict:
         "POSTAL_ADDRESS": _text(env, "POSTAL_ADDRESS", "COP Coordination Service, 100 Main Street, Springfield"),
         "DEFAULT_TIME_ZONE": _timezone(env, "DEFAULT_TIME_ZONE", "America/Chicago"),
         "LOGIN_RATE_LIMIT": _text(env, "LOGIN_RATE_LIMIT", "5 per minute"),
-        "RATELIMIT_STORAGE_URI": _text(env, "RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_STORAGE_URI": _rate_limit_storage(env, production, redis_url or ""),
+        # Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (0: none, headers ignored).
+        "PROXY_COUNT": _int(env, "PROXY_COUNT", 0, 0, 5),
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "IMPORT_INLINE_MAX_ROWS": _int(env, "IMPORT_INLINE_MAX_ROWS", 200, 0),
@@ -161,3 +213,6 @@ def load_settings(env=None) -> dict:
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),
         "LANGUAGES": ("en", "es"),
     }
+    if production:
+        _check_public_names(settings)
+    return settings

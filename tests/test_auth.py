@@ -1,5 +1,5 @@
 """Coordinator login, throttling and logout."""
-from tests.conftest import PASSWORD, login, post_form
+from tests.conftest import PASSWORD, csrf_from, login, post_form
 
 
 def test_login_then_dashboard_then_logout(client, personas):
@@ -120,3 +120,42 @@ def test_a_session_naming_an_old_version_or_garbage_is_anonymous(app, alice_clie
     for login_id in (str(alice), f"{alice}.", f"{alice}.1", f"{alice}.-1", "x.0", "٣.0", f".{alice}"):
         forged = serializer.dumps({**session, "_user_id": login_id})  # signed with our key, like a stolen one
         assert _replay(app, forged).status_code == 302, login_id
+
+
+PROXY = "10.0.0.1"
+
+
+def _login_through(client, client_address: str, email: str, password: str):
+    """A login as it reaches us through a proxy at PROXY that says whom it forwards."""
+    request = {"environ_base": {"REMOTE_ADDR": PROXY}, "headers": {"X-Forwarded-For": client_address}}
+    page = client.get("/login", **request).get_data(as_text=True)
+    return client.post("/login", data={"csrf_token": csrf_from(page), "email": email, "password": password},
+                       **request)
+
+
+def _fail_five_logins(client, client_address: str):
+    for attempt in range(5):  # five different addresses: only the per-client limit adds up
+        response = _login_through(client, client_address, f"guess{attempt}@example.org", "nope-nope-nope")
+        assert response.status_code == 400
+
+
+def test_behind_one_trusted_proxy_each_client_has_its_own_login_limit(app, personas, monkeypatch):
+    from service import trust_proxies
+    monkeypatch.setattr(app, "wsgi_app", app.wsgi_app)  # the unwrapped app comes back after the test
+    monkeypatch.setitem(app.config, "PROXY_COUNT", 1)
+    trust_proxies(app)
+    attacker, colleague = app.test_client(), app.test_client()
+    _fail_five_logins(attacker, "203.0.113.5")
+    assert _login_through(attacker, "203.0.113.5", "alice@example.org", PASSWORD).status_code == 429
+    assert _login_through(colleague, "198.51.100.7", "bob@example.org", PASSWORD).status_code == 302
+    assert colleague.get("/", environ_base={"REMOTE_ADDR": PROXY},
+                         headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 200
+
+
+def test_without_a_trusted_proxy_a_forged_forwarded_for_changes_nothing(app, personas):
+    assert app.config["PROXY_COUNT"] == 0
+    attacker = app.test_client()
+    for attempt in range(5):
+        response = _login_through(attacker, f"192.0.2.{attempt}", f"guess{attempt}@example.org", "nope-nope-nope")
+        assert response.status_code == 400
+    assert _login_through(attacker, "192.0.2.99", "bob@example.org", PASSWORD).status_code == 429
