@@ -21,6 +21,7 @@ from service.links import public_url
 from service.models import Community, Coordinator, IntakeEntry, Member, Membership
 from service.models.members import LANGUAGES
 from service.people import normalize_email
+from service.tokens import secret_keys
 
 LINK_SALT = "cop.intake-link"
 RENDERED_SALT = "cop.intake-rendered"
@@ -35,8 +36,13 @@ def now() -> datetime:
 
 # --- the public link ------------------------------------------------------------------------------
 
+def _keys_newest_last() -> list[str]:
+    """itsdangerous signs with the last key and verifies with any: SECRET_KEY last, its fallbacks before it."""
+    return secret_keys()[::-1]
+
+
 def _link_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=LINK_SALT)
+    return URLSafeSerializer(_keys_newest_last(), salt=LINK_SALT)
 
 
 def link_token(community: Community) -> str:
@@ -62,13 +68,13 @@ def public_link(community: Community) -> str:
 
 def rendered_stamp() -> str:
     """A signed "this form was shown now" value for a hidden field (bots post faster than people type)."""
-    return TimestampSigner(current_app.config["SECRET_KEY"], salt=RENDERED_SALT).sign(b"intake").decode()
+    return TimestampSigner(_keys_newest_last(), salt=RENDERED_SALT).sign(b"intake").decode()
 
 
 def filled_too_fast(stamp: str | None) -> bool:
     """True when the form came back sooner than a person could fill it in, or without a valid stamp."""
     minimum = current_app.config.get("INTAKE_MIN_FILL_SECONDS", 2)
-    signer = TimestampSigner(current_app.config["SECRET_KEY"], salt=RENDERED_SALT)
+    signer = TimestampSigner(_keys_newest_last(), salt=RENDERED_SALT)
     try:
         _value, signed_at = signer.unsign(stamp or "", return_timestamp=True)
     except (BadTimeSignature, SignatureExpired, BadSignature):

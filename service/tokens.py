@@ -6,7 +6,9 @@ acts on; a token made for one purpose or object never reads as another's.
 It reads `member.object.issued.signature`: the ids (object 0 when it acts on
 none; ids start at 1) and the issue time in Unix seconds, in plain digits,
 then HMAC-SHA256 of the purpose and those three under SECRET_KEY, cut to 128
-bits, URL-safe base64. Written by hand rather
+bits, URL-safe base64. A token signed with a key in SECRET_KEY_FALLBACKS
+still reads, so rotating the key breaks no link before it expires; new
+tokens are signed with SECRET_KEY only. Written by hand rather
 than with itsdangerous because every email carries two (footer links): its
 serializer took 40 microseconds a token, a tenth of a worker's time per
 announcement, and this takes a few. The signature covers everything the
@@ -32,12 +34,22 @@ class TokenError(Exception):
         self.expired = expired
 
 
-def _signature(purpose: str, body: str) -> str:
-    digest = keyed_hmac(current_app.config["SECRET_KEY"], f"link:{purpose}:{body}".encode())
+def secret_keys() -> list[str]:
+    """The keys a signature of ours may be made with: SECRET_KEY (the only one we sign with), then the fallbacks."""
+    return [current_app.config["SECRET_KEY"], *current_app.config.get("SECRET_KEY_FALLBACKS", ())]
+
+
+def signed_with_one_of_our_keys(signature: str, sign) -> bool:
+    """Whether `signature` is `sign(key)` for SECRET_KEY or one of SECRET_KEY_FALLBACKS (compared in constant time)."""
+    return any(hmac.compare_digest(signature.encode(), sign(key).encode()) for key in secret_keys())
+
+
+def _signature(purpose: str, body: str, secret: str) -> str:
+    digest = keyed_hmac(secret, f"link:{purpose}:{body}".encode())
     return base64.urlsafe_b64encode(digest[:SIGNATURE_BYTES]).rstrip(b"=").decode()
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=8)  # SECRET_KEY and its fallbacks
 def _keyed(secret: str):
     return hmac.new(secret.encode(), digestmod=hashlib.sha256)
 
@@ -51,7 +63,7 @@ def keyed_hmac(secret: str, message: bytes) -> bytes:
 
 def make_token(purpose: str, member_id: int, object_id: int | None = None) -> str:
     body = f"{member_id}.{object_id or 0}.{int(time.time())}"
-    return f"{body}.{_signature(purpose, body)}"
+    return f"{body}.{_signature(purpose, body, current_app.config['SECRET_KEY'])}"
 
 
 def read_token(purpose: str, token: str, object_id: int | None = None, max_age_days: int | None = None) -> int:
@@ -60,7 +72,8 @@ def read_token(purpose: str, token: str, object_id: int | None = None, max_age_d
     if len(parts) != 4:
         raise TokenError()
     member, obj, issued, signature = parts
-    if not hmac.compare_digest(signature, _signature(purpose, f"{member}.{obj}.{issued}")):
+    body = f"{member}.{obj}.{issued}"
+    if not signed_with_one_of_our_keys(signature, lambda key: _signature(purpose, body, key)):
         raise TokenError()
     if not (member.isdigit() and obj.isdigit() and issued.isdigit()) or int(obj) != (object_id or 0):
         raise TokenError()  # (only a token signed with our key gets this far)
