@@ -199,6 +199,9 @@ def load_settings(env=None) -> dict:
         # Proxies in front of the app whose X-Forwarded-For/-Proto/-Host are believed (0: none, headers ignored).
         "PROXY_COUNT": _int(env, "PROXY_COUNT", 0, 0, 5),
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
+        # While the limits' Redis is down, each process counts in memory rather than answering 500 to every
+        # login, unsubscribe and join page; it goes back to Redis when Redis answers again.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         "IMPORT_INLINE_MAX_ROWS": _int(env, "IMPORT_INLINE_MAX_ROWS", 200, 0),
         "IMPORT_MAX_BYTES": _int(env, "IMPORT_MAX_BYTES", 5 * 1024 * 1024, 1024),

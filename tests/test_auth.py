@@ -159,3 +159,23 @@ def test_without_a_trusted_proxy_a_forged_forwarded_for_changes_nothing(app, per
         response = _login_through(attacker, f"192.0.2.{attempt}", f"guess{attempt}@example.org", "nope-nope-nope")
         assert response.status_code == 400
     assert _login_through(attacker, "192.0.2.99", "bob@example.org", PASSWORD).status_code == 429
+
+
+def test_login_still_answers_and_is_throttled_while_the_rate_limit_store_is_down(app, personas, monkeypatch):
+    from limits.storage import MemoryStorage, storage_from_string
+    from service.extensions import limiter
+    strategy = type(limiter._limiter)
+    down = storage_from_string("redis://127.0.0.1:1/0")  # nothing listens there
+    memory = MemoryStorage()  # this test's own, so no count outlives it
+    for name, value in (("_storage", down), ("_limiter", strategy(down)), ("_storage_dead", False),
+                        ("_fallback_storage", memory), ("_fallback_limiter", strategy(memory))):
+        monkeypatch.setattr(limiter, name, value, raising=False)
+    attacker = app.test_client()
+    for _ in range(5):
+        assert login(attacker, "alice@example.org", "nope-nope-nope").status_code == 400
+    assert login(attacker, "alice@example.org", PASSWORD).status_code == 429
+    other = app.test_client()
+    page = other.get("/login", environ_base={"REMOTE_ADDR": "10.9.9.9"}).get_data(as_text=True)
+    response = other.post("/login", data={"csrf_token": csrf_from(page), "email": "bob@example.org",
+                                          "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert response.status_code == 302
