@@ -66,7 +66,7 @@ def end_sessions(coordinator: Coordinator) -> None:
 
 def coordinator_for_session(login_id: str) -> Coordinator | None:
     """The active coordinator a session's login id (`id.version`, see Coordinator.get_id) still stands for."""
-    coordinator_id, _, version = (login_id or "").partition(".")
+    coordinator_id, _dot, version = (login_id or "").partition(".")
     if not (coordinator_id.isascii() and coordinator_id.isdigit() and version.isascii() and version.isdigit()):
         return None
     coordinator = db.session.get(Coordinator, int(coordinator_id))
