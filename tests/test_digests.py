@@ -173,6 +173,8 @@ def test_a_sent_digest_has_its_sections_in_order_and_only_approved_practices(app
     assert "Shared pantry calendar" in text and "Unreviewed idea" not in text and "Declined idea" not in text
     assert "Spring call" in text and "/rsvp/" in text
     assert "<script>" not in html and "&lt;b&gt;one&lt;/b&gt;" in html          # member text escaped
+    assert "Body of module 1 with bold" in text and "**" not in text           # the lesson's Markdown as text
+    assert "Body of module 1 with <strong>bold</strong>" in html
     assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
