@@ -3,9 +3,10 @@ import re
 import time
 from datetime import datetime, timedelta, timezone
 
+import flask_migrate
 import pytest
 from icalendar import Calendar
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from service import announcements, charters, meetings, members
 from service.config import PROJECT_ROOT
@@ -13,6 +14,7 @@ from service.extensions import db
 from service.markdown_text import escape_markdown, plain_text_html, render, to_html, to_plain_text
 from service.models import Community, OutboundEmail
 from tests.conftest import run_worker
+from tests.test_migrations import scratch_app, scratch_postgres  # noqa: F401 (fixtures)
 
 SIZE = 50_000
 # Shapes that made Python-Markdown quadratic, and more that make a CommonMark parser work per character.
@@ -21,17 +23,17 @@ ADVERSARIAL = {
     "images": "![",
     "nested brackets": "[" * 50 + "a" + "]" * 50,
     "unclosed links": "[a](",
-    "empty links": "[](",
     "emphasis": "*a_",
     "backticks": "`a",
     "angle brackets": "<",
     "everything": "[*_`<![",
 }
 # Linear time renders 4 times the text in about 4 times as long; quadratic in 16 times.
-MAX_GROWTH = 8
-# Per character, a run of `[` costs far more than a word; Python-Markdown took 36 s for 16,000 of them,
-# thousands of times its time for prose. markdown-it-py stays within this factor (see the README).
-MAX_RATIO_TO_PROSE = 150
+MAX_GROWTH = 10
+# A character that may open a link costs a CommonMark parser far more than a word does: markdown-it-py
+# measured 6 to 35 times its time for the same length of the lessons' prose (runs of `![` the most).
+# Python-Markdown took 36 s for 16,000 `[`, over a thousand times its time for prose.
+MAX_RATIO_TO_PROSE = 60
 
 
 def _repeated(piece: str, size: int) -> str:
@@ -53,11 +55,17 @@ def _seconds(text: str, runs: int = 1) -> float:
     return best
 
 
+@pytest.fixture(scope="module")
+def prose_seconds() -> float:
+    return _seconds(_prose(SIZE), runs=5)
+
+
 @pytest.mark.parametrize("piece", ADVERSARIAL.values(), ids=ADVERSARIAL.keys())
-def test_adversarial_markdown_renders_in_linear_time(piece):
-    prose = _seconds(_prose(SIZE), runs=5)
-    small = _seconds(_repeated(piece, SIZE // 4), runs=3)
-    large = _seconds(_repeated(piece, SIZE), runs=3)
+def test_adversarial_markdown_renders_in_linear_time(piece, prose_seconds):
+    """Each time is the best of two, so a busy machine does not make the test fail."""
+    prose = prose_seconds
+    small = _seconds(_repeated(piece, SIZE // 4), runs=2)
+    large = _seconds(_repeated(piece, SIZE), runs=2)
     assert large <= MAX_GROWTH * small, f"{large:.3f} s for {SIZE} characters, {small:.3f} s for a quarter"
     assert large <= MAX_RATIO_TO_PROSE * prose, f"{large:.3f} s against {prose:.4f} s for prose"
 
@@ -183,3 +191,37 @@ def test_a_charter_of_50000_adversarial_characters_is_proposed_and_sent(app, ctx
     text, html = _parts(smtp.to("sam@example.org")[0])
     assert "<script" not in html and "<img" not in html
     assert text.count("[") >= 5_000  # the brackets were text, and stay text
+
+
+# --- the migration renders what was saved before it ------------------------------------------------------------
+
+def test_the_migration_renders_existing_texts(scratch_app):
+    flask_migrate.upgrade(revision="597205462b50")  # before the rendered columns
+    markdown = "## Goals\n\nWe **share** [notes](https://example.org/n)\n\n- one\n- two"
+    with db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO community (id, name, description, time_zone, stage, digest_cadence, created_at)"
+            " VALUES (1, 'Riverside COP', '', 'America/Chicago', 'forming', 'biweekly', CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO charter (community_id, version, body, status, created_at)"
+            " VALUES (1, 1, :body, 'ratified', CURRENT_TIMESTAMP)"), {"body": markdown})
+        connection.execute(text(
+            "INSERT INTO meeting (community_id, uid, sequence, title, agenda, starts_at, duration_minutes, location,"
+            " video_url, status, created_at, updated_at) VALUES (1, 'm@test', 0, 'Call', :agenda, CURRENT_TIMESTAMP,"
+            " 60, '', '', 'scheduled', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"), {"agenda": markdown})
+        connection.execute(text(
+            "INSERT INTO lesson (id, slug, title_en, title_es, summary_en, summary_es, built_in, created_at)"
+            " VALUES (1, 'l', 'L', '', '', '', false, CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO lesson_module (lesson_id, position, title_en, title_es, goal_en, goal_es, body_en, body_es,"
+            " reflection_en, reflection_es, practice_prompt_en, practice_prompt_es)"
+            " VALUES (1, 0, 'M', '', 'G', '', :body, '', '', '', '', '')"), {"body": markdown})
+    flask_migrate.upgrade(revision="0006_b")
+    expected = render(markdown)
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT body_html, body_plain FROM charter")).one() == expected
+        assert connection.execute(text("SELECT agenda_html, agenda_plain FROM meeting")).one() == expected
+        assert connection.execute(text(
+            "SELECT body_html_en, body_plain_en, body_html_es, body_plain_es FROM lesson_module")).one() == (
+            *expected, "", "")
+    assert "<strong>share</strong>" in expected.html and "- two" in expected.plain
