@@ -2,6 +2,7 @@
 import re
 import time
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlsplit
 
 import flask_migrate
 import pytest
@@ -12,7 +13,7 @@ from service import announcements, charters, meetings, members
 from service.config import PROJECT_ROOT
 from service.extensions import db
 from service.markdown_text import escape_markdown, plain_text_html, render, to_html, to_plain_text
-from service.models import Community, OutboundEmail
+from service.models import Community, Member, OutboundEmail
 from tests.conftest import run_worker
 from tests.test_migrations import scratch_app, scratch_postgres  # noqa: F401 (fixtures)
 
@@ -173,6 +174,22 @@ def test_an_invitation_shows_the_agenda_as_text_and_html(app, ctx, personas, smt
     calendar = next(part for part in received.message.walk() if part.get_content_type() == "text/calendar")
     [event] = Calendar.from_ical(calendar.get_payload(decode=True)).walk("VEVENT")
     assert str(event["DESCRIPTION"]).startswith("Plan\n----\n\n1. Welcome\n2. Read the notes <https://example.org/n>")
+
+
+def test_a_changed_agenda_is_rendered_again_for_the_update(app, ctx, personas, smtp, client):
+    starts_at = datetime.now(timezone.utc) + timedelta(days=3)
+    meeting = meetings.create_meeting(None, _riverside(), starts_at=starts_at, title="Call", agenda="Old *plan*")
+    db.session.commit()
+    meetings.update_meeting(None, meeting, starts_at=starts_at, title="Call", agenda="New **plan**\n\n- bring notes")
+    db.session.commit()
+    run_worker(app)
+    update = [m for m in smtp.to("ana@example.org") if m.message.get_body(("plain",)).get_content().count("New")]
+    text, html = _parts(update[0])
+    assert "New plan\n\n- bring notes" in text and "Old" not in text
+    assert re.search(r"New <strong[^>]*>plan</strong>", html) and "Old" not in html
+    ana = db.session.scalar(select(Member).where(Member.email == "ana@example.org"))
+    page = client.get(urlsplit(meetings.rsvp_links(meeting, ana)["page"]).path)  # the member's meeting page
+    assert page.status_code == 200 and "New <strong>plan</strong>" in page.get_data(as_text=True)
 
 
 def test_a_charter_of_50000_adversarial_characters_is_proposed_and_sent(app, ctx, personas, smtp, client):
