@@ -18,7 +18,7 @@ from service import audit, mailer
 from service.errors import DomainError
 from service.extensions import db
 from service.links import public_url
-from service.markdown_text import to_html
+from service.markdown_text import render, stored_html
 from service.models import (Charter, CharterVote, Community, Coordinator, FormAnswer, FormRequest, FormResponse,
                             Member, Membership, OutboundEmail)
 from service.questions import CHARTER
@@ -76,11 +76,18 @@ def starting_text() -> str:
     return "\n\n".join(f"## {SECTION_TITLES[q.key]}\n" for q in CHARTER)
 
 
+def _set_body(charter: Charter, body: str) -> None:
+    """The Markdown text with its sanitised HTML and plain text, rendered once here rather than per page or email."""
+    charter.body = body
+    charter.body_html, charter.body_plain = render(body)
+
+
 def _add_version(community: Community, body: str) -> Charter:
     """A new draft with the next version number; a concurrent twin loses on the unique version."""
     number = (db.session.scalar(select(func.max(Charter.version)).where(Charter.community_id == community.id))
               or 0) + 1
-    charter = Charter(community_id=community.id, version=number, body=body, status="draft")
+    charter = Charter(community_id=community.id, version=number, status="draft")
+    _set_body(charter, body)
     try:
         with db.session.begin_nested():
             db.session.add(charter)
@@ -123,7 +130,7 @@ def save_draft(actor: Coordinator | None, charter: Charter, body: str) -> bool:
         raise DomainError(_("The charter is too long (at most %(num)d characters).", num=MAX_BODY), "body")
     if body == charter.body:
         return False
-    charter.body = body
+    _set_body(charter, body)
     audit.record(actor, "charter.save", "charter", charter.id, charter.community_id, version=charter.version,
                  length=len(body))
     return True
@@ -277,7 +284,7 @@ def member_url(charter: Charter, member: Member) -> str:
 def email_extras(row: OutboundEmail, member: Member, community: Community) -> dict:
     """What a charter proposal shows at send time: the text, rendered and sanitised, and the member's link."""
     charter = db.session.get(Charter, row.context["charter_id"])
-    return {"charter": charter, "charter_text": charter.body, "charter_html": to_html(charter.body),
+    return {"charter": charter, "charter_text": charter.body_plain, "charter_html": stored_html(charter.body_html),
             "charter_url": member_url(charter, member)}
 
 

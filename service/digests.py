@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service import charters, mailer, practices
 from service.extensions import db
-from service.markdown_text import to_html
+from service.lessons import module_html, module_text
 from service.meetings import aware, rsvp_links, when_text
 from service.models import (Community, DigestIssue, FormRequest, FormResponse, Invitation, Lesson, LessonModule,
                             Meeting, Member, Membership, OutboundEmail, Organization, Practice)
@@ -272,8 +272,8 @@ def email_extras(row: OutboundEmail, member: Member, community: Community) -> di
         module=module,
         module_title=module.text("title", member.language) if module else "",
         module_goal=module.text("goal", member.language) if module else "",
-        module_body=module.text("body", member.language) if module else "",
-        module_html=to_html(module.text("body", member.language)) if module else "",
+        module_body=module_text(module, member.language) if module else "",
+        module_html=module_html(module, member.language) if module else "",
         module_reflection=module.text("reflection", member.language) if module else "",
         module_prompt=module.text("practice_prompt", member.language) if module else "",
         practices=practices.approved_since(community, since, slot),

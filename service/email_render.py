@@ -20,6 +20,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from service.addresses import make_address
 from service.config import PROJECT_ROOT
 from service.links import token_url
+from service.markdown_text import plain_text_html
 from service.mime import message_bytes
 from service.mailer import TEMPLATE_DIR, EmailKind, kind_named
 from service.models import Community, Member, OutboundEmail
@@ -40,6 +41,7 @@ def _environment(language: str) -> Environment:
                       undefined=StrictUndefined, extensions=["jinja2.ext.i18n"], lstrip_blocks=True)
     translations = Translations.load(str(PROJECT_ROOT / "translations"), [language])
     env.install_gettext_translations(translations, newstyle=True)
+    env.filters["plain_text_html"] = plain_text_html  # a plain-text body (announcement) as HTML
     return env
 
 

@@ -18,7 +18,7 @@ from service import audit
 from service.config import PROJECT_ROOT
 from service.errors import DomainError
 from service.extensions import db
-from service.markdown_text import to_html
+from service.markdown_text import render, stored_html
 from service.models import Coordinator, Lesson, LessonModule
 
 LESSONS_DIR = PROJECT_ROOT / "lessons"
@@ -96,6 +96,14 @@ def _assign(target, values: dict) -> list[str]:
     return changed
 
 
+def _render_body(module: LessonModule) -> None:
+    """Store the module's body, in each language, as sanitised HTML and plain text (rendered once, when saved)."""
+    for language in LANGUAGES:
+        rendered = render(getattr(module, f"body_{language}") or "")
+        setattr(module, f"body_html_{language}", rendered.html)
+        setattr(module, f"body_plain_{language}", rendered.plain)
+
+
 def _place(modules: list[LessonModule]) -> None:
     """Number modules 0, 1, 2 ... in this order without ever breaking the unique (lesson, position)."""
     if all(module.position == index for index, module in enumerate(modules)):
@@ -130,6 +138,7 @@ def _sync_modules(lesson: Lesson, specs: list[dict]) -> list[int]:
             module = LessonModule(position=free + index, **values)
             lesson.modules.append(module)
             changed.append(index)
+        _render_body(module)
         ordered.append(module)
     db.session.flush()
     _place(ordered)
@@ -317,6 +326,7 @@ def add_module(actor: Coordinator, lesson: Lesson, **fields) -> LessonModule:
     position = db.session.scalar(select(func.coalesce(func.max(LessonModule.position) + 1, 0))
                                  .where(LessonModule.lesson_id == lesson.id))
     module = LessonModule(lesson_id=lesson.id, position=position, **values)
+    _render_body(module)
     db.session.add(module)
     db.session.flush()
     db.session.expire(lesson, ["modules"])
@@ -329,6 +339,7 @@ def update_module(actor: Coordinator, module: LessonModule, **fields) -> LessonM
     """Change a module's texts; the caller commits."""
     _require_edit(actor, module.lesson)
     changed = _assign(module, _check_module(fields))
+    _render_body(module)
     if changed:
         audit.record(actor, "lesson.module_update", "lesson_module", module.id, lesson_id=module.lesson_id,
                      fields=changed)
@@ -370,18 +381,19 @@ def delete_module(actor: Coordinator, module: LessonModule) -> None:
 
 def draft_module(**fields) -> LessonModule:
     """An unsaved module holding typed text, for a preview; never added to the session."""
-    values = {name: _multiline(fields.get(name)) for name in MODULE_FIELDS}
-    return LessonModule(**values)
+    module = LessonModule(**{name: _multiline(fields.get(name)) for name in MODULE_FIELDS})
+    _render_body(module)
+    return module
 
 
 def module_html(module: LessonModule, language: str) -> Markup:
-    """The module's body in `language` (English when not translated) as sanitised HTML."""
-    return to_html(module.text("body", language))
+    """The module's body in `language` (English when not translated) as sanitised HTML, as stored when saved."""
+    return stored_html(module.text("body_html", language))
 
 
 def module_text(module: LessonModule, language: str) -> str:
-    """The module's body in `language` for a plain-text email: the Markdown itself, which reads as text."""
-    return _multiline(module.text("body", language))
+    """The module's body in `language` for a plain-text email: the Markdown as readable text, as stored when saved."""
+    return module.text("body_plain", language)
 
 
 def module_parts(module: LessonModule, language: str) -> dict:

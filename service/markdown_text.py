@@ -1,19 +1,71 @@
-"""Markdown written by coordinators (agendas, lessons), rendered and sanitised for HTML; member text escaped for Markdown."""
-import re
+"""Markdown written by coordinators (agendas, lessons, charters) as sanitised HTML and as readable plain text.
 
-import markdown as markdown_lib
+markdown-it-py parses CommonMark in time linear in the text (Python-Markdown
+was quadratic on runs of `[`: a 49,000-character charter held a worker for
+minutes). The text is parsed once, when it is saved (`render`), and both
+forms are stored beside it; pages and emails read the stored forms.
+"""
+import re
+from html import unescape
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
 import nh3
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markupsafe import Markup
 
 ALLOWED_TAGS = {"p", "br", "strong", "em", "ul", "ol", "li", "a", "h2", "h3", "h4", "blockquote", "code", "pre", "hr"}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+# CommonMark, raw HTML parsed as HTML so that nh3 removes it (script and style with their content);
+# bare http(s) URLs and email addresses become links.
+_MARKDOWN = MarkdownIt("commonmark", {"html": True, "linkify": True}).enable("linkify")
+_MARKDOWN.linkify.set({"fuzzy_link": False})
+# Every [text](url) is a link, so a javascript: one shows its text, not its Markdown; nh3 then drops the href.
+_MARKDOWN.validateLink = lambda url: True
+# Plain text as written: paragraphs at blank lines, each line break kept, bare URLs as links, nothing else.
+_PLAIN = MarkdownIt("zero", {"breaks": True, "linkify": True}).enable(["linkify", "newline"])
+_PLAIN.linkify.set({"fuzzy_link": False})
 
 
-def to_html(text: str) -> Markup:
-    """Markdown to HTML with anything active (script, raw HTML, javascript: links) removed."""
-    rendered = markdown_lib.markdown(text or "", extensions=["sane_lists"])
-    return Markup(nh3.clean(rendered, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
-                            url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer"))
+class Rendered(NamedTuple):
+    """One Markdown text in both forms an email or page shows."""
+    html: str
+    plain: str
+
+
+def _clean(html: str) -> Markup:
+    """Anything active (script, event handlers, javascript: links, images) removed."""
+    return Markup(nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=URL_SCHEMES,
+                            link_rel="noopener noreferrer"))
+
+
+def render(markdown: str) -> Rendered:
+    """Markdown as sanitised HTML and as plain text, from one parse (what is stored when a text is saved)."""
+    tokens = _MARKDOWN.parse(markdown or "")
+    return Rendered(str(_clean(_MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {}))), _plain_text(tokens))
+
+
+def stored_html(html: str) -> Markup:
+    """HTML that `render` made when the text was saved: already sanitised, so safe to show as it is."""
+    return Markup(html or "")
+
+
+def to_html(markdown: str) -> Markup:
+    """Markdown to sanitised HTML, for a preview of text not saved yet."""
+    return _clean(_MARKDOWN.render(markdown or ""))
+
+
+def to_plain_text(markdown: str) -> str:
+    """Markdown as plain text that reads well: no `**`, links as `text <url>`, headings underlined, lists with `-`."""
+    return _plain_text(_MARKDOWN.parse(markdown or ""))
+
+
+def plain_text_html(text: str) -> Markup:
+    """Plain text (an announcement) as HTML: escaped, paragraphs and line breaks kept, bare URLs as links."""
+    return _clean(_PLAIN.render(text or ""))
 
 
 _MARKDOWN_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
@@ -23,3 +75,109 @@ def escape_markdown(text: str) -> str:
     """Plain text (a member's name, say) as Markdown that renders as exactly that text, never as markup or HTML."""
     without_html = (text or "").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MARKDOWN_PUNCTUATION.sub(r"\\\1", without_html)
+
+
+# --- plain text from the token stream -------------------------------------------------------------------------
+
+class _Container:
+    """An open block quote or list item: what it puts before its first line and before the lines after."""
+
+    def __init__(self, first: str, rest: str):
+        self.first, self.rest, self.started = first, rest, False
+
+    def prefix(self) -> str:
+        if self.started:
+            return self.rest
+        self.started = True
+        return self.first
+
+
+def _inline_text(children: list[Token]) -> str:
+    """An inline token's text: emphasis marks dropped, a link as `text <url>` (once when the text is the URL)."""
+    parts: list[str] = []
+    links: list[tuple[int, str]] = []
+    for token in children:
+        if token.type in ("text", "code_inline"):
+            parts.append(token.content)
+        elif token.type in ("softbreak", "hardbreak"):
+            parts.append("\n")
+        elif token.type == "image":
+            parts.append(token.content)
+        elif token.type == "link_open":
+            links.append((len(parts), str(token.attrGet("href") or "")))
+        elif token.type == "link_close" and links:
+            start, href = links.pop()
+            label = "".join(parts[start:])
+            if _shown_scheme(href) and href not in (label, f"mailto:{label}"):
+                parts.append(f" <{href}>")
+    return "".join(parts)
+
+
+def _shown_scheme(href: str) -> bool:
+    """Whether a link's address is one the HTML part keeps (http, https, mailto), so the text part shows it too."""
+    try:
+        return urlsplit(href).scheme in URL_SCHEMES
+    except ValueError:  # not a URL at all
+        return False
+
+
+def _html_text(html: str) -> str:
+    """Raw HTML in Markdown as the text it shows (tags and scripts gone)."""
+    return unescape(nh3.clean(html, tags=set())).strip()
+
+
+def _plain_text(tokens: list[Token]) -> str:
+    lines: list[str] = []
+    open_blocks: list[_Container] = []
+    numbers: list[int | None] = []  # per open list: the next item's number, None for a bullet list
+    gap = False  # a blank line is due before the next block
+
+    def emit(text: str) -> None:
+        nonlocal gap
+        if gap and lines:
+            lines.append("".join(block.rest for block in open_blocks if block.started).rstrip())
+        gap = False
+        for line in text.split("\n"):
+            lines.append(("".join(block.prefix() for block in open_blocks) + line).rstrip())
+
+    heading = ""
+    for token in tokens:
+        kind = token.type
+        if kind == "heading_open":
+            heading = token.tag
+        elif kind == "inline":
+            text = _inline_text(token.children or [])
+            if heading in ("h1", "h2"):
+                text += "\n" + ("=" if heading == "h1" else "-") * max(len(text), 3)
+            emit(text)
+        elif kind in ("heading_close", "paragraph_close"):
+            heading = ""
+            gap = gap or not token.hidden
+        elif kind in ("bullet_list_open", "ordered_list_open"):
+            numbers.append(int(token.attrGet("start") or 1) if kind == "ordered_list_open" else None)
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            numbers.pop()
+            gap = gap or not numbers  # a list nested in an item runs on into the next item
+        elif kind == "list_item_open":
+            number = numbers[-1]
+            marker = "- " if number is None else f"{number}. "
+            if number is not None:
+                numbers[-1] = number + 1
+            open_blocks.append(_Container(marker, " " * len(marker)))
+        elif kind == "blockquote_open":
+            open_blocks.append(_Container("> ", "> "))
+        elif kind in ("list_item_close", "blockquote_close"):
+            open_blocks.pop()
+            gap = gap or kind == "blockquote_close"
+        elif kind in ("fence", "code_block"):
+            emit("\n".join("    " + line for line in token.content.rstrip("\n").split("\n")))
+            gap = True
+        elif kind == "hr":
+            emit("* * *")
+            gap = True
+        elif kind == "html_block":
+            text = _html_text(token.content)
+            if text:
+                emit(text)
+                gap = True
+    return "\n".join(lines).strip("\n")

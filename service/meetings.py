@@ -22,7 +22,7 @@ from service.errors import DomainError
 from service.extensions import db
 from service.ical import meeting_calendar
 from service.links import public_url
-from service.markdown_text import to_html
+from service.markdown_text import render, stored_html
 from service.models import Community, Coordinator, Invitation, Meeting, Member, Membership, Reminder
 from service.models.meetings import RSVP_ANSWERS
 from service.tokens import make_token
@@ -77,6 +77,7 @@ def create_meeting(actor: Coordinator | None, community: Community, *, starts_at
     meeting = Meeting(community_id=community.id, uid=f"{uuid.uuid4()}@{current_app.config['INBOUND_DOMAIN']}",
                       starts_at=starts_at, **{k: values.get(k) for k in DETAIL_FIELDS if k in values})
     meeting.community = community
+    _render_agenda(meeting)
     db.session.add(meeting)
     db.session.flush()
     audit.record(actor, "meeting.create", "meeting", meeting.id, community.id, title=meeting.title,
@@ -87,6 +88,11 @@ def create_meeting(actor: Coordinator | None, community: Community, *, starts_at
     invite(actor, meeting, member_ids)
     _plan_reminders(meeting)
     return meeting
+
+
+def _render_agenda(meeting: Meeting) -> None:
+    """Store the agenda as sanitised HTML and plain text: rendered once, when saved, not per email or page."""
+    meeting.agenda_html, meeting.agenda_plain = render(meeting.agenda or "")
 
 
 def invite(actor: Coordinator | None, meeting: Meeting, member_ids: list[int]) -> int:
@@ -150,6 +156,7 @@ def update_meeting(actor: Coordinator | None, meeting: Meeting, *, starts_at: da
     for key in DETAIL_FIELDS:
         if key in values:
             setattr(meeting, key, values[key])
+    _render_agenda(meeting)
     meeting.starts_at = starts_at
     meeting.sequence += 1
     audit.record(actor, "meeting.update", "meeting", meeting.id, meeting.community_id,
@@ -351,7 +358,7 @@ def email_extras(row, member: Member, community: Community) -> dict:
         "meeting": meeting,
         "when": when_text(meeting, member.language),
         "time_zone": meeting.community.time_zone,
-        "agenda_html": to_html(meeting.agenda),
+        "agenda_html": stored_html(meeting.agenda_html),
         "answer": invitation.answer if invitation else None,
         "rsvp": rsvp_links(meeting, member),
         "feedback_url": public_url("rsvp.feedback", meeting_id=meeting.id,
@@ -359,7 +366,7 @@ def email_extras(row, member: Member, community: Community) -> dict:
     }
     if row.kind in ("meeting_invitation", "meeting_update", "meeting_cancelled"):
         method = "CANCEL" if row.kind == "meeting_cancelled" else "REQUEST"
-        description = meeting.agenda + ("\n\n" + extras["rsvp"]["page"] if method == "REQUEST" else "")
+        description = meeting.agenda_plain + ("\n\n" + extras["rsvp"]["page"] if method == "REQUEST" else "")
         extras["calendar"] = (meeting_calendar(meeting, member, extras["answer"], method, description), method)
     return extras
 

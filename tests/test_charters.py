@@ -145,7 +145,9 @@ def test_the_charter_round_trip(app, personas, smtp, alice_client):
         body_html = message.get_body(("html",)).get_content()
         assert "<strong>together</strong>" in body_html
         assert "<script" not in body_html and "javascript:" not in body_html and "onerror" not in body_html
-        assert "We learn **together**" in message.get_body(("plain",)).get_content()
+        plain = message.get_body(("plain",)).get_content()  # the Markdown as readable text
+        assert "We learn together how to serve families." in plain and "- by consent" in plain
+        assert "**" not in plain and "##" not in plain and "<script" not in plain and "javascript:" not in plain
         assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         links[email] = _link(received)
     assert "version 1" in smtp.to("sam@example.org")[0].message["Subject"]

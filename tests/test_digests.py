@@ -4,7 +4,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from service import digests, members
+from service import digests, lessons, members
 from service.extensions import db
 from service.models import (Community, DigestIssue, Lesson, LessonModule, Member, Membership, OutboundEmail,
                             Practice)
@@ -24,11 +24,13 @@ def _member(email="ana@example.org") -> Member:
 def _lesson(modules=3) -> Lesson:
     lesson = Lesson(slug="test-lesson", title_en="Test lesson", title_es="Lección de prueba")
     for position in range(modules):
-        lesson.modules.append(LessonModule(
-            position=position, title_en=f"Module {position + 1}", title_es=f"Módulo {position + 1}",
+        module = lessons.draft_module(  # its body rendered, as a saved module's is
+            title_en=f"Module {position + 1}", title_es=f"Módulo {position + 1}",
             goal_en=f"Goal {position + 1}", goal_es=f"Meta {position + 1}",
             body_en=f"Body of module {position + 1} with **bold** <script>alert(1)</script>",
-            body_es=f"Texto del módulo {position + 1}", reflection_en="Think", practice_prompt_en="Try"))
+            body_es=f"Texto del módulo {position + 1}", reflection_en="Think", practice_prompt_en="Try")
+        module.position = position
+        lesson.modules.append(module)
     db.session.add(lesson)
     db.session.flush()
     return lesson
@@ -171,6 +173,8 @@ def test_a_sent_digest_has_its_sections_in_order_and_only_approved_practices(app
     assert "Shared pantry calendar" in text and "Unreviewed idea" not in text and "Declined idea" not in text
     assert "Spring call" in text and "/rsvp/" in text
     assert "<script>" not in html and "&lt;b&gt;one&lt;/b&gt;" in html          # member text escaped
+    assert "Body of module 1 with bold" in text and "**" not in text           # the lesson's Markdown as text
+    assert "Body of module 1 with <strong>bold</strong>" in html
     assert digest["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 

@@ -96,6 +96,8 @@ class Charter(db.Model):
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
     version: Mapped[int]
     body: Mapped[str] = mapped_column(Text, default="")  # Markdown
+    body_html: Mapped[str] = mapped_column(Text, default="")   # rendered and sanitised when saved
+    body_plain: Mapped[str] = mapped_column(Text, default="")  # as plain text, when saved
     status: Mapped[str] = mapped_column(String(16), default="draft")
     proposed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ratified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -41,6 +41,10 @@ class LessonModule(db.Model):
     goal_es: Mapped[str] = mapped_column(Text, default="")
     body_en: Mapped[str] = mapped_column(Text, default="")
     body_es: Mapped[str] = mapped_column(Text, default="")
+    body_html_en: Mapped[str] = mapped_column(Text, default="")   # the body rendered when saved (markdown_text)
+    body_html_es: Mapped[str] = mapped_column(Text, default="")
+    body_plain_en: Mapped[str] = mapped_column(Text, default="")  # ... and as plain text for the text part
+    body_plain_es: Mapped[str] = mapped_column(Text, default="")
     reflection_en: Mapped[str] = mapped_column(Text, default="")
     reflection_es: Mapped[str] = mapped_column(Text, default="")
     practice_prompt_en: Mapped[str] = mapped_column(Text, default="")

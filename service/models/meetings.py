@@ -21,7 +21,9 @@ class Meeting(db.Model):
     uid: Mapped[str] = mapped_column(String(255), unique=True)  # iCalendar UID, stable across updates
     sequence: Mapped[int] = mapped_column(default=0)            # iCalendar SEQUENCE, +1 per change
     title: Mapped[str] = mapped_column(String(200))
-    agenda: Mapped[str] = mapped_column(Text, default="")        # Markdown, sanitised when shown
+    agenda: Mapped[str] = mapped_column(Text, default="")        # Markdown
+    agenda_html: Mapped[str] = mapped_column(Text, default="")   # rendered and sanitised when saved
+    agenda_plain: Mapped[str] = mapped_column(Text, default="")  # as plain text, when saved
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # UTC
     duration_minutes: Mapped[int] = mapped_column(default=60)
     location: Mapped[str] = mapped_column(String(300), default="")

@@ -17,7 +17,7 @@ from forms.charter_draft import CharterDraftForm, CharterVoteForm, ConfirmForm
 from service import charters
 from service.errors import DomainError
 from service.extensions import db, limiter
-from service.markdown_text import escape_markdown, to_html
+from service.markdown_text import escape_markdown, stored_html, to_html
 from service.meetings import aware
 from service.models import Charter, Community
 from service.views.helpers import community_or_404, show_domain_error
@@ -60,7 +60,7 @@ def index(community_id: int):
     draft = charters.current_draft(community)
     db.session.commit()  # keeps version 1 if it was just created
     form = CharterDraftForm(data={"body": draft.body if draft else ""})
-    preview_body = draft.body if draft else ""
+    preview_html = stored_html(draft.body_html if draft else "")
     if request.method == "POST":
         if draft is None:
             flash(_("This version was already proposed, so it can no longer change. "
@@ -68,9 +68,8 @@ def index(community_id: int):
             return redirect(url_for("charters.index", community_id=community.id))
         action = request.form.get("action", "save")
         if form.validate_on_submit():
-            preview_body = form.body.data or ""
             if action == "preview":
-                pass  # shown below, not saved
+                preview_html = to_html(form.body.data or "")  # shown below, not saved
             else:
                 try:
                     charters.save_draft(current_user, draft, form.body.data)
@@ -78,6 +77,7 @@ def index(community_id: int):
                 except DomainError as error:
                     db.session.rollback()
                     show_domain_error(form, error)
+                    preview_html = to_html(form.body.data or "")  # what was typed, not saved
                 else:
                     db.session.commit()
                     if queued is None:
@@ -89,7 +89,7 @@ def index(community_id: int):
                     return redirect(url_for("charters.index", community_id=community.id))
     proposal = charters.proposed(community)
     return render_template(
-        "charters/index.html", community=community, draft=draft, form=form, preview_html=to_html(preview_body),
+        "charters/index.html", community=community, draft=draft, form=form, preview_html=preview_html,
         sections=charters.answers_by_section(community), respondents=charters.respondents(community),
         proposal=proposal, proposal_votes=charters.votes(proposal) if proposal else None,
         in_force=charters.ratified(community), versions=charters.versions(community),
@@ -122,7 +122,7 @@ def version(community_id: int, charter_id: int):
     community = community_or_404(community_id)
     charter = _charter_or_404(community, charter_id)
     return render_template("charters/version.html", community=community, charter=charter,
-                           charter_html=to_html(charter.body), charter_votes=charters.votes(charter),
+                           charter_html=stored_html(charter.body_html), charter_votes=charters.votes(charter),
                            confirm_form=ConfirmForm(), status_label=_status,
                            local=lambda moment: _local(community, moment))
 
@@ -198,6 +198,6 @@ def show(charter_id: int, token: str):
             newer = {"charter": current, "url": charters.member_url(current, member)}
     status = 400 if (form.errors or error) else 200
     return render_template("member/charter_show.html", community=community, charter=charter, member=member,
-                           charter_html=to_html(charter.body), form=form, vote=existing, saved=saved, error=error,
+                           charter_html=stored_html(charter.body_html), form=form, vote=existing, saved=saved, error=error,
                            can_vote=charter.status == "proposed" and belongs, belongs=belongs, newer=newer,
                            status_label=_status, local=lambda moment: _local(community, moment)), status

@@ -10,7 +10,7 @@ from forms.meeting import AttendanceForm, CancelForm, InviteForm, MeetingEditFor
 from service import meetings
 from service.errors import DomainError
 from service.extensions import db
-from service.markdown_text import to_html
+from service.markdown_text import stored_html
 from service.models import Community, Meeting
 from service.views.helpers import community_or_404, show_domain_error
 
@@ -92,7 +92,7 @@ def _render_show(community: Community, meeting: Meeting, invite_form: InviteForm
     return render_template("meetings/show.html", community=community, meeting=meeting, invitations=invitations,
                            counts=meetings.rsvp_counts(meeting), by_answer=by_answer,
                            invite_form=invite_form, cancel_form=CancelForm(), when=_when(meeting),
-                           agenda_html=to_html(meeting.agenda), started=_started(meeting),
+                           agenda_html=stored_html(meeting.agenda_html), started=_started(meeting),
                            local=lambda moment: _local(community, moment)), status
 
 

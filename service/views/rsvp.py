@@ -9,7 +9,7 @@ from forms.rsvp import RsvpForm
 from service import form_requests, meetings
 from service.errors import DomainError
 from service.extensions import db, limiter
-from service.markdown_text import to_html
+from service.markdown_text import stored_html
 from service.models import Meeting
 from service.models.meetings import RSVP_ANSWERS
 from service.views.form_links import answer_page
@@ -50,7 +50,7 @@ def answer(meeting_id: int, token: str):
     return render_template("member/rsvp.html", form=form, meeting=meeting, member=member,
                            invitation=invitation, suggested=suggested, saved=saved, error=error,
                            when=meetings.when_text(meeting, member.language),
-                           agenda_html=to_html(meeting.agenda), is_open=meetings.is_open(meeting)), status
+                           agenda_html=stored_html(meeting.agenda_html), is_open=meetings.is_open(meeting)), status
 
 
 @bp.route("/feedback/<token>", methods=["GET", "POST"])
