@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from service.markdown_text import render
 
 revision = "0006_b"
-down_revision = "597205462b50"
+down_revision = "0006_g"
 branch_labels = None
 depends_on = None
 
