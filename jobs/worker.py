@@ -4,7 +4,7 @@ import sys
 from rq import Worker
 
 from jobs.context import warm_up, worker_app
-from jobs.queue import get_queue, redis_connection
+from service.queue import get_queue, redis_connection
 
 
 def main() -> int:

@@ -318,7 +318,7 @@ def sweep(stuck_after: timedelta | None = None, grace: timedelta | None = None) 
         (OutboundEmail.next_attempt_at.is_(None)) | (OutboundEmail.next_attempt_at <= now - grace))
         .order_by(OutboundEmail.id)).all()
     ids = sorted(set(released) | set(lost))
-    from jobs.queue import get_queue
+    from service.queue import get_queue
     queue = get_queue()
     queue.enqueue_many([queue.prepare_data("jobs.delivery.deliver", args=(batch,)) for batch in delivery_batches(ids)])
     return {"released": len(released), "requeued": len(ids)}

@@ -15,11 +15,11 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import or_, select, text
 
-from jobs.queue import enqueue_after_commit
 from service.config import PROJECT_ROOT
 from service.extensions import db
 from service.models import Community, Member, OutboundEmail, Suppression
 from service.models.base import utcnow
+from service.queue import enqueue_after_commit
 from service.sql import dialect_insert, on_postgresql, one_of
 
 TEMPLATE_DIR = PROJECT_ROOT / "email_templates"
