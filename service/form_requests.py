@@ -15,13 +15,13 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from service import audit, mailer
+from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
 from service.links import public_url
 from service.models import Community, Coordinator, FormRequest, FormResponse, Meeting, Member, Membership
 from service.models.forms import FORM_KINDS
 from service.queue import cancel_after_commit, enqueue_after_commit, get_queue
-from service.responses import aware, now
 from service.tokens import make_token
 
 TOKEN_PURPOSE = "form"
