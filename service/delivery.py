@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 
 import psycopg
 from flask import current_app
-from flask_mail import sanitize_address
 from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -48,8 +47,7 @@ def _transmit(connection, envelope_from: str, recipient: str, raw: bytes, gate: 
     """
     if connection.host is None:  # MAIL_SUPPRESS_SEND: Flask-Mail sends nothing either
         return
-    to = recipient if recipient.isascii() else sanitize_address(recipient)  # IDNA for a non-ASCII domain
-    send_message(connection.host, envelope_from, to, raw, gate, timeout)
+    send_message(connection.host, envelope_from, recipient, raw, gate, timeout)
 
 
 def claim(ids: list[int]) -> list[int]:

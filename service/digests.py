@@ -358,6 +358,3 @@ def history(community: Community) -> list[dict]:
         result.append({"issue": issue, "counts": counts})
     return result
 
-
-def lesson_of(community: Community) -> Lesson | None:
-    return db.session.get(Lesson, community.lesson_id) if community.lesson_id else None
