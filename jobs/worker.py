@@ -14,22 +14,19 @@ the database holds: outbox rows it leaves `sending` are sent again by the
 sweeper, and reminders Redis lost are rescheduled by it.
 """
 import logging
-import signal
 import sys
 import time
 from contextlib import suppress
 
-from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
 from rq.logutils import setup_loghandlers
 
 from jobs.context import warm_up, worker_app
+from jobs.reconnect import FIRST_WAIT, stop_on_signal, wait_for_redis
 from service.queue import get_queue, redis_connection
 
-FIRST_WAIT, LONGEST_WAIT = 1.0, 30.0  # seconds between tries to reach Redis again
-
-log = logging.getLogger("rq.worker")
+log = logging.getLogger("jobs.worker")
 
 
 class StoppableWorker(Worker):
@@ -43,15 +40,13 @@ class StoppableWorker(Worker):
 
 
 def main() -> int:
-    setup_loghandlers("INFO", name="rq.worker")
+    setup_loghandlers("INFO", name="jobs")  # our lines, beside RQ's
     app = worker_app()
     warm_up(app)
     with app.app_context():
         queue, connection = get_queue(), redis_connection()
     while True:
-        # Between workers (RQ's signal handlers belong to the one that ended) a signal just ends us.
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, _exit)
+        stop_on_signal()  # RQ's handlers belong to the worker that ended
         wait_for_redis(connection)
         try:
             worker = StoppableWorker([queue], connection=connection)  # it names itself in Redis
@@ -90,23 +85,6 @@ def _release_scheduler_lock(worker: Worker) -> None:
     if worker.scheduler is not None:
         with suppress(RedisError):  # gone again: the lock then expires by itself within a minute
             worker.scheduler.release_locks()
-
-
-def wait_for_redis(connection: Redis) -> None:
-    """Return once Redis answers, trying again after 1, 2, 4 ... up to 30 seconds."""
-    delay = FIRST_WAIT
-    while True:
-        try:
-            connection.ping()
-            return
-        except RedisError as error:  # refused, timed out, or still loading its data
-            log.warning("Redis does not answer (%s): trying again in %.0f s", error, delay)
-        time.sleep(delay)
-        delay = min(delay * 2, LONGEST_WAIT)
-
-
-def _exit(signum, frame):
-    raise SystemExit(0)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
-"""A worker outlives a Redis restart: it reconnects by itself, the job it was running is not lost,
-and the work queued afterwards is done, without anyone restarting the worker."""
-import asyncio
+"""Workers and the cron process outlive a Redis restart: they reconnect by themselves, the job that was
+running is not lost, and the work queued afterwards is done, without anyone restarting them."""
+import os
 import signal
 import subprocess
-import threading
-import time
+import sys
 from datetime import datetime, timezone
 
 import pytest
@@ -12,12 +11,14 @@ from redis import Redis
 from sqlalchemy import func, insert, select
 
 from service import mailer
+from service.config import PROJECT_ROOT
 from service.embedded_redis import redis_server_binary
 from service.extensions import db
 from service.models import Community, Member, Membership, OutboundEmail
 from service.queue import get_queue
-from tests.smtp_server import RecordingHandler, free_port
-from tests.worker_process import WorkerProcess, wait_until
+from tests.smtp_server import free_port
+from tests.test_delivery_faults import slow_smtp
+from tests.worker_process import WorkerProcess, wait_until, worker_environment
 
 
 class RedisServer:
@@ -63,22 +64,6 @@ def redis_server(app, tmp_path, monkeypatch):
         server.stop()
 
 
-def hold_replies(handler: RecordingHandler) -> threading.Event:
-    """Keep the server's answer to each DATA (it has the message) until the returned event is set."""
-    original = handler.handle_DATA
-    release = threading.Event()
-
-    async def handle_DATA(server, session, envelope):
-        reply = await original(server, session, envelope)
-        deadline = time.monotonic() + 60
-        while not release.is_set() and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
-        return reply
-
-    handler.handle_DATA = handle_DATA
-    return release
-
-
 def announce(community_id: int, key: str, count: int) -> list[int]:
     """An announcement queued to `count` new members; the outbox ids (the delivery job is enqueued on commit)."""
     community = db.session.get(Community, community_id)
@@ -106,7 +91,7 @@ def alive(worker: WorkerProcess) -> bool:
 
 def test_a_worker_reconnects_after_redis_restarts_under_a_running_job(app, ctx, personas, smtp, redis_server,
                                                                        tmp_path):
-    release = hold_replies(smtp)
+    release = slow_smtp(smtp, hold_at=1)  # the job is mid-batch until released
     first = announce(personas["riverside"], "before", 3)
     later = announce(personas["riverside"], "scheduled", 2)
     queue = get_queue()
@@ -169,3 +154,34 @@ def test_a_worker_waiting_for_redis_stops_when_asked(app, redis_server, tmp_path
         assert worker.stop(timeout=10) == 0
     finally:
         worker.cleanup()
+
+
+def test_the_cron_process_waits_for_redis_and_enqueues_the_sweeper(app, ctx, redis_server, tmp_path):
+    """Started while Redis is down (or having lost it: RQ's cron scheduler notices at its next minute), it waits."""
+    redis_server.stop()
+    log_path = tmp_path / "cron.log"
+    with open(log_path, "ab") as log:
+        cron = subprocess.Popen([sys.executable, "-m", "jobs.cron"], cwd=PROJECT_ROOT, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                env=worker_environment(app, 25, REDIS_URL=redis_server.url))
+
+    def log_text() -> str:
+        return "\n--- cron log ---\n" + log_path.read_text(errors="replace")
+
+    def running() -> bool:
+        if cron.poll() is not None:
+            raise AssertionError(f"the cron process exited with {cron.returncode}{log_text()}")
+        return True
+
+    try:
+        wait_until(lambda: running() and "trying again in 1 s" in log_path.read_text(), 60,
+                   "the cron process to wait for Redis", on_timeout=log_text)
+        redis_server.start()
+        wait_until(lambda: running() and "jobs.sweeper.sweep" in {job.func_name for job in get_queue().get_jobs()},
+                   30, "the sweeper to be enqueued", on_timeout=log_text)
+        cron.send_signal(signal.SIGTERM)
+        assert cron.wait(timeout=10) == 0
+    finally:
+        if cron.poll() is None:
+            os.killpg(cron.pid, signal.SIGKILL)
+            cron.wait()
