@@ -29,14 +29,25 @@ from service.queue import get_queue, redis_connection
 log = logging.getLogger("jobs.worker")
 
 
-class StoppableWorker(Worker):
-    """RQ's forking worker, remembering whether it was asked to stop (SIGTERM, SIGINT) or quit by itself."""
+class ReconnectingWorker(Worker):
+    """RQ's forking worker, which remembers whether it was asked to stop (SIGTERM, SIGINT) or quit by itself,
+    and restarts its scheduler as soon as it can reach Redis again.
+
+    A worker waiting for a job rides out a Redis outage, but its scheduler
+    process dies of it; RQ would start it again only at its next maintenance
+    (every 10 minutes), holding back every retry and reminder until then.
+    """
 
     asked_to_stop = False
 
     def handle_warm_shutdown_request(self):
         self.asked_to_stop = True
         super().handle_warm_shutdown_request()
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        process = self.scheduler and self.scheduler._process  # (RQ's maintenance reads it the same way)
+        return bool(process and not process.is_alive()) or super().should_run_maintenance_tasks
 
 
 def main() -> int:
@@ -49,7 +60,7 @@ def main() -> int:
         stop_on_signal()  # RQ's handlers belong to the worker that ended
         wait_for_redis(connection)
         try:
-            worker = StoppableWorker([queue], connection=connection)  # it names itself in Redis
+            worker = ReconnectingWorker([queue], connection=connection)  # it names itself in Redis
         except RedisError:
             continue  # gone again
         try:

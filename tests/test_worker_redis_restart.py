@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -35,9 +36,11 @@ class RedisServer:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
-             "--save", "3600", "1", "--appendonly", "no", "--loglevel", "warning"], stdout=subprocess.DEVNULL)
+        with open(self.directory / "redis.log", "ab") as log:
+            self.process = subprocess.Popen(
+                [redis_server_binary(), "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.directory),
+                 "--save", "3600", "1", "--appendonly", "no", "--loglevel", "warning"],
+                stdout=log, stderr=subprocess.STDOUT)
         client = Redis.from_url(self.url)
 
         def answers() -> bool:
@@ -89,6 +92,10 @@ def alive(worker: WorkerProcess) -> bool:
     return True
 
 
+def logged(worker: WorkerProcess) -> str:
+    return worker.log_path.read_text(errors="replace")
+
+
 def test_a_worker_reconnects_after_redis_restarts_under_a_running_job(app, ctx, personas, smtp, redis_server,
                                                                        tmp_path):
     release = slow_smtp(smtp, hold_at=1)  # the job is mid-batch until released
@@ -104,7 +111,7 @@ def test_a_worker_reconnects_after_redis_restarts_under_a_running_job(app, ctx, 
 
         redis_server.stop()  # under the running job
         release.set()        # its work-horse finishes the batch while Redis is down
-        wait_until(lambda: alive(worker) and "trying again in 1 s" in worker.log(), 60,
+        wait_until(lambda: alive(worker) and "trying again in 1 s" in logged(worker), 60,
                    "the worker to notice Redis is gone", on_timeout=worker.log)
         redis_server.start()
 
@@ -129,12 +136,34 @@ def test_a_worker_reconnects_after_redis_restarts_under_a_running_job(app, ctx, 
         worker.cleanup()
 
 
+def test_an_idle_worker_gets_its_scheduler_back_after_redis_restarts(app, ctx, personas, smtp, redis_server,
+                                                                      tmp_path):
+    later = announce(personas["riverside"], "scheduled", 2)
+    queue = get_queue()
+    queue.empty()
+    worker = WorkerProcess(app, app.config["MAIL_PORT"], tmp_path / "worker.log", REDIS_URL=redis_server.url)
+    try:
+        worker.start().wait_ready()
+        wait_until(lambda: "cleaning registries" in logged(worker), 30, "the worker's start-up maintenance")
+        time.sleep(1)  # now it waits for a job
+        redis_server.stop()  # RQ retries that wait itself, but the scheduler dies
+        wait_until(lambda: alive(worker) and "] raised an exception" in logged(worker), 60, "the scheduler to die",
+                   on_timeout=worker.log)
+        redis_server.start()
+        queue.enqueue_at(datetime.now(timezone.utc), "jobs.delivery.deliver", later)  # as a retry is
+        wait_until(lambda: statuses(later) == {"sent": 2}, 30, "the scheduled job to run",
+                   on_timeout=lambda: f" {statuses(later)}{worker.log()}")
+        assert alive(worker)
+    finally:
+        worker.cleanup()
+
+
 def test_a_worker_started_before_redis_waits_for_it(app, ctx, personas, smtp, redis_server, tmp_path):
     redis_server.stop()
     worker = WorkerProcess(app, app.config["MAIL_PORT"], tmp_path / "worker.log", REDIS_URL=redis_server.url)
     try:
         worker.start()
-        wait_until(lambda: alive(worker) and "trying again in 1 s" in worker.log(), 60,
+        wait_until(lambda: alive(worker) and "trying again in 1 s" in logged(worker), 60,
                    "the worker to wait for Redis", on_timeout=worker.log)
         redis_server.start()
         worker.wait_ready()
@@ -149,7 +178,7 @@ def test_a_worker_waiting_for_redis_stops_when_asked(app, redis_server, tmp_path
     redis_server.stop()
     worker = WorkerProcess(app, 25, tmp_path / "worker.log", REDIS_URL=redis_server.url).start()
     try:
-        wait_until(lambda: alive(worker) and "trying again in 1 s" in worker.log(), 60,
+        wait_until(lambda: alive(worker) and "trying again in 1 s" in logged(worker), 60,
                    "the worker to wait for Redis", on_timeout=worker.log)
         assert worker.stop(timeout=10) == 0
     finally:
