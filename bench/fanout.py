@@ -234,7 +234,7 @@ def worker_process(worker_class: str, report: str) -> int:
     """
     from rq import SimpleWorker, Worker
     from jobs.context import warm_up, worker_app
-    from jobs.queue import get_queue, redis_connection
+    from service.queue import get_queue, redis_connection
     app = worker_app()
     warm_up(app)
     with app.app_context():
@@ -394,10 +394,10 @@ def clear_outbox(app) -> None:
 def run_outbox(app, sink: Sink, size: int, community_id: int, context: dict, args, env, log_dir) -> dict:
     """Queue `size` emails through the outbox and time the workers delivering them."""
     from sqlalchemy import func, select
-    from jobs.queue import get_queue
     from service import mailer
     from service.extensions import db
     from service.models import Community, Member, OutboundEmail
+    from service.queue import get_queue
     clear_outbox(app)
     sink.reset()
     workers = Workers(args.workers, args.worker_class, env, log_dir)

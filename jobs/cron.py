@@ -1,12 +1,62 @@
-"""Schedule for `rq cron jobs/cron.py` (one such process per deployment)."""
-import os
+"""Enqueues the periodic jobs, the sweeper and the digest tick, every minute: `python -m jobs.cron`, one per deployment.
 
-from rq import cron
+It runs RQ's cron scheduler, which stops for good at the first Redis error,
+taking with it the sweeper that puts back whatever Redis lost. So, like the
+worker, this process waits for Redis (jobs.reconnect) and starts a fresh
+scheduler, which enqueues both jobs at once.
+"""
+import argparse
+import logging
+import sys
+import time
+
+from redis.exceptions import RedisError
+from rq.cron import CronScheduler
+from rq.logutils import setup_loghandlers
 
 from jobs.digests import tick
+from jobs.reconnect import FIRST_WAIT, stop_on_signal, wait_for_redis
 from jobs.sweeper import sweep
+from service import create_app
+from service.queue import redis_connection
 
-QUEUE = os.environ.get("RQ_QUEUE", "cop")
+INTERVAL = 60  # seconds
 
-cron.register(sweep, queue_name=QUEUE, interval=60)
-cron.register(tick, queue_name=QUEUE, interval=60)
+log = logging.getLogger("jobs.cron")
+
+
+class StoppableCronScheduler(CronScheduler):
+    """RQ's cron scheduler, remembering whether it was asked to stop (SIGTERM, SIGINT) or lost Redis."""
+
+    asked_to_stop = False
+
+    def _request_stop(self, signum, frame):
+        self.asked_to_stop = True
+        super()._request_stop(signum, frame)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jobs.cron", description=__doc__.splitlines()[0])
+    parser.add_argument("--logging-level", default="INFO", help="INFO (default), WARNING, ...")
+    level = parser.parse_args(argv).logging_level.upper()
+    setup_loghandlers(level, name="jobs")
+    app = create_app()
+    with app.app_context():
+        connection, queue_name = redis_connection(), app.config["RQ_QUEUE"]
+    while True:
+        stop_on_signal()  # RQ's handlers belong to the scheduler that ended
+        wait_for_redis(connection)
+        scheduler = StoppableCronScheduler(connection=connection, logging_level=level)
+        for job in (sweep, tick):
+            scheduler.register(job, queue_name=queue_name, interval=INTERVAL)
+        try:
+            scheduler.start()
+        except RedisError as error:
+            log.error("cron scheduler %s lost Redis: %s", scheduler.name, error)
+        if scheduler.asked_to_stop:
+            return 0
+        time.sleep(FIRST_WAIT)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

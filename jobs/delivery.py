@@ -5,8 +5,8 @@ from jobs.context import job_context
 
 
 def deliver(ids: list[int]) -> dict:
-    from jobs.queue import get_queue
     from service.delivery import deliver_batch
+    from service.queue import get_queue
     with job_context():
         outcome = deliver_batch(ids)
         retries: dict[datetime, list[int]] = outcome.pop("retry")

@@ -1,4 +1,4 @@
-"""Periodic: issues the lesson digests that are due (run every minute by rq cron)."""
+"""Periodic: issues the lesson digests that are due (enqueued every minute by jobs.cron)."""
 from jobs.context import job_context
 
 

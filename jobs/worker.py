@@ -1,19 +1,101 @@
-"""Starts an RQ worker (with its scheduler) on this app's queue: `python -m jobs.worker`."""
-import sys
+"""Starts an RQ worker (with its scheduler) on this app's queue: `python -m jobs.worker`.
 
+RQ's worker rides out a Redis outage only while it waits for a job; one that
+loses Redis at any other moment (watching a work-horse, recording a job's end,
+starting up) logs "unhandled exception, quitting" and returns. So this process
+runs the worker in a loop: when a worker ends without being asked to stop, it
+waits, with backoff, until Redis answers again and starts a fresh one (and its
+scheduler) on the same warmed app. It needs nobody to restart it.
+
+A job whose work-horse was running is not lost: the horse runs in its own
+process group and carries on; it is waited for before the next worker starts,
+so a worker never runs two jobs at once. What it could not record in Redis,
+the database holds: outbox rows it leaves `sending` are sent again by the
+sweeper, and reminders Redis lost are rescheduled by it.
+"""
+import logging
+import sys
+import time
+from contextlib import suppress
+
+from redis.exceptions import RedisError
 from rq import Worker
+from rq.logutils import setup_loghandlers
 
 from jobs.context import warm_up, worker_app
-from jobs.queue import get_queue, redis_connection
+from jobs.reconnect import FIRST_WAIT, stop_on_signal, wait_for_redis
+from service.queue import get_queue, redis_connection
+
+log = logging.getLogger("jobs.worker")
+
+
+class ReconnectingWorker(Worker):
+    """RQ's forking worker, which remembers whether it was asked to stop (SIGTERM, SIGINT) or quit by itself,
+    and restarts its scheduler as soon as it can reach Redis again.
+
+    A worker waiting for a job rides out a Redis outage, but its scheduler
+    process dies of it; RQ would start it again only at its next maintenance
+    (every 10 minutes), holding back every retry and reminder until then.
+    """
+
+    asked_to_stop = False
+
+    def handle_warm_shutdown_request(self):
+        self.asked_to_stop = True
+        super().handle_warm_shutdown_request()
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        process = self.scheduler and self.scheduler._process  # (RQ's maintenance reads it the same way)
+        return bool(process and not process.is_alive()) or super().should_run_maintenance_tasks
 
 
 def main() -> int:
+    setup_loghandlers("INFO", name="jobs")  # our lines, beside RQ's
     app = worker_app()
     warm_up(app)
     with app.app_context():
         queue, connection = get_queue(), redis_connection()
-    Worker([queue], connection=connection).work(with_scheduler=True)
-    return 0
+    while True:
+        stop_on_signal()  # RQ's handlers belong to the worker that ended
+        wait_for_redis(connection)
+        try:
+            worker = ReconnectingWorker([queue], connection=connection)  # it names itself in Redis
+        except RedisError:
+            continue  # gone again
+        try:
+            worker.work(with_scheduler=True)
+        except RedisError as error:  # raised where RQ catches nothing: starting up, or its own teardown
+            log.error("worker %s lost Redis: %s", worker.name, error)
+        if worker.asked_to_stop:
+            return 0
+        _finish_with(worker)
+        time.sleep(FIRST_WAIT)  # never more than a fresh worker a second, whatever made this one quit
+        wait_for_redis(connection)
+        _release_scheduler_lock(worker)
+
+
+def _finish_with(worker: Worker) -> None:
+    """Let a worker that quit by itself leave nothing running but its work-horse's job, and wait for that."""
+    if worker.pubsub_thread is not None:
+        worker.pubsub_thread.stop()  # its command channel; the thread would otherwise retry Redis forever
+    if worker.scheduler is not None:
+        worker.stop_scheduler()
+    if worker.horse_pid:
+        log.warning("worker %s quit during a job: its work-horse %d finishes it first",
+                    worker.name, worker.horse_pid)
+        worker.wait_for_horse()
+
+
+def _release_scheduler_lock(worker: Worker) -> None:
+    """Release the lock its stopped scheduler held, so the next worker's scheduler starts at once.
+
+    (The scheduler could not release it while Redis was down; a Redis that kept
+    its data would make the next one wait up to RQ's maintenance interval, 10 minutes.)
+    """
+    if worker.scheduler is not None:
+        with suppress(RedisError):  # gone again: the lock then expires by itself within a minute
+            worker.scheduler.release_locks()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ bounced once in spring and works now keeps receiving mail. Auto-replies (out
 of office, vacation) are never bounces.
 """
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import parseaddr
@@ -15,7 +15,7 @@ from flask import current_app
 from flufl.bounce import all_failures
 from sqlalchemy import select
 
-from service import audit
+from service import audit, clock
 from service.addresses import read_address
 from service.extensions import db
 from service.models import BounceEvent, Member, OutboundEmail, Suppression
@@ -31,16 +31,14 @@ AUTO_REPLY_SUBJECT_WORDS = ("out of office", "out of the office", "automatic rep
 def _decayed(member: Member, now: datetime) -> float:
     if not member.bounce_scored_at or not member.bounce_score:
         return 0.0
-    scored_at = member.bounce_scored_at
-    if scored_at.tzinfo is None:  # SQLite returns naive UTC
-        scored_at = scored_at.replace(tzinfo=timezone.utc)
+    scored_at = clock.aware(member.bounce_scored_at)
     days = max((now - scored_at).total_seconds() / 86400, 0)
     return member.bounce_score * 0.5 ** (days / current_app.config["BOUNCE_HALF_LIFE_DAYS"])
 
 
 def record_bounce(member: Member, kind: str, diagnostic: str, outbound_email_id: int | None = None) -> bool:
     """Add a bounce to the member's score; True if it pushed them over the threshold (now suppressed)."""
-    now = datetime.now(timezone.utc)
+    now = clock.now()
     threshold = current_app.config["BOUNCE_THRESHOLD"]
     db.session.add(BounceEvent(member_id=member.id, outbound_email_id=outbound_email_id, address=member.email,
                                kind=kind, diagnostic=diagnostic[:2000]))

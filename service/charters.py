@@ -8,13 +8,12 @@ community still forming or defining its work moves on to managing it.
 Changing a proposed or ratified text means starting a new version, so every
 version members saw stays readable as it was.
 """
-from datetime import datetime, timezone
-
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from service import audit, mailer
+from service.clock import now
 from service.errors import DomainError
 from service.extensions import db
 from service.links import public_url
@@ -35,10 +34,6 @@ SECTION_TITLES = {"purpose": _l("Purpose"), "goals": _l("Goals"), "membership": 
 STAGES_BEFORE_CHARTER = ("forming", "defining")
 
 mailer.register_kind(mailer.EmailKind("charter_proposal", bulk=True, extras="service.charters.email_extras"))
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # --- versions -------------------------------------------------------------------------------------
@@ -193,7 +188,7 @@ def propose(actor: Coordinator | None, charter: Charter) -> int:
     recipients = _active_members(community)
     if not recipients:
         raise DomainError(_("The community has no active members to ratify the charter."))
-    charter.status, charter.proposed_at = "proposed", _now()
+    charter.status, charter.proposed_at = "proposed", now()
     db.session.flush()
     queued = mailer.queue_bulk("charter_proposal", recipients,
                                key_for=lambda m: f"charter:{charter.id}:{m.id}",
@@ -237,7 +232,7 @@ def vote(charter: Charter, member: Member, decision: str, comment: str = "") -> 
         except IntegrityError:  # a double click raced us: update the row it created
             existing = vote_of(charter, member)
     previous = existing.decision
-    existing.decision, existing.comment, existing.decided_at = decision, comment, _now()
+    existing.decision, existing.comment, existing.decided_at = decision, comment, now()
     audit.record(None, "charter.vote", "charter", charter.id, charter.community_id, member_id=member.id,
                  decision=decision, previous=previous if previous != decision else None)
     return existing
@@ -262,7 +257,7 @@ def ratify(actor: Coordinator | None, charter: Charter) -> Charter:
     previous = ratified(community)
     if previous is not None:
         previous.status = "superseded"
-    charter.status, charter.ratified_at = "ratified", _now()
+    charter.status, charter.ratified_at = "ratified", now()
     counts = {decision: len(rows) for decision, rows in votes(charter).items()}
     stage = None
     if community.stage in STAGES_BEFORE_CHARTER:

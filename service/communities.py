@@ -100,15 +100,6 @@ def update_community(actor: Coordinator, community: Community, **fields) -> Comm
     return community
 
 
-def add_coordinator(actor: Coordinator, community: Community, coordinator: Coordinator) -> None:
-    """Let another coordinator see and change this community."""
-    if any(link.coordinator_id == coordinator.id for link in community.coordinators):
-        return
-    community.coordinators.append(CommunityCoordinator(coordinator_id=coordinator.id))
-    audit.record(actor, "community.add_coordinator", "community", community.id, community.id,
-                 coordinator=coordinator.email)
-
-
 def memberships(community: Community) -> list[Membership]:
     """Everyone in the community, active first, then by name."""
     return list(db.session.scalars(

@@ -12,16 +12,15 @@ import json
 import smtplib
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import psycopg
 from flask import current_app
-from flask_mail import sanitize_address
 from sqlalchemy import Text, cast, select, update
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 
-from service import bounces
+from service import bounces, clock
 from service.batch_render import BatchRenderer
 from service.email_render import HeaderInjectionError, new_message_id, to_bytes
 from service.extensions import db
@@ -48,17 +47,12 @@ def _transmit(connection, envelope_from: str, recipient: str, raw: bytes, gate: 
     """
     if connection.host is None:  # MAIL_SUPPRESS_SEND: Flask-Mail sends nothing either
         return
-    to = recipient if recipient.isascii() else sanitize_address(recipient)  # IDNA for a non-ASCII domain
-    send_message(connection.host, envelope_from, to, raw, gate, timeout)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    send_message(connection.host, envelope_from, recipient, raw, gate, timeout)
 
 
 def claim(ids: list[int]) -> list[int]:
     """Mark the due pending rows among `ids` as sending; the ids we now own."""
-    now = _now()
+    now = clock.now()
     owned = (select(OutboundEmail.id).where(one_of(OutboundEmail.id, ids), is_pending_due(now))
              .with_for_update(skip_locked=True))
     result = db.session.execute(
@@ -103,7 +97,7 @@ def _outcome_writer():
 
 def _finish(row_id: int, **values) -> None:
     """Record one row's outcome and commit it at once."""
-    values["updated_at"] = _now()
+    values["updated_at"] = clock.now()
     outcomes = _outcomes.get()
     if outcomes is not None:
         outcomes.write(row_id, values)
@@ -122,7 +116,7 @@ def _retry_or_fail(row: OutboundEmail, error: str) -> datetime | None:
         _finish(row.id, status="failed", last_error=f"gave up after {row.attempts} attempts: {error}"[:1000])
         return None
     delay = min(timedelta(seconds=config["MAIL_RETRY_BASE_SECONDS"] * 2 ** (row.attempts - 1)), MAX_BACKOFF)
-    when = (_now() + delay).replace(microsecond=0) + timedelta(seconds=1)
+    when = (clock.now() + delay).replace(microsecond=0) + timedelta(seconds=1)
     _finish(row.id, status="pending", last_error=error[:1000], next_attempt_at=when)
     return when
 
@@ -278,7 +272,7 @@ def _record(entry, message_id: str, sending: Sending, outcome: dict) -> None:
     except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
         _smtp_refusal(row, member, error.smtp_code, error.smtp_error, outcome)
     else:
-        _finish(row.id, status="sent", message_id=message_id, sent_at=_now(), last_error=None)
+        _finish(row.id, status="sent", message_id=message_id, sent_at=clock.now(), last_error=None)
         outcome["sent"] += 1
 
 
@@ -304,7 +298,7 @@ def sweep(stuck_after: timedelta | None = None, grace: timedelta | None = None) 
     enqueued again: if Redis still had them, the claim makes the copy a no-op.
     """
     config = current_app.config
-    now = _now()
+    now = clock.now()
     stuck_after = stuck_after if stuck_after is not None else timedelta(seconds=config["MAIL_SENDING_TIMEOUT"])
     grace = grace if grace is not None else timedelta(seconds=config["MAIL_SWEEP_GRACE"])
     released = db.session.execute(
@@ -318,7 +312,7 @@ def sweep(stuck_after: timedelta | None = None, grace: timedelta | None = None) 
         (OutboundEmail.next_attempt_at.is_(None)) | (OutboundEmail.next_attempt_at <= now - grace))
         .order_by(OutboundEmail.id)).all()
     ids = sorted(set(released) | set(lost))
-    from jobs.queue import get_queue
+    from service.queue import get_queue
     queue = get_queue()
     queue.enqueue_many([queue.prepare_data("jobs.delivery.deliver", args=(batch,)) for batch in delivery_batches(ids)])
     return {"released": len(released), "requeued": len(ids)}

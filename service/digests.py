@@ -15,9 +15,10 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from service import charters, mailer, practices
+from service.clock import aware, now
 from service.extensions import db
 from service.lessons import module_html, module_text
-from service.meetings import aware, rsvp_links, when_text
+from service.meetings import rsvp_links, when_text
 from service.models import (Community, DigestIssue, FormRequest, FormResponse, Invitation, Lesson, LessonModule,
                             Meeting, Member, Membership, OutboundEmail, Organization, Practice)
 
@@ -110,14 +111,14 @@ def next_issue_local(community: Community) -> datetime | None:
     """When the next issue goes out, in the community's local time (None while digests are off)."""
     if not community.digest_enabled:
         return None
-    upcoming = next_slot(community, datetime.now(timezone.utc))
+    upcoming = next_slot(community, now())
     return upcoming and upcoming.astimezone(ZoneInfo(community.time_zone))
 
 
 def enable(community: Community, enabled: bool, moment: datetime | None = None) -> None:
     """Turn digests on from now (no issue for slots before this moment) or off."""
     if enabled and not community.digest_enabled:
-        community.digest_enabled_at = moment or datetime.now(timezone.utc)
+        community.digest_enabled_at = moment or now()
     community.digest_enabled = enabled
 
 
@@ -125,7 +126,7 @@ def enable(community: Community, enabled: bool, moment: datetime | None = None) 
 
 def tick(moment: datetime | None = None) -> dict[int, int]:
     """Create and fan out every due issue; {community id: emails queued}. Safe to run twice or late."""
-    moment = moment or datetime.now(timezone.utc)
+    moment = moment or now()
     queued = {}
     for community in db.session.scalars(select(Community).where(Community.digest_enabled)).all():
         slot = due_issue_slot(community, moment)
@@ -251,7 +252,7 @@ def forms_waiting(member: Member, community: Community) -> list[dict]:
     rows = db.session.execute(select(FormResponse, FormRequest).join(FormRequest).where(
         FormResponse.member_id == member.id, FormRequest.community_id == community.id,
         FormResponse.status != "submitted",
-        (FormRequest.deadline_at.is_(None)) | (FormRequest.deadline_at > datetime.now(timezone.utc)))
+        (FormRequest.deadline_at.is_(None)) | (FormRequest.deadline_at > now()))
         .order_by(FormRequest.deadline_at)).all()
     return [{"title": request.title, "url": form_url(response)} for response, request in rows]
 
@@ -277,7 +278,7 @@ def email_extras(row: OutboundEmail, member: Member, community: Community) -> di
         module_reflection=module.text("reflection", member.language) if module else "",
         module_prompt=module.text("practice_prompt", member.language) if module else "",
         practices=practices.approved_since(community, since, slot),
-        meetings=upcoming_meetings(community, member, datetime.now(timezone.utc)),
+        meetings=upcoming_meetings(community, member, now()),
         forms=forms_waiting(member, community),
         share_url=practices.share_url(community, member),
         **charters.digest_extras(community, member),  # charter, charter_url: "Our charter"
@@ -306,9 +307,9 @@ def participation(community: Community, organization: Organization, since: datet
 
 def _upcoming_issue(community: Community) -> DigestIssue:
     """The next issue as it would be numbered, for previews (never saved)."""
-    now = datetime.now(timezone.utc)
+    moment = now()
     return DigestIssue(community_id=community.id, number=_next_number(community),
-                       slot_at=next_slot(community, now) or now)
+                       slot_at=next_slot(community, moment) or moment)
 
 
 def test_context(community: Community, membership: Membership | None) -> dict:
@@ -356,8 +357,4 @@ def history(community: Community) -> list[dict]:
             .group_by(OutboundEmail.status)).all())
         result.append({"issue": issue, "counts": counts})
     return result
-
-
-def lesson_of(community: Community) -> Lesson | None:
-    return db.session.get(Lesson, community.lesson_id) if community.lesson_id else None
 

@@ -13,7 +13,6 @@ from pathlib import Path
 from werkzeug.serving import run_simple
 
 from service import create_app
-from service.config import PROJECT_ROOT
 from service.demo import DEMO_LOGIN, seed_demo
 from service.embedded_redis import start_redis
 from service.mailsink import start_sink
@@ -39,9 +38,7 @@ def main() -> int:
             upgrade()
             seeded = seed_demo()
         started.append(subprocess.Popen([sys.executable, "-m", "jobs.worker"]))
-        started.append(subprocess.Popen([str(Path(sys.executable).with_name("rq")), "cron",
-                                         str(PROJECT_ROOT / "jobs" / "cron.py"), "--path", str(PROJECT_ROOT),
-                                         "--url", config["REDIS_URL"], "--logging-level", "warning"]))
+        started.append(subprocess.Popen([sys.executable, "-m", "jobs.cron", "--logging-level", "warning"]))
         host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
         _announce(config, host, port, seeded)
         run_simple(host, port, app, threaded=True, use_reloader=False)

@@ -14,14 +14,14 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from jobs.queue import cancel_after_commit, enqueue_after_commit
 from service import audit, mailer
+from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
 from service.links import public_url
 from service.models import Community, Coordinator, FormRequest, FormResponse, Meeting, Member, Membership
 from service.models.forms import FORM_KINDS
-from service.responses import aware, now
+from service.queue import cancel_after_commit, enqueue_after_commit, get_queue
 from service.tokens import make_token
 
 TOKEN_PURPOSE = "form"
@@ -204,7 +204,6 @@ def send_reminders(request_id: int, deadline_timestamp: int) -> int:
 def sweep(grace: timedelta | None = None) -> dict:
     """Restore reminders Redis lost: overdue ones are sent now, future ones are scheduled again."""
     from rq.job import Job
-    from jobs.queue import get_queue
     grace = grace if grace is not None else timedelta(seconds=current_app.config["MAIL_SWEEP_GRACE"])
     queue, moment, counts = get_queue(), now(), {"form_reminders_sent": 0, "form_reminders_rescheduled": 0}
     for form_request in db.session.scalars(select(FormRequest).where(

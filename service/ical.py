@@ -4,12 +4,13 @@ One UID per meeting for its whole life and a SEQUENCE that grows with every
 change, so calendar programs update the event instead of adding another.
 Times are written in UTC, which every client converts to its own zone.
 """
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 from email.utils import parseaddr
 
 from flask import current_app
 from icalendar import Calendar, Event, vCalAddress, vText
 
+from service.clock import aware, now
 from service.models import Meeting, Member
 
 PARTSTAT = {None: "NEEDS-ACTION", "yes": "ACCEPTED", "maybe": "TENTATIVE", "no": "DECLINED"}
@@ -25,8 +26,8 @@ def meeting_calendar(meeting: Meeting, member: Member, answer: str | None, metho
     event = Event()
     event.add("uid", meeting.uid)
     event.add("sequence", meeting.sequence)
-    event.add("dtstamp", datetime.now(timezone.utc))
-    starts = meeting.starts_at if meeting.starts_at.tzinfo else meeting.starts_at.replace(tzinfo=timezone.utc)
+    event.add("dtstamp", now())
+    starts = aware(meeting.starts_at)
     event.add("dtstart", starts.astimezone(timezone.utc))
     event.add("dtend", starts.astimezone(timezone.utc) + timedelta(minutes=meeting.duration_minutes))
     event.add("summary", meeting.title)

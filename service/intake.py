@@ -7,14 +7,13 @@ every time the coordinator copies it. An entry is pending until a
 coordinator accepts it (the person becomes a member and gets the welcome
 email) or declines it.
 """
-from datetime import datetime, timezone
-
 from flask import current_app
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, BadTimeSignature, SignatureExpired, TimestampSigner, URLSafeSerializer
 from sqlalchemy import func, select
 
 from service import audit, members
+from service.clock import now
 from service.errors import DomainError
 from service.extensions import db
 from service.links import public_url
@@ -28,10 +27,6 @@ RENDERED_SALT = "cop.intake-rendered"
 MAX_LINE = 200   # organization, name, role: IntakeEntry holds this many characters
 MAX_TEXT = 2000  # hopes, topics, availability
 TEXT_FIELDS = ("hopes", "topics", "availability")
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 # --- the public link ------------------------------------------------------------------------------
@@ -205,8 +200,3 @@ def reviewed(community: Community, status: str, limit: int = 200) -> list[Intake
     """Accepted or declined entries, most recently reviewed first."""
     return list(db.session.scalars(_of(community, status)
                                    .order_by(IntakeEntry.reviewed_at.desc(), IntakeEntry.id.desc()).limit(limit)))
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Naive datetimes are taken as UTC (SQLite hands them back that way)."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)

@@ -249,11 +249,6 @@ def load_lesson_dir(path: Path) -> Lesson:
     return lesson
 
 
-def load_all(root: Path = LESSONS_DIR) -> list[Lesson]:
-    """Load every lesson folder under `root`."""
-    return [load_lesson_dir(path) for path in lesson_dirs(root)]
-
-
 # --- The dashboard: reading ----------------------------------------------------------------------------------
 
 

@@ -15,11 +15,11 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import or_, select, text
 
-from jobs.queue import enqueue_after_commit
+from service.clock import now
 from service.config import PROJECT_ROOT
 from service.extensions import db
 from service.models import Community, Member, OutboundEmail, Suppression
-from service.models.base import utcnow
+from service.queue import enqueue_after_commit
 from service.sql import dialect_insert, on_postgresql, one_of
 
 TEMPLATE_DIR = PROJECT_ROOT / "email_templates"
@@ -205,7 +205,7 @@ def _insert_new_postgresql(rows: list[dict]) -> list[tuple[int, str]]:
                 contexts.append(json.dumps(row["context"]))
                 numbers[id(row["context"])] = len(contexts)
         values["context_number"] = [numbers[id(row["context"])] for row in chunk]
-        added.extend(db.session.execute(_INSERT_FROM_ARRAYS, {**values, "contexts": contexts, "now": utcnow()}).all())
+        added.extend(db.session.execute(_INSERT_FROM_ARRAYS, {**values, "contexts": contexts, "now": now()}).all())
     return [(row_id, status) for row_id, status in added]
 
 

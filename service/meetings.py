@@ -15,7 +15,6 @@ from flask_babel import gettext as _
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import contains_eager
 
-from jobs.queue import cancel_after_commit, enqueue_after_commit
 from service import audit, form_requests, mailer
 from service.clock import aware, now
 from service.errors import DomainError
@@ -25,6 +24,7 @@ from service.links import public_url
 from service.markdown_text import render, stored_html
 from service.models import Community, Coordinator, Invitation, Meeting, Member, Membership, Reminder
 from service.models.meetings import RSVP_ANSWERS
+from service.queue import cancel_after_commit, enqueue_after_commit, get_queue
 from service.tokens import make_token
 
 DEFAULT_REMINDER_OFFSETS = (1440, 60)
@@ -286,7 +286,6 @@ def sweep(grace: timedelta | None = None) -> dict:
     """Restore what Redis lost: overdue reminders are sent now (or marked missed after the start),
     future ones are scheduled again; feedback requests that are due go out."""
     grace = grace if grace is not None else timedelta(seconds=current_app.config["MAIL_SWEEP_GRACE"])
-    from jobs.queue import get_queue
     from rq.job import Job
     queue, moment, counts = get_queue(), now(), {"reminders_sent": 0, "rescheduled": 0, "feedback": 0}
     for reminder in db.session.scalars(select(Reminder).where(Reminder.status == "scheduled")).all():

@@ -173,7 +173,7 @@ def confirm_import(actor: Coordinator, record: MemberImport) -> MemberImport:
     if len(record.valid_rows) <= current_app.config["IMPORT_INLINE_MAX_ROWS"]:
         run_import(record)
     else:
-        from jobs.queue import enqueue_after_commit
+        from service.queue import enqueue_after_commit
         enqueue_after_commit("jobs.imports.import_members", record.id)
     return record
 

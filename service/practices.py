@@ -4,12 +4,13 @@ A practice is pending until a coordinator approves it (optionally editing it
 first) or declines it. Only approved practices are ever published: the digest
 asks approved_since() for the ones approved after its previous issue.
 """
-from datetime import datetime, timezone
+from datetime import datetime
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from service import audit
+from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
 from service.links import public_url
@@ -21,10 +22,6 @@ MAX_TITLE = 200
 MAX_TEXT = 5000
 SOURCES = ("web", "email")
 TEXT_FIELDS = ("title", "what_we_did", "what_happened", "contact_ok")
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def share_url(community: Community, member: Member) -> str:
@@ -178,12 +175,7 @@ def approved_since(community: Community, since: datetime | None, until: datetime
     """
     query = _of(community, "approved")
     if since is not None:
-        query = query.where(Practice.reviewed_at > as_utc(since))
+        query = query.where(Practice.reviewed_at > aware(since))
     if until is not None:
-        query = query.where(Practice.reviewed_at <= as_utc(until))
+        query = query.where(Practice.reviewed_at <= aware(until))
     return list(db.session.scalars(query.order_by(Practice.reviewed_at, Practice.id)))
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Naive datetimes are taken as UTC (SQLite hands them back that way)."""
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)

@@ -157,6 +157,6 @@ def smtp(app):
 def run_worker(app, burst=True):
     """Run every queued job now, in this process, with a real RQ worker on the real Redis."""
     from rq import SimpleWorker
-    from jobs.queue import get_queue, redis_connection
+    from service.queue import get_queue, redis_connection
     with app.app_context():
         SimpleWorker([get_queue()], connection=redis_connection()).work(burst=burst, with_scheduler=False)

@@ -18,11 +18,11 @@ from rq import SimpleWorker
 from rq.job import Job
 from sqlalchemy import func, insert, select
 
-from jobs.queue import get_queue, redis_connection
 from service import mailer, members
 from service.delivery import sweep
 from service.extensions import db
 from service.models import BounceEvent, Community, Member, Membership, OutboundEmail, Suppression
+from service.queue import get_queue, redis_connection
 from tests.conftest import run_worker
 from tests.smtp_server import RecordingHandler
 from tests.worker_process import WorkerProcess, wait_until

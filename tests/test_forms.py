@@ -303,7 +303,7 @@ def test_each_member_gets_their_own_link_by_email(app, ctx, personas, smtp, clie
 
 
 def test_the_reminder_is_scheduled_a_day_before_or_halfway_when_the_deadline_is_close(app, ctx, personas):
-    from jobs.queue import get_queue
+    from service.queue import get_queue
     far = _send("charter", [_member()], deadline=timedelta(days=5))
     close = _send("charter", [_member()], deadline=timedelta(hours=10))
     assert form_requests.reminder_due(far) == (meetings.aware(far.deadline_at) - timedelta(hours=24))
@@ -339,7 +339,7 @@ def test_reminders_go_only_to_members_who_have_not_submitted(app, ctx, personas,
 
 
 def test_the_reminder_job_runs_on_a_real_worker(app, ctx, personas, smtp, client):
-    from jobs.queue import get_queue
+    from service.queue import get_queue
     sam = _add("Sam Lee", "sam@example.org")
     form_request = _send("charter", [_member(), sam])
     _post(client, _path(_response(form_request, _member())), CHARTER)
@@ -363,7 +363,7 @@ def test_moving_the_deadline_makes_the_old_job_do_nothing(app, ctx, personas):
 
 
 def test_the_sweeper_restores_a_lost_reminder_and_sends_an_overdue_one(app, ctx, personas):
-    from jobs.queue import get_queue, redis_connection
+    from service.queue import get_queue, redis_connection
     future = _send("charter", [_member()], deadline=timedelta(days=5))
     overdue = _send("charter", [_member()], deadline=timedelta(hours=10))
     overdue.created_at = datetime.now(timezone.utc) - timedelta(days=2)   # due 14 hours ago

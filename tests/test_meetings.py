@@ -228,7 +228,7 @@ def test_sweeper_sends_a_reminder_redis_lost(app, ctx, personas, smtp):
     reminder = db.session.scalar(select(Reminder))
     assert reminder.status == "skipped"
     meeting2 = _meeting(starts_in=timedelta(hours=2))
-    from jobs.queue import redis_connection
+    from service.queue import redis_connection
     redis_connection().flushdb()                       # Redis loses the scheduled job
     r2 = db.session.scalar(select(Reminder).where(Reminder.meeting_id == meeting2.id))
     r2.due_at = datetime.now(timezone.utc) - timedelta(minutes=5)

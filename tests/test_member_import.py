@@ -318,7 +318,7 @@ def test_preview_of_another_communitys_import_is_not_found(app, alice_client, pe
 def test_ten_thousand_rows_run_as_a_job_with_progress(app, alice_client, personas):
     from rq import SimpleWorker
 
-    from jobs.queue import get_queue, redis_connection
+    from service.queue import get_queue, redis_connection
 
     riverside = personas["riverside"]
     assert app.config["IMPORT_INLINE_MAX_ROWS"] == 200

@@ -79,7 +79,7 @@ class WorkerProcess:
     def is_registered(self) -> bool:
         """True once RQ lists this process as a worker on the app's queue (it is ready to take jobs)."""
         from rq import Worker
-        from jobs.queue import get_queue, redis_connection
+        from service.queue import get_queue, redis_connection
         if self.process.poll() is not None:
             raise AssertionError(f"worker exited with {self.process.returncode} before it was ready{self.log()}")
         with self.app.app_context():

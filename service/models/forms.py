@@ -10,7 +10,8 @@ from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstrai
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
-from service.models.base import created_at_column, utcnow
+from service.clock import now
+from service.models.base import created_at_column
 from service.models.members import Member
 
 FORM_KINDS = ("charter", "feedback")
@@ -45,7 +46,7 @@ class FormResponse(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="requested")
     submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
 
     request: Mapped[FormRequest] = relationship()
     member: Mapped[Member] = relationship()
@@ -114,6 +115,6 @@ class CharterVote(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
     decision: Mapped[str] = mapped_column(String(16))  # approve / change
     comment: Mapped[str] = mapped_column(Text, default="")
-    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now)
 
     member: Mapped[Member] = relationship()

@@ -5,7 +5,8 @@ from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
-from service.models.base import created_at_column, utcnow
+from service.clock import now
+from service.models.base import created_at_column
 from service.models.communities import Community
 from service.models.members import Member
 
@@ -34,7 +35,7 @@ class Meeting(db.Model):
     feedback_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     feedback_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
 
     community: Mapped[Community] = relationship()
     facilitator: Mapped[Member | None] = relationship()

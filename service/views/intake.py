@@ -15,6 +15,7 @@ from flask_login import current_user, login_required
 
 from forms.intake import AcceptForm, DeclineForm, IntakeForm
 from service import intake
+from service.clock import aware
 from service.errors import DomainError
 from service.extensions import db, limiter
 from service.models import Community, IntakeEntry
@@ -90,7 +91,7 @@ def _entry_or_404(community: Community, intake_entry_id: int) -> IntakeEntry:
 
 def _local(community: Community):
     zone = ZoneInfo(community.time_zone)
-    return lambda moment: format_datetime(intake.as_utc(moment).astimezone(zone), "medium",
+    return lambda moment: format_datetime(aware(moment).astimezone(zone), "medium",
                                           locale=str(get_locale())) if moment else "—"
 
 

@@ -8,6 +8,7 @@ from flask_login import current_user, login_required
 
 from forms.practice import ApproveForm, DeclineForm, PracticeEditForm
 from service import practices
+from service.clock import aware
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, Practice
@@ -27,7 +28,7 @@ def _practice_or_404(community: Community, practice_id: int) -> Practice:
 def _local(community: Community):
     """A function showing a stored UTC moment in the community's time zone."""
     zone = ZoneInfo(community.time_zone)
-    return lambda moment: format_datetime(practices.as_utc(moment).astimezone(zone), "medium",
+    return lambda moment: format_datetime(aware(moment).astimezone(zone), "medium",
                                           locale=str(get_locale())) if moment else "—"
 
 
