@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from string import ascii_lowercase
 
+from service import members
 from service.email_render import RenderedEmail, assemble, member_links, render, render_parts, template_context
 from service.mailer import kind_named
 from service.models import Community, Member, OutboundEmail
@@ -101,6 +102,7 @@ class BatchRenderer:
         kind = kind_named(row.kind)
         if kind.extras:  # per-member content: never shared (and render makes the links itself)
             return render(row, member, community)
+        member = members.known_in(member, community)
         links = member_links(member)
         values = {"name": member.name, **{field: links[field] for field in PERSONAL_LINKS}}
         if not all(map(is_plain, values.values())):

@@ -217,7 +217,7 @@ def _fan_out_organizations(community: Community, issue: DigestIssue, slot: datet
     """Each organization with a contact gets its own edition: how its people took part."""
     organizations = db.session.scalars(select(Organization).where(
         Organization.contact_member_id.is_not(None),
-        Organization.id.in_(select(Member.organization_id).join(Membership).where(
+        Organization.id.in_(select(Membership.organization_id).where(
             Membership.community_id == community.id)))).all()
     queued = 0
     since = slot - timedelta(days={"weekly": 7, "biweekly": 14}.get(community.digest_cadence, 31))
@@ -287,16 +287,16 @@ def email_extras(row: OutboundEmail, member: Member, community: Community) -> di
 
 def participation(community: Community, organization: Organization, since: datetime, until: datetime) -> list[dict]:
     """Per member of the organization: meetings answered and attended, practices shared, in the period."""
-    people = db.session.scalars(select(Member).join(Membership).where(
+    people = db.session.scalars(select(Membership).where(
         Membership.community_id == community.id, Membership.status == "active",
-        Member.organization_id == organization.id).order_by(Member.name)).all()
+        Membership.organization_id == organization.id).order_by(Membership.name)).all()
     result = []
     for person in people:
         invitations = db.session.scalars(select(Invitation).join(Meeting).where(
-            Invitation.member_id == person.id, Meeting.community_id == community.id,
+            Invitation.member_id == person.member_id, Meeting.community_id == community.id,
             Meeting.starts_at > since, Meeting.starts_at <= until)).all()
         shared = db.session.scalar(select(func.count()).select_from(Practice).where(
-            Practice.member_id == person.id, Practice.community_id == community.id,
+            Practice.member_id == person.member_id, Practice.community_id == community.id,
             Practice.created_at > since, Practice.created_at <= until)) or 0
         result.append({"name": person.name, "invited": len(invitations),
                        "attended": sum(1 for i in invitations if i.attended),

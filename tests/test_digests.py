@@ -188,7 +188,7 @@ def test_a_spanish_member_reads_spanish(app, ctx, personas, smtp):
 def test_the_organization_contact_gets_the_organization_edition(app, ctx, personas, smtp):
     community = _setup()
     ana = _member()
-    ana.organization.contact_member_id = ana.id
+    db.session.scalar(select(Membership).where(Membership.member_id == ana.id)).organization.contact_member_id = ana.id
     db.session.commit()
     slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
     digests.tick(slot + timedelta(minutes=1))
