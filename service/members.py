@@ -71,12 +71,20 @@ class KnownMember:
         return getattr(self.member, attribute)
 
 
-def known_in(member: Member | KnownMember, community: Community | None) -> Member | KnownMember:
-    """The member as `community` knows them (the person's own name outside any community)."""
+def known_in(member: Member | KnownMember, community: Community | None,
+             names: dict[int, str] | None = None) -> Member | KnownMember:
+    """The member as `community` knows them (the person's own name outside any community).
+
+    `names` is the community's `names_in`, for a caller rendering many of its
+    members: a query per member costs more than the rest of sending one.
+    """
     if community is None or isinstance(member, KnownMember):
         return member
-    name = db.session.scalar(select(Membership.name).where(
-        Membership.community_id == community.id, Membership.member_id == member.id))
+    if names is None:
+        name = db.session.scalar(select(Membership.name).where(
+            Membership.community_id == community.id, Membership.member_id == member.id))
+    else:
+        name = names.get(member.id)
     return member if name is None else KnownMember(member, name)
 
 
