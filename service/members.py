@@ -141,7 +141,7 @@ LOCKED_EXPLANATION = _l("This person also takes part in a community that another
 
 
 def may_change_person(actor: Coordinator, member: Member) -> bool:
-    """Whether this coordinator may change the person's name, address and language.
+    """Whether this coordinator may change the person's name, address, language and digest frequency.
 
     An admin may; a coordinator only while every community the person belongs
     to is one they coordinate. Once another coordinator's community has the

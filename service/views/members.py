@@ -57,7 +57,8 @@ def edit(community_id: int, membership_id: int):
     form.next_module.choices = choices(digests.module_choices(community))
     read_only = []  # (label, value) of the person's details this coordinator may not change
     if not members.may_change_person(current_user, member):
-        shown = {"name": membership.name, "email": member.email, "language": dict(LANGUAGE_CHOICES)[member.language],
+        shown = {"name": membership.name, "email": member.email,
+                 "language": dict(LANGUAGE_CHOICES)[member.language],
                  "digest_frequency": dict(FREQUENCY_CHOICES)[member.digest_frequency]}
         for name in PERSON_FIELDS:
             read_only.append((form[name].label.text, shown[name]))
