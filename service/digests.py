@@ -214,9 +214,16 @@ def fan_out(community: Community, issue: DigestIssue) -> int:
 
 
 def _fan_out_organizations(community: Community, issue: DigestIssue, slot: datetime) -> int:
-    """Each organization with a contact gets its own edition: how its people took part."""
+    """Each organization with a contact gets its own edition: how its people took part.
+
+    Organizations are shared by name across communities, so the contact gets it
+    only as an active member here: another community's person never reads who
+    took part in this one.
+    """
+    active_here = select(Membership.member_id).where(Membership.community_id == community.id,
+                                                     Membership.status == "active")
     organizations = db.session.scalars(select(Organization).where(
-        Organization.contact_member_id.is_not(None),
+        Organization.contact_member_id.in_(active_here),
         Organization.id.in_(select(Membership.organization_id).where(
             Membership.community_id == community.id)))).all()
     queued = 0
