@@ -67,7 +67,7 @@ def seed(app, members: int, forms: int) -> dict:
     from service.coordinators import create_coordinator
     from service.extensions import db
     from service.models import (CommunityCoordinator, FormAnswer, FormRequest, FormResponse, Meeting, Member,
-                                Organization)
+                                Membership, Organization)
     community_id = fanout.create_members(app, members)
     rng = random.Random(7)
     now = datetime.now(timezone.utc)
@@ -77,7 +77,7 @@ def seed(app, members: int, forms: int) -> dict:
         org_ids = db.session.scalars(select(Organization.id).order_by(Organization.id)).all()
         member_ids = db.session.scalars(select(Member.id).order_by(Member.id)).all()
         for index, org_id in enumerate(org_ids):
-            db.session.execute(update(Member).where(Member.id.in_(member_ids[index::len(org_ids)]))
+            db.session.execute(update(Membership).where(Membership.member_id.in_(member_ids[index::len(org_ids)]))
                                .values(organization_id=org_id))
         coordinator = create_coordinator("bench@example.org", "Bench", PASSWORD)
         db.session.flush()

@@ -23,10 +23,11 @@ def _optional_id(value):
     return int(value)
 
 
-def member_choices(members, blank: str | None = None) -> list:
-    """(id, "Name <email>") options for members, optionally led by a blank "nobody" option."""
+def member_choices(members, names: dict[int, str], blank: str | None = None) -> list:
+    """(id, "Name <email>") options for members, named as `names` (the community's) has them,
+    optionally led by a blank "nobody" option."""
     pairs = [("", blank)] if blank is not None else []
-    return choices(pairs + [(str(m.id), f"{m.name} <{m.email}>") for m in members])
+    return choices(pairs + [(str(m.id), f"{names[m.id]} <{m.email}>") for m in members])
 
 
 class MeetingForm(FlaskForm):

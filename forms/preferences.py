@@ -3,12 +3,15 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 
 from forms import choices
-from wtforms import BooleanField, RadioField
+from wtforms import BooleanField, RadioField, StringField
+from wtforms.validators import DataRequired, Length
 
 from forms.member import FREQUENCY_CHOICES
 
 
 class PreferencesForm(FlaskForm):
+    name = StringField(_l("Your name, as every community's emails address you"),
+                       validators=[DataRequired(), Length(max=200)])
     digest_frequency = RadioField(_l("How often do you want lesson digests?"), choices=choices(FREQUENCY_CHOICES))
     language = RadioField(_l("Language for emails and pages"), choices=choices([("en", "English"), ("es", "Español")]))
     paused = BooleanField(_l("Pause all emails for now"))

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from string import ascii_lowercase
 
+from service import members
 from service.email_render import RenderedEmail, assemble, member_links, render, render_parts, template_context
 from service.mailer import kind_named
 from service.models import Community, Member, OutboundEmail
@@ -96,9 +97,19 @@ class BatchRenderer:
         self._seen: set[tuple] = set()
         self._context_keys: dict[int, tuple[dict, str]] = {}
         self.filled = 0  # rows filled into a shared rendering (the rest were rendered alone)
+        self._names: dict[int, dict[int, str]] = {}  # per community: what it calls its members
+
+    def _names_in(self, community: Community | None) -> dict[int, str] | None:
+        """The community's names for its members, read once per batch (None outside a community)."""
+        if community is None:
+            return None
+        if community.id not in self._names:
+            self._names[community.id] = members.names_in(community)
+        return self._names[community.id]
 
     def render(self, row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
         kind = kind_named(row.kind)
+        member = members.known_in(member, community, self._names_in(community))
         if kind.extras:  # per-member content: never shared (and render makes the links itself)
             return render(row, member, community)
         links = member_links(member)

@@ -8,8 +8,11 @@ community still forming or defining its work moves on to managing it.
 Changing a proposed or ratified text means starting a new version, so every
 version members saw stays readable as it was.
 """
+from dataclasses import dataclass
+from datetime import datetime
+
 from flask_babel import gettext as _, lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
 from service import audit, mailer
@@ -149,16 +152,17 @@ def answers_by_section(community: Community) -> list[dict]:
     found: dict[str, list[dict]] = {q.key: [] for q in CHARTER}
     if request is not None:
         rows = db.session.execute(
-            select(FormAnswer.question, FormAnswer.value_text, Member)
+            select(FormAnswer.question, FormAnswer.value_text, Membership)
             .join(FormResponse, FormAnswer.response_id == FormResponse.id)
-            .join(Member, FormResponse.member_id == Member.id)
+            .join(Membership, and_(Membership.member_id == FormResponse.member_id,
+                                   Membership.community_id == community.id))
             .where(FormResponse.request_id == request.id, FormResponse.status == "submitted",
                    FormAnswer.question.in_(list(found)))
-            .order_by(func.lower(Member.name), Member.id)).all()
-        for question, text, member in rows:
+            .order_by(func.lower(Membership.name), Membership.member_id)).all()
+        for question, text, membership in rows:
             if text and text.strip():
-                found[question].append({"name": member.name, "text": text.strip(),
-                                        "organization": member.organization.name if member.organization else ""})
+                found[question].append({"name": membership.name, "text": text.strip(), "organization":
+                                        membership.organization.name if membership.organization else ""})
     return [{"question": q, "title": SECTION_TITLES[q.key], "answers": found[q.key]} for q in CHARTER]
 
 
@@ -175,7 +179,7 @@ def respondents(community: Community) -> int:
 
 def _active_members(community: Community) -> list[Member]:
     return list(db.session.scalars(select(Member).join(Membership).where(
-        Membership.community_id == community.id, Membership.status == "active").order_by(func.lower(Member.name))))
+        Membership.community_id == community.id, Membership.status == "active").order_by(Member.id)))
 
 
 def propose(actor: Coordinator | None, charter: Charter) -> int:
@@ -238,15 +242,28 @@ def vote(charter: Charter, member: Member, decision: str, comment: str = "") -> 
     return existing
 
 
+@dataclass
+class CastVote:
+    """A vote with the voter as the charter's community knows them."""
+    name: str
+    organization: str
+    comment: str
+    decided_at: datetime
+
+
 def votes(charter: Charter) -> dict:
-    """Who approved, who asked for a change (with their comments), and which active members have not answered."""
-    rows = list(db.session.scalars(select(CharterVote).join(Member).where(CharterVote.charter_id == charter.id)
-                                   .order_by(func.lower(Member.name))))
-    voted = {row.member_id for row in rows}
-    community = db.session.get(Community, charter.community_id)
-    return {"approve": [row for row in rows if row.decision == "approve"],
-            "change": [row for row in rows if row.decision == "change"],
-            "waiting": [m for m in _active_members(community) if m.id not in voted]}
+    """Who approved, who asked for a change (CastVotes, with comments), and the active memberships not answered."""
+    in_community = Membership.community_id == charter.community_id
+    rows = db.session.execute(select(CharterVote, Membership)
+                              .join(Membership, and_(Membership.member_id == CharterVote.member_id, in_community))
+                              .where(CharterVote.charter_id == charter.id)
+                              .order_by(func.lower(Membership.name))).all()
+    cast = {decision: [CastVote(m.name, m.organization.name if m.organization else "", vote.comment, vote.decided_at)
+                       for vote, m in rows if vote.decision == decision] for decision in ("approve", "change")}
+    voted = {vote.member_id for vote, _m in rows}
+    waiting = db.session.scalars(select(Membership).where(in_community, Membership.status == "active")
+                                 .order_by(func.lower(Membership.name))).all()
+    return {**cast, "waiting": [m for m in waiting if m.member_id not in voted]}
 
 
 def ratify(actor: Coordinator | None, charter: Charter) -> Charter:

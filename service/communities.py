@@ -103,16 +103,15 @@ def update_community(actor: Coordinator, community: Community, **fields) -> Comm
 def memberships(community: Community) -> list[Membership]:
     """Everyone in the community, active first, then by name."""
     return list(db.session.scalars(
-        select(Membership).join(Member).where(Membership.community_id == community.id)
-        .order_by(Membership.status, func.lower(Member.name))))
+        select(Membership).where(Membership.community_id == community.id)
+        .order_by(Membership.status, func.lower(Membership.name))))
 
 
 def organizations(community: Community) -> list[tuple[Organization, int]]:
     """Organizations with active members here, with how many members each has."""
     rows = db.session.execute(
         select(Organization, func.count(Membership.id))
-        .join(Member, Member.organization_id == Organization.id)
-        .join(Membership, Membership.member_id == Member.id)
+        .join(Membership, Membership.organization_id == Organization.id)
         .where(Membership.community_id == community.id, Membership.status == "active")
         .group_by(Organization.id).order_by(Organization.name))
     return [(org, count) for org, count in rows]

@@ -215,10 +215,17 @@ def fan_out(community: Community, issue: DigestIssue) -> int:
 
 
 def _fan_out_organizations(community: Community, issue: DigestIssue, slot: datetime) -> int:
-    """Each organization with a contact gets its own edition: how its people took part."""
+    """Each organization with a contact gets its own edition: how its people took part.
+
+    Organizations are shared by name across communities, so the contact gets it
+    only as an active member here: another community's person never reads who
+    took part in this one.
+    """
+    active_here = select(Membership.member_id).where(Membership.community_id == community.id,
+                                                     Membership.status == "active")
     organizations = db.session.scalars(select(Organization).where(
-        Organization.contact_member_id.is_not(None),
-        Organization.id.in_(select(Member.organization_id).join(Membership).where(
+        Organization.contact_member_id.in_(active_here),
+        Organization.id.in_(select(Membership.organization_id).where(
             Membership.community_id == community.id)))).all()
     queued = 0
     since = slot - timedelta(days={"weekly": 7, "biweekly": 14}.get(community.digest_cadence, 31))
@@ -288,16 +295,16 @@ def email_extras(row: OutboundEmail, member: Member, community: Community) -> di
 
 def participation(community: Community, organization: Organization, since: datetime, until: datetime) -> list[dict]:
     """Per member of the organization: meetings answered and attended, practices shared, in the period."""
-    people = db.session.scalars(select(Member).join(Membership).where(
+    people = db.session.scalars(select(Membership).where(
         Membership.community_id == community.id, Membership.status == "active",
-        Member.organization_id == organization.id).order_by(Member.name)).all()
+        Membership.organization_id == organization.id).order_by(Membership.name)).all()
     result = []
     for person in people:
         invitations = db.session.scalars(select(Invitation).join(Meeting).where(
-            Invitation.member_id == person.id, Meeting.community_id == community.id,
+            Invitation.member_id == person.member_id, Meeting.community_id == community.id,
             Meeting.starts_at > since, Meeting.starts_at <= until)).all()
         shared = db.session.scalar(select(func.count()).select_from(Practice).where(
-            Practice.member_id == person.id, Practice.community_id == community.id,
+            Practice.member_id == person.member_id, Practice.community_id == community.id,
             Practice.created_at > since, Practice.created_at <= until)) or 0
         result.append({"name": person.name, "invited": len(invitations),
                        "attended": sum(1 for i in invitations if i.attended),

@@ -18,6 +18,7 @@ from werkzeug.utils import import_string
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from service.addresses import make_address
+from service import members
 from service.config import PROJECT_ROOT
 from service.links import token_url
 from service.markdown_text import plain_text_html
@@ -77,6 +78,7 @@ def member_links(member: Member) -> dict[str, str]:
 def render(row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
     """Everything needed to send one outbox row, in the member's language."""
     kind = kind_named(row.kind)
+    member = members.known_in(member, community)  # greeted and addressed by this community's name for them
     links = member_links(member)
     context = template_context(row, member, community, links)
     if kind.extras:

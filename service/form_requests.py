@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_time
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 
 from service import audit, mailer
 from service.clock import aware, now
@@ -243,8 +243,10 @@ def responses(form_request: FormRequest) -> list[FormResponse]:
     """Every member asked, with their member loaded, by name."""
     from sqlalchemy.orm import contains_eager
     return list(db.session.scalars(
-        select(FormResponse).join(Member).where(FormResponse.request_id == form_request.id)
-        .options(contains_eager(FormResponse.member)).order_by(func.lower(Member.name), Member.id)))
+        select(FormResponse).join(Member).join(Membership, and_(
+            Membership.member_id == Member.id, Membership.community_id == form_request.community_id))
+        .where(FormResponse.request_id == form_request.id)
+        .options(contains_eager(FormResponse.member)).order_by(func.lower(Membership.name), Member.id)))
 
 
 def meetings_for_feedback(community: Community) -> list[Meeting]:

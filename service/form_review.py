@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, and_, case, func, select
 
 from service.extensions import db
-from service.models import Community, FormAnswer, FormRequest, FormResponse, Meeting, Member, Organization
+from service.models import Community, FormAnswer, FormRequest, FormResponse, Meeting, Member, Membership, Organization
 from service.questions import Question, questions
 
 TEXT_PREVIEW = 10      # newest text answers shown per question on the summary page
@@ -47,7 +47,7 @@ def feedback_requests(community: Community) -> list[tuple[FormRequest, Meeting]]
 
 def organizations(form_request: FormRequest) -> list[Organization]:
     """Organizations of the members this form was sent to, by name (the organization filter)."""
-    ids = (select(Member.organization_id).join(FormResponse, FormResponse.member_id == Member.id)
+    ids = (select(Membership.organization_id).join(FormResponse, _respondent(form_request))
            .where(FormResponse.request_id == form_request.id))
     return list(db.session.scalars(select(Organization).where(Organization.id.in_(ids))
                                    .order_by(func.lower(Organization.name))))
@@ -59,9 +59,14 @@ def _responses(form_request: FormRequest, filters: Filters, submitted: bool = Fa
     if submitted:
         query = query.where(FormResponse.status == "submitted")
     if filters.organization_id is not None:
-        query = query.join(Member, FormResponse.member_id == Member.id).where(
-            Member.organization_id == filters.organization_id)
+        query = query.join(Membership, _respondent(form_request)).where(
+            Membership.organization_id == filters.organization_id)
     return query
+
+
+def _respondent(form_request: FormRequest):
+    """Joins a response to its member's membership in the request's community (their name and organization there)."""
+    return and_(Membership.member_id == FormResponse.member_id, Membership.community_id == form_request.community_id)
 
 
 def response_rate(form_request: FormRequest, filters: Filters = Filters()) -> dict:
@@ -70,8 +75,8 @@ def response_rate(form_request: FormRequest, filters: Filters = Filters()) -> di
                    func.count(case((FormResponse.status == "draft", 1)))).where(
         FormResponse.request_id == form_request.id)
     if filters.organization_id is not None:
-        query = query.join(Member, FormResponse.member_id == Member.id).where(
-            Member.organization_id == filters.organization_id)
+        query = query.join(Membership, _respondent(form_request)).where(
+            Membership.organization_id == filters.organization_id)
     requested, submitted, drafts = db.session.execute(query).one()
     return {"requested": requested, "submitted": submitted, "drafts": drafts,
             "rate": submitted / requested if requested else None}
@@ -95,15 +100,15 @@ def _answer_counts(form_request: FormRequest, filters: Filters) -> dict[str, dic
 
 
 def _text_query(form_request: FormRequest, key: str, filters: Filters) -> Select:
-    query = (select(FormAnswer.value_text, Member.name, Organization.name, FormResponse.submitted_at,
+    query = (select(FormAnswer.value_text, Membership.name, Organization.name, FormResponse.submitted_at,
                     FormResponse.id)
              .join(FormResponse, FormAnswer.response_id == FormResponse.id)
-             .join(Member, FormResponse.member_id == Member.id)
-             .outerjoin(Organization, Member.organization_id == Organization.id)
+             .join(Membership, _respondent(form_request))
+             .outerjoin(Organization, Membership.organization_id == Organization.id)
              .where(FormResponse.request_id == form_request.id, FormResponse.status == "submitted",
                     FormAnswer.question == key, FormAnswer.value_text.is_not(None), FormAnswer.value_text != ""))
     if filters.organization_id is not None:
-        query = query.where(Member.organization_id == filters.organization_id)
+        query = query.where(Membership.organization_id == filters.organization_id)
     return query
 
 
@@ -142,11 +147,11 @@ def newest_texts(form_request: FormRequest, keys: list[str], filters: Filters = 
         if not ids:
             break
         rows = db.session.execute(
-            select(FormAnswer.response_id, FormAnswer.question, FormAnswer.value_text, Member.name,
+            select(FormAnswer.response_id, FormAnswer.question, FormAnswer.value_text, Membership.name,
                    Organization.name, FormResponse.submitted_at)
             .join(FormResponse, FormAnswer.response_id == FormResponse.id)
-            .join(Member, FormResponse.member_id == Member.id)
-            .outerjoin(Organization, Member.organization_id == Organization.id)
+            .join(Membership, _respondent(form_request))
+            .outerjoin(Organization, Membership.organization_id == Organization.id)
             .where(FormAnswer.response_id.in_(ids), FormAnswer.question.in_(keys),
                    FormAnswer.value_text.is_not(None), FormAnswer.value_text != ""))
         position = {response_id: index for index, response_id in enumerate(ids)}
@@ -181,13 +186,14 @@ def summary(form_request: FormRequest, filters: Filters = Filters()) -> list[Que
 
 
 def _table_query(form_request: FormRequest, filters: Filters) -> Select:
-    query = (select(FormResponse.id, Member.name, Member.email, Organization.name, FormResponse.status,
+    query = (select(FormResponse.id, Membership.name, Member.email, Organization.name, FormResponse.status,
                     FormResponse.submitted_at)
              .join(Member, FormResponse.member_id == Member.id)
-             .outerjoin(Organization, Member.organization_id == Organization.id)
+             .join(Membership, _respondent(form_request))
+             .outerjoin(Organization, Membership.organization_id == Organization.id)
              .where(FormResponse.request_id == form_request.id))
     if filters.organization_id is not None:
-        query = query.where(Member.organization_id == filters.organization_id)
+        query = query.where(Membership.organization_id == filters.organization_id)
     return query
 
 
@@ -212,7 +218,7 @@ def table(form_request: FormRequest, filters: Filters = Filters(), *, page: int 
     page_size = page_size or PAGE_SIZE
     total = db.session.scalar(select(func.count()).select_from(_responses(form_request, filters).subquery()))
     order = (case((FormResponse.status == "submitted", 0), else_=1), FormResponse.submitted_at.desc().nulls_last(),
-             func.lower(Member.name), FormResponse.id)
+             func.lower(Membership.name), FormResponse.id)
     rows = db.session.execute(_table_query(form_request, filters).order_by(*order)
                               .limit(page_size).offset((max(page, 1) - 1) * page_size))
     return _with_answers(rows), total
@@ -238,7 +244,8 @@ def feedback_trend(community: Community, filters: Filters = Filters()) -> list[d
     answered = and_(FormResponse.request_id == FormRequest.id, FormResponse.status == "submitted")
     if filters.organization_id is not None:
         answered = and_(answered, FormResponse.member_id.in_(
-            select(Member.id).where(Member.organization_id == filters.organization_id)))
+            select(Membership.member_id).where(Membership.community_id == community.id,
+                                               Membership.organization_id == filters.organization_id)))
     query = (select(Meeting.id, Meeting.title, Meeting.starts_at, FormRequest.id,
                     func.count(func.distinct(FormResponse.id)), *means.values())
              .join(FormRequest, FormRequest.meeting_id == Meeting.id)

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from babel.dates import format_date, format_time
 from flask_babel import gettext as _
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import contains_eager
 
 from service import audit, form_requests, mailer
@@ -406,14 +406,16 @@ def meeting_rates(meetings: list[Meeting]) -> dict[int, dict]:
 
 def invitations(meeting: Meeting) -> list[Invitation]:
     """Everyone invited, with their member loaded, by name."""
-    return list(db.session.scalars(select(Invitation).join(Member).where(Invitation.meeting_id == meeting.id)
-                                   .options(contains_eager(Invitation.member)).order_by(func.lower(Member.name))))
+    return list(db.session.scalars(select(Invitation).join(Member).join(Membership, and_(
+        Membership.member_id == Member.id, Membership.community_id == meeting.community_id))
+        .where(Invitation.meeting_id == meeting.id)
+        .options(contains_eager(Invitation.member)).order_by(func.lower(Membership.name))))
 
 
 def active_members(community: Community) -> list[Member]:
     """Members who can be invited or facilitate, by name."""
     return list(db.session.scalars(select(Member).join(Membership).where(
-        Membership.community_id == community.id, Membership.status == "active").order_by(func.lower(Member.name))))
+        Membership.community_id == community.id, Membership.status == "active").order_by(func.lower(Membership.name))))
 
 
 def uninvited_members(meeting: Meeting) -> list[Member]:

@@ -198,6 +198,11 @@ def run_import(record: MemberImport) -> None:
 
 
 def _import_chunk(community_id: int, rows: list[dict]) -> int:
+    """Add each row's person to the community under the name and organization the file gives.
+
+    A known address is joined as it is: the person's shared details (their own
+    name, language) are left alone and nothing about them is read back here.
+    """
     emails = [row["email"] for row in rows]
     members = {m.email: m for m in db.session.scalars(select(Member).where(Member.email.in_(emails)))}
     joined = set(db.session.scalars(select(Membership.member_id).where(
@@ -207,19 +212,19 @@ def _import_chunk(community_id: int, rows: list[dict]) -> int:
     organizations = {}
     for row in rows:
         key = row["organization"].lower()
-        if key and key not in organizations and row["email"] not in members:
+        if key and key not in organizations:
             organizations[key] = organization_named(row["organization"])
     created = 0
     for row in rows:
         member = members.get(row["email"])
         if member is None:
-            org = organizations.get(row["organization"].lower())
-            member = Member(email=row["email"], name=row["name"], language=row["language"],
-                            organization_id=org.id if org else None)
+            member = Member(email=row["email"], name=row["name"], language=row["language"])
             db.session.add(member)
             members[row["email"]] = member
         elif member.id in joined:
             continue
-        db.session.add(Membership(community_id=community_id, member=member, role=row["role"]))
+        org = organizations.get(row["organization"].lower())
+        db.session.add(Membership(community_id=community_id, member=member, role=row["role"], name=row["name"],
+                                  organization_id=org.id if org else None))
         created += 1
     return created

@@ -1,11 +1,20 @@
-"""Members of a community: adding, editing, deactivating them."""
+"""Members of a community: adding, editing, deactivating them.
+
+Data model (see service/models/members.py): the name a community knows a
+person by and their organization there live on the membership, so what one
+coordinator types or sees never reaches another community's pages or mail.
+The person's address, language and own name are shared; they change by the
+person (service/preferences.py), by an admin, or by a coordinator only while
+the person belongs to no other coordinator's community.
+"""
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from service import audit, mailer
 from service.errors import DomainError
 from service.extensions import db
-from service.models import Community, Coordinator, Member, Membership, Organization
+from service.models import Community, CommunityCoordinator, Coordinator, Member, Membership, Organization
 from service.models.members import DIGEST_FREQUENCIES, LANGUAGES, ROLES
 from service.people import normalize_email
 
@@ -44,6 +53,41 @@ def _check_choices(language: str, role: str | None = None, digest_frequency: str
         raise DomainError(_("Unknown digest frequency."), "digest_frequency")
 
 
+def names_in(community: Community) -> dict[int, str]:
+    """What this community calls each of its members (any status), by member id: one query for a page."""
+    rows = db.session.execute(select(Membership.member_id, Membership.name)
+                              .where(Membership.community_id == community.id))
+    return {member_id: name for member_id, name in rows}
+
+
+class KnownMember:
+    """A member as one community knows them, for that community's mail: its name for them, the rest their own."""
+
+    def __init__(self, member: Member, name: str):
+        self.member = member
+        self.name = name
+
+    def __getattr__(self, attribute: str):
+        return getattr(self.member, attribute)
+
+
+def known_in(member: Member | KnownMember, community: Community | None,
+             names: dict[int, str] | None = None) -> Member | KnownMember:
+    """The member as `community` knows them (the person's own name outside any community).
+
+    `names` is the community's `names_in`, for a caller rendering many of its
+    members: a query per member costs more than the rest of sending one.
+    """
+    if community is None or isinstance(member, KnownMember):
+        return member
+    if names is None:
+        name = db.session.scalar(select(Membership.name).where(
+            Membership.community_id == community.id, Membership.member_id == member.id))
+    else:
+        name = names.get(member.id)
+    return member if name is None else KnownMember(member, name)
+
+
 def membership_in(community: Community, membership_id: int) -> Membership | None:
     """A membership of this community by id (None if it belongs elsewhere)."""
     return db.session.scalar(select(Membership).where(
@@ -55,9 +99,10 @@ def add_member(actor: Coordinator | None, community: Community, *, name: str, em
                welcome: bool = False) -> Membership:
     """Add a person to a community, creating the member if the address is new; the caller commits.
 
-    An address that already belongs to a member elsewhere joins this community
-    with that member's existing details, so a person has one record and one
-    set of email preferences across communities.
+    A known address joins with the name and organization typed here, kept on
+    this membership alone: nothing another community knows of the person is
+    shown, changed or hinted at, and the add looks the same as for a new
+    address. The person keeps their one language and set of email preferences.
     """
     address = normalize_email(email)
     name = " ".join((name or "").split())
@@ -67,15 +112,15 @@ def add_member(actor: Coordinator | None, community: Community, *, name: str, em
     _check_choices(language, role)
     member = db.session.scalar(select(Member).where(Member.email == address))
     if member is None:
-        org = organization_named(organization)
-        member = Member(email=address, name=name, language=language,
-                        organization_id=org.id if org else None)
+        member = Member(email=address, name=name, language=language)
         db.session.add(member)
         db.session.flush()
     elif db.session.scalar(select(Membership).where(
             Membership.member_id == member.id, Membership.community_id == community.id)):
         raise DomainError(_("%(address)s is already a member of this community.", address=address), "email")
-    membership = Membership(community_id=community.id, member_id=member.id, role=role)
+    org = organization_named(organization)
+    membership = Membership(community_id=community.id, member_id=member.id, role=role, name=name,
+                            organization_id=org.id if org else None)
     db.session.add(membership)
     db.session.flush()
     audit.record(actor, "member.add", "member", member.id, community.id, email=address, role=role)
@@ -89,30 +134,88 @@ def send_welcome(community: Community, member: Member) -> None:
     mailer.queue_email("welcome", member, f"welcome:{community.id}:{member.id}", community=community)
 
 
-def update_member(actor: Coordinator, membership: Membership, *, name: str, email: str,
-                  organization: str | None, language: str, role: str, digest_frequency: str) -> Membership:
-    """Edit a member's details and role here; the caller commits."""
+# Shown beside the read-only fields and as the error for a change that gets past them.
+LOCKED_EXPLANATION = _l("This person also takes part in a community that another coordinator runs, so only they "
+                        "(from the preferences link in any email) or an administrator can change their name, "
+                        "email address, language and digest frequency.")
+
+
+def may_change_person(actor: Coordinator, member: Member) -> bool:
+    """Whether this coordinator may change the person's name, address, language and digest frequency.
+
+    An admin may; a coordinator only while every community the person belongs
+    to is one they coordinate. Once another coordinator's community has the
+    person too, only the person (preferences link) or an admin changes them,
+    so no coordinator can steer the mail another community sends.
+    """
+    if actor.is_admin:
+        return True
+    coordinated = select(CommunityCoordinator.community_id).where(CommunityCoordinator.coordinator_id == actor.id)
+    elsewhere = select(Membership.id).where(Membership.member_id == member.id,
+                                            Membership.community_id.not_in(coordinated))
+    return not db.session.scalar(select(elsewhere.exists()))
+
+
+def update_member(actor: Coordinator, membership: Membership, *, organization: str | None, role: str,
+                  name: str | None = None, email: str | None = None, language: str | None = None,
+                  digest_frequency: str | None = None) -> Membership:
+    """Edit a member here; the caller commits.
+
+    Organization and role belong to this community. Name, address, language
+    and digest frequency are the person's: None leaves one as it is, and a
+    change is refused unless `may_change_person`. A new name is what every
+    community calls the person, which only reaches communities the actor
+    coordinates (or any, for an admin).
+    """
     member = membership.member
-    address = normalize_email(email)
-    name = " ".join((name or "").split())
-    if not name:
-        raise DomainError(_("A name is required."), "name")
-    _check_lengths(name, organization)
-    _check_choices(language, role, digest_frequency)
-    if address != member.email and db.session.scalar(select(Member).where(Member.email == address)):
-        raise DomainError(_("Another member already uses %(address)s.", address=address), "email")
+    person = {"name": name, "email": email, "language": language, "digest_frequency": digest_frequency}
+    if any(value is not None for value in person.values()) and not may_change_person(actor, member):
+        current = {"name": membership.name, "email": member.email, "language": member.language,
+                   "digest_frequency": member.digest_frequency}
+        if any(value is not None and value != current[key] for key, value in person.items()):
+            raise DomainError(LOCKED_EXPLANATION)
+        name = email = language = digest_frequency = None
+    _check_choices(language or member.language, role, digest_frequency)
+    _check_lengths(membership.name, organization)
+    changes = {}
+    if name is not None and " ".join(name.split()) != membership.name:
+        changes.update(set_person_name(member, name))
+    if email is not None:
+        address = normalize_email(email)
+        if address != member.email and db.session.scalar(select(Member).where(Member.email == address)):
+            raise DomainError(_("Another member already uses %(address)s.", address=address), "email")
+        email = address
+    new = {"email": email, "language": language, "digest_frequency": digest_frequency}
+    changes.update(_assign(member, {k: v for k, v in new.items() if v is not None}))
     org = organization_named(organization)
-    new = {"name": name, "email": address, "language": language, "digest_frequency": digest_frequency,
-           "organization_id": org.id if org else None}
-    changes = {k: [getattr(member, k), v] for k, v in new.items() if getattr(member, k) != v}
-    for key, (_old, value) in changes.items():
-        setattr(member, key, value)
-    if membership.role != role:
-        changes["role"] = [membership.role, role]
-        membership.role = role
+    changes.update(_assign(membership, {"organization_id": org.id if org else None, "role": role}))
     if changes:
         audit.record(actor, "member.update", "member", member.id, membership.community_id, changes=changes)
     return membership
+
+
+def set_person_name(member: Member, name: str) -> dict:
+    """Give the person this name in every community; {"name": [old, new]} if that changed anything."""
+    name = " ".join((name or "").split())
+    if not name:
+        raise DomainError(_("A name is required."), "name")
+    _check_lengths(name, None)
+    renamed = [m for m in db.session.scalars(select(Membership).where(Membership.member_id == member.id))
+               if m.name != name]
+    if member.name == name and not renamed:
+        return {}
+    old, member.name = member.name, name
+    for membership in renamed:
+        membership.name = name
+    return {"name": [old, name]}
+
+
+def _assign(target, values: dict) -> dict:
+    """Set the values that differ on `target`; {field: [old, new]} for each one set."""
+    changes = {k: [getattr(target, k), v] for k, v in values.items() if getattr(target, k) != v}
+    for key, (_old, value) in changes.items():
+        setattr(target, key, value)
+    return changes
 
 
 def set_membership_status(actor: Coordinator, membership: Membership, status: str) -> Membership:

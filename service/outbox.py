@@ -60,14 +60,14 @@ def retry(coordinator: Coordinator, query: Select) -> int:
     return count
 
 
-def members_not_receiving(community: Community) -> list[tuple[Member, str, str]]:
-    """Active members of the community whom mail does not reach: (member, reason, last bounce)."""
-    found = db.session.scalars(select(Member).join(Membership).where(
+def members_not_receiving(community: Community) -> list[tuple[Member, str, str, str]]:
+    """Active members of the community whom mail does not reach: (member, name here, reason, last bounce)."""
+    found = db.session.execute(select(Member, Membership.name).join(Membership).where(
         Membership.community_id == community.id, Membership.status == "active",
-        or_(Member.status != "active", Member.paused)).order_by(Member.name)).all()
+        or_(Member.status != "active", Member.paused)).order_by(Membership.name)).all()
     result = []
-    for member in found:
+    for member, name in found:
         last = db.session.scalar(select(BounceEvent.diagnostic).where(BounceEvent.member_id == member.id)
                                  .order_by(BounceEvent.id.desc()).limit(1))
-        result.append((member, "paused" if member.status == "active" else member.status, last or ""))
+        result.append((member, name, "paused" if member.status == "active" else member.status, last or ""))
     return result

@@ -2,7 +2,7 @@
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
-from service import audit
+from service import audit, members
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Member, Suppression
@@ -31,7 +31,8 @@ def resubscribe(member: Member) -> bool:
     return True
 
 
-def update_preferences(member: Member, *, digest_frequency: str, language: str, paused: bool) -> None:
+def update_preferences(member: Member, *, name: str, digest_frequency: str, language: str, paused: bool) -> None:
+    """The person's own choices; their name is what every community calls them from now on."""
     if digest_frequency not in DIGEST_FREQUENCIES:
         raise DomainError(_("Unknown digest frequency."), "digest_frequency")
     if language not in LANGUAGES:
@@ -40,5 +41,6 @@ def update_preferences(member: Member, *, digest_frequency: str, language: str, 
     changes = {k: [getattr(member, k), v] for k, v in new.items() if getattr(member, k) != v}
     for key, (_old, value) in changes.items():
         setattr(member, key, value)
+    changes.update(members.set_person_name(member, name))
     if changes:
-        audit.record(None, "member.preferences", "member", member.id, changes=changes)
+        audit.record(None, "member.preferences", "member", member.id, by="the member", changes=changes)

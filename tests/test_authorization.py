@@ -261,3 +261,45 @@ def test_bobs_objects_under_alices_community_are_not_found(app, alice_client, pe
             assert response.status_code == 404, f"{method} {url} answered {response.status_code}"
     with app.app_context():
         assert snapshot() == before
+
+
+def test_bob_reaches_a_person_alice_also_has_only_as_lakeside_knows_them(app, client, personas):
+    """Rosa is Alice's "Rosalind Quintero" of Quintero Cooperative and Bob's "R. A.": every route of Riverside
+    that names her answers Bob 404, his own pages show only what he typed, and no form of his changes her or
+    Riverside."""
+    from service import members
+    with app.app_context():
+        alice, bob = (db.session.scalar(select(Coordinator).where(Coordinator.email == email))
+                      for email in ("alice@example.org", "bob@example.org"))
+        riverside, lakeside = (db.session.get(Community, personas[name]) for name in ("riverside", "lakeside"))
+        alices = members.add_member(alice, riverside, name="Rosalind Quintero", email="rosa@example.org",
+                                    organization="Quintero Cooperative", language="es").id
+        bobs = members.add_member(bob, lakeside, name="R. A.", email="rosa@example.org").id
+        db.session.commit()
+    objects = community_objects(app, personas["lakeside"], "bob@example.org")
+    assert login(client, "bob@example.org", PASSWORD).status_code == 302
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    with app.app_context():
+        person = (db.session.get(Membership, alices).member_id, "Rosalind Quintero", "rosa@example.org", "es")
+        membership_rules = [rule for rule in community_rules(app) if "membership_id" in rule.arguments]
+        alice_urls = [url for rule in membership_rules for community in (personas["riverside"], personas["lakeside"])
+                      for url in fill(app, rule, {**objects, "community_id": community, "membership_id": alices})]
+        own_urls = [url for rule in community_rules(app) if "GET" in methods_of(rule)
+                    for url in fill(app, rule, {**objects, "membership_id": bobs})]
+        db.session.remove()
+    assert len(alice_urls) >= 6
+    for url in alice_urls:
+        for response in (client.get(url), client.post(url, data={"csrf_token": token, **HOSTILE_FORM})):
+            assert response.status_code in (404, 405), url
+            assert "Rosalind Quintero" not in response.get_data(as_text=True)
+    for url in own_urls:
+        html = client.get(url).get_data(as_text=True)
+        assert "Rosalind Quintero" not in html and "Quintero Cooperative" not in html, url
+    edit_url = f"/communities/{personas['lakeside']}/members/{bobs}/edit"
+    client.post(edit_url, data={"csrf_token": token, **HOSTILE_FORM, "next_module": "0"})
+    with app.app_context():
+        rosa = db.session.get(Membership, alices)
+        assert (rosa.member_id, rosa.member.name, rosa.member.email, rosa.member.language) == person
+        assert (rosa.name, rosa.organization.name, rosa.role, rosa.status) == \
+            ("Rosalind Quintero", "Quintero Cooperative", "member", "active")
+        assert db.session.get(Membership, bobs).organization.name == "Evil Corp"  # his own community's detail

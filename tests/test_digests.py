@@ -192,13 +192,27 @@ def test_a_spanish_member_reads_spanish(app, ctx, personas, smtp):
 def test_the_organization_contact_gets_the_organization_edition(app, ctx, personas, smtp):
     community = _setup()
     ana = _member()
-    ana.organization.contact_member_id = ana.id
+    db.session.scalar(select(Membership).where(Membership.member_id == ana.id)).organization.contact_member_id = ana.id
     db.session.commit()
     slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
     digests.tick(slot + timedelta(minutes=1))
     run_worker(app)
     subjects = [m.message["Subject"] for m in smtp.to("ana@example.org")]
     assert len(subjects) == 2 and any("Casa Verde" in s for s in subjects)
+
+
+def test_an_organization_contact_outside_the_community_gets_no_edition_of_it(app, ctx, personas, smtp):
+    """Ben (Lakeside only) is the contact of an organization Ana has in Riverside: he learns nothing of Riverside."""
+    community = _setup()
+    ben = _member("ben@example.org")
+    db.session.scalar(select(Membership).where(Membership.member_id == _member().id)).organization \
+        .contact_member_id = ben.id
+    db.session.commit()
+    slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+    digests.tick(slot + timedelta(minutes=1))
+    run_worker(app)
+    assert len(smtp.to("ana@example.org")) == 1  # her own digest
+    assert smtp.to("ben@example.org") == []
 
 
 def test_preview_renders_without_sending(app, ctx, personas):

@@ -34,11 +34,11 @@ def _org(name: str) -> Organization:
 
 
 def _member(community_id: int, name: str, organization: str | None) -> Member:
-    member = Member(name=name, email=f"{uuid.uuid4().hex[:10]}@example.org",
-                    organization_id=_org(organization).id if organization else None)
+    member = Member(name=name, email=f"{uuid.uuid4().hex[:10]}@example.org")
     db.session.add(member)
     db.session.flush()
-    db.session.add(Membership(community_id=community_id, member_id=member.id))
+    db.session.add(Membership(community_id=community_id, member_id=member.id, name=name,
+                              organization_id=_org(organization).id if organization else None))
     return member
 
 
@@ -107,7 +107,8 @@ def _sql_counts(request_id: int, question: str, organization_id: int | None = No
              .where(FormResponse.request_id == request_id, FormResponse.status == "submitted",
                     FormAnswer.question == question).group_by(FormAnswer.value_int))
     if organization_id is not None:
-        query = query.join(Member, FormResponse.member_id == Member.id).where(Member.organization_id == organization_id)
+        query = query.join(Membership, FormResponse.member_id == Membership.member_id).where(
+            Membership.organization_id == organization_id)
     return dict(db.session.execute(query).all())
 
 

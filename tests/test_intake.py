@@ -227,8 +227,8 @@ def test_accepting_makes_a_member_and_the_welcome_email_arrives(app, client, ali
     with app.app_context():
         member = db.session.scalar(select(Member).where(Member.email == "rosa@example.org"))
         assert member is not None and member.name == "Rosa Díaz" and member.language == "es"
-        assert member.organization.name == "Casa Verde"
         membership = db.session.scalar(select(Membership).where(Membership.member_id == member.id))
+        assert membership.organization.name == "Casa Verde"
         assert membership.community_id == personas["riverside"] and membership.role == "member"
         stored = db.session.get(IntakeEntry, entry.id)
         assert stored.status == "accepted" and stored.member_id == member.id and stored.reviewed_at

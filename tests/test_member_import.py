@@ -102,7 +102,7 @@ def test_confirm_imports_exactly_the_valid_rows_once_and_is_audited(app, alice_c
     assert _emails_in(app, riverside) == {"ana@example.org", "good1@example.org", "good2@example.org"}
     with app.app_context():
         good2 = db.session.scalar(select(Membership).join(Member).where(Member.email == "good2@example.org"))
-        assert (good2.role, good2.member.language, good2.member.organization.name) == \
+        assert (good2.role, good2.member.language, good2.organization.name) == \
             ("facilitator", "en", "Riverside Food Bank")
         # Ana keeps her original details: the bad row did not touch her.
         ana = db.session.scalar(select(Member).where(Member.email == "ana@example.org"))
@@ -164,6 +164,28 @@ def test_two_tabs_confirming_the_same_preview_import_it_once(app, alice_client, 
             AuditEvent.object_type == "member_import").order_by(AuditEvent.id)))
     assert actions == ["import.confirm", "import.done"]
     assert _membership_count(app, riverside) == 2
+
+
+def test_importing_a_person_another_coordinator_knows_reveals_and_changes_nothing_there(app, alice_client,
+                                                                                         personas):
+    """Ben is Bob's "Ben Lake" of "Lake Org" in Lakeside: Alice's file names him otherwise."""
+    riverside, lakeside = personas["riverside"], personas["lakeside"]
+    content = (HEADER + "Renamed by Alice,BEN@example.org,Evil Corp,es,leader\n"
+               + "Nina New,nina@example.org,Evil Corp,es,leader\n").encode()
+    import_id, preview = _preview(alice_client, riverside, content)
+    assert "2 ready to import, 0 with problems" in preview  # a known address reads like a new one
+    _confirm(alice_client, riverside, import_id)
+    page = alice_client.get(f"/communities/{riverside}").get_data(as_text=True)
+    for html in (preview, page):
+        assert "Ben Lake" not in html and "Lake Org" not in html
+    assert re.search(r"<td>Renamed by Alice</td>\s*<td>ben@example.org</td>\s*<td>Evil Corp</td>", page)
+    with app.app_context():
+        ben = db.session.scalar(select(Member).where(Member.email == "ben@example.org"))
+        assert (ben.name, ben.language) == ("Ben Lake", "en")  # the person's own details stay his
+        known = {m.community_id: (m.name, m.organization.name, m.role) for m in
+                 db.session.scalars(select(Membership).where(Membership.member_id == ben.id))}
+        assert known == {lakeside: ("Ben Lake", "Lake Org", "member"),
+                         riverside: ("Renamed by Alice", "Evil Corp", "leader")}
 
 
 def test_missing_required_column_is_shown_on_the_upload_page(app, alice_client, personas):
@@ -253,7 +275,7 @@ def test_quoted_fields_with_commas_are_read_as_one_cell(app, alice_client, perso
     assert "2 ready to import, 0 with problems" in html
     _confirm(alice_client, riverside, import_id)
     with app.app_context():
-        member = db.session.scalar(select(Member).where(Member.email == "anamaria@example.org"))
+        member = db.session.scalar(select(Membership).join(Member).where(Member.email == "anamaria@example.org"))
         assert (member.name, member.organization.name) == ("Torres, Ana María", "Casa Verde, Inc.")
 
 
@@ -266,7 +288,7 @@ def test_names_starting_with_an_apostrophe_do_not_confuse_the_reader(app, alice_
     assert "2 rows read: 2 ready to import, 0 with problems." in html
     _confirm(alice_client, riverside, import_id)
     with app.app_context():
-        member = db.session.scalar(select(Member).where(Member.email == "ohana@example.org"))
+        member = db.session.scalar(select(Membership).join(Member).where(Member.email == "ohana@example.org"))
         assert (member.name, member.organization.name) == ("'Ohana Kealoha", "Farmers' Market Co-op")
 
 
@@ -359,8 +381,8 @@ def test_ten_thousand_rows_run_as_a_job_with_progress(app, alice_client, persona
     with app.app_context():
         record = db.session.get(MemberImport, import_id)
         assert (record.status, record.processed, record.created_count) == ("done", 10_000, 10_000)
-        assert db.session.scalar(select(func.count()).select_from(Member)
-                                 .where(Member.organization_id.is_not(None))) >= 10_000
+        assert db.session.scalar(select(func.count()).select_from(Membership)
+                                 .where(Membership.organization_id.is_not(None))) >= 10_000
     community_page = alice_client.get(f"/communities/{riverside}").get_data(as_text=True)
     assert "Organization 7 <span class=\"count\">(250 members)</span>" in community_page
     print(f"\n10k import: preview {preview_seconds:.2f}s, job {job_seconds:.2f}s")

@@ -84,7 +84,7 @@ def test_preferences_change_frequency_language_and_pause(app, ctx, personas, cli
     url = f"/m/preferences/{make_token('preferences', _member().id)}"
     page = client.get(url)
     assert page.status_code == 200 and 'lang="es"' in page.get_data(as_text=True)  # Ana reads Spanish
-    response = client.post(url, data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+    response = client.post(url, data={"csrf_token": csrf_from(page.get_data(as_text=True)), "name": "Ana Torres",
                                       "digest_frequency": "monthly", "language": "en", "paused": "y"})
     assert response.status_code == 200
     assert 'lang="en"' in response.get_data(as_text=True)  # the answer is already in the new language
@@ -96,8 +96,8 @@ def test_preferences_change_frequency_language_and_pause(app, ctx, personas, cli
 def test_paused_member_receives_nothing(app, ctx, personas, smtp, client):
     url = f"/m/preferences/{make_token('preferences', _member().id)}"
     page = client.get(url).get_data(as_text=True)
-    client.post(url, data={"csrf_token": csrf_from(page), "digest_frequency": "weekly", "language": "es",
-                           "paused": "y"})
+    client.post(url, data={"csrf_token": csrf_from(page), "name": "Ana Torres", "digest_frequency": "weekly",
+                           "language": "es", "paused": "y"})
     community = db.session.scalar(select(Community).where(Community.name == "Riverside COP"))
     announcements.send_announcement(None, community, "Hello", "Body", "nonce-2")
     db.session.commit()
@@ -109,7 +109,8 @@ def test_preferences_refuse_a_missing_csrf_token_and_bad_choices(app, ctx, perso
     url = f"/m/preferences/{make_token('preferences', _member().id)}"
     assert client.post(url, data={"digest_frequency": "never", "language": "en"}).status_code == 400
     page = client.get(url).get_data(as_text=True)
-    response = client.post(url, data={"csrf_token": csrf_from(page), "digest_frequency": "hourly", "language": "fr"})
+    response = client.post(url, data={"csrf_token": csrf_from(page), "name": "Ana Torres",
+                                      "digest_frequency": "hourly", "language": "fr"})
     assert response.status_code == 400
     db.session.expire_all()
     assert _member().digest_frequency == "weekly" and _member().language == "es"

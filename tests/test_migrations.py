@@ -175,3 +175,29 @@ def test_the_agreement_check_notices_a_model_the_migrations_lack(scratch_app):
     drifted.tables["member"].append_column(Column("nickname", String(50), nullable=True))
     drift = summarize(schema_diff(drifted)) - summarize(schema_diff())
     assert drift == {("add_column", "member", "nickname")}
+
+
+def test_0006_a_gives_each_membership_the_name_and_organization_its_member_had(scratch_app):
+    """Existing data keeps what every community saw; downgrading puts the organization back on the member."""
+    flask_migrate.upgrade(revision="597205462b50")
+    with db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO organization (id, name, name_key, created_at) VALUES (7, 'Casa Verde', 'casa verde', "
+            "CURRENT_TIMESTAMP);"))
+        connection.execute(text(
+            "INSERT INTO community (id, name, description, time_zone, stage, digest_cadence, created_at) VALUES "
+            "(1, 'Riverside', '', 'UTC', 'forming', 'weekly', CURRENT_TIMESTAMP), "
+            "(2, 'Lakeside', '', 'UTC', 'forming', 'weekly', CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO member (id, email, name, organization_id, language, digest_frequency, status, created_at) "
+            "VALUES (3, 'rosa@example.org', 'Rosa Díaz', 7, 'es', 'weekly', 'active', CURRENT_TIMESTAMP)"))
+        connection.execute(text(
+            "INSERT INTO membership (community_id, member_id, role, status, created_at) VALUES "
+            "(1, 3, 'member', 'active', CURRENT_TIMESTAMP), (2, 3, 'leader', 'active', CURRENT_TIMESTAMP)"))
+    flask_migrate.upgrade(revision="0006_a")
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT community_id, name, organization_id FROM membership "
+                                       "ORDER BY community_id")).all() == [(1, "Rosa Díaz", 7), (2, "Rosa Díaz", 7)]
+    flask_migrate.downgrade(revision="0006_b")
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT name, organization_id FROM member")).all() == [("Rosa Díaz", 7)]

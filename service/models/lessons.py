@@ -6,7 +6,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
 from service.models.base import created_at_column
-from service.models.members import Member
+from service.models.members import Member, Membership
 
 PRACTICE_STATUSES = ("pending", "approved", "declined")
 
@@ -87,3 +87,8 @@ class Practice(db.Model):
     created_at: Mapped[datetime] = created_at_column()
 
     member: Mapped[Member | None] = relationship()
+    # The author as this practice's community knows them (their name and organization there).
+    author: Mapped[Membership | None] = relationship(
+        primaryjoin="and_(Practice.member_id == foreign(Membership.member_id), "
+                    "Practice.community_id == foreign(Membership.community_id))",
+        viewonly=True, uselist=False)

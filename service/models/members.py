@@ -1,4 +1,12 @@
-"""Members (people who take part by email) and their memberships in communities."""
+"""Members (people who take part by email) and their memberships in communities.
+
+A person's data is scoped. `Member` is the person: one address, one language
+and one set of email preferences across every community, plus the name they
+go by themselves. `Membership` holds what one community knows of them: the
+name its coordinator knows them by and their organization there, used on that
+community's pages and in its mail (service/members.py decides who may change
+which).
+"""
 from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint, false
@@ -20,9 +28,7 @@ class Member(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
-    name: Mapped[str] = mapped_column(String(200))
-    organization_id: Mapped[int | None] = mapped_column(
-        ForeignKey("organization.id", ondelete="SET NULL"), index=True)
+    name: Mapped[str] = mapped_column(String(200))  # the person's own name, not any one community's
     language: Mapped[str] = mapped_column(String(5), default="en")
     digest_frequency: Mapped[str] = mapped_column(String(16), default="weekly")
     status: Mapped[str] = mapped_column(String(16), default="active")
@@ -32,8 +38,6 @@ class Member(db.Model):
     bounce_scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
 
-    organization: Mapped[Organization | None] = relationship(foreign_keys=[organization_id])
-
 
 class Membership(db.Model):
     __tablename__ = "membership"
@@ -42,6 +46,10 @@ class Membership(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    # The name this community knows the person by and their organization here: its pages and mail use these.
+    name: Mapped[str] = mapped_column(String(200))
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organization.id", ondelete="SET NULL"), index=True)
     role: Mapped[str] = mapped_column(String(16), default="member")
     status: Mapped[str] = mapped_column(String(16), default="active")
     # Next lesson module this member reads (the drip advances per digest they receive).
@@ -51,3 +59,4 @@ class Membership(db.Model):
 
     community: Mapped[Community] = relationship()
     member: Mapped[Member] = relationship()
+    organization: Mapped[Organization | None] = relationship()

@@ -136,7 +136,7 @@ def export(community_id: int, charter_id: int):
     charter_votes = charters.votes(charter)
     text = render_template("charters/export.md", charter=charter, charter_votes=charter_votes,
                            community_name=escape_markdown(community.name),  # names are plain text, not Markdown
-                           approvers=[escape_markdown(vote.member.name) for vote in charter_votes["approve"]],
+                           approvers=[escape_markdown(vote.name) for vote in charter_votes["approve"]],
                            status_label=_status, local=lambda moment: _local(community, moment))
     filename = f"charter-{community.id}-v{charter.version}.md"
     return Response(text, mimetype="text/markdown",

@@ -20,8 +20,8 @@ def _lesson_choices():
 
 
 def _member_choices(community):
-    rows = db.session.execute(select(Membership.id, Member.name, Member.email).join(Member).where(
-        Membership.community_id == community.id, Membership.status == "active").order_by(Member.name)).all()
+    rows = db.session.execute(select(Membership.id, Membership.name, Member.email).join(Member).where(
+        Membership.community_id == community.id, Membership.status == "active").order_by(Membership.name)).all()
     return [(row.id, f"{row.name} <{row.email}>") for row in rows]
 
 

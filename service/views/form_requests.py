@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from forms import choices
 from forms.form_request import DeadlineForm, SendFormForm
 from forms.meeting import member_choices
-from service import form_requests, meetings, responses
+from service import form_requests, meetings, members, responses
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, FormRequest
@@ -67,7 +67,7 @@ def new(community_id: int):
     community = community_or_404(community_id)
     form = SendFormForm()
     active = meetings.active_members(community)
-    form.member_ids.choices = member_choices(active)
+    form.member_ids.choices = member_choices(active, members.names_in(community))
     candidates = form_requests.meetings_for_feedback(community)
     form.meeting_id.choices = choices([("", _("Choose a meeting"))] + [
         (str(m.id), f"{m.title} · {meetings.when_text(m, str(get_locale()))}") for m in candidates])
@@ -106,6 +106,7 @@ def _render_show(community: Community, form_request: FormRequest, deadline_form:
     answers = {r.id: responses.answers_of(r) for r in rows if r.status == "submitted"}
     counts = {status: sum(1 for r in rows if r.status == status) for status in ("requested", "draft", "submitted")}
     return render_template("form_requests/show.html", community=community, form_request=form_request, rows=rows,
+                           names=members.names_in(community),
                            answers=answers, counts=counts, questions=questions(form_request.kind),
                            deadline_form=deadline_form, is_open=responses.is_open(form_request),
                            reminder_due=form_requests.reminder_due(form_request) if form_request.deadline_at else None,

@@ -7,7 +7,7 @@ from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import current_user, login_required
 
 from forms.meeting import AttendanceForm, CancelForm, InviteForm, MeetingEditForm, MeetingForm, member_choices
-from service import meetings
+from service import meetings, members
 from service.errors import DomainError
 from service.extensions import db
 from service.markdown_text import stored_html
@@ -53,9 +53,9 @@ def index(community_id: int):
 def new(community_id: int):
     community = community_or_404(community_id)
     form = MeetingForm()
-    active = meetings.active_members(community)
-    form.facilitator_id.choices = member_choices(active, blank=_("No facilitator"))
-    form.member_ids.choices = member_choices(active)
+    active, names = meetings.active_members(community), members.names_in(community)
+    form.facilitator_id.choices = member_choices(active, names, blank=_("No facilitator"))
+    form.member_ids.choices = member_choices(active, names)
     if form.validate_on_submit():
         try:
             starts_at = meetings.to_utc(community, form.start_date.data, form.start_time.data)
@@ -85,11 +85,12 @@ def show(community_id: int, meeting_id: int):
 
 def _render_show(community: Community, meeting: Meeting, invite_form: InviteForm, status: int = 200):
     """The meeting page; answers and counts are read from the database on every load."""
-    invitations = meetings.invitations(meeting)
-    invite_form.member_ids.choices = member_choices(meetings.uninvited_members(meeting))
-    by_answer = {answer: [i.member.name for i in invitations if i.answer == answer]
+    invitations, names = meetings.invitations(meeting), members.names_in(community)
+    invite_form.member_ids.choices = member_choices(meetings.uninvited_members(meeting), names)
+    by_answer = {answer: [names[i.member_id] for i in invitations if i.answer == answer]
                  for answer in ("yes", "maybe", "no", None)}
     return render_template("meetings/show.html", community=community, meeting=meeting, invitations=invitations,
+                           names=names,
                            counts=meetings.rsvp_counts(meeting), by_answer=by_answer,
                            invite_form=invite_form, cancel_form=CancelForm(), when=_when(meeting),
                            agenda_html=stored_html(meeting.agenda_html), started=_started(meeting),
@@ -112,7 +113,7 @@ def edit(community_id: int, meeting_id: int):
     facilitators = meetings.active_members(community)
     if meeting.facilitator is not None and meeting.facilitator not in facilitators:
         facilitators.append(meeting.facilitator)  # no longer active, but still this meeting's facilitator
-    form.facilitator_id.choices = member_choices(facilitators, blank=_("No facilitator"))
+    form.facilitator_id.choices = member_choices(facilitators, members.names_in(community), blank=_("No facilitator"))
     if form.validate_on_submit():
         try:
             starts_at = meetings.to_utc(community, form.start_date.data, form.start_time.data)
@@ -158,7 +159,7 @@ def invite(community_id: int, meeting_id: int):
     community = community_or_404(community_id)
     meeting = _meeting_or_404(community, meeting_id)
     form = InviteForm()
-    form.member_ids.choices = member_choices(meetings.uninvited_members(meeting))
+    form.member_ids.choices = member_choices(meetings.uninvited_members(meeting), members.names_in(community))
     if form.validate_on_submit():
         try:
             added = meetings.invite(current_user, meeting, form.member_ids.data)
@@ -183,7 +184,7 @@ def attendance(community_id: int, meeting_id: int):
     else:
         ticked = [i.member_id for i in invitations if i.answer == "yes"]
     form = AttendanceForm(data={"attended": ticked})
-    form.attended.choices = member_choices(i.member for i in invitations)
+    form.attended.choices = member_choices((i.member for i in invitations), members.names_in(community))
     if form.validate_on_submit():
         said_yes = {i.member_id for i in invitations if i.answer == "yes"}
         attended = said_yes if form.all_yes.data else set(form.attended.data)

@@ -50,12 +50,12 @@ def preferences_page(token: str):
     member = member_from_link("preferences", token)
     if member is None:
         return bad_link()
-    form = PreferencesForm(data={"digest_frequency": member.digest_frequency, "language": member.language,
-                                 "paused": member.paused})
+    form = PreferencesForm(data={"name": member.name, "digest_frequency": member.digest_frequency,
+                                 "language": member.language, "paused": member.paused})
     saved = False
     if form.validate_on_submit():
         try:
-            preferences.update_preferences(member, digest_frequency=form.digest_frequency.data,
+            preferences.update_preferences(member, name=form.name.data, digest_frequency=form.digest_frequency.data,
                                            language=form.language.data, paused=form.paused.data)
         except DomainError as error:
             show_domain_error(form, error)

@@ -4,11 +4,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from forms import choices
-from forms.member import ConfirmForm, MemberEditForm, NewMemberForm
+from forms.member import FREQUENCY_CHOICES, LANGUAGE_CHOICES, ConfirmForm, MemberEditForm, NewMemberForm
 from service import digests, members
 from service.errors import DomainError
 from service.extensions import db
 from service.views.helpers import community_or_404, show_domain_error
+
+# The person's own details on the edit form, read-only for a coordinator who may not change them.
+PERSON_FIELDS = ("name", "email", "language", "digest_frequency")
 
 bp = Blueprint("members", __name__, url_prefix="/communities/<int:community_id>/members")
 
@@ -35,7 +38,7 @@ def add(community_id: int):
             show_domain_error(form, error)
         else:
             db.session.commit()
-            flash(_("%(name)s was added.", name=membership.member.name))  # as saved, not as typed
+            flash(_("%(name)s was added.", name=membership.name))  # as saved, not as typed
             return redirect(url_for("communities.show", community_id=community.id))
     return render_template("members/form.html", form=form, community=community, membership=None), \
         400 if form.errors else 200
@@ -48,15 +51,23 @@ def edit(community_id: int, membership_id: int):
     membership = _membership_or_404(community, membership_id)
     member = membership.member
     form = MemberEditForm(data={
-        "name": member.name, "email": member.email, "language": member.language, "role": membership.role,
-        "organization": member.organization.name if member.organization else "",
+        "name": membership.name, "email": member.email, "language": member.language, "role": membership.role,
+        "organization": membership.organization.name if membership.organization else "",
         "digest_frequency": member.digest_frequency, "next_module": membership.next_module})
     form.next_module.choices = choices(digests.module_choices(community))
+    read_only = []  # (label, value) of the person's details this coordinator may not change
+    if not members.may_change_person(current_user, member):
+        shown = {"name": membership.name, "email": member.email,
+                 "language": dict(LANGUAGE_CHOICES)[member.language],
+                 "digest_frequency": dict(FREQUENCY_CHOICES)[member.digest_frequency]}
+        for name in PERSON_FIELDS:
+            read_only.append((form[name].label.text, shown[name]))
+            delattr(form, name)
     if form.validate_on_submit():
+        person = {} if read_only else {name: form[name].data for name in PERSON_FIELDS}
         try:
-            members.update_member(current_user, membership, name=form.name.data, email=form.email.data,
-                                  organization=form.organization.data, language=form.language.data,
-                                  role=form.role.data, digest_frequency=form.digest_frequency.data)
+            members.update_member(current_user, membership, organization=form.organization.data,
+                                  role=form.role.data, **person)
             digests.set_next_module(current_user, membership, form.next_module.data)
         except DomainError as error:
             db.session.rollback()
@@ -65,7 +76,8 @@ def edit(community_id: int, membership_id: int):
             db.session.commit()
             flash(_("Changes saved."))
             return redirect(url_for("communities.show", community_id=community.id))
-    return render_template("members/form.html", form=form, community=community, membership=membership), \
+    return render_template("members/form.html", form=form, community=community, membership=membership,
+                           read_only=read_only, locked_explanation=members.LOCKED_EXPLANATION), \
         400 if form.errors else 200
 
 
@@ -78,6 +90,6 @@ def change_status(community_id: int, membership_id: int, action: str):
         abort(400)
     members.set_membership_status(current_user, membership, "inactive" if action == "deactivate" else "active")
     db.session.commit()
-    flash(_("%(name)s was deactivated.", name=membership.member.name) if action == "deactivate"
-          else _("%(name)s is active again.", name=membership.member.name))
+    flash(_("%(name)s was deactivated.", name=membership.name) if action == "deactivate"
+          else _("%(name)s is active again.", name=membership.name))
     return redirect(url_for("communities.show", community_id=community.id))
