@@ -1,14 +1,13 @@
 """A member's email preferences, reached from the link in every email's footer."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 
-from forms import choices
+from forms import Form, choices
 from wtforms import BooleanField, RadioField
 
 from forms.member import FREQUENCY_CHOICES
 
 
-class PreferencesForm(FlaskForm):
+class PreferencesForm(Form):
     digest_frequency = RadioField(_l("How often do you want lesson digests?"), choices=choices(FREQUENCY_CHOICES))
     language = RadioField(_l("Language for emails and pages"), choices=choices([("en", "English"), ("es", "Español")]))
     paused = BooleanField(_l("Pause all emails for now"))

@@ -2,17 +2,16 @@
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from service import audit, mailer
+from service import audit, mailer, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, Coordinator, Member, Membership, Organization
 from service.models.members import DIGEST_FREQUENCIES, LANGUAGES, ROLES
-from service.people import normalize_email
 
 
 def organization_named(name: str | None) -> Organization | None:
     """The organization with this name (case-insensitive), created if new; None for a blank name."""
-    name = " ".join((name or "").split())
+    name = normalize.text(name)
     if not name:
         return None
     key = name.lower()
@@ -30,7 +29,7 @@ NAME_MAX_LENGTH = 200  # Member.name and Organization.name hold this many charac
 def _check_lengths(name: str, organization: str | None) -> None:
     if len(name) > NAME_MAX_LENGTH:
         raise DomainError(_("A name can have at most %(n)d characters.", n=NAME_MAX_LENGTH), "name")
-    if len(" ".join((organization or "").split())) > NAME_MAX_LENGTH:
+    if len(normalize.text(organization)) > NAME_MAX_LENGTH:
         raise DomainError(_("An organization name can have at most %(n)d characters.", n=NAME_MAX_LENGTH),
                           "organization")
 
@@ -59,8 +58,8 @@ def add_member(actor: Coordinator | None, community: Community, *, name: str, em
     with that member's existing details, so a person has one record and one
     set of email preferences across communities.
     """
-    address = normalize_email(email)
-    name = " ".join((name or "").split())
+    address = normalize.email_address(email)
+    name = normalize.text(name)
     if not name:
         raise DomainError(_("A name is required."), "name")
     _check_lengths(name, organization)
@@ -93,8 +92,8 @@ def update_member(actor: Coordinator, membership: Membership, *, name: str, emai
                   organization: str | None, language: str, role: str, digest_frequency: str) -> Membership:
     """Edit a member's details and role here; the caller commits."""
     member = membership.member
-    address = normalize_email(email)
-    name = " ".join((name or "").split())
+    address = normalize.email_address(email)
+    name = normalize.text(name)
     if not name:
         raise DomainError(_("A name is required."), "name")
     _check_lengths(name, organization)
