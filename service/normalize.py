@@ -1,10 +1,11 @@
 """What people type, cleaned or refused before anything stores it.
 
 Every form field, the CSV import and the domain functions pass text, email
-addresses, links and dates through here, so input that would fail later
-fails at the door with a message instead: PostgreSQL refuses NUL in text, a
-control character or line break breaks an email header or an iCalendar line,
-an address SMTP cannot carry makes every email to it fail.
+addresses, links, ids and dates through here, so input that would fail later
+fails at the door with a message instead: PostgreSQL refuses NUL in text and
+ids beyond its integer range, a control character or line break breaks an
+email header or an iCalendar line, an address SMTP cannot carry makes every
+email to it fail.
 """
 import unicodedata
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ from flask_babel import gettext as _
 from service.clock import aware, now
 from service.errors import DomainError
 
+MAX_ID = 2**31 - 1  # PostgreSQL's integer, the type of every id column
 MAX_EMAIL_LENGTH = 254
 YEARS_AHEAD = 5  # how far ahead a meeting or a deadline may be set
 _LINE_WHITESPACE = "\t\n\r\x0b\x0c"  # control characters that are spaces on one line
@@ -82,6 +84,14 @@ def web_link(value, field: str) -> str:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise DomainError(problem, field)
     return link
+
+
+def database_id(value) -> int:
+    """A positive whole number that fits an id column; ValueError otherwise (request.args' `type=`)."""
+    number = int(value)
+    if not 1 <= number <= MAX_ID:
+        raise ValueError(f"{value!r} is not an id")
+    return number
 
 
 def within_reach(moment: datetime, field: str) -> datetime:

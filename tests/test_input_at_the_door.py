@@ -1,5 +1,5 @@
 """Input that would fail later fails at the door: control characters in any form, addresses SMTP cannot
-carry, links that break an invitation and dates far in the future."""
+carry, links that break an invitation, ids beyond the database's integers and dates far in the future."""
 import io
 from datetime import datetime, time, timedelta
 from html.parser import HTMLParser
@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import JSON, String, Text, func, select
+from werkzeug.exceptions import NotFound
 
 from service import charters, communities, form_requests, intake, lessons, meetings, normalize, practices
 from service.errors import DomainError
@@ -302,7 +303,33 @@ def test_a_good_video_link_reaches_the_invitation(app, alice_client, world, smtp
                for received in smtp.to("ana@example.org"))
 
 
-# --- dates --------------------------------------------------------------------------------------
+# --- ids and dates ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [
+    "/communities/{big}", "/communities/{big}/edit", "/communities/{r}/members/{big}/edit",
+    "/communities/{r}/meetings/{big}", "/communities/{r}/imports/{big}", "/outbox/{big}", "/lessons/{big}",
+    "/lessons/{lesson}/modules/{big}", "/communities/{r}/forms/{big}", "/communities/{r}/charter/versions/{big}",
+    "/communities/{r}/forms/{big}/review/", "/communities/{r}/practices/{big}/edit",
+    "/m/meetings/{big}/rsvp/{rsvp}", "/m/forms/{big}/{form}", "/m/charters/{big}/{vote}",
+])
+@pytest.mark.parametrize("big", [str(2**31), "99999999999999999999"])
+def test_an_id_beyond_the_integer_range_is_not_found(app, alice_client, world, path, big):
+    assert alice_client.get(path.format(big=big, **world)).status_code == 404
+    assert alice_client.post(path.format(big=big, **world)).status_code in (404, 405)
+
+
+def test_the_largest_id_still_reaches_its_view(app):
+    urls = app.url_map.bind("localhost")
+    assert urls.match(f"/outbox/{normalize.MAX_ID}") == ("outbox.show", {"email_id": normalize.MAX_ID})
+    with pytest.raises(NotFound):
+        urls.match(f"/outbox/{normalize.MAX_ID + 1}")
+
+
+def test_a_page_number_or_filter_beyond_the_integer_range_is_ignored(alice_client, world):
+    assert alice_client.get("/outbox/?page=99999999999999999999&community=99999999999999999999").status_code == 200
+    assert alice_client.get(f"/communities/{world['r']}/digest/preview?membership_id=99999999999999999999") \
+        .status_code == 200
+
 
 @pytest.mark.parametrize("day", ["9999-12-31", (datetime.now(CHICAGO) + timedelta(days=6 * 366)).date().isoformat()])
 def test_a_meeting_years_away_is_refused_with_a_form_error(app, alice_client, world, day):
