@@ -204,6 +204,14 @@ def test_control_characters_in_every_form_are_cleaned_not_a_500(app, client, wor
             assert stored_anywhere(value), f"{name}: {value!r} is not stored as typed without the control characters"
 
 
+def test_control_characters_in_the_outbox_filter_are_cleaned_not_a_500(alice_client, world):
+    assert alice_client.get("/outbox/?kind=%00welcome").status_code == 200
+    page = alice_client.get("/outbox/")
+    response = alice_client.post("/outbox/retry", data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                                        "kind": "\x00welcome"})
+    assert response.status_code == 302
+
+
 def test_the_login_form_ignores_control_characters_in_the_address(client, personas):
     response = fill_in(client, "/login", {"email": dirty("alice@example.org"), "password": PASSWORD})
     assert response.status_code == 302 and response.headers["Location"] == "/"

@@ -32,7 +32,7 @@ def index():
 
 def _filters(args) -> tuple[str | None, str | None, int | None]:
     status = args.get("status") if args.get("status") in OUTBOX_STATUSES else None
-    return status, args.get("kind") or None, args.get("community", type=normalize.database_id) or None
+    return status, normalize.text(args.get("kind")) or None, args.get("community", type=normalize.database_id) or None
 
 
 @bp.route("/retry", methods=["POST"])
