@@ -2,7 +2,7 @@
 from functools import partial
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, PasswordField, StringField, TextAreaField
+from wtforms import PasswordField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from service import normalize
@@ -16,14 +16,14 @@ def choices(pairs) -> list[SelectChoice]:
 class Form(FlaskForm):
     """The base of every form: what people type passes service.normalize.text before any validator sees it.
 
-    One line for a StringField (and EmailField, URLField...), several for a
-    TextAreaField; passwords and hidden values are taken as they come.
+    One line for a StringField (and EmailField, URLField, HiddenField...),
+    several for a TextAreaField; passwords are taken as they come.
     """
 
     class Meta(FlaskForm.Meta):
         def bind_field(self, form, unbound_field, options):
             kind = unbound_field.field_class
-            if issubclass(kind, StringField) and not issubclass(kind, (PasswordField, HiddenField)):
+            if issubclass(kind, StringField) and not issubclass(kind, PasswordField):
                 clean = partial(normalize.text, multiline=issubclass(kind, TextAreaField))
                 options["filters"] = (clean, *unbound_field.kwargs.get("filters", ()))
             return super().bind_field(form, unbound_field, options)

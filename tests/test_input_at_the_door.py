@@ -212,6 +212,14 @@ def test_control_characters_in_the_outbox_filter_are_cleaned_not_a_500(alice_cli
     assert response.status_code == 302
 
 
+def test_a_tampered_hidden_field_is_cleaned_too(app, alice_client, world):
+    response = fill_in(alice_client, "/communities/{r}/announcements/new".format(**world),
+                       {"subject": "Hello", "body": "Hi all", "nonce": dirty("0123456789abcdef")})
+    assert response.status_code == 302
+    with app.app_context():
+        assert control_characters_stored() == []
+
+
 def test_the_login_form_ignores_control_characters_in_the_address(client, personas):
     response = fill_in(client, "/login", {"email": dirty("alice@example.org"), "password": PASSWORD})
     assert response.status_code == 302 and response.headers["Location"] == "/"
