@@ -95,7 +95,12 @@ def database_id(value) -> int:
 
 
 def within_reach(moment: datetime, field: str) -> datetime:
-    """A moment at most YEARS_AHEAD years from now, or DomainError for `field`: 9999-12-31 is a slip of the keyboard."""
-    if aware(moment) > now() + timedelta(days=365 * YEARS_AHEAD + 1):
+    """A moment from a year ago to YEARS_AHEAD years ahead, or DomainError for `field`.
+
+    9999-12-31 or 0001-01-01 is a slip of the keyboard (and beyond what a time
+    zone conversion can hold); whether a recent past moment makes sense is the
+    caller's rule, with its own message.
+    """
+    if not now() - timedelta(days=366) <= aware(moment) <= now() + timedelta(days=365 * YEARS_AHEAD + 1):
         raise DomainError(_("Choose a date within the next %(years)d years.", years=YEARS_AHEAD), field)
     return moment

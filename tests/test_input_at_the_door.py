@@ -358,6 +358,17 @@ def test_a_meeting_years_away_is_refused_with_a_form_error(app, alice_client, wo
         assert db.session.scalar(select(func.count()).select_from(Meeting).where(Meeting.title == "Far away")) == 0
 
 
+def test_a_date_in_year_one_is_refused_with_a_form_error_east_of_greenwich(app, alice_client, world):
+    with app.app_context():
+        db.session.get(Community, world["r"]).time_zone = "Asia/Tokyo"
+        db.session.commit()
+    response = fill_in(alice_client, "/communities/{r}/meetings/new".format(**world),
+                       {"title": "Long ago", "start_date": "0001-01-01", "start_time": "00:30"})
+
+    assert response.status_code == 400
+    assert "Choose a date within the next 5 years." in response.get_data(as_text=True)
+
+
 def test_moving_a_meeting_years_away_is_refused(app, alice_client, world):
     response = fill_in(alice_client, "/communities/{r}/meetings/{meeting}/edit".format(**world),
                        {"start_date": "9999-12-31", "start_time": "23:30"})
