@@ -265,17 +265,27 @@ def test_a_non_ascii_local_part_is_refused_with_a_clear_message(app, client, wor
         assert not stored_anywhere("Rósa Díaz") and not stored_anywhere("rósa@example.org")
 
 
-def test_the_csv_import_refuses_a_non_ascii_local_part_and_takes_an_idna_domain(app, alice_client, personas):
-    content = "name,email\nRósa Díaz,rósa@example.org\nRosa Müller,rosa@bücher.example\n".encode()
+def test_the_csv_import_cleans_control_characters_refuses_a_non_ascii_local_part_and_takes_an_idna_domain(
+        app, alice_client, personas):
+    controls = DIRT.replace("\x00", "")  # a NUL makes the whole file refused as not being CSV text
+    content = ("name,email,organization\nRósa Díaz,rósa@example.org,\nRosa Müller,rosa@bücher.example,\n"
+               f"Lu{controls}cía Méndez,lucia@example.org,Casa{controls} Azul\n").encode()
     upload = f"/communities/{personas['riverside']}/imports/new"
     token = csrf_from(alice_client.get(upload).get_data(as_text=True))
     page = alice_client.post(upload, data={"csrf_token": token, "file": (io.BytesIO(content), "members.csv")},
                              follow_redirects=True)
     html = page.get_data(as_text=True)
-    assert "2 rows read: 1 ready to import, 1 with problems." in html
+    assert "3 rows read: 2 ready to import, 1 with problems." in html
     assert "rósa@example.org has accents or other non-English letters before the @" in html
+
+    confirmed = alice_client.post(page.request.path + "/confirm", data={"csrf_token": csrf_from(html)})
+    assert confirmed.status_code == 302
     with app.app_context():
-        assert not stored_anywhere("Rósa Díaz")
+        emails = set(db.session.scalars(select(Member.email).join(Membership)
+                                        .where(Membership.community_id == personas["riverside"])))
+        assert emails == {"ana@example.org", "rosa@xn--bcher-kva.example", "lucia@example.org"}
+        assert stored_anywhere(ONE_LINE) and stored_anywhere("Casa Azul") and not stored_anywhere("Rósa Díaz")
+        assert control_characters_stored() == []
 
 
 def test_the_address_normaliser():
