@@ -8,7 +8,7 @@ email header or an iCalendar line, an address SMTP cannot carry makes every
 email to it fail.
 """
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
@@ -20,6 +20,7 @@ from service.errors import DomainError
 MAX_ID = 2**31 - 1  # PostgreSQL's integer, the type of every id column
 MAX_EMAIL_LENGTH = 254
 YEARS_AHEAD = 5  # how far ahead a meeting or a deadline may be set
+EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)  # no date people mean is earlier
 _LINE_WHITESPACE = "\t\n\r\x0b\x0c"  # control characters that are spaces on one line
 
 
@@ -95,12 +96,12 @@ def database_id(value) -> int:
 
 
 def within_reach(moment: datetime, field: str) -> datetime:
-    """A moment from a year ago to YEARS_AHEAD years ahead, or DomainError for `field`.
+    """A moment between EARLIEST and YEARS_AHEAD years from now, or DomainError for `field`.
 
-    9999-12-31 or 0001-01-01 is a slip of the keyboard (and beyond what a time
-    zone conversion can hold); whether a recent past moment makes sense is the
+    9999-12-31 or 0001-01-01 is a slip of the keyboard, and beyond what a time
+    zone conversion can hold. Whether a past moment makes sense is the
     caller's rule, with its own message.
     """
-    if not now() - timedelta(days=366) <= aware(moment) <= now() + timedelta(days=365 * YEARS_AHEAD + 1):
+    if not EARLIEST <= aware(moment) <= now() + timedelta(days=365 * YEARS_AHEAD + 1):
         raise DomainError(_("Choose a date within the next %(years)d years.", years=YEARS_AHEAD), field)
     return moment
