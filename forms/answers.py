@@ -5,11 +5,10 @@ still be empty) and "Submit" insists on the required ones. Every other check
 (a rating on the scale, a length limit) applies to both.
 """
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SubmitField, TextAreaField
 from wtforms.validators import Length, StopValidation
 
-from forms import choices
+from forms import Form, choices
 
 TEXT_LIMIT = 5000
 
@@ -39,7 +38,7 @@ def _rating(value):
     return int(value)
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(Form):
     """What every member form shares: the two buttons. Submit comes first, so Enter submits."""
     submit = SubmitField(_l("Submit"))
     save_draft = SubmitField(_l("Save draft"))

@@ -2,9 +2,8 @@
 from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 
-from forms import choices
+from forms import Form, choices
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -23,7 +22,7 @@ class OffsetsField(StringField):
         super().process_data(value)
 
 
-class CommunityForm(FlaskForm):
+class CommunityForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("What brings these organizations together"), validators=[Length(max=2000)])
     time_zone = SelectField(_l("Time zone"), choices=choices((z, z) for z in _ZONES), default="America/Chicago")

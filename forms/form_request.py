@@ -4,12 +4,11 @@ Meeting and member choices are filled in by the view from the community, so a
 posted id that is not on the list is refused before any domain call.
 """
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, RadioField, SelectField, SelectMultipleField, StringField, TimeField
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from forms import choices
+from forms import Form, choices
 
 __all__ = ["DeadlineForm", "SendFormForm"]
 
@@ -23,7 +22,7 @@ def _optional_id(value):
     return int(value)
 
 
-class DeadlineFields(FlaskForm):
+class DeadlineFields(Form):
     deadline_date = DateField(_l("Deadline date"),
                               validators=[InputRequired(message=_l("Enter the date, like 2026-03-17."))])
     deadline_time = TimeField(_l("Deadline time"), default=None,

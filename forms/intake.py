@@ -1,20 +1,19 @@
 """The public interest (intake) form, and the coordinator's accept/decline buttons."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from forms import choices
+from forms import Form, choices
 from forms.member import ConfirmForm
 from service.errors import DomainError
-from service.people import normalize_email
+from service.normalize import email_address
 
 __all__ = ["AcceptForm", "DeclineForm", "IntakeForm"]
 
 LANGUAGE_CHOICES = [("en", "English"), ("es", "Español")]  # each in its own language, on purpose
 
 
-class IntakeForm(FlaskForm):
+class IntakeForm(Form):
     name = StringField(_l("Your name"), validators=[
         DataRequired(message=_l("Tell us your name.")), Length(max=200)])
     email = EmailField(_l("Email address"), validators=[
@@ -33,7 +32,7 @@ class IntakeForm(FlaskForm):
 
     def validate_email(self, field):
         try:
-            field.data = normalize_email(field.data)
+            field.data = email_address(field.data)
         except DomainError as error:
             raise ValidationError(error.message) from None
 

@@ -4,9 +4,8 @@ Member choices are filled in by the view from the community's members, so a
 posted id that is not on the list is refused before any domain call.
 """
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 
-from forms import choices
+from forms import Form, choices
 from forms.member import ConfirmForm
 from wtforms import (BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField,
                      SubmitField, TextAreaField, TimeField, URLField)
@@ -30,7 +29,7 @@ def member_choices(members, names: dict[int, str], blank: str | None = None) -> 
     return choices(pairs + [(str(m.id), f"{names[m.id]} <{m.email}>") for m in members])
 
 
-class MeetingForm(FlaskForm):
+class MeetingForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     agenda = TextAreaField(_l("Agenda"), validators=[Length(max=20000)])
     start_date = DateField(_l("Date"), validators=[InputRequired(message=_l("Enter the date, like 2026-03-17."))])
@@ -55,13 +54,13 @@ class MeetingEditForm(MeetingForm):
     member_ids = None
 
 
-class InviteForm(FlaskForm):
+class InviteForm(Form):
     member_ids = SelectMultipleField(_l("Members not invited yet"), coerce=int,
                                      widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
                                      validators=[DataRequired(message=_l("Choose at least one member to invite."))])
 
 
-class AttendanceForm(FlaskForm):
+class AttendanceForm(Form):
     attended = SelectMultipleField(_l("Who came"), coerce=int,
                                    widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
     save = SubmitField(_l("Save attendance"))

@@ -1,8 +1,7 @@
 """Adding and editing a member, and deactivating one."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 
-from forms import choices
+from forms import Form, choices
 from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -12,7 +11,7 @@ FREQUENCY_CHOICES = [("weekly", _l("Weekly")), ("biweekly", _l("Every two weeks"
                      ("monthly", _l("Monthly")), ("never", _l("Never"))]
 
 
-class MemberForm(FlaskForm):
+class MemberForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     organization = StringField(_l("Organization"), validators=[Length(max=200)])
@@ -31,5 +30,5 @@ class MemberEditForm(MemberForm):
     next_module = SelectField(_l("Next lesson module in their digest"), coerce=int, choices=[], validate_choice=True)
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A form with nothing but its CSRF token, for one-button actions."""

@@ -1,15 +1,15 @@
 """Sharing a practice (members, from a digest link) and reviewing one (coordinators)."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from forms import Form
 from forms.member import ConfirmForm
 
 __all__ = ["ApproveForm", "DeclineForm", "PracticeEditForm", "PracticeForm"]
 
 
-class PracticeForm(FlaskForm):
+class PracticeForm(Form):
     title = StringField(_l("Title"), validators=[
         DataRequired(message=_l("Give your practice a short title.")), Length(max=200)])
     what_we_did = TextAreaField(_l("What we did"), validators=[
@@ -28,5 +28,5 @@ class ApproveForm(ConfirmForm):
     """One button: approve the practice as it is."""
 
 
-class DeclineForm(FlaskForm):
+class DeclineForm(Form):
     reason = StringField(_l("Reason (optional, only coordinators see it)"), validators=[Length(max=500)])

@@ -1,15 +1,14 @@
 """A member's email preferences, reached from the link in every email's footer."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 
-from forms import choices
+from forms import Form, choices
 from wtforms import BooleanField, RadioField, StringField
 from wtforms.validators import DataRequired, Length
 
 from forms.member import FREQUENCY_CHOICES
 
 
-class PreferencesForm(FlaskForm):
+class PreferencesForm(Form):
     name = StringField(_l("Your name, as every community's emails address you"),
                        validators=[DataRequired(), Length(max=200)])
     digest_frequency = RadioField(_l("How often do you want lesson digests?"), choices=choices(FREQUENCY_CHOICES))

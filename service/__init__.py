@@ -56,6 +56,8 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from service.views.converters import DatabaseIdConverter
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route uses it
     from service.views import (announcements, auth, communities, digests, errors, imports, intake, lessons,
                                meetings, member_links, members, outbox, practice_links, practices, rsvp)
     for module in (auth, communities, members, imports, announcements, digests, meetings, outbox, member_links, rsvp,

@@ -2,7 +2,7 @@
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from service import audit, mailer
+from service import audit, mailer, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, Coordinator, Member, Membership
@@ -22,8 +22,8 @@ def send_announcement(actor: Coordinator, community: Community, subject: str, bo
 
     Returns how many emails were newly queued (including suppressed rows).
     """
-    subject = " ".join((subject or "").split())
-    body = (body or "").replace("\r\n", "\n").strip()
+    subject = normalize.text(subject)
+    body = normalize.text(body, multiline=True)
     if not subject:
         raise DomainError(_("Write a subject."), "subject")
     if len(subject) > MAX_SUBJECT:

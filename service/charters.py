@@ -15,7 +15,7 @@ from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
-from service import audit, mailer
+from service import audit, mailer, normalize
 from service.clock import now
 from service.errors import DomainError
 from service.extensions import db
@@ -123,7 +123,7 @@ def save_draft(actor: Coordinator | None, charter: Charter, body: str) -> bool:
     if charter.status != "draft":
         raise DomainError(_("This version was already proposed, so it can no longer change. "
                             "Start a new version to edit it."))
-    body = (body or "").replace("\r\n", "\n").strip()
+    body = normalize.text(body, multiline=True)
     if len(body) > MAX_BODY:
         raise DomainError(_("The charter is too long (at most %(num)d characters).", num=MAX_BODY), "body")
     if body == charter.body:
@@ -222,7 +222,7 @@ def vote(charter: Charter, member: Member, decision: str, comment: str = "") -> 
         raise DomainError(_("This version of the charter is no longer open for answers."))
     if not is_member(charter.community_id, member):
         raise DomainError(_("Only active members of the community can answer."))
-    comment = (comment or "").strip()
+    comment = normalize.text(comment, multiline=True)
     if len(comment) > MAX_COMMENT:
         raise DomainError(_("The comment is too long (at most %(num)d characters).", num=MAX_COMMENT), "comment")
     if decision == "change" and not comment:

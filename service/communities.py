@@ -4,10 +4,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
-from service import audit
+from service import audit, normalize
 from service.errors import DomainError
 from service.extensions import db
-from service.models import Community, CommunityCoordinator, Coordinator, Member, Membership, Organization
+from service.models import Community, CommunityCoordinator, Coordinator, Membership, Organization
 from service.models.communities import CADENCES, STAGES
 
 EDITABLE_FIELDS = ("name", "description", "time_zone", "stage", "digest_cadence", "reminder_offsets",
@@ -32,7 +32,7 @@ def community_for(coordinator: Coordinator, community_id: int) -> Community | No
 
 
 def _check(fields: dict) -> dict:
-    name = " ".join((fields.get("name") or "").split())  # no line breaks: it goes into List-Id headers
+    name = normalize.text(fields.get("name"))  # no line breaks: it goes into List-Id headers
     if not name:
         raise DomainError(_("A community needs a name."), "name")
     try:
@@ -43,7 +43,7 @@ def _check(fields: dict) -> dict:
         raise DomainError(_("Unknown stage."), "stage")
     if fields.get("digest_cadence", "biweekly") not in CADENCES:
         raise DomainError(_("Unknown digest cadence."), "digest_cadence")
-    values = {**fields, "name": name, "description": (fields.get("description") or "").strip()}
+    values = {**fields, "name": name, "description": normalize.text(fields.get("description"), multiline=True)}
     if "reminder_offsets" in fields:
         values["reminder_offsets"] = _reminder_offsets(fields["reminder_offsets"])
     if "feedback_delay_hours" in fields:

@@ -3,10 +3,10 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from service import normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Coordinator
-from service.people import normalize_email
 
 MIN_PASSWORD_LENGTH = 10
 # Checked when the address is unknown, so a wrong address costs as long as a wrong password.
@@ -16,20 +16,23 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 def create_coordinator(email: str, name: str, password: str, is_admin: bool = False,
                        language: str = "en") -> Coordinator:
     """Create an account; the caller commits."""
-    address = normalize_email(email)
+    address = normalize.email_address(email)
     _check_password(password)
     if db.session.scalar(select(Coordinator).where(Coordinator.email == address)):
         raise DomainError(_("A coordinator with the address %(address)s already exists.", address=address), "email")
-    coordinator = Coordinator(email=address, name=name.strip() or address, is_admin=is_admin,
+    coordinator = Coordinator(email=address, name=normalize.text(name) or address, is_admin=is_admin,
                               password_hash=generate_password_hash(password), language=language)
     db.session.add(coordinator)
     return coordinator
 
 
 def find_coordinator(email: str) -> Coordinator | None:
-    """The account with this address, whatever its case."""
-    return db.session.scalar(
-        select(Coordinator).where(func.lower(Coordinator.email) == (email or "").strip().lower()))
+    """The account with this address, whatever its case (None for text that is no address at all)."""
+    try:
+        address = normalize.email_address(email)
+    except DomainError:
+        return None
+    return db.session.scalar(select(Coordinator).where(func.lower(Coordinator.email) == address))
 
 
 def authenticate(email: str, password: str) -> Coordinator | None:

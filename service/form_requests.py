@@ -14,7 +14,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 
-from service import audit, mailer
+from service import audit, mailer, normalize
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -47,13 +47,14 @@ def send_request(actor: Coordinator | None, community: Community, kind: str, tit
     if meeting is not None and request_for_meeting(meeting) is not None:
         raise DomainError(_("This meeting already has a feedback form: open it from the list of forms."),
                           "meeting_id")
-    title = " ".join((title or "").split()) or (meeting.title if meeting is not None else "")
+    title = normalize.text(title) or (meeting.title if meeting is not None else "")
     if not title:
         raise DomainError(_("Give the form a title."), "title")
     if len(title) > 200:
         raise DomainError(_("The title must be 200 characters or fewer."), "title")
     if aware(deadline_at) <= now() + timedelta(hours=1):
         raise DomainError(_("The deadline must be at least an hour from now."), "deadline_date")
+    normalize.within_reach(deadline_at, "deadline_date")
     allowed = _active_ids(community, member_ids)
     if not allowed:
         raise DomainError(_("Choose at least one active member."), "member_ids")
@@ -127,6 +128,7 @@ def change_deadline(actor: Coordinator | None, form_request: FormRequest, deadli
     """Move the deadline; the reminder is planned again (an old job finds the deadline changed and stops)."""
     if aware(deadline_at) <= now() + timedelta(hours=1):
         raise DomainError(_("The deadline must be at least an hour from now."), "deadline_date")
+    normalize.within_reach(deadline_at, "deadline_date")
     old = aware(form_request.deadline_at)
     cancel_after_commit(_job_id(form_request))
     form_request.deadline_at = aware(deadline_at).replace(microsecond=0)

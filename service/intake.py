@@ -12,14 +12,13 @@ from flask_babel import gettext as _
 from itsdangerous import BadSignature, BadTimeSignature, SignatureExpired, TimestampSigner, URLSafeSerializer
 from sqlalchemy import func, select
 
-from service import audit, members
+from service import audit, members, normalize
 from service.clock import now
 from service.errors import DomainError
 from service.extensions import db
 from service.links import public_url
 from service.models import Community, Coordinator, IntakeEntry, Member, Membership
 from service.models.members import LANGUAGES
-from service.people import normalize_email
 from service.tokens import secret_keys
 
 LINK_SALT = "cop.intake-link"
@@ -79,15 +78,10 @@ def filled_too_fast(stamp: str | None) -> bool:
 
 # --- submitting -----------------------------------------------------------------------------------
 
-def _line(value: str | None) -> str:
-    return " ".join((value or "").split())
-
-
 def _clean(fields: dict) -> dict:
     """Trimmed values, or DomainError naming the field."""
-    values = {"organization": _line(fields.get("organization")), "name": _line(fields.get("name")),
-              "role": _line(fields.get("role"))}
-    values.update({name: (fields.get(name) or "").strip() for name in TEXT_FIELDS})
+    values = {name: normalize.text(fields.get(name)) for name in ("organization", "name", "role")}
+    values.update({name: normalize.text(fields.get(name), multiline=True) for name in TEXT_FIELDS})
     if not values["name"]:
         raise DomainError(_("Tell us your name."), "name")
     if not values["organization"]:
@@ -98,7 +92,7 @@ def _clean(fields: dict) -> dict:
     for name in TEXT_FIELDS:
         if len(values[name]) > MAX_TEXT:
             raise DomainError(_("This can be at most %(num)d characters.", num=MAX_TEXT), name)
-    values["email"] = normalize_email(fields.get("email"))
+    values["email"] = normalize.email_address(fields.get("email"))
     if len(values["email"]) > 254:
         raise DomainError(_("%(address)s is not a valid email address.", address=values["email"]), "email")
     language = fields.get("language") or "en"

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import func, select
 
-from service import audit
+from service import audit, normalize
 from service.config import PROJECT_ROOT
 from service.errors import DomainError
 from service.extensions import db
@@ -41,14 +41,6 @@ class LessonFileError(ValueError):
 # --- Validation, shared by the dashboard and the loader ----------------------------------------------------
 
 
-def _one_line(value) -> str:
-    return " ".join(str(value or "").split())
-
-
-def _multiline(value) -> str:
-    return str(value or "").replace("\r\n", "\n").replace("\r", "\n").strip()
-
-
 def _check_title(field: str, value: str, required_message: str | None) -> str:
     if not value and required_message:
         raise DomainError(required_message, field)
@@ -64,8 +56,8 @@ def _check_length(field: str, value: str, limit: int) -> str:
 
 
 def _check_lesson(fields: dict) -> dict:
-    values = {name: _one_line(fields.get(name)) for name in ("title_en", "title_es")}
-    values |= {name: _multiline(fields.get(name)) for name in ("summary_en", "summary_es")}
+    values = {name: normalize.text(fields.get(name)) for name in ("title_en", "title_es")}
+    values |= {name: normalize.text(fields.get(name), multiline=True) for name in ("summary_en", "summary_es")}
     _check_title("title_en", values["title_en"], _("A lesson needs a title in English."))
     _check_title("title_es", values["title_es"], None)
     for name in ("summary_en", "summary_es"):
@@ -74,8 +66,9 @@ def _check_lesson(fields: dict) -> dict:
 
 
 def _check_module(fields: dict) -> dict:
-    values = {name: _one_line(fields.get(name)) for name in ("title_en", "title_es")}
-    values |= {name: _multiline(fields.get(name)) for name in MODULE_FIELDS if not name.startswith("title_")}
+    values = {name: normalize.text(fields.get(name)) for name in ("title_en", "title_es")}
+    values |= {name: normalize.text(fields.get(name), multiline=True)
+               for name in MODULE_FIELDS if not name.startswith("title_")}
     _check_title("title_en", values["title_en"], _("A module needs a title in English."))
     _check_title("title_es", values["title_es"], None)
     if not values["goal_en"]:
@@ -376,7 +369,7 @@ def delete_module(actor: Coordinator, module: LessonModule) -> None:
 
 def draft_module(**fields) -> LessonModule:
     """An unsaved module holding typed text, for a preview; never added to the session."""
-    module = LessonModule(**{name: _multiline(fields.get(name)) for name in MODULE_FIELDS})
+    module = LessonModule(**{name: normalize.text(fields.get(name), multiline=True) for name in MODULE_FIELDS})
     _render_body(module)
     return module
 

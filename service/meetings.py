@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import contains_eager
 
-from service import audit, form_requests, mailer
+from service import audit, form_requests, mailer, normalize
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -34,6 +34,7 @@ DETAIL_FIELDS = ("title", "agenda", "duration_minutes", "location", "video_url",
 def to_utc(community: Community, day: date, at: time) -> datetime:
     """A local wall-clock time in the community's zone as UTC; refuses times a clock change skips."""
     zone = ZoneInfo(community.time_zone)
+    normalize.within_reach(datetime.combine(day, at, tzinfo=timezone.utc), "start_date")  # 9999-12-31 would overflow
     local = datetime.combine(day, at).replace(tzinfo=zone)
     utc = local.astimezone(timezone.utc)
     if utc.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
@@ -53,18 +54,16 @@ def reminder_offsets(community: Community) -> list[int]:
 # --- scheduling -----------------------------------------------------------------------------------
 
 def _check_details(details: dict) -> dict:
-    title = " ".join((details.get("title") or "").split())
+    title = normalize.text(details.get("title"))
     if not title:
         raise DomainError(_("A meeting needs a title."), "title")
     duration = details.get("duration_minutes") or 60
     if not 5 <= duration <= 24 * 60:
         raise DomainError(_("The duration must be between 5 minutes and 24 hours."), "duration_minutes")
-    video = (details.get("video_url") or "").strip()
-    if video and not video.startswith(("https://", "http://")):
-        raise DomainError(_("The video link must start with https://"), "video_url")
-    return {**details, "title": title, "duration_minutes": duration, "video_url": video,
-            "location": " ".join((details.get("location") or "").split()),
-            "agenda": (details.get("agenda") or "").strip()}
+    return {**details, "title": title, "duration_minutes": duration,
+            "video_url": normalize.web_link(details.get("video_url"), "video_url"),
+            "location": normalize.text(details.get("location")),
+            "agenda": normalize.text(details.get("agenda"), multiline=True)}
 
 
 def create_meeting(actor: Coordinator | None, community: Community, *, starts_at: datetime,
@@ -74,6 +73,7 @@ def create_meeting(actor: Coordinator | None, community: Community, *, starts_at
     _check_facilitator(community.id, values.get("facilitator_id"))
     if aware(starts_at) <= now():
         raise DomainError(_("The meeting must start in the future."), "start_date")
+    normalize.within_reach(starts_at, "start_date")
     meeting = Meeting(community_id=community.id, uid=f"{uuid.uuid4()}@{current_app.config['INBOUND_DOMAIN']}",
                       starts_at=starts_at, **{k: values.get(k) for k in DETAIL_FIELDS if k in values})
     meeting.community = community
@@ -150,6 +150,7 @@ def update_meeting(actor: Coordinator | None, meeting: Meeting, *, starts_at: da
     if moved:
         if aware(starts_at) <= now():
             raise DomainError(_("The meeting must start in the future."), "start_date")
+        normalize.within_reach(starts_at, "start_date")
         changes["starts_at"] = [aware(meeting.starts_at).isoformat(), aware(starts_at).isoformat()]
     if not changes:
         return False
@@ -200,7 +201,7 @@ def record_rsvp(meeting: Meeting, member: Member, answer: str, note: str = "", v
         raise DomainError(_("This meeting was cancelled."))
     if aware(meeting.starts_at) <= now():
         raise DomainError(_("This meeting has already started, so answers are closed."))
-    note = " ".join((note or "").split())[:500]
+    note = normalize.text(note)[:500]
     if invitation.answer != answer or invitation.note != note:
         audit.record(None, "meeting.rsvp", "meeting", meeting.id, meeting.community_id,
                      member=member.id, answer=answer, via=via)

@@ -12,12 +12,11 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
-from service import audit
+from service import audit, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.members import NAME_MAX_LENGTH, organization_named
 from service.models import Community, Coordinator, Member, MemberImport, Membership
-from service.people import normalize_email
 
 # Header names we accept for each column, English and Spanish, compared case-insensitively.
 COLUMN_ALIASES = {
@@ -105,14 +104,14 @@ def parse_rows(community: Community, data: bytes) -> tuple[list[dict], list[dict
 
 def _cell(cells: list[str], columns: dict[str, int], name: str) -> str:
     index = columns.get(name)
-    return cells[index].strip() if index is not None and index < len(cells) else ""
+    return normalize.text(cells[index]) if index is not None and index < len(cells) else ""
 
 
 def _check_row(cells, columns, seen, existing, line) -> tuple[dict, list[str]]:
     reasons = []
     raw_email = _cell(cells, columns, "email")
-    row = {"name": " ".join(_cell(cells, columns, "name").split()), "email": raw_email,
-           "organization": " ".join(_cell(cells, columns, "organization").split())}
+    row = {"name": _cell(cells, columns, "name"), "email": raw_email,
+           "organization": _cell(cells, columns, "organization")}
     if not row["name"]:
         reasons.append(_("name is missing"))
     elif len(row["name"]) > NAME_MAX_LENGTH:
@@ -120,9 +119,9 @@ def _check_row(cells, columns, seen, existing, line) -> tuple[dict, list[str]]:
     if len(row["organization"]) > NAME_MAX_LENGTH:
         reasons.append(_("organization is longer than %(n)d characters", n=NAME_MAX_LENGTH))
     try:
-        row["email"] = normalize_email(raw_email)
-    except DomainError:
-        reasons.append(_("invalid email “%(email)s”", email=raw_email) if raw_email else _("email is missing"))
+        row["email"] = normalize.email_address(raw_email)
+    except DomainError as error:
+        reasons.append(error.message if raw_email else _("email is missing"))
     else:
         if row["email"] in seen:
             reasons.append(_("duplicate of line %(line)d in this file", line=seen[row["email"]]))

@@ -11,17 +11,16 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from service import audit, mailer
+from service import audit, mailer, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, CommunityCoordinator, Coordinator, Member, Membership, Organization
 from service.models.members import DIGEST_FREQUENCIES, LANGUAGES, ROLES
-from service.people import normalize_email
 
 
 def organization_named(name: str | None) -> Organization | None:
     """The organization with this name (case-insensitive), created if new; None for a blank name."""
-    name = " ".join((name or "").split())
+    name = normalize.text(name)
     if not name:
         return None
     key = name.lower()
@@ -39,7 +38,7 @@ NAME_MAX_LENGTH = 200  # Member.name and Organization.name hold this many charac
 def _check_lengths(name: str, organization: str | None) -> None:
     if len(name) > NAME_MAX_LENGTH:
         raise DomainError(_("A name can have at most %(n)d characters.", n=NAME_MAX_LENGTH), "name")
-    if len(" ".join((organization or "").split())) > NAME_MAX_LENGTH:
+    if len(normalize.text(organization)) > NAME_MAX_LENGTH:
         raise DomainError(_("An organization name can have at most %(n)d characters.", n=NAME_MAX_LENGTH),
                           "organization")
 
@@ -104,8 +103,8 @@ def add_member(actor: Coordinator | None, community: Community, *, name: str, em
     shown, changed or hinted at, and the add looks the same as for a new
     address. The person keeps their one language and set of email preferences.
     """
-    address = normalize_email(email)
-    name = " ".join((name or "").split())
+    address = normalize.email_address(email)
+    name = normalize.text(name)
     if not name:
         raise DomainError(_("A name is required."), "name")
     _check_lengths(name, organization)
@@ -178,10 +177,10 @@ def update_member(actor: Coordinator, membership: Membership, *, organization: s
     _check_choices(language or member.language, role, digest_frequency)
     _check_lengths(membership.name, organization)
     changes = {}
-    if name is not None and " ".join(name.split()) != membership.name:
+    if name is not None and normalize.text(name) != membership.name:
         changes.update(set_person_name(member, name))
     if email is not None:
-        address = normalize_email(email)
+        address = normalize.email_address(email)
         if address != member.email and db.session.scalar(select(Member).where(Member.email == address)):
             raise DomainError(_("Another member already uses %(address)s.", address=address), "email")
         email = address
@@ -196,7 +195,7 @@ def update_member(actor: Coordinator, membership: Membership, *, organization: s
 
 def set_person_name(member: Member, name: str) -> dict:
     """Give the person this name in every community; {"name": [old, new]} if that changed anything."""
-    name = " ".join((name or "").split())
+    name = normalize.text(name)
     if not name:
         raise DomainError(_("A name is required."), "name")
     _check_lengths(name, None)

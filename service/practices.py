@@ -9,7 +9,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from service import audit
+from service import audit, normalize
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -34,9 +34,9 @@ def share_url(community: Community, member: Member) -> str:
 
 def _clean(fields: dict) -> dict:
     """Trimmed values, or DomainError naming the field: a title and what we did are required."""
-    title = " ".join((fields.get("title") or "").split())  # one line: it is a heading in emails
-    what_we_did = (fields.get("what_we_did") or "").strip()
-    what_happened = (fields.get("what_happened") or "").strip()
+    title = normalize.text(fields.get("title"))  # one line: it is a heading in emails
+    what_we_did = normalize.text(fields.get("what_we_did"), multiline=True)
+    what_happened = normalize.text(fields.get("what_happened"), multiline=True)
     if not title:
         raise DomainError(_("Give your practice a short title."), "title")
     if len(title) > MAX_TITLE:
@@ -131,7 +131,7 @@ def approve(actor: Coordinator, practice: Practice, **edits) -> Practice:
 
 def decline(actor: Coordinator, practice: Practice, reason: str | None = None) -> Practice:
     """Keep a practice out of digests; the reason (optional) stays in the audit trail."""
-    reason = " ".join((reason or "").split())[:500]
+    reason = normalize.text(reason)[:500]
     if practice.status == "declined":
         return practice
     previous, practice.status, practice.reviewed_at = practice.status, "declined", now()

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, select
 from sqlalchemy.orm import contains_eager
 
-from service import audit
+from service import audit, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.clock import aware, now
@@ -51,7 +51,7 @@ def _clean(question, value):
             raise DomainError(_("Choose a number from %(low)d to %(high)d.", low=question.low, high=question.high),
                               question.key)
         return number
-    text = (value or "").replace("\x00", "").replace("\r\n", "\n").strip()
+    text = normalize.text(value, multiline=True)
     if len(text) > TEXT_LIMIT:
         raise DomainError(_("Please keep this answer under %(max)d characters.", max=TEXT_LIMIT), question.key)
     return text or None

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from forms.digest import DigestSettingsForm, PreviewForm
-from service import digests
+from service import digests, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Lesson, Member, Membership
@@ -69,7 +69,7 @@ def _membership_or_404(community, membership_id):
 @login_required
 def preview(community_id: int):
     community = community_or_404(community_id)
-    membership = _membership_or_404(community, request.args.get("membership_id", type=int))
+    membership = _membership_or_404(community, request.args.get("membership_id", type=normalize.database_id))
     text, _html, subject = digests.preview(community, membership.member)
     return render_template("digests/preview.html", community=community, membership=membership, text=text,
                            subject=subject, form=PreviewForm())
@@ -79,7 +79,7 @@ def preview(community_id: int):
 @login_required
 def preview_html(community_id: int):
     community = community_or_404(community_id)
-    membership = _membership_or_404(community, request.args.get("membership_id", type=int))
+    membership = _membership_or_404(community, request.args.get("membership_id", type=normalize.database_id))
     _text, html, _subject = digests.preview(community, membership.member)
     return sandboxed_html(html)
 

@@ -45,11 +45,11 @@ def _local(community: Community, moment) -> str:
 
 
 def _deadline_utc(community: Community, form):
-    """The form's local deadline as UTC; a time the clocks skip is blamed on the time field."""
+    """The form's local deadline as UTC; a time the clocks skip is blamed on the time field, a far date on the date."""
     try:
         return meetings.to_utc(community, form.deadline_date.data, form.deadline_time.data)
     except DomainError as error:
-        raise DomainError(error.message, "deadline_time") from None
+        raise DomainError(error.message, "deadline_date" if error.field == "start_date" else "deadline_time") from None
 
 
 @bp.route("/")

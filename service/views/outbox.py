@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from forms.member import ConfirmForm
 from service.extensions import db
 
-from service import outbox
+from service import normalize, outbox
 from service.communities import visible_communities_query
 from service.mailsink import find_captured
 from service.models.outbox import OUTBOX_STATUSES
@@ -21,7 +21,7 @@ bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 @login_required
 def index():
     status, kind, community_id = _filters(request.args)
-    page_number = max(request.args.get("page", 1, type=int) or 1, 1)
+    page_number = max(request.args.get("page", 1, type=normalize.database_id) or 1, 1)
     rows, has_next = outbox.page(outbox.filtered(current_user, status, kind, community_id), page_number)
     communities = db.session.scalars(visible_communities_query(current_user)).all()
     return render_template("outbox/index.html", rows=rows, has_next=has_next, page=page_number,
@@ -32,7 +32,7 @@ def index():
 
 def _filters(args) -> tuple[str | None, str | None, int | None]:
     status = args.get("status") if args.get("status") in OUTBOX_STATUSES else None
-    return status, args.get("kind") or None, args.get("community", type=int) or None
+    return status, normalize.text(args.get("kind")) or None, args.get("community", type=normalize.database_id) or None
 
 
 @bp.route("/retry", methods=["POST"])
