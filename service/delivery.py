@@ -2,11 +2,12 @@
 
 A row is claimed with a conditional UPDATE (pending -> sending), so two
 workers, a retried job and the sweeper can all hold the same ids and each row
-is still sent once. Every sent row is committed right after the SMTP server
-accepts it, and the server accepts the next message only after that commit
-(smtp_send.Gate): the only way to send a row twice is a crash between a 250
-and our commit, one message per crashed worker at most. A batch's SMTP round
-trips run in a thread of their own while the next message is rendered.
+is still sent once. Messages go one after another, and each outcome is
+committed before the next message is sent, so a crash leaves at most one
+message accepted by the server and not recorded: the sweeper sends that one
+again. A lost 250 can send twice too: when the server's answer to the final
+dot never arrives (a timeout, a dropped connection), the message may have been
+accepted, and SMTP gives no way to know; the row is tried again.
 """
 import json
 import smtplib
@@ -28,28 +29,12 @@ from service.extensions import db
 from service.mailer import delivery_batches, is_pending_due, row_suppression, suppressed_addresses
 from service.models import Community, Member, OutboundEmail
 from service.outcomes import PreparedOutcomes
-from service.smtp_send import Gate, Sending, SmtpConnection, WireThread, send_message
+from service.smtp_send import SmtpConnection, send_message
 from service.sql import on_postgresql, one_of
 
 MAX_BACKOFF = timedelta(hours=6)
 CLAIM_SIZE = 100  # rows claimed (and so left `sending` by a crash) at a time
 _outcomes: ContextVar = ContextVar("delivery_outcomes", default=None)  # see _outcome_writer
-
-
-def _transmit(connection, envelope_from: str, recipient: str, raw: bytes, gate: Gate, timeout: float) -> None:
-    """Hand one message's bytes to the SMTP server over the batch's Flask-Mail connection.
-
-    Not connection.send(Message): a flask_mail.Message looks up the host name
-    for a Message-ID of its own and re-parses both addresses, about a tenth of
-    a worker's time per email. Our bytes are whole and their headers checked
-    (email_render.to_bytes); the envelope sender is our own ASCII address.
-    The server accepts the message only once `gate` opens (smtp_send). Runs in
-    the batch's wire thread, outside the app context.
-    """
-    if connection.host is None:  # MAIL_SUPPRESS_SEND: Flask-Mail sends nothing either
-        return
-    to = recipient if recipient.isascii() else sanitize_address(recipient)  # IDNA for a non-ASCII domain
-    send_message(connection.host, envelope_from, to, raw, gate, timeout)
 
 
 def _now() -> datetime:
@@ -156,20 +141,21 @@ def _deliver_chunk(ids: list[int], smtp: SmtpConnection, renderer: BatchRenderer
         return
     rows = _load(claimed)
     suppressed = suppressed_addresses(row.recipient for row, _m, _c in rows)
-    remaining = list(rows)
-    while remaining:
-        before = len(remaining)
+    index, progressed = 0, False
+    while index < len(rows):
         try:
-            connection, wire = smtp.get()
-            _send_in_order(connection, wire, renderer, remaining, suppressed, outcome)
+            if _deliver_row(smtp, renderer, *rows[index], suppressed, outcome):
+                progressed = True
+            index += 1
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as error:
             smtp.drop()
             db.session.rollback()
-            if len(remaining) < before:
+            if progressed:
                 # Closed after some progress (smtplib hangs up on any 421 reply): go on over a
                 # new connection, or one deferred address would fail the rest of its batch.
+                progressed = False
                 continue
-            for row, _member, _community in remaining:  # not sent: try them all again later
+            for row, _member, _community in rows[index:]:  # not sent: try them all again later
                 when = _retry_or_fail(row, f"connection: {error}")
                 _note_retry(outcome, row, when)
             break
@@ -204,43 +190,30 @@ def _note_retry(outcome: dict, row: OutboundEmail, when: datetime | None) -> Non
         outcome["retry"].setdefault(when, []).append(row.id)
 
 
-def _send_in_order(connection, wire: WireThread, renderer: BatchRenderer, remaining: list,
-                   suppressed: dict[str, str], outcome: dict) -> None:
-    """Send `remaining` in order, removing each row once its outcome is committed.
+def _deliver_row(smtp: SmtpConnection, renderer: BatchRenderer, row, member, community,
+                 suppressed: dict[str, str], outcome: dict) -> bool:
+    """Render and send one row and commit its outcome; True if it went to the server.
 
-    The `wire` thread does the SMTP round trips (waiting on them releases the
-    GIL). While it sends one message, this thread renders the next and hands
-    it over, and that one's envelope and data go out while the first's outcome
-    is committed; but its final dot waits for that commit (smtp_send.Gate), so
-    a crash leaves at most one message accepted by the server and not recorded.
-    A connection error leaves the failed row and the next first in `remaining`.
+    Raises a connection error with nothing recorded: the row is still ours to send.
     """
-    sending: list[tuple[str, Gate, Sending]] = []  # for remaining[0] (its gate open) and remaining[1]
-    timeout = current_app.config["MAIL_TIMEOUT"]
+    message = _prepare(renderer, row, member, community, suppressed, outcome)
+    if message is None:  # recorded without sending: suppressed, or failed
+        return False
+    message_id, envelope_from, raw = message
+    host = smtp.get()
     try:
-        while remaining:
-            while len(sending) < 2 and len(remaining) > len(sending):
-                message = _prepare(renderer, *remaining[len(sending)], suppressed, outcome)
-                if message is None:  # recorded without sending: suppressed, or failed
-                    del remaining[len(sending)]
-                    continue
-                message_id, envelope_from, raw = message
-                gate = Gate()
-                if not sending:
-                    gate.open()
-                handed = wire.submit(_transmit, connection, envelope_from, remaining[len(sending)][0].recipient, raw,
-                                     gate, timeout)
-                sending.append((message_id, gate, handed))
-            if not sending:
-                return
-            message_id, _gate, handed = sending.pop(0)
-            _record(remaining[0], message_id, handed, outcome)
-            remaining.pop(0)
-            if sending:
-                sending[0][1].open()
-    finally:
-        for _message_id, gate, _handed in sending:  # not completed: the server must not accept them
-            gate.abandon()
+        if host is not None:  # MAIL_SUPPRESS_SEND: nothing goes out
+            to = row.recipient if row.recipient.isascii() else sanitize_address(row.recipient)  # IDNA domain
+            send_message(host, envelope_from, to, raw)
+    except smtplib.SMTPRecipientsRefused as error:
+        code, response = next(iter(error.recipients.values()))
+        _smtp_refusal(row, member, code, response, outcome)
+    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
+        _smtp_refusal(row, member, error.smtp_code, error.smtp_error, outcome)
+    else:
+        _finish(row.id, status="sent", message_id=message_id, sent_at=_now(), last_error=None)
+        outcome["sent"] += 1
+    return True
 
 
 def _prepare(renderer, row, member, community, suppressed, outcome) -> tuple[str, str, bytes] | None:
@@ -265,21 +238,6 @@ def _prepare(renderer, row, member, community, suppressed, outcome) -> tuple[str
         _finish(row.id, status="failed", last_error=f"rendering failed: {error}"[:1000])
     outcome["failed"] += 1
     return None
-
-
-def _record(entry, message_id: str, sending: Sending, outcome: dict) -> None:
-    """Wait for the server's answer to one message and commit the row's outcome."""
-    row, member, _community = entry
-    try:
-        sending.result()
-    except smtplib.SMTPRecipientsRefused as error:
-        code, response = next(iter(error.recipients.values()))
-        _smtp_refusal(row, member, code, response, outcome)
-    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
-        _smtp_refusal(row, member, error.smtp_code, error.smtp_error, outcome)
-    else:
-        _finish(row.id, status="sent", message_id=message_id, sent_at=_now(), last_error=None)
-        outcome["sent"] += 1
 
 
 def _smtp_refusal(row, member, code: int, response, outcome) -> None:
