@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 from flask import current_app
 from flask_mail import sanitize_address
-from sqlalchemy import Text, cast, select, update
+from sqlalchemy import String, Text, case, cast, select, update
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -210,6 +210,13 @@ def _deliver_row(smtp: SmtpConnection, renderer: BatchRenderer, row, member, com
         _smtp_refusal(row, member, code, response, outcome)
     except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
         _smtp_refusal(row, member, error.smtp_code, error.smtp_error, outcome)
+    except OSError:
+        raise  # the connection failed: the caller decides
+    except Exception as error:  # e.g. an address smtplib cannot encode: must not end the job for the rest
+        current_app.logger.exception("sending outbox row %s failed", row.id)
+        smtp.drop()  # where the conversation stopped is unknown
+        db.session.rollback()
+        _note_retry(outcome, row, _retry_or_fail(row, f"sending failed: {type(error).__name__}: {error}"))
     else:
         _finish(row.id, status="sent", message_id=message_id, sent_at=_now(), last_error=None)
         outcome["sent"] += 1
@@ -235,7 +242,8 @@ def _prepare(renderer, row, member, community, suppressed, outcome) -> tuple[str
         _finish(row.id, status="failed", last_error=f"refused: {error}")
     except Exception as error:  # a template bug must not stop the rest of the batch
         current_app.logger.exception("rendering outbox row %s failed", row.id)
-        _finish(row.id, status="failed", last_error=f"rendering failed: {error}"[:1000])
+        # It will not render next time either: failed at once, not retried.
+        _finish(row.id, status="failed", last_error=f"rendering failed: {type(error).__name__}: {error}"[:1000])
     outcome["failed"] += 1
     return None
 
@@ -256,27 +264,35 @@ def _smtp_refusal(row, member, code: int, response, outcome) -> None:
 def sweep(stuck_after: timedelta | None = None, grace: timedelta | None = None) -> dict:
     """Rebuild the queue from the database.
 
-    Rows left `sending` by a worker that died go back to pending (the one
-    message it may have handed to SMTP without recording is the documented
-    window). Pending rows that are due and older than the grace period are
-    enqueued again: if Redis still had them, the claim makes the copy a no-op.
+    Rows left `sending` by a job that died go back to pending (the one message
+    it may have handed to SMTP without recording is the documented window), or
+    to failed once they have had MAIL_MAX_ATTEMPTS claims: a row that kills
+    every job that tries it must end. They are enqueued one job each, so the
+    row that killed the job cannot take the rows claimed with it down again.
+    Pending rows that are due and older than the grace period are enqueued
+    again: if Redis still had them, the claim makes the copy a no-op.
     """
     config = current_app.config
     now = _now()
     stuck_after = stuck_after if stuck_after is not None else timedelta(seconds=config["MAIL_SENDING_TIMEOUT"])
     grace = grace if grace is not None else timedelta(seconds=config["MAIL_SWEEP_GRACE"])
+    spent = OutboundEmail.attempts >= config["MAIL_MAX_ATTEMPTS"]
     released = db.session.execute(
         update(OutboundEmail).where(OutboundEmail.status == "sending", OutboundEmail.updated_at <= now - stuck_after)
-        .values(status="pending", next_attempt_at=None, updated_at=now,
-                last_error="the worker stopped while sending; sent again")
-        .returning(OutboundEmail.id).execution_options(synchronize_session=False)).scalars().all()
+        .values(status=case((spent, "failed"), else_="pending"), next_attempt_at=None, updated_at=now,
+                last_error=case((spent, "gave up after " + cast(OutboundEmail.attempts, String)
+                                 + " attempts: the worker stopped while sending"),
+                                else_="the worker stopped while sending; sent again"))
+        .returning(OutboundEmail.id, OutboundEmail.status).execution_options(synchronize_session=False)).all()
     db.session.commit()
+    again = sorted(row_id for row_id, status in released if status == "pending")
     lost = db.session.scalars(select(OutboundEmail.id).where(
         is_pending_due(now), OutboundEmail.updated_at <= now - grace,
         (OutboundEmail.next_attempt_at.is_(None)) | (OutboundEmail.next_attempt_at <= now - grace))
         .order_by(OutboundEmail.id)).all()
-    ids = sorted(set(released) | set(lost))
+    lost = sorted(set(lost) - set(again))
     from jobs.queue import get_queue
     queue = get_queue()
-    queue.enqueue_many([queue.prepare_data("jobs.delivery.deliver", args=(batch,)) for batch in delivery_batches(ids)])
-    return {"released": len(released), "requeued": len(ids)}
+    batches = [[row_id] for row_id in again] + delivery_batches(lost)
+    queue.enqueue_many([queue.prepare_data("jobs.delivery.deliver", args=(batch,)) for batch in batches])
+    return {"released": len(again), "failed": len(released) - len(again), "requeued": len(again) + len(lost)}

@@ -172,7 +172,7 @@ def test_redis_flushed_mid_fan_out_loses_nothing(app, ctx, personas, smtp, worke
     assert len(received(smtp)) == 100
 
     result = sweep(grace=timedelta(0))
-    assert result == {"released": 0, "requeued": 200}
+    assert result == {"released": 0, "failed": 0, "requeued": 200}
     run_worker(app)
 
     rows = all_rows()
@@ -333,3 +333,69 @@ def test_smtp_server_down_then_back_sends_everything_once(app, ctx, personas, wo
     got = received(handler)
     assert set(got) == set(addresses) and set(got.values()) == {1}, \
         {a: n for a, n in got.items() if n != 1}
+
+
+def test_a_row_that_cannot_render_fails_at_once_and_the_rest_of_its_batch_is_sent(app, ctx, personas, smtp):
+    community = db.session.get(Community, personas["riverside"])
+    for name in ("Luz Ortega", "Mia Chen"):
+        members.add_member(None, community, name=name, email=f"{name.split()[0].lower()}@example.org")
+    people = list(db.session.scalars(select(Member).join(Membership).where(
+        Membership.community_id == community.id).order_by(Member.id)))
+    broken = people[1]  # in the middle of the batch
+    mailer.queue_bulk("announcement", people, lambda m: f"news:{m.id}",
+                      lambda m: {"subject": SUBJECT} if m is broken else {"subject": SUBJECT, "body": BODY},
+                      community)
+    db.session.commit()
+    run_worker(app)
+
+    rows = {row.recipient: row for row in all_rows()}
+    bad = rows.pop(broken.email)
+    assert bad.status == "failed" and bad.attempts == 1 and bad.next_attempt_at is None
+    assert bad.last_error == "rendering failed: UndefinedError: 'body' is undefined"
+    assert {row.status for row in rows.values()} == {"sent"}
+    assert smtp.to(broken.email) == [] and all(len(smtp.to(address)) == 1 for address in rows)
+    assert len(get_queue().scheduled_job_registry) == 0, "a rendering error is not retried"
+
+
+def test_a_row_that_kills_its_job_every_time_fails_after_max_attempts_and_the_rest_go_out(
+        app, ctx, personas, smtp, workers, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_MAX_ATTEMPTS", 2)
+    addresses = fan_out(personas["riverside"], 6)
+    poison = addresses[2]
+    rcpt_seen, release = threading.Event(), threading.Event()
+    original = smtp.handle_RCPT
+
+    async def handle_RCPT(server, session, envelope, address, rcpt_options):
+        if address == poison:  # the worker hangs on this one until the test kills it
+            rcpt_seen.set()
+            while not release.is_set():
+                await asyncio.sleep(0.01)
+        return await original(server, session, envelope, address, rcpt_options)
+
+    smtp.handle_RCPT = handle_RCPT
+    try:
+        for attempt in (1, 2):
+            worker = workers(app.config["MAIL_PORT"], MAIL_MAX_ATTEMPTS=2)
+            wait_until(rcpt_seen.is_set, 60, "the worker to reach the poison row", on_timeout=worker.log)
+            worker.kill()
+            rcpt_seen.clear()
+            result = sweep(stuck_after=timedelta(0), grace=timedelta(0))
+            rows = {row.recipient: row for row in all_rows()}
+            assert rows[poison].attempts == attempt
+            if attempt == 1:
+                assert rows[poison].status == "pending" and result["failed"] == 0
+                # Those claimed with it and not yet sent go again, one job each.
+                assert result["released"] == len([r for r in rows.values() if r.status == "pending"]) > 1
+            else:
+                assert rows[poison].status == "failed" and result["failed"] == 1
+                assert rows[poison].last_error == "gave up after 2 attempts: the worker stopped while sending"
+    finally:
+        release.set()
+    run_worker(app)
+
+    rows = {row.recipient: row for row in all_rows()}
+    assert rows.pop(poison).status == "failed"
+    assert {row.status for row in rows.values()} == {"sent"}
+    got = received(smtp)
+    assert poison not in got and set(got) == set(rows) and set(got.values()) == {1}
+    assert sweep(stuck_after=timedelta(0), grace=timedelta(0))["requeued"] == 0, "nothing left to try"
