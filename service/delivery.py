@@ -11,11 +11,9 @@ accepted, and SMTP gives no way to know; the row is tried again.
 """
 import json
 import smtplib
-from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 
-import psycopg
 from flask import current_app
 from flask_mail import sanitize_address
 from sqlalchemy import String, Text, case, cast, select, update
@@ -28,13 +26,13 @@ from service.email_render import HeaderInjectionError, new_message_id, to_bytes
 from service.extensions import db
 from service.mailer import delivery_batches, is_pending_due, row_suppression, suppressed_addresses
 from service.models import Community, Member, OutboundEmail
-from service.outcomes import PreparedOutcomes
+from service.outcomes import outcome_writer
 from service.smtp_send import SmtpConnection, send_message
-from service.sql import on_postgresql, one_of
+from service.sql import one_of
 
 MAX_BACKOFF = timedelta(hours=6)
 CLAIM_SIZE = 100  # rows claimed (and so left `sending` by a crash) at a time
-_outcomes: ContextVar = ContextVar("delivery_outcomes", default=None)  # see _outcome_writer
+_outcomes: ContextVar = ContextVar("delivery_outcomes")  # the batch's outcome_writer
 
 
 def _now() -> datetime:
@@ -55,49 +53,12 @@ def claim(ids: list[int]) -> list[int]:
     return claimed
 
 
-@contextmanager
-def _outcome_writer():
-    """On PostgreSQL, a connection of the batch's own where each outcome is one autocommitted UPDATE.
-
-    One round trip per message instead of four (BEGIN, SET LOCAL, UPDATE, COMMIT),
-    no ORM commit, and the statement prepared once and sent through libpq
-    itself (service.outcomes): measured, this is what keeps recording an
-    outcome cheaper than sending the message.
-    """
-    if not on_postgresql():
-        yield
-        return
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        driver = connection.connection.driver_connection
-        # Commits survive a worker crash either way; skipping the fsync wait only
-        # risks the last instant of outcomes if PostgreSQL itself crashes.
-        driver.execute("SET synchronous_commit TO OFF")
-        outcomes = PreparedOutcomes(driver, OutboundEmail.__tablename__)
-        token = _outcomes.set(outcomes)
-        try:
-            yield
-        finally:
-            _outcomes.reset(token)
-            if not connection.invalidated and not driver.closed:
-                try:  # the pool keeps the connection: leave it as it was
-                    outcomes.close()
-                    driver.execute("RESET synchronous_commit")
-                except psycopg.Error:
-                    connection.invalidate()  # (the error that brought us here, if any, goes on)
-
-
 def _finish(row_id: int, **values) -> None:
     """Record one row's outcome and commit it at once."""
     values["updated_at"] = _now()
-    outcomes = _outcomes.get()
-    if outcomes is not None:
-        outcomes.write(row_id, values)
-        if db.session().in_transaction():  # end the batch's reads (and anything a template's extras read)
-            db.session.commit()
-        return
-    db.session.execute(update(OutboundEmail).where(OutboundEmail.id == row_id)
-                       .values(**values).execution_options(synchronize_session=False))
-    db.session.commit()
+    _outcomes.get().write(row_id, values)
+    if db.session().in_transaction():  # end the batch's reads (and anything a template's extras read)
+        db.session.commit()
 
 
 def _retry_or_fail(row: OutboundEmail, error: str) -> datetime | None:
@@ -127,9 +88,13 @@ def deliver_batch(ids: list[int]) -> dict:
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
         renderer = BatchRenderer()
-        with _outcome_writer(), SmtpConnection() as smtp:
-            for start in range(0, len(ids), CLAIM_SIZE):
-                _deliver_chunk(ids[start:start + CLAIM_SIZE], smtp, renderer, outcome)
+        with outcome_writer() as outcomes, SmtpConnection() as smtp:
+            token = _outcomes.set(outcomes)
+            try:
+                for start in range(0, len(ids), CLAIM_SIZE):
+                    _deliver_chunk(ids[start:start + CLAIM_SIZE], smtp, renderer, outcome)
+            finally:
+                _outcomes.reset(token)
     finally:
         session.expire_on_commit = expire_on_commit
     return outcome
