@@ -11,12 +11,13 @@ accepted, and SMTP gives no way to know; the row is tried again.
 """
 import json
 import smtplib
+import time
 from contextvars import ContextVar
 from datetime import datetime, timedelta, timezone
 
 from flask import current_app
 from flask_mail import sanitize_address
-from sqlalchemy import String, Text, case, cast, select, update
+from sqlalchemy import String, Text, case, cast, select, tuple_, update
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -39,37 +40,61 @@ def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def claim(ids: list[int]) -> list[int]:
-    """Mark the due pending rows among `ids` as sending; the ids we now own."""
+def claim(ids: list[int]) -> dict[int, int]:
+    """Mark the due pending rows among `ids` as sending; {id: attempt} of the rows we now hold.
+
+    Every claim counts as an attempt, and the attempt number is the claim's
+    token: a row the sweeper released and another job claimed again has a
+    higher one, so what this batch writes later cannot overwrite it.
+    """
     now = _now()
     owned = (select(OutboundEmail.id).where(one_of(OutboundEmail.id, ids), is_pending_due(now))
              .with_for_update(skip_locked=True))
     result = db.session.execute(
         update(OutboundEmail).where(OutboundEmail.id.in_(owned.scalar_subquery()))
         .values(status="sending", attempts=OutboundEmail.attempts + 1, updated_at=now)
-        .returning(OutboundEmail.id).execution_options(synchronize_session=False))
-    claimed = sorted(result.scalars())
+        .returning(OutboundEmail.id, OutboundEmail.attempts).execution_options(synchronize_session=False))
+    claimed = dict(sorted(tuple(row) for row in result))
     db.session.commit()
     return claimed
 
 
-def _finish(row_id: int, **values) -> None:
-    """Record one row's outcome and commit it at once."""
+def renew(held: dict[int, int]) -> set[int]:
+    """Renew the claim on the `held` rows (id -> attempt) still ours; their ids.
+
+    A batch slower than MAIL_SENDING_TIMEOUT would otherwise see the sweeper
+    take its rows and another job send them too.
+    """
+    result = db.session.execute(
+        update(OutboundEmail).where(tuple_(OutboundEmail.id, OutboundEmail.attempts).in_(list(held.items())),
+                                    OutboundEmail.status == "sending")
+        .values(updated_at=_now()).returning(OutboundEmail.id).execution_options(synchronize_session=False))
+    ours = set(result.scalars())
+    db.session.commit()
+    return ours
+
+
+def _finish(row: OutboundEmail, **values) -> bool:
+    """Record one row's outcome and commit it at once; False if the row is no longer ours (nothing written)."""
     values["updated_at"] = _now()
-    _outcomes.get().write(row_id, values)
+    written = _outcomes.get().write(row.id, row.attempts, values)
     if db.session().in_transaction():  # end the batch's reads (and anything a template's extras read)
         db.session.commit()
+    if not written:
+        current_app.logger.warning("outbox row %s was claimed again by another job; %s not recorded",
+                                   row.id, values.get("status"))
+    return written
 
 
 def _retry_or_fail(row: OutboundEmail, error: str) -> datetime | None:
     """Schedule another attempt with backoff, or give up; the retry time, if any."""
     config = current_app.config
     if row.attempts >= config["MAIL_MAX_ATTEMPTS"]:
-        _finish(row.id, status="failed", last_error=f"gave up after {row.attempts} attempts: {error}"[:1000])
+        _finish(row, status="failed", last_error=f"gave up after {row.attempts} attempts: {error}"[:1000])
         return None
     delay = min(timedelta(seconds=config["MAIL_RETRY_BASE_SECONDS"] * 2 ** (row.attempts - 1)), MAX_BACKOFF)
     when = (_now() + delay).replace(microsecond=0) + timedelta(seconds=1)
-    _finish(row.id, status="pending", last_error=error[:1000], next_attempt_at=when)
+    _finish(row, status="pending", last_error=error[:1000], next_attempt_at=when)
     return when
 
 
@@ -81,7 +106,7 @@ def deliver_batch(ids: list[int]) -> dict:
     claims them CLAIM_SIZE at a time: a worker that dies leaves at most that
     many rows `sending` for the sweeper, and the rest of its batch still pending.
     """
-    outcome = {"sent": 0, "failed": 0, "suppressed": 0, "retry": {}}
+    outcome = {"sent": 0, "failed": 0, "suppressed": 0, "taken": 0, "retry": {}}
     # Each outcome is committed on its own; expiring the batch at every commit would
     # reload each row, member and community (three SELECTs per message) for nothing.
     session = db.session()
@@ -101,13 +126,21 @@ def deliver_batch(ids: list[int]) -> dict:
 
 
 def _deliver_chunk(ids: list[int], smtp: SmtpConnection, renderer: BatchRenderer, outcome: dict) -> None:
-    claimed = claim(ids)
-    if not claimed:
+    held = claim(ids)
+    if not held:
         return
-    rows = _load(claimed)
+    rows = _load(held)
     suppressed = suppressed_addresses(row.recipient for row, _m, _c in rows)
+    renew_every = current_app.config["MAIL_SENDING_TIMEOUT"] / 4
+    renew_at = time.monotonic() + renew_every
     index, progressed = 0, False
     while index < len(rows):
+        if time.monotonic() >= renew_at:
+            ours = renew({row.id: row.attempts for row, _m, _c in rows[index:]})
+            _note_lost(outcome, [row.id for row, _m, _c in rows[index:] if row.id not in ours])
+            rows[index:] = [entry for entry in rows[index:] if entry[0].id in ours]
+            renew_at = time.monotonic() + renew_every
+            continue
         try:
             if _deliver_row(smtp, renderer, *rows[index], suppressed, outcome):
                 progressed = True
@@ -126,8 +159,8 @@ def _deliver_chunk(ids: list[int], smtp: SmtpConnection, renderer: BatchRenderer
             break
 
 
-def _load(ids: list[int]) -> list:
-    """(row, member, community) for each of `ids`, in id order; member or community None when gone.
+def _load(held: dict[int, int]) -> list:
+    """(row, member, community) for each `held` row still ours, in id order; member or community None when gone.
 
     The rows of a fan-out carry the same context (an announcement's whole
     text): it is read as text and parsed once per distinct text, the rows
@@ -140,12 +173,21 @@ def _load(ids: list[int]) -> list:
             .options(defer(OutboundEmail.context))
             .join(Member, Member.id == OutboundEmail.member_id, isouter=True)
             .join(Community, Community.id == OutboundEmail.community_id, isouter=True)
-            .where(one_of(OutboundEmail.id, ids)).order_by(OutboundEmail.id)):
+            .where(one_of(OutboundEmail.id, list(held)), OutboundEmail.status == "sending")
+            .order_by(OutboundEmail.id)):
+        if row.attempts != held[row.id]:  # claimed again by another job since
+            continue
         if context not in parsed:
             parsed[context] = json.loads(context)
         set_committed_value(row, "context", parsed[context])
         loaded.append((row, member, community))
     return loaded
+
+
+def _note_lost(outcome: dict, ids: list[int]) -> None:
+    if ids:
+        current_app.logger.warning("outbox rows %s were claimed again by another job; not sent here", ids)
+        outcome["taken"] += len(ids)
 
 
 def _note_retry(outcome: dict, row: OutboundEmail, when: datetime | None) -> None:
@@ -183,7 +225,7 @@ def _deliver_row(smtp: SmtpConnection, renderer: BatchRenderer, row, member, com
         db.session.rollback()
         _note_retry(outcome, row, _retry_or_fail(row, f"sending failed: {type(error).__name__}: {error}"))
     else:
-        _finish(row.id, status="sent", message_id=message_id, sent_at=_now(), last_error=None)
+        _finish(row, status="sent", message_id=message_id, sent_at=_now(), last_error=None)
         outcome["sent"] += 1
     return True
 
@@ -191,12 +233,12 @@ def _deliver_row(smtp: SmtpConnection, renderer: BatchRenderer, row, member, com
 def _prepare(renderer, row, member, community, suppressed, outcome) -> tuple[str, str, bytes] | None:
     """(Message-ID, envelope sender, bytes) to send for this row, or None once it is recorded as not to be sent."""
     if member is None:
-        _finish(row.id, status="failed", last_error="the member no longer exists")
+        _finish(row, status="failed", last_error="the member no longer exists")
         outcome["failed"] += 1
         return None
     reason = row_suppression(row, member, suppressed)
     if reason:
-        _finish(row.id, status="suppressed", last_error=reason)
+        _finish(row, status="suppressed", last_error=reason)
         outcome["suppressed"] += 1
         return None
     message_id = new_message_id()
@@ -204,11 +246,11 @@ def _prepare(renderer, row, member, community, suppressed, outcome) -> tuple[str
         rendered = renderer.render(row, member, community)
         return message_id, rendered.envelope_from, to_bytes(rendered, message_id)
     except HeaderInjectionError as error:
-        _finish(row.id, status="failed", last_error=f"refused: {error}")
+        _finish(row, status="failed", last_error=f"refused: {error}")
     except Exception as error:  # a template bug must not stop the rest of the batch
         current_app.logger.exception("rendering outbox row %s failed", row.id)
         # It will not render next time either: failed at once, not retried.
-        _finish(row.id, status="failed", last_error=f"rendering failed: {type(error).__name__}: {error}"[:1000])
+        _finish(row, status="failed", last_error=f"rendering failed: {type(error).__name__}: {error}"[:1000])
     outcome["failed"] += 1
     return None
 
@@ -218,7 +260,7 @@ def _smtp_refusal(row, member, code: int, response, outcome) -> None:
     detail = response.decode(errors="replace") if isinstance(response, bytes) else str(response)
     error = f"SMTP {code} {detail}"
     if 500 <= code < 600:
-        _finish(row.id, status="failed", last_error=error[:1000])
+        _finish(row, status="failed", last_error=error[:1000])
         bounces.record_bounce(member, "hard", error, row.id)
         db.session.commit()
         outcome["failed"] += 1

@@ -34,26 +34,30 @@ class Outcomes:
         self._cursor = connection.connection.driver_connection.cursor() if postgresql else None
         self._statements: dict[tuple[str, ...], TextClause | str] = {}
 
-    def write(self, row_id: int, values: dict) -> None:
-        """Set `values` on the row `row_id`, committed when this returns."""
+    def write(self, row_id: int, attempt: int, values: dict) -> bool:
+        """Set `values` on the row `row_id` if this batch's claim (`attempt`) still holds it; committed on return.
+
+        False, and nothing written, if the row is no longer `sending` under that
+        claim: the sweeper released it, and perhaps another job claimed it again.
+        """
         columns = tuple(sorted(values))
         statement = self._statements.get(columns)
         if statement is None:
             statement = self._statement(columns)
         params = {f"new_{column}": _storable(value) for column, value in values.items()}
-        params["row_id"] = row_id
+        params["row_id"], params["attempt"] = row_id, attempt
         if self._cursor is not None:
-            self._cursor.execute(statement, params, prepare=True)
-        else:
-            self._connection.execute(statement, params)
+            return self._cursor.execute(statement, params, prepare=True).rowcount == 1
+        return self._connection.execute(statement, params).rowcount == 1
 
     def _statement(self, columns: tuple[str, ...]) -> TextClause | str:
         assignments = ", ".join(f"{column} = :new_{column}" for column in columns)
-        sql = f"UPDATE {_TABLE.name} SET {assignments} WHERE id = :row_id"
+        sql = f"UPDATE {_TABLE.name} SET {assignments} WHERE id = :row_id AND status = 'sending' AND attempts = :attempt"
         if self._cursor is not None:
             statement = _PLACEHOLDER.sub(r"%(\1)s", sql)
         else:  # typed, so each value is bound as its column reads it (SQLite stores times as text)
             statement = text(sql).bindparams(bindparam("row_id", type_=_TABLE.c.id.type),
+                                             bindparam("attempt", type_=_TABLE.c.attempts.type),
                                              *(bindparam(f"new_{column}", type_=_TABLE.c[column].type)
                                                for column in columns))
         self._statements[columns] = statement

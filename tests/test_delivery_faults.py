@@ -399,3 +399,89 @@ def test_a_row_that_kills_its_job_every_time_fails_after_max_attempts_and_the_re
     got = received(smtp)
     assert poison not in got and set(got) == set(rows) and set(got.values()) == {1}
     assert sweep(stuck_after=timedelta(0), grace=timedelta(0))["requeued"] == 0, "nothing left to try"
+
+
+def _deliver_in_thread(app, ids: list[int]) -> tuple[threading.Thread, dict]:
+    """deliver_batch(ids) in a thread of its own (another worker, in this process); its result in the dict."""
+    from service.delivery import deliver_batch
+    result: dict = {}
+
+    def run():
+        with app.app_context():
+            try:
+                result.update(deliver_batch(ids))
+            finally:
+                db.session.remove()
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result
+
+
+def _queued_ids() -> list[int]:
+    """The ids of the delivery jobs queued so far, taken off the queue."""
+    queue = get_queue()
+    ids = sorted(row_id for job in queue.get_jobs() for row_id in job.args[0])
+    queue.empty()
+    return ids
+
+
+def test_a_batch_slower_than_the_sending_timeout_keeps_its_rows_and_each_email_goes_once(
+        app, ctx, personas, smtp, workers, monkeypatch):
+    # Start-up refuses a timeout this short; here it makes an ordinary batch "slow": it lasts four times as long.
+    monkeypatch.setitem(app.config, "MAIL_SENDING_TIMEOUT", 1)
+    slow_smtp(smtp, delay=0.1)
+    addresses = fan_out(personas["riverside"], 40)
+    ids = _queued_ids()
+    other = workers(app.config["MAIL_PORT"]).wait_ready()  # takes whatever the sweeper puts back on the queue
+    stop, sweeps = threading.Event(), []
+
+    def sweeper():
+        with app.app_context():
+            while not stop.is_set():
+                sweeps.append(sweep(grace=timedelta(minutes=1)))
+                db.session.remove()
+                time.sleep(0.1)
+    sweeping = threading.Thread(target=sweeper)
+    sweeping.start()
+    try:
+        thread, result = _deliver_in_thread(app, ids)
+        thread.join(60)
+    finally:
+        stop.set()
+        sweeping.join()
+    wait_until(lambda: len(get_queue()) == 0, 30, "the other worker to empty the queue", on_timeout=other.log)
+    other.stop()
+    assert len(sweeps) > 20 and not any(result["released"] for result in sweeps), sweeps
+
+    got = received(smtp)
+    assert set(got) == set(addresses) and set(got.values()) == {1}, {a: n for a, n in got.items() if n != 1}
+    rows = all_rows()
+    assert {row.status for row in rows} == {"sent"} and {row.attempts for row in rows} == {1}
+    assert result["sent"] == 40 and result["taken"] == 0, result
+
+
+def test_rows_claimed_again_by_another_job_are_neither_overwritten_nor_sent(app, ctx, personas, smtp, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_SENDING_TIMEOUT", 1)  # the batch checks its claim every 0.25 s
+    release = slow_smtp(smtp, hold_at=5)
+    fan_out(personas["riverside"], 20)
+    ids = _queued_ids()
+    thread, result = _deliver_in_thread(app, ids)
+    try:
+        wait_until(lambda: len(smtp.messages) >= 5, 30, "the batch to send its fifth message")
+        # An operator's sweep takes the batch's rows back, and another job claims them.
+        assert sweep(stuck_after=timedelta(0), grace=timedelta(minutes=1))["released"] == 16
+        get_queue().empty()
+        from service.delivery import claim
+        taken = claim(ids)
+        assert sorted(taken) == ids[4:]
+        time.sleep(0.5)
+    finally:
+        release.set()
+        thread.join(30)
+
+    assert len(smtp.messages) == 5, "nothing sent after the batch lost its claim"
+    rows = all_rows()
+    assert [row.status for row in rows[:4]] == ["sent"] * 4
+    # The fifth was in flight when it was taken: its 250 does not overwrite the other job's claim.
+    assert {(row.status, row.attempts, row.sent_at) for row in rows[4:]} == {("sending", 2, None)}
+    assert (result["sent"], result["taken"]) == (5, 15), result

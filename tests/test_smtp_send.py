@@ -1,9 +1,19 @@
-"""One message at a time over one connection: the bytes as written, refusals as sendmail raises them."""
+"""One message at a time over one connection: the bytes as written, refusals as sendmail raises them, no wait
+beyond MAIL_TIMEOUT."""
 import smtplib
+import socket
+import threading
+import time
 
 import pytest
+from sqlalchemy import select
 
+from service import mailer
+from service.config import ConfigError, load_settings
+from service.extensions import db
+from service.models import Community, Member, OutboundEmail
 from service.smtp_send import send_message, smtp_path
+from tests.conftest import run_worker
 
 RAW = b"Subject: hello\r\nFrom: cop@example.org\r\n\r\n.a line starting with a dot\r\nbye\r\n"
 
@@ -43,3 +53,54 @@ def test_refusals_raise_as_sendmail_does_and_a_550_leaves_the_connection_usable(
                                      "José <jose@example.org>", "luz@exämple.org", "<>", "a@b@c"])
 def test_envelope_addresses_are_written_as_smtplib_writes_them(address):
     assert smtp_path(address) == smtplib.quoteaddr(address)
+
+
+@pytest.fixture
+def silent_server(app, request):
+    """A TCP server that never answers: it does not even accept (the kernel completes the handshake), or it
+    greets and then says nothing more. The app's SMTP settings point at it."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted = []
+
+    def greet():
+        try:
+            connection, _peer = listener.accept()
+        except OSError:
+            return
+        accepted.append(connection)
+        connection.sendall(b"220 silent.example ESMTP\r\n")
+
+    if request.param == "greets":
+        threading.Thread(target=greet, daemon=True).start()
+    state = app.extensions["mail"]
+    old = state.server, state.port
+    state.server, state.port = "127.0.0.1", listener.getsockname()[1]
+    yield
+    state.server, state.port = old
+    listener.close()
+    for connection in accepted:
+        connection.close()
+
+
+@pytest.mark.parametrize("silent_server", ["never accepts", "greets"], indirect=True)
+def test_a_server_that_never_answers_ends_the_job_within_mail_timeout(app, ctx, personas, silent_server,
+                                                                      monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_TIMEOUT", 1)
+    member = db.session.scalar(select(Member).where(Member.email == "ana@example.org"))
+    mailer.queue_email("welcome", member, "silent", community=db.session.scalar(select(Community)))
+    db.session.commit()
+    started = time.monotonic()
+    run_worker(app)
+    assert time.monotonic() - started < 10
+    db.session.expire_all()
+    row = db.session.scalar(select(OutboundEmail))
+    assert row.status == "pending" and row.attempts == 1 and "timed out" in row.last_error, row.last_error
+
+
+@pytest.mark.parametrize("value", ["1", "180", "240"])
+def test_start_up_refuses_a_sending_timeout_not_above_the_job_timeout_and_its_margin(value):
+    with pytest.raises(ConfigError, match=r"MAIL_SENDING_TIMEOUT must be above 240 seconds"):
+        load_settings({"MAIL_SENDING_TIMEOUT": value})
+    assert load_settings({"MAIL_SENDING_TIMEOUT": "241"})["MAIL_SENDING_TIMEOUT"] == 241
