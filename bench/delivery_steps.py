@@ -36,9 +36,9 @@ STEPS = [("render", "service.batch_render", "BatchRenderer.render"),
          ("  CSS inlining", "service.email_render", "inline_css"),
          ("MIME bytes", "service.delivery", "to_bytes"),
          ("SMTP client", "service.delivery", "send_message"),
-         ("outcome committed", "service.delivery", "_finish"),
-         ("claim", "service.delivery", "claim"),
-         ("load rows", "service.delivery", "_load"),
+         ("outcome committed", "service.delivery", "Batch._finish"),
+         ("claim", "service.claims", "claim"),
+         ("load rows", "service.claims", "load"),
          ("suppression lookup", "service.delivery", "suppressed_addresses")]
 
 

@@ -3,7 +3,8 @@ from sqlalchemy import Select, func, or_, select
 
 from service import audit, mailer
 from service.extensions import db
-from service.models import BounceEvent, Community, CommunityCoordinator, Coordinator, Member, Membership, OutboundEmail
+from service.models import (AuditEvent, BounceEvent, Community, CommunityCoordinator, Coordinator, Member, Membership,
+                            OutboundEmail)
 
 PAGE_SIZE = 50
 
@@ -58,6 +59,20 @@ def retry(coordinator: Coordinator, query: Select) -> int:
     if count:
         audit.record(coordinator, "outbox.retry", "outbound_email", ids[0] if count == 1 else None, count=count)
     return count
+
+
+def delivery_problem(coordinator: Coordinator) -> AuditEvent | None:
+    """The last time the mail server refused something about us and delivery stopped (service.delivery), while
+    no email of the coordinator's communities has been sent since; its details hold the server's words."""
+    query = select(AuditEvent).where(AuditEvent.action == "delivery.stopped").order_by(AuditEvent.id.desc()).limit(1)
+    if not coordinator.is_admin:
+        query = query.where(AuditEvent.community_id.in_(select(CommunityCoordinator.community_id).where(
+            CommunityCoordinator.coordinator_id == coordinator.id)))
+    event = db.session.scalar(query)
+    if event is None:
+        return None
+    sent_since = visible_outbox_query(coordinator).where(OutboundEmail.sent_at > event.created_at).limit(1)
+    return None if db.session.scalar(sent_since) else event
 
 
 def members_not_receiving(community: Community) -> list[tuple[Member, str, str]]:

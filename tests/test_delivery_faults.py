@@ -20,7 +20,7 @@ from sqlalchemy import func, insert, select
 
 from jobs.queue import get_queue, redis_connection
 from service import mailer, members
-from service.delivery import sweep
+from service.sweeper import sweep
 from service.extensions import db
 from service.models import BounceEvent, Community, Member, Membership, OutboundEmail, Suppression
 from tests.conftest import run_worker
@@ -471,7 +471,7 @@ def test_rows_claimed_again_by_another_job_are_neither_overwritten_nor_sent(app,
         # An operator's sweep takes the batch's rows back, and another job claims them.
         assert sweep(stuck_after=timedelta(0), grace=timedelta(minutes=1))["released"] == 16
         get_queue().empty()
-        from service.delivery import claim
+        from service.claims import claim
         taken = claim(ids)
         assert sorted(taken) == ids[4:]
         time.sleep(0.5)
