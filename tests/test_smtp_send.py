@@ -12,6 +12,7 @@ from service import mailer
 from service.config import ConfigError, load_settings
 from service.extensions import db
 from service.models import Community, Member, OutboundEmail
+from service.smtp_refusals import refusal
 from service.smtp_send import send_message, smtp_path
 from tests.conftest import run_worker
 
@@ -104,3 +105,26 @@ def test_start_up_refuses_a_sending_timeout_not_above_the_job_timeout_and_its_ma
     with pytest.raises(ConfigError, match=r"MAIL_SENDING_TIMEOUT must be above 240 seconds"):
         load_settings({"MAIL_SENDING_TIMEOUT": value})
     assert load_settings({"MAIL_SENDING_TIMEOUT": "241"})["MAIL_SENDING_TIMEOUT"] == 241
+
+
+@pytest.mark.parametrize("stage, code, text, about_recipient", [
+    ("rcpt", 550, "5.1.1 <ana@example.org>: Recipient address rejected: User unknown", True),
+    ("rcpt", 550, "No such user here", True),  # no enhanced code: a refusal at RCPT is about the recipient
+    ("rcpt", 554, "5.2.1 Mailbox disabled", True),
+    ("data", 550, "5.1.1 User unknown (checked after the data)", True),
+    ("rcpt", 550, "5.7.1 Relaying denied", False),
+    ("rcpt", 554, "5.3.4 Message too big for system", False),
+    ("rcpt", 501, "5.5.2 Syntax error", False),
+    ("mail", 553, "5.1.8 Sender address rejected: Domain not found", False),  # 5.1.x at MAIL FROM: our sender
+    ("mail", 553, "Sender address rejected", False),
+    ("data", 554, "5.7.1 Message rejected as spam", False),
+    ("data", 500, "Internal error", False),
+    ("rcpt", 450, "4.1.1 Try again later", False),  # temporary: retried, never a bounce
+])
+def test_only_a_refusal_of_the_recipient_is_a_bounce(stage, code, text, about_recipient):
+    assert refusal(stage, code, text.encode()).is_about_recipient is about_recipient
+
+
+def test_a_refusal_keeps_the_servers_words_on_one_printable_line():
+    refused = refusal("rcpt", 550, b"5.1.1 <ana@example.org>:\x00 no\r\n such\tuser \xff")
+    assert str(refused) == "SMTP 550 5.1.1 <ana@example.org>: no such user \ufffd"
