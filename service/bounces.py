@@ -133,12 +133,6 @@ def _diagnostic(message, subject: str) -> str:
     return printable_line(subject or "delivery failure")[:200]
 
 
-def member_in(community_id: int, member_id: int) -> Member | None:
-    """The member `member_id` if they belong to the community (any membership status)."""
-    return db.session.scalar(select(Member).join(Membership).where(
-        Membership.community_id == community_id, Member.id == member_id))
-
-
 def may_lift_suppression(actor: Coordinator, member: Member) -> bool:
     """Whether `actor` may let mail reach `member` again: an admin, or the coordinator of every community the
     member belongs to (a member shared with another coordinator's community is the admin's call)."""

@@ -75,14 +75,14 @@ def delivery_problem(coordinator: Coordinator) -> AuditEvent | None:
     return None if db.session.scalar(sent_since) else event
 
 
-def members_not_receiving(community: Community) -> list[tuple[Member, str, str]]:
-    """Active members of the community whom mail does not reach: (member, reason, last bounce)."""
-    found = db.session.scalars(select(Member).join(Membership).where(
+def members_not_receiving(community: Community) -> list[tuple[Member, str, str, int]]:
+    """Active members of the community whom mail does not reach: (member, reason, last bounce, membership id)."""
+    found = db.session.execute(select(Member, Membership.id).join(Membership).where(
         Membership.community_id == community.id, Membership.status == "active",
         or_(Member.status != "active", Member.paused)).order_by(Member.name)).all()
     result = []
-    for member in found:
+    for member, membership_id in found:
         last = db.session.scalar(select(BounceEvent.diagnostic).where(BounceEvent.member_id == member.id)
                                  .order_by(BounceEvent.id.desc()).limit(1))
-        result.append((member, "paused" if member.status == "active" else member.status, last or ""))
+        result.append((member, "paused" if member.status == "active" else member.status, last or "", membership_id))
     return result

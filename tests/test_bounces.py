@@ -14,7 +14,7 @@ from sqlalchemy import select
 from service import bounces, mailer, members
 from service.addresses import make_address, read_address
 from service.extensions import db
-from service.models import AuditEvent, BounceEvent, Community, Member, OutboundEmail, Suppression
+from service.models import AuditEvent, BounceEvent, Community, Member, Membership, OutboundEmail, Suppression
 from tests.conftest import run_worker
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bounces"
@@ -539,8 +539,10 @@ def _logged_in(app, email: str):
 def _lift(http, community_id: int, member_id: int, page_of: int | None = None):
     """POST the lift button with the CSRF token of a community page (the one it is on unless `page_of`)."""
     from tests.conftest import post_form
+    membership = db.session.scalar(select(Membership.id).where(Membership.member_id == member_id,
+                                                              Membership.community_id == community_id))
     return post_form(http, f"/communities/{page_of or community_id}", {},
-                     post_url=f"/outbox/communities/{community_id}/members/{member_id}/lift-bounce")
+                     post_url=f"/outbox/communities/{community_id}/memberships/{membership or 0}/lift-bounce")
 
 
 def test_a_coordinator_lifts_a_bounce_suppression_from_the_community_page_audited(app, ctx, alice_client, personas):
@@ -562,7 +564,8 @@ def test_a_coordinator_lifts_a_bounce_suppression_from_the_community_page_audite
 
 def test_lifting_needs_csrf_and_is_refused_outside_the_coordinators_communities(app, ctx, alice_client, personas):
     ana = _bounced_ana()
-    url = f"/outbox/communities/{personas['riverside']}/members/{ana.id}/lift-bounce"
+    membership = db.session.scalar(select(Membership.id).where(Membership.member_id == ana.id))
+    url = f"/outbox/communities/{personas['riverside']}/memberships/{membership}/lift-bounce"
     assert alice_client.post(url).status_code == 400  # no CSRF token
     with app.app_context():  # (the test's own context remembers Alice as the logged-in user)
         bob = _logged_in(app, "bob@example.org")

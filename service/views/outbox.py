@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from forms.member import ConfirmForm
 from service.extensions import db
 
-from service import bounces, outbox
+from service import bounces, members, outbox
 from service.communities import visible_communities_query
 from service.mailsink import find_captured
 from service.models.outbox import OUTBOX_STATUSES
@@ -61,14 +61,15 @@ def retry_one(email_id: int):
     return redirect(url_for("outbox.show", email_id=email.id))
 
 
-@bp.route("/communities/<int:community_id>/members/<int:member_id>/lift-bounce", methods=["POST"])
+@bp.route("/communities/<int:community_id>/memberships/<int:membership_id>/lift-bounce", methods=["POST"])
 @login_required
-def lift_bounce(community_id: int, member_id: int):
+def lift_bounce(community_id: int, membership_id: int):
     """Let mail reach a member suppressed for bouncing again (from the community page's list)."""
     community = community_or_404(community_id)
-    member = bounces.member_in(community.id, member_id)
-    if member is None:
+    membership = members.membership_in(community, membership_id)
+    if membership is None:
         abort(404)
+    member = membership.member
     if not ConfirmForm().validate_on_submit():
         abort(400)
     if not bounces.may_lift_suppression(current_user, member):
