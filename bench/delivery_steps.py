@@ -35,16 +35,15 @@ STEPS = [("render", "service.batch_render", "BatchRenderer.render"),
          ("  signed footer links", "service.batch_render", "member_links"),
          ("  CSS inlining", "service.email_render", "inline_css"),
          ("MIME bytes", "service.delivery", "to_bytes"),
-         ("SMTP client", "service.delivery", "_transmit"),
-         ("outcome committed", "service.delivery", "_finish"),
-         ("claim", "service.delivery", "claim"),
-         ("load rows", "service.delivery", "_load"),
+         ("SMTP client", "service.delivery", "send_message"),
+         ("outcome committed", "service.delivery", "Batch._finish"),
+         ("claim", "service.claims", "claim"),
+         ("load rows", "service.claims", "load"),
          ("suppression lookup", "service.delivery", "suppressed_addresses")]
 
 
 def timed(spent: dict, label: str, function):
-    """`function`, adding the CPU time of the thread that runs it to spent[label] (SMTP runs in a thread of its
-    own), and its wall-clock time to spent[(label, "wall")]."""
+    """`function`, adding its CPU time to spent[label] and its wall-clock time to spent[(label, "wall")]."""
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         started, wall = time.thread_time(), time.perf_counter()

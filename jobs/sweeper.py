@@ -3,7 +3,7 @@ from jobs.context import job_context
 
 
 def sweep() -> dict:
-    from service.delivery import sweep as sweep_outbox
+    from service.sweeper import sweep as sweep_outbox
     from service.form_requests import sweep as sweep_forms
     from service.meetings import sweep as sweep_meetings
     with job_context():

@@ -13,12 +13,14 @@ from email.utils import parseaddr
 
 from flask import current_app
 from flufl.bounce import all_failures
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from service import audit, clock
 from service.addresses import read_address
 from service.extensions import db
-from service.models import BounceEvent, Member, OutboundEmail, Suppression
+from service.models import (BounceEvent, CommunityCoordinator, Coordinator, Member, Membership, OutboundEmail,
+                            Suppression)
+from service.smtp_refusals import printable_line
 
 SOFT_WEIGHT = 1.0
 SCORE_TOLERANCE = 1e-6  # five soft bounces in one moment reach a threshold of 5 despite the decay in between
@@ -118,17 +120,38 @@ def _diagnostic(message, subject: str) -> str:
             for block in part.get_payload():
                 code = block.get("Diagnostic-Code") or block.get("Status")
                 if code:
-                    return _clean(str(code))
+                    return printable_line(str(code))
     for part in parts:
         if part.get_content_type() == "text/plain":
             payload = part.get_payload(decode=True) or b""
             found = SMTP_REPLY.search(payload.decode("ascii", errors="replace"))
             if found:
-                return _clean(found.group())
+                return printable_line(found.group())
             break  # the first text part is the report; later ones are the returned message
-    return _clean(subject or "delivery failure")[:200]
+    return printable_line(subject or "delivery failure")[:200]
 
 
-def _clean(text: str) -> str:
-    """One line of printable text (PostgreSQL refuses NUL; folded headers carry newlines)."""
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
+def may_lift_suppression(actor: Coordinator, member: Member) -> bool:
+    """Whether `actor` may let mail reach `member` again: an admin, or the coordinator of every community the
+    member belongs to (a member shared with another coordinator's community is the admin's call)."""
+    if actor.is_admin:
+        return True
+    theirs = set(db.session.scalars(select(Membership.community_id).where(Membership.member_id == member.id)))
+    mine = set(db.session.scalars(select(CommunityCoordinator.community_id)
+                                  .where(CommunityCoordinator.coordinator_id == actor.id)))
+    return bool(theirs) and theirs <= mine
+
+
+def lift_suppression(actor: Coordinator, member: Member) -> bool:
+    """Send to a member suppressed for bouncing again (their address works now), audited; False if not bounced.
+
+    The caller checks may_lift_suppression and commits. An unsubscribe or a
+    complaint is the member's own choice and is never lifted here.
+    """
+    if member.status != "bounced":
+        return False
+    member.status, member.bounce_score, member.bounce_scored_at = "active", 0.0, None
+    db.session.execute(delete(Suppression).where(Suppression.address == member.email,
+                                                 Suppression.reason == "bounced"))
+    audit.record(actor, "member.bounce_lifted", "member", member.id, address=member.email)
+    return True

@@ -69,7 +69,7 @@ def bounce(recipient):
 @mail_cli.command("sweep")
 def sweep():
     """Re-enqueue whatever the database says is due (what the periodic sweeper does)."""
-    from service.delivery import sweep as sweep_outbox
+    from service.sweeper import sweep as sweep_outbox
     from service.meetings import sweep as sweep_meetings
     click.echo({"meetings": sweep_meetings(), "outbox": sweep_outbox()})
 

@@ -13,9 +13,12 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from rq import Queue
+
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("development", "testing", "production")
+SENDING_TIMEOUT_MARGIN = 60  # seconds
 
 
 class ConfigError(RuntimeError):
@@ -55,6 +58,19 @@ def _bool(env, name, default):
     if raw.lower() in _FALSE:
         return False
     raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+def _sending_timeout(env):
+    """How long a row may stay `sending` before the sweeper takes it back: longer than any job may run.
+
+    Shorter, the sweeper would take rows from a job still sending them, and another job would send them too.
+    """
+    minimum = Queue.DEFAULT_TIMEOUT + SENDING_TIMEOUT_MARGIN  # RQ's job timeout: no job of ours sets its own
+    value = _int(env, "MAIL_SENDING_TIMEOUT", 300, 1)
+    if value <= minimum:
+        raise ConfigError(f"MAIL_SENDING_TIMEOUT must be above {minimum} seconds (the job timeout, "
+                          f"{Queue.DEFAULT_TIMEOUT}, plus {SENDING_TIMEOUT_MARGIN}), got {value}")
+    return value
 
 
 def _choice(env, name, default, choices):
@@ -186,7 +202,7 @@ def load_settings(env=None) -> dict:
         "MAIL_BATCH_SIZE": _int(env, "MAIL_BATCH_SIZE", 500, 1, 5000),
         "MAIL_MAX_ATTEMPTS": _int(env, "MAIL_MAX_ATTEMPTS", 8, 1, 50),
         "MAIL_RETRY_BASE_SECONDS": _int(env, "MAIL_RETRY_BASE_SECONDS", 60, 1),
-        "MAIL_SENDING_TIMEOUT": _int(env, "MAIL_SENDING_TIMEOUT", 300, 1),
+        "MAIL_SENDING_TIMEOUT": _sending_timeout(env),
         "MAIL_SWEEP_GRACE": _int(env, "MAIL_SWEEP_GRACE", 120, 0),
         "BOUNCE_THRESHOLD": float(_int(env, "BOUNCE_THRESHOLD", 5, 1, 100)),
         "BOUNCE_HALF_LIFE_DAYS": _int(env, "BOUNCE_HALF_LIFE_DAYS", 14, 1, 365),

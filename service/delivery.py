@@ -1,124 +1,46 @@
-"""Delivering outbox rows: claim a batch, render, send over one SMTP connection, record each outcome.
+"""Delivering a job's outbox rows: claim them, render each, send it over the job's SMTP connection, record it.
 
-A row is claimed with a conditional UPDATE (pending -> sending), so two
-workers, a retried job and the sweeper can all hold the same ids and each row
-is still sent once. Every sent row is committed right after the SMTP server
-accepts it, and the server accepts the next message only after that commit
-(smtp_send.Gate): the only way to send a row twice is a crash between a 250
-and our commit, one message per crashed worker at most. A batch's SMTP round
-trips run in a thread of their own while the next message is rendered.
+Messages go one after another, and each outcome is committed before the
+next message is sent, so a crash leaves at most one message accepted by the
+server and not recorded: the sweeper sends that one again. A lost 250 can
+send twice too: when the server's answer to the final dot never arrives (a
+timeout, a dropped connection), the message may have been accepted, and SMTP
+gives no way to know; the row is tried again.
+
+A refusal about the recipient is a hard bounce. One about us (our sender,
+the relay, the content: service.smtp_refusals) stops the job: its rows wait
+for a retry, the coordinator sees the server's words on the Outbox page, and
+no member is suppressed. So does the same refusal for RELAY_STREAK different
+recipients in a row, whatever it says: a relay refusing everyone.
 """
-import json
 import smtplib
-from contextlib import contextmanager
-from contextvars import ContextVar
-from datetime import datetime, timedelta
+import time
+from datetime import datetime
 
-import psycopg
 from flask import current_app
-from sqlalchemy import Text, cast, select, update
-from sqlalchemy.orm import defer
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy import update
 
-from service import bounces, clock
+from service import audit, bounces, claims, clock, retry
 from service.batch_render import BatchRenderer
 from service.email_render import HeaderInjectionError, new_message_id, to_bytes
 from service.extensions import db
-from service.mailer import delivery_batches, is_pending_due, row_suppression, suppressed_addresses
-from service.models import Community, Member, OutboundEmail
-from service.outcomes import PreparedOutcomes
-from service.smtp_send import Gate, Sending, SmtpConnection, WireThread, send_message
-from service.sql import on_postgresql, one_of
+from service.mailer import row_suppression, suppressed_addresses
+from service.models import Member, OutboundEmail
+from service.outcomes import Outcomes, outcome_writer
+from service.smtp_refusals import Refusal, refusal
+from service.smtp_send import SmtpConnection, send_message
 
-MAX_BACKOFF = timedelta(hours=6)
 CLAIM_SIZE = 100  # rows claimed (and so left `sending` by a crash) at a time
-_outcomes: ContextVar = ContextVar("delivery_outcomes", default=None)  # see _outcome_writer
+RELAY_STREAK = 5  # the same refusal for this many different recipients in a row is the relay's, not theirs
+CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError)
 
 
-def _transmit(connection, envelope_from: str, recipient: str, raw: bytes, gate: Gate, timeout: float) -> None:
-    """Hand one message's bytes to the SMTP server over the batch's Flask-Mail connection.
+class DeliveryStopped(Exception):
+    """The server refused something about us: the job stops, and its rows wait until `when`."""
 
-    Not connection.send(Message): a flask_mail.Message looks up the host name
-    for a Message-ID of its own and re-parses both addresses, about a tenth of
-    a worker's time per email. Our bytes are whole and their headers checked
-    (email_render.to_bytes); the envelope sender is our own ASCII address.
-    The server accepts the message only once `gate` opens (smtp_send). Runs in
-    the batch's wire thread, outside the app context.
-    """
-    if connection.host is None:  # MAIL_SUPPRESS_SEND: Flask-Mail sends nothing either
-        return
-    send_message(connection.host, envelope_from, recipient, raw, gate, timeout)
-
-
-def claim(ids: list[int]) -> list[int]:
-    """Mark the due pending rows among `ids` as sending; the ids we now own."""
-    now = clock.now()
-    owned = (select(OutboundEmail.id).where(one_of(OutboundEmail.id, ids), is_pending_due(now))
-             .with_for_update(skip_locked=True))
-    result = db.session.execute(
-        update(OutboundEmail).where(OutboundEmail.id.in_(owned.scalar_subquery()))
-        .values(status="sending", attempts=OutboundEmail.attempts + 1, updated_at=now)
-        .returning(OutboundEmail.id).execution_options(synchronize_session=False))
-    claimed = sorted(result.scalars())
-    db.session.commit()
-    return claimed
-
-
-@contextmanager
-def _outcome_writer():
-    """On PostgreSQL, a connection of the batch's own where each outcome is one autocommitted UPDATE.
-
-    One round trip per message instead of four (BEGIN, SET LOCAL, UPDATE, COMMIT),
-    no ORM commit, and the statement prepared once and sent through libpq
-    itself (service.outcomes): measured, this is what keeps recording an
-    outcome cheaper than sending the message.
-    """
-    if not on_postgresql():
-        yield
-        return
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        driver = connection.connection.driver_connection
-        # Commits survive a worker crash either way; skipping the fsync wait only
-        # risks the last instant of outcomes if PostgreSQL itself crashes.
-        driver.execute("SET synchronous_commit TO OFF")
-        outcomes = PreparedOutcomes(driver, OutboundEmail.__tablename__)
-        token = _outcomes.set(outcomes)
-        try:
-            yield
-        finally:
-            _outcomes.reset(token)
-            if not connection.invalidated and not driver.closed:
-                try:  # the pool keeps the connection: leave it as it was
-                    outcomes.close()
-                    driver.execute("RESET synchronous_commit")
-                except psycopg.Error:
-                    connection.invalidate()  # (the error that brought us here, if any, goes on)
-
-
-def _finish(row_id: int, **values) -> None:
-    """Record one row's outcome and commit it at once."""
-    values["updated_at"] = clock.now()
-    outcomes = _outcomes.get()
-    if outcomes is not None:
-        outcomes.write(row_id, values)
-        if db.session().in_transaction():  # end the batch's reads (and anything a template's extras read)
-            db.session.commit()
-        return
-    db.session.execute(update(OutboundEmail).where(OutboundEmail.id == row_id)
-                       .values(**values).execution_options(synchronize_session=False))
-    db.session.commit()
-
-
-def _retry_or_fail(row: OutboundEmail, error: str) -> datetime | None:
-    """Schedule another attempt with backoff, or give up; the retry time, if any."""
-    config = current_app.config
-    if row.attempts >= config["MAIL_MAX_ATTEMPTS"]:
-        _finish(row.id, status="failed", last_error=f"gave up after {row.attempts} attempts: {error}"[:1000])
-        return None
-    delay = min(timedelta(seconds=config["MAIL_RETRY_BASE_SECONDS"] * 2 ** (row.attempts - 1)), MAX_BACKOFF)
-    when = (clock.now() + delay).replace(microsecond=0) + timedelta(seconds=1)
-    _finish(row.id, status="pending", last_error=error[:1000], next_attempt_at=when)
-    return when
+    def __init__(self, when: datetime):
+        super().__init__(when)
+        self.when = when
 
 
 def deliver_batch(ids: list[int]) -> dict:
@@ -129,190 +51,212 @@ def deliver_batch(ids: list[int]) -> dict:
     claims them CLAIM_SIZE at a time: a worker that dies leaves at most that
     many rows `sending` for the sweeper, and the rest of its batch still pending.
     """
-    outcome = {"sent": 0, "failed": 0, "suppressed": 0, "retry": {}}
     # Each outcome is committed on its own; expiring the batch at every commit would
     # reload each row, member and community (three SELECTs per message) for nothing.
     session = db.session()
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
     try:
-        renderer = BatchRenderer()
-        with _outcome_writer(), SmtpConnection() as smtp:
+        with outcome_writer() as outcomes, SmtpConnection() as smtp:
+            batch = Batch(outcomes, smtp)
             for start in range(0, len(ids), CLAIM_SIZE):
-                _deliver_chunk(ids[start:start + CLAIM_SIZE], smtp, renderer, outcome)
+                try:
+                    batch.deliver(ids[start:start + CLAIM_SIZE])
+                except DeliveryStopped as stop:
+                    batch.note_retry(claims.postpone(ids[start + CLAIM_SIZE:], stop.when), stop.when)
+                    break
+            else:
+                batch.record_refusals()
     finally:
         session.expire_on_commit = expire_on_commit
-    return outcome
+    return batch.tally
 
 
-def _deliver_chunk(ids: list[int], smtp: SmtpConnection, renderer: BatchRenderer, outcome: dict) -> None:
-    claimed = claim(ids)
-    if not claimed:
-        return
-    rows = _load(claimed)
-    suppressed = suppressed_addresses(row.recipient for row, _m, _c in rows)
-    remaining = list(rows)
-    while remaining:
-        before = len(remaining)
-        try:
-            connection, wire = smtp.get()
-            _send_in_order(connection, wire, renderer, remaining, suppressed, outcome)
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as error:
-            smtp.drop()
-            db.session.rollback()
-            if len(remaining) < before:
-                # Closed after some progress (smtplib hangs up on any 421 reply): go on over a
-                # new connection, or one deferred address would fail the rest of its batch.
+class Batch:
+    """One job's delivery: its connection, renderer and outcome writer, what it did, and the refusals it holds.
+
+    Refusals of recipients are held back (the rows stay claimed) while they
+    are the same refusal in a row: recorded as bounces once something else
+    happens, or treated as the relay's problem at RELAY_STREAK of them.
+    """
+
+    def __init__(self, outcomes: Outcomes, smtp: SmtpConnection):
+        self.outcomes, self.smtp, self.renderer = outcomes, smtp, BatchRenderer()
+        self.tally = {"sent": 0, "failed": 0, "suppressed": 0, "taken": 0, "retry": {}}
+        self.refused: list[tuple[OutboundEmail, Member, Refusal]] = []
+
+    def deliver(self, ids: list[int]) -> None:
+        """Claim, send and record the rows among `ids`; raises DeliveryStopped with the rows not tried handed back."""
+        held = claims.claim(ids)
+        if not held:
+            return
+        rows = claims.load(held)
+        suppressed = suppressed_addresses(row.recipient for row, _m, _c in rows)
+        renew_every = current_app.config["MAIL_SENDING_TIMEOUT"] / 4
+        renew_at = time.monotonic() + renew_every
+        index, progressed = 0, False
+        while index < len(rows):
+            if time.monotonic() >= renew_at:
+                rows[index:] = self._still_ours(rows[index:])
+                renew_at = time.monotonic() + renew_every
                 continue
-            for row, _member, _community in remaining:  # not sent: try them all again later
-                when = _retry_or_fail(row, f"connection: {error}")
-                _note_retry(outcome, row, when)
-            break
-
-
-def _load(ids: list[int]) -> list:
-    """(row, member, community) for each of `ids`, in id order; member or community None when gone.
-
-    The rows of a fan-out carry the same context (an announcement's whole
-    text): it is read as text and parsed once per distinct text, the rows
-    sharing the one dict, instead of the JSON being parsed again for each row.
-    """
-    parsed: dict[str, dict] = {}
-    loaded = []
-    for row, member, community, context in db.session.execute(
-            select(OutboundEmail, Member, Community, cast(OutboundEmail.context, Text))
-            .options(defer(OutboundEmail.context))
-            .join(Member, Member.id == OutboundEmail.member_id, isouter=True)
-            .join(Community, Community.id == OutboundEmail.community_id, isouter=True)
-            .where(one_of(OutboundEmail.id, ids)).order_by(OutboundEmail.id)):
-        if context not in parsed:
-            parsed[context] = json.loads(context)
-        set_committed_value(row, "context", parsed[context])
-        loaded.append((row, member, community))
-    return loaded
-
-
-def _note_retry(outcome: dict, row: OutboundEmail, when: datetime | None) -> None:
-    if when is None:
-        outcome["failed"] += 1
-    else:
-        outcome["retry"].setdefault(when, []).append(row.id)
-
-
-def _send_in_order(connection, wire: WireThread, renderer: BatchRenderer, remaining: list,
-                   suppressed: dict[str, str], outcome: dict) -> None:
-    """Send `remaining` in order, removing each row once its outcome is committed.
-
-    The `wire` thread does the SMTP round trips (waiting on them releases the
-    GIL). While it sends one message, this thread renders the next and hands
-    it over, and that one's envelope and data go out while the first's outcome
-    is committed; but its final dot waits for that commit (smtp_send.Gate), so
-    a crash leaves at most one message accepted by the server and not recorded.
-    A connection error leaves the failed row and the next first in `remaining`.
-    """
-    sending: list[tuple[str, Gate, Sending]] = []  # for remaining[0] (its gate open) and remaining[1]
-    timeout = current_app.config["MAIL_TIMEOUT"]
-    try:
-        while remaining:
-            while len(sending) < 2 and len(remaining) > len(sending):
-                message = _prepare(renderer, *remaining[len(sending)], suppressed, outcome)
-                if message is None:  # recorded without sending: suppressed, or failed
-                    del remaining[len(sending)]
+            try:
+                if self._deliver_row(*rows[index], suppressed):
+                    progressed = True
+                index += 1
+            except DeliveryStopped as stop:
+                untried = {row.id: row.attempts for row, _m, _c in rows[index + 1:]}
+                self.note_retry(claims.hand_back(untried, stop.when), stop.when)
+                raise
+            except CONNECTION_ERRORS as error:
+                self.smtp.drop()
+                db.session.rollback()
+                if progressed:
+                    # Closed after some progress (smtplib hangs up on any 421 reply): go on over a
+                    # new connection, or one deferred address would fail the rest of its batch.
+                    progressed = False
                     continue
-                message_id, envelope_from, raw = message
-                gate = Gate()
-                if not sending:
-                    gate.open()
-                handed = wire.submit(_transmit, connection, envelope_from, remaining[len(sending)][0].recipient, raw,
-                                     gate, timeout)
-                sending.append((message_id, gate, handed))
-            if not sending:
-                return
-            message_id, _gate, handed = sending.pop(0)
-            _record(remaining[0], message_id, handed, outcome)
-            remaining.pop(0)
-            if sending:
-                sending[0][1].open()
-    finally:
-        for _message_id, gate, _handed in sending:  # not completed: the server must not accept them
-            gate.abandon()
+                for row, _member, _community in rows[index:]:  # not sent: try them all again later
+                    self._retry_or_fail(row, f"connection: {error}")
+                break
 
+    def _still_ours(self, rows: list) -> list:
+        """Renew the claim on `rows`; those still ours (another job may have taken some: not sent here)."""
+        ours = claims.renew({row.id: row.attempts for row, _m, _c in rows})
+        taken = [row.id for row, _m, _c in rows if row.id not in ours]
+        if taken:
+            current_app.logger.warning("outbox rows %s were claimed again by another job; not sent here", taken)
+            self.tally["taken"] += len(taken)
+        return [entry for entry in rows if entry[0].id in ours]
 
-def _prepare(renderer, row, member, community, suppressed, outcome) -> tuple[str, str, bytes] | None:
-    """(Message-ID, envelope sender, bytes) to send for this row, or None once it is recorded as not to be sent."""
-    if member is None:
-        _finish(row.id, status="failed", last_error="the member no longer exists")
-        outcome["failed"] += 1
+    def _deliver_row(self, row, member, community, suppressed: dict[str, str]) -> bool:
+        """Render and send one row and commit its outcome; True if it went to the server.
+
+        Raises a connection error with nothing recorded: the row is still ours to send.
+        """
+        message = self._prepare(row, member, community, suppressed)
+        if message is None:  # recorded without sending: suppressed, or failed
+            return False
+        message_id, envelope_from, raw = message
+        host = self.smtp.get()
+        try:
+            if host is not None:  # MAIL_SUPPRESS_SEND: nothing goes out
+                send_message(host, envelope_from, row.recipient, raw)
+        except smtplib.SMTPRecipientsRefused as error:
+            code, response = next(iter(error.recipients.values()))
+            self._refused(row, member, refusal("rcpt", code, response))
+        except smtplib.SMTPSenderRefused as error:
+            self._refused(row, member, refusal("mail", error.smtp_code, error.smtp_error))
+        except smtplib.SMTPDataError as error:
+            self._refused(row, member, refusal("data", error.smtp_code, error.smtp_error))
+        except OSError:
+            raise  # the connection failed: the caller decides
+        except Exception as error:  # e.g. an address smtplib cannot encode: must not end the job for the rest
+            current_app.logger.exception("sending outbox row %s failed", row.id)
+            self.smtp.drop()  # where the conversation stopped is unknown
+            db.session.rollback()
+            self._retry_or_fail(row, f"sending failed: {type(error).__name__}: {error}")
+        else:
+            self.record_refusals()  # a message accepted: the refusals before it were about their recipients
+            self._finish(row, status="sent", message_id=message_id, sent_at=clock.now(), last_error=None)
+            self.tally["sent"] += 1
+        return True
+
+    def _prepare(self, row, member, community, suppressed) -> tuple[str, str, bytes] | None:
+        """(Message-ID, envelope sender, bytes) to send for this row, or None once it is recorded as not to be sent."""
+        if member is None:
+            self._finish(row, status="failed", last_error="the member no longer exists")
+            self.tally["failed"] += 1
+            return None
+        reason = row_suppression(row, member, suppressed)
+        if reason:
+            self._finish(row, status="suppressed", last_error=reason)
+            self.tally["suppressed"] += 1
+            return None
+        message_id = new_message_id()
+        try:
+            rendered = self.renderer.render(row, member, community)
+            return message_id, rendered.envelope_from, to_bytes(rendered, message_id)
+        except HeaderInjectionError as error:
+            self._finish(row, status="failed", last_error=f"refused: {error}")
+        except Exception as error:  # a template bug must not stop the rest of the batch
+            current_app.logger.exception("rendering outbox row %s failed", row.id)
+            # It will not render next time either: failed at once, not retried.
+            self._finish(row, status="failed",
+                         last_error=f"rendering failed: {type(error).__name__}: {error}"[:1000])
+        self.tally["failed"] += 1
         return None
-    reason = row_suppression(row, member, suppressed)
-    if reason:
-        _finish(row.id, status="suppressed", last_error=reason)
-        outcome["suppressed"] += 1
-        return None
-    message_id = new_message_id()
-    try:
-        rendered = renderer.render(row, member, community)
-        return message_id, rendered.envelope_from, to_bytes(rendered, message_id)
-    except HeaderInjectionError as error:
-        _finish(row.id, status="failed", last_error=f"refused: {error}")
-    except Exception as error:  # a template bug must not stop the rest of the batch
-        current_app.logger.exception("rendering outbox row %s failed", row.id)
-        _finish(row.id, status="failed", last_error=f"rendering failed: {error}"[:1000])
-    outcome["failed"] += 1
-    return None
 
+    def _refused(self, row: OutboundEmail, member: Member, refused: Refusal) -> None:
+        if refused.is_temporary:
+            self._retry_or_fail(row, str(refused))
+        elif not refused.is_about_recipient:
+            self._stop(row, refused, str(refused))
+        else:
+            if self.refused and (self.refused[-1][2].code, self.refused[-1][2].text) != (refused.code, refused.text):
+                self.record_refusals()
+            self.refused.append((row, member, refused))
+            if len({held.recipient.lower() for held, _m, _r in self.refused}) >= RELAY_STREAK:
+                self._relay_streak()
 
-def _record(entry, message_id: str, sending: Sending, outcome: dict) -> None:
-    """Wait for the server's answer to one message and commit the row's outcome."""
-    row, member, _community = entry
-    try:
-        sending.result()
-    except smtplib.SMTPRecipientsRefused as error:
-        code, response = next(iter(error.recipients.values()))
-        _smtp_refusal(row, member, code, response, outcome)
-    except (smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as error:
-        _smtp_refusal(row, member, error.smtp_code, error.smtp_error, outcome)
-    else:
-        _finish(row.id, status="sent", message_id=message_id, sent_at=clock.now(), last_error=None)
-        outcome["sent"] += 1
+    def _relay_streak(self) -> None:
+        """The same refusal for RELAY_STREAK recipients in a row: the server's problem. No bounce; stop."""
+        streak, self.refused = self.refused, []
+        note = f" (the same answer for {len(streak)} recipients in a row: taken as the server's problem)"
+        for row, _member, refused in streak[:-1]:
+            self._retry_or_fail(row, str(refused) + note)
+        row, _member, refused = streak[-1]
+        self._stop(row, refused, str(refused) + note)
 
+    def record_refusals(self) -> None:
+        """Record the refusals held back as hard bounces: each row's outcome and its bounce in one transaction."""
+        held, self.refused = self.refused, []
+        for row, member, refused in held:
+            error = str(refused)
+            written = db.session.execute(
+                update(OutboundEmail).where(OutboundEmail.id == row.id, OutboundEmail.status == "sending",
+                                            OutboundEmail.attempts == row.attempts)
+                .values(status="failed", last_error=error, updated_at=clock.now())
+                .execution_options(synchronize_session=False)).rowcount
+            if written:
+                db.session.refresh(member, with_for_update=True)  # bounces recorded at once add up
+                bounces.record_bounce(member, "hard", error, row.id)
+                self.tally["failed"] += 1
+            db.session.commit()
 
-def _smtp_refusal(row, member, code: int, response, outcome) -> None:
-    """5xx: permanent, fail now and count a hard bounce. 4xx: try again later."""
-    detail = response.decode(errors="replace") if isinstance(response, bytes) else str(response)
-    error = f"SMTP {code} {detail}"
-    if 500 <= code < 600:
-        _finish(row.id, status="failed", last_error=error[:1000])
-        bounces.record_bounce(member, "hard", error, row.id)
+    def _stop(self, row: OutboundEmail, refused: Refusal, error: str) -> None:
+        """Record a refusal about us on the row, tell the coordinators, and stop the job (DeliveryStopped)."""
+        for earlier, _member, earlier_refusal in self.refused:  # no longer known to be about their recipients
+            self._retry_or_fail(earlier, str(earlier_refusal))
+        self.refused = []
+        when = self._retry_or_fail(row, error) or retry.backoff(row.attempts)
+        audit.record(None, "delivery.stopped", "outbound_email", row.id, community_id=row.community_id,
+                     reply=str(refused), stage=refused.stage, retry_at=when.isoformat())
         db.session.commit()
-        outcome["failed"] += 1
-    else:
-        _note_retry(outcome, row, _retry_or_fail(row, error))
+        current_app.logger.warning("delivery stopped: %s (outbox row %s)", error, row.id)
+        raise DeliveryStopped(when)
 
+    def _retry_or_fail(self, row: OutboundEmail, error: str) -> datetime | None:
+        """Schedule another attempt with backoff, or give up; the retry time, if any."""
+        values = retry.outcome(row.attempts, error)
+        self._finish(row, **values)
+        when = values.get("next_attempt_at")
+        if when is None:
+            self.tally["failed"] += 1
+        else:
+            self.note_retry([row.id], when)
+        return when
 
-def sweep(stuck_after: timedelta | None = None, grace: timedelta | None = None) -> dict:
-    """Rebuild the queue from the database.
+    def note_retry(self, ids: list[int], when: datetime) -> None:
+        if ids:
+            self.tally["retry"].setdefault(when, []).extend(ids)
 
-    Rows left `sending` by a worker that died go back to pending (the one
-    message it may have handed to SMTP without recording is the documented
-    window). Pending rows that are due and older than the grace period are
-    enqueued again: if Redis still had them, the claim makes the copy a no-op.
-    """
-    config = current_app.config
-    now = clock.now()
-    stuck_after = stuck_after if stuck_after is not None else timedelta(seconds=config["MAIL_SENDING_TIMEOUT"])
-    grace = grace if grace is not None else timedelta(seconds=config["MAIL_SWEEP_GRACE"])
-    released = db.session.execute(
-        update(OutboundEmail).where(OutboundEmail.status == "sending", OutboundEmail.updated_at <= now - stuck_after)
-        .values(status="pending", next_attempt_at=None, updated_at=now,
-                last_error="the worker stopped while sending; sent again")
-        .returning(OutboundEmail.id).execution_options(synchronize_session=False)).scalars().all()
-    db.session.commit()
-    lost = db.session.scalars(select(OutboundEmail.id).where(
-        is_pending_due(now), OutboundEmail.updated_at <= now - grace,
-        (OutboundEmail.next_attempt_at.is_(None)) | (OutboundEmail.next_attempt_at <= now - grace))
-        .order_by(OutboundEmail.id)).all()
-    ids = sorted(set(released) | set(lost))
-    from service.queue import get_queue
-    queue = get_queue()
-    queue.enqueue_many([queue.prepare_data("jobs.delivery.deliver", args=(batch,)) for batch in delivery_batches(ids)])
-    return {"released": len(released), "requeued": len(ids)}
+    def _finish(self, row: OutboundEmail, **values) -> bool:
+        """Record one row's outcome and commit it at once; False if the row is no longer ours (nothing written)."""
+        values["updated_at"] = clock.now()
+        written = self.outcomes.write(row.id, row.attempts, values)
+        if db.session().in_transaction():  # end the batch's reads (and anything a template's extras read)
+            db.session.commit()
+        if not written:
+            current_app.logger.warning("outbox row %s was claimed again by another job; %s not recorded",
+                                       row.id, values.get("status"))
+        return written

@@ -3,7 +3,8 @@ from sqlalchemy import Select, func, or_, select
 
 from service import audit, mailer
 from service.extensions import db
-from service.models import BounceEvent, Community, CommunityCoordinator, Coordinator, Member, Membership, OutboundEmail
+from service.models import (AuditEvent, BounceEvent, Community, CommunityCoordinator, Coordinator, Member, Membership,
+                            OutboundEmail)
 
 PAGE_SIZE = 50
 
@@ -60,14 +61,30 @@ def retry(coordinator: Coordinator, query: Select) -> int:
     return count
 
 
-def members_not_receiving(community: Community) -> list[tuple[Member, str, str, str]]:
-    """Active members of the community whom mail does not reach: (member, name here, reason, last bounce)."""
-    found = db.session.execute(select(Member, Membership.name).join(Membership).where(
+def delivery_problem(coordinator: Coordinator) -> AuditEvent | None:
+    """The last time the mail server refused something about us and delivery stopped (service.delivery), while
+    no email of the coordinator's communities has been sent since; its details hold the server's words."""
+    query = select(AuditEvent).where(AuditEvent.action == "delivery.stopped").order_by(AuditEvent.id.desc()).limit(1)
+    if not coordinator.is_admin:
+        query = query.where(AuditEvent.community_id.in_(select(CommunityCoordinator.community_id).where(
+            CommunityCoordinator.coordinator_id == coordinator.id)))
+    event = db.session.scalar(query)
+    if event is None:
+        return None
+    sent_since = visible_outbox_query(coordinator).where(OutboundEmail.sent_at > event.created_at).limit(1)
+    return None if db.session.scalar(sent_since) else event
+
+
+def members_not_receiving(community: Community) -> list[tuple[Member, str, str, str, int]]:
+    """Active members of the community whom mail does not reach: (member, name here, reason, last bounce,
+    membership id)."""
+    found = db.session.execute(select(Member, Membership.name, Membership.id).join(Membership).where(
         Membership.community_id == community.id, Membership.status == "active",
         or_(Member.status != "active", Member.paused)).order_by(Membership.name)).all()
     result = []
-    for member, name in found:
+    for member, name, membership_id in found:
         last = db.session.scalar(select(BounceEvent.diagnostic).where(BounceEvent.member_id == member.id)
                                  .order_by(BounceEvent.id.desc()).limit(1))
-        result.append((member, name, "paused" if member.status == "active" else member.status, last or ""))
+        reason = "paused" if member.status == "active" else member.status
+        result.append((member, name, reason, last or "", membership_id))
     return result

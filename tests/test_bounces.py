@@ -9,12 +9,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from rq.job import Job
 from sqlalchemy import select
 
 from service import bounces, mailer, members
 from service.addresses import make_address, read_address
 from service.extensions import db
-from service.models import AuditEvent, BounceEvent, Community, Member, OutboundEmail, Suppression
+from service.models import AuditEvent, BounceEvent, Community, Member, Membership, OutboundEmail, Suppression
+from service.queue import get_queue
 from tests.conftest import run_worker
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bounces"
@@ -377,3 +379,210 @@ def test_flask_mail_bounce_reads_a_report_from_standard_input(app, ctx, personas
     result = app.test_cli_runner().invoke(args=["mail", "bounce", "--to", verp], input=raw)
     assert result.exit_code == 0 and "hard bounce recorded" in result.output
     assert db.session.scalar(select(BounceEvent.kind)) == "hard"
+
+
+# SMTP refusals at delivery: about the recipient, or about us ---------------------------------------
+
+SUBJECT = "Minutes of Thursday"
+
+
+def _answer(handler, stage: str, reply: str) -> None:
+    """Make the test SMTP server give `reply` at MAIL FROM, RCPT TO (for every recipient) or after the data."""
+    async def at_mail(server, session, envelope, address, mail_options):
+        return reply
+
+    async def at_rcpt(server, session, envelope, address, rcpt_options):
+        return reply
+
+    async def at_data(server, session, envelope):
+        return reply
+
+    hook = {"mail": ("handle_MAIL", at_mail), "rcpt": ("handle_RCPT", at_rcpt), "data": ("handle_DATA", at_data)}
+    setattr(handler, *hook[stage])
+
+
+def _announce(count: int) -> list[Member]:
+    """`count` Riverside members (Ana and new ones) and an announcement queued to each, in one delivery job."""
+    community = _community()
+    for number in range(count - 1):
+        members.add_member(None, community, name=f"Member {number}", email=f"m{number}@lists.example.net")
+    people = list(db.session.scalars(select(Member).where(Member.status == "active", Member.email != "ben@example.org")
+                                      .order_by(Member.id)))
+    assert len(people) == count
+    mailer.queue_bulk("announcement", people, lambda m: f"minutes:{m.id}",
+                      lambda m: {"subject": SUBJECT, "body": "Attached."}, community)
+    db.session.commit()
+    return people
+
+
+def _rows() -> list[OutboundEmail]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(OutboundEmail).order_by(OutboundEmail.id)))
+
+
+def _nobody_bounced() -> None:
+    db.session.expire_all()
+    assert _events() == [] and _suppressions() == []
+    assert {member.status for member in db.session.scalars(select(Member))} == {"active"}
+
+
+@pytest.mark.parametrize("stage, reply", [
+    ("mail", "553 5.7.1 <bounce@cop.localhost>: Sender address rejected: not owned by user <alice>"),
+    ("data", "554 5.7.1 Message rejected: content <looks> like spam"),
+    ("data", "500 Internal error, it is not you"),
+])
+def test_a_refusal_about_us_stops_the_job_suppresses_nobody_and_the_coordinator_sees_it(
+        app, ctx, alice_client, smtp, stage, reply):
+    _answer(smtp, stage, reply)
+    _announce(4)
+    run_worker(app)
+
+    _nobody_bounced()
+    first, *rest = _rows()
+    assert first.status == "pending" and first.attempts == 1 and first.next_attempt_at is not None
+    assert first.last_error == f"SMTP {reply}"
+    # The job stopped there: the others were never tried, and wait for the same retry.
+    assert {(row.status, row.attempts, row.next_attempt_at) for row in rest} == \
+        {("pending", 0, first.next_attempt_at)}
+    queue = get_queue()
+    assert sorted(i for job in queue.scheduled_job_registry.get_job_ids()
+                  for i in Job.fetch(job, connection=queue.connection).args[0]) == [row.id for row in [first, *rest]]
+
+    page = alice_client.get("/outbox/").get_data(as_text=True)
+    assert "Delivery is stopped: the mail server refused our messages, not your members." in page
+    escaped = reply.replace("<", "&lt;").replace(">", "&gt;")
+    assert escaped in page and ("<" not in reply or reply not in page)
+    assert "Nobody was marked as bounced" in page
+
+
+def test_the_notice_goes_once_mail_flows_again_and_is_not_shown_to_another_community(
+        app, ctx, client, alice_client, smtp):
+    _answer(smtp, "mail", "553 5.7.1 Sender address rejected")
+    _announce(2)
+    run_worker(app)
+    assert "Delivery is stopped" in alice_client.get("/outbox/").get_data(as_text=True)
+    with app.app_context():  # (the test's own context remembers Alice as the logged-in user)
+        bob = _logged_in(app, "bob@example.org")
+        assert "Delivery is stopped" not in bob.get("/outbox/").get_data(as_text=True)
+
+    del smtp.handle_MAIL  # the relay is fixed; the retry goes out
+    db.session.execute(OutboundEmail.__table__.update().values(next_attempt_at=None))
+    db.session.commit()
+    from service.sweeper import sweep
+    sweep(grace=timedelta(0))
+    run_worker(app)
+    assert {row.status for row in _rows()} == {"sent"}
+    assert "Delivery is stopped" not in alice_client.get("/outbox/").get_data(as_text=True)
+
+
+def test_a_recipient_refused_at_rcpt_is_the_one_hard_bounce(app, ctx, alice_client, smtp):
+    people = _announce(3)
+    smtp.scripted[people[1].email] = ["550 5.1.1 <m0@lists.example.net>: Recipient address rejected: User unknown"]
+    run_worker(app)
+    rows = {row.recipient: row for row in _rows()}
+    assert rows.pop(people[1].email).status == "failed"
+    assert {row.status for row in rows.values()} == {"sent"}
+    assert [s.address for s in _suppressions()] == [people[1].email]
+    assert _fresh(people[1]).status == "bounced" and _fresh(people[0]).status == "active"
+    assert "Delivery is stopped" not in alice_client.get("/outbox/").get_data(as_text=True)
+
+
+def test_the_same_refusal_for_five_recipients_in_a_row_is_the_relays_problem(app, ctx, alice_client, smtp):
+    _answer(smtp, "rcpt", "550 Relaying denied")
+    _announce(8)
+    run_worker(app)
+
+    _nobody_bounced()
+    rows = _rows()
+    assert [row.status for row in rows] == ["pending"] * 8
+    tried, untried = rows[:5], rows[5:]
+    assert all(row.attempts == 1 and "SMTP 550 Relaying denied" in row.last_error for row in tried)
+    assert "5 recipients in a row" in tried[-1].last_error
+    assert all(row.attempts == 0 for row in untried)
+    page = alice_client.get("/outbox/").get_data(as_text=True)
+    assert "Delivery is stopped" in page and "550 Relaying denied" in page
+
+
+def test_different_refusals_in_a_row_are_each_a_bounce(app, ctx, personas, smtp):
+    people = _announce(6)
+    for number, member in enumerate(people):
+        smtp.scripted[member.email] = [f"550 5.1.1 <{member.email}>: no mailbox here ({number})"]
+    run_worker(app)
+    assert {row.status for row in _rows()} == {"failed"}
+    assert sorted(s.address for s in _suppressions()) == sorted(m.email for m in people)
+
+
+def test_a_nul_in_the_servers_reply_does_not_lose_the_bounce(app, ctx, personas, smtp):
+    people = _announce(2)
+    smtp.scripted[people[0].email] = ["550 5.1.1 <ana@example.org>: User\x00 unknown"]
+    run_worker(app)
+    row = _rows()[0]
+    assert row.status == "failed" and row.last_error == "SMTP 550 5.1.1 <ana@example.org>: User unknown"
+    [event] = _events()
+    assert event.diagnostic == row.last_error and event.outbound_email_id == row.id
+    assert [s.address for s in _suppressions()] == [people[0].email]
+
+
+def _bounced_ana() -> Member:
+    ana = _member("ana@example.org")
+    bounces.record_bounce(ana, "hard", "SMTP 550 5.1.1 User unknown")
+    db.session.commit()
+    return ana
+
+
+def _logged_in(app, email: str):
+    from tests.conftest import PASSWORD, login
+    http = app.test_client()
+    assert login(http, email, PASSWORD).status_code == 302
+    return http
+
+
+def _lift(http, community_id: int, member_id: int, page_of: int | None = None):
+    """POST the lift button with the CSRF token of a community page (the one it is on unless `page_of`)."""
+    from tests.conftest import post_form
+    membership = db.session.scalar(select(Membership.id).where(Membership.member_id == member_id,
+                                                              Membership.community_id == community_id))
+    return post_form(http, f"/communities/{page_of or community_id}", {},
+                     post_url=f"/outbox/communities/{community_id}/memberships/{membership or 0}/lift-bounce")
+
+
+def test_a_coordinator_lifts_a_bounce_suppression_from_the_community_page_audited(app, ctx, alice_client, personas):
+    ana = _bounced_ana()
+    page = alice_client.get(f"/communities/{personas['riverside']}").get_data(as_text=True)
+    assert "Send to this address again" in page
+    response = _lift(alice_client, personas["riverside"], ana.id)
+    assert response.status_code == 302
+    assert "Email will reach Ana Torres again." in alice_client.get(response.location).get_data(as_text=True)
+    assert _fresh(ana).status == "active" and _fresh(ana).bounce_score == 0 and _suppressions() == []
+    [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "member.bounce_lifted"))
+    assert (event.actor, event.object_id, event.details["address"]) == ("alice@example.org", ana.id, ana.email)
+    # Only a bounce is lifted: an unsubscribe stays.
+    db.session.add(Suppression(address=ana.email, reason="unsubscribed"))
+    db.session.commit()
+    _lift(alice_client, personas["riverside"], ana.id)
+    assert [s.reason for s in _suppressions()] == ["unsubscribed"]
+
+
+def test_lifting_needs_csrf_and_is_refused_outside_the_coordinators_communities(app, ctx, alice_client, personas):
+    ana = _bounced_ana()
+    membership = db.session.scalar(select(Membership.id).where(Membership.member_id == ana.id))
+    url = f"/outbox/communities/{personas['riverside']}/memberships/{membership}/lift-bounce"
+    assert alice_client.post(url).status_code == 400  # no CSRF token
+    with app.app_context():  # (the test's own context remembers Alice as the logged-in user)
+        bob = _logged_in(app, "bob@example.org")
+        assert _lift(bob, personas["lakeside"], ana.id).status_code == 404  # not a Lakeside member
+        assert _lift(bob, personas["riverside"], ana.id, page_of=personas["lakeside"]).status_code == 404
+    assert _fresh(ana).status == "bounced" and len(_suppressions()) == 1
+
+
+def test_a_member_shared_with_another_community_is_lifted_by_an_admin_only(app, ctx, alice_client, personas):
+    ana = _bounced_ana()
+    members.add_member(None, db.session.get(Community, personas["lakeside"]), name="Ana Torres",
+                       email="ana@example.org")
+    db.session.commit()
+    refused = _lift(alice_client, personas["riverside"], ana.id)
+    assert "an administrator can send to them again" in alice_client.get(refused.location).get_data(as_text=True)
+    assert _fresh(ana).status == "bounced"
+    with app.app_context():  # (the test's own context remembers Alice as the logged-in user)
+        assert _lift(_logged_in(app, "carol@example.org"), personas["riverside"], ana.id).status_code == 302
+    assert _fresh(ana).status == "active" and _suppressions() == []

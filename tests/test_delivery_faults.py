@@ -19,7 +19,7 @@ from rq.job import Job
 from sqlalchemy import func, insert, select
 
 from service import mailer, members
-from service.delivery import sweep
+from service.sweeper import sweep
 from service.extensions import db
 from service.models import BounceEvent, Community, Member, Membership, OutboundEmail, Suppression
 from service.queue import get_queue, redis_connection
@@ -173,7 +173,7 @@ def test_redis_flushed_mid_fan_out_loses_nothing(app, ctx, personas, smtp, worke
     assert len(received(smtp)) == 100
 
     result = sweep(grace=timedelta(0))
-    assert result == {"released": 0, "requeued": 200}
+    assert result == {"released": 0, "failed": 0, "requeued": 200}
     run_worker(app)
 
     rows = all_rows()
@@ -334,3 +334,155 @@ def test_smtp_server_down_then_back_sends_everything_once(app, ctx, personas, wo
     got = received(handler)
     assert set(got) == set(addresses) and set(got.values()) == {1}, \
         {a: n for a, n in got.items() if n != 1}
+
+
+def test_a_row_that_cannot_render_fails_at_once_and_the_rest_of_its_batch_is_sent(app, ctx, personas, smtp):
+    community = db.session.get(Community, personas["riverside"])
+    for name in ("Luz Ortega", "Mia Chen"):
+        members.add_member(None, community, name=name, email=f"{name.split()[0].lower()}@example.org")
+    people = list(db.session.scalars(select(Member).join(Membership).where(
+        Membership.community_id == community.id).order_by(Member.id)))
+    broken = people[1]  # in the middle of the batch
+    mailer.queue_bulk("announcement", people, lambda m: f"news:{m.id}",
+                      lambda m: {"subject": SUBJECT} if m is broken else {"subject": SUBJECT, "body": BODY},
+                      community)
+    db.session.commit()
+    run_worker(app)
+
+    rows = {row.recipient: row for row in all_rows()}
+    bad = rows.pop(broken.email)
+    assert bad.status == "failed" and bad.attempts == 1 and bad.next_attempt_at is None
+    assert bad.last_error == "rendering failed: UndefinedError: 'body' is undefined"
+    assert {row.status for row in rows.values()} == {"sent"}
+    assert smtp.to(broken.email) == [] and all(len(smtp.to(address)) == 1 for address in rows)
+    assert len(get_queue().scheduled_job_registry) == 0, "a rendering error is not retried"
+
+
+def test_a_row_that_kills_its_job_every_time_fails_after_max_attempts_and_the_rest_go_out(
+        app, ctx, personas, smtp, workers, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_MAX_ATTEMPTS", 2)
+    addresses = fan_out(personas["riverside"], 6)
+    poison = addresses[2]
+    rcpt_seen, release = threading.Event(), threading.Event()
+    original = smtp.handle_RCPT
+
+    async def handle_RCPT(server, session, envelope, address, rcpt_options):
+        if address == poison:  # the worker hangs on this one until the test kills it
+            rcpt_seen.set()
+            while not release.is_set():
+                await asyncio.sleep(0.01)
+        return await original(server, session, envelope, address, rcpt_options)
+
+    smtp.handle_RCPT = handle_RCPT
+    try:
+        for attempt in (1, 2):
+            worker = workers(app.config["MAIL_PORT"], MAIL_MAX_ATTEMPTS=2)
+            wait_until(rcpt_seen.is_set, 60, "the worker to reach the poison row", on_timeout=worker.log)
+            worker.kill()
+            rcpt_seen.clear()
+            result = sweep(stuck_after=timedelta(0), grace=timedelta(0))
+            rows = {row.recipient: row for row in all_rows()}
+            assert rows[poison].attempts == attempt
+            if attempt == 1:
+                assert rows[poison].status == "pending" and result["failed"] == 0
+                # Those claimed with it and not yet sent go again, one job each.
+                assert result["released"] == len([r for r in rows.values() if r.status == "pending"]) > 1
+            else:
+                assert rows[poison].status == "failed" and result["failed"] == 1
+                assert rows[poison].last_error == "gave up after 2 attempts: the worker stopped while sending"
+    finally:
+        release.set()
+    run_worker(app)
+
+    rows = {row.recipient: row for row in all_rows()}
+    assert rows.pop(poison).status == "failed"
+    assert {row.status for row in rows.values()} == {"sent"}
+    got = received(smtp)
+    assert poison not in got and set(got) == set(rows) and set(got.values()) == {1}
+    assert sweep(stuck_after=timedelta(0), grace=timedelta(0))["requeued"] == 0, "nothing left to try"
+
+
+def _deliver_in_thread(app, ids: list[int]) -> tuple[threading.Thread, dict]:
+    """deliver_batch(ids) in a thread of its own (another worker, in this process); its result in the dict."""
+    from service.delivery import deliver_batch
+    result: dict = {}
+
+    def run():
+        with app.app_context():
+            try:
+                result.update(deliver_batch(ids))
+            finally:
+                db.session.remove()
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, result
+
+
+def _queued_ids() -> list[int]:
+    """The ids of the delivery jobs queued so far, taken off the queue."""
+    queue = get_queue()
+    ids = sorted(row_id for job in queue.get_jobs() for row_id in job.args[0])
+    queue.empty()
+    return ids
+
+
+def test_a_batch_slower_than_the_sending_timeout_keeps_its_rows_and_each_email_goes_once(
+        app, ctx, personas, smtp, workers, monkeypatch):
+    # Start-up refuses a timeout this short; here it makes an ordinary batch "slow": it lasts four times as long.
+    monkeypatch.setitem(app.config, "MAIL_SENDING_TIMEOUT", 1)
+    slow_smtp(smtp, delay=0.1)
+    addresses = fan_out(personas["riverside"], 40)
+    ids = _queued_ids()
+    other = workers(app.config["MAIL_PORT"]).wait_ready()  # takes whatever the sweeper puts back on the queue
+    stop, sweeps = threading.Event(), []
+
+    def sweeper():
+        with app.app_context():
+            while not stop.is_set():
+                sweeps.append(sweep(grace=timedelta(minutes=1)))
+                db.session.remove()
+                time.sleep(0.1)
+    sweeping = threading.Thread(target=sweeper)
+    sweeping.start()
+    try:
+        thread, result = _deliver_in_thread(app, ids)
+        thread.join(60)
+    finally:
+        stop.set()
+        sweeping.join()
+    wait_until(lambda: len(get_queue()) == 0, 30, "the other worker to empty the queue", on_timeout=other.log)
+    other.stop()
+    assert len(sweeps) > 20 and not any(result["released"] for result in sweeps), sweeps
+
+    got = received(smtp)
+    assert set(got) == set(addresses) and set(got.values()) == {1}, {a: n for a, n in got.items() if n != 1}
+    rows = all_rows()
+    assert {row.status for row in rows} == {"sent"} and {row.attempts for row in rows} == {1}
+    assert result["sent"] == 40 and result["taken"] == 0, result
+
+
+def test_rows_claimed_again_by_another_job_are_neither_overwritten_nor_sent(app, ctx, personas, smtp, monkeypatch):
+    monkeypatch.setitem(app.config, "MAIL_SENDING_TIMEOUT", 1)  # the batch checks its claim every 0.25 s
+    release = slow_smtp(smtp, hold_at=5)
+    fan_out(personas["riverside"], 20)
+    ids = _queued_ids()
+    thread, result = _deliver_in_thread(app, ids)
+    try:
+        wait_until(lambda: len(smtp.messages) >= 5, 30, "the batch to send its fifth message")
+        # An operator's sweep takes the batch's rows back, and another job claims them.
+        assert sweep(stuck_after=timedelta(0), grace=timedelta(minutes=1))["released"] == 16
+        get_queue().empty()
+        from service.claims import claim
+        taken = claim(ids)
+        assert sorted(taken) == ids[4:]
+        time.sleep(0.5)
+    finally:
+        release.set()
+        thread.join(30)
+
+    assert len(smtp.messages) == 5, "nothing sent after the batch lost its claim"
+    rows = all_rows()
+    assert [row.status for row in rows[:4]] == ["sent"] * 4
+    # The fifth was in flight when it was taken: its 250 does not overwrite the other job's claim.
+    assert {(row.status, row.attempts, row.sent_at) for row in rows[4:]} == {("sending", 2, None)}
+    assert (result["sent"], result["taken"]) == (5, 15), result

@@ -7,11 +7,11 @@ from flask_login import current_user, login_required
 from forms.member import ConfirmForm
 from service.extensions import db
 
-from service import normalize, outbox
+from service import bounces, members, normalize, outbox
 from service.communities import visible_communities_query
 from service.mailsink import find_captured
 from service.models.outbox import OUTBOX_STATUSES
-from service.views.helpers import sandboxed_html
+from service.views.helpers import community_or_404, sandboxed_html
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 
@@ -27,7 +27,8 @@ def index():
     return render_template("outbox/index.html", rows=rows, has_next=has_next, page=page_number,
                            status=status, kind=kind, community_id=community_id, communities=communities,
                            statuses=OUTBOX_STATUSES, kinds=outbox.kinds(current_user),
-                           counts=outbox.status_counts(current_user), form=ConfirmForm())
+                           counts=outbox.status_counts(current_user), form=ConfirmForm(),
+                           problem=outbox.delivery_problem(current_user))
 
 
 def _filters(args) -> tuple[str | None, str | None, int | None]:
@@ -58,6 +59,26 @@ def retry_one(email_id: int):
     db.session.commit()
     flash(_("The email will be sent again.") if count else _("Only failed emails can be retried."))
     return redirect(url_for("outbox.show", email_id=email.id))
+
+
+@bp.route("/communities/<int:community_id>/memberships/<int:membership_id>/lift-bounce", methods=["POST"])
+@login_required
+def lift_bounce(community_id: int, membership_id: int):
+    """Let mail reach a member suppressed for bouncing again (from the community page's list)."""
+    community = community_or_404(community_id)
+    membership = members.membership_in(community, membership_id)
+    if membership is None:
+        abort(404)
+    member = membership.member
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    if not bounces.may_lift_suppression(current_user, member):
+        flash(_("%(name)s also belongs to another coordinator's community: an administrator can send to them again.",
+                name=member.name), "error")
+    elif bounces.lift_suppression(current_user, member):
+        db.session.commit()
+        flash(_("Email will reach %(name)s again.", name=member.name))
+    return redirect(url_for("communities.show", community_id=community.id))
 
 
 def _email_or_404(email_id: int):
