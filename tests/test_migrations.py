@@ -201,3 +201,21 @@ def test_0006_a_gives_each_membership_the_name_and_organization_its_member_had(s
     flask_migrate.downgrade(revision="0006_b")
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT name, organization_id FROM member")).all() == [("Rosa Díaz", 7)]
+
+
+def test_0006_a_rewrites_internationalised_domains_in_ascii(scratch_app):
+    """Addresses stored before input was checked reach their people after the upgrade; others are left alone."""
+    flask_migrate.upgrade(revision="0006_b")
+    with db.engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO member (id, email, name, language, digest_frequency, status, created_at) VALUES "
+            "(1, 'rosa@bücher.example', 'Rosa', 'es', 'weekly', 'active', CURRENT_TIMESTAMP), "
+            "(2, 'ana@example.org', 'Ana', 'en', 'weekly', 'active', CURRENT_TIMESTAMP), "
+            "(3, 'luis@xn--mnchen-3ya.example', 'Luis', 'es', 'weekly', 'active', CURRENT_TIMESTAMP), "
+            "(4, 'luis@münchen.example', 'Luis again', 'es', 'weekly', 'active', CURRENT_TIMESTAMP), "
+            "(5, 'not an address é', 'Broken', 'en', 'weekly', 'active', CURRENT_TIMESTAMP)"))
+    flask_migrate.upgrade(revision="0006_a")
+    with db.engine.connect() as connection:
+        assert connection.execute(text("SELECT id, email FROM member ORDER BY id")).all() == [
+            (1, "rosa@xn--bcher-kva.example"), (2, "ana@example.org"), (3, "luis@xn--mnchen-3ya.example"),
+            (4, "luis@münchen.example"), (5, "not an address é")]

@@ -6,11 +6,20 @@ both copied from the member row, so every community sees what it saw before.
 Downgrading puts back on the member the organization of their oldest
 membership.
 
+Addresses accepted before input was checked at the door may have an
+internationalised domain, which every email to them then failed on: they are
+rewritten in the ASCII form (IDNA) that input is stored in now. An address
+that is not valid, or whose ASCII form another account already has, is left
+as it was.
+
 Revision ID: 0006_a
-Revises: 597205462b50
+Revises: 0006_b
 """
 from alembic import op
 import sqlalchemy as sa
+
+from service import normalize
+from service.errors import DomainError
 
 
 revision = "0006_a"
@@ -34,6 +43,25 @@ def upgrade():
         batch_op.drop_index(batch_op.f("ix_member_organization_id"))
         batch_op.drop_constraint(batch_op.f("fk_member_organization_id_organization"), type_="foreignkey")
         batch_op.drop_column("organization_id")
+    for table in ("member", "coordinator"):
+        _addresses_in_ascii(table)
+
+
+def _addresses_in_ascii(table: str) -> None:
+    connection = op.get_bind()
+    rows = connection.execute(sa.text(f"SELECT id, email FROM {table}")).all()
+    taken = {email for _id, email in rows}
+    for row_id, email in rows:
+        if email.isascii():
+            continue
+        try:
+            address = normalize.email_address(email)
+        except DomainError:
+            continue
+        if address not in taken:
+            connection.execute(sa.text(f"UPDATE {table} SET email = :address WHERE id = :id"),
+                               {"address": address, "id": row_id})
+            taken.add(address)
 
 
 def downgrade():

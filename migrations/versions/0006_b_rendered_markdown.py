@@ -1,7 +1,7 @@
 """Markdown rendered once, when saved: HTML and plain text beside lesson bodies, agendas and charters
 
 Revision ID: 0006_b
-Revises: 597205462b50
+Revises: 0006_g
 
 Existing rows are rendered here with the same function the domain uses
 (service.markdown_text.render), so every page and email can read the
