@@ -99,7 +99,7 @@ class BatchRenderer:
 
     def render(self, row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
         kind = kind_named(row.kind)
-        if kind.extras:  # per-member content: never shared (and render makes the links itself)
+        if kind.extras or kind.staff_copy:  # per-member content or a test copy: never shared
             return render(row, member, community)
         links = member_links(member)
         values = {"name": member.name, **{field: links[field] for field in PERSONAL_LINKS}}

@@ -23,6 +23,7 @@ from service.links import token_url
 from service.mime import message_bytes
 from service.mailer import TEMPLATE_DIR, EmailKind, kind_named
 from service.models import Community, Member, OutboundEmail
+from service.test_copies import stand_in_links
 from service.tokens import make_token
 
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
@@ -71,14 +72,20 @@ def member_links(member: Member) -> dict[str, str]:
     }
 
 
-def render(row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
-    """Everything needed to send one outbox row, in the member's language."""
+def render(row: OutboundEmail, member: Member, community: Community | None, preview: bool = False) -> RenderedEmail:
+    """Everything needed to send one outbox row, in the member's language.
+
+    A staff copy, or a `preview` shown to a coordinator, is a test copy: its
+    links act as nobody and it has no calendar part (service.test_copies).
+    """
     kind = kind_named(row.kind)
     links = member_links(member)
     context = template_context(row, member, community, links)
     if kind.extras:
         context.update(import_string(kind.extras)(row, member, community))
     parts = render_parts(kind, member.language, context)
+    if kind.staff_copy or preview:
+        return assemble(kind, row, member, community, links, stand_in_links(parts))
     return assemble(kind, row, member, community, links, parts, calendar=context.get("calendar"))
 
 
@@ -107,7 +114,8 @@ def assemble(kind: EmailKind, row: OutboundEmail, member: Member, community: Com
     headers = {"Auto-Submitted": "auto-generated"} if kind.automatic else {}
     if community is not None:
         headers["List-Id"] = (community.name, f"community-{community.id}.{current_app.config['INBOUND_DOMAIN']}")
-        headers["Reply-To"] = make_address("reply", member.id, community.id)
+        # A reply reaches the community as the member; to a test copy, it comes back to the coordinator.
+        headers["Reply-To"] = row.recipient if kind.staff_copy else make_address("reply", member.id, community.id)
     if kind.bulk:
         headers["List-Unsubscribe"] = f"<{links['unsubscribe_url']}>, <mailto:{links['unsubscribe_mailto']}?subject=unsubscribe>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
