@@ -44,11 +44,17 @@ def _environment(language: str) -> Environment:
 
 
 def compile_templates() -> None:
-    """Compile every email template in every language now (workers do it once, before forking)."""
+    """Compile every email template in every language now (workers do it once, before forking).
+
+    Refuses (batch_render.PersonalValueUseError) a shared kind's template that
+    does more with a member's name or links than print them.
+    """
+    from service.batch_render import check_shared_templates  # it renders through this module
     for language in current_app.config["LANGUAGES"]:
         env = _environment(language)
         for name in env.list_templates():
             env.get_template(name)
+    check_shared_templates(_environment(current_app.config["LANGUAGES"][0]))
 
 
 @dataclass
