@@ -152,3 +152,28 @@ def test_any_name_subject_community_and_address_reads_back_the_same(name, commun
     assert display_name(legacy, "To") == name and display_name(legacy, "From") == community
     assert display_name(legacy, "List-Id") == community
     assert message["List-Id"].endswith("community-1.in.example.org" if not community else "<community-1.in.example.org>")
+
+
+def test_a_member_and_community_with_long_non_ascii_names_get_their_email_and_no_bounce(app, ctx, personas, smtp):
+    """The whole way: at 184 emoji the To line was 1,084 octets, the server said 500 and we suppressed the member."""
+    from sqlalchemy import select
+
+    from service import members
+    from service.extensions import db
+    from service.models import Community, Member, OutboundEmail, Suppression
+    from tests.conftest import run_worker
+    community = db.session.scalar(select(Community).where(Community.name == "Riverside COP"))
+    community.name = "Comunidad de práctica 🌽" * 8
+    members.add_member(None, community, name="😀" * 184, email="emoji@example.org", welcome=True)
+    members.add_member(None, community, name=SPANISH_NAME, email="maria@example.org", welcome=True)
+    db.session.commit()
+    run_worker(app)
+    db.session.expire_all()
+    for address, name in (("emoji@example.org", "😀" * 184), ("maria@example.org", SPANISH_NAME)):
+        assert db.session.scalar(select(OutboundEmail.status).where(OutboundEmail.recipient == address)) == "sent"
+        assert db.session.scalar(select(Member.status).where(Member.email == address)) == "active"
+        [received] = smtp.to(address)
+        assert_well_formed(received.raw)
+        assert display_name(message_from_bytes(received.raw, policy=compat32), "To") == name
+        assert display_name(message_from_bytes(received.raw, policy=compat32), "List-Id") == community.name
+    assert db.session.scalar(select(Suppression.address)) is None
