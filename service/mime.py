@@ -20,7 +20,6 @@ import binascii
 import re
 import secrets
 from email import quoprimime
-from email.utils import formataddr
 from functools import lru_cache
 
 CRLF = "\r\n"
@@ -31,6 +30,7 @@ MAX_QP_LINE = 76
 TEXT_HEADERS = frozenset({"Subject"})  # free text: encoded words where plain folding cannot keep it intact
 _WORD_FRAME = len("=?utf-8?b??=")
 _PLAIN_TEXT = re.compile(r"[!-~]+(?: [!-~]+)*")  # printable ASCII words with single spaces between
+_SPECIALS = re.compile(r'[][\\()<>@,:;".]')  # what a display name must be quoted for (as email.utils.formataddr)
 
 
 def fold(name: str, value) -> str:
@@ -80,18 +80,21 @@ def _text_header(name: str, value: str) -> str:
 def _structured_header(name: str, value: str) -> str:
     if not value.isascii():
         raise ValueError(f"{name} header must be ASCII")
+    if len(name) + 2 + len(value) <= MAX_LINE:
+        return f"{name}: {value}"
     lines = _fold_at_spaces(f"{name}:", value)
     if max(map(len, lines)) > MAX_LINE_OCTETS:
         raise ValueError(f"{name} header has a word longer than a line may be")
     return CRLF.join(lines)
 
 
+@lru_cache(maxsize=256)  # From and List-Id are the same in every message of a batch
 def _address_header(name: str, display_name: str, address: str) -> str:
     """`Name: display name <address>`: the name plain (quoted if need be) where it fits, else encoded words."""
     if not display_name:
         return _structured_header(name, address)
     if _is_plain(display_name):
-        formatted = formataddr((display_name, address))
+        formatted = f"{_phrase(display_name)} <{address}>"
         if len(name) + 2 + len(formatted) <= MAX_LINE:
             return f"{name}: {formatted}"
         if not formatted.startswith('"'):  # an unquoted phrase folds at its spaces
@@ -105,6 +108,13 @@ def _address_header(name: str, display_name: str, address: str) -> str:
     else:
         lines.append(" " + angle)
     return CRLF.join(lines)
+
+
+def _phrase(display_name: str) -> str:
+    """A plain display name as RFC 5322 words: quoted, with its quotes and backslashes escaped, if it has specials."""
+    if _SPECIALS.search(display_name) is None:
+        return display_name
+    return '"' + display_name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _encoded_lines(head: str, text: str) -> list[str]:
