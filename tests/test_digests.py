@@ -293,7 +293,7 @@ def test_a_test_copy_shows_the_members_links_but_every_one_of_them_acts_as_nobod
         stranger.post(path, data={"answer": "no", "submit": "1", "purpose": "x", "title": "x", "what_we_did": "x"})
     assert _what_a_member_can_change() == before
     unsubscribe = next(link for link in links if link.endswith("/m/test-copy/member_links.unsubscribe"))
-    shown = stranger.get("/" + unsubscribe.split("/", 3)[3]).get_data(as_text=True)
+    shown = alice_client.get("/" + unsubscribe.split("/", 3)[3]).get_data(as_text=True)
     assert "This is a test copy" in shown and "would let them unsubscribe" in shown
 
 

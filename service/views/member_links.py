@@ -6,6 +6,7 @@ cookie or CSRF token (the signed token is the authority), answers 200 and
 never redirects.
 """
 from flask import Blueprint, abort, render_template, request
+from flask_login import login_required
 
 from forms.preferences import PreferencesForm
 from service import preferences, test_copies
@@ -69,6 +70,7 @@ def preferences_page(token: str):
 
 
 @bp.route("/test-copy/<action>")
+@login_required  # test copies go to coordinators only
 def test_copy(action: str):
     """Where a link in a coordinator's test copy leads: what it would let the member do. Changes nothing."""
     described = test_copies.action_of(action)
