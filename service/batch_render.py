@@ -17,18 +17,28 @@ of these checks failing sends the row the ordinary way (email_render.render):
   value (upper-cases, slices, truncates it) fails this, and one that reads
   anything else of the member fails to render at all: the member it sees has
   only a name and a language.
+The render-twice check cannot see a template that branches on a personal
+value (`{% if member.name|length > 40 %}`): both placeholders take the same
+branch, a member's real name may not. So `check_shared_templates` refuses, at
+start-up, a shared kind's template that does anything with a personal value
+but print it.
 """
 import json
 import re
 from dataclasses import dataclass
 from string import ascii_lowercase
 
+from jinja2 import Environment, nodes
+
 from service import members
 from service.email_render import RenderedEmail, assemble, member_links, render, render_parts, template_context
-from service.mailer import kind_named
+from service.mailer import KINDS, EmailKind, kind_named
 from service.models import Community, Member, OutboundEmail
 
 PERSONAL_LINKS = ("unsubscribe_url", "preferences_url", "unsubscribe_mailto")
+# The values a shared rendering holds placeholders for, as templates name them: (variable, attribute).
+PERSONAL_VALUES = frozenset({("member", "name"), *(("links", field) for field in PERSONAL_LINKS)})
+_GETTEXT = frozenset({"gettext", "_", "pgettext"})  # {% trans name=member.name %} passes the value through
 _MARKUP = frozenset("&<>\"'")
 
 
@@ -84,6 +94,67 @@ def is_plain(value) -> bool:
             and _MARKUP.isdisjoint(value))
 
 
+def is_shared(kind: EmailKind) -> bool:
+    """Whether copies of this kind may share a rendering: no per-member extras, not a test copy."""
+    return not kind.extras and not kind.staff_copy
+
+
+class PersonalValueUseError(RuntimeError):
+    """A shared kind's template does more with a member's name or links than print them."""
+
+
+def check_shared_templates(env: Environment) -> None:
+    """Refuse a template of a shared kind (or one it extends or includes) that uses a personal value other than
+    by printing it: `{{ member.name }}` and `{% trans name=member.name %}` pass, but a test, filter, loop,
+    comparison, slice, `{% set %}` or macro argument does not. Raises PersonalValueUseError naming each use."""
+    pending = sorted({f"{kind.templates}.{suffix}" for kind in KINDS.values() if is_shared(kind)
+                      for suffix in ("subject.txt", "txt", "html")})
+    checked, problems = set(), []
+    while pending:
+        name = pending.pop()
+        if name in checked:
+            continue
+        checked.add(name)
+        tree = env.parse(env.loader.get_source(env, name)[0], name)
+        pending += [node.template.value for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import,
+                                                                    nodes.FromImport))
+                    if isinstance(node.template, nodes.Const)]
+        problems += [f"{name}, line {node.lineno}: {_describe(node)}" for node in _misused(tree)]
+    if problems:
+        raise PersonalValueUseError(
+            "these email templates are shared between members (service.batch_render) but do more with a "
+            "member's name or links than print them; print the value as it is, or give the kind extras so each "
+            "copy is rendered alone:\n  " + "\n  ".join(problems))
+
+
+def _misused(node: nodes.Node, printed: bool = False):
+    """The uses of personal values under `node` that are not printed as they are."""
+    if isinstance(node, (nodes.Getattr, nodes.Getitem)) and isinstance(node.node, nodes.Name) \
+            and node.node.name in ("member", "links"):
+        key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+        if (node.node.name, key) in PERSONAL_VALUES and not printed:
+            yield node
+        return
+    if isinstance(node, nodes.Name) and node.name in ("member", "links") and node.ctx == "load":
+        yield node  # handed on whole: whatever receives it could branch on the name or links
+        return
+    if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Name) and node.node.name in _GETTEXT:
+        for argument in node.args:
+            yield from _misused(argument)
+        for keyword in node.kwargs:  # gettext's %(name)s: printed, escaped as {{ }} would
+            yield from _misused(keyword.value, printed=True)
+        return
+    for child in node.iter_child_nodes():  # an expression of {{ }} is printed as it is
+        yield from _misused(child, printed=isinstance(node, nodes.Output))
+
+
+def _describe(node: nodes.Node) -> str:
+    if isinstance(node, nodes.Name):
+        return f"`{node.name}` used whole"
+    key = node.attr if isinstance(node, nodes.Getattr) else node.arg.value
+    return f"`{node.node.name}.{key}` used other than printed"
+
+
 class BatchRenderer:
     """Renders the rows of one delivery batch, sharing renderings between copies of the same email.
 
@@ -110,7 +181,7 @@ class BatchRenderer:
     def render(self, row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
         kind = kind_named(row.kind)
         member = members.known_in(member, community, self._names_in(community))
-        if kind.extras:  # per-member content: never shared (and render makes the links itself)
+        if not is_shared(kind):  # per-member content or a test copy: rendered alone
             return render(row, member, community)
         links = member_links(member)
         values = {"name": member.name, **{field: links[field] for field in PERSONAL_LINKS}}

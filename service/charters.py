@@ -36,8 +36,6 @@ SECTION_TITLES = {"purpose": _l("Purpose"), "goals": _l("Goals"), "membership": 
 # Stages a ratified charter moves on from: the community has defined its work.
 STAGES_BEFORE_CHARTER = ("forming", "defining")
 
-mailer.register_kind(mailer.EmailKind("charter_proposal", bulk=True, extras="service.charters.email_extras"))
-
 
 # --- versions -------------------------------------------------------------------------------------
 

@@ -347,7 +347,7 @@ def preview(community: Community, member: Member) -> tuple[str, str, str]:
     membership = db.session.scalar(select(Membership).where(
         Membership.community_id == community.id, Membership.member_id == member.id))
     row = OutboundEmail(id=0, kind="digest", recipient=member.email, context=test_context(community, membership))
-    rendered = render(row, member, community)
+    rendered = render(row, member, community, preview=True)  # its links act as nobody, like a test copy's
     return rendered.text, rendered.html, rendered.subject
 
 

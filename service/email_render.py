@@ -8,7 +8,7 @@ CSS is inlined; it references nothing remote.
 import re
 import time
 from dataclasses import dataclass
-from email.utils import formataddr, formatdate, make_msgid, parseaddr
+from email.utils import formatdate, make_msgid, parseaddr
 from functools import lru_cache
 
 import css_inline
@@ -25,10 +25,10 @@ from service.markdown_text import plain_text_html
 from service.mime import message_bytes
 from service.mailer import TEMPLATE_DIR, EmailKind, kind_named
 from service.models import Community, Member, OutboundEmail
+from service.test_copies import stand_in_links
 from service.tokens import make_token
 
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
-_ADDRESS_HEADERS = frozenset({"From", "To", "Reply-To", "List-Id"})
 
 
 class HeaderInjectionError(ValueError):
@@ -47,11 +47,17 @@ def _environment(language: str) -> Environment:
 
 
 def compile_templates() -> None:
-    """Compile every email template in every language now (workers do it once, before forking)."""
+    """Compile every email template in every language now (workers do it once, before forking).
+
+    Refuses (batch_render.PersonalValueUseError) a shared kind's template that
+    does more with a member's name or links than print them.
+    """
+    from service.batch_render import check_shared_templates  # it renders through this module
     for language in current_app.config["LANGUAGES"]:
         env = _environment(language)
         for name in env.list_templates():
             env.get_template(name)
+    check_shared_templates(_environment(current_app.config["LANGUAGES"][0]))
 
 
 @dataclass
@@ -59,9 +65,9 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
-    headers: dict[str, str]
+    headers: dict[str, str | tuple[str, str]]  # an address header's value as (display name, address)
     sender: str
-    recipient: str
+    recipient: tuple[str, str]  # (display name, address) of the To header
     envelope_from: str
     calendar: tuple[str, str] | None = None  # (ics text, METHOD)
 
@@ -75,8 +81,12 @@ def member_links(member: Member) -> dict[str, str]:
     }
 
 
-def render(row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
-    """Everything needed to send one outbox row, in the member's language."""
+def render(row: OutboundEmail, member: Member, community: Community | None, preview: bool = False) -> RenderedEmail:
+    """Everything needed to send one outbox row, in the member's language.
+
+    A staff copy, or a `preview` shown to a coordinator, is a test copy: its
+    links act as nobody and it has no calendar part (service.test_copies).
+    """
     kind = kind_named(row.kind)
     member = members.known_in(member, community)  # greeted and addressed by this community's name for them
     links = member_links(member)
@@ -84,6 +94,8 @@ def render(row: OutboundEmail, member: Member, community: Community | None) -> R
     if kind.extras:
         context.update(import_string(kind.extras)(row, member, community))
     parts = render_parts(kind, member.language, context)
+    if kind.staff_copy or preview:
+        return assemble(kind, row, member, community, links, stand_in_links(parts))
     return assemble(kind, row, member, community, links, parts, calendar=context.get("calendar"))
 
 
@@ -111,14 +123,15 @@ def assemble(kind: EmailKind, row: OutboundEmail, member: Member, community: Com
         subject = "[TEST] " + subject
     headers = {"Auto-Submitted": "auto-generated"} if kind.automatic else {}
     if community is not None:
-        headers["List-Id"] = f"{_phrase(community.name)} <community-{community.id}.{current_app.config['INBOUND_DOMAIN']}>"
-        headers["Reply-To"] = make_address("reply", member.id, community.id)
+        headers["List-Id"] = (community.name, f"community-{community.id}.{current_app.config['INBOUND_DOMAIN']}")
+        # A reply reaches the community as the member; to a test copy, it comes back to the coordinator.
+        headers["Reply-To"] = row.recipient if kind.staff_copy else make_address("reply", member.id, community.id)
     if kind.bulk:
         headers["List-Unsubscribe"] = f"<{links['unsubscribe_url']}>, <mailto:{links['unsubscribe_mailto']}?subject=unsubscribe>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return RenderedEmail(subject=subject, text=text, html=html, headers=headers,
                          sender=current_app.config["MAIL_DEFAULT_SENDER"],
-                         recipient=row.recipient if kind.staff_copy else formataddr((member.name, row.recipient)),
+                         recipient=("" if kind.staff_copy else member.name, row.recipient),
                          envelope_from=make_address("bounce", row.id), calendar=calendar)
 
 
@@ -133,23 +146,19 @@ def tidy_text(text: str) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)) + "\n"
 
 
-def _phrase(name: str) -> str:
-    return '"' + name.replace("\\", "").replace('"', "") + '"'
-
-
 def check_headers(values) -> None:
     for value in values:
-        if "\r" in value or "\n" in value:
-            raise HeaderInjectionError("header value contains a line break")
+        for text in value if isinstance(value, tuple) else (value,):
+            if "\r" in text or "\n" in text:
+                raise HeaderInjectionError("header value contains a line break")
 
 
 def to_bytes(email: RenderedEmail, message_id: str) -> bytes:
     """The whole message as CRLF bytes for smtplib; refuses CR or LF in any header value."""
     check_headers([email.subject, email.sender, email.recipient, *email.headers.values()])
-    headers = {"Subject": email.subject, "From": email.sender, "To": email.recipient,
+    headers = {"Subject": email.subject, "From": _sender(email.sender), "To": email.recipient,
                "Date": _date_header(int(time.time())), "Message-ID": message_id, **email.headers}
-    return message_bytes({name: _wire_header(name, value) for name, value in headers.items()},
-                         email.text, email.html, email.calendar)
+    return message_bytes(headers, email.text, email.html, email.calendar)
 
 
 @lru_cache(maxsize=2)
@@ -158,14 +167,10 @@ def _date_header(second: int) -> str:
     return formatdate(second, localtime=False)
 
 
-def _wire_header(name: str, value: str) -> str:
-    """An address header's display name as RFC 2047 words (encoding the whole value would hide the address).
-
-    Other values pass as they are: service.mime encodes a non-ASCII Subject whole, as it should.
-    """
-    if value.isascii() or name not in _ADDRESS_HEADERS:
-        return value
-    return formataddr(parseaddr(value))
+@lru_cache(maxsize=2)
+def _sender(sender: str) -> tuple[str, str]:
+    """MAIL_DEFAULT_SENDER as (display name, address)."""
+    return parseaddr(sender)
 
 
 def new_message_id() -> str:

@@ -27,10 +27,6 @@ from service.tokens import make_token
 TOKEN_PURPOSE = "form"
 FEEDBACK_OPEN_DAYS = 7
 REMINDER_BEFORE = timedelta(hours=24)
-EXTRAS = "service.form_requests.email_extras"
-
-mailer.register_kind(mailer.EmailKind("form_request", extras=EXTRAS))
-mailer.register_kind(mailer.EmailKind("form_reminder", extras=EXTRAS))
 
 
 # --- sending --------------------------------------------------------------------------------------

@@ -47,7 +47,8 @@ def meeting_calendar(meeting: Meeting, member: Member, answer: str | None, metho
     attendee.params["cn"] = vText(member.name)
     attendee.params["role"] = vText("REQ-PARTICIPANT")
     attendee.params["partstat"] = vText(PARTSTAT.get(answer, "NEEDS-ACTION"))
-    attendee.params["rsvp"] = vText("TRUE")
+    if method == "REQUEST":  # a cancellation asks for no answer
+        attendee.params["rsvp"] = vText("TRUE")
     event.add("attendee", attendee)
     calendar.add_component(event)
     return calendar.to_ical().decode()

@@ -46,6 +46,10 @@ class EmailKind:
 
 
 MEETING_EXTRAS = "service.meetings.email_extras"
+FORM_EXTRAS = "service.form_requests.email_extras"
+DIGEST_EXTRAS = "service.digests.email_extras"
+# Every kind of email, here and nowhere else: a kind exists whether or not the module that sends it was imported.
+# `bulk` is community mail a member can stop (RFC 8058 one-click); welcome and test_message are not.
 KINDS = {kind.name: kind for kind in (
     EmailKind("welcome"),
     EmailKind("announcement", automatic=False, bulk=True),
@@ -54,16 +58,14 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("meeting_update", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("meeting_cancelled", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("meeting_reminder", bulk=True, extras=MEETING_EXTRAS),
-    EmailKind("feedback_request", extras=MEETING_EXTRAS),
-    EmailKind("digest", bulk=True, extras="service.digests.email_extras"),
-    EmailKind("digest_organization", bulk=True, extras="service.digests.email_extras"),
-    EmailKind("digest_test", extras="service.digests.email_extras", template="digest", staff_copy=True),
+    EmailKind("feedback_request", bulk=True, extras=MEETING_EXTRAS),
+    EmailKind("form_request", bulk=True, extras=FORM_EXTRAS),
+    EmailKind("form_reminder", bulk=True, extras=FORM_EXTRAS),
+    EmailKind("charter_proposal", bulk=True, extras="service.charters.email_extras"),
+    EmailKind("digest", bulk=True, extras=DIGEST_EXTRAS),
+    EmailKind("digest_organization", bulk=True, extras=DIGEST_EXTRAS),
+    EmailKind("digest_test", extras=DIGEST_EXTRAS, template="digest", staff_copy=True),
 )}
-
-
-def register_kind(kind: EmailKind) -> None:
-    """Later capabilities (digests, meetings, forms) add their kinds here."""
-    KINDS[kind.name] = kind
 
 
 def kind_named(name: str) -> EmailKind:

@@ -99,3 +99,56 @@ def test_a_fan_out_greets_each_member_by_name_with_links_that_are_theirs(app, ri
     others = {m.name for m in people[1:]}
     first = smtp.to(people[0].email)[0].message.get_body(("plain",)).get_content()
     assert not any(name in first for name in others)
+
+
+# --- the start-up check: a shared template may print a personal value, never branch on it -------------
+
+def _overlay(templates: dict):
+    """The shipped email templates, with `templates` in place of those of the same names."""
+    from jinja2 import ChoiceLoader, FileSystemLoader
+    from service.mailer import TEMPLATE_DIR
+    env = Environment(loader=ChoiceLoader([DictLoader(templates), FileSystemLoader(str(TEMPLATE_DIR))]),
+                      extensions=["jinja2.ext.i18n"])
+    env.install_null_translations(newstyle=True)
+    return env
+
+
+@pytest.mark.parametrize("name, template, use", [
+    ("welcome.txt", "{% if member.name|length > 25 %}Hi{% else %}Hello{% endif %} {{ member.name }}", "member.name"),
+    ("welcome.html", "Hello {{ member.name|upper }}", "member.name"),
+    ("announcement.txt", "{% set who = member.name %}Hello {{ who }}", "member.name"),
+    ("layout.txt", "{% if links.unsubscribe_url %}{{ links.unsubscribe_url }}{% endif %}", "links.unsubscribe_url"),
+    ("layout.html", "{% for c in links['preferences_url'] %}{{ c }}{% endfor %}", "links.preferences_url"),
+    ("test_message.subject.txt", "{{ greet(member) }}", "`member` used whole"),
+])
+def test_a_shared_template_that_branches_on_a_personal_value_is_refused_at_start_up(app, monkeypatch, name,
+                                                                                     template, use):
+    from service import email_render
+    from service.batch_render import PersonalValueUseError
+    monkeypatch.setattr(email_render, "_environment", lambda language: _overlay({name: template}))
+    with app.app_context(), pytest.raises(PersonalValueUseError) as refused:
+        email_render.compile_templates()  # what a worker does at start-up, before taking any job
+    assert f"{name}, line 1: " in str(refused.value) and use in str(refused.value)
+    assert "print the value as it is" in str(refused.value)
+
+
+def test_shared_templates_that_only_print_personal_values_pass(app, monkeypatch):
+    from service import email_render
+    good = {"welcome.txt": "{% trans name=member.name %}Hello {{ name }},{% endtrans %} {{ member.name }}\n"
+                           "{% if member.language == 'es' %}Hola{% endif %} {{ links.unsubscribe_url }}",
+            # Kinds with extras are rendered per member, so they may do as they like.
+            "digest.txt": "{% if member.name|length > 25 %}Hi{% endif %}"}
+    monkeypatch.setattr(email_render, "_environment", lambda language: _overlay(good))
+    with app.app_context():
+        email_render.compile_templates()
+
+
+def test_every_kind_is_known_without_importing_the_module_that_sends_it():
+    """Kinds live in one table (service.mailer.KINDS), not registered as a side effect of an import."""
+    import subprocess
+    import sys
+    probe = ("import sys; from service.mailer import KINDS; "
+             "print(sorted(KINDS), [m for m in ('service.charters', 'service.form_requests') if m in sys.modules])")
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "'charter_proposal'" in found and "'form_reminder'" in found and "'form_request'" in found
+    assert found.rstrip().endswith("[]")  # neither sending module was imported

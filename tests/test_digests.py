@@ -1,4 +1,5 @@
 """Lesson digests: the schedule across DST and zones, late and double ticks, the drip, frequencies, content."""
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -258,6 +259,67 @@ def test_digest_dashboard_settings_preview_and_test_send(app, ctx, personas, smt
     assert copy.message["Subject"].startswith("[TEST]") and smtp.to("ana@example.org") == []
     db.session.expire_all()
     assert db.session.scalar(select(Membership.next_module).where(Membership.id == membership.id)) == 0
+
+
+LINK_RE = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def _what_a_member_can_change():
+    """Everything a member's links act on: their settings, answers, forms, practices, and the audit trail."""
+    from service.models import AuditEvent, FormResponse, Invitation, Suppression
+    db.session.expire_all()
+    return ([(m.id, m.status, m.paused, m.language, m.digest_frequency) for m in db.session.scalars(select(Member))],
+            [(i.id, i.answer, i.note) for i in db.session.scalars(select(Invitation))],
+            [(r.id, r.status) for r in db.session.scalars(select(FormResponse))],
+            sorted(db.session.scalars(select(Suppression.address))),
+            db.session.scalar(select(func.count()).select_from(Practice)),
+            db.session.scalar(select(func.count()).select_from(AuditEvent)))
+
+
+def test_a_test_copy_shows_the_members_links_but_every_one_of_them_acts_as_nobody(app, ctx, personas, smtp,
+                                                                                   alice_client):
+    from service import form_requests, meetings
+    from tests.conftest import csrf_from
+    community = _setup()
+    ana = _member()
+    ana.language = "en"
+    meetings.create_meeting(None, community, starts_at=datetime.now(UTC) + timedelta(days=20), title="Spring call")
+    form_requests.send_request(None, community, "charter", "Draft our charter", [ana.id],
+                               datetime.now(UTC) + timedelta(days=10))
+    db.session.commit()
+    membership = db.session.scalar(select(Membership).where(Membership.member_id == ana.id))
+    url = f"/communities/{community.id}/digest/"
+    page = alice_client.get(url).get_data(as_text=True)
+    assert alice_client.post(f"{url}test", data={"csrf_token": csrf_from(page),
+                                                 "membership_id": membership.id}).status_code == 302
+    run_worker(app)
+    [copy] = [m.message for m in smtp.to("alice@example.org")]
+    text, html = copy.get_body(("plain",)).get_content(), copy.get_body(("html",)).get_content()
+    assert "Spring call" in text and "Draft our charter" in text          # what the member would see
+    links = set(LINK_RE.findall(text)) | set(LINK_RE.findall(html))
+    actions = {link.rsplit("/", 1)[1] for link in links if "/m/test-copy/" in link}
+    assert {"member_links.unsubscribe", "member_links.preferences", "rsvp.answer", "form_links.answer",
+            "practice_links.share"} <= actions
+    assert [link for link in links if "/m/" in link and "/m/test-copy/" not in link] == []  # no member's link
+    assert copy["Reply-To"] == "alice@example.org" and copy["List-Unsubscribe"] is None
+    assert "text/calendar" not in [part.get_content_type() for part in copy.walk()]
+    before = _what_a_member_can_change()
+    stranger = app.test_client(use_cookies=False)
+    for link in links:
+        path = "/" + link.split("/", 3)[3]
+        stranger.post(path, data={"List-Unsubscribe": "One-Click"})
+        stranger.post(path, data={"answer": "no", "submit": "1", "purpose": "x", "title": "x", "what_we_did": "x"})
+    assert _what_a_member_can_change() == before
+    unsubscribe = next(link for link in links if link.endswith("/m/test-copy/member_links.unsubscribe"))
+    shown = alice_client.get("/" + unsubscribe.split("/", 3)[3]).get_data(as_text=True)
+    assert "This is a test copy" in shown and "would let them unsubscribe" in shown
+
+
+def test_the_preview_shows_links_that_act_as_nobody(app, ctx, personas):
+    _setup()
+    text, html, _subject = digests.preview(_riverside(), _member())
+    links = set(LINK_RE.findall(text)) | set(LINK_RE.findall(html))
+    assert links and [link for link in links if "/m/" in link and "/m/test-copy/" not in link] == []
 
 
 def test_another_coordinator_cannot_reach_the_digest_pages(app, personas):

@@ -338,6 +338,25 @@ def test_reminders_go_only_to_members_who_have_not_submitted(app, ctx, personas,
     assert "Your draft is saved" in text and f"/m/forms/{_response(form_request, tom).id}/" in text
 
 
+def test_form_requests_reminders_and_feedback_requests_carry_one_click_unsubscribe(app, ctx, personas, smtp):
+    """Community mail a member can stop: RFC 8058's two headers, naming the member's own unsubscribe link."""
+    ana = _member()
+    form_request = _send("charter", [ana])
+    form_requests.send_reminders(form_request.id, int(meetings.aware(form_request.deadline_at).timestamp()))
+    meetings.send_feedback_requests(_past_meeting([ana]).id)
+    db.session.commit()
+    run_worker(app)
+    kinds = dict(db.session.execute(select(OutboundEmail.kind, OutboundEmail.id).where(
+        OutboundEmail.recipient == ana.email, OutboundEmail.status == "sent")).all())
+    assert {"form_request", "form_reminder", "feedback_request"} <= set(kinds)
+    received = smtp.to(ana.email)
+    assert len(received) == len(kinds)
+    for message in (item.message for item in received):
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click", message["Subject"]
+        [link] = re.findall(r"<(https?://[^>]+)>", str(message["List-Unsubscribe"]))
+        assert read_token("unsubscribe", link.rsplit("/", 1)[1]) == ana.id
+
+
 def test_the_reminder_job_runs_on_a_real_worker(app, ctx, personas, smtp, client):
     from service.queue import get_queue
     sam = _add("Sam Lee", "sam@example.org")

@@ -34,10 +34,11 @@ def _meeting(starts_in=timedelta(days=3), **details):
 def _calendar(received) -> icalendar.Calendar:
     message = received.message
     parts = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
-    assert parts, "no text/calendar part"
-    inline = parts[0]
-    assert inline.get_param("method") in ("REQUEST", "CANCEL")
-    assert any(p.get_filename() == "invite.ics" for p in parts)
+    assert len(parts) == 1, "one calendar part, so no client imports the event twice"
+    [inline] = parts
+    assert inline.get_param("method") in ("REQUEST", "CANCEL") and inline.get_content_disposition() is None
+    [alternative] = message.get_payload()  # multipart/mixed > multipart/alternative, the shape Google sends
+    assert alternative.get_content_type() == "multipart/alternative" and inline in alternative.get_payload()
     return icalendar.Calendar.from_ical(inline.get_content())
 
 
@@ -104,6 +105,8 @@ def test_updates_keep_the_uid_and_raise_the_sequence_cancel_says_cancel(app, ctx
     assert [int(_event(c)["SEQUENCE"]) for c in (invite, update, cancel)] == [0, 1, 2]
     assert str(_event(update)["LOCATION"]) == "Room 5"
     assert str(_event(cancel)["STATUS"]) == "CANCELLED"
+    # A cancellation asks for no answer: its ATTENDEE has no RSVP=TRUE (RFC 5546 3.2.5).
+    assert _event(update)["ATTENDEE"].params["RSVP"] == "TRUE" and "RSVP" not in _event(cancel)["ATTENDEE"].params
     from service.models import AuditEvent
     actions = set(db.session.scalars(select(AuditEvent.action).where(AuditEvent.object_type == "meeting")))
     assert {"meeting.create", "meeting.update", "meeting.cancel"} <= actions

@@ -1,14 +1,15 @@
-"""Pages members reach from links in emails: unsubscribe and preferences.
+"""Pages members reach from links in emails: unsubscribe and preferences (and a test copy's stand-in for them).
 
 GET and HEAD never change anything (mail scanners open every link); the change
 happens on POST. The unsubscribe POST is RFC 8058's one-click: it needs no
 cookie or CSRF token (the signed token is the authority), answers 200 and
 never redirects.
 """
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request
+from flask_login import login_required
 
 from forms.preferences import PreferencesForm
-from service import preferences
+from service import preferences, test_copies
 from service.errors import DomainError
 from service.extensions import csrf, db, limiter
 from service.tokens import make_token
@@ -66,3 +67,13 @@ def preferences_page(token: str):
     return render_template("member/preferences.html", form=form, member=member, saved=saved,
                            unsubscribe_token=make_token("unsubscribe", member.id)), 400 if form.errors else 200
 
+
+
+@bp.route("/test-copy/<action>")
+@login_required  # test copies go to coordinators only
+def test_copy(action: str):
+    """Where a link in a coordinator's test copy leads: what it would let the member do. Changes nothing."""
+    described = test_copies.action_of(action)
+    if described is None:
+        abort(404)
+    return render_template("member/test_copy.html", action=described)
