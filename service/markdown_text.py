@@ -4,6 +4,14 @@ markdown-it-py parses CommonMark in time linear in the text (Python-Markdown
 was quadratic on runs of `[`: a 49,000-character charter held a worker for
 minutes). The text is parsed once, when it is saved (`render`), and both
 forms are stored beside it; pages and emails read the stored forms.
+
+Linear is not cheap enough: a character that may start an inline construct costs markdown-it-py's inline parser
+far more than a letter (every `[` tries a link and scans for its label), so 50,000 `![` took 13-35 times as long
+as 50,000 characters of the lessons' prose. `_parse_inline_within_budget` bounds that: it estimates each block's
+inline-parsing cost from a count of those characters, weighted by their measured cost (`INLINE_COST`, from
+`bench/markdown_guard.py`), and when the whole text's estimate is over `MAX_COST_PER_CHARACTER` per character,
+shows the costliest blocks as typed (escaped text) instead of parsing their inline Markdown, until the rest is
+within budget. Ordinary Markdown is far below the budget and renders exactly as the parser alone renders it.
 """
 import re
 from html import unescape
@@ -12,6 +20,8 @@ from urllib.parse import urlsplit
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it import rules_core
+from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 from markupsafe import Markup
 
@@ -28,6 +38,75 @@ _MARKDOWN.validateLink = lambda url: True
 # Plain text as written: paragraphs at blank lines, each line break kept, bare URLs as links, nothing else.
 _PLAIN = MarkdownIt("zero", {"breaks": True, "linkify": True}).enable(["linkify", "newline"])
 _PLAIN.linkify.set({"fuzzy_link": False})
+
+# What a character (or a few) that may start an inline construct costs, in letters of prose: a letter costs 1, and
+# so does anything not listed. A link costs its tokens, its rendering and nh3's work on top of its characters: a
+# bare URL ("://") or an autolink ("<" with "@") far more than its length. Measured with bench/markdown_guard.py
+# (best of 3: runs of each, each alternated with letters, mixed into prose at 30%, and link shapes), rounded up.
+INLINE_COST = {
+    "[": 32, "](": 30, "://": 150, "<": 60, "@": 30, "\n": 22, "*": 18, "_": 18, "`": 14, "~": 12, "}": 12,
+    "&": 10, "]": 8, "!": 8, "=": 8, ":": 8, **dict.fromkeys("#$%+->\\^{", 6),
+}
+# What a line may cost the block parser, the renderer and the plain text on top of its inline Markdown: a line
+# can be a block of its own (a paragraph, heading or list item of one character costs 60 to 80 letters of prose).
+LINE_COST = 90
+# The estimate a text may reach per character: the lessons' prose is about 2.4 (1.5 inline, 0.9 for its lines),
+# and the budget keeps any text within about 6 times prose's time.
+MAX_COST_PER_CHARACTER = 8
+# Estimated cost any text may spend whatever its length (15-25 ms), so a short text full of emphasis and links is
+# never cut.
+MIN_BUDGET = 20_000
+
+
+def _inline_cost(text: str) -> int:
+    """An estimate of the time `text`'s inline Markdown takes to parse and render, in letters of prose."""
+    return len(text) + sum((cost - 1) * text.count(characters) for characters, cost in INLINE_COST.items())
+
+
+def _budget(text: str) -> float:
+    return max(MIN_BUDGET, MAX_COST_PER_CHARACTER * len(text))
+
+
+def _as_typed(text: str) -> list[Token]:
+    """Inline Markdown shown as typed. text_special: linkify leaves it alone (its bare URLs would cost as much as
+    parsing), then markdown-it joins it into plain text."""
+    return [Token("text_special", "", 0, content=text)]
+
+
+def _parse_blocks_within_budget(state: StateCore) -> None:
+    """markdown-it's core "block" rule, except that a text whose lines alone cost more than its budget (thousands
+    of one-character list items, say) is one paragraph shown as typed."""
+    if len(state.src) + LINE_COST * state.src.count("\n") <= _budget(state.src):
+        rules_core.block(state)
+        return
+    paragraph = Token("inline", "", 0, content=state.src.strip(), children=_as_typed(state.src.strip()))
+    state.tokens += [Token("paragraph_open", "p", 1, block=True), paragraph,
+                     Token("paragraph_close", "p", -1, block=True)]
+
+
+def _parse_inline_within_budget(state: StateCore) -> None:
+    """markdown-it's core "inline" rule, except that while the text's estimate is over budget, the block with the
+    costliest inline Markdown per character is shown as typed."""
+    blocks = [token for token in state.tokens if token.type == "inline" and not token.children]  # not yet parsed
+    costs = {id(block): _inline_cost(block.content) for block in blocks}
+    total = sum(costs.values())
+    budget = _budget(state.src) - LINE_COST * state.src.count("\n")
+    as_typed = set()
+    for block in sorted(blocks, key=lambda block: costs[id(block)] / max(len(block.content), 1), reverse=True):
+        if total <= budget:
+            break
+        as_typed.add(id(block))
+        total -= costs[id(block)] - len(block.content)
+    for block in blocks:
+        if id(block) in as_typed:
+            block.children = _as_typed(block.content)
+        else:
+            block.children = []
+            state.md.inline.parse(block.content, state.md, state.env, block.children)
+
+
+_MARKDOWN.core.ruler.at("block", _parse_blocks_within_budget)
+_MARKDOWN.core.ruler.at("inline", _parse_inline_within_budget)
 
 
 class Rendered(NamedTuple):
