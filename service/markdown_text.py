@@ -6,12 +6,16 @@ minutes). The text is parsed once, when it is saved (`render`), and both
 forms are stored beside it; pages and emails read the stored forms.
 
 Linear is not cheap enough: a character that may start an inline construct costs markdown-it-py's inline parser
-far more than a letter (every `[` tries a link and scans for its label), so 50,000 `![` took 13-35 times as long
-as 50,000 characters of the lessons' prose. `_parse_inline_within_budget` bounds that: it estimates each block's
-inline-parsing cost from a count of those characters, weighted by their measured cost (`INLINE_COST`, from
-`bench/markdown_guard.py`), and when the whole text's estimate is over `MAX_COST_PER_CHARACTER` per character,
-shows the costliest blocks as typed (escaped text) instead of parsing their inline Markdown, until the rest is
-within budget. Ordinary Markdown is far below the budget and renders exactly as the parser alone renders it.
+far more than a letter (every `[` tries a link and scans for its label), and a block of one character costs the
+block parser, the renderer and nh3 as much as 60 to 80 letters. 50,000 characters of `![` took 35 times as long as
+50,000 of the lessons' prose, of headings `#` or one-letter list items 25 times. So the text's cost is estimated
+before it is parsed, from weighted counts of those characters (`INLINE_COST`) and of its lines and their list and
+heading markers (`LINE_COST`, `MARKER_COST`), and held to `MAX_COST_PER_CHARACTER`: a text whose lines alone are
+over budget is one paragraph shown as typed (`_parse_blocks_within_budget`); otherwise, while the estimate is over
+budget, the block with the costliest inline Markdown per character is shown as typed, escaped and unlinked
+(`_parse_inline_within_budget`). Every adversarial shape in tests/test_markdown.py then renders within 1.2 times
+prose's time, a 10-50% mix of special characters into prose within 3 (bench/markdown_guard.py, which measures the
+weights). Ordinary Markdown is far below the budget and renders exactly as the parser alone renders it.
 """
 import re
 from html import unescape
@@ -40,17 +44,21 @@ _PLAIN = MarkdownIt("zero", {"breaks": True, "linkify": True}).enable(["linkify"
 _PLAIN.linkify.set({"fuzzy_link": False})
 
 # What a character (or a few) that may start an inline construct costs, in letters of prose: a letter costs 1, and
-# so does anything not listed. A link costs its tokens, its rendering and nh3's work on top of its characters: a
-# bare URL ("://") or an autolink ("<" with "@") far more than its length. Measured with bench/markdown_guard.py
-# (best of 3: runs of each, each alternated with letters, mixed into prose at 30%, and link shapes), rounded up.
+# so does anything not listed. Each of these makes the parser try every inline rule, and again while it scans an
+# open `[` for its label. A link costs its tokens, its rendering and nh3's work on top of its characters: a bare
+# URL ("://") or an autolink ("<" with "@") far more than its length. Measured with bench/markdown_guard.py (runs
+# of each, each alternated with letters, mixed into prose at 30%, link shapes, and the worst of random shapes).
 INLINE_COST = {
-    "[": 32, "](": 30, "://": 150, "<": 60, "@": 30, "\n": 22, "*": 18, "_": 18, "`": 14, "~": 12, "}": 12,
-    "&": 10, "]": 8, "!": 8, "=": 8, ":": 8, **dict.fromkeys("#$%+->\\^{", 6),
+    "[": 40, "](": 30, "://": 150, "<": 60, "@": 30, "*": 24, "_": 24, "\n": 22,
+    **dict.fromkeys("!#$%&+-:=>\\]^`{}~", 16),
 }
-# What a line may cost the block parser, the renderer and the plain text on top of its inline Markdown: a line
-# can be a block of its own (a paragraph, heading or list item of one character costs 60 to 80 letters of prose).
-LINE_COST = 90
-# The estimate a text may reach per character: the lessons' prose is about 2.4 (1.5 inline, 0.9 for its lines),
+# What a line costs the block parser, the renderer and the plain text on top of its inline Markdown, and each list
+# item or heading marker at its start more (a list item of one character costs about 65 letters of prose; five
+# nested on a line, about 330).
+LINE_COST = 40
+MARKER_COST = 70
+_LINE_START_MARKERS = re.compile(r"^(?:[ \t]*(?:#{1,6}|[-+*>]|\d{1,9}[.)])(?=[ \t]|$)[ \t]*)+", re.MULTILINE)
+# The estimate a text may reach per character: the lessons' prose is about 2.3 (1.65 inline, 0.65 for its lines),
 # and the budget keeps any text within about 6 times prose's time.
 MAX_COST_PER_CHARACTER = 8
 # Estimated cost any text may spend whatever its length (15-25 ms), so a short text full of emphasis and links is
@@ -61,6 +69,12 @@ MIN_BUDGET = 20_000
 def _inline_cost(text: str) -> int:
     """An estimate of the time `text`'s inline Markdown takes to parse and render, in letters of prose."""
     return len(text) + sum((cost - 1) * text.count(characters) for characters, cost in INLINE_COST.items())
+
+
+def _block_cost(text: str) -> int:
+    """An estimate of the time `text`'s lines take beyond their inline Markdown, in letters of prose."""
+    markers = sum(len(start.group().split()) for start in _LINE_START_MARKERS.finditer(text))
+    return LINE_COST * text.count("\n") + MARKER_COST * markers
 
 
 def _budget(text: str) -> float:
@@ -76,7 +90,7 @@ def _as_typed(text: str) -> list[Token]:
 def _parse_blocks_within_budget(state: StateCore) -> None:
     """markdown-it's core "block" rule, except that a text whose lines alone cost more than its budget (thousands
     of one-character list items, say) is one paragraph shown as typed."""
-    if len(state.src) + LINE_COST * state.src.count("\n") <= _budget(state.src):
+    if len(state.src) + _block_cost(state.src) <= _budget(state.src):
         rules_core.block(state)
         return
     paragraph = Token("inline", "", 0, content=state.src.strip(), children=_as_typed(state.src.strip()))
@@ -90,7 +104,7 @@ def _parse_inline_within_budget(state: StateCore) -> None:
     blocks = [token for token in state.tokens if token.type == "inline" and not token.children]  # not yet parsed
     costs = {id(block): _inline_cost(block.content) for block in blocks}
     total = sum(costs.values())
-    budget = _budget(state.src) - LINE_COST * state.src.count("\n")
+    budget = _budget(state.src) - _block_cost(state.src)
     as_typed = set()
     for block in sorted(blocks, key=lambda block: costs[id(block)] / max(len(block.content), 1), reverse=True):
         if total <= budget:

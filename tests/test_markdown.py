@@ -19,7 +19,7 @@ from tests.conftest import run_worker
 from tests.test_migrations import scratch_app, scratch_postgres  # noqa: F401 (fixtures)
 
 SIZE = 50_000
-# Shapes that made Python-Markdown quadratic, and more that make a CommonMark parser work per character.
+# Shapes that made Python-Markdown quadratic, and more that make a CommonMark parser work per character or line.
 ADVERSARIAL = {
     "open brackets": "[",
     "images": "![",
@@ -35,9 +35,12 @@ ADVERSARIAL = {
     "bare URLs": "http://a.b ",
     "autolinks": "<a@b.c>",
     "everything": "[*_`<![",
+    "brackets in text": " (> #)[",
+    "list items of brackets in text": "1. a[",
     "headings": "#\n",
     "short paragraphs": "a\n\n",
     "list items": "- a\n",
+    "nested list items": "- - - - - - a\n",
     "list items of brackets": "- [\n",
     "lines": "a\n",
 }
