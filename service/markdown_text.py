@@ -45,11 +45,12 @@ _PLAIN.linkify.set({"fuzzy_link": False})
 
 # What a character (or a few) that may start an inline construct costs, in letters of prose: a letter costs 1, and
 # so does anything not listed. Each of these makes the parser try every inline rule, and again while it scans an
-# open `[` for its label. A link costs its tokens, its rendering and nh3's work on top of its characters: a bare
-# URL ("://") or an autolink ("<" with "@") far more than its length. Measured with bench/markdown_guard.py (runs
-# of each, each alternated with letters, mixed into prose at 30%, link shapes, and the worst of random shapes).
+# open `[` for its label; an emphasis mark is a token of its own until the emphasis pass pairs it. A link costs
+# its tokens, its rendering and nh3's work on top of its characters: a bare URL ("://") or an autolink ("<" with
+# "@") far more than its length. Measured with bench/markdown_guard.py (runs of each, each alternated with
+# letters, mixed into prose at 30%, link shapes), raised to cover the worst of random shapes (`._.1> `, `1. *`).
 INLINE_COST = {
-    "[": 40, "](": 30, "://": 150, "<": 60, "@": 30, "*": 24, "_": 24, "\n": 22,
+    "[": 40, "](": 30, "://": 150, "<": 60, "@": 30, "*": 48, "_": 48, "\n": 22,
     **dict.fromkeys("!#$%&+-:=>\\]^`{}~", 16),
 }
 # What a line costs the block parser, the renderer and the plain text on top of its inline Markdown, and each list
@@ -61,9 +62,9 @@ _LINE_START_MARKERS = re.compile(r"^(?:[ \t]*(?:#{1,6}|[-+*>]|\d{1,9}[.)])(?=[ \
 # The estimate a text may reach per character: the lessons' prose is about 2.3 (1.65 inline, 0.65 for its lines),
 # and the budget keeps any text within about 6 times prose's time.
 MAX_COST_PER_CHARACTER = 8
-# Estimated cost any text may spend whatever its length (15-25 ms), so a short text full of emphasis and links is
+# Estimated cost any text may spend whatever its length (20-40 ms), so a short text full of emphasis and links is
 # never cut.
-MIN_BUDGET = 20_000
+MIN_BUDGET = 50_000
 
 
 def _inline_cost(text: str) -> int:
