@@ -50,7 +50,7 @@ _PLAIN.linkify.set({"fuzzy_link": False})
 # "@") far more than its length. Measured with bench/markdown_guard.py (runs of each, each alternated with
 # letters, mixed into prose at 30%, link shapes), raised to cover the worst of random shapes (`._.1> `, `1. *`).
 INLINE_COST = {
-    "[": 40, "](": 30, "://": 150, "<": 60, "@": 30, "*": 48, "_": 48, "\n": 22,
+    "[": 48, "](": 30, "://": 150, "<": 60, "@": 30, "*": 48, "_": 48, "\n": 22,
     **dict.fromkeys("!#$%&+-:=>\\]^`{}~", 16),
 }
 # What a line costs the block parser, the renderer and the plain text on top of its inline Markdown, and each list
@@ -58,7 +58,10 @@ INLINE_COST = {
 # nested on a line, about 330).
 LINE_COST = 40
 MARKER_COST = 70
-_LINE_START_MARKERS = re.compile(r"^(?:[ \t]*(?:#{1,6}|[-+*>]|\d{1,9}[.)])(?=[ \t]|$)[ \t]*)+", re.MULTILINE)
+# A line's block quote, list item and heading markers (`>` needs no space after it, the others do); a block
+# quote's costs little more than its line, so only the others count.
+_LINE_START = re.compile(r"^(?:[ \t]*(?:>|(?:#{1,6}|[-+*]|\d{1,9}[.)])(?=[ \t]|$)))+", re.MULTILINE)
+_MARKER = re.compile(r"#{1,6}|[-+*]|\d{1,9}[.)]")
 # The estimate a text may reach per character: the lessons' prose is about 2.3 (1.65 inline, 0.65 for its lines),
 # and the budget keeps any text within about 6 times prose's time.
 MAX_COST_PER_CHARACTER = 8
@@ -74,7 +77,7 @@ def _inline_cost(text: str) -> int:
 
 def _block_cost(text: str) -> int:
     """An estimate of the time `text`'s lines take beyond their inline Markdown, in letters of prose."""
-    markers = sum(len(start.group().split()) for start in _LINE_START_MARKERS.finditer(text))
+    markers = sum(len(_MARKER.findall(start.group())) for start in _LINE_START.finditer(text))
     return LINE_COST * text.count("\n") + MARKER_COST * markers
 
 
