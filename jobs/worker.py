@@ -46,6 +46,8 @@ class ReconnectingWorker(Worker):
 
     @property
     def should_run_maintenance_tasks(self) -> bool:
+        if self.asked_to_stop:  # its scheduler was stopped on purpose: starting it again would keep us alive
+            return False
         process = self.scheduler and self.scheduler._process  # (RQ's maintenance reads it the same way)
         return bool(process and not process.is_alive()) or super().should_run_maintenance_tasks
 

@@ -7,7 +7,8 @@ from service import mailer, members
 from service.batch_render import BatchRenderer, is_plain, share
 from service.email_render import render
 from service.extensions import db
-from service.models import Community, Member, OutboundEmail
+from service.markdown_text import plain_text_html
+from service.models import Community, OutboundEmail
 from service.tokens import read_token
 from tests.conftest import run_worker
 
@@ -110,6 +111,7 @@ def _overlay(templates: dict):
     env = Environment(loader=ChoiceLoader([DictLoader(templates), FileSystemLoader(str(TEMPLATE_DIR))]),
                       extensions=["jinja2.ext.i18n"])
     env.install_null_translations(newstyle=True)
+    env.filters["plain_text_html"] = plain_text_html  # as the real environment has
     return env
 
 
