@@ -173,3 +173,41 @@ def test_control_characters_in_a_member_link_token_are_the_bad_link_page(client,
         response = client.get(broken)
         assert response.status_code in (400, 404), (broken, response.status_code)
         assert client.post(broken, data={"List-Unsubscribe": "One-Click"}).status_code in (400, 404)
+
+
+# --- a newcomer's `make run` ------------------------------------------------------------------------------
+
+def test_make_run_on_another_port_prints_it_and_its_mail_links_lead_there(tmp_path):
+    """PORT=5731 `make run` (port 5000 is often taken): the demo's mail must not link to :5000."""
+    import mailbox
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time as clock
+    from pathlib import Path
+    from urllib.request import urlopen
+
+    from tests.smtp_server import free_port
+    port, mail_port = free_port(), free_port()
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "PUBLIC_BASE_URL", "APP_ENV")}
+    env.update(PORT=str(port), MAIL_PORT=str(mail_port), INSTANCE_DIR=str(tmp_path), FLASK_APP="wsgi.py")
+    process = subprocess.Popen([sys.executable, "-m", "service.embedded"], cwd=Path(__file__).parents[1], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        printed = ""
+        while "Press Ctrl-C" not in printed and process.poll() is None:
+            printed += process.stdout.readline()
+        assert f"http://127.0.0.1:{port}/" in printed, printed
+        assert urlopen(f"http://127.0.0.1:{port}/login", timeout=10).status == 200
+        sink = mailbox.Maildir(tmp_path / "mailsink", create=False)
+        deadline = clock.monotonic() + 90
+        while not len(sink) and clock.monotonic() < deadline:
+            clock.sleep(0.5)
+        message = message_from_bytes(sink.get_bytes(next(iter(sink.keys()))), policy=policy.default)
+        links = message["List-Unsubscribe"] + message.get_body(("plain",)).get_content()
+        assert f"http://127.0.0.1:{port}/m/" in links and "127.0.0.1:5000" not in links, links
+    finally:
+        process.send_signal(signal.SIGINT)  # Ctrl-C: it stops the worker, Redis and the sink it started
+        process.wait(timeout=60)
