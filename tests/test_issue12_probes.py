@@ -13,7 +13,8 @@ from service.extensions import db
 from service.models import Community, Coordinator, Member, Membership
 from service.tokens import make_token
 from tests.conftest import run_worker
-from tests.test_input_at_the_door import DIRT, control_characters_stored, dirty, fill_in, stored_anywhere
+from tests.test_input_at_the_door import (DIRT, control_characters_stored, dirty, fill_in,  # noqa: F401 (world)
+                                          stored_anywhere, world)
 
 UTC = timezone.utc
 MARKDOWN_MARKS = re.compile(r"\*\*|__|^#{1,6} |\]\(|^> |`", re.MULTILINE)
@@ -200,9 +201,15 @@ def test_make_run_on_another_port_prints_it_and_its_mail_links_lead_there(tmp_pa
         while "Press Ctrl-C" not in printed and process.poll() is None:
             printed += process.stdout.readline()
         assert f"http://127.0.0.1:{port}/" in printed, printed
-        assert urlopen(f"http://127.0.0.1:{port}/login", timeout=10).status == 200
-        sink = mailbox.Maildir(tmp_path / "mailsink", create=False)
         deadline = clock.monotonic() + 90
+        while True:  # it prints the address just before it starts listening there
+            try:
+                assert urlopen(f"http://127.0.0.1:{port}/login", timeout=10).status == 200
+                break
+            except OSError:
+                assert clock.monotonic() < deadline
+                clock.sleep(0.2)
+        sink = mailbox.Maildir(tmp_path / "mailsink", create=False)
         while not len(sink) and clock.monotonic() < deadline:
             clock.sleep(0.5)
         message = message_from_bytes(sink.get_bytes(next(iter(sink.keys()))), policy=policy.default)
@@ -211,3 +218,76 @@ def test_make_run_on_another_port_prints_it_and_its_mail_links_lead_there(tmp_pa
     finally:
         process.send_signal(signal.SIGINT)  # Ctrl-C: it stops the worker, Redis and the sink it started
         process.wait(timeout=60)
+
+
+# --- NUL in every query string and path text, on the real database --------------------------------------
+
+def _get_urls(app, world) -> list[str]:
+    """Every GET route of the app with real ids from `world`, a NUL in each text argument."""
+    ids = {"community_id": world["r"], "meeting_id": world["meeting"], "membership_id": world["membership"],
+           "practice_id": world["practice"], "lesson_id": world["lesson"], "module_id": world["module"],
+           "charter_id": world["charter"], "response_id": world["response"], "email_id": 1, "import_id": 1,
+           "request_id": 1, "form_request_id": 1, "intake_entry_id": 1}
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "static":
+            continue
+        values = {name: ids.get(name, "a\x00b") for name in rule.arguments}
+        if "direction" in values:
+            values["direction"] = "up"
+        if "action" in values and rule.endpoint != "member_links.test_copy":
+            continue
+        with app.test_request_context():
+            from flask import url_for
+            urls.append(url_for(rule.endpoint, **values))
+    return urls
+
+
+def test_a_nul_in_any_query_string_or_path_text_is_never_a_500(app, client, world):
+    from tests.conftest import PASSWORD, login
+    login(client, "alice@example.org", PASSWORD)
+    junk = "?q=%00&page=%00&status=%00&kind=%00&community=%00&community_id=%00&next=%00&lang=%00&answer=%00"
+    failures, urls = [], _get_urls(app, world)
+    assert len(urls) > 50
+    for url in urls:
+        for tried in (url, url + junk):
+            status = client.get(tried).status_code
+            if status >= 500:
+                failures.append((tried, status))
+    assert failures == []
+
+
+def test_a_nul_in_any_posted_field_of_any_form_is_never_a_500(app, client, world):
+    from flask import url_for
+
+    from tests.conftest import PASSWORD, csrf_from, login
+    login(client, "alice@example.org", PASSWORD)
+    token = csrf_from(client.get("/communities/new").get_data(as_text=True))
+    ids = {"community_id": world["r"], "meeting_id": world["meeting"], "membership_id": world["membership"],
+           "practice_id": world["practice"], "lesson_id": world["lesson"], "module_id": world["module"],
+           "charter_id": world["charter"], "response_id": world["response"], "email_id": 1, "import_id": 1,
+           "request_id": 1, "form_request_id": 1, "intake_entry_id": 1}
+    tokens = {"rsvp.answer": world["rsvp"], "rsvp.feedback": world["rsvp"], "charter_links.show": world["vote"],
+              "form_links.answer": world["form"], "intake_public.join": world["join"],
+              "practice_links.share": world["share"]}
+    fields = ["name", "email", "organization", "title", "body", "subject", "reason", "answer", "note", "comment",
+              "decision", "membership_id", "member_ids", "kind", "status", "deadline_date", "deadline_time",
+              "start_date", "start_time", "language", "role", "digest_frequency", "password", "description",
+              "time_zone", "agenda", "location", "video_url", "purpose", "what_we_did", "what_happened", "action",
+              "lesson_id", "cadence", "next_module", "attended", "nonce", "hopes", "save_draft", "submit"]
+    data = {"csrf_token": token, **{field: "x\x00y" for field in fields}}
+    failures = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods or rule.endpoint in ("auth.logout",):
+            continue
+        values = {name: ids.get(name, tokens.get(rule.endpoint, "a\x00b")) for name in rule.arguments}
+        values.update({"action": "deactivate"} if "action" in values else {},
+                      **({"direction": "up"} if "direction" in values else {}))
+        with app.test_request_context():
+            url = url_for(rule.endpoint, **values)
+        status = client.post(url, data=data).status_code
+        if status >= 500:
+            failures.append((url, status))
+    assert failures == []
+    with app.app_context():
+        assert control_characters_stored() == []
