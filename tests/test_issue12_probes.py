@@ -291,3 +291,22 @@ def test_a_nul_in_any_posted_field_of_any_form_is_never_a_500(app, client, world
     assert failures == []
     with app.app_context():
         assert control_characters_stored() == []
+
+
+def test_lines_in_an_agenda_location_or_title_never_add_an_event_or_attendee_to_the_invitation(app, personas,
+                                                                                               smtp):
+    from icalendar import Calendar
+    smuggled = "\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nATTENDEE;RSVP=TRUE:mailto:victim@evil.example\r\n"
+    with app.app_context():
+        community = _riverside()
+        meetings.create_meeting(None, community, starts_at=datetime.now(UTC) + timedelta(days=5),
+                                title=f"Call{smuggled}", location=f"Room{smuggled}", agenda=f"Intro{smuggled}Close")
+        db.session.commit()
+        run_worker(app)
+    [received] = smtp.to("ana@example.org")
+    [part] = [p for p in _parsed(received).walk() if p.get_content_type() == "text/calendar"]
+    calendar = Calendar.from_ical(part.get_content())
+    [event] = calendar.walk("VEVENT")
+    attendees = event.get("ATTENDEE")
+    assert [str(a) for a in (attendees if isinstance(attendees, list) else [attendees])] == ["mailto:ana@example.org"]
+    assert "Close" in str(event["DESCRIPTION"])
