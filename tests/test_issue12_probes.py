@@ -310,3 +310,21 @@ def test_lines_in_an_agenda_location_or_title_never_add_an_event_or_attendee_to_
     attendees = event.get("ATTENDEE")
     assert [str(a) for a in (attendees if isinstance(attendees, list) else [attendees])] == ["mailto:ana@example.org"]
     assert "Close" in str(event["DESCRIPTION"])
+
+
+# --- item 1: what another community calls a person stays there -------------------------------------------
+
+def test_a_refused_bounce_lift_names_the_person_as_this_community_knows_them(app, alice_client, personas):
+    """Ben is Bob's "Ben Lake"; Alice added his address as "Benjamin L": her page never shows Bob's name."""
+    from service import bounces
+    from tests.conftest import post_form
+    with app.app_context():
+        alice = db.session.get(Coordinator, personas["alice"])
+        riverside = db.session.get(Community, personas["riverside"])
+        membership = members.add_member(alice, riverside, name="Benjamin L", email="ben@example.org")
+        bounces.record_bounce(membership.member, "hard", "SMTP 550 5.1.1 User unknown")
+        db.session.commit()
+        url = f"/outbox/communities/{riverside.id}/memberships/{membership.id}/lift-bounce"
+    response = post_form(alice_client, f"/communities/{personas['riverside']}", {}, post_url=url)
+    page = alice_client.get(response.location).get_data(as_text=True)
+    assert "Benjamin L also belongs to another coordinator" in page and "Ben Lake" not in page
