@@ -257,7 +257,7 @@ def test_a_nul_in_any_query_string_or_path_text_is_never_a_500(app, client, worl
     assert failures == []
 
 
-def test_a_nul_in_any_posted_field_of_any_form_is_never_a_500(app, client, world):
+def test_a_nul_a_far_date_or_a_huge_id_in_any_posted_field_of_any_form_is_never_a_500(app, client, world):
     from flask import url_for
 
     from tests.conftest import PASSWORD, csrf_from, login
@@ -270,14 +270,21 @@ def test_a_nul_in_any_posted_field_of_any_form_is_never_a_500(app, client, world
     tokens = {"rsvp.answer": world["rsvp"], "rsvp.feedback": world["rsvp"], "charter_links.show": world["vote"],
               "form_links.answer": world["form"], "intake_public.join": world["join"],
               "practice_links.share": world["share"]}
-    fields = ["name", "email", "organization", "title", "body", "subject", "reason", "answer", "note", "comment",
-              "decision", "membership_id", "member_ids", "kind", "status", "deadline_date", "deadline_time",
-              "start_date", "start_time", "language", "role", "digest_frequency", "password", "description",
-              "time_zone", "agenda", "location", "video_url", "purpose", "what_we_did", "what_happened", "action",
-              "lesson_id", "cadence", "next_module", "attended", "nonce", "hopes", "save_draft", "submit"]
-    data = {"csrf_token": token, **{field: "x\x00y" for field in fields}}
+    fields = """agenda all_yes attended availability body body_en body_es comment contact_ok deadline_date deadline_time
+        description digest_cadence digest_enabled digest_frequency digest_hour digest_weekday duration_minutes email
+        facilitator_id feedback_delay_hours goal_en goal_es hopes invite_all kind language lesson_id location
+        meeting_id member_ids membership_id name next_module nonce note organization password paused
+        practice_prompt_en reason reflection_en reminder_offsets role save save_draft send_to_all send_welcome stage
+        start_date start_time subject submit summary_en time_zone title title_en topics video_url website
+        what_happened what_we_did answer decision action purpose""".split()  # every form field's name
+    numbers = ("_id", "_ids", "_module", "_hour", "_weekday", "_minutes", "_hours", "_offsets", "attended")
+    nul = {"csrf_token": token, **{field: "x\x00y" for field in fields}}
+    far = {**nul, **{field: "9999-12-31" for field in fields if field.endswith("_date")},
+           **{field: "23:59" for field in fields if field.endswith("_time")},
+           **{field: "99999999999999999999" for field in fields if field.endswith(numbers)},
+           "facilitator_id": "-99999999999999999999"}
     failures = []
-    for rule in app.url_map.iter_rules():
+    for (rule, data) in ((rule, data) for rule in app.url_map.iter_rules() for data in (nul, far)):
         if "POST" not in rule.methods or rule.endpoint in ("auth.logout",):
             continue
         values = {name: ids.get(name, tokens.get(rule.endpoint, "a\x00b")) for name in rule.arguments}
@@ -328,3 +335,22 @@ def test_a_refused_bounce_lift_names_the_person_as_this_community_knows_them(app
     response = post_form(alice_client, f"/communities/{personas['riverside']}", {}, post_url=url)
     page = alice_client.get(response.location).get_data(as_text=True)
     assert "Benjamin L also belongs to another coordinator" in page and "Ben Lake" not in page
+
+
+@pytest.mark.parametrize("page, values", [
+    ("/communities/{r}/edit", {"feedback_delay_hours": "99999999999999999999"}),
+    ("/communities/{r}/edit", {"reminder_offsets": "99999999999999999999"}),
+    ("/communities/{r}/edit", {"reminder_offsets": "-1, 1e9, 24"}),
+    ("/communities/{r}/digest/", {"digest_hour": "99999999999999999999"}),
+    ("/communities/{r}/meetings/new", {"title": "Call", "start_date": "2030-01-01", "start_time": "18:00",
+                                      "duration_minutes": "99999999999999999999"}),
+    ("/communities/{r}/meetings/new", {"title": "Call", "start_date": "2030-01-01", "start_time": "18:00",
+                                      "duration_minutes": "2147483647"}),
+    ("/communities/{r}/meetings/{meeting}/edit", {"duration_minutes": "99999999999999999999"}),
+], ids=["feedback delay", "reminder offset", "reminder offsets", "digest hour", "meeting duration",
+        "meeting duration int max", "meeting edit duration"])
+def test_a_huge_number_in_an_otherwise_good_form_is_a_form_error_not_a_500(app, alice_client, world, page, values):
+    response = fill_in(alice_client, page.format(**world), values)
+    assert response.status_code in (200, 302, 400), response.get_data(as_text=True)[:3000]
+    if response.status_code == 302:  # taken: then the page it leads to shows it
+        assert alice_client.get(response.location).status_code == 200
