@@ -354,3 +354,21 @@ def test_a_huge_number_in_an_otherwise_good_form_is_a_form_error_not_a_500(app, 
     assert response.status_code in (200, 302, 400), response.get_data(as_text=True)[:3000]
     if response.status_code == 302:  # taken: then the page it leads to shows it
         assert alice_client.get(response.location).status_code == 200
+
+
+def test_an_announcement_with_a_very_long_link_and_line_breaks_reads_back_whole(app, personas, smtp):
+    from service import announcements
+    link = "https://example.org/" + "a" * 3000
+    with app.app_context():
+        announcements.send_announcement(None, _riverside(), "News " * 29,
+                                        f"First line\nsecond line\n\nSee {link} now", "long-1")
+        db.session.commit()
+        run_worker(app)
+    [received] = smtp.to("ana@example.org")
+    assert max(len(line) for line in received.raw.split(b"\r\n")) <= 998
+    message = _parsed(received)
+    assert message.defects == [] and all(part.defects == [] for part in message.walk())
+    text, html = message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content()
+    assert link in text  # an announcement is plain text: its words as typed, a link unbroken
+    assert f'href="{link}"' in html and "<br" in html
+    assert message["Subject"] == ("News " * 29).strip()
