@@ -178,7 +178,7 @@ def test_control_characters_in_a_member_link_token_are_the_bad_link_page(client,
 
 # --- a newcomer's `make run` ------------------------------------------------------------------------------
 
-def test_make_run_on_another_port_prints_it_and_its_mail_links_lead_there(tmp_path):
+def test_make_run_on_another_port_prints_it_its_mail_links_lead_there_and_ctrl_c_stops_it_quietly(tmp_path):
     """PORT=5731 `make run` (port 5000 is often taken): the demo's mail must not link to :5000."""
     import mailbox
     import os
@@ -195,7 +195,7 @@ def test_make_run_on_another_port_prints_it_and_its_mail_links_lead_there(tmp_pa
            if name not in ("DATABASE_URL", "REDIS_URL", "MAIL_SERVER", "PUBLIC_BASE_URL", "APP_ENV")}
     env.update(PORT=str(port), MAIL_PORT=str(mail_port), INSTANCE_DIR=str(tmp_path), FLASK_APP="wsgi.py")
     process = subprocess.Popen([sys.executable, "-m", "service.embedded"], cwd=Path(__file__).parents[1], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         printed = ""
         while "Press Ctrl-C" not in printed and process.poll() is None:
@@ -215,9 +215,11 @@ def test_make_run_on_another_port_prints_it_and_its_mail_links_lead_there(tmp_pa
         message = message_from_bytes(sink.get_bytes(next(iter(sink.keys()))), policy=policy.default)
         links = message["List-Unsubscribe"] + message.get_body(("plain",)).get_content()
         assert f"http://127.0.0.1:{port}/m/" in links and "127.0.0.1:5000" not in links, links
+        clock.sleep(1)  # the worker and the scheduler at rest, as after a look at the Outbox
     finally:
-        process.send_signal(signal.SIGINT)  # Ctrl-C: it stops the worker, Redis and the sink it started
-        process.wait(timeout=60)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in its terminal: to every process of the foreground group
+        said = process.communicate(timeout=60)[0]
+    assert process.returncode == 0 and "Traceback" not in said, said  # it stops everything it started, quietly
 
 
 # --- NUL in every query string and path text, on the real database --------------------------------------
