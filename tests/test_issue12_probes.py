@@ -380,27 +380,16 @@ def test_the_outbox_shows_a_shared_members_mail_with_links_that_act_as_nobody(ap
     """Embedded mode shows each email as sent; Ben's own preferences link there would let Alice rename him in
     Bob's community too, and his unsubscribe link would stop Bob's mail to him."""
     from service import announcements
-    from service.mailsink import start_sink
     from service.models import OutboundEmail, Suppression
-    from tests.smtp_server import free_port
-    port = free_port()
-    sink = start_sink(str(tmp_path / "sink"), port=port)
-    state = app.extensions["mail"]
-    old = state.port, state.server
-    state.port, state.server = port, "127.0.0.1"
-    app.config.update(MAIL_SINK_DIR=str(tmp_path / "sink"))
-    try:
-        with app.app_context():
-            alice = db.session.get(Coordinator, personas["alice"])
-            riverside = db.session.get(Community, personas["riverside"])
-            members.add_member(alice, riverside, name="Benjamin L", email="ben@example.org")
-            announcements.send_announcement(alice, riverside, "News", "Hello all", "n-1")
-            db.session.commit()
-            run_worker(app)
-            row_id = db.session.scalar(select(OutboundEmail.id).where(OutboundEmail.recipient == "ben@example.org"))
-    finally:
-        sink.stop()
-        state.port, state.server = old
+    from tests.test_outbox_page import embedded_sink
+    with embedded_sink(app, tmp_path), app.app_context():
+        alice = db.session.get(Coordinator, personas["alice"])
+        riverside = db.session.get(Community, personas["riverside"])
+        members.add_member(alice, riverside, name="Benjamin L", email="ben@example.org")
+        announcements.send_announcement(alice, riverside, "News", "Hello all", "n-1")
+        db.session.commit()
+        run_worker(app)
+        row_id = db.session.scalar(select(OutboundEmail.id).where(OutboundEmail.recipient == "ben@example.org"))
     shown = alice_client.get(f"/outbox/{row_id}").get_data(as_text=True)
     html = alice_client.get(f"/outbox/{row_id}/html").get_data(as_text=True)
     assert "Benjamin L" in shown and "/m/test-copy/member_links.preferences" in shown + html
