@@ -401,3 +401,18 @@ def test_the_outbox_shows_a_shared_members_mail_with_links_that_act_as_nobody(ap
     with app.app_context():
         ben = db.session.scalar(select(Member).where(Member.email == "ben@example.org"))
         assert ben.name == "Ben Lake" and db.session.scalars(select(Suppression)).all() == []
+
+
+@pytest.mark.parametrize("name", ['Eve <eve@evil.example>, "Mallory" <m@evil.example>', 'Ana "the boss", Torres',
+                                  "=?utf-8?q?victim=40evil.example?=", "Ana\\\" <x@evil.example>"])
+def test_a_name_that_looks_like_addresses_leaves_one_recipient_in_to(app, personas, smtp, name):
+    with app.app_context():
+        alice = db.session.get(Coordinator, personas["alice"])
+        members.add_member(alice, _riverside(), name=name, email="rosa@example.org", welcome=True)
+        db.session.commit()
+        run_worker(app)
+    [received] = smtp.to("rosa@example.org")
+    message = _parsed(received)
+    assert received.rcpt_tos == ["rosa@example.org"] and message.defects == []
+    [address] = message["To"].addresses
+    assert (address.addr_spec, address.display_name) == ("rosa@example.org", name)
