@@ -31,6 +31,8 @@ class StoppableCronScheduler(CronScheduler):
     asked_to_stop = False
 
     def _request_stop(self, signum, frame):
+        if self.asked_to_stop:  # a second signal (Ctrl-C, then `make run` stopping it) while it unregisters
+            return
         self.asked_to_stop = True
         super()._request_stop(signum, frame)
 

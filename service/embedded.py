@@ -19,6 +19,9 @@ from service.mailsink import start_sink
 
 
 def main() -> int:
+    host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
+    # Links in the mail it sends lead to this server, on whatever port it was given; the worker inherits it.
+    os.environ.setdefault("PUBLIC_BASE_URL", f"http://{host}:{port}")
     app = create_app()
     config = app.config
     Path(config["INSTANCE_DIR"]).mkdir(parents=True, exist_ok=True)
@@ -39,7 +42,6 @@ def main() -> int:
             seeded = seed_demo()
         started.append(subprocess.Popen([sys.executable, "-m", "jobs.worker"]))
         started.append(subprocess.Popen([sys.executable, "-m", "jobs.cron", "--logging-level", "warning"]))
-        host, port = os.environ.get("HOST", "127.0.0.1"), int(os.environ.get("PORT", "5000"))
         _announce(config, host, port, seeded)
         run_simple(host, port, app, threaded=True, use_reloader=False)
     except KeyboardInterrupt:

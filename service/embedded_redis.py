@@ -23,13 +23,18 @@ def redis_server_binary() -> str:
 
 
 def start_redis(socket_path: str, timeout: float = 10.0) -> subprocess.Popen:
-    """Start redis-server on a unix socket (no TCP port to clash with) and wait until it answers."""
+    """Start redis-server on a unix socket (no TCP port to clash with) and wait until it answers.
+
+    It runs in a process group of its own, so a Ctrl-C in the terminal reaches the
+    workers, which shut down while Redis is still there, and not Redis itself: the
+    caller stops it last.
+    """
     Path(socket_path).parent.mkdir(parents=True, exist_ok=True)
     Path(socket_path).unlink(missing_ok=True)
     process = subprocess.Popen(
         [redis_server_binary(), "--port", "0", "--unixsocket", socket_path, "--unixsocketperm", "700",
          "--save", "", "--appendonly", "no", "--dir", str(Path(socket_path).parent), "--loglevel", "warning"],
-        stdout=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, process_group=0)
     client = Redis(unix_socket_path=socket_path)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

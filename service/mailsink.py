@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
+from service.test_copies import stand_in_links
+
 
 class MaildirHandler:
     """aiosmtpd handler that files each accepted message into a Maildir."""
@@ -60,12 +62,20 @@ def find_captured(directory: str, message_id: str) -> CapturedMessage | None:
 
 
 def _captured(message: EmailMessage) -> CapturedMessage:
+    """The message as a coordinator may read it: every member link stands in (service.test_copies).
+
+    The member's own links act as the member, who may also belong to another
+    coordinator's community: their preferences link renames them there too.
+    """
     text_part = message.get_body(preferencelist=("plain",))
     html_part = message.get_body(preferencelist=("html",))
     attachments = [part.get_filename() or part.get_content_type() for part in message.iter_attachments()]
+    names, values = zip(*[(k, str(v)) for k, v in message.items()]) if message.keys() else ((), ())
+    *values, text, html = stand_in_links((*values, text_part.get_content() if text_part else "",
+                                          html_part.get_content() if html_part else ""))
     return CapturedMessage(
-        headers=[(k, str(v)) for k, v in message.items()],
-        text=text_part.get_content() if text_part else None,
-        html=html_part.get_content() if html_part else None,
+        headers=list(zip(names, values)),
+        text=text if text_part else None,
+        html=html if html_part else None,
         attachments=attachments,
     )

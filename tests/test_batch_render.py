@@ -7,7 +7,6 @@ from service import mailer, members
 from service.batch_render import BatchRenderer, is_plain, share
 from service.email_render import render
 from service.extensions import db
-from service.markdown_text import plain_text_html
 from service.models import Community, OutboundEmail
 from service.tokens import read_token
 from tests.conftest import run_worker
@@ -104,14 +103,15 @@ def test_a_fan_out_greets_each_member_by_name_with_links_that_are_theirs(app, ri
 
 # --- the start-up check: a shared template may print a personal value, never branch on it -------------
 
-def _overlay(templates: dict):
-    """The shipped email templates, with `templates` in place of those of the same names."""
+def _overlay(templates: dict, shipped: Environment):
+    """The shipped email templates, with `templates` in place of those of the same names; the shipped
+    environment's filters, which the templates use."""
     from jinja2 import ChoiceLoader, FileSystemLoader
     from service.mailer import TEMPLATE_DIR
     env = Environment(loader=ChoiceLoader([DictLoader(templates), FileSystemLoader(str(TEMPLATE_DIR))]),
                       extensions=["jinja2.ext.i18n"])
     env.install_null_translations(newstyle=True)
-    env.filters["plain_text_html"] = plain_text_html  # as the real environment has
+    env.filters.update(shipped.filters)
     return env
 
 
@@ -127,7 +127,8 @@ def test_a_shared_template_that_branches_on_a_personal_value_is_refused_at_start
                                                                                      template, use):
     from service import email_render
     from service.batch_render import PersonalValueUseError
-    monkeypatch.setattr(email_render, "_environment", lambda language: _overlay({name: template}))
+    shipped = email_render._environment
+    monkeypatch.setattr(email_render, "_environment", lambda language: _overlay({name: template}, shipped(language)))
     with app.app_context(), pytest.raises(PersonalValueUseError) as refused:
         email_render.compile_templates()  # what a worker does at start-up, before taking any job
     assert f"{name}, line 1: " in str(refused.value) and use in str(refused.value)
@@ -140,7 +141,8 @@ def test_shared_templates_that_only_print_personal_values_pass(app, monkeypatch)
                            "{% if member.language == 'es' %}Hola{% endif %} {{ links.unsubscribe_url }}",
             # Kinds with extras are rendered per member, so they may do as they like.
             "digest.txt": "{% if member.name|length > 25 %}Hi{% endif %}"}
-    monkeypatch.setattr(email_render, "_environment", lambda language: _overlay(good))
+    shipped = email_render._environment
+    monkeypatch.setattr(email_render, "_environment", lambda language: _overlay(good, shipped(language)))
     with app.app_context():
         email_render.compile_templates()
 

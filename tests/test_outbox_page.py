@@ -1,4 +1,6 @@
 """The coordinator's Outbox page: filters, counts, failure reasons, retries, and the message itself."""
+from contextlib import contextmanager
+
 from sqlalchemy import select
 
 from service import announcements, members
@@ -25,8 +27,9 @@ def test_outbox_lists_filters_and_counts(app, ctx, personas, smtp, alice_client)
     assert "kim@example.org" not in alice_client.get("/outbox/?status=failed").get_data(as_text=True)
 
 
-def test_embedded_mode_shows_the_message_text_and_html(app, ctx, personas, alice_client, tmp_path):
-    """In embedded mode the coordinator reads each message as the sink received it."""
+@contextmanager
+def embedded_sink(app, tmp_path):
+    """Mail sent meanwhile lands in the embedded mode's sink, where the Outbox page reads it."""
     from service.mailsink import start_sink
     from tests.smtp_server import free_port
     port = free_port()
@@ -36,12 +39,18 @@ def test_embedded_mode_shows_the_message_text_and_html(app, ctx, personas, alice
     state.port, state.server = port, "127.0.0.1"
     app.config.update(MAIL_SINK_DIR=str(tmp_path / "sink"))
     try:
-        members.send_welcome(_riverside(), db.session.scalar(select(Member).where(Member.email == "ana@example.org")))
-        db.session.commit()
-        run_worker(app)
+        yield
     finally:
         sink.stop()
         state.port, state.server = old
+
+
+def test_embedded_mode_shows_the_message_text_and_html(app, ctx, personas, alice_client, tmp_path):
+    """In embedded mode the coordinator reads each message as the sink received it."""
+    with embedded_sink(app, tmp_path):
+        members.send_welcome(_riverside(), db.session.scalar(select(Member).where(Member.email == "ana@example.org")))
+        db.session.commit()
+        run_worker(app)
     row = db.session.scalar(select(OutboundEmail))
     assert row.status == "sent"
     page = alice_client.get(f"/outbox/{row.id}").get_data(as_text=True)

@@ -74,10 +74,10 @@ def lift_bounce(community_id: int, membership_id: int):
         abort(400)
     if not bounces.may_lift_suppression(current_user, member):
         flash(_("%(name)s also belongs to another coordinator's community: an administrator can send to them again.",
-                name=member.name), "error")
+                name=membership.name), "error")
     elif bounces.lift_suppression(current_user, member):
         db.session.commit()
-        flash(_("Email will reach %(name)s again.", name=member.name))
+        flash(_("Email will reach %(name)s again.", name=membership.name))
     return redirect(url_for("communities.show", community_id=community.id))
 
 
