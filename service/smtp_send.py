@@ -6,6 +6,13 @@ does for one recipient (the same exceptions, resets and hang-ups) without
 that work. Messages go one after another: delivery commits each outcome
 before it sends the next message, so a crash leaves at most one message
 accepted by the server and not recorded.
+
+Pipelining (the next message's round trips while the last outcome commits,
+its final dot held until then; 76f969f) was restored on this loop and
+measured against it: 6 alternating runs each of bench/fanout.py at 1,000
+members on 2 busy cores gave the outbox a median of 436 msg/s (ratio 0.46)
+against 465 msg/s (0.49) sequential, within the runs' spread (319-698). It
+gained nothing measurable here, so it stays out.
 """
 import re
 import smtplib

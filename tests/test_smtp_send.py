@@ -1,15 +1,16 @@
 """One message at a time over one connection: the bytes as written, refusals as sendmail raises them, no wait
-beyond MAIL_TIMEOUT."""
+beyond MAIL_TIMEOUT, each message accepted only once the outcome before it is committed."""
 import smtplib
 import socket
 import threading
 import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from service import mailer
 from service.config import ConfigError, load_settings
+from service.delivery import Batch
 from service.extensions import db
 from service.models import Community, Member, OutboundEmail
 from service.smtp_refusals import refusal
@@ -32,6 +33,35 @@ def test_a_message_arrives_as_written_with_its_leading_dot_intact(server):
     [received] = smtp.to("ana@example.org")
     assert received.mail_from == "bounce@example.org"
     assert received.raw.replace(b"\r\n", b"\n") == RAW.replace(b"\r\n", b"\n")
+
+
+def test_the_server_gets_each_message_whole_only_after_the_outcome_before_it_is_committed(app, ctx, personas, smtp,
+                                                                                         monkeypatch):
+    """Whatever overlaps with what (a slow database here), a worker dying at any moment leaves at most one
+    message accepted by the server and not recorded."""
+    finish = Batch._finish
+
+    def slow_finish(self, *args, **values):  # a slow database: each outcome takes longer than a message
+        time.sleep(0.2)
+        return finish(self, *args, **values)
+    monkeypatch.setattr(Batch, "_finish", slow_finish)
+    engine, sent_before = db.engine, []
+    original = smtp.handle_DATA
+
+    async def handle_DATA(server, session, envelope):
+        with engine.connect() as connection:  # what another process sees committed
+            sent_before.append(connection.scalar(select(func.count()).select_from(OutboundEmail)
+                                                 .where(OutboundEmail.status == "sent")))
+        return await original(server, session, envelope)
+    smtp.handle_DATA = handle_DATA
+    member = db.session.scalar(select(Member).where(Member.email == "ana@example.org"))
+    numbers = iter(range(6))
+    mailer.queue_bulk("welcome", [member] * 6, lambda _m: f"in-order:{next(numbers)}", lambda _m: {},
+                      db.session.get(Community, personas["riverside"]))
+    db.session.commit()
+    run_worker(app)
+    assert sent_before == [0, 1, 2, 3, 4, 5]
+    assert len({message.peer for message in smtp.messages}) == 1  # one job, one connection
 
 
 def test_refusals_raise_as_sendmail_does_and_a_550_leaves_the_connection_usable(server):
