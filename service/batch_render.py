@@ -168,19 +168,19 @@ class BatchRenderer:
         self._seen: set[tuple] = set()
         self._context_keys: dict[int, tuple[dict, str]] = {}
         self.filled = 0  # rows filled into a shared rendering (the rest were rendered alone)
-        self._names: dict[int, dict[int, str]] = {}  # per community: what it calls its members
+        self._known: dict[int, dict[int, tuple[str, str]]] = {}  # per community: its names and languages
 
-    def _names_in(self, community: Community | None) -> dict[int, str] | None:
-        """The community's names for its members, read once per batch (None outside a community)."""
+    def _known_as_in(self, community: Community | None) -> dict[int, tuple[str, str]] | None:
+        """The community's names and mail languages for its members, read once per batch (None outside one)."""
         if community is None:
             return None
-        if community.id not in self._names:
-            self._names[community.id] = members.names_in(community)
-        return self._names[community.id]
+        if community.id not in self._known:
+            self._known[community.id] = members.known_as_in(community)
+        return self._known[community.id]
 
     def render(self, row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
         kind = kind_named(row.kind)
-        member = members.known_in(member, community, self._names_in(community))
+        member = members.known_in(member, community, self._known_as_in(community))
         if not is_shared(kind):  # per-member content or a test copy: rendered alone
             return render(row, member, community)
         links = member_links(member)

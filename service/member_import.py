@@ -197,7 +197,7 @@ def run_import(record: MemberImport) -> None:
 
 
 def _import_chunk(community_id: int, rows: list[dict]) -> int:
-    """Add each row's person to the community under the name and organization the file gives.
+    """Add each row's person to the community under the name, organization and language the file gives.
 
     A known address is joined as it is: the person's shared details (their own
     name, language) are left alone and nothing about them is read back here.
@@ -224,6 +224,6 @@ def _import_chunk(community_id: int, rows: list[dict]) -> int:
             continue
         org = organizations.get(row["organization"].lower())
         db.session.add(Membership(community_id=community_id, member=member, role=row["role"], name=row["name"],
-                                  organization_id=org.id if org else None))
+                                  language=row["language"], organization_id=org.id if org else None))
         created += 1
     return created

@@ -1,10 +1,11 @@
 """Members of a community: adding, editing, deactivating them.
 
 Data model (see service/models/members.py): the name a community knows a
-person by and their organization there live on the membership, so what one
-coordinator types or sees never reaches another community's pages or mail.
-The person's address, language and own name are shared; they change by the
-person (service/preferences.py), by an admin, or by a coordinator only while
+person by, their organization there and the language its mail uses for them
+live on the membership, so what one coordinator types or sees never reaches
+another community's pages or mail. The person's address, language and own
+name are shared; they change (and with them every membership's name and
+language) by the person (service/preferences.py), by an admin, or by a coordinator only while
 the person belongs to no other coordinator's community.
 """
 from flask_babel import gettext as _
@@ -59,32 +60,40 @@ def names_in(community: Community) -> dict[int, str]:
     return {member_id: name for member_id, name in rows}
 
 
-class KnownMember:
-    """A member as one community knows them, for that community's mail: its name for them, the rest their own."""
+def known_as_in(community: Community) -> dict[int, tuple[str, str]]:
+    """The name and mail language this community has for each of its members, by member id: one query."""
+    rows = db.session.execute(select(Membership.member_id, Membership.name, Membership.language)
+                              .where(Membership.community_id == community.id))
+    return {member_id: (name, language) for member_id, name, language in rows}
 
-    def __init__(self, member: Member, name: str):
+
+class KnownMember:
+    """A member as one community knows them, for its mail: its name and language for them, the rest their own."""
+
+    def __init__(self, member: Member, name: str, language: str):
         self.member = member
         self.name = name
+        self.language = language
 
     def __getattr__(self, attribute: str):
         return getattr(self.member, attribute)
 
 
 def known_in(member: Member | KnownMember, community: Community | None,
-             names: dict[int, str] | None = None) -> Member | KnownMember:
-    """The member as `community` knows them (the person's own name outside any community).
+             known: dict[int, tuple[str, str]] | None = None) -> Member | KnownMember:
+    """The member as `community` knows them (the person's own name and language outside any community).
 
-    `names` is the community's `names_in`, for a caller rendering many of its
-    members: a query per member costs more than the rest of sending one.
+    `known` is the community's `known_as_in`, for a caller rendering many of
+    its members: a query per member costs more than the rest of sending one.
     """
     if community is None or isinstance(member, KnownMember):
         return member
-    if names is None:
-        name = db.session.scalar(select(Membership.name).where(
-            Membership.community_id == community.id, Membership.member_id == member.id))
+    if known is None:
+        found = db.session.execute(select(Membership.name, Membership.language).where(
+            Membership.community_id == community.id, Membership.member_id == member.id)).first()
     else:
-        name = names.get(member.id)
-    return member if name is None else KnownMember(member, name)
+        found = known.get(member.id)
+    return member if found is None else KnownMember(member, *found)
 
 
 def membership_in(community: Community, membership_id: int) -> Membership | None:
@@ -98,10 +107,11 @@ def add_member(actor: Coordinator | None, community: Community, *, name: str, em
                welcome: bool = False) -> Membership:
     """Add a person to a community, creating the member if the address is new; the caller commits.
 
-    A known address joins with the name and organization typed here, kept on
-    this membership alone: nothing another community knows of the person is
-    shown, changed or hinted at, and the add looks the same as for a new
-    address. The person keeps their one language and set of email preferences.
+    A known address joins with the name, organization and language typed
+    here, kept on this membership alone: nothing another community knows of
+    the person is shown, changed or hinted at, and the add looks the same as
+    for a new address. The person keeps their own language and set of email
+    preferences.
     """
     address = normalize.email_address(email)
     name = normalize.text(name)
@@ -119,7 +129,7 @@ def add_member(actor: Coordinator | None, community: Community, *, name: str, em
         raise DomainError(_("%(address)s is already a member of this community.", address=address), "email")
     org = organization_named(organization)
     membership = Membership(community_id=community.id, member_id=member.id, role=role, name=name,
-                            organization_id=org.id if org else None)
+                            language=language, organization_id=org.id if org else None)
     db.session.add(membership)
     db.session.flush()
     audit.record(actor, "member.add", "member", member.id, community.id, email=address, role=role)
@@ -162,14 +172,14 @@ def update_member(actor: Coordinator, membership: Membership, *, organization: s
 
     Organization and role belong to this community. Name, address, language
     and digest frequency are the person's: None leaves one as it is, and a
-    change is refused unless `may_change_person`. A new name is what every
-    community calls the person, which only reaches communities the actor
+    change is refused unless `may_change_person`. A new name or language is what
+    every community calls the person and mails them in, which only reaches communities the actor
     coordinates (or any, for an admin).
     """
     member = membership.member
     person = {"name": name, "email": email, "language": language, "digest_frequency": digest_frequency}
     if any(value is not None for value in person.values()) and not may_change_person(actor, member):
-        current = {"name": membership.name, "email": member.email, "language": member.language,
+        current = {"name": membership.name, "email": member.email, "language": membership.language,
                    "digest_frequency": member.digest_frequency}
         if any(value is not None and value != current[key] for key, value in person.items()):
             raise DomainError(LOCKED_EXPLANATION)
@@ -184,7 +194,9 @@ def update_member(actor: Coordinator, membership: Membership, *, organization: s
         if address != member.email and db.session.scalar(select(Member).where(Member.email == address)):
             raise DomainError(_("Another member already uses %(address)s.", address=address), "email")
         email = address
-    new = {"email": email, "language": language, "digest_frequency": digest_frequency}
+    if language is not None:
+        changes.update(set_person_language(member, language))
+    new = {"email": email, "digest_frequency": digest_frequency}
     changes.update(_assign(member, {k: v for k, v in new.items() if v is not None}))
     org = organization_named(organization)
     changes.update(_assign(membership, {"organization_id": org.id if org else None, "role": role}))
@@ -199,14 +211,25 @@ def set_person_name(member: Member, name: str) -> dict:
     if not name:
         raise DomainError(_("A name is required."), "name")
     _check_lengths(name, None)
-    renamed = [m for m in db.session.scalars(select(Membership).where(Membership.member_id == member.id))
-               if m.name != name]
-    if member.name == name and not renamed:
+    return _set_everywhere(member, "name", name)
+
+
+def set_person_language(member: Member, language: str) -> dict:
+    """Mail the person in this language in every community; {"language": [old, new]} if that changed anything."""
+    _check_choices(language)
+    return _set_everywhere(member, "language", language)
+
+
+def _set_everywhere(member: Member, field: str, value: str) -> dict:
+    """Set `field` on the person and on each of their memberships; {field: [old, new]} if that changed anything."""
+    differing = [m for m in db.session.scalars(select(Membership).where(Membership.member_id == member.id))
+                 if getattr(m, field) != value]
+    if getattr(member, field) == value and not differing:
         return {}
-    old, member.name = member.name, name
-    for membership in renamed:
-        membership.name = name
-    return {"name": [old, name]}
+    old = getattr(member, field)
+    for target in (member, *differing):
+        setattr(target, field, value)
+    return {field: [old, value]}
 
 
 def _assign(target, values: dict) -> dict:

@@ -6,7 +6,7 @@ from service import audit, members
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Member, Suppression
-from service.models.members import DIGEST_FREQUENCIES, LANGUAGES
+from service.models.members import DIGEST_FREQUENCIES
 
 
 def unsubscribe(member: Member, via: str) -> bool:
@@ -32,15 +32,15 @@ def resubscribe(member: Member) -> bool:
 
 
 def update_preferences(member: Member, *, name: str, digest_frequency: str, language: str, paused: bool) -> None:
-    """The person's own choices; their name is what every community calls them from now on."""
+    """The person's own choices; their name and language are what every community uses for them from now on."""
     if digest_frequency not in DIGEST_FREQUENCIES:
         raise DomainError(_("Unknown digest frequency."), "digest_frequency")
-    if language not in LANGUAGES:
-        raise DomainError(_("Language must be English (en) or Spanish (es)."), "language")
-    new = {"digest_frequency": digest_frequency, "language": language, "paused": paused}
+    relanguaged = members.set_person_language(member, language)  # refuses an unknown one before anything changes
+    new = {"digest_frequency": digest_frequency, "paused": paused}
     changes = {k: [getattr(member, k), v] for k, v in new.items() if getattr(member, k) != v}
     for key, (_old, value) in changes.items():
         setattr(member, key, value)
+    changes.update(relanguaged)
     changes.update(members.set_person_name(member, name))
     if changes:
         audit.record(None, "member.preferences", "member", member.id, by="the member", changes=changes)

@@ -78,7 +78,8 @@ def fan_out(community_id: int, count: int, key: str = "announcement-1") -> list[
     addresses = [f"member{i:04d}@{key}.example.net" for i in range(count)]
     db.session.execute(insert(Member), [{"email": a, "name": f"Member {i}"} for i, a in enumerate(addresses)])
     people = list(db.session.scalars(select(Member).where(Member.email.in_(addresses)).order_by(Member.id)))
-    db.session.execute(insert(Membership), [{"community_id": community.id, "member_id": m.id, "name": m.name}
+    db.session.execute(insert(Membership), [{"community_id": community.id, "member_id": m.id, "name": m.name,
+                                             "language": m.language}
                                             for m in people])
     queued = mailer.queue_bulk("announcement", people, lambda m: f"{key}:{m.id}",
                                lambda m: {"subject": SUBJECT, "body": BODY}, community)

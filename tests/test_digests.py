@@ -118,7 +118,7 @@ def _module_titles_sent(email):
 def test_the_drip_advances_per_member_and_a_late_joiner_starts_at_the_beginning(app, ctx, personas):
     community = _setup()
     ana = _member()
-    ana.language = "en"
+    members.set_person_language(ana, "en")  # the person's choice, every community's mail
     tuesdays = [digests.latest_slot(community, datetime(2027, 3, 3, tzinfo=UTC)) + timedelta(days=7 * k)
                 for k in range(5)]
     digests.tick(tuesdays[0] + timedelta(minutes=1))
@@ -149,7 +149,7 @@ def test_monthly_reader_gets_one_digest_a_month_and_never_gets_none(app, ctx, pe
 def test_a_sent_digest_has_its_sections_in_order_and_only_approved_practices(app, ctx, personas, smtp):
     community = _setup()
     ana, = [_member()]
-    ana.language = "en"
+    members.set_person_language(ana, "en")  # the person's choice, every community's mail
     from service import meetings
     meetings.create_meeting(None, community, starts_at=datetime.now(UTC) + timedelta(days=20), title="Spring call")
     slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
@@ -282,7 +282,7 @@ def test_a_test_copy_shows_the_members_links_but_every_one_of_them_acts_as_nobod
     from tests.conftest import csrf_from
     community = _setup()
     ana = _member()
-    ana.language = "en"
+    members.set_person_language(ana, "en")  # the person's choice, every community's mail
     meetings.create_meeting(None, community, starts_at=datetime.now(UTC) + timedelta(days=20), title="Spring call")
     form_requests.send_request(None, community, "charter", "Draft our charter", [ana.id],
                                datetime.now(UTC) + timedelta(days=10))
@@ -358,7 +358,7 @@ def test_forms_waiting_for_the_member_appear_with_their_links(app, ctx, personas
     from service import form_requests
     community = _setup()
     ana = _member()
-    ana.language = "en"
+    members.set_person_language(ana, "en")  # the person's choice, every community's mail
     form_requests.send_request(None, community, "charter", "Draft our charter", [ana.id],
                                datetime.now(UTC) + timedelta(days=10))
     db.session.commit()

@@ -37,7 +37,7 @@ def _member(community_id: int, name: str, organization: str | None) -> Member:
     member = Member(name=name, email=f"{uuid.uuid4().hex[:10]}@example.org")
     db.session.add(member)
     db.session.flush()
-    db.session.add(Membership(community_id=community_id, member_id=member.id, name=name,
+    db.session.add(Membership(community_id=community_id, member_id=member.id, name=name, language="en",
                               organization_id=_org(organization).id if organization else None))
     return member
 

@@ -40,7 +40,7 @@ def _every_kind(app, smtp) -> dict:
     with app.app_context():
         community = _riverside()
         ana = _ana()
-        ana.language = "en"
+        members.set_person_language(ana, "en")  # the person's choice, every community's mail
         alice = db.session.scalar(select(Coordinator).where(Coordinator.email == "alice@example.org"))
         lesson = lessons.create_lesson(alice, title_en="Sustaining a COP")
         lessons.add_module(alice, lesson, title_en="Leaders", goal_en="Find leaders",

@@ -179,13 +179,15 @@ def test_importing_a_person_another_coordinator_knows_reveals_and_changes_nothin
     for html in (preview, page):
         assert "Ben Lake" not in html and "Lake Org" not in html
     assert re.search(r"<td>Renamed by Alice</td>\s*<td>ben@example.org</td>\s*<td>Evil Corp</td>", page)
+    for address in ("ben@example.org", "nina@example.org"):  # the file's language, known address or not
+        assert re.search(rf"<td>{address}</td>(\s*<td>[^<]*</td>){{2}}\s*<td>es</td>", page)
     with app.app_context():
         ben = db.session.scalar(select(Member).where(Member.email == "ben@example.org"))
         assert (ben.name, ben.language) == ("Ben Lake", "en")  # the person's own details stay his
-        known = {m.community_id: (m.name, m.organization.name, m.role) for m in
+        known = {m.community_id: (m.name, m.organization.name, m.role, m.language) for m in
                  db.session.scalars(select(Membership).where(Membership.member_id == ben.id))}
-        assert known == {lakeside: ("Ben Lake", "Lake Org", "member"),
-                         riverside: ("Renamed by Alice", "Evil Corp", "leader")}
+        assert known == {lakeside: ("Ben Lake", "Lake Org", "member", "en"),
+                         riverside: ("Renamed by Alice", "Evil Corp", "leader", "es")}
 
 
 def test_missing_required_column_is_shown_on_the_upload_page(app, alice_client, personas):

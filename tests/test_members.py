@@ -210,6 +210,13 @@ def _person(app, email: str) -> tuple:
         return member.name, member.email, member.language, member.digest_frequency
 
 
+def _languages(app, member_email: str) -> dict[int, str]:
+    """The language each community's mail uses for the person, by community id."""
+    with app.app_context():
+        return dict(db.session.execute(select(Membership.community_id, Membership.language).join(Member)
+                                       .where(Member.email == member_email)).all())
+
+
 def _known_as(app, community_id: int, member_email: str) -> tuple:
     """(name, organization, role) the community knows the person by."""
     with app.app_context():
@@ -232,13 +239,18 @@ def test_adding_an_address_known_elsewhere_shows_only_what_was_typed(app, alice_
     assert known.status_code == new.status_code == 302 and known.headers["Location"] == new.headers["Location"]
     assert "Benjamin L was added." in first and "Nina New was added." in second
     assert "Benjamin L" in _row_of(second, "ben@example.org") and "River Org" in _row_of(second, "ben@example.org")
+    # The language typed, for the known address as for the new one: not the one he chose himself.
+    assert "<td>es</td>" in _row_of(second, "ben@example.org") and "<td>es</td>" in _row_of(second, "nina@example.org")
     membership = _membership_id(app, riverside, "ben@example.org")
     edit_page = alice_client.get(f"/communities/{riverside}/members/{membership}/edit").get_data(as_text=True)
+    digest = alice_client.get(f"/communities/{riverside}/digest/preview?membership_id={membership}")
+    assert "Language: es" in digest.get_data(as_text=True)
     for page in (first, second, edit_page):
         assert "Ben Lake" not in page and "Lake Org" not in page
     # Lakeside's record of him is untouched; he is still one person.
     assert _known_as(app, personas["lakeside"], "ben@example.org") == ("Ben Lake", "Lake Org", "member")
     assert _person(app, "ben@example.org") == ("Ben Lake", "ben@example.org", "en", "weekly")
+    assert _languages(app, "ben@example.org") == {riverside: "es", personas["lakeside"]: "en"}
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Member)
                                  .where(Member.email == "ben@example.org")) == 1
@@ -309,9 +321,13 @@ def test_after_alices_attempt_bobs_announcement_still_reaches_ben_as_bob_knows_h
     assert smtp.to("stolen@evil.example") == []
     assert from_bob.message["To"] == "Ben Lake <ben@example.org>" and from_bob.rcpt_tos == ["ben@example.org"]
     assert "Ben Lake" in from_bob.message.get_body(("plain",)).get_content()
-    # Each community's mail uses its own name for him.
+    # Each community's mail uses its own name and language for him.
     assert from_alice.message["To"] == "Benjamin L <ben@example.org>"
     assert "Ben Lake" not in from_alice.message.as_string()
+    assert "Hola, Benjamin L:" in from_alice.message.get_body(("plain",)).get_content()
+    assert 'lang="es"' in from_alice.message.get_body(("html",)).get_content()
+    assert "Hello Ben Lake," in from_bob.message.get_body(("plain",)).get_content()
+    assert 'lang="en"' in from_bob.message.get_body(("html",)).get_content()
 
 
 def test_an_admin_changes_a_shared_persons_details_everywhere(app, client, personas):
@@ -335,6 +351,7 @@ def test_an_admin_changes_a_shared_persons_details_everywhere(app, client, perso
     assert _person(app, "benjamin@example.org") == ("Benjamin Lake", "benjamin@example.org", "es", "monthly")
     for community_id in (lakeside, personas["riverside"]):
         assert _known_as(app, community_id, "benjamin@example.org")[0] == "Benjamin Lake"
+    assert _languages(app, "benjamin@example.org") == {lakeside: "es", personas["riverside"]: "es"}
     [event] = _audit(app, "member.update")
     assert (event.actor, event.community_id) == ("carol@example.org", lakeside)
     assert event.details["changes"]["email"] == ["ben@example.org", "benjamin@example.org"]
@@ -358,6 +375,25 @@ def test_the_person_changes_their_own_name_from_the_preferences_link(app, alice_
     [event] = _audit(app, "member.preferences")
     assert (event.actor, event.details["by"]) == ("system", "the member")
     assert event.details["changes"]["name"] == ["Ben Lake", "Benjamín Lago"]
+
+
+def test_the_persons_language_from_the_preferences_link_is_every_communitys(app, alice_client, personas):
+    """Riverside mails Ben in Spanish as Alice typed; his own choice of English then holds everywhere."""
+    from service.tokens import make_token
+    _ben_in_riverside(alice_client, personas)
+    riverside, lakeside = personas["riverside"], personas["lakeside"]
+    assert _languages(app, "ben@example.org") == {riverside: "es", lakeside: "en"}
+    with app.app_context():
+        url = f"/m/preferences/{make_token('preferences', _member_id(app, 'ben@example.org'))}"
+    page = alice_client.get(url).get_data(as_text=True)
+    response = alice_client.post(url, data={"csrf_token": csrf_from(page), "name": "Ben Lake",
+                                            "digest_frequency": "weekly", "language": "en"})
+    assert response.status_code == 200
+    assert _languages(app, "ben@example.org") == {riverside: "en", lakeside: "en"}
+    assert "<td>en</td>" in _row_of(alice_client.get(f"/communities/{riverside}").get_data(as_text=True),
+                                    "ben@example.org")
+    [event] = _audit(app, "member.preferences")
+    assert "language" in event.details["changes"]
 
 
 def test_a_coordinator_still_edits_a_person_only_their_communities_have(app, alice_client, personas):

@@ -177,7 +177,7 @@ def test_the_agreement_check_notices_a_model_the_migrations_lack(scratch_app):
     assert drift == {("add_column", "member", "nickname")}
 
 
-def test_0006_a_gives_each_membership_the_name_and_organization_its_member_had(scratch_app):
+def test_0006_a_gives_each_membership_the_name_organization_and_language_its_member_had(scratch_app):
     """Existing data keeps what every community saw; downgrading puts the organization back on the member."""
     flask_migrate.upgrade(revision="597205462b50")
     with db.engine.begin() as connection:
@@ -196,8 +196,9 @@ def test_0006_a_gives_each_membership_the_name_and_organization_its_member_had(s
             "(1, 3, 'member', 'active', CURRENT_TIMESTAMP), (2, 3, 'leader', 'active', CURRENT_TIMESTAMP)"))
     flask_migrate.upgrade(revision="0006_a")
     with db.engine.connect() as connection:
-        assert connection.execute(text("SELECT community_id, name, organization_id FROM membership "
-                                       "ORDER BY community_id")).all() == [(1, "Rosa Díaz", 7), (2, "Rosa Díaz", 7)]
+        assert connection.execute(text("SELECT community_id, name, organization_id, language FROM membership "
+                                       "ORDER BY community_id")).all() == [(1, "Rosa Díaz", 7, "es"),
+                                                                          (2, "Rosa Díaz", 7, "es")]
     flask_migrate.downgrade(revision="0006_b")
     with db.engine.connect() as connection:
         assert connection.execute(text("SELECT name, organization_id FROM member")).all() == [("Rosa Díaz", 7)]

@@ -73,7 +73,8 @@ def announce(community_id: int, key: str, count: int) -> list[int]:
     addresses = [f"member{i}@{key}.example.net" for i in range(count)]
     db.session.execute(insert(Member), [{"email": a, "name": f"Member {i}"} for i, a in enumerate(addresses)])
     people = list(db.session.scalars(select(Member).where(Member.email.in_(addresses)).order_by(Member.id)))
-    db.session.execute(insert(Membership), [{"community_id": community.id, "member_id": m.id, "name": m.name}
+    db.session.execute(insert(Membership), [{"community_id": community.id, "member_id": m.id, "name": m.name,
+                                             "language": m.language}
                                              for m in people])
     mailer.queue_bulk("announcement", people, lambda m: f"{key}:{m.id}",
                       lambda m: {"subject": "Room change", "body": "We meet in room 4 from now on."}, community)

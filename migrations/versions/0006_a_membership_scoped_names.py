@@ -1,8 +1,9 @@
-"""membership: the name and organization a community knows a person by
+"""membership: the name, organization and language a community knows a person by
 
 A member's organization moves from the shared member row to each of their
-memberships, and each membership gets the name its community knows them by,
-both copied from the member row, so every community sees what it saw before.
+memberships, and each membership gets the name its community knows them by
+and the language its mail uses for them, all copied from the member row, so
+every community sees what it saw before.
 Downgrading puts back on the member the organization of their oldest
 membership.
 
@@ -31,14 +32,17 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table("membership", schema=None) as batch_op:
         batch_op.add_column(sa.Column("name", sa.String(length=200), nullable=True))
+        batch_op.add_column(sa.Column("language", sa.String(length=5), nullable=True))
         batch_op.add_column(sa.Column("organization_id", sa.Integer(), nullable=True))
         batch_op.create_foreign_key(batch_op.f("fk_membership_organization_id_organization"), "organization",
                                     ["organization_id"], ["id"], ondelete="SET NULL")
         batch_op.create_index(batch_op.f("ix_membership_organization_id"), ["organization_id"], unique=False)
     op.execute("UPDATE membership SET name = (SELECT member.name FROM member WHERE member.id = membership.member_id), "
+               "language = (SELECT member.language FROM member WHERE member.id = membership.member_id), "
                "organization_id = (SELECT member.organization_id FROM member WHERE member.id = membership.member_id)")
     with op.batch_alter_table("membership", schema=None) as batch_op:
         batch_op.alter_column("name", existing_type=sa.String(length=200), nullable=False)
+        batch_op.alter_column("language", existing_type=sa.String(length=5), nullable=False)
     with op.batch_alter_table("member", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_member_organization_id"))
         batch_op.drop_constraint(batch_op.f("fk_member_organization_id_organization"), type_="foreignkey")
@@ -76,4 +80,5 @@ def downgrade():
         batch_op.drop_index(batch_op.f("ix_membership_organization_id"))
         batch_op.drop_constraint(batch_op.f("fk_membership_organization_id_organization"), type_="foreignkey")
         batch_op.drop_column("organization_id")
+        batch_op.drop_column("language")
         batch_op.drop_column("name")

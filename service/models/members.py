@@ -3,8 +3,8 @@
 A person's data is scoped. `Member` is the person: one address, one language
 and one set of email preferences across every community, plus the name they
 go by themselves. `Membership` holds what one community knows of them: the
-name its coordinator knows them by and their organization there, used on that
-community's pages and in its mail (service/members.py decides who may change
+name its coordinator knows them by, their organization there and the language
+its mail uses for them, used on that community's pages and in its mail (service/members.py decides who may change
 which).
 """
 from datetime import datetime
@@ -46,8 +46,10 @@ class Membership(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
-    # The name this community knows the person by and their organization here: its pages and mail use these.
+    # The name this community knows the person by, their organization here and the language its mail
+    # uses for them: its pages and mail use these.
     name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(5))
     organization_id: Mapped[int | None] = mapped_column(
         ForeignKey("organization.id", ondelete="SET NULL"), index=True)
     role: Mapped[str] = mapped_column(String(16), default="member")

@@ -51,14 +51,14 @@ def edit(community_id: int, membership_id: int):
     membership = _membership_or_404(community, membership_id)
     member = membership.member
     form = MemberEditForm(data={
-        "name": membership.name, "email": member.email, "language": member.language, "role": membership.role,
+        "name": membership.name, "email": member.email, "language": membership.language, "role": membership.role,
         "organization": membership.organization.name if membership.organization else "",
         "digest_frequency": member.digest_frequency, "next_module": membership.next_module})
     form.next_module.choices = choices(digests.module_choices(community))
     read_only = []  # (label, value) of the person's details this coordinator may not change
     if not members.may_change_person(current_user, member):
         shown = {"name": membership.name, "email": member.email,
-                 "language": dict(LANGUAGE_CHOICES)[member.language],
+                 "language": dict(LANGUAGE_CHOICES)[membership.language],
                  "digest_frequency": dict(FREQUENCY_CHOICES)[member.digest_frequency]}
         for name in PERSON_FIELDS:
             read_only.append((form[name].label.text, shown[name]))
