@@ -19,6 +19,7 @@ from tests.test_input_at_the_door import (DIRT, control_characters_stored, dirty
 
 UTC = timezone.utc
 MARKDOWN_MARKS = re.compile(r"\*\*|__|^#{1,6} |\]\(|^> |`", re.MULTILINE)
+LINKS = re.compile(r"https?://\S+")  # signed tokens in links may hold "__": they are not Markdown
 
 
 def _riverside() -> Community:
@@ -83,7 +84,7 @@ def test_each_kind_of_member_mail_reads_well_in_a_standard_mail_client(app, pers
         assert message.defects == [] and all(part.defects == [] for part in message.walk()), kind
         assert max(len(line) for line in received.raw.split(b"\r\n")) <= 998, kind
         text = message.get_body(("plain",)).get_content()
-        assert text.strip() and not MARKDOWN_MARKS.search(text), (kind, text)
+        assert text.strip() and not MARKDOWN_MARKS.search(LINKS.sub("", text)), (kind, text)
         if kind != "welcome":  # not bulk mail by design (service/mailer.py's KINDS)
             assert message["List-Unsubscribe"] and \
                 message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click", kind
