@@ -349,10 +349,11 @@ def create_members(app, count: int) -> int:
                  "created_at": datetime.now(timezone.utc)} for i in range(count)]
         for start in range(0, count, 1000):
             db.session.execute(insert(Member), rows[start:start + 1000])
-        people = db.session.execute(select(Member.id, Member.name).order_by(Member.id)).all()
+        people = db.session.execute(select(Member.id, Member.name, Member.language).order_by(Member.id)).all()
         db.session.execute(insert(Membership), [
-            {"community_id": community.id, "member_id": member_id, "name": name, "role": "member",
-             "status": "active", "created_at": datetime.now(timezone.utc)} for member_id, name in people])
+            {"community_id": community.id, "member_id": member_id, "name": name, "language": language,
+             "role": "member", "status": "active", "created_at": datetime.now(timezone.utc)}
+            for member_id, name, language in people])
         db.session.commit()
         return community.id
 
