@@ -9,16 +9,15 @@ from datetime import datetime, timezone
 
 import pytest
 from redis import Redis
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
-from service import mailer
 from service.config import PROJECT_ROOT
 from service.embedded_redis import redis_server_binary
 from service.extensions import db
-from service.models import Community, Member, Membership, OutboundEmail
+from service.models import OutboundEmail
 from service.queue import get_queue
 from tests.smtp_server import free_port
-from tests.test_delivery_faults import slow_smtp
+from tests.test_delivery_faults import fan_out, slow_smtp
 from tests.worker_process import WorkerProcess, wait_until, worker_environment
 
 
@@ -69,16 +68,7 @@ def redis_server(app, tmp_path, monkeypatch):
 
 def announce(community_id: int, key: str, count: int) -> list[int]:
     """An announcement queued to `count` new members; the outbox ids (the delivery job is enqueued on commit)."""
-    community = db.session.get(Community, community_id)
-    addresses = [f"member{i}@{key}.example.net" for i in range(count)]
-    db.session.execute(insert(Member), [{"email": a, "name": f"Member {i}"} for i, a in enumerate(addresses)])
-    people = list(db.session.scalars(select(Member).where(Member.email.in_(addresses)).order_by(Member.id)))
-    db.session.execute(insert(Membership), [{"community_id": community.id, "member_id": m.id, "name": m.name,
-                                             "language": m.language}
-                                             for m in people])
-    mailer.queue_bulk("announcement", people, lambda m: f"{key}:{m.id}",
-                      lambda m: {"subject": "Room change", "body": "We meet in room 4 from now on."}, community)
-    db.session.commit()
+    fan_out(community_id, count, key)
     return list(db.session.scalars(select(OutboundEmail.id).where(OutboundEmail.idempotency_key.like(f"{key}:%"))))
 
 
@@ -131,7 +121,7 @@ def test_a_worker_reconnects_after_redis_restarts_under_a_running_job(app, ctx, 
                    on_timeout=lambda: f" {statuses(later)}{worker.log()}")
         assert alive(worker)
         received = {rcpt for message in smtp.messages for rcpt in message.rcpt_tos}
-        assert {f"member{i}@after.example.net" for i in range(3)} <= received
+        assert {f"member{i:04d}@after.example.net" for i in range(3)} <= received
         assert worker.stop() == 0  # and it still stops when asked
     finally:
         release.set()
