@@ -21,6 +21,7 @@ from service.inbound import calendar, itip, store
 from service.inbound.message import read_message
 from service.models import Community, InboundMessage, Invitation, Meeting, Member, OutboundEmail
 from tests.conftest import run_worker
+from tests.inbound_mail import deliver
 
 FIXTURES = Path(__file__).parent / "fixtures" / "inbound" / "calendar"
 FIXTURE_UID = "5b1e8c3a-6f1d-4c55-9a0e-2d7f4e1b9c60@cop.localhost"
@@ -50,12 +51,9 @@ def _fixture(name: str) -> bytes:
 
 def _receive(app, raw: bytes, to: str) -> InboundMessage:
     """Through the pipeline as the MTA would hand it over: stored, then processed by the worker."""
-    row, created = store.receive(raw, envelope_to=to, via="test")
-    assert created
-    row_id = row.id
-    run_worker(app)
-    db.session.expire_all()
-    return db.session.get(InboundMessage, row_id)
+    row = deliver(app, raw, to)
+    assert row.status != "received", "the worker processed it"
+    return row
 
 
 def _invitation(meeting: Meeting, email="ana@example.org") -> Invitation:
@@ -279,7 +277,7 @@ CALENDAR_PIECES = ["BEGIN:VCALENDAR", "END:VCALENDAR", "BEGIN:VEVENT", "END:VEVE
 def test_no_calendar_text_makes_the_reader_raise(app, text):
     with app.app_context():
         incoming = read_message(b"From: a@b\r\nContent-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n"
-                                + text.encode("utf-8", "surrogateescape"))
+                                + text.encode("utf-8", "surrogatepass"))
         replies = itip.calendar_replies(incoming)  # must not raise
     assert all(reply.answer in (None, "yes", "maybe", "no") for reply in replies)
     assert all("\x00" not in problem for problem in incoming.problems)
