@@ -281,3 +281,16 @@ def test_no_calendar_text_makes_the_reader_raise(app, text):
         replies = itip.calendar_replies(incoming)  # must not raise
     assert all(reply.answer in (None, "yes", "maybe", "no") for reply in replies)
     assert all("\x00" not in problem for problem in incoming.problems)
+
+
+def test_control_characters_in_a_calendar_never_reach_the_database(app, ctx, personas):
+    """PostgreSQL text cannot hold NUL: a UID or attendee carrying one is cleaned, and the message settled."""
+    meeting = _meeting()
+    text = ("BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:\x00odd\x01uid\r\n"
+            "ATTENDEE;PARTSTAT=ACCEPTED:mailto:ana\x00@example.org\r\nCOMMENT:hi\x00there\r\n"
+            "END:VEVENT\r\nEND:VCALENDAR\r\n")
+    raw = (b"From: ana@example.org\r\nMessage-ID: <nul-1@example.org>\r\n"
+           b"Content-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\n" + text.encode())
+    row = _receive(app, raw, addresses.make_address("calendar", meeting.id))
+    assert row.status == "unclear" and "odduid" in row.reason
+    assert _invitation(meeting).answer is None

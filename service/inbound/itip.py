@@ -62,14 +62,14 @@ def _replies_in(text: str, problems: list[str]) -> list[CalendarReply]:
 
 
 def _event_replies(event) -> list[CalendarReply]:
-    uid = str(event.get("UID", "")).strip()
+    uid = normalize.text(event.get("UID", ""))[:255]  # control characters out: PostgreSQL refuses NUL
     sequence = _sequence(event.get("SEQUENCE"))
     attendees = event.get("ATTENDEE", [])
     attendees = attendees if isinstance(attendees, list) else [attendees]
     event_comment = _comment(event.get("COMMENT"))
     replies = []
     for attendee in attendees:
-        partstat = str(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).strip().upper()
+        partstat = normalize.text(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).upper()[:40]
         # Google puts a typed note on the attendee itself as well as (sometimes) in COMMENT.
         comment = event_comment or _comment(attendee.params.get("X-RESPONSE-COMMENT"))
         replies.append(CalendarReply(uid=uid, sequence=sequence, attendee=_mailto(str(attendee)),
@@ -78,10 +78,10 @@ def _event_replies(event) -> list[CalendarReply]:
 
 
 def _mailto(value: str) -> str:
-    value = value.strip()
+    value = normalize.text(value)
     if value[:7].lower() != "mailto:":
         return ""
-    return value[7:].strip().lower()
+    return value[7:].strip().lower()[:254]
 
 
 def _sequence(value) -> int:
