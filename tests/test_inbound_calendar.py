@@ -294,3 +294,15 @@ def test_control_characters_in_a_calendar_never_reach_the_database(app, ctx, per
     row = _receive(app, raw, addresses.make_address("calendar", meeting.id))
     assert row.status == "unclear" and "odduid" in row.reason
     assert _invitation(meeting).answer is None
+
+
+def test_an_answer_marked_automatic_still_counts_but_an_out_of_office_is_ignored(app, ctx, personas):
+    """Calendar servers send the click's REPLY with Auto-Submitted; it is still the member's answer."""
+    meeting = _meeting()
+    to = addresses.make_address("calendar", meeting.id)
+    row = _receive(app, b"Auto-Submitted: auto-generated\r\n" + _fixture("apple_accepted.eml"), to)
+    assert (row.status, row.outcome) == ("done", "calendar_rsvp")
+    assert _invitation(meeting).answer == "yes"
+    notice = _receive(app, b"Auto-Submitted: auto-replied\r\nFrom: ana@example.org\r\nSubject: Out of office\r\n"
+                           b"Message-ID: <ooo-1@example.org>\r\n\r\nI am out of the office until Monday.\r\n", to)
+    assert notice.status == "ignored" and _invitation(meeting).answer == "yes"

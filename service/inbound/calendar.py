@@ -15,17 +15,27 @@ from service import meetings, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound import itip, process
+from service.inbound.automatic import automatic_reason
 from service.inbound.itip import CalendarReply
 from service.models import Community, Invitation, Meeting, Member
 
 
 def handle(row, incoming, meeting: Meeting) -> None:
-    """A message to the meeting's calendar address: record the answer, or say why not."""
+    """A message to the meeting's calendar address: record the answer, or say why not.
+
+    Calendar servers may send an answer with Auto-Submitted or from a robot
+    address, so only a message holding no answer is checked for being automatic
+    (an out-of-office notice is then ignored; no mail is ever sent from here).
+    """
     replies = itip.calendar_replies(incoming)
-    if not replies:
-        _no_answer(row, incoming, meeting)
+    if replies:
+        _settle(row, incoming, replies, meeting)
         return
-    _settle(row, incoming, replies, meeting)
+    automatic = automatic_reason(incoming)  # only now: a calendar marks its answers automatic, often
+    if automatic:
+        process.finish(row, "ignored", reason=automatic)
+        return
+    _no_answer(row, incoming, meeting)
 
 
 def handle_if_calendar_reply(row, incoming, member: Member, community: Community) -> bool:
