@@ -225,14 +225,19 @@ def test_a_calendar_answer_at_the_members_reply_address_counts(app, ctx, persona
 
 
 def test_a_calendar_answer_at_a_reply_address_of_another_community_is_held(app, ctx, personas):
-    _meeting()  # Riverside's meeting has the fixtures' UID
+    """Ana's Lakeside reply address, the UID of a Riverside meeting: held, and Lakeside learns nothing of it."""
+    riverside_meeting = _meeting()
     ana, lakeside = _member(), _community("Lakeside COP")
-    row = InboundMessage(via="test", envelope_to="x", envelope_from="", message_id="<reply-path-2@example.org>",
-                         raw=b"", size=0, from_address="ana@example.org", subject="", purpose="reply",
-                         status="received")
+    row = InboundMessage(via="test", envelope_to=addresses.make_address("reply", ana.id, lakeside.id),
+                         envelope_from="", message_id="<reply-path-2@example.org>", raw=b"", size=0,
+                         from_address="ana@example.org", subject="", purpose="reply", status="received",
+                         community_id=lakeside.id, member_id=ana.id)  # as the core's reply routing leaves it
     db.session.add(row)
     assert calendar.handle_if_calendar_reply(row, read_message(_fixture("google_accepted.eml")), ana, lakeside)
-    assert row.status == "held" and row.community_id is None  # Lakeside's inbox learns nothing of Riverside's meeting
+    db.session.commit()
+    assert row.status == "held" and row.community_id == lakeside.id and row.object_id is None
+    assert "Monthly call" not in row.reason
+    assert _invitation(riverside_meeting).answer is None
 
 
 def test_a_plain_reply_is_left_to_the_reply_handler(app, ctx, personas):

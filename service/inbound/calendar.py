@@ -114,7 +114,9 @@ def _unknown_meeting(row, replies: list[CalendarReply], meeting: Meeting | None,
         reason = ("The calendar answer is about another meeting than the address it was sent to belongs to. "
                   "Nothing was recorded.")
         status = "held"
-    found = dict(object_kind="meeting", object_id=addressed.id, community_id=addressed.community_id) if addressed else {}
+    found = {}
+    if addressed is not None:
+        found = dict(object_kind="meeting", object_id=addressed.id, community_id=addressed.community_id)
     _finish(row, status, reason, found, dict(uid=uids))
 
 
