@@ -14,10 +14,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project, wherever gunicorn was started
 
-from service.config import load_settings  # noqa: E402
+from service.config import ConfigError, load_settings  # noqa: E402
 from service.logging_setup import gunicorn_logconfig  # noqa: E402
 
-_settings = load_settings()
+try:
+    _settings = load_settings()
+except ConfigError as error:
+    sys.exit(f"Cannot start: {error}")  # one line naming the setting, before any worker is forked
 
 wsgi_app = "wsgi:app"
 bind = os.environ.get("BIND", "127.0.0.1:8000")

@@ -21,6 +21,9 @@ from service import request_id
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 _ACCESS_LOG_ID = "{x-request-id}o"  # gunicorn's atom for the response header
+# Libraries whose INFO lines say nothing an operator needs: alembic lists its plugins in every process,
+# aiosmtpd (the embedded mail sink, an SMTP receiver) logs every SMTP command.
+QUIET_LOGGERS = ("alembic.runtime.plugins", "mail.log")
 
 
 def _iso_time(record: logging.LogRecord) -> str:
@@ -93,7 +96,8 @@ def configure_logging(log_format: str = "text", level: str = "INFO", stream=None
         root.removeHandler(handler)
     root.addHandler(make_handler(log_format, stream))
     root.setLevel(level)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # a line per plugin in every process
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 def gunicorn_logconfig(log_format: str, level: str) -> dict:

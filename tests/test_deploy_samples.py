@@ -2,6 +2,7 @@
 nginx's site by `nginx -t`, Postfix's snippets by postconf and postmap, the settings file against the app's
 own parser, and the MTA's wrapper script by piping a message through it into the database."""
 import configparser
+import sys
 import re
 import shutil
 import subprocess
@@ -221,3 +222,14 @@ def test_the_mta_wrapper_stores_a_piped_message_and_defers_without_settings(app,
     deferred = subprocess.run([str(script), "--to", recipient, "--sender", "ana@example.org"], input=message,
                               capture_output=True, env=env, timeout=60)
     assert deferred.returncode == 75  # Postfix keeps the message and tries again later
+
+
+# --- gunicorn ------------------------------------------------------------------------------------------------
+
+
+def test_gunicorn_with_the_sample_config_refuses_a_bad_setting_in_one_line(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "INSTANCE_DIR": str(tmp_path), "LOG_FORMAT": "xml"}
+    done = subprocess.run([str(Path(sys.executable).parent / "gunicorn"), "-c", "deploy/gunicorn.conf.py"],
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "Cannot start: LOG_FORMAT must be one of text, json, got 'xml'"
