@@ -9,7 +9,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from service.demo import DEMO_LOGIN, seed_demo
 from service.errors import DomainError
@@ -132,6 +132,7 @@ def unsuppress(email):
 
 
 @click.command("status")
+@with_appcontext
 def status():
     """Whether the service can do its work: database, Redis, workers, cron, stuck mail (exit 1 if not ready)."""
     from service.readiness import report
