@@ -42,7 +42,9 @@ class StoppableCronScheduler(CronScheduler):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs.cron", description=__doc__.splitlines()[0])
     parser.add_argument("--logging-level", default="INFO", help="INFO (default), WARNING, ...")
-    level = parser.parse_args(argv).logging_level.upper()
+    parser.add_argument("--interval", type=int, default=INTERVAL, help=f"seconds between runs (default {INTERVAL})")
+    arguments = parser.parse_args(argv)
+    level, interval = arguments.logging_level.upper(), arguments.interval
     setup_loghandlers(level, name="jobs")
     app = create_app()
     with app.app_context():
@@ -52,18 +54,18 @@ def main(argv: list[str] | None = None) -> int:
                                 lambda: {"running": current["scheduler"] is not None})
     heartbeat.start()
     try:
-        return _run(connection, queue_name, level, current)
+        return _run(connection, queue_name, level, interval, current)
     finally:
         heartbeat.stop()
 
 
-def _run(connection, queue_name: str, level: str, current: dict) -> int:
+def _run(connection, queue_name: str, level: str, interval: int, current: dict) -> int:
     while True:
         stop_on_signal()  # RQ's handlers belong to the scheduler that ended
         wait_for_redis(connection)
         scheduler = StoppableCronScheduler(connection=connection, logging_level=level)
         for job in (sweep, tick):
-            scheduler.register(job, queue_name=queue_name, interval=INTERVAL)
+            scheduler.register(job, queue_name=queue_name, interval=interval)
         current["scheduler"] = scheduler
         try:
             scheduler.start()

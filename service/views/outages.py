@@ -11,7 +11,7 @@ action leads to says so, so nobody does it a second time.
 """
 from contextlib import suppress
 
-from flask import Blueprint, current_app, flash, g, render_template, request
+from flask import Blueprint, current_app, flash, g, request
 from flask_babel import gettext as _
 from flask_babel import refresh
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -43,7 +43,9 @@ def unavailable_page():
         db.session.rollback()
     g.locale = request.accept_languages.best_match(current_app.config["LANGUAGES"]) or "en"
     refresh()
-    page = render_template("errors/unavailable.html")
+    # Straight from the Jinja environment: render_template would run the context processors, and
+    # Flask-Login's loads the session's user from the database.
+    page = current_app.jinja_env.get_template("errors/unavailable.html").render()
     return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
 
 
