@@ -237,3 +237,19 @@ def test_demo_seed_refuses_in_production(app, ctx, monkeypatch):
     assert result.exit_code == 1
     assert "The demo data is not for production" in result.output
     assert db.session.scalars(select(Coordinator)).all() == []
+
+
+def test_the_reset_email_shows_on_an_admins_outbox_only_and_holds_no_link(app, personas, smtp):
+    assert flask(app, "users", "reset-password", "bob@example.org").exit_code == 0
+    run_worker(app)
+    with app.app_context():
+        row_id = db.session.scalar(select(OutboundEmail.id).where(OutboundEmail.kind == "password_reset"))
+    admin, coordinator_client = app.test_client(), app.test_client()
+    assert login(admin, "carol@example.org", PASSWORD).status_code == 302
+    assert login(coordinator_client, "alice@example.org", PASSWORD).status_code == 302
+    listing = admin.get("/outbox/").get_data(as_text=True)
+    assert "password_reset" in listing and "bob@example.org" in listing
+    page = admin.get(f"/outbox/{row_id}")
+    assert page.status_code == 200 and "/password/" not in page.get_data(as_text=True)
+    assert "bob@example.org" not in coordinator_client.get("/outbox/").get_data(as_text=True)
+    assert coordinator_client.get(f"/outbox/{row_id}").status_code == 404
