@@ -100,6 +100,10 @@ def test_with_postgresql_down_every_page_is_a_styled_503_and_it_comes_back(own_a
     assert ready.status_code == 503 and "database" in body["failed"]
     assert body["checks"]["database"]["detail"] == "does not answer (OperationalError)"
     assert own_app.test_client().get("/healthz").status_code == 200  # the process itself is alive
+    status = own_app.test_cli_runner().invoke(args=["status"])
+    assert status.exit_code == 1
+    assert "database     FAILED  does not answer (OperationalError)" in status.output
+    assert "Connection refused" in status.output  # the server's words, for the person on the host
 
     postgres.start()
     assert client.get("/").status_code == 200  # the same session goes on
