@@ -25,7 +25,7 @@ from service.batch_render import BatchRenderer
 from service.email_render import HeaderInjectionError, new_message_id, to_bytes
 from service.extensions import db
 from service.mailer import row_suppression, suppressed_addresses
-from service.models import Member, OutboundEmail
+from service.models import Community, Member, OutboundEmail
 from service.outcomes import Outcomes, outcome_writer
 from service.smtp_refusals import Refusal, refusal
 from service.smtp_send import SmtpConnection, send_message
@@ -71,6 +71,21 @@ def deliver_batch(ids: list[int]) -> dict:
     return batch.tally
 
 
+def compile_statements() -> None:
+    """Run delivery's queries once, on no rows, so their compiled SQL is cached (workers do it before forking).
+
+    SQLAlchemy caches each statement's SQL on the engine, and a work-horse
+    inherits that cache; otherwise every job compiled its claim, load and
+    lookups again.
+    """
+    held = claims.claim([])
+    claims.load(held)
+    claims.renew({0: 0})
+    suppressed_addresses([""])
+    BatchRenderer().learn_names([(None, Member(id=0), Community(id=0))])
+    db.session.rollback()
+
+
 class Batch:
     """One job's delivery: its connection, renderer and outcome writer, what it did, and the refusals it holds.
 
@@ -90,6 +105,7 @@ class Batch:
         if not held:
             return
         rows = claims.load(held)
+        self.renderer.learn_names(rows)
         suppressed = suppressed_addresses(row.recipient for row, _m, _c in rows)
         renew_every = current_app.config["MAIL_SENDING_TIMEOUT"] / 4
         renew_at = time.monotonic() + renew_every
