@@ -5,7 +5,9 @@ next message is sent, so a crash leaves at most one message accepted by the
 server and not recorded: the sweeper sends that one again. A lost 250 can
 send twice too: when the server's answer to the final dot never arrives (a
 timeout, a dropped connection), the message may have been accepted, and SMTP
-gives no way to know; the row is tried again.
+gives no way to know; the row is tried again. What does overlap is rendering:
+the next message is made while the server takes the one before, time the
+worker would otherwise spend waiting; nothing of it is sent until its turn.
 
 A refusal about the recipient is a hard bounce. One about us (our sender,
 the relay, the content: service.smtp_refusals) stops the job: its rows wait
