@@ -103,6 +103,14 @@ def first_sentence(text: str) -> str:
     return match.group(1).strip() if match else ""
 
 
+def after_first_sentence(text: str) -> str:
+    """Everything after the first sentence of the first line: the note that comes with an answer."""
+    text = (text or "").strip()
+    sentence = first_sentence(text)
+    start = text.find(sentence) if sentence else -1
+    return text[start + len(sentence):].strip() if start >= 0 else text
+
+
 def _is_question(sentence: str) -> bool:
     return sentence.rstrip(" .!").endswith("?") or "¿" in sentence
 
