@@ -17,6 +17,7 @@ from sqlalchemy import delete, select
 
 from service import audit, clock
 from service.addresses import read_address
+from service.inbound.automatic import auto_reply_reason
 from service.extensions import db
 from service.models import (BounceEvent, CommunityCoordinator, Coordinator, Member, Membership, OutboundEmail,
                             Suppression)
@@ -26,8 +27,6 @@ SOFT_WEIGHT = 1.0
 SCORE_TOLERANCE = 1e-6  # five soft bounces in one moment reach a threshold of 5 despite the decay in between
 REPORTING_SENDERS = ("mailer-daemon", "postmaster")
 SMTP_REPLY = re.compile(r"\b[45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*")
-AUTO_REPLY_SUBJECT_WORDS = ("out of office", "out of the office", "automatic reply", "auto-reply", "autoreply",
-                            "vacation", "fuera de la oficina", "respuesta automática", "ausente")
 
 
 def _decayed(member: Member, now: datetime) -> float:
@@ -64,17 +63,8 @@ def is_delivery_report(message: EmailMessage) -> bool:
 
 
 def is_auto_reply(message: EmailMessage) -> bool:
-    """Out-of-office and other automatic replies (RFC 3834 and common conventions)."""
-    if is_delivery_report(message):
-        return False
-    auto = (message.get("Auto-Submitted") or "no").strip().lower()
-    if auto != "no":
-        return True
-    if message.get("X-Autoreply") or message.get("X-Autorespond") or \
-            (message.get("Precedence") or "").lower() in ("auto_reply",):
-        return True
-    subject = (message.get("Subject") or "").lower()
-    return any(word in subject for word in AUTO_REPLY_SUBJECT_WORDS)
+    """Out-of-office and other automatic replies (RFC 3834 and common conventions), not delivery reports."""
+    return not is_delivery_report(message) and auto_reply_reason(message) is not None
 
 
 def handle_bounce_message(raw: bytes, envelope_to: str) -> str:
@@ -88,11 +78,33 @@ def handle_bounce_message(raw: bytes, envelope_to: str) -> str:
     parsed = read_address(envelope_to)
     if parsed is None or parsed[0] != "bounce":
         return "ignored: not one of our bounce addresses"
+    return record_report(raw, db.session.get(OutboundEmail, parsed[1][0]))
+
+
+def returned_row(raw: bytes) -> OutboundEmail | None:
+    """The outbox row a delivery report sent to another of our addresses (a reply address) is about.
+
+    Some servers report to the From or Reply-To address instead of the
+    envelope sender: the returned message's Message-ID names the row.
+    """
+    message = message_from_bytes(raw, policy=policy.compat32)
+    for part in message.walk():
+        if part.get_content_type() in ("message/rfc822", "text/rfc822-headers", "message/rfc822-headers"):
+            payload = part.get_payload()
+            returned = payload[0] if isinstance(payload, list) and payload else \
+                message_from_bytes(part.get_payload(decode=True) or b"", policy=policy.compat32)
+            message_id = str(returned.get("Message-ID") or "").strip()
+            if message_id:
+                return db.session.scalar(select(OutboundEmail).where(OutboundEmail.message_id == message_id))
+    return None
+
+
+def record_report(raw: bytes, row: OutboundEmail | None) -> str:
+    """Score a delivery report about `row` against its member; returns what was done (committed)."""
     message = message_from_bytes(raw, policy=policy.compat32)
     decoded = message_from_bytes(raw, policy=policy.default)  # headers decoded (RFC 2047, 8-bit)
     if is_auto_reply(decoded):
         return "ignored: auto-reply"
-    row = db.session.get(OutboundEmail, parsed[1][0])
     member = db.session.get(Member, row.member_id) if row and row.member_id else None
     if member is None:
         return "ignored: unknown message"

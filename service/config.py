@@ -198,6 +198,11 @@ def load_settings(env=None) -> dict:
         "MAIL_SUPPRESS_SEND": False,
         # Domain of the reply, bounce (VERP) and mailto-unsubscribe addresses we receive mail on.
         "INBOUND_DOMAIN": _text(env, "INBOUND_DOMAIN", "cop.localhost"),
+        # Limits on what we accept by mail: a reply larger than this is refused at the door (the MTA or the
+        # webhook's caller tells the sender); parts and nesting beyond these are not read.
+        "INBOUND_MAX_BYTES": _int(env, "INBOUND_MAX_BYTES", 10 * 1024 * 1024, 10 * 1024),
+        "INBOUND_MAX_PARTS": _int(env, "INBOUND_MAX_PARTS", 100, 2, 10000),
+        "INBOUND_MAX_DEPTH": _int(env, "INBOUND_MAX_DEPTH", 8, 1, 100),
         "MAIL_TIMEOUT": _int(env, "MAIL_TIMEOUT", 30, 1, 600),
         "MAIL_BATCH_SIZE": _int(env, "MAIL_BATCH_SIZE", 500, 1, 5000),
         "MAIL_MAX_ATTEMPTS": _int(env, "MAIL_MAX_ATTEMPTS", 8, 1, 50),

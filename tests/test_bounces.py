@@ -15,7 +15,8 @@ from sqlalchemy import select
 from service import bounces, mailer, members
 from service.addresses import make_address, read_address
 from service.extensions import db
-from service.models import AuditEvent, BounceEvent, Community, Member, Membership, OutboundEmail, Suppression
+from service.models import (AuditEvent, BounceEvent, Community, InboundMessage, Member, Membership, OutboundEmail,
+                            Suppression)
 from service.queue import get_queue
 from tests.conftest import run_worker
 
@@ -367,8 +368,10 @@ def test_read_address_refuses_junk_without_raising(app, ctx, address):
     assert read_address(address) is None
 
 
-def test_flask_mail_bounce_reads_a_report_from_standard_input(app, ctx, personas):
-    """An MTA pipes reports for bounce+... addresses into `flask mail bounce --to ADDRESS`."""
+@pytest.mark.parametrize("command", ["receive", "bounce"])
+def test_flask_mail_receive_reads_a_report_from_standard_input(app, ctx, personas, command):
+    """An MTA pipes reports for bounce+... addresses into `flask mail receive --to ADDRESS` (`bounce`, the
+    command of earlier versions, is the same door): stored, then processed by the worker."""
     member = db.session.scalar(select(Member).where(Member.email == "ana@example.org"))
     mailer.queue_email("welcome", member, "cli-bounce")
     db.session.commit()
@@ -376,9 +379,13 @@ def test_flask_mail_bounce_reads_a_report_from_standard_input(app, ctx, personas
     verp = make_address("bounce", row.id)
     raw = (FIXTURES / "postfix_dsn_user_unknown.eml").read_text().replace("{{RECIPIENT}}", member.email) \
         .replace("{{VERP}}", verp).encode()
-    result = app.test_cli_runner().invoke(args=["mail", "bounce", "--to", verp], input=raw)
-    assert result.exit_code == 0 and "hard bounce recorded" in result.output
+    result = app.test_cli_runner().invoke(args=["mail", command, "--to", verp], input=raw)
+    assert result.exit_code == 0 and "processing queued" in result.output
+    run_worker(app)
+    db.session.expire_all()
     assert db.session.scalar(select(BounceEvent.kind)) == "hard"
+    stored = db.session.scalar(select(InboundMessage))
+    assert (stored.status, stored.outcome, stored.reason) == ("done", "bounce", "hard bounce recorded; member suppressed")
 
 
 # SMTP refusals at delivery: about the recipient, or about us ---------------------------------------

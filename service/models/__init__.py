@@ -4,6 +4,7 @@ from service.models.communities import Community, CommunityCoordinator, Organiza
 from service.models.coordinators import Coordinator
 from service.models.forms import Charter, CharterVote, FormAnswer, FormRequest, FormResponse, IntakeEntry
 from service.models.imports import MemberImport
+from service.models.inbound import InboundMessage
 from service.models.lessons import DigestIssue, Lesson, LessonModule, Practice
 from service.models.meetings import Invitation, Meeting, Reminder
 from service.models.members import Member, Membership
@@ -11,6 +12,6 @@ from service.models.outbox import BounceEvent, OutboundEmail, Suppression
 
 __all__ = [
     "AuditEvent", "BounceEvent", "Charter", "CharterVote", "FormAnswer", "FormRequest", "FormResponse",
-    "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
+    "InboundMessage", "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
     "DigestIssue", "Invitation", "Lesson", "LessonModule", "Meeting", "Practice", "MemberImport", "Membership", "Reminder", "Organization", "OutboundEmail", "Suppression",
 ]

@@ -13,7 +13,8 @@ OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "suppressed")
 
 class OutboundEmail(db.Model):
     __tablename__ = "outbound_email"
-    __table_args__ = (Index("ix_outbound_email_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbound_email_status_next", "status", "next_attempt_at"),
+                      Index("ix_outbound_email_message_id", "message_id"))  # what a reply answers
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,65 @@
+"""Mail no person wrote: auto-replies, lists, robots and our own mail coming back (RFC 3834 and conventions).
+
+Such mail is stored and shown, never answered (two robots answering each
+other is a mail loop) and never counted as an RSVP, a vote or a bounce.
+"""
+import re
+from email.message import EmailMessage
+
+from flask import current_app
+from email.utils import parseaddr
+
+AUTO_REPLY_SUBJECT_WORDS = ("out of office", "out of the office", "automatic reply", "auto-reply", "autoreply",
+                            "auto reply", "vacation", "away from my desk", "fuera de la oficina",
+                            "respuesta automática", "respuesta automatica", "ausente", "de vacaciones")
+AUTO_REPLY_BODY = re.compile(
+    r"\b(i am|i'm|i will be|i'll be)\s+(currently\s+)?(out of (the )?office|away|on (annual )?(leave|vacation|holiday))"
+    r"|\b(estoy|estar[ée])\s+(actualmente\s+)?(fuera de la oficina|de vacaciones|ausente)"
+    r"|\bthis is an automatic(ally generated)? (reply|response|message)"
+    r"|\beste es un mensaje autom[aá]tico|\brespuesta autom[aá]tica", re.IGNORECASE)
+ROBOT_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+._-].*)?$")
+BULK_PRECEDENCE = ("bulk", "junk", "list", "auto_reply")
+BODY_CHARS_CHECKED = 600  # an out-of-office notice says so at the top
+
+
+def auto_reply_reason(message: EmailMessage, text: str = "") -> str | None:
+    """Why this is an automatic reply (its headers, subject or opening words), or None."""
+    auto = str(message.get("Auto-Submitted") or "no").strip().lower()
+    if not auto.startswith("no"):
+        return f"automatic (Auto-Submitted: {auto[:40]})"
+    precedence = str(message.get("Precedence") or "").strip().lower()
+    if precedence in BULK_PRECEDENCE:
+        return f"automatic (Precedence: {precedence})"
+    if message.get("X-Autoreply") or message.get("X-Autorespond"):
+        return "automatic (X-Autoreply)"
+    subject = " ".join(str(message.get("Subject") or "").lower().split())
+    if any(words in subject for words in AUTO_REPLY_SUBJECT_WORDS):
+        return "an out-of-office or automatic reply (its subject)"
+    if AUTO_REPLY_BODY.search(text[:BODY_CHARS_CHECKED]):
+        return "an out-of-office or automatic reply (its text)"
+    return None
+
+
+def automatic_reason(incoming) -> str | None:
+    """Why no person is waiting for an answer to this message, or None when one may be."""
+    if incoming.message is None:
+        return None
+    return_path = incoming.headers.get("return-path", "").strip()
+    if return_path and parseaddr(return_path)[1] == "" and "<>" in return_path:
+        return "automatic (empty Return-Path: a delivery report or robot)"
+    local, _, domain = incoming.from_address.rpartition("@")
+    if ROBOT_SENDERS.match(local):
+        return f"automatic (sent by {incoming.from_address})"
+    if is_our_address(incoming.from_address):
+        return "our own mail came back (a loop)"
+    if incoming.headers.get("list-id") or incoming.headers.get("list-unsubscribe"):
+        return "sent by a mailing list"
+    return auto_reply_reason(incoming.message, incoming.text)
+
+
+def is_our_address(address: str) -> bool:
+    """An address we send from or receive at."""
+    address = (address or "").lower()
+    sender = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].lower()
+    return bool(address) and (address == sender
+                              or address.endswith("@" + current_app.config["INBOUND_DOMAIN"].lower()))

@@ -1,0 +1,194 @@
+"""Reading a received message without trusting it: limits, charsets, HTML-only bodies, never an exception.
+
+Everything downstream (who sent it, what it answers, what it says) reads an
+`Incoming`, so the parsing risks live here: a malformed MIME tree, a charset
+Python does not know, a part nested a thousand deep, an HTML body with
+scripts. What could not be read is listed in `problems`, never raised.
+"""
+import re
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from email.utils import getaddresses, parseaddr
+from html.parser import HTMLParser
+
+from flask import current_app
+
+MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
+MAX_HEADER_CHARS = 2000        # a header longer than this is cut before we look at it
+MAX_TEXT_CHARS = 100_000       # the body text we read (a reply is short; the rest is quoted history)
+CHECKED_HEADERS = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "x-auto-response-suppress",
+                   "return-path", "list-id", "list-unsubscribe", "delivered-to", "x-original-to", "to", "cc",
+                   "content-type", "x-failed-recipients", "feedback-type")
+
+
+@dataclass
+class Incoming:
+    message: EmailMessage | None
+    from_address: str = ""
+    from_name: str = ""
+    subject: str = ""
+    message_id: str = ""
+    in_reply_to: str = ""
+    references: list[str] = field(default_factory=list)
+    text: str = ""
+    html: str | None = None
+    calendar_parts: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def recipients(self) -> list[str]:
+        """Addresses in Delivered-To, X-Original-To, To and Cc, in that order."""
+        found = []
+        for name in ("delivered-to", "x-original-to", "to", "cc"):
+            found.extend(address for _name, address in getaddresses([self.headers.get(name, "")]) if address)
+        return found
+
+
+def read_message(raw: bytes) -> Incoming:
+    """The message as far as it can be read; what could not be read is in `problems`."""
+    try:
+        message = message_from_bytes(raw, policy=policy.default)
+    except Exception as error:  # the parser is lenient; this is for what even it cannot take
+        return Incoming(message=None, problems=[f"unreadable message: {type(error).__name__}"])
+    incoming = Incoming(message=message)
+    incoming.headers = {name: _header(message, name, incoming.problems) for name in CHECKED_HEADERS
+                        if message.get(name) is not None}
+    incoming.from_name, incoming.from_address = _sender(_header(message, "from", incoming.problems))
+    incoming.subject = " ".join(_header(message, "subject", incoming.problems).split())[:255]
+    incoming.message_id = (message_ids(_header(message, "message-id", incoming.problems)) or [""])[0]
+    incoming.in_reply_to = (message_ids(_header(message, "in-reply-to", incoming.problems)) or [""])[0]
+    incoming.references = message_ids(_header(message, "references", incoming.problems, limit=20_000))[-50:]
+    _read_parts(message, incoming)
+    return incoming
+
+
+def message_ids(value: str) -> list[str]:
+    """The <...> message ids in a header value, in order."""
+    return MESSAGE_ID.findall(value or "")
+
+
+def _header(message: EmailMessage, name: str, problems: list[str], limit: int = MAX_HEADER_CHARS) -> str:
+    try:
+        value = message.get(name)
+        return str(value)[:limit] if value is not None else ""
+    except Exception as error:  # a header the policy cannot decode (bad RFC 2047, a defect it raises on)
+        problems.append(f"unreadable {name} header: {type(error).__name__}")
+        raw = message.get_all(name, failobj=[""])
+        return str(raw[0])[:limit] if raw else ""
+
+
+def _sender(value: str) -> tuple[str, str]:
+    name, address = parseaddr(value)
+    address = address.strip().lower()
+    return " ".join(name.split())[:200], address if "@" in address and len(address) <= 254 else ""
+
+
+def _read_parts(message: EmailMessage, incoming: Incoming) -> None:
+    """Body text (plain preferred, else HTML made text), HTML and calendar parts, within the part limits."""
+    config = current_app.config
+    plain, html = None, None
+    for part, depth, number in _walk(message, config["INBOUND_MAX_DEPTH"], incoming.problems):
+        if number >= config["INBOUND_MAX_PARTS"]:
+            incoming.problems.append(f"more than {config['INBOUND_MAX_PARTS']} parts: the rest not read")
+            break
+        content_type = part.get_content_type()
+        if part.is_multipart():
+            continue
+        if content_type == "text/calendar" or (part.get_filename() or "").lower().endswith(".ics"):
+            incoming.calendar_parts.append(_decoded(part, incoming.problems))
+        elif part.get_content_disposition() == "attachment":
+            continue
+        elif content_type == "text/plain" and plain is None:
+            plain = _decoded(part, incoming.problems)
+        elif content_type == "text/html" and html is None:
+            html = _decoded(part, incoming.problems)
+    incoming.html = html
+    text = plain if plain is not None and plain.strip() else (html_to_text(html) if html else "")
+    incoming.text = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT_CHARS]
+
+
+def _walk(message: EmailMessage, max_depth: int, problems: list[str]):
+    """(part, depth, number) depth first, not below max_depth; a message/rfc822 part is not opened."""
+    stack, number = [(message, 0)], 0
+    while stack:
+        part, depth = stack.pop()
+        yield part, depth, number
+        number += 1
+        if part.is_multipart() and part.get_content_type() != "message/rfc822":
+            if depth + 1 > max_depth:
+                problems.append(f"parts nested deeper than {max_depth}: not read")
+                continue
+            children = part.get_payload()
+            if isinstance(children, list):
+                stack.extend((child, depth + 1) for child in reversed(children))
+
+
+def _decoded(part, problems: list[str]) -> str:
+    """The part's text in its charset; an unknown or lying charset is read as UTF-8 with replacement."""
+    payload = part.get_payload(decode=True) or b""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        return payload.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        problems.append(f"text not in its declared charset {charset[:40]!r}: read with replacement characters")
+        return payload.decode("utf-8", errors="replace")
+
+
+class _TextFromHtml(HTMLParser):
+    """HTML to plain text: block elements end lines, <blockquote> lines are quoted with '> ', scripts dropped."""
+    BLOCKS = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "hr"}
+    SKIPPED = {"script", "style", "head", "title"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = [""]
+        self.quote_depth = 0
+        self.skipping = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIPPED:
+            self.skipping += 1
+        elif tag == "blockquote":
+            self._end_line()
+            self.quote_depth += 1
+        elif tag in self.BLOCKS:
+            self._end_line()
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIPPED:
+            self.skipping = max(self.skipping - 1, 0)
+        elif tag == "blockquote":
+            self._end_line()
+            self.quote_depth = max(self.quote_depth - 1, 0)
+        elif tag in self.BLOCKS:
+            self._end_line()
+
+    def handle_data(self, data):
+        if self.skipping:
+            return
+        words = " ".join(data.split())
+        if words:
+            if not self.lines[-1]:
+                self.lines[-1] = "> " * self.quote_depth
+            elif not self.lines[-1].endswith(" "):
+                self.lines[-1] += " "
+            self.lines[-1] += words
+
+    def _end_line(self):
+        if self.lines[-1].strip():
+            self.lines.append("")
+
+    def text(self) -> str:
+        return "\n".join(line.rstrip() for line in self.lines).strip()
+
+
+def html_to_text(html: str) -> str:
+    """The words of an HTML body as plain text (never markup: nothing of it is rendered as HTML anywhere)."""
+    parser = _TextFromHtml()
+    try:
+        parser.feed(html[:MAX_TEXT_CHARS * 5])
+        parser.close()
+    except Exception:  # HTMLParser is lenient; this guards against what it still rejects
+        pass
+    return parser.text()

@@ -1,0 +1,118 @@
+"""Processing one received message: who sent it, then the handler for the address it came to.
+
+Only a `received` row is processed, so a job run twice acts once. Whatever
+goes wrong, the raw message stays: an exception marks the row `failed` with
+the reason, for a coordinator to see and process again.
+"""
+from flask import current_app
+from sqlalchemy import select
+
+from service import bounces, clock, preferences
+from service.addresses import read_address
+from service.extensions import db
+from service.inbound.automatic import automatic_reason
+from service.inbound.message import Incoming, read_message
+from service.models import Community, InboundMessage, Meeting, Member, Membership
+from service.normalize import email_address as normal_email
+from service.errors import DomainError
+
+
+def process(inbound_id: int) -> str:
+    """Process a stored message once; returns its status (and outcome) as a short text for logs."""
+    row = db.session.get(InboundMessage, inbound_id, with_for_update=True)
+    if row is None or row.status != "received":
+        db.session.rollback()
+        return "already processed" if row else "no such message"
+    row.attempts += 1
+    db.session.commit()
+    try:
+        row = db.session.get(InboundMessage, inbound_id, with_for_update=True)
+        if row.status != "received":  # processed by another job meanwhile
+            db.session.rollback()
+            return "already processed"
+        _route(row, read_message(row.raw))
+        db.session.commit()
+    except Exception as error:
+        db.session.rollback()
+        current_app.logger.exception("inbound message %s could not be processed", inbound_id)
+        row = db.session.get(InboundMessage, inbound_id)
+        finish(row, "failed", reason=f"processing failed ({type(error).__name__}); the message is kept")
+        db.session.commit()
+    return f"{row.status}" + (f": {row.outcome}" if row.outcome else "")
+
+
+def finish(row: InboundMessage, status: str, outcome: str | None = None, reason: str = "", **detail) -> None:
+    """Record what processing made of the message."""
+    row.status, row.outcome, row.reason = status, outcome, reason[:2000]
+    row.detail = {**(row.detail or {}), **detail}
+    row.processed_at = clock.now()
+
+
+def _route(row: InboundMessage, incoming: Incoming) -> None:
+    row.from_address = incoming.from_address or row.from_address
+    row.subject = incoming.subject or row.subject
+    if incoming.problems:
+        row.detail = {**(row.detail or {}), "problems": incoming.problems[:20]}
+    address = read_address(row.envelope_to)
+    if row.purpose == "bounce":
+        return finish(row, "done", "bounce", bounces.handle_bounce_message(row.raw, row.envelope_to))
+    if bounces.is_delivery_report(incoming.message) if incoming.message is not None else False:
+        return finish(row, "done", "bounce", bounces.record_report(row.raw, bounces.returned_row(row.raw)))
+    if address is None:
+        return finish(row, "held", reason="not sent to one of our signed addresses (unknown or altered)")
+    automatic = automatic_reason(incoming)
+    if automatic:
+        return finish(row, "ignored", reason=automatic)
+    if row.purpose == "unsubscribe":
+        return _unsubscribe(row, incoming, address[1])
+    if row.purpose == "calendar":
+        return _calendar(row, incoming, address[1])
+    if row.purpose == "reply":
+        return _reply(row, incoming, address[1])
+    return finish(row, "held", reason=f"sent to an address we do not read ({row.purpose})")
+
+
+def _unsubscribe(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) -> None:
+    """The List-Unsubscribe mailto: the signed address alone decides (a mail client's unsubscribe button
+    sends from whatever account it has); no mail follows, not even a confirmation."""
+    member = db.session.get(Member, ids[0])
+    if member is None:
+        return finish(row, "held", reason="the member of this unsubscribe address no longer exists")
+    row.member_id = member.id
+    changed = preferences.unsubscribe(member, via="email")
+    finish(row, "done", "unsubscribed", "" if changed else "was already unsubscribed")
+
+
+def _calendar(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) -> None:
+    meeting = db.session.get(Meeting, ids[0])
+    if meeting is None:
+        return finish(row, "held", reason="the meeting of this calendar address no longer exists")
+    row.community_id = meeting.community_id
+    from service.inbound import calendar
+    calendar.handle(row, incoming, meeting)
+
+
+def _reply(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) -> None:
+    if len(ids) != 2:
+        return finish(row, "held", reason="a reply address of an unknown shape")
+    member, community = db.session.get(Member, ids[0]), db.session.get(Community, ids[1])
+    if member is None or community is None:
+        return finish(row, "held", reason="the member or community of this reply address no longer exists")
+    row.community_id = community.id
+    if not db.session.scalar(select(Membership.id).where(Membership.member_id == member.id,
+                                                         Membership.community_id == community.id)):
+        return finish(row, "held", reason="the member of this reply address is not in this community")
+    if not same_address(incoming.from_address, member.email):
+        return finish(row, "held", reason=f"sent from {incoming.from_address or 'no address'}, not from the "
+                                          f"address of the member this reply address belongs to")
+    row.member_id = member.id
+    from service.inbound import replies  # understanding replies needs their parsers; bounces do not
+    replies.handle(row, incoming, member, community)
+
+
+def same_address(sent_from: str, member_address: str) -> bool:
+    """Whether From is the member's address (compared as stored: lower case, ASCII domain)."""
+    try:
+        return bool(sent_from) and normal_email(sent_from) == normal_email(member_address)
+    except DomainError:
+        return False

@@ -1,0 +1,110 @@
+"""The one door for received mail: store the raw message, then enqueue its processing.
+
+Storing comes first and commits on its own, so a message is never lost to a
+failure later on: a parser error, a worker killed, Redis down (the sweeper
+enqueues what is still `received`). The Message-ID is unique: the same
+message delivered twice (an MTA retry, an IMAP poll that saw it before, a
+webhook called again) is stored and processed once.
+"""
+import hashlib
+from datetime import timedelta
+from email.parser import BytesHeaderParser
+from email import policy
+from email.utils import getaddresses, parseaddr
+
+from flask import current_app
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from service import clock
+from service.addresses import read_address
+from service.extensions import db
+from service.inbound.message import message_ids
+from service.models import InboundMessage
+from service.queue import enqueue_after_commit, get_queue
+from service.sql import dialect_insert
+
+PROCESS_JOB = "jobs.inbound.process"
+INBOUND_MAX_ATTEMPTS = 3  # a message whose processing kills its job this often is failed, kept for a person
+RECIPIENT_HEADERS = ("Delivered-To", "X-Original-To", "To", "Cc")
+
+
+class TooLarge(ValueError):
+    """The message is over INBOUND_MAX_BYTES; nothing was stored."""
+
+
+def receive(raw: bytes, envelope_to: str, via: str, envelope_from: str = "") -> tuple[InboundMessage, bool]:
+    """Store `raw` and enqueue its processing; (the row, False) when this message was received before.
+
+    `envelope_to` is the address the message was delivered to (the MTA's
+    recipient); when it is empty or not one of ours (an IMAP mailbox, a
+    webhook that does not say), the recipient headers are searched for one.
+    """
+    limit = current_app.config["INBOUND_MAX_BYTES"]
+    if len(raw) > limit:
+        raise TooLarge(f"message of {len(raw)} bytes is over the limit of {limit} bytes")
+    headers = _headers(raw)
+    message_id = (message_ids(_value(headers, "Message-ID")) or [None])[0] \
+        or f"<{hashlib.sha256(raw).hexdigest()}@no-message-id>"
+    recipient = our_recipient(envelope_to, headers)
+    purpose = read_address(recipient)[0] if recipient and read_address(recipient) else "unknown"
+    inserted = db.session.execute(
+        dialect_insert(InboundMessage).on_conflict_do_nothing(index_elements=["message_id"])
+        .returning(InboundMessage.id),
+        [{"via": via, "envelope_to": (recipient or envelope_to or "")[:254], "envelope_from": envelope_from[:254],
+          "message_id": message_id[:255], "raw": raw, "size": len(raw),
+          "from_address": parseaddr(_value(headers, "From"))[1].lower()[:254],
+          "subject": " ".join(_value(headers, "Subject").split())[:255], "purpose": purpose,
+          "status": "received", "reason": "", "text": "", "detail": {}, "attempts": 0}]).scalar()
+    if inserted is None:
+        db.session.rollback()
+        return db.session.scalar(select(InboundMessage).where(InboundMessage.message_id == message_id[:255])), False
+    enqueue_after_commit(PROCESS_JOB, inserted)
+    try:
+        db.session.commit()
+    except RedisError:  # stored and committed; the sweeper enqueues what is still `received`
+        current_app.logger.warning("inbound message %s stored; Redis is down, the sweeper will process it",
+                                   inserted)
+    return db.session.get(InboundMessage, inserted), True
+
+
+def our_recipient(envelope_to: str, headers) -> str:
+    """The first of the envelope recipient and the recipient headers that is a signed address of ours."""
+    candidates = [envelope_to] + [address for name in RECIPIENT_HEADERS
+                                  for _name, address in getaddresses([_value(headers, name)]) if address]
+    return next((address for address in candidates if address and read_address(address)), "")
+
+
+def _headers(raw: bytes):
+    """The header block only (the body is not parsed here), decoded as the default policy does."""
+    return BytesHeaderParser(policy=policy.default).parsebytes(raw[:256 * 1024])
+
+
+def _value(headers, name: str) -> str:
+    try:
+        return " ".join(str(value) for value in headers.get_all(name, []))[:4000]
+    except Exception:  # an undecodable header: the processing job records it as a problem
+        return ""
+
+
+def sweep() -> dict:
+    """Enqueue again what is still `received` after the grace period (Redis lost its job, or a worker died
+    while processing it); a message whose processing stopped INBOUND_MAX_ATTEMPTS times is failed instead."""
+    config = current_app.config
+    cutoff = clock.now() - timedelta(seconds=config["MAIL_SWEEP_GRACE"])
+    waiting = db.session.scalars(select(InboundMessage).where(
+        InboundMessage.status == "received", InboundMessage.received_at <= cutoff)
+        .order_by(InboundMessage.id).limit(1000)).all()
+    requeued, failed = [], 0
+    for row in waiting:
+        if row.attempts >= INBOUND_MAX_ATTEMPTS:
+            row.status, row.processed_at = "failed", clock.now()
+            row.reason = f"processing stopped {row.attempts} times; the message is kept"
+            failed += 1
+        else:
+            requeued.append(row.id)
+    db.session.commit()
+    if requeued:
+        queue = get_queue()
+        queue.enqueue_many([queue.prepare_data(PROCESS_JOB, args=(row_id,)) for row_id in requeued])
+    return {"requeued": len(requeued), "failed": failed}
