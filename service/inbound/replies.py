@@ -16,10 +16,9 @@ from service.errors import DomainError
 from service.extensions import db
 from service.inbound import intent, process, trim
 from service.inbound.confirmations import confirm
-from service.inbound.objects import AnsweredObject, answered_object, sent_subject
+from service.inbound.objects import AnsweredObject, answered_object
 from service.models import Charter, Community, Meeting, Member
 
-RSVP_KINDS = ("meeting_invitation", "meeting_update", "meeting_reminder")
 PRACTICE_KINDS = ("digest", "digest_organization")
 PRACTICE_MIN_WORDS = 8      # "Thanks!" under a digest is a comment, not a practice to review
 PRACTICE_TITLE_CHARS = 80
@@ -44,12 +43,12 @@ def _act(row, incoming, member: Member, community: Community, target: AnsweredOb
         return _unclear(row, incoming, member, community, "empty: no words of the member's own above the quote")
     if target is None:
         return _unclear(row, incoming, member, community, "not a reply to any email this member got from us here")
-    if target.email.kind in RSVP_KINDS:
+    if target.kind == "meeting" and target.email.kind != "meeting_cancelled":  # our confirmations included
         return _rsvp(row, incoming, member, community, target)
-    if target.email.kind == "charter_proposal":
+    if target.kind == "charter":
         return _charter_vote(row, incoming, member, community, target)
     if target.email.kind in PRACTICE_KINDS and len(row.text.split()) >= PRACTICE_MIN_WORDS:
-        return _practice(row, incoming, member, community, target)
+        return _practice(row, incoming, member, community)
     return _comment(row, incoming, member, community)
 
 
@@ -87,8 +86,8 @@ def _charter_vote(row, incoming, member, community, target) -> None:
             comment=comment)
 
 
-def _practice(row, incoming, member, community, target) -> None:
-    title = practice_title(incoming.subject, target, member, community, row.text)
+def _practice(row, incoming, member, community) -> None:
+    title = practice_title(incoming.subject, row.text)
     try:
         practice = practices.submit_practice(community, member, title, row.text, source="email")
     except DomainError as refusal:
@@ -113,11 +112,10 @@ def _unclear(row, incoming, member, community, reason: str, member_reason: str =
     confirm("reply_unclear", row, incoming, member, community, reason=member_reason, **context)
 
 
-def practice_title(subject: str, target: AnsweredObject, member: Member, community: Community, text: str) -> str:
-    """The subject the member wrote, or when they kept ours ("Re: this week's lesson"), their first sentence."""
-    own = intent.subject_without_prefixes(subject)
-    ours = sent_subject(target.email, member, community)
-    if own and intent.normalized(own) != intent.normalized(ours):
+def practice_title(subject: str, text: str) -> str:
+    """The subject when the member wrote one of their own, else (a "Re:" of ours) their first sentence."""
+    own = " ".join((subject or "").split())
+    if own and intent.subject_without_prefixes(own) == own:
         return own[:PRACTICE_TITLE_CHARS]
     sentence = intent.first_sentence(text).rstrip(".!;:")
     if len(sentence) > PRACTICE_TITLE_CHARS:
