@@ -12,7 +12,11 @@ from service import charters, mailer, meetings, members
 from service.addresses import make_address
 from service.email_render import safe_message_id
 from service.extensions import db
+from service.inbound.intent import (after_first_sentence, charter_decision, rsvp_answer,
+                                    wants_unsubscribe)
+from service.inbound.message import Incoming, read_message
 from service.inbound.store import receive
+from service.inbound.trim import reply_text
 from service.models import (CharterVote, Community, DigestIssue, InboundMessage, Invitation, Meeting, Member,
                             OutboundEmail, Practice)
 from tests.conftest import run_worker
@@ -349,3 +353,113 @@ def test_the_confirmation_reads_the_members_language(app, ctx, personas, smtp):
 ])
 def test_only_a_plain_message_id_goes_into_in_reply_to(value, safe):
     assert (safe_message_id(value) is not None) == safe
+
+
+# --- what the words mean (no database) ------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "yes", "Yes!", "YES.", "yes please", "Yeah, sure", "Count me in!", "count me in 👍", "I'll be there",
+    "I’ll be there, thanks", "I will be there.", "I will come, yes.", "See you there!", "Of course",
+    "No problem, see you Tuesday", "👍", "Absolutely. Can I bring a colleague?",
+    "sí", "Si", "SÍ!!", "Sí, allí estaré.", "alli estare", "Ahí estaré", "Cuenten conmigo", "cuenta conmigo 🙂",
+    "Claro que sí", "Por supuesto, nos vemos", "Asistiré", "Confirmo.",
+])
+def test_everyday_yes(text):
+    assert rsvp_answer(text) == "yes"
+
+
+@pytest.mark.parametrize("text", [
+    "no", "No.", "Nope", "No, I can't make it.", "Sorry, I can't make it this time.", "can't make it",
+    "I cannot come", "Not this time, sorry.", "not this time", "I won't be able to join", "Count me out",
+    "Unfortunately I'm not going", "👎",
+    "No puedo", "no puedo, lo siento", "No podré ir", "Esta vez no", "No iré.", "no asistiré", "No voy a poder.",
+])
+def test_everyday_no(text):
+    assert rsvp_answer(text) == "no"
+
+
+@pytest.mark.parametrize("text", [
+    "maybe", "Maybe!", "Maybe, it depends on my shift.", "perhaps", "Not sure yet", "Probably", "tentatively yes",
+    "tal vez", "Tal vez.", "Quizás", "quiza", "A lo mejor", "Puede ser", "No estoy segura todavía",
+    "Si puedo, voy",
+])
+def test_everyday_maybe(text):
+    assert rsvp_answer(text) == "maybe"
+
+
+@pytest.mark.parametrize("text", [
+    "I can't say yes until my director signs off.", "I don't think I can say yes yet", "Is it online?",
+    "is it online or in person?", "Yes or no, do we need to bring anything?", "¿Es en línea?", "¿Sí o no hay que llevar algo?",
+    "What time does it end?", "Thank you for organizing this", "Gracias por organizar", "", "   ",
+    "> yes", "Hola, una pregunta\nsí, claro", "Who else is coming?",
+])
+def test_questions_negations_and_other_words_are_no_answer(text):
+    assert rsvp_answer(text) is None
+
+
+def test_the_first_sentence_answers_and_the_rest_is_the_note():
+    text = "Sorry, I can't make it this time. We have our board meeting that afternoon.\n\nDana"
+    assert rsvp_answer(text) == "no"
+    assert after_first_sentence(text) == "We have our board meeting that afternoon.\n\nDana"
+    assert rsvp_answer("Something came up.\nNo, I can't make it") is None  # the answer must come first
+
+
+@pytest.mark.parametrize("text", [
+    "I approve", "Approved!", "approve", "Yes", "Looks good to me", "I agree. Thanks for the work!", "LGTM",
+    "Apruebo", "Lo apruebo.", "De acuerdo", "Estoy de acuerdo, gracias", "Sí", "Me parece bien",
+])
+def test_charter_approval(text):
+    assert charter_decision(text) == ("approve", text)
+
+
+@pytest.mark.parametrize("text", [
+    "I approve, but the meetings should be every two weeks", "Please change the goals section",
+    "I don't approve: the roles are missing", "Could we add a youth representative?",
+    "Propongo un cambio: las reuniones cada dos semanas", "No estoy de acuerdo con la parte de roles",
+    "Deberían agregar a las escuelas", "Sugiero quitar el punto 3",
+])
+def test_anything_asking_a_change_is_a_change_request_with_the_comment(text):
+    assert charter_decision(text) == ("change", text)
+
+
+@pytest.mark.parametrize("text", ["Is this the final version?", "Thanks!", "Gracias", "", "I don't know"])
+def test_other_words_on_a_charter_are_neither(text):
+    assert charter_decision(text) is None
+
+
+@pytest.mark.parametrize("subject, text", [
+    ("Re: Invitation", "unsubscribe"), ("unsubscribe", ""), ("RE: AW: Unsubscribe", "hello"),
+    ("Re: digest", "STOP"), ("Re: digest", "Stop."), ("Re: digest", "\n  Unsubscribe me please\n\nthanks"),
+    ("BAJA", "Ya no trabajo en la organización."), ("Re: boletín", "Darme de baja"), ("RV: boletín", "baja"),
+    ("Re: boletín", "Quiero darme de baja"),
+])
+def test_unsubscribe_alone_in_the_subject_or_first_line(subject, text):
+    assert wants_unsubscribe(subject, text)
+
+
+@pytest.mark.parametrize("subject, text", [
+    ("Re: Invitation", "Yes"), ("Re: digest", "How do I unsubscribe my colleague?"),
+    ("Re: digest", "Please don't stop sending these"), ("Stop the meeting early?", "yes"),
+    ("Re: digest", "Thanks\nunsubscribe"), ("Re: la baja de fondos", "sí"),
+])
+def test_unsubscribe_words_inside_a_sentence_are_not_an_unsubscribe(subject, text):
+    assert not wants_unsubscribe(subject, text)
+
+
+# --- trimming, on the corpus ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(CORPUS))
+def test_trimming_keeps_the_members_words_and_drops_quote_headers_and_signature(app, name):
+    raw = fill(name, "ana@example.org", "reply@cop.localhost", "<ours@cop.localhost>")
+    with app.app_context():
+        trimmed = reply_text(read_message(raw))
+    assert CORPUS[name].words in trimmed
+    assert not [left for left in LEFTOVERS if left in trimmed], trimmed
+
+
+def test_trimming_keeps_a_list_and_a_reply_written_between_quotes():
+    text = ("On Mon, Dec 7, 2026 at 9:00 AM COP Coordinator wrote:\n> Will you come?\n\nYes.\n\n"
+            "> Anything to bring?\n\nWhat we did:\n- a sign-up sheet\n- text reminders\n")
+    trimmed = reply_text(Incoming(message=None, text=text))
+    assert trimmed.startswith("Yes.") and "- a sign-up sheet\n- text reminders" in trimmed
+    assert ">" not in trimmed and "wrote:" not in trimmed

@@ -53,7 +53,7 @@ CHANGE_WORDS = [
     "no apruebo", "no estoy de acuerdo", "falta", "corregir", "modificar",
 ]
 UNSUBSCRIBE_PHRASES = {
-    "unsubscribe", "unsubscribe me", "please unsubscribe me", "unsubscribe please", "stop", "remove me",
+    "unsubscribe", "unsubscribe me", "please unsubscribe me", "unsubscribe please", "unsubscribe me please", "stop", "remove me",
     "please remove me", "baja", "darme de baja", "dar de baja", "denme de baja", "de baja", "cancelar suscripcion",
     "quiero darme de baja", "por favor darme de baja",
 }
@@ -89,8 +89,10 @@ def normalized(text: str) -> str:
 
 
 def first_line(text: str) -> str:
-    """The first line that has any letter or digit in it."""
+    """The first line that has any letter or digit (or a thumbs up or down) in it, quoted lines left out."""
     for line in (text or "").splitlines():
+        if line.lstrip().startswith(">"):
+            continue
         if any(c.isalnum() for c in line) or any(c in line for c in EMOJI_WORDS):
             return line.strip()
     return ""
