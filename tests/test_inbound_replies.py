@@ -363,6 +363,7 @@ def test_only_a_plain_message_id_goes_into_in_reply_to(value, safe):
     "No problem, see you Tuesday", "👍", "Absolutely. Can I bring a colleague?",
     "sí", "Si", "SÍ!!", "Sí, allí estaré.", "alli estare", "Ahí estaré", "Cuenten conmigo", "cuenta conmigo 🙂",
     "Claro que sí", "Por supuesto, nos vemos", "Asistiré", "Confirmo.",
+    "Hi Alice,\n\nYes, count me in.", "Hola a todos:\nSí, allí estaré", "Hola, sí, allí estaré", "Hi, yes",
 ])
 def test_everyday_yes(text):
     assert rsvp_answer(text) == "yes"
@@ -391,7 +392,7 @@ def test_everyday_maybe(text):
     "I can't say yes until my director signs off.", "I don't think I can say yes yet", "Is it online?",
     "is it online or in person?", "Yes or no, do we need to bring anything?", "¿Es en línea?", "¿Sí o no hay que llevar algo?",
     "What time does it end?", "Thank you for organizing this", "Gracias por organizar", "", "   ",
-    "> yes", "Hola, una pregunta\nsí, claro", "Who else is coming?",
+    "> yes", "Tengo una pregunta\nsí, claro", "Who else is coming?", "Hi Dana,\n\nIs it online?",
 ])
 def test_questions_negations_and_other_words_are_no_answer(text):
     assert rsvp_answer(text) is None

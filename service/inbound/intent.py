@@ -58,6 +58,9 @@ UNSUBSCRIBE_PHRASES = {
     "quiero darme de baja", "por favor darme de baja",
 }
 NEGATIONS = re.compile(r"\b(?:not|no|never|cant|cannot|dont|wont|wouldnt|couldnt|isnt|nunca|tampoco|ni)\b")
+# A line that only greets ("Hi Dana,", "Hola a todos:"): the answer is on the next line.
+GREETING_LINE = re.compile(r"^(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|hola|buen dia|buenos dias|"
+                           r"buenas tardes|buenas noches|buenas|estimad[ao]s?|querid[ao]s?)(?: \w+){0,3}$")
 EMOJI_WORDS = {"\U0001F44D": " yes ", "\U0001F44E": " no "}  # thumbs up / down
 REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|rv|fw|fwd|tr|res)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
@@ -89,13 +92,18 @@ def normalized(text: str) -> str:
 
 
 def first_line(text: str) -> str:
-    """The first line that has any letter or digit (or a thumbs up or down) in it, quoted lines left out."""
+    """The first line with any letter or digit (or a thumbs up or down), but a quoted line or a mere greeting."""
     for line in (text or "").splitlines():
-        if line.lstrip().startswith(">"):
+        if line.lstrip().startswith(">") or _only_greets(line):
             continue
         if any(c.isalnum() for c in line) or any(c in line for c in EMOJI_WORDS):
             return line.strip()
     return ""
+
+
+def _only_greets(line: str) -> bool:
+    words = normalized(line)
+    return bool(GREETING_LINE.match(words)) and RSVP_PATTERN.search(words) is None
 
 
 def first_sentence(text: str) -> str:
