@@ -5,6 +5,7 @@ from email import message_from_bytes, policy
 from email.utils import make_msgid
 
 import pytest
+from hypothesis import given, settings, strategies as st
 from flask_babel import force_locale, gettext
 from sqlalchemy import func, select, update
 
@@ -464,3 +465,21 @@ def test_trimming_keeps_a_list_and_a_reply_written_between_quotes():
     trimmed = reply_text(Incoming(message=None, text=text))
     assert trimmed.startswith("Yes.") and "- a sign-up sheet\n- text reminders" in trimmed
     assert ">" not in trimmed and "wrote:" not in trimmed
+
+
+LINES = st.lists(st.one_of(
+    st.text(max_size=80), st.sampled_from(["> quoted", "-- ", "On Mon, Dec 7 wrote:", "El lun escribió:",
+                                           "From: a <a@b>", "Sent: today", "De: x", "Enviado el: hoy", "",
+                                           "________________________________", "-----Original Message-----",
+                                           "Sent from my iPhone", "Yes", "no puedo", "Hi Ana,"])), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(LINES)
+def test_trimming_and_reading_never_raise_and_keep_only_text_that_was_there(lines):
+    text = "\n".join(lines)
+    trimmed = reply_text(Incoming(message=None, text=text))
+    assert all(line.strip() in text for line in trimmed.splitlines())
+    assert rsvp_answer(trimmed) in ("yes", "no", "maybe", None)
+    assert charter_decision(trimmed) is None or charter_decision(trimmed)[0] in ("approve", "change")
+    wants_unsubscribe(text[:255], trimmed)

@@ -94,7 +94,7 @@ def normalized(text: str) -> str:
 def first_line(text: str) -> str:
     """The first line with any letter or digit (or a thumbs up or down), but a quoted line or a mere greeting."""
     for line in (text or "").splitlines():
-        if line.lstrip().startswith(">") or _only_greets(line):
+        if not line.strip() or line.lstrip().startswith(">") or _only_greets(line):
             continue
         if any(c.isalnum() for c in line) or any(c in line for c in EMOJI_WORDS):
             return line.strip()

@@ -18,12 +18,16 @@ import quotequail
 from mailparser_reply import EmailMessage
 
 LANGUAGES = ["en", "es"]
+# mail-parser-reply's patterns take time growing with the square of a line's length (a 4,000-character line
+# starting "On " took a second) and of a run of blank lines: it sees long lines as a placeholder (no quote
+# header or footer is that long) and blank lines already folded.
+LONG_LINE = 300
 SIGNATURE_SEPARATOR = re.compile(r"^-- ?$", re.MULTILINE)
 QUOTED_LINE = re.compile(r"^\s*>")
 # Outlook's quote header when no separator line comes first; Spanish Outlook writes "Enviado el:", which
 # mail-parser-reply's pattern misses.
 HEADER_BLOCK = re.compile(
-    r"^\s*\**(?:From|De)\**: .*\n(?:\s*\**(?:Sent|Date|Enviado(?: el)?|Fecha|To|Para|Cc|CC|Subject|Asunto)\**:.*(?:\n|$))+",
+    r"^[ \t]*\**(?:From|De)\**: .*\n(?:[ \t]*\**(?:Sent|Date|Enviado(?: el)?|Fecha|To|Para|Cc|CC|Subject|Asunto)\**:.*(?:\n|$))+",
     re.MULTILINE)
 
 
@@ -33,7 +37,7 @@ def reply_text(incoming) -> str:
     text = _before_signature(text)
     above, below = _split_at_quote(text)
     own = above if above.strip() else below
-    own = _without_client_footers(_before_header_block(own))
+    own = _without_client_footers(_tidy(_before_header_block(own)))
     return _tidy(_unquoted_lines(own))
 
 
@@ -64,8 +68,12 @@ def _without_client_footers(text: str) -> str:
     """Drop Outlook header blocks, phone footers and sign-offs that quotequail leaves."""
     if not text.strip():
         return ""
-    message = EmailMessage(text=text, languages=list(LANGUAGES), keep_hyphen_lists=True).read()
-    return message.replies[0].body if message.replies else text
+    lines = text.split("\n")
+    long_lines = {f"longline{number}placeholder": line for number, line in enumerate(lines) if len(line) > LONG_LINE}
+    skeleton = [f"longline{number}placeholder" if len(line) > LONG_LINE else line for number, line in enumerate(lines)]
+    message = EmailMessage(text="\n".join(skeleton), languages=list(LANGUAGES), keep_hyphen_lists=True).read()
+    kept = message.replies[0].body if message.replies else text
+    return "\n".join(long_lines.get(line.strip(), line) for line in kept.split("\n"))
 
 
 def _unquoted_lines(text: str) -> str:
