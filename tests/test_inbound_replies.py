@@ -293,6 +293,16 @@ def test_an_unclear_answer_offers_the_one_click_links_while_the_meeting_is_open(
     assert text.count("/rsvp/") == 3
 
 
+def test_a_yes_to_a_cancellation_is_a_comment_not_an_answer(app, ctx, personas, smtp):
+    ours = _sent(app, "meeting_cancelled")
+    ana = _member()
+    to = _reply_address(ana, _riverside())
+    stored = deliver(app, compose(ana.email, to, "Re: x", "Yes, sad to miss it", In_Reply_To=ours.message_id), to)
+    assert (stored.status, stored.outcome, stored.object_kind) == ("done", "comment", "meeting")
+    assert _answer(ours.context["meeting_id"], ana) is None
+    assert [c.kind for c in _confirmations()] == ["reply_comment"]
+
+
 def test_a_reply_with_nothing_above_the_quote_is_unclear(app, ctx, personas, smtp):
     ours = _sent(app, "meeting_invitation")
     ana = _member()

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from service.extensions import db
 from service.inbound.intent import normalized, subject_without_prefixes
-from service.models import Community, Member, OutboundEmail
+from service.models import Community, FormResponse, Member, OutboundEmail
 
 SUBJECT_LOOKBACK = 20  # latest emails to this member in this community whose subject a reply may carry
 MEETING_KINDS = ("meeting_invitation", "meeting_update", "meeting_reminder", "meeting_cancelled")
@@ -56,7 +56,6 @@ def object_of(row: OutboundEmail) -> tuple[str, int | None]:
 
 
 def _form_request_id(response_id) -> int | None:
-    from service.models import FormResponse
     if response_id is None:
         return None
     return db.session.scalar(select(FormResponse.request_id).where(FormResponse.id == response_id))
