@@ -22,9 +22,9 @@ from sqlalchemy import update
 
 from service import audit, bounces, claims, clock, retry
 from service.batch_render import BatchRenderer
-from service.email_render import HeaderInjectionError, new_message_id, to_bytes
+from service.email_render import HeaderInjectionError, new_message_id, render_for_coordinator, to_bytes
 from service.extensions import db
-from service.mailer import row_suppression, suppressed_addresses
+from service.mailer import KINDS, row_suppression, suppressed_addresses
 from service.models import Member, OutboundEmail
 from service.outcomes import Outcomes, outcome_writer
 from service.smtp_refusals import Refusal, refusal
@@ -163,6 +163,8 @@ class Batch:
 
     def _prepare(self, row, member, community, suppressed) -> tuple[str, str, bytes] | None:
         """(Message-ID, envelope sender, bytes) to send for this row, or None once it is recorded as not to be sent."""
+        if member is None and KINDS[row.kind].to_coordinator:
+            return self._prepare_for_coordinator(row)
         if member is None:
             self._finish(row, status="failed", last_error="the member no longer exists")
             self.tally["failed"] += 1
@@ -183,6 +185,17 @@ class Batch:
             # It will not render next time either: failed at once, not retried.
             self._finish(row, status="failed",
                          last_error=f"rendering failed: {type(error).__name__}: {error}"[:1000])
+        self.tally["failed"] += 1
+        return None
+
+    def _prepare_for_coordinator(self, row) -> tuple[str, str, bytes] | None:
+        """The message about a coordinator's account (a password reset), or None once recorded as failed."""
+        message_id = new_message_id()
+        try:
+            rendered = render_for_coordinator(row)
+            return message_id, rendered.envelope_from, to_bytes(rendered, message_id)
+        except Exception as error:  # the account is gone or disabled since: nothing to send
+            self._finish(row, status="failed", last_error=f"not sent: {type(error).__name__}: {error}"[:1000])
         self.tally["failed"] += 1
         return None
 
