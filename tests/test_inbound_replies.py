@@ -346,7 +346,7 @@ def test_the_confirmation_reads_the_members_language(app, ctx, personas, smtp):
     [received] = _mailed_back(smtp, ana.email)
     with force_locale("es"):
         subject = gettext("Your answer is saved: %(title)s", title="Monthly exchange")
-    assert received.message["Subject"] == subject and subject.startswith("Tu respuesta")
+    assert received.message["Subject"] == subject and subject.startswith("Su respuesta")
     assert "Llevo las notas de la última reunión." in received.message.get_body(("plain",)).get_content()
 
 
