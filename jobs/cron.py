@@ -1,4 +1,5 @@
-"""Enqueues the periodic jobs, the sweeper and the digest tick, every minute: `python -m jobs.cron`, one per deployment.
+"""Enqueues the periodic jobs, the sweeper and the digest tick every minute (and the IMAP poll when a mailbox is
+set): `python -m jobs.cron`, one per deployment.
 
 It runs RQ's cron scheduler, which stops for good at the first Redis error,
 taking with it the sweeper that puts back whatever Redis lost. So, like the
@@ -15,6 +16,7 @@ from rq.cron import CronScheduler
 from rq.logutils import setup_loghandlers
 
 from jobs.digests import tick
+from jobs.inbound import poll_imap
 from jobs.reconnect import FIRST_WAIT, stop_on_signal, wait_for_redis
 from jobs.sweeper import sweep
 from service import create_app
@@ -45,12 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app()
     with app.app_context():
         connection, queue_name = redis_connection(), app.config["RQ_QUEUE"]
+    periodic = [(sweep, INTERVAL), (tick, INTERVAL)]
+    if app.config["INBOUND_IMAP_HOST"]:  # replies read from a mailbox; one pass at a time (a lock in the job)
+        periodic.append((poll_imap, app.config["INBOUND_IMAP_INTERVAL"]))
     while True:
         stop_on_signal()  # RQ's handlers belong to the scheduler that ended
         wait_for_redis(connection)
         scheduler = StoppableCronScheduler(connection=connection, logging_level=level)
-        for job in (sweep, tick):
-            scheduler.register(job, queue_name=queue_name, interval=INTERVAL)
+        for job, interval in periodic:
+            scheduler.register(job, queue_name=queue_name, interval=interval)
         try:
             scheduler.start()
         except RedisError as error:

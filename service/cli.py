@@ -1,7 +1,8 @@
-"""Command-line tools: `flask users create|password`, `flask demo seed`, `flask mail receive|sweep` and `flask lessons load`."""
+"""Command-line tools: `flask users create|password`, `flask demo seed`, `flask mail receive|smtp-receiver|poll-imap|sweep` and `flask lessons load`."""
 from pathlib import Path
 
 import sys
+import time
 
 import click
 from flask import current_app
@@ -86,6 +87,38 @@ def receive(recipient, sender):
 
 # The MTA entry of earlier versions: the same door, kept so existing transports go on working.
 mail_cli.add_command(receive, "bounce")
+
+
+@mail_cli.command("smtp-receiver")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535))
+def smtp_receiver(host, port):
+    """Receive mail for INBOUND_DOMAIN over SMTP (from a relay or as the MX) until stopped."""
+    from service.inbound.smtp_receiver import serve
+    click.echo(f"Receiving mail for {current_app.config['INBOUND_DOMAIN']} on {host}:{port}; Ctrl-C stops.")
+    serve(current_app._get_current_object(), host, port)
+
+
+@mail_cli.command("poll-imap")
+@click.option("--every", type=click.IntRange(10, 3600), default=None,
+              help="Poll again every this many seconds until stopped (default: one pass).")
+def poll_imap(every):
+    """Store the new messages of the INBOUND_IMAP_* mailbox and queue their processing."""
+    from sqlalchemy.exc import DBAPIError
+    from service.inbound.imap_poll import poll_exclusively
+    if not current_app.config["INBOUND_IMAP_HOST"]:
+        raise click.ClickException("INBOUND_IMAP_HOST is not set: there is no mailbox to poll.")
+    while True:
+        try:
+            result = poll_exclusively()
+        except DBAPIError:
+            db.session.rollback()
+            result = "the database is unavailable; the messages stay in the mailbox for the next pass"
+        click.echo("another pass is running" if result is None else str(result))
+        if every is None:
+            failed = result is not None and (isinstance(result, str) or result.error)
+            sys.exit(EX_TEMPFAIL if failed else 0)
+        time.sleep(every)
 
 
 @mail_cli.command("sweep")
