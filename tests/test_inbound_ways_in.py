@@ -119,6 +119,38 @@ def test_the_smtp_receiver_answers_451_while_the_database_is_down(app_without_da
     assert deferred.value.smtp_code == 451
 
 
+def test_flask_mail_smtp_receiver_serves_until_sigterm(app, ctx, personas, tmp_path):
+    """The command an operator runs: a process of its own, on the same database and Redis, stopped by SIGTERM."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from service.config import PROJECT_ROOT
+    port = free_port()
+    env = {**os.environ, "FLASK_APP": "wsgi.py", "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+           "REDIS_URL": app.config["REDIS_URL"], "INSTANCE_DIR": str(tmp_path), "SECRET_KEY": app.config["SECRET_KEY"]}
+    process = subprocess.Popen([sys.executable, "-m", "flask", "mail", "smtp-receiver", "--port", str(port)],
+                               cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert process.poll() is None, process.stdout.read().decode()
+                time.sleep(0.1)
+        address, raw = _unsubscribe_message()
+        with smtplib.SMTP("127.0.0.1", port) as client:
+            client.sendmail("ana@example.org", [address], raw)
+        assert [(row.via, row.envelope_to) for row in _stored()] == [("smtp", address)]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=30)[0].decode()
+    assert process.returncode == 0 and f"Receiving mail for {app.config['INBOUND_DOMAIN']}" in output
+
+
 # The webhook ------------------------------------------------------------------------------------------------------
 
 @pytest.fixture
@@ -326,6 +358,27 @@ def test_imap_polling_can_move_stored_messages_to_a_folder(app, ctx, personas, d
     with dovecot.mailbox() as box:
         box.folder.set("Stored by COP")
         assert [message.subject for message in box.fetch(mark_seen=False)] == ["unsubscribe"]
+
+
+def test_a_rebuilt_folder_is_read_again_and_what_was_stored_is_not_stored_twice(app, ctx, personas, dovecot):
+    """A new UIDVALIDITY means the folder's UIDs started again (a restored or recreated folder)."""
+    address = make_address("unsubscribe", _ana().id)
+    known = compose("ana@example.org", address, "unsubscribe")
+    with dovecot.mailbox() as box:
+        box.folder.create("COP")
+        box.append(known, "COP")
+    app.config["INBOUND_IMAP_FOLDER"] = "COP"
+    try:
+        assert _poll(app).output.startswith("1 stored")
+        with dovecot.mailbox() as box:
+            box.folder.delete("COP")
+            box.folder.create("COP")
+            box.append(known, "COP")
+            box.append(compose("ana@example.org", address, "stop"), "COP")
+        assert _poll(app).output.startswith("1 stored, 1 already stored")
+    finally:
+        app.config["INBOUND_IMAP_FOLDER"] = "INBOX"
+    assert [row.subject for row in _stored()] == ["unsubscribe", "stop"]
 
 
 def test_a_wrong_imap_password_is_reported_and_kept_for_the_coordinator(app, ctx, personas, dovecot):
