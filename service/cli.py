@@ -1,4 +1,5 @@
-"""Command-line tools: `flask users create|password`, `flask demo seed`, `flask mail receive|smtp-receiver|poll-imap|sweep` and `flask lessons load`."""
+"""Command-line tools: `flask users create|password`, `flask demo seed`, `flask mail receive|smtp-receiver|
+poll-imap|sweep` and `flask lessons load`."""
 from pathlib import Path
 
 import sys

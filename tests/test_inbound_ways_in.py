@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 import pytest
 from imap_tools import MailMessageFlags
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from service import create_app, members
 from service.addresses import make_address

@@ -40,8 +40,8 @@ def deliver(raw: bytes, recipients: list[str], mail_from: str = "", via: str = "
     that is a genuine signed address (else the first): its Message-ID is
     stored once anyway, and one message is one answer from one member.
     """
-    recipient = next((address for address in recipients if read_address(address)), recipients[0] if recipients
-                     else "")
+    signed = [address for address in recipients if read_address(address)]
+    recipient = (signed or recipients or [""])[0]
     try:
         receive(raw, recipient, via, mail_from or "")
     except TooLarge:

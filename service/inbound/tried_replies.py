@@ -56,9 +56,9 @@ def send_reply_as_member(email: OutboundEmail, captured: CapturedMessage, text: 
 
 def tried_replies(email: OutboundEmail) -> list[InboundMessage]:
     """The replies tried from this message's page, newest first, as the inbound pipeline recorded them."""
-    return list(db.session.scalars(select(InboundMessage).where(
-        InboundMessage.via == "sink", InboundMessage.message_id.startswith(f"<tried-reply.{email.id}.", autoescape=True))
-        .order_by(InboundMessage.id.desc()).limit(20)))
+    tried_here = InboundMessage.message_id.startswith(f"<tried-reply.{email.id}.", autoescape=True)
+    return list(db.session.scalars(select(InboundMessage).where(InboundMessage.via == "sink", tried_here)
+                                   .order_by(InboundMessage.id.desc()).limit(20)))
 
 
 def _message_id(email: OutboundEmail) -> str:
