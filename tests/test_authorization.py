@@ -28,7 +28,8 @@ def is_member_link(rule) -> bool:
     return "token" in rule.arguments
 
 
-PUBLIC_ENDPOINTS = ("static", "auth.login", "health.healthz")  # the login page and the load balancer's check
+# The login page, the load balancer's check, and providers' inbound-mail webhook (its shared secret authenticates).
+PUBLIC_ENDPOINTS = ("static", "auth.login", "health.healthz", "inbound_webhook.receive_mail")
 
 
 def dashboard_rules(app):

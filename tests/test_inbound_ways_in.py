@@ -194,6 +194,14 @@ def test_the_webhook_refuses_a_missing_or_wrong_secret_and_stores_nothing(app, c
     assert _stored() == [] and _ana().status == "active"
 
 
+def test_a_coordinators_session_does_not_open_the_webhook(app, ctx, personas, webhook):
+    """The webhook takes no CSRF token, so a cookie must count for nothing there."""
+    login(webhook, "alice@example.org", PASSWORD)
+    _address, raw = _unsubscribe_message()
+    assert _post(webhook, raw, secret=None).status_code == 401
+    assert _stored() == []
+
+
 def test_repeated_wrong_secrets_are_slowed_down(app, ctx, personas, webhook):
     _address, raw = _unsubscribe_message()
     assert [_post(webhook, raw, secret="guess").status_code for _ in range(10)] == [401] * 10
