@@ -16,6 +16,7 @@ from tests.services import require
 from tests.smtp_server import free_port
 
 USER, PASSWORD = "cop-inbox", "imap-test-password"
+DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if os.access("/usr/sbin/dovecot", os.X_OK) else None)
 
 CONFIG = """\
 protocols = imap
@@ -51,7 +52,7 @@ class Dovecot:
     """`with Dovecot() as server:` server.port, USER and PASSWORD log in; stopped and removed afterwards."""
 
     def __init__(self):
-        require(shutil.which("dovecot") is not None, "Dovecot (Debian's dovecot-imapd)")
+        require(DOVECOT is not None, "Dovecot (Debian's dovecot-imapd)")
         require(os.geteuid() == 0, "root, to start Dovecot")
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="cop-dovecot-"))
@@ -67,7 +68,7 @@ class Dovecot:
         (self.root / "users").write_text(f"{USER}:{{PLAIN}}{PASSWORD}::::::\n")
         (self.root / "dovecot.conf").write_text(CONFIG.format(root=self.root, port=self.port, uid=nobody.pw_uid,
                                                               gid=nobody.pw_gid))
-        self.process = subprocess.Popen(["dovecot", "-F", "-c", str(self.root / "dovecot.conf")],
+        self.process = subprocess.Popen([DOVECOT, "-F", "-c", str(self.root / "dovecot.conf")],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._wait_until_listening()
         return self
