@@ -93,11 +93,17 @@ mail_cli.add_command(receive, "bounce")
 @mail_cli.command("smtp-receiver")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535))
-def smtp_receiver(host, port):
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate chain: offer STARTTLS.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert.")
+def smtp_receiver(host, port, tls_cert, tls_key):
     """Receive mail for INBOUND_DOMAIN over SMTP (from a relay or as the MX) until stopped."""
-    from service.inbound.smtp_receiver import serve
-    click.echo(f"Receiving mail for {current_app.config['INBOUND_DOMAIN']} on {host}:{port}; Ctrl-C stops.")
-    serve(current_app._get_current_object(), host, port)
+    from service.inbound.smtp_receiver import serve, tls_context
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together.")
+    tls = tls_context(tls_cert, tls_key) if tls_cert else None
+    click.echo(f"Receiving mail for {current_app.config['INBOUND_DOMAIN']} on {host}:{port}"
+               f"{' (STARTTLS offered)' if tls else ''}; Ctrl-C stops.")
+    serve(current_app._get_current_object(), host, port, tls)
 
 
 @mail_cli.command("poll-imap")

@@ -119,19 +119,28 @@ def test_the_smtp_receiver_answers_451_while_the_database_is_down(app_without_da
     assert deferred.value.smtp_code == 451
 
 
-def test_flask_mail_smtp_receiver_serves_until_sigterm(app, ctx, personas, tmp_path):
-    """The command an operator runs: a process of its own, on the same database and Redis, stopped by SIGTERM."""
+def test_flask_mail_smtp_receiver_offers_starttls_and_serves_until_sigterm(app, ctx, personas, tmp_path):
+    """The command an operator runs: a process of its own on the same database and Redis, with a certificate
+    for STARTTLS (mail from the Internet arrives encrypted), stopped by SIGTERM."""
     import os
     import signal
     import socket
+    import ssl
     import subprocess
     import sys
     import time
     from service.config import PROJECT_ROOT
+    from tests.services import require
+    require(subprocess.run(["openssl", "version"], capture_output=True).returncode == 0, "openssl")
+    certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=mx",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
+                   check=True, capture_output=True)
     port = free_port()
     env = {**os.environ, "FLASK_APP": "wsgi.py", "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
            "REDIS_URL": app.config["REDIS_URL"], "INSTANCE_DIR": str(tmp_path), "SECRET_KEY": app.config["SECRET_KEY"]}
-    process = subprocess.Popen([sys.executable, "-m", "flask", "mail", "smtp-receiver", "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "flask", "mail", "smtp-receiver", "--port", str(port),
+                                "--tls-cert", str(certificate), "--tls-key", str(key)],
                                cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         for _ in range(300):
@@ -143,12 +152,14 @@ def test_flask_mail_smtp_receiver_serves_until_sigterm(app, ctx, personas, tmp_p
                 time.sleep(0.1)
         address, raw = _unsubscribe_message()
         with smtplib.SMTP("127.0.0.1", port) as client:
+            client.starttls(context=ssl.create_default_context(cafile=str(certificate)))
+            assert client.sock.version().startswith("TLSv1")
             client.sendmail("ana@example.org", [address], raw)
         assert [(row.via, row.envelope_to) for row in _stored()] == [("smtp", address)]
     finally:
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=30)[0].decode()
-    assert process.returncode == 0 and f"Receiving mail for {app.config['INBOUND_DOMAIN']}" in output
+    assert process.returncode == 0 and "(STARTTLS offered)" in output
 
 
 # The webhook ------------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ down it answers 451, and the sending server keeps the message and tries again.
 import asyncio
 import logging
 import signal
+import ssl
 import threading
 
 from aiosmtpd.controller import Controller
@@ -79,18 +80,25 @@ class InboundHandler:
         return await asyncio.get_running_loop().run_in_executor(None, call)
 
 
-def start_receiver(app: Flask, host: str, port: int, handler=None) -> Controller:
-    """Start listening in a background thread; `.stop()` the result to end it."""
-    controller = Controller(handler or InboundHandler(app), hostname=host, port=port,
+def tls_context(certificate: str, key: str) -> ssl.SSLContext:
+    """What STARTTLS offers: the server's certificate chain and key (PEM files)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+    return context
+
+
+def start_receiver(app: Flask, host: str, port: int, tls: ssl.SSLContext | None = None) -> Controller:
+    """Start listening in a background thread, offering STARTTLS with `tls`; `.stop()` the result to end it."""
+    controller = Controller(InboundHandler(app), hostname=host, port=port,
                             data_size_limit=app.config["INBOUND_MAX_BYTES"], decode_data=False,
-                            server_hostname=app.config["INBOUND_DOMAIN"])
+                            server_hostname=app.config["INBOUND_DOMAIN"], tls_context=tls)
     controller.start()
     return controller
 
 
-def serve(app: Flask, host: str, port: int) -> None:
+def serve(app: Flask, host: str, port: int, tls: ssl.SSLContext | None = None) -> None:
     """Run the receiver until SIGTERM or Ctrl-C (`flask mail smtp-receiver`)."""
-    controller = start_receiver(app, host, port)
+    controller = start_receiver(app, host, port, tls)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
