@@ -82,6 +82,8 @@ def register_blueprints(app: Flask) -> None:
     from service.views import form_links, form_requests  # members' forms by link; the dashboard's requests
     app.register_blueprint(form_links.bp)
     app.register_blueprint(form_requests.bp)
+    from service.views import inbound_webhook  # providers' webhooks post received mail here
+    app.register_blueprint(inbound_webhook.bp)
 
 
 def register_security(app: Flask) -> None:

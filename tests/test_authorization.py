@@ -28,7 +28,8 @@ def is_member_link(rule) -> bool:
     return "token" in rule.arguments
 
 
-PUBLIC_ENDPOINTS = ("static", "auth.login", "health.healthz", "health.readyz")  # login; health checks
+# The login page, the health checks, and providers' inbound-mail webhook (its shared secret authenticates).
+PUBLIC_ENDPOINTS = ("static", "auth.login", "health.healthz", "health.readyz", "inbound_webhook.receive_mail")
 
 
 def dashboard_rules(app):
