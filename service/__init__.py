@@ -73,6 +73,8 @@ def register_blueprints(app: Flask) -> None:
     from service.views import form_links, form_requests  # members' forms by link; the dashboard's requests
     app.register_blueprint(form_links.bp)
     app.register_blueprint(form_requests.bp)
+    from service.views import inbox  # what members wrote, and acting on it by hand
+    app.register_blueprint(inbox.bp)
 
 
 def register_security(app: Flask) -> None:
