@@ -35,6 +35,7 @@ CAN_PROCESS_AGAIN = ("held", "failed")
 RSVP_ACTIONS = {"rsvp_yes": "yes", "rsvp_no": "no", "rsvp_maybe": "maybe"}
 FOR_THE_MEMBER = (*RSVP_ACTIONS, "practice", "comment")  # actions that record something in the member's name
 ACTIONS = (*FOR_THE_MEMBER, "ignore", "process_again")
+# What mail clients put before the subject they answer or forward, in several languages ("Re:", "AW:", "RV:"...).
 REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|rv|r|fwd?|rif|enc|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 # Held and unclear first, then failed, then the rest, newest first within each.
 _ORDER = case((InboundMessage.status.in_(("held", "unclear")), 0), (InboundMessage.status == "failed", 1),
@@ -134,7 +135,7 @@ def act(actor: Coordinator, row: InboundMessage, community: Community | None, ac
         raise DomainError(_("Someone already dealt with this message."))
     before = {"status": row.status, "outcome": row.outcome, "reason": row.reason}
     if action == "ignore":
-        finish(row, "ignored", reason=_("Ignored by %(name)s.", name=actor.name))
+        finish(row, "ignored")  # the page names who ignored it (handled_by_id), in the reader's language
         said = _("The message is marked as ignored.")
     elif action == "process_again":
         said = _process_again(row)
@@ -176,7 +177,10 @@ def _for_the_member(row: InboundMessage, community: Community, action: str, meet
             (meetings.meeting_in(community, meeting_id) if meeting_id else None)
         if meeting is None:
             raise DomainError(_("Choose the meeting this answer is for."), "meeting_id")
-        meetings.record_rsvp(meeting, member, RSVP_ACTIONS[action], text, via="inbox")
+        # The member's words become the answer's note; a message processing could not trim keeps the note there was.
+        invitation = meetings.invitation_for(meeting, member)
+        note = row.text or (invitation.note if invitation is not None else "") or ""
+        meetings.record_rsvp(meeting, member, RSVP_ACTIONS[action], note, via="inbox")
         finish(row, "done", "rsvp", answer=RSVP_ACTIONS[action])
         row.object_kind, row.object_id = "meeting", meeting.id
         said = _("%(name)s's answer to “%(title)s” is recorded.", name=name, title=meeting.title)
