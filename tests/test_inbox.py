@@ -2,6 +2,7 @@
 import html
 import quopri
 import re
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -38,21 +39,17 @@ def _meeting(community_id: int, title: str = "Monthly call", days: int = 7) -> M
     return meeting
 
 
-_count = 0
-
-
-def _stored(community_id: int | None, member: Member | None, status: str, *, text: str = "", subject: str = "Re: Monthly call",
+def _stored(community_id: int | None, member: Member | None, status: str, *, text: str = "",
+            subject: str = "Re: Monthly call",
             object_kind: str | None = None, object_id: int | None = None, reason: str = "",
             outcome: str | None = None, detail: dict | None = None, received_at: datetime | None = None,
             sender: str | None = None, body: str | None = None) -> InboundMessage:
     """A message as processing would have left it (the replies branch decides unclear/done on its own)."""
-    global _count
-    _count += 1
     sender = sender or (member.email if member else "someone@example.net")
     to = make_address("reply", member.id, community_id) if member and community_id else "reply+1.1.0@cop.localhost"
     raw = compose(sender, to, subject, body if body is not None else (text or "(no words)"))
-    row = InboundMessage(via="test", message_id=f"<inbox-{_count}@mail.example.net>", raw=raw, size=len(raw),
-                         envelope_to=to, from_address=sender, subject=subject, purpose="reply",
+    row = InboundMessage(via="test", message_id=f"<inbox-{uuid.uuid4()}@mail.example.net>", raw=raw,
+                         size=len(raw), envelope_to=to, from_address=sender, subject=subject, purpose="reply",
                          community_id=community_id, member_id=member.id if member else None, status=status,
                          outcome=outcome, reason=reason, text=text, object_kind=object_kind, object_id=object_id,
                          detail=detail or {})
@@ -214,6 +211,20 @@ def test_mail_that_reached_no_community_is_for_admins_who_can_ignore_it(app, ctx
     client.post(f"/inbox/unaddressed/{stray.id}/act", data={"csrf_token": token, "action": "ignore"})
     assert _row(stray.id).status == "ignored"
     assert [event.details["previous_status"] for event in _audited("inbound.ignore")] == ["held"]
+
+
+def test_mail_that_reached_no_community_is_not_found_for_a_coordinator(app, ctx, alice_client, personas):
+    stray = _stored(None, None, "held", subject="Re: who am I", sender="stray@example.net", body="Stray words")
+    token = csrf_from(alice_client.get("/").get_data(as_text=True))
+    before = snapshot()
+    for url in ("/inbox/unaddressed", f"/inbox/unaddressed/{stray.id}", f"/inbox/unaddressed/{stray.id}/raw",
+                f"/communities/{personas['riverside']}/inbox/{stray.id}"):
+        response = alice_client.get(url)
+        assert response.status_code == 404 and "Stray words" not in response.get_data(as_text=True), url
+    assert alice_client.post(f"/inbox/unaddressed/{stray.id}/act",
+                             data={"csrf_token": token, "action": "ignore"}).status_code == 404
+    assert snapshot() == before
+    assert "Unaddressed mail" not in alice_client.get("/").get_data(as_text=True)
 
 
 def test_an_action_without_the_csrf_token_is_refused_and_changes_nothing(app, ctx, alice_client, personas):
