@@ -12,7 +12,6 @@ import time
 
 from redis.exceptions import RedisError
 from rq.cron import CronScheduler
-from rq.logutils import setup_loghandlers
 
 from jobs.digests import tick
 from jobs.reconnect import FIRST_WAIT, stop_on_signal, wait_for_redis
@@ -41,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs.cron", description=__doc__.splitlines()[0])
     parser.add_argument("--logging-level", default="INFO", help="INFO (default), WARNING, ...")
     level = parser.parse_args(argv).logging_level.upper()
-    setup_loghandlers(level, name="jobs")
-    app = create_app()
+    app = create_app()  # sets up the app's log format, which RQ's lines use too
+    for name in ("jobs", "rq.cron"):
+        logging.getLogger(name).setLevel(level)
     with app.app_context():
         connection, queue_name = redis_connection(), app.config["RQ_QUEUE"]
     while True:

@@ -20,10 +20,10 @@ from contextlib import suppress
 
 from redis.exceptions import RedisError
 from rq import Worker
-from rq.logutils import setup_loghandlers
 
 from jobs.context import warm_up, worker_app
 from jobs.reconnect import FIRST_WAIT, stop_on_signal, wait_for_redis
+from service import request_id
 from service.queue import get_queue, redis_connection
 
 log = logging.getLogger("jobs.worker")
@@ -51,10 +51,14 @@ class ReconnectingWorker(Worker):
         process = self.scheduler and self.scheduler._process  # (RQ's maintenance reads it the same way)
         return bool(process and not process.is_alive()) or super().should_run_maintenance_tasks
 
+    def execute_job(self, job, queue):
+        """Run the job with the id of the request that enqueued it on every line logged meanwhile (horse included)."""
+        with request_id.bound(job.meta.get(request_id.META_KEY)):
+            super().execute_job(job, queue)
+
 
 def main() -> int:
-    setup_loghandlers("INFO", name="jobs")  # our lines, beside RQ's
-    app = worker_app()
+    app = worker_app()  # sets up the app's log format, which RQ's lines use too
     warm_up(app)
     with app.app_context():
         queue, connection = get_queue(), redis_connection()

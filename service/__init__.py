@@ -11,6 +11,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(load_settings())
     if overrides:
         app.config.update(overrides)
+    register_logging(app)
     trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
@@ -18,6 +19,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_template_helpers(app)
     register_commands(app)
     return app
+
+
+def register_logging(app: Flask) -> None:
+    """Our log format on this process's root logger (tests keep pytest's), and a request id before anything logs."""
+    from service import logging_setup, request_id
+    if not app.testing:
+        logging_setup.configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+    request_id.register(app)
 
 
 def trust_proxies(app: Flask) -> None:

@@ -5,6 +5,7 @@ from rq import Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from service import request_id
 from service.extensions import db
 
 _PENDING = "cop_jobs_after_commit"
@@ -19,8 +20,21 @@ def redis_connection() -> Redis:
     return client
 
 
+class RequestQueue(Queue):
+    """RQ's queue, whose jobs carry the id of the request that enqueued them (in job.meta) for their log lines.
+
+    Every way of enqueueing (enqueue, enqueue_at, enqueue_many) makes its job here.
+    """
+
+    def create_job(self, *args, meta: dict | None = None, **kwargs):
+        rid = request_id.current()
+        if rid and request_id.META_KEY not in (meta or {}):
+            meta = {**(meta or {}), request_id.META_KEY: rid}
+        return super().create_job(*args, meta=meta, **kwargs)
+
+
 def get_queue() -> Queue:
-    return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
+    return RequestQueue(current_app.config["RQ_QUEUE"], connection=redis_connection())
 
 
 def enqueue_after_commit(func_path: str, *args, job_id: str | None = None, at=None) -> None:
