@@ -12,6 +12,9 @@ process group and carries on; it is waited for before the next worker starts,
 so a worker never runs two jobs at once. What it could not record in Redis,
 the database holds: outbox rows it leaves `sending` are sent again by the
 sweeper, and reminders Redis lost are rescheduled by it.
+
+While it lives, a thread writes its heartbeat (jobs.heartbeat), saying
+whether its scheduler runs: /readyz and `flask status` read them.
 """
 import logging
 import sys
@@ -22,6 +25,7 @@ from redis.exceptions import RedisError
 from rq import Worker
 
 from jobs.context import warm_up, worker_app
+from jobs.heartbeat import HeartbeatThread
 from jobs.reconnect import FIRST_WAIT, stop_on_signal, wait_for_redis
 from service import request_id
 from service.queue import get_queue, redis_connection
@@ -62,6 +66,28 @@ def main() -> int:
     warm_up(app)
     with app.app_context():
         queue, connection = get_queue(), redis_connection()
+        redis_url = app.config["REDIS_URL"]
+    current: dict[str, Worker | None] = {"worker": None}
+    heartbeat = HeartbeatThread(redis_url, queue.name, "worker",
+                                lambda: {"scheduler": runs_scheduler(current["worker"])})
+    heartbeat.start()
+    try:
+        return _work(queue, connection, current)
+    finally:
+        heartbeat.stop()
+
+
+def runs_scheduler(worker: Worker | None) -> bool:
+    """Whether this worker's scheduler process is alive and holds the queue's scheduler lock.
+
+    (Only one worker's scheduler holds it; the others' stay idle until it is released or expires.)
+    """
+    scheduler = worker.scheduler if worker is not None else None
+    process = scheduler._process if scheduler is not None else None  # (RQ's maintenance reads it the same way)
+    return bool(process and process.is_alive() and scheduler.acquired_locks)
+
+
+def _work(queue, connection, current: dict) -> int:
     while True:
         stop_on_signal()  # RQ's handlers belong to the worker that ended
         wait_for_redis(connection)
@@ -69,6 +95,7 @@ def main() -> int:
             worker = ReconnectingWorker([queue], connection=connection)  # it names itself in Redis
         except RedisError:
             continue  # gone again
+        current["worker"] = worker
         try:
             worker.work(with_scheduler=True)
         except RedisError as error:  # raised where RQ catches nothing: starting up, or its own teardown

@@ -73,8 +73,8 @@ def register_blueprints(app: Flask) -> None:
                    practices, practice_links, lessons, intake, errors):
         app.register_blueprint(module.bp)
     app.register_blueprint(intake.public_bp)
-    from service.views import form_review, health
-    for blueprint in (form_review.bp, form_review.trend_bp, health.bp):
+    from service.views import form_review, health, outages, password_reset
+    for blueprint in (form_review.bp, form_review.trend_bp, health.bp, outages.bp, password_reset.bp):
         app.register_blueprint(blueprint)
     from service.views import charters  # the dashboard's charter pages and the members' ratify page
     app.register_blueprint(charters.bp)
@@ -98,6 +98,6 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from service.cli import demo_cli, lessons_cli, mail_cli, users_cli
-    for group in (users_cli, demo_cli, mail_cli, lessons_cli):
+    from service.cli import demo_cli, lessons_cli, mail_cli, members_cli, status, users_cli
+    for group in (users_cli, demo_cli, mail_cli, lessons_cli, members_cli, status):
         app.cli.add_command(group)

@@ -1,6 +1,7 @@
 """The Redis connection and RQ queue, and enqueueing that waits for the database commit."""
-from flask import current_app
+from flask import current_app, g, has_app_context
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -15,7 +16,8 @@ def redis_connection() -> Redis:
     """A Redis client for this app's REDIS_URL, shared per app."""
     client = current_app.extensions.get("cop_redis")
     if client is None:
-        client = Redis.from_url(current_app.config["REDIS_URL"])
+        # An unreachable host fails in seconds instead of the system's TCP timeout (minutes).
+        client = Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=5)
         current_app.extensions["cop_redis"] = client
     return client
 
@@ -59,6 +61,22 @@ def _enqueue_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
+    try:
+        _enqueue(pending)
+    except RedisError as error:
+        # The work is committed: the sweeper (every minute) enqueues what the database says is due. Raising
+        # here would answer a 500 for saved work, and a coordinator might send it again.
+        current_app.logger.warning("Redis is unavailable; %d job(s) wait for the sweeper: %s", len(pending), error)
+        if has_app_context():
+            g.cop_enqueue_deferred = True
+
+
+def enqueue_deferred() -> bool:
+    """Whether work committed in this request could not be enqueued (it goes out with the sweeper)."""
+    return bool(g.get("cop_enqueue_deferred"))
+
+
+def _enqueue(pending: list) -> None:
     queue = get_queue()
     immediate = []
     for func_path, args, job_id, at in pending:
