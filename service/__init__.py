@@ -84,6 +84,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(form_requests.bp)
     from service.views import inbound_webhook  # providers' webhooks post received mail here
     app.register_blueprint(inbound_webhook.bp)
+    from service.views import inbox  # what members wrote, and acting on it by hand
+    app.register_blueprint(inbox.bp)
 
 
 def register_security(app: Flask) -> None:
