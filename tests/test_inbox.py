@@ -12,7 +12,8 @@ from service import meetings
 from service.addresses import make_address
 from service.extensions import db
 from service.inbound.store import PROCESS_JOB
-from service.models import AuditEvent, Community, InboundMessage, Invitation, Meeting, Member, Practice
+from service.models import (AuditEvent, Community, InboundMessage, Invitation, Meeting, Member, OutboundEmail,
+                            Practice)
 from service.queue import get_queue
 from tests.conftest import PASSWORD, csrf_from, login
 from tests.inbound_mail import compose, deliver
@@ -257,6 +258,9 @@ def test_recording_an_unclear_reply_as_rsvp_yes_answers_the_invitation(app, ctx,
     assert event.details["answer"] == "yes"
     note = db.session.scalar(select(Invitation.note).where(Invitation.meeting_id == meeting.id))
     assert note == "Claro que sí, ahí nos vemos"
+    # Ana was told a person would read it; now she hears what was recorded, with the links to change it.
+    confirmation = db.session.scalar(select(OutboundEmail).where(OutboundEmail.kind == "reply_rsvp"))
+    assert (confirmation.recipient, confirmation.context["meeting_id"]) == ("ana@example.org", meeting.id)
 
 
 def test_a_reply_with_no_meeting_is_recorded_for_the_meeting_the_coordinator_picks(app, ctx, alice_client,
@@ -308,6 +312,8 @@ def test_a_reply_recorded_as_a_practice_waits_in_the_review_queue(app, ctx, alic
     assert "Twenty families came." in practice.what_we_did
     assert (_row(row.id).status, _row(row.id).outcome) == ("done", "practice")
     assert len(_audited("inbound.practice")) == 1
+    assert db.session.scalar(select(OutboundEmail.recipient).where(OutboundEmail.kind == "reply_practice")) \
+        == "ana@example.org"
     queue = alice_client.get(f"/communities/{riverside}/practices/").get_data(as_text=True)
     assert "Saturday seed swap" in queue
 

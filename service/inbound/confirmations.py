@@ -14,8 +14,13 @@ EXCERPT_CHARS = 1000
 CONFIRMATION_KINDS = frozenset(name for name, kind in mailer.KINDS.items() if kind.reply)
 
 
-def confirm(kind: str, row, incoming, member: Member, community: Community, **context) -> int:
-    """Queue the confirmation `kind` for inbound message `row`; 0 if it was queued before."""
+def confirm(kind: str, row, incoming, member: Member, community: Community, by_a_person: bool = False,
+            **context) -> int:
+    """Queue the confirmation `kind` for inbound message `row`; 0 if it was queued before.
+
+    `by_a_person`: a coordinator recorded it from the inbox after the member
+    was told a person would read it; that is a second confirmation, once.
+    """
     if kind not in CONFIRMATION_KINDS:
         raise ValueError(f"{kind!r} is not a reply confirmation")
     context = {"inbound_id": row.id, "object_kind": row.object_kind, "object_id": row.object_id,
@@ -23,7 +28,8 @@ def confirm(kind: str, row, incoming, member: Member, community: Community, **co
     message_id = safe_message_id(incoming.message_id)
     if message_id:
         context["in_reply_to"] = message_id
-    return mailer.queue_email(kind, member, f"inbound-reply:{row.id}", context, community)
+    key = f"inbound-reply:{row.id}" + (":by-a-person" if by_a_person else "")
+    return mailer.queue_email(kind, member, key, context, community)
 
 
 def excerpt(text: str) -> str:

@@ -23,6 +23,7 @@ from service.addresses import read_address
 from service.clock import now
 from service.errors import DomainError
 from service.extensions import db
+from service.inbound.confirmations import confirm
 from service.inbound.message import read_message
 from service.inbound.process import finish, same_address
 from service.inbound.store import PROCESS_JOB
@@ -183,11 +184,15 @@ def _for_the_member(row: InboundMessage, community: Community, action: str, meet
         meetings.record_rsvp(meeting, member, RSVP_ACTIONS[action], note, via="inbox")
         finish(row, "done", "rsvp", answer=RSVP_ACTIONS[action])
         row.object_kind, row.object_id = "meeting", meeting.id
+        confirm("reply_rsvp", row, read_message(row.raw), member, community, by_a_person=True,
+                meeting_id=meeting.id, note=note[:500])
         said = _("%(name)s's answer to “%(title)s” is recorded.", name=name, title=meeting.title)
     elif action == "practice":
         title = REPLY_PREFIX.sub("", row.subject or "").strip() or text.partition("\n")[0]
         practice = practices.submit_practice(community, member, title[:practices.MAX_TITLE], text, source="email")
         finish(row, "done", "practice", practice_id=practice.id)
+        confirm("reply_practice", row, read_message(row.raw), member, community, by_a_person=True,
+                title=practice.title)
         said = _("%(name)s's practice is waiting for review with the others.", name=name)
     else:
         finish(row, "done", "comment")
