@@ -6,8 +6,11 @@ other is a mail loop) and never counted as an RSVP, a vote or a bounce.
 import re
 from email.message import EmailMessage
 
-from flask import current_app
 from email.utils import parseaddr
+
+from flask import current_app
+
+from service.inbound.message import address_of
 
 AUTO_REPLY_SUBJECT_WORDS = ("out of office", "out of the office", "automatic reply", "auto-reply", "autoreply",
                             "auto reply", "vacation", "away from my desk", "fuera de la oficina",
@@ -45,7 +48,7 @@ def automatic_reason(incoming) -> str | None:
     if incoming.message is None:
         return None
     return_path = incoming.headers.get("return-path", "").strip()
-    if return_path and parseaddr(return_path)[1] == "" and "<>" in return_path:
+    if return_path and address_of(return_path)[1] == "" and "<>" in return_path:
         return "automatic (empty Return-Path: a delivery report or robot)"
     local, _, domain = incoming.from_address.rpartition("@")
     if ROBOT_SENDERS.match(local):

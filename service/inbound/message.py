@@ -7,19 +7,36 @@ scripts. What could not be read is listed in `problems`, never raised.
 """
 import re
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from email import message_from_bytes
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
 from flask import current_app
 
-MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
+from service import normalize
+
+MESSAGE_ID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,250}>")
 MAX_HEADER_CHARS = 2000        # a header longer than this is cut before we look at it
+MAX_PARSED_HEADER_CHARS = 20_000  # the raw value the header parser is given (its time grows with the length)
 MAX_TEXT_CHARS = 100_000       # the body text we read (a reply is short; the rest is quoted history)
 CHECKED_HEADERS = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "x-auto-response-suppress",
                    "return-path", "list-id", "list-unsubscribe", "delivered-to", "x-original-to", "to", "cc",
                    "content-type", "x-failed-recipients", "feedback-type")
+
+
+class BoundedPolicy(EmailPolicy):
+    """The default policy, except that a header value is cut before it is parsed: the structured-header
+    parser takes seconds on a megabyte-long line, and a worker must not."""
+
+    def header_fetch_parse(self, name, value):
+        if not hasattr(value, "name") and len(value) > MAX_PARSED_HEADER_CHARS:
+            value = value[:MAX_PARSED_HEADER_CHARS]
+        return super().header_fetch_parse(name, value)
+
+
+BOUNDED = BoundedPolicy()
 
 
 @dataclass
@@ -41,21 +58,21 @@ class Incoming:
         """Addresses in Delivered-To, X-Original-To, To and Cc, in that order."""
         found = []
         for name in ("delivered-to", "x-original-to", "to", "cc"):
-            found.extend(address for _name, address in getaddresses([self.headers.get(name, "")]) if address)
+            found.extend(address for _name, address in addresses(self.headers.get(name, "")) if address)
         return found
 
 
 def read_message(raw: bytes) -> Incoming:
     """The message as far as it can be read; what could not be read is in `problems`."""
     try:
-        message = message_from_bytes(raw, policy=policy.default)
+        message = message_from_bytes(raw, policy=BOUNDED)
     except Exception as error:  # the parser is lenient; this is for what even it cannot take
         return Incoming(message=None, problems=[f"unreadable message: {type(error).__name__}"])
     incoming = Incoming(message=message)
     incoming.headers = {name: _header(message, name, incoming.problems) for name in CHECKED_HEADERS
                         if message.get(name) is not None}
     incoming.from_name, incoming.from_address = _sender(_header(message, "from", incoming.problems))
-    incoming.subject = " ".join(_header(message, "subject", incoming.problems).split())[:255]
+    incoming.subject = normalize.text(_header(message, "subject", incoming.problems))[:255]
     incoming.message_id = (message_ids(_header(message, "message-id", incoming.problems)) or [""])[0]
     incoming.in_reply_to = (message_ids(_header(message, "in-reply-to", incoming.problems)) or [""])[0]
     incoming.references = message_ids(_header(message, "references", incoming.problems, limit=20_000))[-50:]
@@ -72,16 +89,33 @@ def _header(message: EmailMessage, name: str, problems: list[str], limit: int = 
     try:
         value = message.get(name)
         return str(value)[:limit] if value is not None else ""
-    except Exception as error:  # a header the policy cannot decode (bad RFC 2047, a defect it raises on)
+    except Exception as error:  # a header the policy cannot parse (bad RFC 2047, comments nested too deep)
         problems.append(f"unreadable {name} header: {type(error).__name__}")
-        raw = message.get_all(name, failobj=[""])
-        return str(raw[0])[:limit] if raw else ""
+        raw = next((value for key, value in message.raw_items() if key.lower() == name), "")
+        return str(raw)[:limit]  # as written, unparsed (parsing it again would raise again)
+
+
+def addresses(value: str) -> list[tuple[str, str]]:
+    """(name, address) pairs of a header value; none when it cannot be read (comments nested too deep make
+    the standard parser recurse until Python stops it)."""
+    try:
+        return getaddresses([value])
+    except RecursionError:
+        return []
+
+
+def address_of(value: str) -> tuple[str, str]:
+    """parseaddr that never raises."""
+    try:
+        return parseaddr(value)
+    except RecursionError:
+        return "", ""
 
 
 def _sender(value: str) -> tuple[str, str]:
-    name, address = parseaddr(value)
-    address = address.strip().lower()
-    return " ".join(name.split())[:200], address if "@" in address and len(address) <= 254 else ""
+    name, address = address_of(value)
+    address = normalize.text(address).lower()
+    return normalize.text(name)[:200], address if "@" in address and len(address) <= 254 else ""
 
 
 def _read_parts(message: EmailMessage, incoming: Incoming) -> None:
@@ -93,7 +127,11 @@ def _read_parts(message: EmailMessage, incoming: Incoming) -> None:
             incoming.problems.append(f"more than {config['INBOUND_MAX_PARTS']} parts: the rest not read")
             break
         content_type = part.get_content_type()
+        _note_defects(part, incoming.problems)
         if part.is_multipart():
+            continue
+        if part.get_content_maintype() == "multipart":  # no boundary (or none found): its text as written
+            plain = _decoded(part, incoming.problems) if plain is None else plain
             continue
         if content_type == "text/calendar" or (part.get_filename() or "").lower().endswith(".ics"):
             incoming.calendar_parts.append(_decoded(part, incoming.problems))
@@ -105,7 +143,15 @@ def _read_parts(message: EmailMessage, incoming: Incoming) -> None:
             html = _decoded(part, incoming.problems)
     incoming.html = html
     text = plain if plain is not None and plain.strip() else (html_to_text(html) if html else "")
-    incoming.text = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT_CHARS]
+    incoming.text = normalize.text(text[:MAX_TEXT_CHARS], multiline=True)  # NUL and other controls out
+
+
+def _note_defects(part, problems: list[str]) -> None:
+    """The parser's findings on malformed MIME (it reads on; a coordinator may want to know why text is odd)."""
+    for defect in part.defects[:5]:
+        note = f"malformed MIME: {type(defect).__name__}"
+        if note not in problems and len(problems) < 20:
+            problems.append(note)
 
 
 def _walk(message: EmailMessage, max_depth: int, problems: list[str]):
@@ -125,14 +171,23 @@ def _walk(message: EmailMessage, max_depth: int, problems: list[str]):
 
 
 def _decoded(part, problems: list[str]) -> str:
-    """The part's text in its charset; an unknown or lying charset is read as UTF-8 with replacement."""
+    """The part's text in its charset; an unknown or lying charset is read as UTF-8, else as Windows-1252
+    (what mislabelled Western European mail almost always is), else with replacement characters."""
     payload = part.get_payload(decode=True) or b""
     charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset)
     except (LookupError, UnicodeDecodeError):
-        problems.append(f"text not in its declared charset {charset[:40]!r}: read with replacement characters")
-        return payload.decode("utf-8", errors="replace")
+        pass
+    for fallback in ("utf-8", "windows-1252"):
+        try:
+            text = payload.decode(fallback)
+        except UnicodeDecodeError:
+            continue
+        problems.append(f"text not in its declared charset {charset[:40]!r}: read as {fallback}")
+        return text
+    problems.append(f"text not in its declared charset {charset[:40]!r}: read with replacement characters")
+    return payload.decode("utf-8", errors="replace")
 
 
 class _TextFromHtml(HTMLParser):
