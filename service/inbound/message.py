@@ -8,6 +8,7 @@ scripts. What could not be read is listed in `problems`, never raised.
 import re
 from dataclasses import dataclass, field
 from email import message_from_bytes
+from email.headerregistry import BaseHeader, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import EmailPolicy
 from email.utils import getaddresses, parseaddr
@@ -26,14 +27,23 @@ CHECKED_HEADERS = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond
                    "content-type", "x-failed-recipients", "feedback-type")
 
 
+class UnreadableHeader(UnstructuredHeader, BaseHeader):
+    """A header the structured parser could not take, kept as the text it is."""
+
+
 class BoundedPolicy(EmailPolicy):
-    """The default policy, except that a header value is cut before it is parsed: the structured-header
-    parser takes seconds on a megabyte-long line, and a worker must not."""
+    """The default policy, except that a header value is cut before it is parsed (the structured-header
+    parser takes seconds on a megabyte-long line, and a worker must not), and a header it cannot parse
+    (comments nested thousands deep make it recurse until Python stops it) is read as plain text, so that
+    nothing that reads a header (ours, or bounce processing's) raises."""
 
     def header_fetch_parse(self, name, value):
         if not hasattr(value, "name") and len(value) > MAX_PARSED_HEADER_CHARS:
             value = value[:MAX_PARSED_HEADER_CHARS]
-        return super().header_fetch_parse(name, value)
+        try:
+            return super().header_fetch_parse(name, value)
+        except Exception:
+            return UnreadableHeader(name, "".join(value.splitlines()))
 
 
 BOUNDED = BoundedPolicy()
@@ -86,13 +96,10 @@ def message_ids(value: str) -> list[str]:
 
 
 def _header(message: EmailMessage, name: str, problems: list[str], limit: int = MAX_HEADER_CHARS) -> str:
-    try:
-        value = message.get(name)
-        return str(value)[:limit] if value is not None else ""
-    except Exception as error:  # a header the policy cannot parse (bad RFC 2047, comments nested too deep)
-        problems.append(f"unreadable {name} header: {type(error).__name__}")
-        raw = next((value for key, value in message.raw_items() if key.lower() == name), "")
-        return str(raw)[:limit]  # as written, unparsed (parsing it again would raise again)
+    value = message.get(name)
+    if isinstance(value, UnreadableHeader):
+        problems.append(f"unreadable {name} header: read as plain text")
+    return str(value)[:limit] if value is not None else ""
 
 
 def addresses(value: str) -> list[tuple[str, str]]:
@@ -121,13 +128,13 @@ def _sender(value: str) -> tuple[str, str]:
 def _read_parts(message: EmailMessage, incoming: Incoming) -> None:
     """Body text (plain preferred, else HTML made text), HTML and calendar parts, within the part limits."""
     config = current_app.config
-    plain, html = None, None
+    plain, html, seen = None, None, []
     for part, depth, number in _walk(message, config["INBOUND_MAX_DEPTH"], incoming.problems):
         if number >= config["INBOUND_MAX_PARTS"]:
             incoming.problems.append(f"more than {config['INBOUND_MAX_PARTS']} parts: the rest not read")
             break
+        seen.append(part)
         content_type = part.get_content_type()
-        _note_defects(part, incoming.problems)
         if part.is_multipart():
             continue
         if part.get_content_maintype() == "multipart":  # no boundary (or none found): its text as written
@@ -141,6 +148,8 @@ def _read_parts(message: EmailMessage, incoming: Incoming) -> None:
             plain = _decoded(part, incoming.problems)
         elif content_type == "text/html" and html is None:
             html = _decoded(part, incoming.problems)
+    for part in seen:  # after decoding: bad base64 or quoted-printable is found then
+        _note_defects(part, incoming.problems)
     incoming.html = html
     text = plain if plain is not None and plain.strip() else (html_to_text(html) if html else "")
     incoming.text = normalize.text(text[:MAX_TEXT_CHARS], multiline=True)  # NUL and other controls out
