@@ -86,6 +86,45 @@ def test_an_auto_reply_to_an_invitation_is_ignored_and_records_nothing(app, ctx,
     _nothing_acted_on(ana, outbox_before)
 
 
+OUT_OF_OFFICE_TEXTS = [
+    "Thank you for your email. I am currently out of the office until Monday, 9 June, with limited access to email.",
+    "I'm on parental leave until March and not checking email. Please contact my colleague Sam.",
+    "Thanks for your message. I am on annual leave and will be back on Monday 9 June.",
+    "Me encuentro fuera de la oficina hasta el 15 de julio. Responderé a mi regreso.",
+    "Actualmente no estoy en la oficina. Regreso el lunes 9 de junio.",
+    "Estaré ausente hasta el 20 de agosto sin acceso al correo electrónico.",
+]
+ANSWERS_THAT_MENTION_BEING_AWAY = [
+    "Sorry, I'll be on vacation that week, so I can't make it.",
+    "I'll be away that day, count me out.",
+    "I was out of the office last week, sorry for the late answer: yes, I'll be there.",
+    "No puedo, estaré de vacaciones esa semana.",
+    "Estoy fuera de la oficina ese día, así que no puedo ir.",
+]
+
+
+def _automatic(body: str, subject: str = "Re: Riverside COP: Monthly call") -> str | None:
+    from service.inbound.automatic import automatic_reason
+    return automatic_reason(read_message(compose("ana@example.org", "x@cop.localhost", subject, body)))
+
+
+@pytest.mark.parametrize("body", OUT_OF_OFFICE_TEXTS)
+def test_out_of_office_notices_are_known_by_their_words(ctx, body):
+    assert "its text" in _automatic(body)
+
+
+@pytest.mark.parametrize("body", ANSWERS_THAT_MENTION_BEING_AWAY)
+def test_a_member_who_answers_that_they_will_be_away_is_not_an_auto_reply(ctx, body):
+    """Their "no" must reach the meeting and be confirmed, not be filed as an out-of-office notice."""
+    assert _automatic(body) is None
+
+
+@pytest.mark.parametrize("subject", ["Re: Vacation coverage: what worked", "RE: Riverside COP: Out of office hours",
+                                     "Re: Reunión: ¿quién estará ausente?"])
+def test_our_own_subject_words_in_a_reply_do_not_make_it_automatic(ctx, subject):
+    assert _automatic("Yes, I'll be there.", subject) is None
+
+
 @pytest.mark.parametrize("headers, why", [
     ({"Auto_Submitted": "auto-generated"}, "Auto-Submitted"),
     ({"Auto_Submitted": "auto-replied; owner-email=\"ana@example.org\""}, "Auto-Submitted"),
