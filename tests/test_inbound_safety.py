@@ -254,6 +254,41 @@ def test_more_parts_than_the_limit_are_read_partly_with_a_problem_noted(app, ctx
     assert stored.status == "done" and any("more than" in p for p in stored.detail["problems"])
 
 
+def _count_header_parses(monkeypatch) -> list:
+    """Every header value the parser reads (the work that grows with parts and header lines)."""
+    from service.inbound.message import BoundedPolicy
+    calls, parse = [], BoundedPolicy.header_fetch_parse
+
+    def counted(self, name, value):
+        calls.append(name)
+        return parse(self, name, value)
+    monkeypatch.setattr(BoundedPolicy, "header_fetch_parse", counted)
+    return calls
+
+
+def test_sixty_thousand_tiny_parts_are_not_all_parsed(app, ctx, personas, monkeypatch):
+    """2 MB of empty parts (well under the size limit) once took the parser 48 s; only the parts read are parsed."""
+    address = make_address("unsubscribe", _ana().id)
+    raw = (f"From: ana@example.org\r\nTo: {address}\r\nSubject: unsubscribe\r\n"
+           "Content-Type: multipart/mixed; boundary=x\r\n\r\n").encode() \
+        + b"--x\r\nContent-Type: text/plain\r\n\r\nstop\r\n" * 60_000 + b"--x--\r\n"
+    calls = _count_header_parses(monkeypatch)
+    incoming = read_message(raw)
+    assert incoming.text == "stop" and f"more than {app.config['INBOUND_MAX_PARTS']} parts" in incoming.problems[0]
+    assert len(calls) < 20 * app.config["INBOUND_MAX_PARTS"]
+    stored = deliver(app, raw, address)
+    assert (stored.status, stored.outcome) == ("done", "unsubscribed") and stored.raw == raw
+
+
+def test_half_a_million_header_lines_are_not_all_parsed(app, ctx, monkeypatch):
+    raw = b"From: ana@example.org\r\nSubject: hello\r\n" + b"X-Filler: v\r\n" * 500_000 + b"\r\nYes.\r\n"
+    calls = _count_header_parses(monkeypatch)
+    incoming = read_message(raw)
+    assert (incoming.subject, incoming.text) == ("hello", "Yes.")
+    assert any("header block over" in problem for problem in incoming.problems)
+    assert len(calls) < 1000
+
+
 def _nested(depth: int, text: str = "Yes, from the bottom.") -> bytes:
     inner = f"Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n"
     for level in range(depth):

@@ -20,6 +20,8 @@ from service import normalize
 
 MESSAGE_ID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,250}>")
 MAX_HEADER_CHARS = 2000        # a header longer than this is cut before we look at it
+MAX_HEADER_BLOCK = 256 * 1024   # the header block we parse (as store.py reads it)
+HEADER_END = re.compile(rb"\r?\n\r?\n")
 MAX_PARSED_HEADER_CHARS = 20_000  # the raw value the header parser is given (its time grows with the length)
 MAX_TEXT_CHARS = 100_000       # the body text we read (a reply is short; the rest is quoted history)
 CHECKED_HEADERS = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "x-auto-response-suppress",
@@ -74,11 +76,13 @@ class Incoming:
 
 def read_message(raw: bytes) -> Incoming:
     """The message as far as it can be read; what could not be read is in `problems`."""
+    problems: list[str] = []
     try:
-        message = message_from_bytes(raw, policy=BOUNDED)
+        message = message_from_bytes(_bounded(raw, current_app.config["INBOUND_MAX_PARTS"], problems),
+                                     policy=BOUNDED)
     except Exception as error:  # the parser is lenient; this is for what even it cannot take
-        return Incoming(message=None, problems=[f"unreadable message: {type(error).__name__}"])
-    incoming = Incoming(message=message)
+        return Incoming(message=None, problems=problems + [f"unreadable message: {type(error).__name__}"])
+    incoming = Incoming(message=message, problems=problems)
     incoming.headers = {name: _header(message, name, incoming.problems) for name in CHECKED_HEADERS
                         if message.get(name) is not None}
     incoming.from_name, incoming.from_address = _sender(_header(message, "from", incoming.problems))
@@ -88,6 +92,29 @@ def read_message(raw: bytes) -> Incoming:
     incoming.references = message_ids(_header(message, "references", incoming.problems, limit=20_000))[-50:]
     _read_parts(message, incoming)
     return incoming
+
+
+def _bounded(raw: bytes, max_parts: int, problems: list[str]) -> bytes:
+    """The bytes the parser is given: a header block cut at MAX_HEADER_BLOCK, and the body cut after the
+    delimiter lines of the parts we read. The parser's time grows with every header line and every part
+    (it parses each part's Content-Type several times: 60,000 empty parts fit in 2 MB and took 48 s)."""
+    blank = HEADER_END.search(raw)
+    end = blank.start() if blank else len(raw)
+    if end > MAX_HEADER_BLOCK:
+        raw = raw[:raw.rfind(b"\n", 0, MAX_HEADER_BLOCK) + 1] + raw[end:]
+        problems.append(f"header block over {MAX_HEADER_BLOCK // 1024} KB: the rest of it not read")
+    delimiters = 2 * max_parts + 10  # an opening and maybe a closing delimiter line per part
+    if raw.count(b"\n--") > delimiters:
+        position = -1
+        for _ in range(delimiters):
+            position = raw.find(b"\n--", position + 1)
+        raw = raw[:position + 1]
+        problems.append(too_many_parts(max_parts))
+    return raw
+
+
+def too_many_parts(max_parts: int) -> str:
+    return f"more than {max_parts} parts: the rest not read"
 
 
 def message_ids(value: str) -> list[str]:
@@ -131,7 +158,8 @@ def _read_parts(message: EmailMessage, incoming: Incoming) -> None:
     plain, html, seen = None, None, []
     for part, depth, number in _walk(message, config["INBOUND_MAX_DEPTH"], incoming.problems):
         if number >= config["INBOUND_MAX_PARTS"]:
-            incoming.problems.append(f"more than {config['INBOUND_MAX_PARTS']} parts: the rest not read")
+            if too_many_parts(config["INBOUND_MAX_PARTS"]) not in incoming.problems:
+                incoming.problems.append(too_many_parts(config["INBOUND_MAX_PARTS"]))
             break
         seen.append(part)
         content_type = part.get_content_type()

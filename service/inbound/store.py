@@ -17,7 +17,7 @@ from sqlalchemy import select
 from service import clock, normalize
 from service.addresses import read_address
 from service.extensions import db
-from service.inbound.message import BOUNDED, address_of, addresses, message_ids
+from service.inbound.message import BOUNDED, MAX_HEADER_BLOCK, address_of, addresses, message_ids
 from service.models import InboundMessage
 from service.queue import enqueue_after_commit, get_queue
 from service.sql import dialect_insert
@@ -75,7 +75,7 @@ def our_recipient(envelope_to: str, headers) -> str:
 
 def _headers(raw: bytes):
     """The header block only (the body is not parsed here), decoded as the default policy does."""
-    return BytesHeaderParser(policy=BOUNDED).parsebytes(raw[:256 * 1024])
+    return BytesHeaderParser(policy=BOUNDED).parsebytes(raw[:MAX_HEADER_BLOCK])
 
 
 def _value(headers, name: str) -> str:
