@@ -3,13 +3,14 @@
 One UID per meeting for its whole life and a SEQUENCE that grows with every
 change, so calendar programs update the event instead of adding another.
 Times are written in UTC, which every client converts to its own zone.
+The ORGANIZER is a signed address of ours (`calendar+MEETING.SIG@INBOUND_DOMAIN`):
+the Accept / Maybe / Decline buttons of Gmail, Outlook and Apple Calendar send
+their iTIP REPLY there, and the inbound pipeline records it as an RSVP.
 """
 from datetime import timedelta, timezone
-from email.utils import parseaddr
-
-from flask import current_app
 from icalendar import Calendar, Event, vCalAddress, vText
 
+from service.addresses import make_address
 from service.clock import aware, now
 from service.models import Meeting, Member
 
@@ -39,10 +40,7 @@ def meeting_calendar(meeting: Meeting, member: Member, answer: str | None, metho
     if meeting.video_url:
         event.add("url", meeting.video_url)
     event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
-    name, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
-    organizer = vCalAddress(f"mailto:{address}")
-    organizer.params["cn"] = vText(name or address)
-    event.add("organizer", organizer)
+    event.add("organizer", organizer_address(meeting))
     attendee = vCalAddress(f"mailto:{member.email}")
     attendee.params["cn"] = vText(member.name)
     attendee.params["role"] = vText("REQ-PARTICIPANT")
@@ -52,3 +50,10 @@ def meeting_calendar(meeting: Meeting, member: Member, answer: str | None, metho
     event.add("attendee", attendee)
     calendar.add_component(event)
     return calendar.to_ical().decode()
+
+
+def organizer_address(meeting: Meeting) -> vCalAddress:
+    """The meeting's ORGANIZER: our signed calendar address, named after the community."""
+    organizer = vCalAddress(f"mailto:{make_address('calendar', meeting.id)}")
+    organizer.params["cn"] = vText(meeting.community.name)
+    return organizer

@@ -89,13 +89,13 @@ def _route(row: InboundMessage, incoming: Incoming) -> None:
         return finish(row, "done", "bounce", bounces.record_report(row.raw, bounces.returned_row(row.raw)))
     if address is None:
         return finish(row, "held", reason="not sent to one of our signed addresses (unknown or altered)")
+    if row.purpose == "calendar":  # a calendar's answer is a person's click, though servers mark it automatic
+        return _calendar(row, incoming, address[1])
     automatic = automatic_reason(incoming)
     if automatic:
         return finish(row, "ignored", reason=automatic)
     if row.purpose == "unsubscribe":
         return _unsubscribe(row, incoming, address[1])
-    if row.purpose == "calendar":
-        return _calendar(row, incoming, address[1])
     if row.purpose == "reply":
         return _reply(row, incoming, address[1])
     return finish(row, "held", reason=f"sent to an address we do not read ({row.purpose})")
