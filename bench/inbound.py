@@ -421,17 +421,16 @@ def print_report(pairs: list[dict], args, cli_ms: float | None, message_bytes: f
         print(f"  one `flask mail receive` process per message (Python start-up + app + store): {cli_ms:.0f} ms "
               "per message")
     print("  accounted, per kind (expected status/outcome and the member's state):")
+    for kind, tally in median["accounted"].items():
+        print(f"    {kind:<14} {tally['expected']:>4} of {tally['total']:<4} as expected")
+        for what, how_many in tally["wrong"].most_common(4):
+            print(f"      {how_many:>4} {what}")
     complete = True
     for pair_number, pair in enumerate(pairs, start=1):
-        for kind, tally in pair["accounted"].items():
-            complete &= tally["expected"] == tally["total"]
-            if pair is median:
-                print(f"    {kind:<14} {tally['expected']:>4} of {tally['total']:<4} as expected")
-                for what, how_many in tally["wrong"].most_common(4):
-                    print(f"      {how_many:>4} {what}")
         statuses = pair["pipeline"]["statuses"]
+        complete &= all(tally["expected"] == tally["total"] for tally in pair["accounted"].values())
         complete &= not statuses.get("received") and not statuses.get("failed")
-        print(f"    pair {pair_number}: statuses {dict(sorted(statuses.items()))}")
+        print(f"  pair {pair_number}: ratio {ratio(pair):.2f}, statuses {dict(sorted(statuses.items()))}")
     verdicts = [(f"ratio pipeline/baseline >= {TARGET_RATIO} (median of {len(pairs)} pairs): {ratio(median):.2f}",
                  ratio(median) >= TARGET_RATIO),
                 ("every reply accounted for, none received/failed, in every pair", complete)]
