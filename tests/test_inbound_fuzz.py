@@ -7,9 +7,11 @@ keeps the failing examples it finds in .hypothesis/ (git-ignored) and tries
 them first next time.
 """
 import uuid
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis.database import DirectoryBasedExampleDatabase
 from sqlalchemy import select
 
 from service.addresses import make_address
@@ -19,6 +21,7 @@ from service.inbound.store import receive
 from service.models import InboundMessage, Member, OutboundEmail
 from tests.conftest import run_worker
 
+EXAMPLES = DirectoryBasedExampleDatabase(Path(__file__).resolve().parent.parent / ".hypothesis" / "examples")
 LINE_BREAKS = ("\r", "\n", "\u2028", "\u2029", "\x85", "\x0b", "\x0c")
 FINAL = ("done", "held", "unclear", "ignored", "failed")
 
@@ -87,7 +90,8 @@ def _well_formed_result(incoming) -> None:
     assert all(reference.startswith("<") and reference.endswith(">") for reference in incoming.references)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None, database=EXAMPLES,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=mail_like)
 def test_the_reader_never_raises_and_gives_one_line_subjects(ctx, raw):
     incoming = read_message(raw)
@@ -115,7 +119,8 @@ def addresses(app, ctx, personas):
     return found
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None, database=EXAMPLES,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=mail_like, data=st.data())
 def test_the_pipeline_keeps_every_message_and_finishes_each_one(app, addresses, raw, data):
     """Stored byte for byte; after the job, never left 'received' and never 'failed' on the routes we read."""
