@@ -37,6 +37,7 @@ def warm_up(app) -> None:
     from importlib import import_module
     from sqlalchemy.exc import OperationalError
     from sqlalchemy.orm import configure_mappers
+    from service.delivery import compile_statements
     from service.email_render import compile_templates
     from service.extensions import db
     for name in JOB_MODULES:
@@ -51,6 +52,13 @@ def warm_up(app) -> None:
                 app.logger.warning("worker warm-up could not reach the database: %s", error)
             engine.dispose()
         compile_templates()
+        try:
+            compile_statements()
+        except OperationalError as error:
+            app.logger.warning("worker warm-up could not reach the database: %s", error)
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
     # Objects made so far live as long as the worker: out of the collector's sight, a
     # work-horse's collections no longer write to (and so copy) every page it inherited.
     gc.freeze()

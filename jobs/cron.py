@@ -3,7 +3,8 @@
 It runs RQ's cron scheduler, which stops for good at the first Redis error,
 taking with it the sweeper that puts back whatever Redis lost. So, like the
 worker, this process waits for Redis (jobs.reconnect) and starts a fresh
-scheduler, which enqueues both jobs at once.
+scheduler, which enqueues both jobs at once. While its scheduler runs, a
+thread writes the cron heartbeat that /readyz and `flask status` read.
 """
 import argparse
 import logging
@@ -12,9 +13,9 @@ import time
 
 from redis.exceptions import RedisError
 from rq.cron import CronScheduler
-from rq.logutils import setup_loghandlers
 
 from jobs.digests import tick
+from jobs.heartbeat import HeartbeatThread
 from jobs.reconnect import FIRST_WAIT, stop_on_signal, wait_for_redis
 from jobs.sweeper import sweep
 from service import create_app
@@ -40,21 +41,37 @@ class StoppableCronScheduler(CronScheduler):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m jobs.cron", description=__doc__.splitlines()[0])
     parser.add_argument("--logging-level", default="INFO", help="INFO (default), WARNING, ...")
-    level = parser.parse_args(argv).logging_level.upper()
-    setup_loghandlers(level, name="jobs")
-    app = create_app()
+    parser.add_argument("--interval", type=int, default=INTERVAL, help=f"seconds between runs (default {INTERVAL})")
+    arguments = parser.parse_args(argv)
+    level, interval = arguments.logging_level.upper(), arguments.interval
+    app = create_app()  # sets up the app's log format, which RQ's lines use too
+    for name in ("jobs", "rq.cron"):
+        logging.getLogger(name).setLevel(level)
     with app.app_context():
         connection, queue_name = redis_connection(), app.config["RQ_QUEUE"]
+    current: dict[str, CronScheduler | None] = {"scheduler": None}
+    heartbeat = HeartbeatThread(app.config["REDIS_URL"], queue_name, "cron",
+                                lambda: {"running": current["scheduler"] is not None})
+    heartbeat.start()
+    try:
+        return _run(connection, queue_name, level, interval, current)
+    finally:
+        heartbeat.stop()
+
+
+def _run(connection, queue_name: str, level: str, interval: int, current: dict) -> int:
     while True:
         stop_on_signal()  # RQ's handlers belong to the scheduler that ended
         wait_for_redis(connection)
         scheduler = StoppableCronScheduler(connection=connection, logging_level=level)
         for job in (sweep, tick):
-            scheduler.register(job, queue_name=queue_name, interval=INTERVAL)
+            scheduler.register(job, queue_name=queue_name, interval=interval)
+        current["scheduler"] = scheduler
         try:
             scheduler.start()
         except RedisError as error:
             log.error("cron scheduler %s lost Redis: %s", scheduler.name, error)
+        current["scheduler"] = None
         if scheduler.asked_to_stop:
             return 0
         time.sleep(FIRST_WAIT)

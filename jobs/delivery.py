@@ -1,7 +1,10 @@
 """Delivers a batch of outbox rows and schedules the retries it needs."""
+import logging
 from datetime import datetime
 
 from jobs.context import job_context
+
+log = logging.getLogger("jobs.delivery")
 
 
 def deliver(ids: list[int]) -> dict:
@@ -13,4 +16,7 @@ def deliver(ids: list[int]) -> dict:
         queue = get_queue()
         for when, retry_ids in retries.items():
             queue.enqueue_at(when, "jobs.delivery.deliver", retry_ids)
-        return {**outcome, "retrying": sum(len(v) for v in retries.values())}
+        result = {**outcome, "retrying": sum(len(v) for v in retries.values())}
+        log.info("delivery of %d outbox rows: %s", len(ids),
+                 ", ".join(f"{count} {what}" for what, count in result.items() if count) or "nothing to do")
+        return result

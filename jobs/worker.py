@@ -12,6 +12,9 @@ process group and carries on; it is waited for before the next worker starts,
 so a worker never runs two jobs at once. What it could not record in Redis,
 the database holds: outbox rows it leaves `sending` are sent again by the
 sweeper, and reminders Redis lost are rescheduled by it.
+
+While it lives, a thread writes its heartbeat (jobs.heartbeat), saying
+whether its scheduler runs: /readyz and `flask status` read them.
 """
 import logging
 import sys
@@ -20,10 +23,11 @@ from contextlib import suppress
 
 from redis.exceptions import RedisError
 from rq import Worker
-from rq.logutils import setup_loghandlers
 
 from jobs.context import warm_up, worker_app
+from jobs.heartbeat import HeartbeatThread
 from jobs.reconnect import FIRST_WAIT, stop_on_signal, wait_for_redis
+from service import request_id
 from service.queue import get_queue, redis_connection
 
 log = logging.getLogger("jobs.worker")
@@ -51,13 +55,39 @@ class ReconnectingWorker(Worker):
         process = self.scheduler and self.scheduler._process  # (RQ's maintenance reads it the same way)
         return bool(process and not process.is_alive()) or super().should_run_maintenance_tasks
 
+    def execute_job(self, job, queue):
+        """Run the job with the id of the request that enqueued it on every line logged meanwhile (horse included)."""
+        with request_id.bound(job.meta.get(request_id.META_KEY)):
+            super().execute_job(job, queue)
+
 
 def main() -> int:
-    setup_loghandlers("INFO", name="jobs")  # our lines, beside RQ's
-    app = worker_app()
+    app = worker_app()  # sets up the app's log format, which RQ's lines use too
     warm_up(app)
     with app.app_context():
         queue, connection = get_queue(), redis_connection()
+        redis_url = app.config["REDIS_URL"]
+    current: dict[str, Worker | None] = {"worker": None}
+    heartbeat = HeartbeatThread(redis_url, queue.name, "worker",
+                                lambda: {"scheduler": runs_scheduler(current["worker"])})
+    heartbeat.start()
+    try:
+        return _work(queue, connection, current)
+    finally:
+        heartbeat.stop()
+
+
+def runs_scheduler(worker: Worker | None) -> bool:
+    """Whether this worker's scheduler process is alive and holds the queue's scheduler lock.
+
+    (Only one worker's scheduler holds it; the others' stay idle until it is released or expires.)
+    """
+    scheduler = worker.scheduler if worker is not None else None
+    process = scheduler._process if scheduler is not None else None  # (RQ's maintenance reads it the same way)
+    return bool(process and process.is_alive() and scheduler.acquired_locks)
+
+
+def _work(queue, connection, current: dict) -> int:
     while True:
         stop_on_signal()  # RQ's handlers belong to the worker that ended
         wait_for_redis(connection)
@@ -65,6 +95,7 @@ def main() -> int:
             worker = ReconnectingWorker([queue], connection=connection)  # it names itself in Redis
         except RedisError:
             continue  # gone again
+        current["worker"] = worker
         try:
             worker.work(with_scheduler=True)
         except RedisError as error:  # raised where RQ catches nothing: starting up, or its own teardown

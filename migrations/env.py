@@ -11,7 +11,9 @@ config = context.config
 
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
-fileConfig(config.config_file_name, disable_existing_loggers=False)  # keep the app's loggers working
+# A process that set up the app's log format (service/logging_setup.py) keeps it, and its level.
+if not any(getattr(handler, "cop_handler", False) for handler in logging.getLogger().handlers):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)  # keep the app's loggers working
 logger = logging.getLogger('alembic.env')
 
 

@@ -11,6 +11,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(load_settings())
     if overrides:
         app.config.update(overrides)
+    register_logging(app)
     trust_proxies(app)
     register_extensions(app)
     register_blueprints(app)
@@ -18,6 +19,14 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_template_helpers(app)
     register_commands(app)
     return app
+
+
+def register_logging(app: Flask) -> None:
+    """Our log format on this process's root logger (tests keep pytest's), and a request id before anything logs."""
+    from service import logging_setup, request_id
+    if not app.testing:
+        logging_setup.configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
+    request_id.register(app)
 
 
 def trust_proxies(app: Flask) -> None:
@@ -64,8 +73,8 @@ def register_blueprints(app: Flask) -> None:
                    practices, practice_links, lessons, intake, errors):
         app.register_blueprint(module.bp)
     app.register_blueprint(intake.public_bp)
-    from service.views import form_review, health
-    for blueprint in (form_review.bp, form_review.trend_bp, health.bp):
+    from service.views import form_review, health, outages, password_reset
+    for blueprint in (form_review.bp, form_review.trend_bp, health.bp, outages.bp, password_reset.bp):
         app.register_blueprint(blueprint)
     from service.views import charters  # the dashboard's charter pages and the members' ratify page
     app.register_blueprint(charters.bp)
@@ -87,6 +96,6 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from service.cli import demo_cli, lessons_cli, mail_cli, users_cli
-    for group in (users_cli, demo_cli, mail_cli, lessons_cli):
+    from service.cli import demo_cli, lessons_cli, mail_cli, members_cli, status, users_cli
+    for group in (users_cli, demo_cli, mail_cli, lessons_cli, members_cli, status):
         app.cli.add_command(group)

@@ -168,19 +168,31 @@ class BatchRenderer:
         self._seen: set[tuple] = set()
         self._context_keys: dict[int, tuple[dict, str]] = {}
         self.filled = 0  # rows filled into a shared rendering (the rest were rendered alone)
-        self._known: dict[int, dict[int, tuple[str, str]]] = {}  # per community: its names and languages
+        self._known: dict[int, dict[int, tuple[str, str]]] = {}  # per community: names and languages read
+        self._asked: dict[int, set[int]] = {}  # per community: the members whose names were read
 
-    def _known_as_in(self, community: Community | None) -> dict[int, tuple[str, str]] | None:
-        """The community's names and mail languages for its members, read once per batch (None outside one)."""
-        if community is None:
-            return None
-        if community.id not in self._known:
-            self._known[community.id] = members.known_as_in(community)
-        return self._known[community.id]
+    def learn_names(self, rows) -> None:
+        """Read, one query per community, the names and languages its memberships give the members of
+        `rows` ((row, member, community) as claims.load gives them), for their rendering."""
+        wanted: dict[int, tuple[Community, set[int]]] = {}
+        for _row, member, community in rows:
+            if member is not None and community is not None:
+                wanted.setdefault(community.id, (community, set()))[1].add(member.id)
+        for community_id, (community, member_ids) in wanted.items():
+            new = member_ids - self._asked.setdefault(community_id, set())
+            if new:
+                self._known.setdefault(community_id, {}).update(members.known_as_in(community, sorted(new)))
+                self._asked[community_id] |= new
+
+    def _known_in(self, member: Member, community: Community | None):
+        """The member as the community knows them: from learn_names, or a query of its own if not learned."""
+        if community is not None and member.id in self._asked.get(community.id, ()):
+            return members.known_in(member, community, self._known[community.id])
+        return members.known_in(member, community)
 
     def render(self, row: OutboundEmail, member: Member, community: Community | None) -> RenderedEmail:
         kind = kind_named(row.kind)
-        member = members.known_in(member, community, self._known_as_in(community))
+        member = self._known_in(member, community)
         if not is_shared(kind):  # per-member content or a test copy: rendered alone
             return render(row, member, community)
         links = member_links(member)

@@ -14,8 +14,9 @@ from flask import current_app
 from flufl.bounce import all_failures
 from sqlalchemy import delete, select
 
-from service import audit, clock
+from service import audit, clock, normalize
 from service.addresses import read_address
+from service.errors import DomainError
 from service.inbound.automatic import auto_reply_reason
 from service.inbound.message import address_of
 from service.extensions import db
@@ -154,7 +155,7 @@ def may_lift_suppression(actor: Coordinator, member: Member) -> bool:
     return bool(theirs) and theirs <= mine
 
 
-def lift_suppression(actor: Coordinator, member: Member) -> bool:
+def lift_suppression(actor: Coordinator | None, member: Member, **details) -> bool:
     """Send to a member suppressed for bouncing again (their address works now), audited; False if not bounced.
 
     The caller checks may_lift_suppression and commits. An unsubscribe or a
@@ -165,5 +166,29 @@ def lift_suppression(actor: Coordinator, member: Member) -> bool:
     member.status, member.bounce_score, member.bounce_scored_at = "active", 0.0, None
     db.session.execute(delete(Suppression).where(Suppression.address == member.email,
                                                  Suppression.reason == "bounced"))
-    audit.record(actor, "member.bounce_lifted", "member", member.id, address=member.email)
+    audit.record(actor, "member.bounce_lifted", "member", member.id, address=member.email, **details)
     return True
+
+
+def unsuppress(email: str) -> str:
+    """An administrator's `flask members unsuppress`: mail reaches an address suppressed for bouncing again.
+
+    Audited (as the command line). Refuses an unsubscribe or a complaint: that
+    was the member's own choice, undone only by them. Returns the address.
+    The caller commits.
+    """
+    address = normalize.email_address(email)
+    member = db.session.scalar(select(Member).where(Member.email == address))
+    suppression = db.session.scalar(select(Suppression).where(Suppression.address == address))
+    own_choice = ((member is not None and member.status == "unsubscribed")
+                  or (suppression is not None and suppression.reason != "bounced"))
+    if own_choice:
+        raise DomainError(f"{address} unsubscribed (or complained): that is the member's own choice, and only they "
+                          "can undo it, from the preferences link in any email they kept.")
+    if member is not None and lift_suppression(None, member, via="command line"):
+        return address
+    if suppression is None:
+        raise DomainError(f"{address} is not suppressed: mail already reaches it.")
+    db.session.delete(suppression)  # an address bounced that no member holds any more
+    audit.record(None, "suppression.lifted", "suppression", suppression.id, address=address, via="command line")
+    return address

@@ -1,11 +1,15 @@
-"""Command-line tools: `flask users create|password`, `flask demo seed`, `flask mail receive|sweep` and `flask lessons load`."""
+"""Command-line tools: `flask users create|password|list|disable|enable|reset-password`, `flask members
+unsuppress`, `flask status`, `flask demo seed`, `flask mail receive|sweep` and `flask lessons load`.
+
+Each command only translates between the terminal and a function in service/.
+"""
 from pathlib import Path
 
 import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from service.demo import DEMO_LOGIN, seed_demo
 from service.errors import DomainError
@@ -15,6 +19,15 @@ users_cli = AppGroup("users", help="Coordinator accounts.")
 demo_cli = AppGroup("demo", help="Demo data.")
 mail_cli = AppGroup("mail", help="Email delivery.")
 lessons_cli = AppGroup("lessons", help="Lessons kept in the repository.")
+members_cli = AppGroup("members", help="Members' mail.")
+
+
+def _coordinator(email: str):
+    from service.coordinators import find_coordinator
+    coordinator = find_coordinator(email)
+    if coordinator is None:
+        raise click.ClickException(f"No coordinator has the address {email}.")
+    return coordinator
 
 
 @users_cli.command("create")
@@ -39,10 +52,8 @@ def create_user(email, name, admin, language, password):
 @click.password_option(help="At least 10 characters; prompted for when omitted.")
 def set_user_password(email, password):
     """Give a coordinator a new password; every session they have open ends."""
-    from service.coordinators import find_coordinator, set_password
-    coordinator = find_coordinator(email)
-    if coordinator is None:
-        raise click.ClickException(f"No coordinator has the address {email}.")
+    from service.coordinators import set_password
+    coordinator = _coordinator(email)
     try:
         set_password(coordinator, password)
     except DomainError as error:
@@ -51,10 +62,101 @@ def set_user_password(email, password):
     click.echo(f"New password set for {coordinator.email}; their open sessions have ended.")
 
 
+@users_cli.command("list")
+def list_users():
+    """Every coordinator account: address, name, admin, disabled, and the communities it coordinates."""
+    from service.coordinators import accounts
+    rows = accounts()
+    if not rows:
+        click.echo("No coordinator accounts yet; create one with `flask users create`.")
+        return
+    for coordinator, communities in rows:
+        flags = [flag for flag, on in (("admin", coordinator.is_admin), ("DISABLED", not coordinator.active)) if on]
+        click.echo(f"{coordinator.email}  {coordinator.name}" + (f"  [{', '.join(flags)}]" if flags else ""))
+        click.echo("    communities: " + ("; ".join(communities) if communities else "none"))
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def disable_user(email):
+    """Stop a coordinator logging in and end every session they have open (their communities stay)."""
+    from service.coordinators import disable
+    coordinator = _coordinator(email)
+    if not disable(coordinator):
+        click.echo(f"{coordinator.email} was already disabled.")
+        return
+    db.session.commit()
+    click.echo(f"Disabled {coordinator.email}; their open sessions have ended. `flask users enable` undoes it.")
+
+
+@users_cli.command("enable")
+@click.argument("email")
+def enable_user(email):
+    """Let a disabled coordinator log in again with their password."""
+    from service.coordinators import enable
+    coordinator = _coordinator(email)
+    if not enable(coordinator):
+        click.echo(f"{coordinator.email} is not disabled.")
+        return
+    db.session.commit()
+    click.echo(f"Enabled {coordinator.email}.")
+
+
+@users_cli.command("reset-password")
+@click.argument("email")
+def reset_user_password(email):
+    """Email a coordinator a link to set a new password (works once, for 24 hours)."""
+    from service.password_reset import MAX_AGE, request_reset
+    coordinator = _coordinator(email)
+    try:
+        request_reset(coordinator)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    hours = int(MAX_AGE.total_seconds() // 3600)
+    click.echo(f"A link to set a new password is on its way to {coordinator.email} (see the outbox); "
+               f"it works once, for {hours} hours. Their current password works until they use it.")
+
+
+@members_cli.command("unsuppress")
+@click.argument("email")
+def unsuppress(email):
+    """Let mail reach an address suppressed for bouncing again (audited); never undoes an unsubscribe."""
+    from service.bounces import unsuppress as lift
+    try:
+        address = lift(email)
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
+    db.session.commit()
+    click.echo(f"Mail will reach {address} again.")
+
+
+@click.command("status")
+@with_appcontext
+def status():
+    """Whether the service can do its work: database, Redis, workers, cron, stuck mail (exit 1 if not ready)."""
+    from service.readiness import report
+    result = report()
+    for name, check in result.checks.items():
+        click.echo(f"{name:<12} {'ok' if check.ok else 'FAILED':<7} {check.detail}"
+                   + (f" ({_seen(check.values)})" if "last_seen_seconds_ago" in check.values else ""))
+        if check.error:
+            click.echo(f"{'':<20} {check.error}")
+    click.echo("Ready." if result.ready else f"Not ready: {', '.join(result.failed)}.")
+    sys.exit(0 if result.ready else 1)
+
+
+def _seen(values: dict) -> str:
+    return f"last seen {values['last_seen_seconds_ago']} s ago, {values['host']} pid {values['pid']}"
+
+
 @demo_cli.command("seed")
 def seed():
-    """Create the demo community and coordinator if they do not exist."""
-    created = seed_demo()
+    """Create the demo community and coordinator if they do not exist (never in production)."""
+    try:
+        created = seed_demo()
+    except DomainError as error:
+        raise click.ClickException(error.message) from None
     click.echo("Demo data created." if created else "Demo data already present.")
     click.echo(f"Log in as {DEMO_LOGIN[0]} / {DEMO_LOGIN[1]}")
 
@@ -90,11 +192,11 @@ mail_cli.add_command(receive, "bounce")
 
 @mail_cli.command("sweep")
 def sweep():
-    """Re-enqueue whatever the database says is due (what the periodic sweeper does)."""
-    from service.sweeper import sweep as sweep_outbox
-    from service.meetings import sweep as sweep_meetings
-    from service.inbound.store import sweep as sweep_inbound
-    click.echo({"meetings": sweep_meetings(), "outbox": sweep_outbox(), "inbound": sweep_inbound()})
+    """Re-enqueue every kind of scheduled work the database says is due (what the cron process does every
+    minute): emails, meeting and form reminders, feedback requests, received mail, and lesson digests."""
+    from service.scheduled_work import issue_due_digests, summary, sweep_all
+    for line in summary(sweep_all(), issue_due_digests()):
+        click.echo(line)
 
 
 @lessons_cli.command("load")

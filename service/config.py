@@ -19,6 +19,8 @@ DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("development", "testing", "production")
 SENDING_TIMEOUT_MARGIN = 60  # seconds
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ConfigError(RuntimeError):
@@ -233,6 +235,9 @@ def load_settings(env=None) -> dict:
         "REMEMBER_COOKIE_SECURE": _bool(env, "SESSION_COOKIE_SECURE", production),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": _int(env, "WTF_CSRF_TIME_LIMIT", 8 * 3600, 60),
+        # One line per record for every process: text (time level logger message) or JSON lines.
+        "LOG_FORMAT": _choice(env, "LOG_FORMAT", "text", LOG_FORMATS),
+        "LOG_LEVEL": _choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS),
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_TRANSLATION_DIRECTORIES": str(PROJECT_ROOT / "translations"),
         "LANGUAGES": ("en", "es"),

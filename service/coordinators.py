@@ -1,12 +1,12 @@
-"""Coordinator accounts: creation, password checks and the sessions a login opens."""
+"""Coordinator accounts: creation, password checks, the sessions a login opens, disabling and enabling."""
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from service import normalize
+from service import audit, normalize
 from service.errors import DomainError
 from service.extensions import db
-from service.models import Coordinator
+from service.models import Community, CommunityCoordinator, Coordinator
 
 MIN_PASSWORD_LENGTH = 10
 # Checked when the address is unknown, so a wrong address costs as long as a wrong password.
@@ -35,15 +35,57 @@ def find_coordinator(email: str) -> Coordinator | None:
     return db.session.scalar(select(Coordinator).where(func.lower(Coordinator.email) == address))
 
 
+class AccountDisabled(DomainError):
+    """The address and password are right, but an administrator disabled the account."""
+
+
 def authenticate(email: str, password: str) -> Coordinator | None:
-    """The active coordinator with this address and password, or None."""
+    """The active coordinator with this address and password, or None; AccountDisabled for a disabled one.
+
+    Only someone who knows the password learns that the account is disabled.
+    """
     coordinator = find_coordinator(email)
     if coordinator is None:
         check_password_hash(_DUMMY_HASH, password or "")
         return None
-    if not coordinator.active or not check_password_hash(coordinator.password_hash, password or ""):
+    if not check_password_hash(coordinator.password_hash, password or ""):
         return None
+    if not coordinator.active:
+        raise AccountDisabled(_("This account is disabled. Ask an administrator to enable it again."))
     return coordinator
+
+
+def accounts() -> list[tuple[Coordinator, list[str]]]:
+    """Every coordinator account, by address, with the names of the communities it coordinates."""
+    names: dict[int, list[str]] = {}
+    for coordinator_id, name in db.session.execute(
+            select(CommunityCoordinator.coordinator_id, Community.name)
+            .join(Community, Community.id == CommunityCoordinator.community_id).order_by(Community.name)):
+        names.setdefault(coordinator_id, []).append(name)
+    return [(coordinator, names.get(coordinator.id, []))
+            for coordinator in db.session.scalars(select(Coordinator).order_by(Coordinator.email))]
+
+
+def disable(coordinator: Coordinator) -> bool:
+    """Stop the account logging in and end its open sessions, audited; False if it was disabled already.
+
+    Its communities, and everything it did, stay. The caller commits.
+    """
+    if not coordinator.active:
+        return False
+    coordinator.active = False
+    end_sessions(coordinator)
+    audit.record(None, "coordinator.disabled", "coordinator", coordinator.id, address=coordinator.email)
+    return True
+
+
+def enable(coordinator: Coordinator) -> bool:
+    """Let a disabled account log in again with its password, audited; False if it was enabled. The caller commits."""
+    if coordinator.active:
+        return False
+    coordinator.active = True
+    audit.record(None, "coordinator.enabled", "coordinator", coordinator.id, address=coordinator.email)
+    return True
 
 
 def _check_password(password: str) -> None:

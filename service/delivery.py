@@ -5,7 +5,9 @@ next message is sent, so a crash leaves at most one message accepted by the
 server and not recorded: the sweeper sends that one again. A lost 250 can
 send twice too: when the server's answer to the final dot never arrives (a
 timeout, a dropped connection), the message may have been accepted, and SMTP
-gives no way to know; the row is tried again.
+gives no way to know; the row is tried again. What does overlap is rendering:
+the next message is made while the server takes the one before, time the
+worker would otherwise spend waiting; nothing of it is sent until its turn.
 
 A refusal about the recipient is a hard bounce. One about us (our sender,
 the relay, the content: service.smtp_refusals) stops the job: its rows wait
@@ -22,10 +24,10 @@ from sqlalchemy import update
 
 from service import audit, bounces, claims, clock, retry
 from service.batch_render import BatchRenderer
-from service.email_render import HeaderInjectionError, new_message_id, to_bytes
+from service.email_render import HeaderInjectionError, new_message_id, render_for_coordinator, to_bytes
 from service.extensions import db
-from service.mailer import row_suppression, suppressed_addresses
-from service.models import Member, OutboundEmail
+from service.mailer import KINDS, row_suppression, suppressed_addresses
+from service.models import Community, Member, OutboundEmail
 from service.outcomes import Outcomes, outcome_writer
 from service.smtp_refusals import Refusal, refusal
 from service.smtp_send import SmtpConnection, send_message
@@ -71,6 +73,21 @@ def deliver_batch(ids: list[int]) -> dict:
     return batch.tally
 
 
+def compile_statements() -> None:
+    """Run delivery's queries once, on no rows, so their compiled SQL is cached (workers do it before forking).
+
+    SQLAlchemy caches each statement's SQL on the engine, and a work-horse
+    inherits that cache; otherwise every job compiled its claim, load and
+    lookups again.
+    """
+    held = claims.claim([])
+    claims.load(held)
+    claims.renew({0: 0})
+    suppressed_addresses([""])
+    BatchRenderer().learn_names([(None, Member(id=0), Community(id=0))])
+    db.session.rollback()
+
+
 class Batch:
     """One job's delivery: its connection, renderer and outcome writer, what it did, and the refusals it holds.
 
@@ -83,6 +100,7 @@ class Batch:
         self.outcomes, self.smtp, self.renderer = outcomes, smtp, BatchRenderer()
         self.tally = {"sent": 0, "failed": 0, "suppressed": 0, "taken": 0, "retry": {}}
         self.refused: list[tuple[OutboundEmail, Member, Refusal]] = []
+        self._ahead: tuple[int, tuple[str, str, bytes]] | None = None  # (row id, message) from _render_ahead
 
     def deliver(self, ids: list[int]) -> None:
         """Claim, send and record the rows among `ids`; raises DeliveryStopped with the rows not tried handed back."""
@@ -90,6 +108,7 @@ class Batch:
         if not held:
             return
         rows = claims.load(held)
+        self.renderer.learn_names(rows)
         suppressed = suppressed_addresses(row.recipient for row, _m, _c in rows)
         renew_every = current_app.config["MAIL_SENDING_TIMEOUT"] / 4
         renew_at = time.monotonic() + renew_every
@@ -100,7 +119,8 @@ class Batch:
                 renew_at = time.monotonic() + renew_every
                 continue
             try:
-                if self._deliver_row(*rows[index], suppressed):
+                following = rows[index + 1] if index + 1 < len(rows) else None
+                if self._deliver_row(*rows[index], suppressed, following):
                     progressed = True
                 index += 1
             except DeliveryStopped as stop:
@@ -128,19 +148,22 @@ class Batch:
             self.tally["taken"] += len(taken)
         return [entry for entry in rows if entry[0].id in ours]
 
-    def _deliver_row(self, row, member, community, suppressed: dict[str, str]) -> bool:
+    def _deliver_row(self, row, member, community, suppressed: dict[str, str], following=None) -> bool:
         """Render and send one row and commit its outcome; True if it went to the server.
 
+        While the server takes the message, the `following` (row, member,
+        community) is rendered, ready to go next (see _render_ahead).
         Raises a connection error with nothing recorded: the row is still ours to send.
         """
-        message = self._prepare(row, member, community, suppressed)
+        message = self._rendered_ahead(row.id) or self._prepare(row, member, community, suppressed)
         if message is None:  # recorded without sending: suppressed, or failed
             return False
         message_id, envelope_from, raw = message
         host = self.smtp.get()
         try:
             if host is not None:  # MAIL_SUPPRESS_SEND: nothing goes out
-                send_message(host, envelope_from, row.recipient, raw)
+                send_message(host, envelope_from, row.recipient, raw,
+                             while_waiting=following and (lambda: self._render_ahead(following, suppressed)))
         except smtplib.SMTPRecipientsRefused as error:
             code, response = next(iter(error.recipients.values()))
             self._refused(row, member, refusal("rcpt", code, response))
@@ -161,8 +184,33 @@ class Batch:
             self.tally["sent"] += 1
         return True
 
+    def _render_ahead(self, entry, suppressed: dict[str, str]) -> None:
+        """Render the next row while the server takes this one, for _deliver_row to send next.
+
+        Nothing is sent or recorded for it here, so the rule stands that each
+        outcome is committed before the next message goes. A row that is not
+        to be sent, or fails to render, is left to _prepare, which records why.
+        """
+        row, member, community = entry
+        self._ahead = None
+        if member is None or row_suppression(row, member, suppressed):
+            return
+        try:
+            rendered = self.renderer.render(row, member, community)
+            message_id = new_message_id()
+            self._ahead = (row.id, (message_id, rendered.envelope_from, to_bytes(rendered, message_id)))
+        except Exception:  # rendered again in its turn, where the failure is recorded
+            return
+
+    def _rendered_ahead(self, row_id: int) -> tuple[str, str, bytes] | None:
+        """The message _render_ahead made for this row, if it did (taken: it is sent at most once)."""
+        ahead, self._ahead = self._ahead, None
+        return ahead[1] if ahead is not None and ahead[0] == row_id else None
+
     def _prepare(self, row, member, community, suppressed) -> tuple[str, str, bytes] | None:
         """(Message-ID, envelope sender, bytes) to send for this row, or None once it is recorded as not to be sent."""
+        if member is None and KINDS[row.kind].to_coordinator:
+            return self._prepare_for_coordinator(row)
         if member is None:
             self._finish(row, status="failed", last_error="the member no longer exists")
             self.tally["failed"] += 1
@@ -183,6 +231,17 @@ class Batch:
             # It will not render next time either: failed at once, not retried.
             self._finish(row, status="failed",
                          last_error=f"rendering failed: {type(error).__name__}: {error}"[:1000])
+        self.tally["failed"] += 1
+        return None
+
+    def _prepare_for_coordinator(self, row) -> tuple[str, str, bytes] | None:
+        """The message about a coordinator's account (a password reset), or None once recorded as failed."""
+        message_id = new_message_id()
+        try:
+            rendered = render_for_coordinator(row)
+            return message_id, rendered.envelope_from, to_bytes(rendered, message_id)
+        except Exception as error:  # the account is gone or disabled since: nothing to send
+            self._finish(row, status="failed", last_error=f"not sent: {type(error).__name__}: {error}"[:1000])
         self.tally["failed"] += 1
         return None
 

@@ -2,10 +2,12 @@
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import select
 
 from service import communities, lessons, meetings, members
 from service.coordinators import create_coordinator
+from service.errors import DomainError
 from service.extensions import db
 from service.models import Coordinator
 
@@ -38,7 +40,13 @@ def _address(name: str) -> str:
 
 
 def seed_demo() -> bool:
-    """Create the demo coordinator, community and members unless they exist; True if created."""
+    """Create the demo coordinator, community and members unless they exist; True if created.
+
+    Refused in production: the demo login's password is published.
+    """
+    if current_app.config["APP_ENV"] == "production":
+        raise DomainError("The demo data is not for production: its login's password is published. "
+                          "Create coordinators with `flask users create`.")
     email, password = DEMO_LOGIN
     if db.session.scalar(select(Coordinator).where(Coordinator.email == email)):
         return False

@@ -99,6 +99,19 @@ def render(row: OutboundEmail, member: Member, community: Community | None, prev
     return assemble(kind, row, member, community, links, parts, calendar=context.get("calendar"))
 
 
+def render_for_coordinator(row: OutboundEmail) -> RenderedEmail:
+    """An email about a coordinator's own account: no member links, no list headers, in their language."""
+    kind = kind_named(row.kind)
+    context = {**row.context, "postal_address": current_app.config["POSTAL_ADDRESS"], "kind": row.kind,
+               "base_url": current_app.config["PUBLIC_BASE_URL"]}
+    context.update(import_string(kind.extras)(row))
+    subject, text, html = render_parts(kind, context["language"], context)
+    return RenderedEmail(subject=subject, text=text, html=html, headers={"Auto-Submitted": "auto-generated"},
+                         sender=current_app.config["MAIL_DEFAULT_SENDER"],
+                         recipient=(context["coordinator"].name, row.recipient),
+                         envelope_from=make_address("bounce", row.id))
+
+
 def template_context(row: OutboundEmail, member, community: Community | None, links: dict[str, str]) -> dict:
     """What every kind's templates may use, before the kind's extras."""
     return {**row.context, "member": member, "community": community, "links": links,

@@ -39,6 +39,9 @@ class EmailKind:
     extras: str | None = None
     template: str | None = None  # templates of another kind (a staff test copy reuses the real one)
     staff_copy: bool = False     # rendered as a member would get it, sent to a coordinator's address
+    # To a coordinator about their account (no member, no community, no unsubscribe): `extras` (row) -> dict
+    # gives the templates what they need, and the "language" to render in.
+    to_coordinator: bool = False
 
     @property
     def templates(self) -> str:
@@ -65,6 +68,7 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("digest", bulk=True, extras=DIGEST_EXTRAS),
     EmailKind("digest_organization", bulk=True, extras=DIGEST_EXTRAS),
     EmailKind("digest_test", extras=DIGEST_EXTRAS, template="digest", staff_copy=True),
+    EmailKind("password_reset", extras="service.password_reset.email_extras", to_coordinator=True),
 )}
 
 
@@ -90,6 +94,18 @@ def staff_copy(kind: str, member: Member, to_address: str, key: str, context: di
     new = _insert_new([{"kind": kind, "member_id": member.id, "recipient": to_address, "context": context,
                         "community_id": community.id if community else None, "idempotency_key": key,
                         "status": "pending", "last_error": None, "attempts": 0}])
+    for row_id, _status in new:
+        enqueue_after_commit("jobs.delivery.deliver", [row_id])
+    return len(new)
+
+
+def queue_coordinator_email(kind: str, coordinator, key: str, context: dict) -> int:
+    """Queue an email about a coordinator's own account to their address (never suppressed: they asked)."""
+    if not kind_named(kind).to_coordinator:
+        raise ValueError(f"{kind!r} is not an email to a coordinator")
+    new = _insert_new([{"kind": kind, "member_id": None, "recipient": coordinator.email, "context": context,
+                        "community_id": None, "idempotency_key": key, "status": "pending", "last_error": None,
+                        "attempts": 0}])
     for row_id, _status in new:
         enqueue_after_commit("jobs.delivery.deliver", [row_id])
     return len(new)

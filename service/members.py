@@ -17,6 +17,7 @@ from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, CommunityCoordinator, Coordinator, Member, Membership, Organization
 from service.models.members import DIGEST_FREQUENCIES, LANGUAGES, ROLES
+from service.sql import one_of
 
 
 def organization_named(name: str | None) -> Organization | None:
@@ -60,10 +61,15 @@ def names_in(community: Community) -> dict[int, str]:
     return {member_id: name for member_id, name in rows}
 
 
-def known_as_in(community: Community) -> dict[int, tuple[str, str]]:
-    """The name and mail language this community has for each of its members, by member id: one query."""
+def known_as_in(community: Community, member_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """The name and mail language this community has for each of `member_ids` that belongs to it: one query.
+
+    Only the members asked for: a delivery job of 500 rows of a 10,000-member
+    fan-out read all 10,000 memberships, every job.
+    """
     rows = db.session.execute(select(Membership.member_id, Membership.name, Membership.language)
-                              .where(Membership.community_id == community.id))
+                              .where(Membership.community_id == community.id,
+                                     one_of(Membership.member_id, member_ids)))
     return {member_id: (name, language) for member_id, name, language in rows}
 
 

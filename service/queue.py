@@ -1,10 +1,12 @@
 """The Redis connection and RQ queue, and enqueueing that waits for the database commit."""
-from flask import current_app
+from flask import current_app, g, has_app_context
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from service import request_id
 from service.extensions import db
 
 _PENDING = "cop_jobs_after_commit"
@@ -14,13 +16,27 @@ def redis_connection() -> Redis:
     """A Redis client for this app's REDIS_URL, shared per app."""
     client = current_app.extensions.get("cop_redis")
     if client is None:
-        client = Redis.from_url(current_app.config["REDIS_URL"])
+        # An unreachable host fails in seconds instead of the system's TCP timeout (minutes).
+        client = Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=5)
         current_app.extensions["cop_redis"] = client
     return client
 
 
+class RequestQueue(Queue):
+    """RQ's queue, whose jobs carry the id of the request that enqueued them (in job.meta) for their log lines.
+
+    Every way of enqueueing (enqueue, enqueue_at, enqueue_many) makes its job here.
+    """
+
+    def create_job(self, *args, meta: dict | None = None, **kwargs):
+        rid = request_id.current()
+        if rid and request_id.META_KEY not in (meta or {}):
+            meta = {**(meta or {}), request_id.META_KEY: rid}
+        return super().create_job(*args, meta=meta, **kwargs)
+
+
 def get_queue() -> Queue:
-    return Queue(current_app.config["RQ_QUEUE"], connection=redis_connection())
+    return RequestQueue(current_app.config["RQ_QUEUE"], connection=redis_connection())
 
 
 def enqueue_after_commit(func_path: str, *args, job_id: str | None = None, at=None) -> None:
@@ -45,6 +61,22 @@ def _enqueue_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
         return
+    try:
+        _enqueue(pending)
+    except RedisError as error:
+        # The work is committed: the sweeper (every minute) enqueues what the database says is due. Raising
+        # here would answer a 500 for saved work, and a coordinator might send it again.
+        current_app.logger.warning("Redis is unavailable; %d job(s) wait for the sweeper: %s", len(pending), error)
+        if has_app_context():
+            g.cop_enqueue_deferred = True
+
+
+def enqueue_deferred() -> bool:
+    """Whether work committed in this request could not be enqueued (it goes out with the sweeper)."""
+    return bool(g.get("cop_enqueue_deferred"))
+
+
+def _enqueue(pending: list) -> None:
     queue = get_queue()
     immediate = []
     for func_path, args, job_id, at in pending:

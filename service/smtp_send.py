@@ -16,6 +16,7 @@ gained nothing measurable here, so it stays out.
 """
 import re
 import smtplib
+from collections.abc import Callable
 from socket import IPPROTO_TCP, TCP_NODELAY
 
 from flask import current_app
@@ -24,8 +25,13 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 _PLAIN_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
 
 
-def send_message(host: smtplib.SMTP, envelope_from: str, recipient: str, raw: bytes) -> None:
+def send_message(host: smtplib.SMTP, envelope_from: str, recipient: str, raw: bytes,
+                 while_waiting: Callable[[], None] | None = None) -> None:
     """Send `raw` (CRLF lines) to one recipient.
+
+    `while_waiting` runs once the message is sent, before the server's answer
+    to it is read: the server takes a while over a message's data, and the
+    caller's own work can use that time. It must not raise.
 
     Raises what sendmail raises: SMTPSenderRefused, SMTPRecipientsRefused,
     SMTPDataError, or a connection error.
@@ -48,6 +54,8 @@ def send_message(host: smtplib.SMTP, envelope_from: str, recipient: str, raw: by
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     host.send(data + b".\r\n")
+    if while_waiting is not None:
+        while_waiting()
     code, response = host.getreply()
     if code != 250:
         _end_transaction(host, code)

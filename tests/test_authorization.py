@@ -28,7 +28,7 @@ def is_member_link(rule) -> bool:
     return "token" in rule.arguments
 
 
-PUBLIC_ENDPOINTS = ("static", "auth.login", "health.healthz")  # the login page and the load balancer's check
+PUBLIC_ENDPOINTS = ("static", "auth.login", "health.healthz", "health.readyz")  # login; health checks
 
 
 def dashboard_rules(app):

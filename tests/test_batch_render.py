@@ -9,7 +9,7 @@ from service import mailer, members
 from service.batch_render import BatchRenderer, is_plain, share
 from service.email_render import render
 from service.extensions import db
-from service.models import Community, OutboundEmail
+from service.models import Community, Member, Membership, OutboundEmail
 from service.tokens import read_token
 from tests.conftest import run_worker
 
@@ -104,6 +104,27 @@ def test_a_fan_out_greets_each_member_by_name_with_links_that_are_theirs(app, ri
     others = {m.name for m in people[1:]}
     first = smtp.to(people[0].email)[0].message.get_body(("plain",)).get_content()
     assert not any(name in first for name in others)
+
+
+def test_a_person_in_two_communities_is_greeted_in_each_fan_out_by_the_name_that_community_knows(
+        app, riverside, smtp, personas):
+    lakeside = db.session.get(Community, personas["lakeside"])
+    ana = members.add_member(None, lakeside, name="Anita T", email="ana@example.org", welcome=False).member
+    _add(riverside, NAMES[:3])  # others in the batch, so Ana's copy is filled into a shared rendering
+    for community in (riverside, lakeside):
+        people = list(db.session.scalars(select(Member).join(Membership).where(
+            Membership.community_id == community.id)))
+        mailer.queue_bulk("announcement", people, lambda m, c=community: f"names:{c.id}:{m.id}",
+                          lambda m: {"subject": "Lessons this month", "body": "Read on."}, community)
+    db.session.commit()
+    run_worker(app)
+
+    greetings = {}
+    for received in smtp.to(ana.email):
+        first_line = received.message.get_body(("plain",)).get_content().split("\n")[0]
+        greetings[received.message["List-Id"].split("<")[0].strip()] = \
+            (received.message["To"].addresses[0].display_name, "Ana Torres" in first_line, "Anita T" in first_line)
+    assert greetings == {"Riverside COP": ("Ana Torres", True, False), "Lakeside COP": ("Anita T", False, True)}
 
 
 # --- the start-up check: a shared template may print a personal value, never branch on it -------------

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from forms.login import LoginForm
 from forms.member import ConfirmForm
-from service.coordinators import authenticate, end_sessions
+from service.coordinators import AccountDisabled, authenticate, end_sessions
 from service.extensions import db, limiter
 
 bp = Blueprint("auth", __name__)
@@ -41,11 +41,15 @@ def login():
         return redirect(url_for("communities.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        coordinator = authenticate(form.email.data, form.password.data)
-        if coordinator is not None:
-            login_user(coordinator)
-            return redirect(_safe_next(request.args.get("next")))
-        form.form_errors.append(_("That email and password do not match an account."))
+        try:
+            coordinator = authenticate(form.email.data, form.password.data)
+        except AccountDisabled as error:
+            form.form_errors.append(error.message)
+        else:
+            if coordinator is not None:
+                login_user(coordinator)
+                return redirect(_safe_next(request.args.get("next")))
+            form.form_errors.append(_("That email and password do not match an account."))
     status = 200 if request.method == "GET" or not form.errors else 400
     return render_template("auth/login.html", form=form), status
 

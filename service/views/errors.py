@@ -43,5 +43,8 @@ def too_many(error):
 
 @bp.app_errorhandler(500)
 def server_error(error):
-    db.session.rollback()
+    try:
+        db.session.rollback()
+    except Exception:  # the session may be unusable (its connection gone, or failed in a commit hook)
+        db.session.remove()
     return _page(500)
