@@ -13,6 +13,7 @@ from email.parser import BytesHeaderParser
 from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.orm import make_transient_to_detached
 
 from service import clock, normalize
 from service.addresses import read_address
@@ -45,7 +46,7 @@ def receive(raw: bytes, envelope_to: str, via: str, envelope_from: str = "") -> 
     message_id = (message_ids(_value(headers, "Message-ID")) or [None])[0] \
         or f"<{hashlib.sha256(raw).hexdigest()}@no-message-id>"
     recipient = our_recipient(envelope_to, headers)
-    purpose = read_address(recipient)[0] if recipient and read_address(recipient) else "unknown"
+    purpose = read_address(recipient)[0] if recipient else "unknown"  # our_recipient read it: it is ours
     inserted = db.session.execute(
         dialect_insert(InboundMessage).on_conflict_do_nothing(index_elements=["message_id"])
         .returning(InboundMessage.id),
@@ -63,7 +64,16 @@ def receive(raw: bytes, envelope_to: str, via: str, envelope_from: str = "") -> 
     except RedisError:  # stored and committed; the sweeper enqueues what is still `received`
         current_app.logger.warning("inbound message %s stored; Redis is down, the sweeper will process it",
                                    inserted)
-    return db.session.get(InboundMessage, inserted), True
+    return _stored(inserted), True
+
+
+def _stored(row_id: int) -> InboundMessage:
+    """The stored row, its columns read only when the caller asks for them (the MTA pipe and a burst of
+    deliveries need only that it is stored: a SELECT here was a fifth of the time `receive` takes)."""
+    row = InboundMessage(id=row_id)
+    make_transient_to_detached(row)
+    db.session.add(row)
+    return row
 
 
 def our_recipient(envelope_to: str, headers) -> str:
