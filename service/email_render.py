@@ -31,6 +31,16 @@ from service.tokens import make_token
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
 
+# A Message-ID we put in a header: RFC 5322's dot-atom on both sides, and short. Anything else is left out.
+MESSAGE_ID = re.compile(r"<[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,200}@[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,200}>")
+
+
+def safe_message_id(value: str | None) -> str | None:
+    """`value` when it is a plain Message-ID fit to go into In-Reply-To, else None (no header injection)."""
+    value = (value or "").strip()
+    return value if MESSAGE_ID.fullmatch(value) else None
+
+
 class HeaderInjectionError(ValueError):
     """A header value contains a line break: refused before anything is sent."""
 
@@ -99,6 +109,17 @@ def render(row: OutboundEmail, member: Member, community: Community | None, prev
     return assemble(kind, row, member, community, links, parts, calendar=context.get("calendar"))
 
 
+def subject_of(row: OutboundEmail, member: Member, community: Community | None) -> str:
+    """The subject this row was (or will be) sent with, rendered alone (an inbound reply is matched by it)."""
+    kind = kind_named(row.kind)
+    member = members.known_in(member, community)
+    context = template_context(row, member, community, member_links(member))
+    if kind.extras:
+        context.update(import_string(kind.extras)(row, member, community))
+    template = _environment(member.language).get_template(f"{kind.templates}.subject.txt")
+    return " ".join(template.render(context).split())
+
+
 def render_for_coordinator(row: OutboundEmail) -> RenderedEmail:
     """An email about a coordinator's own account: no member links, no list headers, in their language."""
     kind = kind_named(row.kind)
@@ -135,6 +156,11 @@ def assemble(kind: EmailKind, row: OutboundEmail, member: Member, community: Com
     if kind.staff_copy:
         subject = "[TEST] " + subject
     headers = {"Auto-Submitted": "auto-generated"} if kind.automatic else {}
+    if kind.reply:
+        headers["Auto-Submitted"] = "auto-replied"
+        answered = safe_message_id((row.context or {}).get("in_reply_to"))
+        if answered:
+            headers["In-Reply-To"] = headers["References"] = answered
     if community is not None:
         headers["List-Id"] = (community.name, f"community-{community.id}.{current_app.config['INBOUND_DOMAIN']}")
         # A reply reaches the community as the member; to a test copy, it comes back to the coordinator.

@@ -39,6 +39,7 @@ class EmailKind:
     extras: str | None = None
     template: str | None = None  # templates of another kind (a staff test copy reuses the real one)
     staff_copy: bool = False     # rendered as a member would get it, sent to a coordinator's address
+    reply: bool = False          # answers a member's email: Auto-Submitted: auto-replied, threaded under it
     # To a coordinator about their account (no member, no community, no unsubscribe): `extras` (row) -> dict
     # gives the templates what they need, and the "language" to render in.
     to_coordinator: bool = False
@@ -51,6 +52,7 @@ class EmailKind:
 MEETING_EXTRAS = "service.meetings.email_extras"
 FORM_EXTRAS = "service.form_requests.email_extras"
 DIGEST_EXTRAS = "service.digests.email_extras"
+REPLY_EXTRAS = "service.inbound.confirmations.email_extras"
 # Every kind of email, here and nowhere else: a kind exists whether or not the module that sends it was imported.
 # `bulk` is community mail a member can stop (RFC 8058 one-click); welcome and test_message are not.
 KINDS = {kind.name: kind for kind in (
@@ -68,6 +70,8 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("digest", bulk=True, extras=DIGEST_EXTRAS),
     EmailKind("digest_organization", bulk=True, extras=DIGEST_EXTRAS),
     EmailKind("digest_test", extras=DIGEST_EXTRAS, template="digest", staff_copy=True),
+    *(EmailKind(name, reply=True, extras=REPLY_EXTRAS)
+      for name in ("reply_rsvp", "reply_charter", "reply_practice", "reply_comment", "reply_unclear")),
     EmailKind("password_reset", extras="service.password_reset.email_extras", to_coordinator=True),
 )}
 

@@ -224,6 +224,19 @@ def test_a_calendar_answer_at_the_members_reply_address_counts(app, ctx, persona
     assert _invitation(meeting).answer == "yes"
 
 
+def test_a_calendar_answer_marked_automatic_at_the_reply_address_counts_through_the_pipeline(app, ctx, personas):
+    """A REPLY sent to the email's Reply-To, marked Auto-Submitted by the calendar server: still her answer,
+    and, like every calendar answer, not confirmed by mail."""
+    meeting = _meeting()
+    ana, riverside = _member(), _community()
+    outbox_before = _outbox_count()
+    to = addresses.make_address("reply", ana.id, riverside.id)
+    row = _receive(app, b"Auto-Submitted: auto-generated\r\n" + _fixture("google_accepted.eml"), to)
+    assert (row.status, row.outcome, row.member_id) == ("done", "calendar_rsvp", ana.id)
+    assert _invitation(meeting).answer == "yes"
+    assert _outbox_count() == outbox_before
+
+
 def test_a_calendar_answer_at_a_reply_address_of_another_community_is_held(app, ctx, personas):
     """Ana's Lakeside reply address, the UID of a Riverside meeting: held, and Lakeside learns nothing of it."""
     riverside_meeting = _meeting()

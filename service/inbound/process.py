@@ -12,6 +12,7 @@ from sqlalchemy import select
 from service import bounces, clock, preferences
 from service.addresses import read_address
 from service.extensions import db
+from service.inbound import itip
 from service.inbound.automatic import automatic_reason
 from service.inbound.message import Incoming, read_message
 from service.models import Community, InboundMessage, Meeting, Member, Membership
@@ -89,8 +90,12 @@ def _route(row: InboundMessage, incoming: Incoming) -> None:
         return finish(row, "done", "bounce", bounces.record_report(row.raw, bounces.returned_row(row.raw)))
     if address is None:
         return finish(row, "held", reason="not sent to one of our signed addresses (unknown or altered)")
-    if row.purpose == "calendar":  # a calendar's answer is a person's click, though servers mark it automatic
+    # A calendar's answer is a person's click, though calendar servers mark it automatic; some send it to the
+    # email's Reply-To (the member's reply address) rather than to the ORGANIZER.
+    if row.purpose == "calendar":
         return _calendar(row, incoming, address[1])
+    if row.purpose == "reply" and itip.calendar_replies(incoming):
+        return _reply(row, incoming, address[1])
     automatic = automatic_reason(incoming)
     if automatic:
         return finish(row, "ignored", reason=automatic)
@@ -135,8 +140,9 @@ def _reply(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) -> Non
         return finish(row, "held", reason=f"sent from {incoming.from_address or 'no address'}, not from the "
                                           f"address of the member this reply address belongs to")
     row.member_id = member.id
-    from service.inbound import replies  # understanding replies needs their parsers; bounces do not
-    replies.handle(row, incoming, member, community)
+    from service.inbound import calendar, replies  # understanding replies needs their parsers; bounces do not
+    if not calendar.handle_if_calendar_reply(row, incoming, member, community):
+        replies.handle(row, incoming, member, community)
 
 
 def same_address(sent_from: str, member_address: str) -> bool:
