@@ -1,4 +1,5 @@
-"""Enqueues the periodic jobs, the sweeper and the digest tick, every minute: `python -m jobs.cron`, one per deployment.
+"""Enqueues the periodic jobs, the sweeper and the digest tick every minute (and the IMAP poll when a mailbox is
+set): `python -m jobs.cron`, one per deployment.
 
 It runs RQ's cron scheduler, which stops for good at the first Redis error,
 taking with it the sweeper that puts back whatever Redis lost. So, like the
@@ -16,6 +17,7 @@ from rq.cron import CronScheduler
 
 from jobs.digests import tick
 from jobs.heartbeat import HeartbeatThread
+from jobs.inbound import poll_imap
 from jobs.reconnect import FIRST_WAIT, stop_on_signal, wait_for_redis
 from jobs.sweeper import sweep
 from service import create_app
@@ -49,23 +51,26 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(level)
     with app.app_context():
         connection, queue_name = redis_connection(), app.config["RQ_QUEUE"]
+    periodic = [(sweep, interval), (tick, interval)]
+    if app.config["INBOUND_IMAP_HOST"]:  # replies read from a mailbox; one pass at a time (a lock in the job)
+        periodic.append((poll_imap, app.config["INBOUND_IMAP_INTERVAL"]))
     current: dict[str, CronScheduler | None] = {"scheduler": None}
     heartbeat = HeartbeatThread(app.config["REDIS_URL"], queue_name, "cron",
                                 lambda: {"running": current["scheduler"] is not None})
     heartbeat.start()
     try:
-        return _run(connection, queue_name, level, interval, current)
+        return _run(connection, queue_name, level, periodic, current)
     finally:
         heartbeat.stop()
 
 
-def _run(connection, queue_name: str, level: str, interval: int, current: dict) -> int:
+def _run(connection, queue_name: str, level: str, periodic: list, current: dict) -> int:
     while True:
         stop_on_signal()  # RQ's handlers belong to the scheduler that ended
         wait_for_redis(connection)
         scheduler = StoppableCronScheduler(connection=connection, logging_level=level)
-        for job in (sweep, tick):
-            scheduler.register(job, queue_name=queue_name, interval=interval)
+        for job, every in periodic:
+            scheduler.register(job, queue_name=queue_name, interval=every)
         current["scheduler"] = scheduler
         try:
             scheduler.start()

@@ -82,6 +82,10 @@ def register_blueprints(app: Flask) -> None:
     from service.views import form_links, form_requests  # members' forms by link; the dashboard's requests
     app.register_blueprint(form_links.bp)
     app.register_blueprint(form_requests.bp)
+    from service.views import inbound_webhook  # providers' webhooks post received mail here
+    app.register_blueprint(inbound_webhook.bp)
+    from service.views import inbox  # what members wrote, and acting on it by hand
+    app.register_blueprint(inbox.bp)
 
 
 def register_security(app: Flask) -> None:

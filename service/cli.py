@@ -1,11 +1,13 @@
 """Command-line tools: `flask users create|password|list|disable|enable|reset-password`, `flask members
-unsuppress`, `flask status`, `flask demo seed`, `flask mail receive|sweep` and `flask lessons load`.
+unsuppress`, `flask status`, `flask demo seed`, `flask mail receive|smtp-receiver|poll-imap|sweep` and
+`flask lessons load`.
 
 Each command only translates between the terminal and a function in service/.
 """
 from pathlib import Path
 
 import sys
+import time
 
 import click
 from flask import current_app
@@ -188,6 +190,44 @@ def receive(recipient, sender):
 
 # The MTA entry of earlier versions: the same door, kept so existing transports go on working.
 mail_cli.add_command(receive, "bounce")
+
+
+@mail_cli.command("smtp-receiver")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=2525, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="PEM certificate chain: offer STARTTLS.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key of --tls-cert.")
+def smtp_receiver(host, port, tls_cert, tls_key):
+    """Receive mail for INBOUND_DOMAIN over SMTP (from a relay or as the MX) until stopped."""
+    from service.inbound.smtp_receiver import serve, tls_context
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together.")
+    tls = tls_context(tls_cert, tls_key) if tls_cert else None
+    click.echo(f"Receiving mail for {current_app.config['INBOUND_DOMAIN']} on {host}:{port}"
+               f"{' (STARTTLS offered)' if tls else ''}; Ctrl-C stops.")
+    serve(current_app._get_current_object(), host, port, tls)
+
+
+@mail_cli.command("poll-imap")
+@click.option("--every", type=click.IntRange(10, 3600), default=None,
+              help="Poll again every this many seconds until stopped (default: one pass).")
+def poll_imap(every):
+    """Store the new messages of the INBOUND_IMAP_* mailbox and queue their processing."""
+    from sqlalchemy.exc import DBAPIError
+    from service.inbound.imap_poll import poll_exclusively
+    if not current_app.config["INBOUND_IMAP_HOST"]:
+        raise click.ClickException("INBOUND_IMAP_HOST is not set: there is no mailbox to poll.")
+    while True:
+        try:
+            result = poll_exclusively()
+        except DBAPIError:
+            db.session.rollback()
+            result = "the database is unavailable; the messages stay in the mailbox for the next pass"
+        click.echo("another pass is running" if result is None else str(result))
+        if every is None:
+            failed = result is not None and (isinstance(result, str) or result.error)
+            sys.exit(EX_TEMPFAIL if failed else 0)
+        time.sleep(every)
 
 
 @mail_cli.command("sweep")

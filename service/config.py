@@ -138,6 +138,43 @@ def _check_public_names(settings: dict) -> None:
                           f"got {settings['INBOUND_DOMAIN']!r}")
 
 
+def _webhook_secret(env, production):
+    """The shared secret providers' inbound webhooks send; the endpoint answers 404 while it is unset."""
+    secret = _text(env, "INBOUND_WEBHOOK_SECRET")
+    if production and secret is not None and len(secret) < 32:
+        raise ConfigError("INBOUND_WEBHOOK_SECRET must be a random value of at least 32 characters in production")
+    return secret
+
+
+def _imap_settings(env, production) -> dict:
+    """The mailbox `flask mail poll-imap` reads (INBOUND_IMAP_HOST unset: no polling)."""
+    host = _text(env, "INBOUND_IMAP_HOST")
+    use_ssl, starttls = _bool(env, "INBOUND_IMAP_SSL", True), _bool(env, "INBOUND_IMAP_STARTTLS", False)
+    settings = {
+        "INBOUND_IMAP_HOST": host,
+        "INBOUND_IMAP_PORT": _int(env, "INBOUND_IMAP_PORT", 993 if use_ssl else 143, 1, 65535),
+        "INBOUND_IMAP_USER": _text(env, "INBOUND_IMAP_USER"),
+        "INBOUND_IMAP_PASSWORD": _text(env, "INBOUND_IMAP_PASSWORD"),
+        "INBOUND_IMAP_FOLDER": _text(env, "INBOUND_IMAP_FOLDER", "INBOX"),
+        "INBOUND_IMAP_SSL": use_ssl,
+        "INBOUND_IMAP_STARTTLS": starttls,
+        # Where stored messages go (a folder of that mailbox); unset, they stay where they are, marked read.
+        "INBOUND_IMAP_MOVE_TO": _text(env, "INBOUND_IMAP_MOVE_TO"),
+        "INBOUND_IMAP_INTERVAL": _int(env, "INBOUND_IMAP_INTERVAL", 60, 10, 3600),
+        "INBOUND_IMAP_BATCH": _int(env, "INBOUND_IMAP_BATCH", 100, 1, 5000),
+    }
+    if host is None:
+        return settings
+    if not settings["INBOUND_IMAP_USER"] or not settings["INBOUND_IMAP_PASSWORD"]:
+        raise ConfigError("INBOUND_IMAP_USER and INBOUND_IMAP_PASSWORD must be set with INBOUND_IMAP_HOST")
+    if use_ssl and starttls:
+        raise ConfigError("INBOUND_IMAP_SSL and INBOUND_IMAP_STARTTLS are two ways to encrypt: set one of them")
+    if production and not (use_ssl or starttls) and not _is_local_host(host):
+        raise ConfigError("INBOUND_IMAP_SSL or INBOUND_IMAP_STARTTLS must be true in production: the mailbox "
+                          "password would cross the network in clear")
+    return settings
+
+
 def _rate_limit_storage(env, production, redis_url):
     """Where login attempts are counted: shared Redis in production, since each web process counts apart in memory."""
     uri = _text(env, "RATELIMIT_STORAGE_URI")
@@ -205,6 +242,9 @@ def load_settings(env=None) -> dict:
         "INBOUND_MAX_BYTES": _int(env, "INBOUND_MAX_BYTES", 10 * 1024 * 1024, 10 * 1024),
         "INBOUND_MAX_PARTS": _int(env, "INBOUND_MAX_PARTS", 100, 2, 10000),
         "INBOUND_MAX_DEPTH": _int(env, "INBOUND_MAX_DEPTH", 8, 1, 100),
+        "INBOUND_WEBHOOK_SECRET": _webhook_secret(env, production),
+        "INBOUND_WEBHOOK_RATE_LIMIT": _text(env, "INBOUND_WEBHOOK_RATE_LIMIT", "300 per minute"),
+        **_imap_settings(env, production),
         "MAIL_TIMEOUT": _int(env, "MAIL_TIMEOUT", 30, 1, 600),
         "MAIL_BATCH_SIZE": _int(env, "MAIL_BATCH_SIZE", 500, 1, 5000),
         "MAIL_MAX_ATTEMPTS": _int(env, "MAIL_MAX_ATTEMPTS", 8, 1, 50),

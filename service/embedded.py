@@ -31,7 +31,7 @@ def main() -> int:
             started.append(start_redis(config["REDIS_URL"].removeprefix("unix://")))
         if config["EMBEDDED_MAIL"]:
             try:
-                started.append(start_sink(config["MAIL_SINK_DIR"], config["MAIL_SERVER"], config["MAIL_PORT"]))
+                started.append(start_sink(config["MAIL_SINK_DIR"], config["MAIL_SERVER"], config["MAIL_PORT"], app))
             except OSError as error:
                 print(f"Cannot start the mail sink on port {config['MAIL_PORT']} ({error.strerror}): is another "
                       "`make run` still running? Stop it, or set MAIL_PORT to a free port.", file=sys.stderr)

@@ -10,6 +10,9 @@ MEMBER_STATUSES = {"active": _l("active"), "unsubscribed": _l("unsubscribed"), "
 OUTBOX_STATUSES = {"pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"),
                    "failed": _l("failed"), "suppressed": _l("suppressed")}
 
+INBOUND_STATUSES = {"received": _l("waiting"), "done": _l("understood"), "held": _l("held"),
+                    "unclear": _l("unclear"), "ignored": _l("ignored"), "failed": _l("failed")}
+
 RSVP_ANSWERS = {"yes": _l("Yes"), "maybe": _l("Maybe"), "no": _l("No"), None: _l("No answer")}
 
 DELIVERY_REASONS = {"unsubscribed": _l("unsubscribed themselves"), "bounced": _l("their address bounces"),
@@ -28,6 +31,7 @@ TEMPLATE_HELPERS = {
     "role_label": _lookup(ROLES),
     "status_label": _lookup(MEMBER_STATUSES),
     "outbox_status_label": _lookup(OUTBOX_STATUSES),
+    "inbound_status_label": _lookup(INBOUND_STATUSES),
     "delivery_reason_label": _lookup(DELIVERY_REASONS),
     "rsvp_label": _lookup(RSVP_ANSWERS),  # the dashboard's short form, with "No answer"
     "answer_label": _lookup(ANSWERS),

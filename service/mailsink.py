@@ -1,8 +1,12 @@
-"""The embedded SMTP sink: in embedded mode, every message lands in a Maildir under instance/.
+"""The embedded SMTP sink: in embedded mode, every message we send lands in a Maildir under instance/.
 
 The coordinator reads these messages (text and HTML) on the Outbox page; in
 production MAIL_SERVER points at a real relay and this module is not used.
+Mail the sink receives for an address at INBOUND_DOMAIN (a reply tried from
+the Outbox page, a member's mail client pointed at it) goes into the inbound
+pipeline instead, as an MX would hand it over.
 """
+import asyncio
 import mailbox
 from dataclasses import dataclass
 from email import message_from_bytes, policy
@@ -10,30 +14,52 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+from flask import Flask
 
 from service.test_copies import stand_in_links
 
 
 class MaildirHandler:
-    """aiosmtpd handler that files each accepted message into a Maildir."""
+    """aiosmtpd handler that files each accepted message into a Maildir, and with an app, hands what is addressed to
+    its INBOUND_DOMAIN to the inbound pipeline."""
 
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, app: Flask | None = None):
+        self.app = app
         Path(directory).parent.mkdir(parents=True, exist_ok=True)
         self.maildir = mailbox.Maildir(directory, create=True)
         for sub in ("tmp", "new", "cur"):  # Maildir(create=True) skips these if the folder exists
             Path(directory, sub).mkdir(parents=True, exist_ok=True)
 
     async def handle_DATA(self, server, session, envelope):
-        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
-        message["X-Envelope-From"] = envelope.mail_from or ""
-        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
-        self.maildir.add(message.as_bytes(policy=policy.SMTP))
+        raw = envelope.original_content or envelope.content
+        ours = [address for address in envelope.rcpt_tos if self._is_inbound(address)]
+        if ours:
+            reply = await asyncio.get_running_loop().run_in_executor(None, self._receive, raw, ours,
+                                                                     envelope.mail_from or "")
+            if not reply.startswith("250"):
+                return reply
+        others = [address for address in envelope.rcpt_tos if address not in ours]
+        if others:
+            message = message_from_bytes(raw, policy=policy.default)
+            message["X-Envelope-From"] = envelope.mail_from or ""
+            message["X-Envelope-To"] = ", ".join(others)
+            self.maildir.add(message.as_bytes(policy=policy.SMTP))
         return "250 Message accepted for delivery"
 
+    def _is_inbound(self, address: str) -> bool:
+        domain = address.rpartition("@")[2].lower().rstrip(".")
+        return self.app is not None and domain == self.app.config["INBOUND_DOMAIN"].lower()
 
-def start_sink(directory: str, host: str = "127.0.0.1", port: int = 8025) -> Controller:
-    """Start the sink in a background thread; call .stop() on the result to end it."""
-    controller = Controller(MaildirHandler(directory), hostname=host, port=port)
+    def _receive(self, raw: bytes, recipients: list[str], mail_from: str) -> str:
+        from service.inbound.smtp_receiver import deliver
+        with self.app.app_context():
+            return deliver(raw, recipients, mail_from, via="sink")
+
+
+def start_sink(directory: str, host: str = "127.0.0.1", port: int = 8025, app: Flask | None = None) -> Controller:
+    """Start the sink in a background thread; call .stop() on the result to end it. With `app`, mail to its
+    INBOUND_DOMAIN is received as replies are, rather than filed."""
+    controller = Controller(MaildirHandler(directory, app), hostname=host, port=port)
     controller.start()
     return controller
 

@@ -13,7 +13,7 @@ from werkzeug.routing.converters import AnyConverter
 
 from service import intake, meetings, member_import, practices
 from service.extensions import db
-from service.models import Community, Coordinator, Member, Membership, OutboundEmail
+from service.models import Community, Coordinator, InboundMessage, Member, Membership, OutboundEmail
 from tests.conftest import PASSWORD, csrf_from, login
 
 # What a POST carries if a view forgot its permission check: enough to change something.
@@ -28,7 +28,8 @@ def is_member_link(rule) -> bool:
     return "token" in rule.arguments
 
 
-PUBLIC_ENDPOINTS = ("static", "auth.login", "health.healthz", "health.readyz")  # login; health checks
+# The login page, the health checks, and providers' inbound-mail webhook (its shared secret authenticates).
+PUBLIC_ENDPOINTS = ("static", "auth.login", "health.healthz", "health.readyz", "inbound_webhook.receive_mail")
 
 
 def dashboard_rules(app):
@@ -97,7 +98,7 @@ def snapshot() -> dict:
 
 def community_objects(app, community_id: int, coordinator_email: str) -> dict:
     """Real objects of a community for every id a route may take: a membership, an import, an email, a meeting,
-    a practice."""
+    a practice, a received message."""
     with app.app_context():
         community = db.session.get(Community, community_id)
         coordinator = db.session.scalar(select(Coordinator).where(Coordinator.email == coordinator_email))
@@ -122,8 +123,14 @@ def community_objects(app, community_id: int, coordinator_email: str) -> dict:
         from service import form_requests
         form_request = form_requests.send_request(coordinator, community, "charter", "Our charter", [member_id],
                                                   datetime.now(timezone.utc) + timedelta(days=5))
+        inbound = InboundMessage(via="test", message_id=f"<reply-{community_id}@mail.example.net>",
+                                 raw=b"Subject: Re: Monthly call\r\n\r\nSee you there, maybe.\r\n",
+                                 purpose="reply", community_id=community_id, member_id=member_id, status="unclear",
+                                 subject="Re: Monthly call", text="See you there, maybe.", reason="no clear answer")
+        db.session.add(inbound)
         db.session.commit()
         objects = {"community_id": community_id, "membership_id": membership_id,
+                   "inbound_message_id": inbound.id,
                    "form_request_id": form_request.id, "request_id": form_request.id, "key": "purpose",
                    "import_id": record.id, "email_id": email.id, "meeting_id": meeting.id,
                    "practice_id": practice.id, "intake_entry_id": entry.id, "charter_id": charter.id}

@@ -12,7 +12,7 @@ from werkzeug.exceptions import NotFound
 from service import charters, communities, form_requests, intake, lessons, meetings, normalize, practices
 from service.errors import DomainError
 from service.extensions import db
-from service.models import Community, Coordinator, FormResponse, Meeting, Member, Membership
+from service.models import Community, Coordinator, FormResponse, InboundMessage, Meeting, Member, Membership
 from service.tokens import make_token
 from tests.conftest import PASSWORD, csrf_from, login, run_worker
 
@@ -116,7 +116,8 @@ def control_characters_stored() -> list:
 @pytest.fixture
 def world(app, personas, monkeypatch):
     """Riverside with a meeting Ana is invited to, a pending practice of hers, a lesson with a module,
-    a proposed charter and a charter form sent to her; the ids and member links the forms need."""
+    a proposed charter, a charter form sent to her and a reply of hers nobody understood; the ids and member
+    links the forms need."""
     monkeypatch.setitem(app.config, "INTAKE_MIN_FILL_SECONDS", 0)
     with app.app_context():
         alice = db.session.get(Coordinator, personas["alice"])
@@ -136,8 +137,14 @@ def world(app, personas, monkeypatch):
         request = form_requests.send_request(alice, riverside, "charter", "Our charter", [ana.id],
                                              meetings.to_utc(riverside, day, time(12)))
         response = db.session.scalar(select(FormResponse).where(FormResponse.request_id == request.id))
+        reply = InboundMessage(via="test", message_id="<world-reply@mail.example.net>", purpose="reply",
+                               raw=b"From: ana@example.org\r\nSubject: Re: Monthly call\r\n\r\nMaybe?\r\n",
+                               from_address=ana.email, subject="Re: Monthly call", community_id=riverside.id,
+                               member_id=ana.id, status="unclear", text="Maybe?", object_kind="meeting",
+                               object_id=meeting.id, detail={})
+        db.session.add(reply)
         db.session.commit()
-        ids = {"r": riverside.id, "harbor": harbor.id, "meeting": meeting.id, "practice": practice.id,
+        ids = {"r": riverside.id, "inbound": reply.id, "harbor": harbor.id, "meeting": meeting.id, "practice": practice.id,
                "lesson": lesson.id, "module": module.id, "charter": charter.id, "response": response.id,
                "membership": db.session.scalar(select(Membership.id).where(Membership.member_id == ana.id)),
                "rsvp": make_token("rsvp", ana.id, meeting.id), "share": make_token("practice", ana.id, riverside.id),

@@ -231,7 +231,7 @@ def _get_urls(app, world) -> list[str]:
     ids = {"community_id": world["r"], "meeting_id": world["meeting"], "membership_id": world["membership"],
            "practice_id": world["practice"], "lesson_id": world["lesson"], "module_id": world["module"],
            "charter_id": world["charter"], "response_id": world["response"], "email_id": 1, "import_id": 1,
-           "request_id": 1, "form_request_id": 1, "intake_entry_id": 1}
+           "request_id": 1, "form_request_id": 1, "intake_entry_id": 1, "inbound_message_id": world["inbound"]}
     urls = []
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static":
@@ -270,7 +270,7 @@ def test_a_nul_a_far_date_or_a_huge_id_in_any_posted_field_of_any_form_is_never_
     ids = {"community_id": world["r"], "meeting_id": world["meeting"], "membership_id": world["membership"],
            "practice_id": world["practice"], "lesson_id": world["lesson"], "module_id": world["module"],
            "charter_id": world["charter"], "response_id": world["response"], "email_id": 1, "import_id": 1,
-           "request_id": 1, "form_request_id": 1, "intake_entry_id": 1}
+           "request_id": 1, "form_request_id": 1, "intake_entry_id": 1, "inbound_message_id": world["inbound"]}
     tokens = {"rsvp.answer": world["rsvp"], "rsvp.feedback": world["rsvp"], "charter_links.show": world["vote"],
               "form_links.answer": world["form"], "intake_public.join": world["join"],
               "practice_links.share": world["share"]}

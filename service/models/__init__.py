@@ -4,6 +4,7 @@ from service.models.communities import Community, CommunityCoordinator, Organiza
 from service.models.coordinators import Coordinator
 from service.models.forms import Charter, CharterVote, FormAnswer, FormRequest, FormResponse, IntakeEntry
 from service.models.imports import MemberImport
+from service.models.imap_mailbox import ImapMailboxState
 from service.models.inbound import InboundMessage
 from service.models.lessons import DigestIssue, Lesson, LessonModule, Practice
 from service.models.meetings import Invitation, Meeting, Reminder
@@ -12,6 +13,6 @@ from service.models.outbox import BounceEvent, OutboundEmail, Suppression
 
 __all__ = [
     "AuditEvent", "BounceEvent", "Charter", "CharterVote", "FormAnswer", "FormRequest", "FormResponse",
-    "InboundMessage", "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
+    "ImapMailboxState", "InboundMessage", "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
     "DigestIssue", "Invitation", "Lesson", "LessonModule", "Meeting", "Practice", "MemberImport", "Membership", "Reminder", "Organization", "OutboundEmail", "Suppression",
 ]

@@ -8,6 +8,7 @@ from forms.member import ConfirmForm
 from service import communities, outbox, practices
 from service.errors import DomainError
 from service.extensions import db
+from service.inbound import inbox
 from service.views.helpers import community_or_404, show_domain_error
 
 bp = Blueprint("communities", __name__)
@@ -46,6 +47,7 @@ def show(community_id: int):
                            organizations=communities.organizations(community),
                            not_receiving=outbox.members_not_receiving(community),
                            pending_practices=practices.pending_count(community),
+                           replies_waiting=inbox.needing_a_person(community),
                            confirm_form=ConfirmForm())
 
 

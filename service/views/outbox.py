@@ -1,14 +1,19 @@
-"""Dashboard: the Outbox: every email queued or sent, and in embedded mode the message itself."""
+"""Dashboard: the Outbox: every email queued or sent, and in embedded mode the message itself (and a reply to it
+tried as its member would send it)."""
+import smtplib
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from forms.member import ConfirmForm
+from forms.tried_reply import TriedReplyForm
 from service.extensions import db
 
 from service import bounces, members, normalize, outbox
 from service.communities import visible_communities_query
+from service.inbound import tried_replies
 from service.mailsink import find_captured
 from service.models.outbox import OUTBOX_STATUSES
 from service.views.helpers import community_or_404, sandboxed_html
@@ -88,14 +93,49 @@ def _email_or_404(email_id: int):
     return email
 
 
+def _captured(email):
+    if current_app.config["EMBEDDED_MAIL"] and email.message_id:
+        return find_captured(current_app.config["MAIL_SINK_DIR"], email.message_id)
+    return None
+
+
 @bp.route("/<int:email_id>")
 @login_required
 def show(email_id: int):
     email = _email_or_404(email_id)
-    captured = None
-    if current_app.config["EMBEDDED_MAIL"] and email.message_id:
-        captured = find_captured(current_app.config["MAIL_SINK_DIR"], email.message_id)
-    return render_template("outbox/show.html", email=email, captured=captured, form=ConfirmForm())
+    captured = _captured(email)
+    return render_template("outbox/show.html", email=email, captured=captured, form=ConfirmForm(),
+                           **_reply_as_member(email, captured, TriedReplyForm()))
+
+
+def _reply_as_member(email, captured, form) -> dict:
+    """What the page needs to offer "Reply as this member" (embedded mode, a message one can reply to)."""
+    if not tried_replies.can_reply_as_member(email, captured):
+        return {"reply_form": None, "tried": []}
+    return {"reply_form": form, "tried": tried_replies.tried_replies(email)}
+
+
+@bp.route("/<int:email_id>/reply-as-member", methods=["POST"])
+@login_required
+def reply_as_member(email_id: int):
+    """Send a reply from the member's address through the embedded sink, as their mail client would."""
+    email = _email_or_404(email_id)
+    captured = _captured(email)
+    if not tried_replies.can_reply_as_member(email, captured):
+        abort(404)
+    form = TriedReplyForm()
+    if not form.validate_on_submit():
+        return render_template("outbox/show.html", email=email, captured=captured, form=ConfirmForm(),
+                               **_reply_as_member(email, captured, form)), 400
+    try:
+        tried_replies.send_reply_as_member(email, captured, form.text.data)
+    except (OSError, smtplib.SMTPException) as error:
+        flash(_("The local mail sink did not take the reply (%(error)s). Is `make run` still running?",
+                error=error), "error")
+    else:
+        flash(_("The reply was sent from the member's address. What was understood is listed below once the "
+                "worker has read it: reload the page in a few seconds."))
+    return redirect(url_for("outbox.show", email_id=email.id, _anchor="tried-replies"))
 
 
 @bp.route("/<int:email_id>/html")
