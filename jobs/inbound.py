@@ -3,9 +3,9 @@ from jobs.context import job_context
 
 
 def process(inbound_id: int) -> str:
-    from service.inbound.process import process as process_message
+    from service.inbound.process import process_with_waiting
     with job_context():
-        return process_message(inbound_id)
+        return process_with_waiting(inbound_id)
 
 
 def poll_imap() -> str:

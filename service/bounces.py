@@ -9,7 +9,6 @@ import re
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from email.utils import parseaddr
 
 from flask import current_app
 from flufl.bounce import all_failures
@@ -19,6 +18,7 @@ from service import audit, clock, normalize
 from service.addresses import read_address
 from service.errors import DomainError
 from service.inbound.automatic import auto_reply_reason
+from service.inbound.message import address_of
 from service.extensions import db
 from service.models import (BounceEvent, CommunityCoordinator, Coordinator, Member, Membership, OutboundEmail,
                             Suppression)
@@ -58,7 +58,7 @@ def record_bounce(member: Member, kind: str, diagnostic: str, outbound_email_id:
 
 def is_delivery_report(message: EmailMessage) -> bool:
     """An MTA's report on a delivery: a DSN, or an Exim/Gmail-style bounce (these carry Auto-Submitted too)."""
-    sender = parseaddr(str(message.get("From") or ""))[1].partition("@")[0].lower()
+    sender = address_of(str(message.get("From") or ""))[1].partition("@")[0].lower()
     return message.get_content_type() == "multipart/report" or bool(message.get("X-Failed-Recipients")) \
         or sender in REPORTING_SENDERS
 

@@ -5,17 +5,29 @@ other is a mail loop) and never counted as an RSVP, a vote or a bounce.
 """
 import re
 from email.message import EmailMessage
+from email.utils import parseaddr
 
 from flask import current_app
-from email.utils import parseaddr
+
+from service.inbound.message import address_of
 
 AUTO_REPLY_SUBJECT_WORDS = ("out of office", "out of the office", "automatic reply", "auto-reply", "autoreply",
                             "auto reply", "vacation", "away from my desk", "fuera de la oficina",
                             "respuesta automática", "respuesta automatica", "ausente", "de vacaciones")
-AUTO_REPLY_BODY = re.compile(
-    r"\b(i am|i'm|i will be|i'll be)\s+(currently\s+)?(out of (the )?office|away|on (annual )?(leave|vacation|holiday))"
-    r"|\b(estoy|estar[ée])\s+(actualmente\s+)?(fuera de la oficina|de vacaciones|ausente)"
-    r"|\bthis is an automatic(ally generated)? (reply|response|message)"
+# An out-of-office notice says the person is away *and* until when, or how to reach someone else; a member's
+# reply may say the first ("No, I'll be on vacation that week") and is an answer, not a notice.
+AWAY = re.compile(
+    r"\b(i am|i'm|i will be|i'll be)\s+(currently\s+)?(out of (the )?office|away( from (the|my) (office|desk))?"
+    r"|on (annual |parental |maternity |paternity |sick |medical )?(leave|vacation|holiday))"
+    r"|\b(estoy|estar[ée]|me encuentro)\s+(actualmente\s+)?(fuera de la oficina|de vacaciones|ausente|de baja"
+    r"|de permiso)|\b(actualmente )?no estoy en la oficina", re.IGNORECASE)
+AWAY_NOTICE = re.compile(
+    r"\b(until|till|returning|return on|back on|will be back|when i return|upon my return|limited access"
+    r"|no access|without access|not checking|urgent|in my absence|my colleague"
+    r"|hasta el|hasta mi regreso|a mi regreso|mi vuelta|regreso el|vuelvo el|volver[ée]|sin acceso"
+    r"|no tendr[ée] acceso|acceso limitado|urgente|en mi ausencia)\b", re.IGNORECASE)
+SAYS_AUTOMATIC = re.compile(
+    r"\bthis is an automatic(ally generated)? (reply|response|message)"
     r"|\beste es un mensaje autom[aá]tico|\brespuesta autom[aá]tica", re.IGNORECASE)
 ROBOT_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|do-?not-?reply|bounces?)([+._-].*)?$")
 BULK_PRECEDENCE = ("bulk", "junk", "list", "auto_reply")
@@ -33,9 +45,11 @@ def auto_reply_reason(message: EmailMessage, text: str = "") -> str | None:
     if message.get("X-Autoreply") or message.get("X-Autorespond"):
         return "automatic (X-Autoreply)"
     subject = " ".join(str(message.get("Subject") or "").lower().split())
-    if any(words in subject for words in AUTO_REPLY_SUBJECT_WORDS):
+    label = subject.split(":", 1)[0]  # "Automatic reply: <our subject>"; our own words after it say nothing
+    if any(words in label for words in AUTO_REPLY_SUBJECT_WORDS):
         return "an out-of-office or automatic reply (its subject)"
-    if AUTO_REPLY_BODY.search(text[:BODY_CHARS_CHECKED]):
+    opening = text[:BODY_CHARS_CHECKED]
+    if SAYS_AUTOMATIC.search(opening) or (AWAY.search(opening) and AWAY_NOTICE.search(opening)):
         return "an out-of-office or automatic reply (its text)"
     return None
 
@@ -45,7 +59,7 @@ def automatic_reason(incoming) -> str | None:
     if incoming.message is None:
         return None
     return_path = incoming.headers.get("return-path", "").strip()
-    if return_path and parseaddr(return_path)[1] == "" and "<>" in return_path:
+    if return_path and address_of(return_path)[1] == "" and "<>" in return_path:
         return "automatic (empty Return-Path: a delivery report or robot)"
     local, _, domain = incoming.from_address.rpartition("@")
     if ROBOT_SENDERS.match(local):

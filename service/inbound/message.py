@@ -7,19 +7,57 @@ scripts. What could not be read is listed in `problems`, never raised.
 """
 import re
 from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from functools import lru_cache
+from email import message_from_bytes
+from email.headerregistry import BaseHeader, UnstructuredHeader
 from email.message import EmailMessage
+from email.policy import EmailPolicy
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
 
 from flask import current_app
 
-MESSAGE_ID = re.compile(r"<[^<>\s]{1,250}>")
+from service import normalize
+
+MESSAGE_ID = re.compile(r"<[^<>\s\x00-\x1f\x7f]{1,250}>")
 MAX_HEADER_CHARS = 2000        # a header longer than this is cut before we look at it
+MAX_HEADER_BLOCK = 256 * 1024   # the header block we parse (as store.py reads it)
+HEADER_END = re.compile(rb"\r?\n\r?\n")
+MAX_PARSED_HEADER_CHARS = 20_000  # the raw value the header parser is given (its time grows with the length)
 MAX_TEXT_CHARS = 100_000       # the body text we read (a reply is short; the rest is quoted history)
 CHECKED_HEADERS = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "x-auto-response-suppress",
                    "return-path", "list-id", "list-unsubscribe", "delivered-to", "x-original-to", "to", "cc",
                    "content-type", "x-failed-recipients", "feedback-type")
+
+
+class UnreadableHeader(UnstructuredHeader, BaseHeader):
+    """A header the structured parser could not take, kept as the text it is."""
+
+
+class BoundedPolicy(EmailPolicy):
+    """The default policy, except that a header value is cut before it is parsed (the structured-header
+    parser takes seconds on a megabyte-long line, and a worker must not), a header it cannot parse
+    (comments nested thousands deep make it recurse until Python stops it) is read as plain text, so that
+    nothing that reads a header (ours, or bounce processing's) raises, and a value parsed once is not
+    parsed again (the standard library parses Content-Type anew on every get_content_type(): a quarter of
+    a reply's processing time went there)."""
+
+    def header_fetch_parse(self, name, value):
+        if hasattr(value, "name"):
+            return value
+        return _parsed_header(self, name, value[:MAX_PARSED_HEADER_CHARS])
+
+
+@lru_cache(maxsize=1024)
+def _parsed_header(policy: EmailPolicy, name: str, value: str):
+    """A parsed header (immutable, so one object may serve every message that carries the same line)."""
+    try:
+        return EmailPolicy.header_fetch_parse(policy, name, value)
+    except Exception:
+        return UnreadableHeader(name, "".join(value.splitlines()))
+
+
+BOUNDED = BoundedPolicy()
 
 
 @dataclass
@@ -41,26 +79,51 @@ class Incoming:
         """Addresses in Delivered-To, X-Original-To, To and Cc, in that order."""
         found = []
         for name in ("delivered-to", "x-original-to", "to", "cc"):
-            found.extend(address for _name, address in getaddresses([self.headers.get(name, "")]) if address)
+            found.extend(address for _name, address in addresses(self.headers.get(name, "")) if address)
         return found
 
 
 def read_message(raw: bytes) -> Incoming:
     """The message as far as it can be read; what could not be read is in `problems`."""
+    problems: list[str] = []
     try:
-        message = message_from_bytes(raw, policy=policy.default)
+        message = message_from_bytes(_bounded(raw, current_app.config["INBOUND_MAX_PARTS"], problems),
+                                     policy=BOUNDED)
     except Exception as error:  # the parser is lenient; this is for what even it cannot take
-        return Incoming(message=None, problems=[f"unreadable message: {type(error).__name__}"])
-    incoming = Incoming(message=message)
+        return Incoming(message=None, problems=problems + [f"unreadable message: {type(error).__name__}"])
+    incoming = Incoming(message=message, problems=problems)
     incoming.headers = {name: _header(message, name, incoming.problems) for name in CHECKED_HEADERS
                         if message.get(name) is not None}
     incoming.from_name, incoming.from_address = _sender(_header(message, "from", incoming.problems))
-    incoming.subject = " ".join(_header(message, "subject", incoming.problems).split())[:255]
+    incoming.subject = normalize.text(_header(message, "subject", incoming.problems))[:255]
     incoming.message_id = (message_ids(_header(message, "message-id", incoming.problems)) or [""])[0]
     incoming.in_reply_to = (message_ids(_header(message, "in-reply-to", incoming.problems)) or [""])[0]
     incoming.references = message_ids(_header(message, "references", incoming.problems, limit=20_000))[-50:]
     _read_parts(message, incoming)
     return incoming
+
+
+def _bounded(raw: bytes, max_parts: int, problems: list[str]) -> bytes:
+    """The bytes the parser is given: a header block cut at MAX_HEADER_BLOCK, and the body cut after the
+    delimiter lines of the parts we read. The parser's time grows with every header line and every part
+    (it parses each part's Content-Type several times: 60,000 empty parts fit in 2 MB and took 48 s)."""
+    blank = HEADER_END.search(raw)
+    end = blank.start() if blank else len(raw)
+    if end > MAX_HEADER_BLOCK:
+        raw = raw[:raw.rfind(b"\n", 0, MAX_HEADER_BLOCK) + 1] + raw[end:]
+        problems.append(f"header block over {MAX_HEADER_BLOCK // 1024} KB: the rest of it not read")
+    delimiters = 2 * max_parts + 10  # an opening and maybe a closing delimiter line per part
+    if raw.count(b"\n--") > delimiters:
+        position = -1
+        for _ in range(delimiters):
+            position = raw.find(b"\n--", position + 1)
+        raw = raw[:position + 1]
+        problems.append(too_many_parts(max_parts))
+    return raw
+
+
+def too_many_parts(max_parts: int) -> str:
+    return f"more than {max_parts} parts: the rest not read"
 
 
 def message_ids(value: str) -> list[str]:
@@ -69,31 +132,50 @@ def message_ids(value: str) -> list[str]:
 
 
 def _header(message: EmailMessage, name: str, problems: list[str], limit: int = MAX_HEADER_CHARS) -> str:
+    value = message.get(name)
+    if isinstance(value, UnreadableHeader):
+        problems.append(f"unreadable {name} header: read as plain text")
+    return str(value)[:limit] if value is not None else ""
+
+
+def addresses(value: str) -> list[tuple[str, str]]:
+    """(name, address) pairs of a header value; none when it cannot be read (comments nested too deep make
+    the standard parser recurse until Python stops it)."""
     try:
-        value = message.get(name)
-        return str(value)[:limit] if value is not None else ""
-    except Exception as error:  # a header the policy cannot decode (bad RFC 2047, a defect it raises on)
-        problems.append(f"unreadable {name} header: {type(error).__name__}")
-        raw = message.get_all(name, failobj=[""])
-        return str(raw[0])[:limit] if raw else ""
+        return getaddresses([value])
+    except RecursionError:
+        return []
+
+
+def address_of(value: str) -> tuple[str, str]:
+    """parseaddr that never raises."""
+    try:
+        return parseaddr(value)
+    except RecursionError:
+        return "", ""
 
 
 def _sender(value: str) -> tuple[str, str]:
-    name, address = parseaddr(value)
-    address = address.strip().lower()
-    return " ".join(name.split())[:200], address if "@" in address and len(address) <= 254 else ""
+    name, address = address_of(value)
+    address = normalize.text(address).lower()
+    return normalize.text(name)[:200], address if "@" in address and len(address) <= 254 else ""
 
 
 def _read_parts(message: EmailMessage, incoming: Incoming) -> None:
     """Body text (plain preferred, else HTML made text), HTML and calendar parts, within the part limits."""
     config = current_app.config
-    plain, html = None, None
+    plain, html, seen = None, None, []
     for part, depth, number in _walk(message, config["INBOUND_MAX_DEPTH"], incoming.problems):
         if number >= config["INBOUND_MAX_PARTS"]:
-            incoming.problems.append(f"more than {config['INBOUND_MAX_PARTS']} parts: the rest not read")
+            if too_many_parts(config["INBOUND_MAX_PARTS"]) not in incoming.problems:
+                incoming.problems.append(too_many_parts(config["INBOUND_MAX_PARTS"]))
             break
+        seen.append(part)
         content_type = part.get_content_type()
         if part.is_multipart():
+            continue
+        if part.get_content_maintype() == "multipart":  # no boundary (or none found): its text as written
+            plain = _decoded(part, incoming.problems) if plain is None else plain
             continue
         if content_type == "text/calendar" or (part.get_filename() or "").lower().endswith(".ics"):
             incoming.calendar_parts.append(_decoded(part, incoming.problems))
@@ -103,9 +185,19 @@ def _read_parts(message: EmailMessage, incoming: Incoming) -> None:
             plain = _decoded(part, incoming.problems)
         elif content_type == "text/html" and html is None:
             html = _decoded(part, incoming.problems)
+    for part in seen:  # after decoding: bad base64 or quoted-printable is found then
+        _note_defects(part, incoming.problems)
     incoming.html = html
     text = plain if plain is not None and plain.strip() else (html_to_text(html) if html else "")
-    incoming.text = text.replace("\r\n", "\n").replace("\r", "\n")[:MAX_TEXT_CHARS]
+    incoming.text = normalize.text(text[:MAX_TEXT_CHARS], multiline=True)  # NUL and other controls out
+
+
+def _note_defects(part, problems: list[str]) -> None:
+    """The parser's findings on malformed MIME (it reads on; a coordinator may want to know why text is odd)."""
+    for defect in part.defects[:5]:
+        note = f"malformed MIME: {type(defect).__name__}"
+        if note not in problems and len(problems) < 20:
+            problems.append(note)
 
 
 def _walk(message: EmailMessage, max_depth: int, problems: list[str]):
@@ -125,14 +217,23 @@ def _walk(message: EmailMessage, max_depth: int, problems: list[str]):
 
 
 def _decoded(part, problems: list[str]) -> str:
-    """The part's text in its charset; an unknown or lying charset is read as UTF-8 with replacement."""
+    """The part's text in its charset; an unknown or lying charset is read as UTF-8, else as Windows-1252
+    (what mislabelled Western European mail almost always is), else with replacement characters."""
     payload = part.get_payload(decode=True) or b""
     charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset)
     except (LookupError, UnicodeDecodeError):
-        problems.append(f"text not in its declared charset {charset[:40]!r}: read with replacement characters")
-        return payload.decode("utf-8", errors="replace")
+        pass
+    for fallback in ("utf-8", "windows-1252"):
+        try:
+            text = payload.decode(fallback)
+        except UnicodeDecodeError:
+            continue
+        problems.append(f"text not in its declared charset {charset[:40]!r}: read as {fallback}")
+        return text
+    problems.append(f"text not in its declared charset {charset[:40]!r}: read with replacement characters")
+    return payload.decode("utf-8", errors="replace")
 
 
 class _TextFromHtml(HTMLParser):

@@ -9,17 +9,16 @@ webhook called again) is stored and processed once.
 import hashlib
 from datetime import timedelta
 from email.parser import BytesHeaderParser
-from email import policy
-from email.utils import getaddresses, parseaddr
 
 from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.orm import make_transient_to_detached
 
-from service import clock
+from service import clock, normalize
 from service.addresses import read_address
 from service.extensions import db
-from service.inbound.message import message_ids
+from service.inbound.message import BOUNDED, MAX_HEADER_BLOCK, address_of, addresses, message_ids
 from service.models import InboundMessage
 from service.queue import enqueue_after_commit, get_queue
 from service.sql import dialect_insert
@@ -47,14 +46,14 @@ def receive(raw: bytes, envelope_to: str, via: str, envelope_from: str = "") -> 
     message_id = (message_ids(_value(headers, "Message-ID")) or [None])[0] \
         or f"<{hashlib.sha256(raw).hexdigest()}@no-message-id>"
     recipient = our_recipient(envelope_to, headers)
-    purpose = read_address(recipient)[0] if recipient and read_address(recipient) else "unknown"
+    purpose = read_address(recipient)[0] if recipient else "unknown"  # our_recipient read it: it is ours
     inserted = db.session.execute(
         dialect_insert(InboundMessage).on_conflict_do_nothing(index_elements=["message_id"])
         .returning(InboundMessage.id),
-        [{"via": via, "envelope_to": (recipient or envelope_to or "")[:254], "envelope_from": envelope_from[:254],
-          "message_id": message_id[:255], "raw": raw, "size": len(raw),
-          "from_address": parseaddr(_value(headers, "From"))[1].lower()[:254],
-          "subject": " ".join(_value(headers, "Subject").split())[:255], "purpose": purpose,
+        [{"via": via, "envelope_to": normalize.text(recipient or envelope_to)[:254],
+          "envelope_from": normalize.text(envelope_from)[:254], "message_id": message_id[:255], "raw": raw,
+          "size": len(raw), "from_address": normalize.text(address_of(_value(headers, "From"))[1]).lower()[:254],
+          "subject": normalize.text(_value(headers, "Subject"))[:255], "purpose": purpose,
           "status": "received", "reason": "", "text": "", "detail": {}, "attempts": 0}]).scalar()
     if inserted is None:
         db.session.rollback()
@@ -65,19 +64,28 @@ def receive(raw: bytes, envelope_to: str, via: str, envelope_from: str = "") -> 
     except RedisError:  # stored and committed; the sweeper enqueues what is still `received`
         current_app.logger.warning("inbound message %s stored; Redis is down, the sweeper will process it",
                                    inserted)
-    return db.session.get(InboundMessage, inserted), True
+    return _stored(inserted), True
+
+
+def _stored(row_id: int) -> InboundMessage:
+    """The stored row, its columns read only when the caller asks for them (the MTA pipe and a burst of
+    deliveries need only that it is stored: a SELECT here was a fifth of the time `receive` takes)."""
+    row = InboundMessage(id=row_id)
+    make_transient_to_detached(row)
+    db.session.add(row)
+    return row
 
 
 def our_recipient(envelope_to: str, headers) -> str:
     """The first of the envelope recipient and the recipient headers that is a signed address of ours."""
     candidates = [envelope_to] + [address for name in RECIPIENT_HEADERS
-                                  for _name, address in getaddresses([_value(headers, name)]) if address]
+                                  for _name, address in addresses(_value(headers, name)) if address]
     return next((address for address in candidates if address and read_address(address)), "")
 
 
 def _headers(raw: bytes):
     """The header block only (the body is not parsed here), decoded as the default policy does."""
-    return BytesHeaderParser(policy=policy.default).parsebytes(raw[:256 * 1024])
+    return BytesHeaderParser(policy=BOUNDED).parsebytes(raw[:MAX_HEADER_BLOCK])
 
 
 def _value(headers, name: str) -> str:
