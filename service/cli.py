@@ -175,6 +175,7 @@ def receive(recipient, sender):
     address of INBOUND_DOMAIN: replies, unsubscribes, calendar answers, bounces)."""
     from sqlalchemy.exc import OperationalError
     from service.inbound.store import TooLarge, receive as store
+    from service.queue import enqueue_deferred
     raw = sys.stdin.buffer.read(current_app.config["INBOUND_MAX_BYTES"] + 1)
     try:
         row, new = store(raw, recipient, "mta", sender)
@@ -184,8 +185,12 @@ def receive(recipient, sender):
     except OperationalError:
         click.echo("the database is unavailable; try again later", err=True)
         sys.exit(EX_TEMPFAIL)
-    click.echo(f"stored as message {row.id}; processing queued" if new
-               else f"already received as message {row.id}")
+    if not new:
+        click.echo(f"already received as message {row.id}")
+    elif enqueue_deferred():
+        click.echo(f"stored as message {row.id}; Redis is unavailable, the sweeper will queue its processing")
+    else:
+        click.echo(f"stored as message {row.id}; processing queued")
 
 
 # The MTA entry of earlier versions: the same door, kept so existing transports go on working.

@@ -11,7 +11,6 @@ from datetime import timedelta
 from email.parser import BytesHeaderParser
 
 from flask import current_app
-from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -59,11 +58,7 @@ def receive(raw: bytes, envelope_to: str, via: str, envelope_from: str = "") -> 
         db.session.rollback()
         return db.session.scalar(select(InboundMessage).where(InboundMessage.message_id == message_id[:255])), False
     enqueue_after_commit(PROCESS_JOB, inserted)
-    try:
-        db.session.commit()
-    except RedisError:  # stored and committed; the sweeper enqueues what is still `received`
-        current_app.logger.warning("inbound message %s stored; Redis is down, the sweeper will process it",
-                                   inserted)
+    db.session.commit()  # with Redis down the job waits: the sweeper enqueues what is still `received`
     return _stored(inserted), True
 
 
