@@ -23,6 +23,10 @@ LOG_FORMATS = ("text", "json")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
+PLACEHOLDER_POSTAL_ADDRESS = "COP Coordination Service, 100 Main Street, Springfield"
+RATE_LIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -136,6 +140,12 @@ def _check_public_names(settings: dict) -> None:
     if _is_local_host(settings["INBOUND_DOMAIN"]):
         raise ConfigError("INBOUND_DOMAIN must be a real domain whose mail reaches us in production, "
                           f"got {settings['INBOUND_DOMAIN']!r}")
+    if settings["POSTAL_ADDRESS"] == PLACEHOLDER_POSTAL_ADDRESS:
+        raise ConfigError("POSTAL_ADDRESS must be your organization's postal address in production (every "
+                          "community email shows it, as bulk-mail rules require); the placeholder is still set")
+    if settings["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        raise ConfigError("DATABASE_URL must be a postgresql:// URL in production; SQLite is the embedded "
+                          "default for trying the service on one machine")
 
 
 def _webhook_secret(env, production):
@@ -175,9 +185,21 @@ def _imap_settings(env, production) -> dict:
     return settings
 
 
+def _mail_use_ssl(env) -> bool:
+    """MAIL_USE_SSL (implicit TLS, port 465) and MAIL_USE_TLS (STARTTLS, port 587) exclude each other."""
+    use_ssl = _bool(env, "MAIL_USE_SSL", False)
+    if use_ssl and _bool(env, "MAIL_USE_TLS", False):
+        raise ConfigError("MAIL_USE_TLS (STARTTLS, usually port 587) and MAIL_USE_SSL (TLS from the start, usually "
+                          "port 465) are two ways to encrypt: set one of them")
+    return use_ssl
+
+
 def _rate_limit_storage(env, production, redis_url):
     """Where login attempts are counted: shared Redis in production, since each web process counts apart in memory."""
     uri = _text(env, "RATELIMIT_STORAGE_URI")
+    if uri is not None and urlsplit(uri).scheme not in RATE_LIMIT_SCHEMES:
+        raise ConfigError(f"RATELIMIT_STORAGE_URI must start with one of {', '.join(RATE_LIMIT_SCHEMES)}, "
+                          f"got {uri!r}")
     if production and uri is not None and uri.startswith("memory:"):
         raise ConfigError("RATELIMIT_STORAGE_URI must not be memory:// in production: each web process would "
                           "count failed logins apart; leave it unset to use REDIS_URL")
@@ -230,7 +252,7 @@ def load_settings(env=None) -> dict:
         "MAIL_SERVER": mail_server or "127.0.0.1",
         "MAIL_PORT": _int(env, "MAIL_PORT", 8025 if mail_server is None else 25, 1, 65535),
         "MAIL_USE_TLS": _bool(env, "MAIL_USE_TLS", False),
-        "MAIL_USE_SSL": _bool(env, "MAIL_USE_SSL", False),
+        "MAIL_USE_SSL": _mail_use_ssl(env),
         "MAIL_USERNAME": _text(env, "MAIL_USERNAME"),
         "MAIL_PASSWORD": _text(env, "MAIL_PASSWORD"),
         "MAIL_DEFAULT_SENDER": _text(env, "MAIL_DEFAULT_SENDER", "COP Coordinator <cop@localhost>"),
@@ -255,7 +277,7 @@ def load_settings(env=None) -> dict:
         "BOUNCE_HALF_LIFE_DAYS": _int(env, "BOUNCE_HALF_LIFE_DAYS", 14, 1, 365),
         "MEMBER_LINK_MAX_AGE_DAYS": _int(env, "MEMBER_LINK_MAX_AGE_DAYS", 90, 60, 3650),
         "PUBLIC_BASE_URL": _url(env, "PUBLIC_BASE_URL", "http://127.0.0.1:5000", ("http", "https")).rstrip("/"),
-        "POSTAL_ADDRESS": _text(env, "POSTAL_ADDRESS", "COP Coordination Service, 100 Main Street, Springfield"),
+        "POSTAL_ADDRESS": _text(env, "POSTAL_ADDRESS", PLACEHOLDER_POSTAL_ADDRESS),
         "DEFAULT_TIME_ZONE": _timezone(env, "DEFAULT_TIME_ZONE", "America/Chicago"),
         "LOGIN_RATE_LIMIT": _text(env, "LOGIN_RATE_LIMIT", "5 per minute"),
         "RATELIMIT_STORAGE_URI": _rate_limit_storage(env, production, redis_url or ""),

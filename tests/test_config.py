@@ -1,4 +1,6 @@
 """Settings are strict: a bad value stops start-up naming the variable."""
+import re
+
 import pytest
 
 from service import create_app
@@ -7,7 +9,7 @@ from service.config import DEV_SECRET_KEY, ConfigError, load_settings
 PRODUCTION = {"APP_ENV": "production", "SECRET_KEY": "x" * 40, "DATABASE_URL": "postgresql://db/cop",
               "REDIS_URL": "redis://cache:6379/0", "MAIL_SERVER": "smtp.example.org",
               "PUBLIC_BASE_URL": "https://cop.example.org", "MAIL_DEFAULT_SENDER": "COP <cop@example.org>",
-              "INBOUND_DOMAIN": "in.cop.example.org"}
+              "INBOUND_DOMAIN": "in.cop.example.org", "POSTAL_ADDRESS": "Riverside Center, 12 Elm Street, Springfield"}
 
 
 def test_embedded_defaults_need_nothing_but_python():
@@ -99,3 +101,22 @@ def test_create_app_refuses_to_start_with_bad_environment(monkeypatch):
     monkeypatch.setenv("MAIL_PORT", "abc")
     with pytest.raises(ConfigError, match="MAIL_PORT"):
         create_app()
+
+
+@pytest.mark.parametrize("changed, message", [
+    ({"POSTAL_ADDRESS": None}, "POSTAL_ADDRESS must be your organization's postal address"),
+    ({"DATABASE_URL": "sqlite:////srv/cop/cop.sqlite3"}, "DATABASE_URL must be a postgresql:// URL in production"),
+    ({"MAIL_USE_TLS": "true", "MAIL_USE_SSL": "true"}, "MAIL_USE_TLS (STARTTLS, usually port 587) and MAIL_USE_SSL"),
+    ({"RATELIMIT_STORAGE_URI": "memcache://cache:11211"}, "RATELIMIT_STORAGE_URI must start with one of"),
+])
+def test_production_refuses_settings_that_would_fail_later_naming_the_variable(changed, message):
+    env = {**PRODUCTION, **{key: value for key, value in changed.items() if value is not None}}
+    for key in [key for key, value in changed.items() if value is None]:
+        del env[key]
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(env)
+
+
+def test_tls_and_ssl_together_are_refused_in_development_too():
+    with pytest.raises(ConfigError, match="set one of them"):
+        load_settings({"MAIL_USE_TLS": "1", "MAIL_USE_SSL": "1"})
