@@ -583,6 +583,11 @@ def print_report(results: list[dict], args, message_bytes: float) -> None:
         verdicts.append((f"worker peak RSS flat (grows <= {allowed:.1f} MB): {before:.1f} MB at {small['size']}, "
                          f"{after:.1f} MB at {large['size']}", after - before <= allowed))
     verdicts.append(("every row sent, sink counted exactly N each time", all(r["complete"] for r in results)))
+    print_verdicts(verdicts)
+
+
+def print_verdicts(verdicts: list[tuple[str, bool]]) -> None:
+    """Each target as PASS or FAIL with its figure, then the verdict."""
     print()
     for text, ok in verdicts:
         print(f"{'PASS' if ok else 'FAIL'}  {text}")

@@ -434,10 +434,7 @@ def print_report(pairs: list[dict], args, cli_ms: float | None, message_bytes: f
     verdicts = [(f"ratio pipeline/baseline >= {TARGET_RATIO} (median of {len(pairs)} pairs): {ratio(median):.2f}",
                  ratio(median) >= TARGET_RATIO),
                 ("every reply accounted for, none received/failed, in every pair", complete)]
-    print()
-    for text, ok in verdicts:
-        print(f"{'PASS' if ok else 'FAIL'}  {text}")
-    print(f"verdict: {'PASS' if all(ok for _t, ok in verdicts) else 'FAIL'}")
+    fanout.print_verdicts(verdicts)
 
 
 # --- main ----------------------------------------------------------------------------------------
