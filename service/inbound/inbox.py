@@ -13,7 +13,6 @@ the member the reply address belongs to, so those actions need the
 coordinator to confirm they checked who wrote it (`sender_confirmed`);
 ignoring it or processing it again does not.
 """
-import re
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, select
@@ -24,6 +23,7 @@ from service.clock import now
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound.confirmations import confirm
+from service.inbound.intent import subject_without_prefixes
 from service.inbound.message import read_message
 from service.inbound.process import finish, same_address
 from service.inbound.store import PROCESS_JOB
@@ -36,8 +36,6 @@ CAN_PROCESS_AGAIN = ("held", "failed")
 RSVP_ACTIONS = {"rsvp_yes": "yes", "rsvp_no": "no", "rsvp_maybe": "maybe"}
 FOR_THE_MEMBER = (*RSVP_ACTIONS, "practice", "comment")  # actions that record something in the member's name
 ACTIONS = (*FOR_THE_MEMBER, "ignore", "process_again")
-# What mail clients put before the subject they answer or forward, in several languages ("Re:", "AW:", "RV:"...).
-REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|rv|r|fwd?|rif|enc|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 # Held and unclear first, then failed, then the rest, newest first within each.
 _ORDER = case((InboundMessage.status.in_(("held", "unclear")), 0), (InboundMessage.status == "failed", 1),
               (InboundMessage.status == "received", 2), else_=3)
@@ -188,7 +186,7 @@ def _for_the_member(row: InboundMessage, community: Community, action: str, meet
                 meeting_id=meeting.id, note=note[:500])
         said = _("%(name)s's answer to “%(title)s” is recorded.", name=name, title=meeting.title)
     elif action == "practice":
-        title = REPLY_PREFIX.sub("", row.subject or "").strip() or text.partition("\n")[0]
+        title = subject_without_prefixes(row.subject) or text.partition("\n")[0]
         practice = practices.submit_practice(community, member, title[:practices.MAX_TITLE], text, source="email")
         finish(row, "done", "practice", practice_id=practice.id)
         confirm("reply_practice", row, read_message(row.raw), member, community, by_a_person=True,

@@ -62,7 +62,8 @@ NEGATIONS = re.compile(r"\b(?:not|no|never|cant|cannot|dont|wont|wouldnt|couldnt
 GREETING_LINE = re.compile(r"^(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|hola|buen dia|buenos dias|"
                            r"buenas tardes|buenas noches|buenas|estimad[ao]s?|querid[ao]s?)(?: \w+){0,3}$")
 EMOJI_WORDS = {"\U0001F44D": " yes ", "\U0001F44E": " no "}  # thumbs up / down
-REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|rv|fw|fwd|tr|res)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+# What mail clients put before the subject they answer or forward, in several languages ("Re:", "AW:", "RV:"...).
+REPLY_PREFIX = re.compile(r"^\s*(?:(?:re|aw|sv|rv|r|fw|fwd|rif|enc|tr|res)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE)
 
 
 def _phrase_pattern(phrases) -> re.Pattern:
