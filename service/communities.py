@@ -26,6 +26,14 @@ def visible_communities_query(coordinator: Coordinator) -> Select:
     return query
 
 
+def role_in(coordinator: Coordinator, community_id: int) -> str | None:
+    """What this account is in the community: "admin", "coordinator", "leader", "observer" or None."""
+    if coordinator.is_admin:
+        return "admin"
+    return db.session.scalar(select(CommunityCoordinator.role).where(
+        CommunityCoordinator.community_id == community_id, CommunityCoordinator.coordinator_id == coordinator.id))
+
+
 def community_for(coordinator: Coordinator, community_id: int) -> Community | None:
     """The community if this coordinator may see it, else None (views answer 404)."""
     return db.session.scalar(visible_communities_query(coordinator).where(Community.id == community_id))

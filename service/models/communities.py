@@ -9,6 +9,10 @@ from service.models.base import created_at_column
 
 STAGES = ("forming", "defining", "managing", "sustaining")
 CADENCES = ("weekly", "biweekly", "monthly")
+# What a dashboard account may do in one community: a coordinator (the TTA program's staff) and a leader
+# (a member who now runs it) everything in it; an observer (a coordinator who stepped back, kept on with
+# the leaders' agreement) only look.
+COMMUNITY_ROLES = ("coordinator", "leader", "observer")
 
 
 class Community(db.Model):
@@ -30,6 +34,10 @@ class Community(db.Model):
     digest_enabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # no issue for earlier slots
     digest_weekday: Mapped[int] = mapped_column(default=1, server_default="1")
     digest_hour: Mapped[int] = mapped_column(default=9, server_default="9")
+    # When the TTA coordinator handed the community to its leaders (None: not yet).
+    stepped_back_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # An archived community sends nothing and is read-only until restored.
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
 
     coordinators: Mapped[list["CommunityCoordinator"]] = relationship(
@@ -44,6 +52,7 @@ class CommunityCoordinator(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
     coordinator_id: Mapped[int] = mapped_column(ForeignKey("coordinator.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="coordinator", server_default="coordinator")
 
     community: Mapped[Community] = relationship(back_populates="coordinators")
 

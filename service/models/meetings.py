@@ -30,6 +30,7 @@ class Meeting(db.Model):
     location: Mapped[str] = mapped_column(String(300), default="")
     video_url: Mapped[str] = mapped_column(String(500), default="")
     facilitator_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    facilitator_told_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     attendance_taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     feedback_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -54,6 +54,8 @@ class Membership(db.Model):
         ForeignKey("organization.id", ondelete="SET NULL"), index=True)
     role: Mapped[str] = mapped_column(String(16), default="member")
     status: Mapped[str] = mapped_column(String(16), default="active")
+    # In the rotation that assigns meetings' facilitators round-robin.
+    willing_to_facilitate: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Next lesson module this member reads (the drip advances per digest they receive).
     next_module: Mapped[int] = mapped_column(default=0, server_default="0")
     last_digest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
