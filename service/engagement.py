@@ -1,0 +1,228 @@
+"""Member engagement in one community: a member's history there, who has gone quiet, and a personal check-in.
+
+Everything here is scoped to one community: a person who belongs to several
+communities shows, on each one's pages, only what they did and received in
+that community.
+
+A member's *activity* is what they did themselves: an RSVP answer, attending
+a meeting, a submitted form, a charter vote, a shared practice, or a reply a
+person wrote (automatic mail, bounces and messages held because the sender
+was in doubt are not theirs). A member has *gone quiet* when, active and
+reachable, they joined at least QUIET_DAYS ago and did none of that in the
+last QUIET_DAYS. The list is computed with one grouped query per kind of
+activity, whatever the number of members.
+"""
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import format_date, gettext as _
+from sqlalchemy import func, or_, select
+
+from service import audit, mailer
+from service.clock import aware, now
+from service.errors import DomainError
+from service.extensions import db
+from service.labels import DELIVERY_REASONS
+from service.models import (Charter, CharterVote, Community, Coordinator, FormRequest, FormResponse, InboundMessage,
+                            Invitation, Meeting, Member, Membership, Organization, OutboundEmail, Practice)
+
+QUIET_DAYS = 60
+CHECK_IN_EVERY_DAYS = 30  # at most one check-in per member per community in this many days
+CHECK_IN_KIND = "check_in"
+# A received message that counts as the member's own activity: read and acted on, or left for a person;
+# not automatic mail (ignored), not one whose sender is in doubt (held), not a bounce report.
+OWN_REPLY_STATUSES = ("done", "unclear")
+OWN_REPLY_PURPOSES = ("reply", "calendar")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One line of a member's history: when, what kind, and what the page shows about it."""
+    at: datetime
+    kind: str   # joined, invited, answered, attended, absent, form, form_draft, charter_vote, practice, reply, email
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QuietMember:
+    membership_id: int
+    member_id: int
+    name: str
+    email: str
+    organization: str
+    joined_at: datetime
+    last_active_at: datetime | None  # None: nothing at all since they joined
+    last_check_in_at: datetime | None
+    paused: bool
+    next_check_in_at: datetime | None  # when a check-in may go again (None: now)
+
+
+def history(community: Community, membership: Membership) -> list[Entry]:
+    """Everything this member did and received in this community, newest first (nothing from elsewhere)."""
+    member_id, entries = membership.member_id, [Entry(aware(membership.created_at), "joined")]
+    for invitation, meeting in db.session.execute(
+            select(Invitation, Meeting).join(Meeting, Meeting.id == Invitation.meeting_id)
+            .where(Meeting.community_id == community.id, Invitation.member_id == member_id)):
+        about = {"meeting_id": meeting.id, "title": meeting.title, "starts_at": aware(meeting.starts_at),
+                 "cancelled": meeting.status == "cancelled"}
+        entries.append(Entry(aware(invitation.created_at), "invited", about))
+        if invitation.answered_at is not None:
+            entries.append(Entry(aware(invitation.answered_at), "answered",
+                                 {**about, "answer": invitation.answer, "note": invitation.note}))
+        if invitation.attended is not None:
+            entries.append(Entry(aware(meeting.starts_at), "attended" if invitation.attended else "absent", about))
+    for response, request in db.session.execute(
+            select(FormResponse, FormRequest).join(FormRequest, FormRequest.id == FormResponse.request_id)
+            .where(FormRequest.community_id == community.id, FormResponse.member_id == member_id,
+                   FormResponse.status != "requested")):
+        submitted = response.status == "submitted"
+        entries.append(Entry(aware(response.submitted_at if submitted else response.updated_at),
+                             "form" if submitted else "form_draft",
+                             {"request_id": request.id, "title": request.title, "form_kind": request.kind}))
+    for vote, version in db.session.execute(
+            select(CharterVote, Charter.version).join(Charter, Charter.id == CharterVote.charter_id)
+            .where(Charter.community_id == community.id, CharterVote.member_id == member_id)):
+        entries.append(Entry(aware(vote.decided_at), "charter_vote",
+                             {"decision": vote.decision, "comment": vote.comment, "version": version}))
+    for practice in db.session.scalars(select(Practice).where(
+            Practice.community_id == community.id, Practice.member_id == member_id)):
+        entries.append(Entry(aware(practice.created_at), "practice",
+                             {"practice_id": practice.id, "title": practice.title, "status": practice.status}))
+    for message in db.session.scalars(select(InboundMessage).where(
+            InboundMessage.community_id == community.id, InboundMessage.member_id == member_id)):
+        entries.append(Entry(aware(message.received_at), "reply", {"message": message}))
+    for email in db.session.scalars(select(OutboundEmail).where(
+            OutboundEmail.community_id == community.id, OutboundEmail.member_id == member_id)):
+        entries.append(Entry(aware(email.sent_at or email.created_at), "email", {"email": email}))
+    return sorted(entries, key=lambda entry: entry.at, reverse=True)
+
+
+def _activity_queries(community_id: int):
+    """(member_id, newest moment) per member, one grouped query per kind of activity."""
+    in_community = Meeting.community_id == community_id
+    yield (select(Invitation.member_id, func.max(Invitation.answered_at))
+           .join(Meeting, Meeting.id == Invitation.meeting_id)
+           .where(in_community, Invitation.answered_at.is_not(None)).group_by(Invitation.member_id))
+    yield (select(Invitation.member_id, func.max(Meeting.starts_at))
+           .join(Meeting, Meeting.id == Invitation.meeting_id)
+           .where(in_community, Invitation.attended.is_(True)).group_by(Invitation.member_id))
+    yield (select(FormResponse.member_id, func.max(FormResponse.submitted_at))
+           .join(FormRequest, FormRequest.id == FormResponse.request_id)
+           .where(FormRequest.community_id == community_id, FormResponse.status == "submitted")
+           .group_by(FormResponse.member_id))
+    yield (select(CharterVote.member_id, func.max(CharterVote.decided_at))
+           .join(Charter, Charter.id == CharterVote.charter_id)
+           .where(Charter.community_id == community_id).group_by(CharterVote.member_id))
+    yield (select(Practice.member_id, func.max(Practice.created_at))
+           .where(Practice.community_id == community_id, Practice.member_id.is_not(None))
+           .group_by(Practice.member_id))
+    yield (select(InboundMessage.member_id, func.max(InboundMessage.received_at))
+           .where(InboundMessage.community_id == community_id, InboundMessage.member_id.is_not(None),
+                  InboundMessage.status.in_(OWN_REPLY_STATUSES), InboundMessage.purpose.in_(OWN_REPLY_PURPOSES),
+                  or_(InboundMessage.outcome.is_(None), InboundMessage.outcome != "bounce"))
+           .group_by(InboundMessage.member_id))
+
+
+def last_activity(community: Community, member_id: int | None = None) -> dict[int, datetime]:
+    """Each member's newest activity in this community, by member id (members with none are absent).
+
+    With `member_id`, that member's alone (the same queries, narrowed to them).
+    """
+    newest: dict[int, datetime] = {}
+    for query in _activity_queries(community.id):
+        if member_id is not None:
+            query = query.where(query.selected_columns[0] == member_id)
+        for who, moment in db.session.execute(query):
+            moment = aware(moment)
+            if moment is not None and (who not in newest or moment > newest[who]):
+                newest[who] = moment
+    return newest
+
+
+def last_activity_of(community: Community, member_id: int) -> datetime | None:
+    """This member's newest activity in this community, or None."""
+    return last_activity(community, member_id).get(member_id)
+
+
+def last_check_ins(community: Community) -> dict[int, datetime]:
+    """When each member last got (or was queued) a check-in from this community."""
+    return {member_id: aware(moment) for member_id, moment in db.session.execute(
+        select(OutboundEmail.member_id, func.max(OutboundEmail.created_at))
+        .where(OutboundEmail.community_id == community.id, OutboundEmail.kind == CHECK_IN_KIND,
+               OutboundEmail.member_id.is_not(None))
+        .group_by(OutboundEmail.member_id))}
+
+
+def gone_quiet(community: Community, at: datetime | None = None) -> list[QuietMember]:
+    """Active, reachable members here for QUIET_DAYS or more with no activity in the last QUIET_DAYS.
+
+    Activity exactly QUIET_DAYS ago still counts as recent. Longest quiet first
+    (those with no activity at all before anyone), then by name.
+    """
+    at = at or now()
+    cutoff = at - timedelta(days=QUIET_DAYS)
+    active = last_activity(community)
+    checked = last_check_ins(community)
+    rows = db.session.execute(
+        select(Membership.id, Membership.member_id, Membership.name, Member.email, Organization.name,
+               Membership.created_at, Member.paused)
+        .join(Member, Member.id == Membership.member_id)
+        .outerjoin(Organization, Organization.id == Membership.organization_id)
+        .where(Membership.community_id == community.id, Membership.status == "active", Member.status == "active",
+               Membership.created_at <= cutoff))
+    quiet = []
+    for membership_id, member_id, name, email, organization, joined, paused in rows:
+        last = active.get(member_id)
+        if last is not None and last >= cutoff:
+            continue
+        last_check_in = checked.get(member_id)
+        quiet.append(QuietMember(membership_id, member_id, name, email, organization or "", aware(joined), last,
+                                 last_check_in, paused, _next_check_in(last_check_in, at)))
+    return sorted(quiet, key=lambda q: (q.last_active_at is not None, q.last_active_at or at, q.name.lower()))
+
+
+def _next_check_in(last: datetime | None, at: datetime) -> datetime | None:
+    """When the next check-in may go, or None when it may go now."""
+    if last is None:
+        return None
+    allowed = last + timedelta(days=CHECK_IN_EVERY_DAYS)
+    return allowed if allowed > at else None
+
+
+def send_check_in(actor: Coordinator, community: Community, membership: Membership,
+                  at: datetime | None = None) -> None:
+    """Queue a personal check-in email to this member, in their language; the caller commits.
+
+    Refused (DomainError) for a member who is inactive here, cannot receive
+    mail, or got one less than CHECK_IN_EVERY_DAYS ago. The idempotency key
+    counts this member's earlier check-ins here, so two clicks at once queue
+    one email: the second insert finds the key taken.
+    """
+    at = at or now()
+    member = membership.member
+    if membership.status != "active":
+        raise DomainError(_("%(name)s is inactive in this community.", name=membership.name))
+    reason = mailer.suppression_reason(member, mailer.suppressed_addresses([member.email]))
+    if reason:
+        raise DomainError(_("%(name)s is not receiving email (%(reason)s), so no check-in was sent.",
+                            name=membership.name, reason=DELIVERY_REASONS.get(reason, reason)))
+    earlier = db.session.execute(
+        select(func.count(), func.max(OutboundEmail.created_at))
+        .where(OutboundEmail.community_id == community.id, OutboundEmail.member_id == member.id,
+               OutboundEmail.kind == CHECK_IN_KIND)).one()
+    next_allowed = _next_check_in(aware(earlier[1]), at)
+    if next_allowed is not None:
+        raise DomainError(_("%(name)s already got a check-in on %(sent)s; another can go from %(next)s.",
+                            name=membership.name, sent=_day(aware(earlier[1]), community),
+                            next=_day(next_allowed, community)))
+    queued = mailer.queue_email(CHECK_IN_KIND, member, f"{CHECK_IN_KIND}:{community.id}:{member.id}:{earlier[0]}",
+                                {"sender_name": actor.name}, community=community)
+    if not queued:
+        raise DomainError(_("A check-in to %(name)s is already on its way.", name=membership.name))
+    audit.record(actor, "member.check_in", "membership", membership.id, community.id, member_id=member.id)
+
+
+def _day(moment: datetime, community: Community) -> str:
+    """The date of a moment in the community's time zone, as the coordinator's language writes it."""
+    return format_date(moment.astimezone(ZoneInfo(community.time_zone)).date())
