@@ -3,7 +3,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from itertools import count
 
-from sqlalchemy import func, select, text
+from sqlalchemy import DateTime, bindparam, func, select, text
 
 from service import engagement, members
 from service.extensions import db
@@ -232,7 +232,8 @@ QUIET_SQL = text("""
                         AND p.created_at >= :cutoff)
       AND NOT EXISTS (SELECT 1 FROM inbound_message im WHERE im.community_id = :c AND im.member_id = m.id
                         AND im.status IN ('done', 'unclear') AND im.purpose IN ('reply', 'calendar')
-                        AND (im.outcome IS NULL OR im.outcome <> 'bounce') AND im.received_at >= :cutoff)""")
+                        AND (im.outcome IS NULL OR im.outcome <> 'bounce') AND im.received_at >= :cutoff)
+""").bindparams(bindparam("cutoff", type_=DateTime(timezone=True)))  # stored as the columns store it (SQLite: text)
 
 
 def test_gone_quiet_equals_an_independent_sql_count_and_the_hand_count(app, ctx, personas):
