@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import format_date, gettext as _
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, case, func, or_, select, union_all
+from sqlalchemy.orm import defer
 
 from service import audit, mailer
 from service.clock import aware, now
@@ -89,7 +90,7 @@ def history(community: Community, membership: Membership) -> list[Entry]:
             Practice.community_id == community.id, Practice.member_id == member_id)):
         entries.append(Entry(aware(practice.created_at), "practice",
                              {"practice_id": practice.id, "title": practice.title, "status": practice.status}))
-    for message in db.session.scalars(select(InboundMessage).where(
+    for message in db.session.scalars(select(InboundMessage).options(defer(InboundMessage.raw)).where(
             InboundMessage.community_id == community.id, InboundMessage.member_id == member_id)):
         entries.append(Entry(aware(message.received_at), "reply", {"message": message}))
     for email in db.session.scalars(select(OutboundEmail).where(
@@ -98,87 +99,84 @@ def history(community: Community, membership: Membership) -> list[Entry]:
     return sorted(entries, key=lambda entry: entry.at, reverse=True)
 
 
-def _activity_queries(community_id: int):
-    """(member_id, newest moment) per member, one grouped query per kind of activity."""
-    in_community = Meeting.community_id == community_id
-    yield (select(Invitation.member_id, func.max(Invitation.answered_at))
-           .join(Meeting, Meeting.id == Invitation.meeting_id)
-           .where(in_community, Invitation.answered_at.is_not(None)).group_by(Invitation.member_id))
-    yield (select(Invitation.member_id, func.max(Meeting.starts_at))
-           .join(Meeting, Meeting.id == Invitation.meeting_id)
-           .where(in_community, Invitation.attended.is_(True)).group_by(Invitation.member_id))
-    yield (select(FormResponse.member_id, func.max(FormResponse.submitted_at))
-           .join(FormRequest, FormRequest.id == FormResponse.request_id)
-           .where(FormRequest.community_id == community_id, FormResponse.status == "submitted")
-           .group_by(FormResponse.member_id))
-    yield (select(CharterVote.member_id, func.max(CharterVote.decided_at))
-           .join(Charter, Charter.id == CharterVote.charter_id)
-           .where(Charter.community_id == community_id).group_by(CharterVote.member_id))
-    yield (select(Practice.member_id, func.max(Practice.created_at))
-           .where(Practice.community_id == community_id, Practice.member_id.is_not(None))
-           .group_by(Practice.member_id))
-    yield (select(InboundMessage.member_id, func.max(InboundMessage.received_at))
-           .where(InboundMessage.community_id == community_id, InboundMessage.member_id.is_not(None),
-                  InboundMessage.status.in_(OWN_REPLY_STATUSES), InboundMessage.purpose.in_(OWN_REPLY_PURPOSES),
-                  or_(InboundMessage.outcome.is_(None), InboundMessage.outcome != "bounce"))
-           .group_by(InboundMessage.member_id))
+def _activity_queries(community_id: int, member_id: int | None):
+    """(member_id, newest moment) per member, one grouped query per kind of activity (one member's, if given)."""
+    def narrowed(query, member_column):
+        return query if member_id is None else query.where(member_column == member_id)
+    # An answer to an invitation, or coming to the meeting (its start): one scan of the invitations for both.
+    attended_last = and_(Invitation.attended.is_(True),
+                         or_(Invitation.answered_at.is_(None), Invitation.answered_at < Meeting.starts_at))
+    yield narrowed(select(Invitation.member_id,
+                          func.max(case((attended_last, Meeting.starts_at), else_=Invitation.answered_at)).label("at"))
+                   .join(Meeting, Meeting.id == Invitation.meeting_id)
+                   .where(Meeting.community_id == community_id,
+                          or_(Invitation.answered_at.is_not(None), Invitation.attended.is_(True))),
+                   Invitation.member_id).group_by(Invitation.member_id)
+    yield narrowed(select(FormResponse.member_id, func.max(FormResponse.submitted_at))
+                   .join(FormRequest, FormRequest.id == FormResponse.request_id)
+                   .where(FormRequest.community_id == community_id, FormResponse.status == "submitted"),
+                   FormResponse.member_id).group_by(FormResponse.member_id)
+    yield narrowed(select(CharterVote.member_id, func.max(CharterVote.decided_at))
+                   .join(Charter, Charter.id == CharterVote.charter_id)
+                   .where(Charter.community_id == community_id), CharterVote.member_id) \
+        .group_by(CharterVote.member_id)
+    yield narrowed(select(Practice.member_id, func.max(Practice.created_at))
+                   .where(Practice.community_id == community_id, Practice.member_id.is_not(None)),
+                   Practice.member_id).group_by(Practice.member_id)
+    yield narrowed(select(InboundMessage.member_id, func.max(InboundMessage.received_at))
+                   .where(InboundMessage.community_id == community_id, InboundMessage.member_id.is_not(None),
+                          InboundMessage.status.in_(OWN_REPLY_STATUSES),
+                          InboundMessage.purpose.in_(OWN_REPLY_PURPOSES),
+                          or_(InboundMessage.outcome.is_(None), InboundMessage.outcome != "bounce")),
+                   InboundMessage.member_id).group_by(InboundMessage.member_id)
 
 
-def last_activity(community: Community, member_id: int | None = None) -> dict[int, datetime]:
-    """Each member's newest activity in this community, by member id (members with none are absent).
+def _last_activity(community_id: int, member_id: int | None = None):
+    """Subquery: (member_id, at) with each member's newest activity here; members with none have no row.
 
-    With `member_id`, that member's alone (the same queries, narrowed to them).
+    The kinds' grouped queries are put together in the database, which hands
+    back one row per member instead of one per member and kind.
     """
-    newest: dict[int, datetime] = {}
-    for query in _activity_queries(community.id):
-        if member_id is not None:
-            query = query.where(query.selected_columns[0] == member_id)
-        for who, moment in db.session.execute(query):
-            moment = aware(moment)
-            if moment is not None and (who not in newest or moment > newest[who]):
-                newest[who] = moment
-    return newest
+    every_kind = union_all(*_activity_queries(community_id, member_id)).subquery()
+    return (select(every_kind.c.member_id, func.max(every_kind.c.at).label("at"))
+            .group_by(every_kind.c.member_id).subquery())
 
 
 def last_activity_of(community: Community, member_id: int) -> datetime | None:
     """This member's newest activity in this community, or None."""
-    return last_activity(community, member_id).get(member_id)
+    last = _last_activity(community.id, member_id)
+    return aware(db.session.scalar(select(last.c.at)))
 
 
-def last_check_ins(community: Community) -> dict[int, datetime]:
-    """When each member last got (or was queued) a check-in from this community."""
-    return {member_id: aware(moment) for member_id, moment in db.session.execute(
-        select(OutboundEmail.member_id, func.max(OutboundEmail.created_at))
-        .where(OutboundEmail.community_id == community.id, OutboundEmail.kind == CHECK_IN_KIND,
-               OutboundEmail.member_id.is_not(None))
-        .group_by(OutboundEmail.member_id))}
+def _last_check_ins(community_id: int):
+    """Subquery: (member_id, at) of the last check-in queued to each member from this community."""
+    return (select(OutboundEmail.member_id, func.max(OutboundEmail.created_at).label("at"))
+            .where(OutboundEmail.community_id == community_id, OutboundEmail.kind == CHECK_IN_KIND)
+            .group_by(OutboundEmail.member_id).subquery())
 
 
 def gone_quiet(community: Community, at: datetime | None = None) -> list[QuietMember]:
     """Active, reachable members here for QUIET_DAYS or more with no activity in the last QUIET_DAYS.
 
     Activity exactly QUIET_DAYS ago still counts as recent. Longest quiet first
-    (those with no activity at all before anyone), then by name.
+    (those with no activity at all before anyone), then by name. One statement:
+    the database reads only the quiet members' rows back.
     """
     at = at or now()
     cutoff = at - timedelta(days=QUIET_DAYS)
-    active = last_activity(community)
-    checked = last_check_ins(community)
+    last, checked = _last_activity(community.id), _last_check_ins(community.id)
     rows = db.session.execute(
         select(Membership.id, Membership.member_id, Membership.name, Member.email, Organization.name,
-               Membership.created_at, Member.paused)
+               Membership.created_at, last.c.at, checked.c.at, Member.paused)
         .join(Member, Member.id == Membership.member_id)
         .outerjoin(Organization, Organization.id == Membership.organization_id)
+        .outerjoin(last, last.c.member_id == Membership.member_id)
+        .outerjoin(checked, checked.c.member_id == Membership.member_id)
         .where(Membership.community_id == community.id, Membership.status == "active", Member.status == "active",
-               Membership.created_at <= cutoff))
-    quiet = []
-    for membership_id, member_id, name, email, organization, joined, paused in rows:
-        last = active.get(member_id)
-        if last is not None and last >= cutoff:
-            continue
-        last_check_in = checked.get(member_id)
-        quiet.append(QuietMember(membership_id, member_id, name, email, organization or "", aware(joined), last,
-                                 last_check_in, paused, _next_check_in(last_check_in, at)))
+               Membership.created_at <= cutoff, or_(last.c.at.is_(None), last.c.at < cutoff)))
+    quiet = [QuietMember(membership_id, member_id, name, email, organization or "", aware(joined), aware(last_at),
+                         aware(check_in_at), paused, _next_check_in(aware(check_in_at), at))
+             for membership_id, member_id, name, email, organization, joined, last_at, check_in_at, paused in rows]
     return sorted(quiet, key=lambda q: (q.last_active_at is not None, q.last_active_at or at, q.name.lower()))
 
 
