@@ -60,41 +60,52 @@ class QuietMember:
 
 
 def history(community: Community, membership: Membership) -> list[Entry]:
-    """Everything this member did and received in this community, newest first (nothing from elsewhere)."""
+    """Everything this member did and received in this community, newest first (nothing from elsewhere).
+
+    Each query reads only the columns the page shows: a long-standing member
+    has hundreds of emails and invitations, and whole rows (agendas, contexts,
+    raw messages) would cost more than the page.
+    """
     member_id, entries = membership.member_id, [Entry(aware(membership.created_at), "joined")]
-    for invitation, meeting in db.session.execute(
-            select(Invitation, Meeting).join(Meeting, Meeting.id == Invitation.meeting_id)
+    for row in db.session.execute(
+            select(Invitation.created_at, Invitation.answered_at, Invitation.answer, Invitation.note,
+                   Invitation.attended, Meeting.id, Meeting.title, Meeting.starts_at, Meeting.status)
+            .join(Meeting, Meeting.id == Invitation.meeting_id)
             .where(Meeting.community_id == community.id, Invitation.member_id == member_id)):
-        about = {"meeting_id": meeting.id, "title": meeting.title, "starts_at": aware(meeting.starts_at),
-                 "cancelled": meeting.status == "cancelled"}
-        entries.append(Entry(aware(invitation.created_at), "invited", about))
-        if invitation.answered_at is not None:
-            entries.append(Entry(aware(invitation.answered_at), "answered",
-                                 {**about, "answer": invitation.answer, "note": invitation.note}))
-        if invitation.attended is not None:
-            entries.append(Entry(aware(meeting.starts_at), "attended" if invitation.attended else "absent", about))
-    for response, request in db.session.execute(
-            select(FormResponse, FormRequest).join(FormRequest, FormRequest.id == FormResponse.request_id)
+        about = {"meeting_id": row.id, "title": row.title, "starts_at": aware(row.starts_at),
+                 "cancelled": row.status == "cancelled"}
+        entries.append(Entry(aware(row.created_at), "invited", about))
+        if row.answered_at is not None:
+            entries.append(Entry(aware(row.answered_at), "answered", {**about, "answer": row.answer,
+                                                                      "note": row.note}))
+        if row.attended is not None:
+            entries.append(Entry(aware(row.starts_at), "attended" if row.attended else "absent", about))
+    for row in db.session.execute(
+            select(FormResponse.status, FormResponse.submitted_at, FormResponse.updated_at, FormRequest.id,
+                   FormRequest.title)
+            .join(FormRequest, FormRequest.id == FormResponse.request_id)
             .where(FormRequest.community_id == community.id, FormResponse.member_id == member_id,
                    FormResponse.status != "requested")):
-        submitted = response.status == "submitted"
-        entries.append(Entry(aware(response.submitted_at if submitted else response.updated_at),
-                             "form" if submitted else "form_draft",
-                             {"request_id": request.id, "title": request.title, "form_kind": request.kind}))
-    for vote, version in db.session.execute(
-            select(CharterVote, Charter.version).join(Charter, Charter.id == CharterVote.charter_id)
+        submitted = row.status == "submitted"
+        entries.append(Entry(aware(row.submitted_at if submitted else row.updated_at),
+                             "form" if submitted else "form_draft", {"request_id": row.id, "title": row.title}))
+    for row in db.session.execute(
+            select(CharterVote.decided_at, CharterVote.decision, CharterVote.comment, Charter.version)
+            .join(Charter, Charter.id == CharterVote.charter_id)
             .where(Charter.community_id == community.id, CharterVote.member_id == member_id)):
-        entries.append(Entry(aware(vote.decided_at), "charter_vote",
-                             {"decision": vote.decision, "comment": vote.comment, "version": version}))
-    for practice in db.session.scalars(select(Practice).where(
+        entries.append(Entry(aware(row.decided_at), "charter_vote",
+                             {"decision": row.decision, "comment": row.comment, "version": row.version}))
+    for row in db.session.execute(select(Practice.created_at, Practice.title, Practice.status).where(
             Practice.community_id == community.id, Practice.member_id == member_id)):
-        entries.append(Entry(aware(practice.created_at), "practice",
-                             {"practice_id": practice.id, "title": practice.title, "status": practice.status}))
-    for message in db.session.scalars(select(InboundMessage).options(defer(InboundMessage.raw)).where(
+        entries.append(Entry(aware(row.created_at), "practice", {"title": row.title, "status": row.status}))
+    for message in db.session.scalars(select(InboundMessage).options(defer(InboundMessage.raw),
+                                                                     defer(InboundMessage.text)).where(
             InboundMessage.community_id == community.id, InboundMessage.member_id == member_id)):
         entries.append(Entry(aware(message.received_at), "reply", {"message": message}))
-    for email in db.session.scalars(select(OutboundEmail).where(
-            OutboundEmail.community_id == community.id, OutboundEmail.member_id == member_id)):
+    for email in db.session.execute(
+            select(OutboundEmail.id, OutboundEmail.kind, OutboundEmail.status, OutboundEmail.last_error,
+                   OutboundEmail.created_at, OutboundEmail.sent_at)
+            .where(OutboundEmail.community_id == community.id, OutboundEmail.member_id == member_id)):
         entries.append(Entry(aware(email.sent_at or email.created_at), "email", {"email": email}))
     return sorted(entries, key=lambda entry: entry.at, reverse=True)
 

@@ -353,3 +353,44 @@ def test_a_check_in_to_a_paused_member_is_refused_with_the_reason(app, ctx, pers
     else:
         raise AssertionError("a paused member got a check-in")
     assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == 0
+
+
+def test_the_gone_quiet_list_is_paged_and_a_check_in_returns_to_its_page(app, alice_client, personas, monkeypatch):
+    from service.views import engagement as view
+    monkeypatch.setattr(view, "QUIET_PAGE_SIZE", 5)
+    riverside = personas["riverside"]
+    with app.app_context():
+        for number in range(11):
+            _person(riverside, f"Quiet Person {number:02d}", AT - 400 * DAY)
+        db.session.execute(Membership.__table__.update().values(created_at=AT - 400 * DAY))
+        db.session.commit()
+    pages = [alice_client.get(f"/communities/{riverside}/gone-quiet?page={n}").get_data(as_text=True)
+             for n in (1, 2, 3)]
+    names = [re.findall(r'/members/\d+">([^<]+)</a>', page) for page in pages]
+    assert [len(found) for found in names] == [5, 5, 2]
+    assert sorted(sum(names, [])) == sorted(["Ana Torres"] + [f"Quiet Person {n:02d}" for n in range(11)])
+    assert "12 members have gone quiet." in pages[0] and "Page 2 of 3" in pages[1]
+    assert "Page 3 of 3" in alice_client.get(f"/communities/{riverside}/gone-quiet?page=99").get_data(as_text=True)
+    action = re.search(r'action="([^"]*/check-in\?page=2)"', pages[1]).group(1)
+    response = alice_client.post(action, data={"csrf_token": csrf_from(pages[1])})
+    assert response.headers["Location"].endswith(f"/communities/{riverside}/gone-quiet?page=2")
+
+
+def test_a_reply_to_a_check_in_reaches_the_inbox_as_a_comment_and_ends_the_quiet(app, ctx, personas, smtp):
+    from service.addresses import make_address
+    from tests.inbound_mail import compose, deliver
+    riverside = db.session.get(Community, personas["riverside"])
+    alice = db.session.get(Coordinator, personas["alice"])
+    membership = _membership(riverside.id, "ana@example.org")
+    membership.created_at = datetime.now(timezone.utc) - 100 * DAY
+    engagement.send_check_in(alice, riverside, membership)
+    db.session.commit()
+    run_worker(app)
+    ours = db.session.scalar(select(OutboundEmail).where(OutboundEmail.kind == "check_in"))
+    assert [q.name for q in engagement.gone_quiet(riverside)] == ["Ana Torres"]
+    to = make_address("reply", membership.member_id, riverside.id)
+    stored = deliver(app, compose("ana@example.org", to, "Re: Un saludo desde Riverside COP",
+                                  "Todo bien, gracias. Hemos tenido mucho trabajo este invierno.",
+                                  In_Reply_To=ours.message_id), to)
+    assert (stored.status, stored.outcome, stored.object_kind) == ("done", "comment", "check_in")
+    assert engagement.gone_quiet(riverside) == []

@@ -2,12 +2,12 @@
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from forms.member import FREQUENCY_CHOICES, LANGUAGE_CHOICES, ConfirmForm
-from service import engagement, members
+from service import engagement, members, normalize
 from service.clock import aware
 from service.errors import DomainError
 from service.extensions import db
@@ -16,6 +16,7 @@ from service.models import Community
 from service.views.helpers import community_or_404
 
 bp = Blueprint("engagement", __name__, url_prefix="/communities/<int:community_id>")
+QUIET_PAGE_SIZE = 100  # rows of the gone-quiet list per page (each has its own check-in button)
 
 # What each kind of email was, as the history names it.
 EMAIL_KINDS = {
@@ -36,8 +37,8 @@ PRACTICE_STATUSES = {"pending": _l("waiting for review"), "approved": _l("approv
 def _local(community: Community):
     """A function showing a stored UTC moment in the community's time zone."""
     zone = ZoneInfo(community.time_zone)
-    return lambda moment: format_datetime(aware(moment).astimezone(zone), "medium",
-                                          locale=str(get_locale())) if moment else "—"
+    locale = get_locale()  # parsed once for the page's hundred moments, not once per moment
+    return lambda moment: format_datetime(aware(moment).astimezone(zone), "medium", locale=locale) if moment else "—"
 
 
 @bp.route("/members/<int:membership_id>")
@@ -64,7 +65,12 @@ def member(community_id: int, membership_id: int):
 @login_required
 def quiet(community_id: int):
     community = community_or_404(community_id)
-    return render_template("engagement/quiet.html", community=community, quiet=engagement.gone_quiet(community),
+    everyone = engagement.gone_quiet(community)
+    last_page = max(1, -(-len(everyone) // QUIET_PAGE_SIZE))
+    page = min(max(request.args.get("page", 1, type=normalize.database_id) or 1, 1), last_page)
+    first = (page - 1) * QUIET_PAGE_SIZE
+    return render_template("engagement/quiet.html", community=community, total=len(everyone), page=page,
+                           last_page=last_page, first=first, quiet=everyone[first:first + QUIET_PAGE_SIZE],
                            local=_local(community), confirm_form=ConfirmForm(), quiet_days=engagement.QUIET_DAYS,
                            every_days=engagement.CHECK_IN_EVERY_DAYS)
 
@@ -86,4 +92,5 @@ def check_in(community_id: int, membership_id: int):
     else:
         db.session.commit()
         flash(_("A check-in is on its way to %(name)s.", name=membership.name))
-    return redirect(url_for("engagement.quiet", community_id=community.id))
+    return redirect(url_for("engagement.quiet", community_id=community.id,
+                            page=request.args.get("page", type=normalize.database_id)))
