@@ -8,13 +8,13 @@ from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from forms.member import FREQUENCY_CHOICES, LANGUAGE_CHOICES, ConfirmForm
-from service import engagement, members, normalize
+from service import engagement, normalize
 from service.clock import aware
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound.inbox_display import object_titles, understood
 from service.models import Community
-from service.views.helpers import community_or_404
+from service.views.helpers import community_or_404, membership_or_404
 
 bp = Blueprint("engagement", __name__, url_prefix="/communities/<int:community_id>")
 QUIET_PAGE_SIZE = 100  # rows of the gone-quiet list per page (each has its own check-in button)
@@ -62,9 +62,7 @@ def _page(items: list, size: int) -> tuple[list, int, int]:
 @login_required
 def member(community_id: int, membership_id: int):
     community = community_or_404(community_id)
-    membership = members.membership_in(community, membership_id)
-    if membership is None:
-        abort(404)
+    membership = membership_or_404(community, membership_id)
     entries, page, pages = _page(engagement.history(community, membership), HISTORY_PAGE_SIZE)
     replies = [entry.detail["message"] for entry in entries if entry.kind == "reply"]
     titles = object_titles(replies)
@@ -95,9 +93,7 @@ def quiet(community_id: int):
 @login_required
 def check_in(community_id: int, membership_id: int):
     community = community_or_404(community_id)
-    membership = members.membership_in(community, membership_id)
-    if membership is None:
-        abort(404)
+    membership = membership_or_404(community, membership_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     try:
