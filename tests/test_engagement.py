@@ -3,9 +3,11 @@ import re
 from datetime import datetime, timedelta, timezone
 from itertools import count
 
+import pytest
 from sqlalchemy import DateTime, bindparam, func, select, text
 
 from service import engagement, members
+from service.errors import DomainError
 from service.extensions import db
 from service.models import (AuditEvent, Charter, CharterVote, Community, Coordinator, FormRequest, FormResponse,
                             InboundMessage, Invitation, Meeting, Member, Membership, OutboundEmail, Practice)
@@ -346,12 +348,9 @@ def test_a_check_in_to_a_paused_member_is_refused_with_the_reason(app, ctx, pers
     alice = db.session.get(Coordinator, personas["alice"])
     membership = _membership(riverside.id, "ana@example.org")
     membership.member.paused = True
-    try:
+    with pytest.raises(DomainError) as refusal:
         engagement.send_check_in(alice, riverside, membership)
-    except engagement.DomainError as refusal:
-        assert refusal.message == "Ana Torres is not receiving email (paused all email), so no check-in was sent."
-    else:
-        raise AssertionError("a paused member got a check-in")
+    assert refusal.value.message == "Ana Torres is not receiving email (paused all email), so no check-in was sent."
     assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == 0
 
 
@@ -406,3 +405,14 @@ def test_a_long_history_is_paged_newest_first(app, alice_client, personas, monke
     assert kinds == [["absent", "invited", "email", "reply", "practice"],
                      ["charter_vote", "form_draft", "form", "attended", "answered"], ["email", "invited", "joined"]]
     assert "Page 1 of 3" in pages[0] and "Page 3 of 3" in pages[2]
+
+
+def test_a_check_in_to_a_member_inactive_here_is_refused(app, ctx, personas):
+    riverside = db.session.get(Community, personas["riverside"])
+    alice = db.session.get(Coordinator, personas["alice"])
+    membership = _membership(riverside.id, "ana@example.org")
+    membership.status = "inactive"
+    with pytest.raises(DomainError) as refusal:
+        engagement.send_check_in(alice, riverside, membership)
+    assert refusal.value.message == "Ana Torres is inactive in this community."
+    assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == 0
