@@ -199,6 +199,20 @@ def _next_check_in(last: datetime | None, at: datetime) -> datetime | None:
     return allowed if allowed > at else None
 
 
+def _check_ins_to(community: Community, member_id: int) -> tuple[int, datetime | None]:
+    """How many check-ins this community has queued to the member, and when the last one was."""
+    count, last = db.session.execute(
+        select(func.count(), func.max(OutboundEmail.created_at))
+        .where(OutboundEmail.community_id == community.id, OutboundEmail.member_id == member_id,
+               OutboundEmail.kind == CHECK_IN_KIND)).one()
+    return count, aware(last)
+
+
+def next_check_in(community: Community, member_id: int, at: datetime | None = None) -> datetime | None:
+    """When the next check-in to this member may go from this community, or None when it may go now."""
+    return _next_check_in(_check_ins_to(community, member_id)[1], at or now())
+
+
 def send_check_in(actor: Coordinator, community: Community, membership: Membership,
                   at: datetime | None = None) -> None:
     """Queue a personal check-in email to this member, in their language; the caller commits.
@@ -216,16 +230,12 @@ def send_check_in(actor: Coordinator, community: Community, membership: Membersh
     if reason:
         raise DomainError(_("%(name)s is not receiving email (%(reason)s), so no check-in was sent.",
                             name=membership.name, reason=DELIVERY_REASONS.get(reason, reason)))
-    earlier = db.session.execute(
-        select(func.count(), func.max(OutboundEmail.created_at))
-        .where(OutboundEmail.community_id == community.id, OutboundEmail.member_id == member.id,
-               OutboundEmail.kind == CHECK_IN_KIND)).one()
-    next_allowed = _next_check_in(aware(earlier[1]), at)
+    earlier, last = _check_ins_to(community, member.id)
+    next_allowed = _next_check_in(last, at)
     if next_allowed is not None:
         raise DomainError(_("%(name)s already got a check-in on %(sent)s; another can go from %(next)s.",
-                            name=membership.name, sent=_day(aware(earlier[1]), community),
-                            next=_day(next_allowed, community)))
-    queued = mailer.queue_email(CHECK_IN_KIND, member, f"{CHECK_IN_KIND}:{community.id}:{member.id}:{earlier[0]}",
+                            name=membership.name, sent=_day(last, community), next=_day(next_allowed, community)))
+    queued = mailer.queue_email(CHECK_IN_KIND, member, f"{CHECK_IN_KIND}:{community.id}:{member.id}:{earlier}",
                                 {"sender_name": actor.name}, community=community)
     if not queued:
         raise DomainError(_("A check-in to %(name)s is already on its way.", name=membership.name))

@@ -416,3 +416,18 @@ def test_a_check_in_to_a_member_inactive_here_is_refused(app, ctx, personas):
         engagement.send_check_in(alice, riverside, membership)
     assert refusal.value.message == "Ana Torres is inactive in this community."
     assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == 0
+
+
+def test_a_check_in_from_the_members_page_returns_there(app, alice_client, personas, smtp):
+    riverside = personas["riverside"]
+    with app.app_context():
+        ana_membership = _membership(riverside, "ana@example.org").id
+    url = f"/communities/{riverside}/members/{ana_membership}"
+    page = alice_client.get(url).get_data(as_text=True)
+    action = re.search(r'action="([^"]*/check-in\?back=member)"', page).group(1)
+    response = alice_client.post(action, data={"csrf_token": csrf_from(page)})
+    assert response.headers["Location"].endswith(url)
+    after = alice_client.get(url).get_data(as_text=True)
+    assert "A check-in is on its way to Ana Torres." in after
+    assert "next check-in possible from" in after and "check-in?back=member" not in after
+    assert "Personal check-in" in after  # in her history, as an email sent to her

@@ -74,7 +74,8 @@ def member(community_id: int, membership_id: int):
                            practice_status=lambda status: PRACTICE_STATUSES.get(status, status),
                            language_name=dict(LANGUAGE_CHOICES), frequency_name=dict(FREQUENCY_CHOICES),
                            last_active=engagement.last_activity_of(community, membership.member_id),
-                           quiet_days=engagement.QUIET_DAYS)
+                           next_check_in=engagement.next_check_in(community, membership.member_id),
+                           confirm_form=ConfirmForm(), quiet_days=engagement.QUIET_DAYS)
 
 
 @bp.route("/gone-quiet")
@@ -104,5 +105,7 @@ def check_in(community_id: int, membership_id: int):
     else:
         db.session.commit()
         flash(_("A check-in is on its way to %(name)s.", name=membership.name))
+    if request.args.get("back") == "member":
+        return redirect(url_for("engagement.member", community_id=community.id, membership_id=membership.id))
     return redirect(url_for("engagement.quiet", community_id=community.id,
                             page=request.args.get("page", type=normalize.database_id)))
