@@ -46,7 +46,7 @@ def test_a_coordinator_checks_in_on_a_quiet_member_and_sees_it_in_their_history(
 
     row.get_by_role("link", name="Ana Torres").click()
     expect(page.get_by_role("heading", name="Ana Torres")).to_be_visible()
-    newest = page.locator("ol.timeline li").first
+    newest = page.locator("ul.timeline li").first
     expect(newest).to_contain_text("Email sent to them: Personal check-in")
-    expect(page.locator("ol.timeline li").last).to_contain_text("Joined the community")
+    expect(page.locator("ul.timeline li").last).to_contain_text("Joined the community")
     assert page.problems == []
