@@ -431,3 +431,20 @@ def test_a_check_in_from_the_members_page_returns_there(app, alice_client, perso
     assert "A check-in is on its way to Ana Torres." in after
     assert "next check-in possible from" in after and "check-in?back=member" not in after
     assert "Personal check-in" in after  # in her history, as an email sent to her
+
+
+def test_two_clicks_racing_each_other_queue_one_check_in(app, ctx, personas, monkeypatch):
+    riverside = db.session.get(Community, personas["riverside"])
+    alice = db.session.get(Coordinator, personas["alice"])
+    membership = _membership(riverside.id, "ana@example.org")
+    engagement.send_check_in(alice, riverside, membership)
+    db.session.commit()
+    # The second request read the outbox before the first one's row was committed: it saw no check-in yet.
+    monkeypatch.setattr(engagement, "_check_ins_to", lambda community, member_id: (0, None))
+    with pytest.raises(DomainError) as refusal:
+        engagement.send_check_in(alice, riverside, membership)
+    assert refusal.value.message == "A check-in to Ana Torres is already on its way."
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == 1
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action == "member.check_in")) == 1
