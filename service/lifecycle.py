@@ -73,8 +73,8 @@ class Lifecycle:
         return [(stage, [item for item in self.items if item.stage == stage]) for stage in STAGES]
 
     @property
-    def open_count(self) -> int:
-        return sum(1 for item in self.items if not item.done)
+    def done_count(self) -> int:
+        return sum(1 for item in self.items if item.done)
 
 
 # --- the checklist --------------------------------------------------------------------------------

@@ -183,6 +183,7 @@ def test_the_community_page_shows_each_open_item_with_its_next_action(app, alice
         "leader": f"{base}#roles", "rotation": f"{base}#rotation", "stepped_back": f"{base}#step-back"}
     for link in links.values():  # every next action is a page that exists
         assert alice_client.get(link.split("#")[0]).status_code == 200
+    assert "0 of 10 done, each from the community's own data." in section
     assert "Suggested next stage" not in section and 'class="done"' not in section
     assert "Forming <span class=\"badge\">current stage</span>" in section
 
@@ -241,12 +242,18 @@ def _confirm(client, community_id: int, stage: str):
                        data={"csrf_token": csrf_from(page), "stage": stage}, follow_redirects=True)
 
 
-def test_confirming_the_suggestion_changes_the_stage_and_audits(app, ctx, personas, alice_client):
+def _seeded_page(client, seed) -> tuple[Community, str]:
+    """Riverside with what `seed` adds, and its page."""
     community = _riverside()
-    _charter_request(community)
+    seed(community)
     db.session.commit()
-    page = alice_client.get(f"/communities/{community.id}").get_data(as_text=True)
-    assert "Suggested next stage: Defining its work. The charter went out to members: its questions, or a version to approve." in page
+    return community, client.get(f"/communities/{community.id}").get_data(as_text=True)
+
+
+def test_confirming_the_suggestion_changes_the_stage_and_audits(app, ctx, personas, alice_client):
+    community, page = _seeded_page(alice_client, _charter_request)
+    assert ("Suggested next stage: Defining its work. The charter went out to members: its questions, "
+            "or a version to approve.") in page
     assert 'name="stage" value="defining"' in page and "Move to Defining its work" in page
 
     response = _confirm(alice_client, community.id, "defining")
@@ -267,10 +274,7 @@ def test_confirming_the_suggestion_changes_the_stage_and_audits(app, ctx, person
 
 
 def test_skipping_a_stage_is_refused_and_shown_as_two_steps(app, ctx, personas, alice_client):
-    community = _riverside()
-    _ratified(community)
-    db.session.commit()
-    page = alice_client.get(f"/communities/{community.id}").get_data(as_text=True)
+    community, page = _seeded_page(alice_client, _ratified)
     assert "Suggested next stage: Defining its work." in page
     assert "The data also supports the stages after it (Managing): a community moves on one stage at a time" in page
 
@@ -361,3 +365,14 @@ def test_ratifying_the_charter_leaves_the_stage_to_the_coordinator(app, ctx, per
     assert _riverside().stage == stage  # never forming -> managing in one jump
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "charter.ratify"))
     assert "changes" not in event.details
+
+
+def test_the_checklist_reads_in_spanish(app, personas, alice_client):
+    with app.app_context():
+        _alice().language = "es"
+        _charter_request(_riverside())
+        db.session.commit()
+    page = alice_client.get(f"/communities/{personas['riverside']}").get_data(as_text=True)
+    assert "Lista de verificación del ciclo de vida" in page
+    assert "Etapa siguiente sugerida: Definiendo su trabajo." in page
+    assert "Miembros de al menos 3 organizaciones" in page and "1 de 3 organizaciones tiene miembros activos." in page
