@@ -112,12 +112,12 @@ def _intake(community: Community) -> Item:
 
 def _charter_sent(community: Community) -> Item:
     """Done once members were asked the charter questions, or a charter version was put to their vote."""
-    asked = db.session.scalar(select(func.min(FormRequest.created_at)).where(
-        FormRequest.community_id == community.id, FormRequest.kind == "charter"))
+    asked = db.session.scalar(select(exists().where(FormRequest.community_id == community.id,
+                                                    FormRequest.kind == "charter")))
     proposed = db.session.scalar(select(exists().where(Charter.community_id == community.id,
                                                        Charter.proposed_at.is_not(None))))
-    done = asked is not None or bool(proposed)
-    detail = (_("Members were asked the charter questions.") if asked is not None else
+    done = bool(asked or proposed)
+    detail = (_("Members were asked the charter questions.") if asked else
               _("A charter was proposed to members.") if done else
               _("Ask members the charter questions: their answers become the draft."))
     return Item("charter_sent", "defining", _("Charter questions sent"), done, detail,
