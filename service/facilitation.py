@@ -158,6 +158,16 @@ def hand_on(meeting: Meeting, member: Member, via: str) -> int:
     return chosen
 
 
+def facilitator_said_no(meeting: Meeting, member: Member) -> None:
+    """The facilitator answered No to their own meeting: while the rotation runs, it goes to the next in line
+    (if nobody else is free it stays, and the meeting page shows their No)."""
+    if meeting.facilitator_id == member.id and rotation_on(meeting.community):
+        try:
+            hand_on(meeting, member, via="rsvp")
+        except DomainError:
+            pass
+
+
 def hand_on_url(meeting: Meeting, member: Member) -> str:
     return public_url("facilitation_links.hand_on", meeting_id=meeting.id,
                       token=make_token(TOKEN_PURPOSE, member.id, meeting.id))

@@ -210,6 +210,8 @@ def record_rsvp(meeting: Meeting, member: Member, answer: str, note: str = "", v
         audit.record(None, "meeting.rsvp", "meeting", meeting.id, meeting.community_id,
                      member=member.id, answer=answer, via=via)
     invitation.answer, invitation.note, invitation.answered_at = answer, note, now()
+    if answer == "no":
+        facilitation.facilitator_said_no(meeting, member)
     return invitation
 
 

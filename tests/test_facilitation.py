@@ -268,6 +268,18 @@ def test_nobody_left_to_take_it_keeps_it_with_a_clear_message(app, ctx, personas
     assert db.session.scalar(select(FacilitatorSwap)) is None
 
 
+def test_a_facilitator_who_answers_no_hands_the_meeting_on(app, ctx, personas, client, alice_client):
+    meeting = _two_willing_and_a_meeting(app)
+    rsvp = f"/m/meetings/{meeting.id}/rsvp/{make_token('rsvp', _id('ana@example.org'), meeting.id)}"
+    page = client.get(rsvp).get_data(as_text=True)
+    assert client.post(rsvp, data={"csrf_token": csrf_from(page), "answer": "no"}).status_code == 200
+    db.session.expire_all()
+    assert db.session.get(Meeting, meeting.id).facilitator_id == _id("bo@example.org")
+    assert ("bo@example.org", meeting.id) in _told()
+    shown = alice_client.get(f"/communities/{personas['riverside']}/meetings/{meeting.id}").get_data(as_text=True)
+    assert "Ana Torres handed it to Bo Chen" in shown and "they answered No" in shown
+
+
 @pytest.mark.parametrize("mangle", [lambda t: t[:-2] + ("AA" if not t.endswith("AA") else "BB"),
                                     lambda t: t.split(".", 1)[0] + ".999." + t.split(".", 2)[2]])
 def test_tampered_links_are_refused_and_hand_nothing_on(app, ctx, personas, client, mangle):

@@ -16,5 +16,5 @@ class FacilitatorSwap(db.Model):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), index=True)
     from_member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
     to_member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
-    via: Mapped[str] = mapped_column(String(16))  # "link" or "email"
+    via: Mapped[str] = mapped_column(String(16))  # "link", "email" (a reply), or "rsvp" (they answered No)
     created_at: Mapped[datetime] = created_at_column()
