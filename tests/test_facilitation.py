@@ -188,7 +188,7 @@ def test_the_facilitator_is_told_once_in_their_language_and_the_invitation_names
     told = [m for m in to_ana if "Monthly exchange" in m["Subject"] and "Invit" not in m["Subject"]]
     assert len(told) == 1
     text = told[0].get_body(("plain",)).get_content()
-    assert told[0]["Subject"] == 'Facilitas "Monthly exchange"'  # Ana reads Spanish
+    assert told[0]["Subject"] == 'Usted facilita "Monthly exchange"'  # Ana reads Spanish
     assert "/m/meetings/%d/facilitate/" % meeting.id in text and "Quién facilita:" not in text
 
     invitation = next(r.message for r in smtp.to("bo@example.org") if r.message["Subject"].startswith("Invitation"))
@@ -200,7 +200,7 @@ def test_the_facilitator_is_told_once_in_their_language_and_the_invitation_names
     facilitation.rotate(_riverside())
     db.session.commit()
     run_worker(app)
-    assert len([r for r in smtp.to("ana@example.org") if "Facilitas" in r.message["Subject"]]) == 1
+    assert len([r for r in smtp.to("ana@example.org") if "Usted facilita" in r.message["Subject"]]) == 1
 
 
 # --- handing on by link ---------------------------------------------------------------------------
@@ -212,7 +212,7 @@ def _hand_on_path(app, meeting: Meeting, email: str) -> str:
 def test_the_link_asks_first_then_hands_the_meeting_to_the_next_who_is_told(app, ctx, personas, client, smtp):
     meeting = _two_willing_and_a_meeting(app)
     run_worker(app)
-    text = next(r.message for r in smtp.to("ana@example.org") if "Facilitas" in r.message["Subject"]) \
+    text = next(r.message for r in smtp.to("ana@example.org") if "Usted facilita" in r.message["Subject"]) \
         .get_body(("plain",)).get_content()
     link = next(url for url in LINK_RE.findall(text) if "/facilitate/" in url)
     path = "/" + link.split("/", 3)[3]
@@ -324,7 +324,7 @@ def test_a_reply_saying_no_puedo_hands_the_meeting_on_and_is_confirmed(app, ctx,
     assert ours.status == "sent"
     ana = db.session.get(Member, _id("ana@example.org"))
     to = make_address("reply", ana.id, _riverside().id)
-    raw = compose("Ana Torres <ana@example.org>", to, subject='RE: Facilitas "Monthly exchange"',
+    raw = compose("Ana Torres <ana@example.org>", to, subject='RE: Usted facilita "Monthly exchange"',
                   body="No puedo esa semana, lo siento.\n\nEl lun., Ana escribió:\n> Te toca facilitar",
                   In_Reply_To=ours.message_id, References=ours.message_id)
     stored = deliver(app, raw, to)
@@ -344,7 +344,7 @@ def test_a_reply_that_is_not_a_swap_reaches_the_coordinator_as_a_comment(app, ct
     ours = _facilitator_email(app, meeting)
     ana = db.session.get(Member, _id("ana@example.org"))
     to = make_address("reply", ana.id, _riverside().id)
-    raw = compose("ana@example.org", to, subject="Re: Facilitas", body="¡Con gusto! Llevo el café.",
+    raw = compose("ana@example.org", to, subject="Re: Usted facilita", body="¡Con gusto! Llevo el café.",
                   In_Reply_To=ours.message_id)
     stored = deliver(app, raw, to)
     assert (stored.status, stored.outcome) == ("done", "comment")
