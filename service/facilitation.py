@@ -90,7 +90,7 @@ def rotate(community: Community) -> int:
             last[chosen] = aware(meeting.starts_at)
             given += 1
         elif meeting.facilitator_told_at is None:  # chosen by hand: told too, and may hand it on
-            _tell(meeting, meeting.facilitator_id)
+            _tell(meeting, meeting.facilitator_id, by_hand=True)
     return given
 
 
@@ -125,11 +125,11 @@ def _assign(actor: Coordinator | None, meeting: Meeting, member_id: int, handed_
     _tell(meeting, member_id, handed_by)
 
 
-def _tell(meeting: Meeting, member_id: int, handed_by: Member | None = None) -> None:
+def _tell(meeting: Meeting, member_id: int, handed_by: Member | None = None, by_hand: bool = False) -> None:
     """Queue the facilitator's email (once per time they are given this meeting)."""
     member = db.session.get(Member, member_id)
     turn = len(handed_on_by(meeting))
-    context = {"meeting_id": meeting.id, "handed_by": handed_by.id if handed_by else None}
+    context = {"meeting_id": meeting.id, "handed_by": handed_by.id if handed_by else None, "by_hand": by_hand}
     mailer.queue_email("facilitator_assigned", member, f"facilitator:{meeting.id}:{member_id}:{turn}", context,
                        meeting.community)
     meeting.facilitator_told_at = now()
@@ -214,6 +214,7 @@ def email_extras(row, member: Member, community: Community) -> dict:
     extras = meeting_extras(row, member, community)
     extras["facilitator_name"] = ""  # it is the reader
     extras["handed_by"] = name_in(community, row.context.get("handed_by"))
+    extras["by_hand"] = bool(row.context.get("by_hand"))
     extras["hand_on_url"] = hand_on_url(extras["meeting"], member)
     return extras
 

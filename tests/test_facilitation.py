@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from service import facilitation, meetings, members, preferences
 from service.addresses import make_address
+from service.email_render import render
 from service.extensions import db
 from service.inbound.intent import wants_to_hand_on
 from service.models import (AuditEvent, Community, FacilitatorSwap, InboundMessage, Meeting, Member, Membership,
@@ -128,6 +129,11 @@ def test_with_one_willing_member_there_is_no_rotation_and_a_hand_set_facilitator
     db.session.commit()
     assert _facilitators(["Lone meeting", "Chosen by hand"]) == ["Ana Torres", "Fe Gomez"]
     assert db.session.get(Meeting, chosen.id).facilitator_told_at is not None  # told, and can hand it on too
+    row = db.session.scalar(select(OutboundEmail).where(OutboundEmail.kind == "facilitator_assigned",
+                                                        OutboundEmail.recipient == "fe@example.org"))
+    text = render(row, db.session.get(Member, row.member_id), _riverside()).text
+    assert 'The coordinator of Riverside COP asked you to facilitate "Chosen by hand".' in text
+    assert "/facilitate/" in text
 
 
 # --- the coordinator's and the member's pages -----------------------------------------------------
