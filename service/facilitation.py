@@ -86,7 +86,7 @@ def rotate(community: Community) -> int:
             chosen = next_in_line(meeting, willing, last)
             if chosen is None:
                 continue
-            _assign(None, meeting, chosen)
+            _assign(meeting, chosen)
             last[chosen] = aware(meeting.starts_at)
             given += 1
         elif meeting.facilitator_told_at is None:  # chosen by hand: told too, and may hand it on
@@ -118,9 +118,10 @@ def handed_on_by(meeting: Meeting) -> set[int]:
         FacilitatorSwap.meeting_id == meeting.id)))
 
 
-def _assign(actor: Coordinator | None, meeting: Meeting, member_id: int, handed_by: Member | None = None) -> None:
+def _assign(meeting: Meeting, member_id: int, handed_by: Member | None = None) -> None:
+    """Make the member the meeting's facilitator (by the rotation, or from the one who handed it on) and tell them."""
     meeting.facilitator_id = member_id
-    audit.record(actor, "meeting.facilitator", "meeting", meeting.id, meeting.community_id, member=member_id,
+    audit.record(None, "meeting.facilitator", "meeting", meeting.id, meeting.community_id, member=member_id,
                  by=f"handed on by member {handed_by.id}" if handed_by else "rotation")
     _tell(meeting, member_id, handed_by)
 
@@ -154,7 +155,7 @@ def hand_on(meeting: Meeting, member: Member, via: str) -> int:
                             "Reply to this email to tell the coordinator."))
     db.session.add(FacilitatorSwap(meeting_id=meeting.id, from_member_id=member.id, to_member_id=chosen, via=via))
     db.session.flush()
-    _assign(None, meeting, chosen, handed_by=member)
+    _assign(meeting, chosen, handed_by=member)
     return chosen
 
 
