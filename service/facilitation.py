@@ -26,6 +26,7 @@ from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
 from service.links import public_url
+from service.sql import one_of
 from service.models import (Community, Coordinator, FacilitatorSwap, Invitation, Meeting, Member, Membership)
 from service.tokens import make_token
 
@@ -105,8 +106,9 @@ def _last_facilitated(community: Community) -> dict[int, datetime]:
 def next_in_line(meeting: Meeting, willing: list[Membership], last: dict[int, datetime],
                  passing_over: set[int] = frozenset()) -> int | None:
     """The member id whose turn it is for `meeting`: a willing invitee who did not answer No nor hand it on."""
-    available = set(db.session.scalars(select(Invitation.member_id).where(
-        Invitation.meeting_id == meeting.id, Invitation.answer.is_distinct_from("no"))))
+    available = set(db.session.scalars(select(Invitation.member_id).where(  # only the willing: not every invitee
+        Invitation.meeting_id == meeting.id, Invitation.answer.is_distinct_from("no"),
+        one_of(Invitation.member_id, [m.member_id for m in willing]))))
     available -= set(passing_over) | handed_on_by(meeting)
     order = [(last.get(m.member_id, _NEVER), m.id, m.member_id) for m in willing if m.member_id in available]
     return min(order)[2] if order else None
