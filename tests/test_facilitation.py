@@ -324,7 +324,7 @@ def _facilitator_email(app, meeting: Meeting) -> OutboundEmail:
         OutboundEmail.kind == "facilitator_assigned", OutboundEmail.member_id == meeting.facilitator_id))
 
 
-def test_a_reply_saying_no_puedo_hands_the_meeting_on_and_is_confirmed(app, ctx, personas, smtp):
+def test_a_reply_saying_no_puedo_hands_the_meeting_on_and_is_confirmed(app, ctx, personas, smtp, alice_client):
     meeting = _two_willing_and_a_meeting(app)
     ours = _facilitator_email(app, meeting)
     assert ours.status == "sent"
@@ -343,6 +343,8 @@ def test_a_reply_saying_no_puedo_hands_the_meeting_on_and_is_confirmed(app, ctx,
     assert "Bo Chen" in answer.get_body(("plain",)).get_content()
     assert answer["In-Reply-To"]
     assert any("facilitate" in r.message["Subject"] for r in smtp.to("bo@example.org"))
+    inbox = alice_client.get(f"/communities/{personas['riverside']}/inbox").get_data(as_text=True)
+    assert "Handed on the facilitation of “Monthly exchange” to the next in the rotation" in inbox
 
 
 def test_a_reply_that_is_not_a_swap_reaches_the_coordinator_as_a_comment(app, ctx, personas, smtp):
