@@ -158,7 +158,7 @@ def test_the_coordinator_ticks_willing_on_the_member_page_and_the_community_page
     assert event.actor == "alice@example.org" and event.details["willing"] is True
 
     page = alice_client.get(base).get_data(as_text=True)
-    section = page[page.index('id="facilitation"'):]
+    section = page[page.index('id="rotation"'):]
     assert section.index("Bo Chen") < section.index("Ana Torres")  # Bo is next: Ana has the spring meeting
     assert "Spring exchange" in section
 
