@@ -1,0 +1,311 @@
+"""Health over time: how a community's members take part, month by month in the community's time zone.
+
+Every figure is a GROUP BY over its source table, the month found by a CASE
+over the month boundaries (computed here in the community's zone, so a
+meeting at 23:30 on the last evening of a month counts in that month
+whatever UTC says): a few queries for all the months together, whatever
+their number. "Active" members are those who answered an invitation or a
+form, replied by email, attended a meeting or shared a practice in the 60
+days before each month's end (before now, for the current month).
+Members who bounced or unsubscribed are read from the audit trail, which
+records when each member's address was suppressed.
+
+`overview` gives the dashboard's list the same kind of figures for many
+communities at once, one grouped query per figure.
+"""
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_decimal, format_percent
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, case, func, literal, select, union_all
+
+from service import clock
+from service.extensions import db
+from service.inbound.inbox import NEEDS_A_PERSON
+from service.models import (AuditEvent, Community, FormAnswer, FormRequest, FormResponse, InboundMessage, Invitation,
+                            Meeting, Member, Membership, OutboundEmail, Practice)
+from service.sql import one_of
+
+ACTIVE_DAYS = 60
+MONTHS_ON_HEALTH_PAGE = 24
+MONTHS_ON_COMMUNITY_PAGE = 12
+RECENT_MEETING_DAYS = 90          # the overview's RSVP rate: meetings held in the last 90 days
+SUPPRESSIONS = {"member.bounced": "bounced", "member.unsubscribe": "unsubscribed"}
+# Every figure a month has, in the order pages and the monthly summary show them: (attribute, label, kind).
+FIGURES = (
+    ("active", _l("Active members (last 60 days)"), "count"),
+    ("rsvp_rate", _l("RSVP rate"), "percent"),
+    ("attendance_rate", _l("Attendance rate"), "percent"),
+    ("usefulness", _l("Feedback: how useful (1–5)"), "mean"),
+    ("recommend", _l("Feedback: would recommend (0–10)"), "mean"),
+    ("practices", _l("Practices shared"), "count"),
+    ("replies", _l("Replies received"), "count"),
+    ("bounced", _l("Members whose address started bouncing"), "count"),
+    ("unsubscribed", _l("Members who unsubscribed"), "count"),
+)
+
+
+@dataclass
+class MonthHealth:
+    """One month's figures. Rates and means are None when nothing was there to count."""
+    month: date                   # the first day of the month, in the community's zone
+    invited: int = 0              # invitations to the month's meetings (cancelled meetings left out)
+    answered: int = 0             # ... answered yes, maybe or no
+    counted: int = 0              # invitations to the month's meetings whose attendance was taken
+    attended: int = 0             # ... marked present
+    feedback: int = 0             # feedback forms submitted about the month's meetings
+    usefulness: float | None = None   # their mean "how useful" rating (1-5)
+    recommend: float | None = None    # their mean "would recommend" rating (0-10)
+    practices: int = 0            # practices members shared (whatever the review decided)
+    replies: int = 0              # mail members sent the community (automatic mail and bounces left out)
+    active: int = 0               # members active in the 60 days before the month's end
+    bounced: int = 0              # members whose address started bouncing this month
+    unsubscribed: int = 0         # members who unsubscribed this month
+
+    @property
+    def rsvp_rate(self) -> float | None:
+        return self.answered / self.invited if self.invited else None
+
+    @property
+    def attendance_rate(self) -> float | None:
+        return self.attended / self.counted if self.counted else None
+
+
+def month_starts(time_zone: str, count: int, moment: datetime) -> list[datetime]:
+    """The local first instants of the last `count` months up to `moment`'s month, and of the month after
+    (count + 1 aware datetimes in the zone)."""
+    zone = ZoneInfo(time_zone)
+    local = moment.astimezone(zone)
+    first = local.year * 12 + local.month - 1 - (count - 1)
+    return [datetime(number // 12, number % 12 + 1, 1, tzinfo=zone) for number in range(first, first + count + 1)]
+
+
+def _bucket(column, bounds: list[datetime], before: int = 0):
+    """SQL: the index of the first bound the value is earlier than (counting from `before`), else len(bounds)."""
+    return case(*[(column < bound, before + index) for index, bound in enumerate(bounds)],
+                else_=before + len(bounds))
+
+
+def months(community: Community, count: int = MONTHS_ON_HEALTH_PAGE,
+           moment: datetime | None = None) -> list[MonthHealth]:
+    """The last `count` months' figures up to the current one, oldest first."""
+    moment = moment or clock.now()
+    starts = [start.astimezone(timezone.utc) for start in month_starts(community.time_zone, count, moment)]
+    result = [MonthHealth(month=start.astimezone(ZoneInfo(community.time_zone)).date()) for start in starts[:-1]]
+    first, after = starts[0], starts[-1]
+    for index, invited, answered, counted, attended in _invitations(community, starts):
+        result[index].invited, result[index].answered = invited, answered
+        result[index].counted, result[index].attended = counted, attended
+    for index, responses, usefulness, recommend in _feedback(community, starts):
+        result[index].feedback = responses
+        result[index].usefulness = float(usefulness) if usefulness is not None else None
+        result[index].recommend = float(recommend) if recommend is not None else None
+    in_month = _bucket(Practice.created_at, starts[1:])
+    for index, number in db.session.execute(
+            select(in_month, func.count()).where(Practice.community_id == community.id,
+                                                 Practice.created_at >= first, Practice.created_at < after)
+            .group_by(in_month)):
+        result[index].practices = number
+    in_month = _bucket(InboundMessage.received_at, starts[1:])
+    for index, number in db.session.execute(
+            select(in_month, func.count()).where(_replies(), InboundMessage.community_id == community.id,
+                                                 InboundMessage.received_at >= first,
+                                                 InboundMessage.received_at < after)
+            .group_by(in_month)):
+        result[index].replies = number
+    for index, action, number in _suppressions(community, starts):
+        setattr(result[index], SUPPRESSIONS[action], number)
+    ends = [min(end, moment) for end in starts[1:]]  # "as of the month's end": now, for the current month
+    for index, number in _active(community, ends):
+        result[index].active = number
+    return result
+
+
+def _invitations(community: Community, starts: list[datetime]):
+    """(month, invited, answered, invited where attendance was taken, attended) per month with meetings."""
+    in_month = _bucket(Meeting.starts_at, starts[1:])
+    taken = Meeting.attendance_taken_at.is_not(None)
+    return db.session.execute(
+        select(in_month, func.count(), func.count(Invitation.answer), func.count(case((taken, 1))),
+               func.count(case((and_(taken, Invitation.attended.is_(True)), 1))))
+        .join(Meeting, Invitation.meeting_id == Meeting.id)
+        .where(Meeting.community_id == community.id, Meeting.status != "cancelled",
+               Meeting.starts_at >= starts[0], Meeting.starts_at < starts[-1])
+        .group_by(in_month)).all()
+
+
+def _feedback(community: Community, starts: list[datetime]):
+    """(month, submitted feedback responses, mean usefulness, mean recommend) by the month of the meeting."""
+    in_month = _bucket(Meeting.starts_at, starts[1:])
+    return db.session.execute(
+        select(in_month, func.count(func.distinct(FormResponse.id)),
+               func.avg(case((FormAnswer.question == "usefulness", FormAnswer.value_int))),
+               func.avg(case((FormAnswer.question == "recommend", FormAnswer.value_int))))
+        .select_from(FormRequest)
+        .join(Meeting, FormRequest.meeting_id == Meeting.id)
+        .join(FormResponse, and_(FormResponse.request_id == FormRequest.id, FormResponse.status == "submitted"))
+        .join(FormAnswer, and_(FormAnswer.response_id == FormResponse.id,
+                               FormAnswer.question.in_(("usefulness", "recommend"))))
+        .where(FormRequest.community_id == community.id, FormRequest.kind == "feedback",
+               Meeting.starts_at >= starts[0], Meeting.starts_at < starts[-1])
+        .group_by(in_month)).all()
+
+
+def _replies():
+    """SQL condition: received mail a person sent (not automatic mail, not a delivery report)."""
+    return and_(InboundMessage.status != "ignored", InboundMessage.purpose != "bounce")
+
+
+def _suppressions(community: Community, starts: list[datetime]):
+    """(month, audit action, members) for the community's members who bounced or unsubscribed in each month."""
+    in_month = _bucket(AuditEvent.created_at, starts[1:])
+    members_here = select(Membership.member_id).where(Membership.community_id == community.id)
+    return db.session.execute(
+        select(in_month, AuditEvent.action, func.count(func.distinct(AuditEvent.object_id)))
+        .where(AuditEvent.action.in_(tuple(SUPPRESSIONS)), AuditEvent.object_type == "member",
+               AuditEvent.object_id.in_(members_here),
+               AuditEvent.created_at >= starts[0], AuditEvent.created_at < starts[-1])
+        .group_by(in_month, AuditEvent.action)).all()
+
+
+def _activity(community_ids: list[int], since: datetime, until: datetime):
+    """A subquery of (community_id, member_id, at): every time a member took part, in [since, until)."""
+    def within(column):
+        return and_(column >= since, column < until)
+    return union_all(
+        select(Meeting.community_id, Invitation.member_id, Invitation.answered_at.label("at"))
+        .join(Meeting, Invitation.meeting_id == Meeting.id)
+        .where(one_of(Meeting.community_id, community_ids), within(Invitation.answered_at)),
+        select(Meeting.community_id, Invitation.member_id, Meeting.starts_at)
+        .join(Meeting, Invitation.meeting_id == Meeting.id)
+        .where(one_of(Meeting.community_id, community_ids), Invitation.attended.is_(True),
+               within(Meeting.starts_at)),
+        select(FormRequest.community_id, FormResponse.member_id, FormResponse.submitted_at)
+        .join(FormRequest, FormResponse.request_id == FormRequest.id)
+        .where(one_of(FormRequest.community_id, community_ids), FormResponse.status == "submitted",
+               within(FormResponse.submitted_at)),
+        select(InboundMessage.community_id, InboundMessage.member_id, InboundMessage.received_at)
+        .where(one_of(InboundMessage.community_id, community_ids), InboundMessage.member_id.is_not(None), _replies(),
+               within(InboundMessage.received_at)),
+        select(Practice.community_id, Practice.member_id, Practice.created_at)
+        .where(one_of(Practice.community_id, community_ids), Practice.member_id.is_not(None),
+               within(Practice.created_at)),
+    ).subquery()
+
+
+def _active(community: Community, ends: list[datetime]):
+    """(month, members active in the ACTIVE_DAYS before the month's end) for each month.
+
+    A moment of activity counts for every month whose window [end - 60 days,
+    end) holds it: from the first month ending after it to the last one whose
+    window opens at or before it. A month is at least 28 days, so that is at
+    most three months, added by joining the offsets 0, 1 and 2.
+    """
+    window = timedelta(days=ACTIVE_DAYS)
+    events = _activity([community.id], ends[0] - window, ends[-1])
+    opens = [end - window for end in ends]
+    spans = (select(events.c.member_id, _bucket(events.c.at, ends).label("first"),
+                    (_bucket(events.c.at, opens) - 1).label("last"))
+             .distinct().subquery())
+    offsets = union_all(*(select(literal(number).label("k")) for number in range(3))).subquery()
+    month = (spans.c.first + offsets.c.k).label("month")
+    return db.session.execute(
+        select(month, func.count(func.distinct(spans.c.member_id)))
+        .select_from(spans).join(offsets, spans.c.first + offsets.c.k <= spans.c.last)
+        .group_by(month)).all()
+
+
+# --- the dashboard's overview ------------------------------------------------------------------------
+
+@dataclass
+class Glance:
+    """One community's line on the dashboard: its size, a few health figures and what needs a person."""
+    community: Community
+    members: int = 0
+    active: int = 0               # members active in the last 60 days
+    invited: int = 0              # invitations to meetings held in the last 90 days
+    answered: int = 0
+    failed_emails: int = 0
+    replies_waiting: int = 0
+    bouncing: int = 0             # active members whose address bounces
+
+    @property
+    def rsvp_rate(self) -> float | None:
+        return self.answered / self.invited if self.invited else None
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.failed_emails or self.replies_waiting or self.bouncing)
+
+
+def overview(communities: list[Community], moment: datetime | None = None) -> list[Glance]:
+    """Each community's glance, in the order given: one grouped query per figure, whatever their number."""
+    moment = moment or clock.now()
+    ids = [community.id for community in communities]
+    glances = {community.id: Glance(community) for community in communities}
+    if not ids:
+        return []
+
+    def fill(name: str, rows) -> None:
+        for community_id, number in rows:
+            setattr(glances[community_id], name, number)
+
+    fill("members", db.session.execute(
+        select(Membership.community_id, func.count()).where(one_of(Membership.community_id, ids),
+                                                            Membership.status == "active")
+        .group_by(Membership.community_id)))
+    events = _activity(ids, moment - timedelta(days=ACTIVE_DAYS), moment)
+    fill("active", db.session.execute(select(events.c.community_id, func.count(func.distinct(events.c.member_id)))
+                                      .group_by(events.c.community_id)))
+    for community_id, invited, answered in db.session.execute(
+            select(Meeting.community_id, func.count(), func.count(Invitation.answer))
+            .join(Meeting, Invitation.meeting_id == Meeting.id)
+            .where(one_of(Meeting.community_id, ids), Meeting.status != "cancelled",
+                   Meeting.starts_at >= moment - timedelta(days=RECENT_MEETING_DAYS), Meeting.starts_at < moment)
+            .group_by(Meeting.community_id)):
+        glances[community_id].invited, glances[community_id].answered = invited, answered
+    fill("failed_emails", db.session.execute(
+        select(OutboundEmail.community_id, func.count()).where(OutboundEmail.status == "failed",
+                                                               one_of(OutboundEmail.community_id, ids))
+        .group_by(OutboundEmail.community_id)))
+    fill("replies_waiting", db.session.execute(
+        select(InboundMessage.community_id, func.count()).where(InboundMessage.status.in_(NEEDS_A_PERSON),
+                                                                one_of(InboundMessage.community_id, ids))
+        .group_by(InboundMessage.community_id)))
+    fill("bouncing", db.session.execute(
+        select(Membership.community_id, func.count()).join(Member, Membership.member_id == Member.id)
+        .where(one_of(Membership.community_id, ids), Membership.status == "active", Member.status == "bounced")
+        .group_by(Membership.community_id)))
+    return [glances[community_id] for community_id in ids]
+
+
+# --- figures in words ----------------------------------------------------------------------------------
+
+def formatted(value, kind: str, locale: str) -> str:
+    """A figure as people read it in `locale`: a count, a percentage or a mean; a dash for nothing to count."""
+    if value is None:
+        return "–"
+    if kind == "percent":
+        return format_percent(value, locale=locale)
+    if kind == "mean":
+        return format_decimal(value, format="0.0", locale=locale)
+    return format_decimal(value, locale=locale)
+
+
+def change(now_value, before, kind: str, locale: str) -> str | None:
+    """How a figure moved since the month before, signed ("+3", "−5 %" as points, "+0.4"); None if either month
+    had nothing to count."""
+    if now_value is None or before is None:
+        return None
+    difference = now_value - before
+    if kind == "percent":
+        difference = round(difference * 100)
+        text = format_decimal(abs(difference), locale=locale)
+    elif kind == "mean":
+        difference = round(difference, 1)
+        text = format_decimal(abs(difference), format="0.0", locale=locale)
+    else:
+        text = format_decimal(abs(difference), locale=locale)
+    return ("+" if difference > 0 else "−" if difference < 0 else "±") + text

@@ -1,0 +1,61 @@
+"""Dashboard: a community's health month by month (its page, and the section on the community page), drawn as
+SVG charts with the same numbers in a table beside them."""
+from babel.dates import format_date
+from flask import Blueprint, render_template
+from flask_babel import get_locale, gettext as _
+from flask_login import login_required
+
+from service import community_health, svg_charts
+from service.models import Community
+from service.views.helpers import community_or_404
+
+bp = Blueprint("community_health", __name__, url_prefix="/communities/<int:community_id>/health")
+
+# Charted figures: (attribute, low end of the scale, high end or None for the largest value).
+CHARTS = (("active", 0, None), ("rsvp_rate", 0, 100), ("attendance_rate", 0, 100), ("usefulness", 1, 5),
+          ("recommend", 0, 10), ("practices", 0, None), ("replies", 0, None), ("bounced", 0, None),
+          ("unsubscribed", 0, None))
+ON_COMMUNITY_PAGE = ("active", "rsvp_rate", "attendance_rate")
+
+
+@bp.route("/")
+@login_required
+def show(community_id: int):
+    community = community_or_404(community_id)
+    return render_template("community_health/show.html", community=community,
+                           **health_view(community, community_health.MONTHS_ON_HEALTH_PAGE, [key for key, *_r in CHARTS]))
+
+
+def section(community: Community) -> dict:
+    """What the community page's health section shows: the last year, three charts and the table."""
+    return health_view(community, community_health.MONTHS_ON_COMMUNITY_PAGE, ON_COMMUNITY_PAGE)
+
+
+def health_view(community: Community, count: int, charted) -> dict:
+    locale = str(get_locale())
+    months = community_health.months(community, count)
+    labels = {key: label for key, label, _kind in community_health.FIGURES}
+    kinds = {key: kind for key, _label, kind in community_health.FIGURES}
+    month_names = [format_date(m.month, "MMM yyyy", locale=locale) for m in months]
+    charts = {}
+    for key, low, high in CHARTS:
+        if key not in charted:
+            continue
+        scale = 100 if kinds[key] == "percent" else 1
+        values = [getattr(m, key) for m in months]
+        points = [(name, value * scale if value is not None else None) for name, value in zip(month_names, values)]
+        top = high if high is not None else max([value or 0 for _name, value in points] + [1])
+        charts[key] = svg_charts.line_chart(
+            points, low=low, high=top, title=_("%(figure)s, month by month", figure=labels[key]),
+            value_label=lambda value, kind=kinds[key], scale=scale: community_health.formatted(
+                value / scale, kind, locale))
+    rows = [(name, [community_health.formatted(getattr(m, key), kind, locale)
+                    for key, _label, kind in community_health.FIGURES]) for name, m in zip(month_names, months)]
+    return {"health_charts": charts, "health_labels": labels, "health_rows": rows,
+            "health_figures": community_health.FIGURES}
+
+
+@bp.app_template_global("health_figure")
+def health_figure(value, kind: str) -> str:
+    """A figure as the reader's locale writes it (the dashboard's overview)."""
+    return community_health.formatted(value, kind, str(get_locale()))
