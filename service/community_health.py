@@ -10,8 +10,11 @@ days before each month's end (before now, for the current month).
 Members who bounced or unsubscribed are read from the audit trail, which
 records when each member's address was suppressed.
 
-`overview` gives the dashboard's list the same kind of figures for many
-communities at once, one grouped query per figure.
+Months older than the last two are kept in health_month once counted (what
+is recorded about them has settled), so a 24-month page counts two months
+and reads the rest. `overview` gives the dashboard's list the kept figures
+of many communities at once, with what needs a person counted in one grouped
+query per figure.
 """
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -24,14 +27,18 @@ from sqlalchemy import and_, case, func, literal, select, union_all
 from service import clock
 from service.extensions import db
 from service.inbound.inbox import NEEDS_A_PERSON
-from service.models import (AuditEvent, Community, FormAnswer, FormRequest, FormResponse, InboundMessage, Invitation,
-                            Meeting, Member, Membership, OutboundEmail, Practice)
-from service.sql import one_of
+from service.models import (AuditEvent, Community, FormAnswer, FormRequest, FormResponse, HealthMonth, InboundMessage,
+                            Invitation, Meeting, Member, Membership, OutboundEmail, Practice)
+from service.sql import dialect_insert, one_of
 
 ACTIVE_DAYS = 60
 MONTHS_ON_HEALTH_PAGE = 24
 MONTHS_ON_COMMUNITY_PAGE = 12
-RECENT_MEETING_DAYS = 90          # the overview's RSVP rate: meetings held in the last 90 days
+# The current month and the one before are always counted afresh (answers, attendance and feedback still come
+# in); older months are kept as counted then. The overview reads the kept recent months, which the cron process
+# counts again whenever they are older than KEPT_FRESH.
+LIVE_MONTHS = 2
+KEPT_FRESH = timedelta(minutes=15)
 SUPPRESSIONS = {"member.bounced": "bounced", "member.unsubscribe": "unsubscribed"}
 # Every figure a month has, in the order pages and the monthly summary show them: (attribute, label, kind).
 FIGURES = (
@@ -73,6 +80,9 @@ class MonthHealth:
         return self.attended / self.counted if self.counted else None
 
 
+FIELDS = tuple(name for name in MonthHealth.__dataclass_fields__)
+
+
 def month_starts(time_zone: str, count: int, moment: datetime) -> list[datetime]:
     """The local first instants of the last `count` months up to `moment`'s month, and of the month after
     (count + 1 aware datetimes in the zone)."""
@@ -88,9 +98,8 @@ def _bucket(column, bounds: list[datetime], before: int = 0):
                 else_=before + len(bounds))
 
 
-def months(community: Community, count: int = MONTHS_ON_HEALTH_PAGE,
-           moment: datetime | None = None) -> list[MonthHealth]:
-    """The last `count` months' figures up to the current one, oldest first."""
+def counted(community: Community, count: int, moment: datetime | None = None) -> list[MonthHealth]:
+    """The last `count` months' figures up to the current one, oldest first, counted now from the source tables."""
     moment = moment or clock.now()
     starts = [start.astimezone(timezone.utc) for start in month_starts(community.time_zone, count, moment)]
     result = [MonthHealth(month=start.astimezone(ZoneInfo(community.time_zone)).date()) for start in starts[:-1]]
@@ -121,6 +130,72 @@ def months(community: Community, count: int = MONTHS_ON_HEALTH_PAGE,
     for index, number in _active(community, ends):
         result[index].active = number
     return result
+
+
+def months(community: Community, count: int = MONTHS_ON_HEALTH_PAGE,
+           moment: datetime | None = None) -> list[MonthHealth]:
+    """The last `count` months' figures, oldest first: the LIVE_MONTHS most recent counted now, the older ones
+    as kept in health_month (those missing are counted, from the oldest missing one on, and kept)."""
+    moment = moment or clock.now()
+    wanted = [start.date() for start in month_starts(community.time_zone, count, moment)[:-1]]
+    older = wanted[:-LIVE_MONTHS]
+    kept = {row.month: row for row in db.session.scalars(select(HealthMonth).where(
+        HealthMonth.community_id == community.id, HealthMonth.month.in_(older)))} if older else {}
+    missing = [month for month in older if month not in kept]
+    live = counted(community, len(wanted) - wanted.index(missing[0]) if missing else min(LIVE_MONTHS, count), moment)
+    keep(community, live, moment)
+    from_kept = [_from_row(kept[month]) for month in wanted[:len(wanted) - len(live)]]
+    return from_kept + live
+
+
+def _from_row(row: HealthMonth) -> MonthHealth:
+    return MonthHealth(**{name: getattr(row, name) for name in FIELDS})
+
+
+def keep(community: Community, found: list[MonthHealth], moment: datetime) -> None:
+    """Store these months' figures (replacing what was kept), in a short transaction of their own: a page that
+    only reads still keeps what it counted, and two requests keeping the same month at once both succeed."""
+    if not found:
+        return
+    rows = [{"community_id": community.id, "computed_at": moment, **{name: getattr(m, name) for name in FIELDS}}
+            for m in found]
+    statement = dialect_insert(HealthMonth)
+    statement = statement.on_conflict_do_update(
+        index_elements=["community_id", "month"],
+        set_={name: getattr(statement.excluded, name) for name in ("computed_at", *FIELDS) if name != "month"})
+    with db.engine.begin() as connection:
+        connection.execute(statement, rows)
+
+
+def refresh_kept(moment: datetime | None = None) -> int:
+    """Count again the recent months of every community whose kept figures are older than KEPT_FRESH (the cron
+    process's tick), so the dashboard's overview reads them; returns how many communities were counted."""
+    moment = moment or clock.now()
+    communities = db.session.scalars(select(Community).where(Community.archived_at.is_(None))).all()
+    fresh = _fresh_months(communities, moment)
+    stale = [community for community in communities if community.id not in fresh]
+    for community in stale:
+        keep(community, counted(community, LIVE_MONTHS, moment), moment)
+    return len(stale)
+
+
+def _fresh_months(communities: list[Community], moment: datetime) -> dict[int, dict[date, HealthMonth]]:
+    """Kept current and previous months of these communities, for those whose current month was counted within
+    KEPT_FRESH: {community id: {month: row}}."""
+    recent = {community.id: [start.date() for start in month_starts(community.time_zone, LIVE_MONTHS, moment)[:-1]]
+              for community in communities}
+    found: dict[int, dict[date, HealthMonth]] = {}
+    if not recent:
+        return found
+    dates = sorted({month for months_of in recent.values() for month in months_of})
+    for row in db.session.scalars(select(HealthMonth).where(one_of(HealthMonth.community_id, list(recent)),
+                                                            HealthMonth.month.in_(dates))):
+        if row.month in recent[row.community_id]:
+            found.setdefault(row.community_id, {})[row.month] = row
+    current = {community_id: months_of[-1] for community_id, months_of in recent.items()}
+    return {community_id: rows for community_id, rows in found.items()
+            if current[community_id] in rows and len(rows) == LIVE_MONTHS
+            and clock.aware(rows[current[community_id]].computed_at) >= moment - KEPT_FRESH}
 
 
 def _invitations(community: Community, starts: list[datetime]):
@@ -170,28 +245,31 @@ def _suppressions(community: Community, starts: list[datetime]):
         .group_by(in_month, AuditEvent.action)).all()
 
 
-def _activity(community_ids: list[int], since: datetime, until: datetime):
-    """A subquery of (community_id, member_id, at): every time a member took part, in [since, until)."""
+def _activity(community: Community, since: datetime, until: datetime):
+    """A subquery of (member_id, at): every time a member of the community took part, in [since, until).
+
+    An RSVP can only be given or changed before its meeting starts, so an
+    answer given since `since` is to a meeting starting since then: that
+    bound lets the meeting's index find the few meetings to look at.
+    """
     def within(column):
         return and_(column >= since, column < until)
     return union_all(
-        select(Meeting.community_id, Invitation.member_id, Invitation.answered_at.label("at"))
+        select(Invitation.member_id, Invitation.answered_at.label("at"))
         .join(Meeting, Invitation.meeting_id == Meeting.id)
-        .where(one_of(Meeting.community_id, community_ids), within(Invitation.answered_at)),
-        select(Meeting.community_id, Invitation.member_id, Meeting.starts_at)
+        .where(Meeting.community_id == community.id, Meeting.starts_at >= since, within(Invitation.answered_at)),
+        select(Invitation.member_id, Meeting.starts_at)
         .join(Meeting, Invitation.meeting_id == Meeting.id)
-        .where(one_of(Meeting.community_id, community_ids), Invitation.attended.is_(True),
-               within(Meeting.starts_at)),
-        select(FormRequest.community_id, FormResponse.member_id, FormResponse.submitted_at)
+        .where(Meeting.community_id == community.id, Invitation.attended.is_(True), within(Meeting.starts_at)),
+        select(FormResponse.member_id, FormResponse.submitted_at)
         .join(FormRequest, FormResponse.request_id == FormRequest.id)
-        .where(one_of(FormRequest.community_id, community_ids), FormResponse.status == "submitted",
+        .where(FormRequest.community_id == community.id, FormResponse.status == "submitted",
                within(FormResponse.submitted_at)),
-        select(InboundMessage.community_id, InboundMessage.member_id, InboundMessage.received_at)
-        .where(one_of(InboundMessage.community_id, community_ids), InboundMessage.member_id.is_not(None), _replies(),
+        select(InboundMessage.member_id, InboundMessage.received_at)
+        .where(InboundMessage.community_id == community.id, InboundMessage.member_id.is_not(None), _replies(),
                within(InboundMessage.received_at)),
-        select(Practice.community_id, Practice.member_id, Practice.created_at)
-        .where(one_of(Practice.community_id, community_ids), Practice.member_id.is_not(None),
-               within(Practice.created_at)),
+        select(Practice.member_id, Practice.created_at)
+        .where(Practice.community_id == community.id, Practice.member_id.is_not(None), within(Practice.created_at)),
     ).subquery()
 
 
@@ -204,7 +282,7 @@ def _active(community: Community, ends: list[datetime]):
     most three months, added by joining the offsets 0, 1 and 2.
     """
     window = timedelta(days=ACTIVE_DAYS)
-    events = _activity([community.id], ends[0] - window, ends[-1])
+    events = _activity(community, ends[0] - window, ends[-1])
     opens = [end - window for end in ends]
     spans = (select(events.c.member_id, _bucket(events.c.at, ends).label("first"),
                     (_bucket(events.c.at, opens) - 1).label("last"))
@@ -224,16 +302,11 @@ class Glance:
     """One community's line on the dashboard: its size, a few health figures and what needs a person."""
     community: Community
     members: int = 0
-    active: int = 0               # members active in the last 60 days
-    invited: int = 0              # invitations to meetings held in the last 90 days
-    answered: int = 0
+    active: int | None = None         # members active in the last 60 days (as last counted)
+    rsvp_rate: float | None = None    # of last month's meetings
     failed_emails: int = 0
     replies_waiting: int = 0
-    bouncing: int = 0             # active members whose address bounces
-
-    @property
-    def rsvp_rate(self) -> float | None:
-        return self.answered / self.invited if self.invited else None
+    bouncing: int = 0                 # active members whose address bounces
 
     @property
     def needs_attention(self) -> bool:
@@ -241,12 +314,25 @@ class Glance:
 
 
 def overview(communities: list[Community], moment: datetime | None = None) -> list[Glance]:
-    """Each community's glance, in the order given: one grouped query per figure, whatever their number."""
+    """Each community's glance, in the order given: one grouped query per figure, whatever their number.
+
+    The health figures are the kept recent months (refreshed by the cron
+    process); a community whose figures are missing or stale is counted now.
+    """
     moment = moment or clock.now()
     ids = [community.id for community in communities]
     glances = {community.id: Glance(community) for community in communities}
     if not ids:
         return []
+    fresh = _fresh_months(communities, moment)
+    for community in communities:
+        recent = fresh.get(community.id)
+        previous, current = (sorted(recent.values(), key=lambda row: row.month) if recent else
+                             counted(community, LIVE_MONTHS, moment))
+        if not recent:
+            keep(community, [previous, current], moment)
+        glances[community.id].active = current.active
+        glances[community.id].rsvp_rate = previous.answered / previous.invited if previous.invited else None
 
     def fill(name: str, rows) -> None:
         for community_id, number in rows:
@@ -256,16 +342,6 @@ def overview(communities: list[Community], moment: datetime | None = None) -> li
         select(Membership.community_id, func.count()).where(one_of(Membership.community_id, ids),
                                                             Membership.status == "active")
         .group_by(Membership.community_id)))
-    events = _activity(ids, moment - timedelta(days=ACTIVE_DAYS), moment)
-    fill("active", db.session.execute(select(events.c.community_id, func.count(func.distinct(events.c.member_id)))
-                                      .group_by(events.c.community_id)))
-    for community_id, invited, answered in db.session.execute(
-            select(Meeting.community_id, func.count(), func.count(Invitation.answer))
-            .join(Meeting, Invitation.meeting_id == Meeting.id)
-            .where(one_of(Meeting.community_id, ids), Meeting.status != "cancelled",
-                   Meeting.starts_at >= moment - timedelta(days=RECENT_MEETING_DAYS), Meeting.starts_at < moment)
-            .group_by(Meeting.community_id)):
-        glances[community_id].invited, glances[community_id].answered = invited, answered
     fill("failed_emails", db.session.execute(
         select(OutboundEmail.community_id, func.count()).where(OutboundEmail.status == "failed",
                                                                one_of(OutboundEmail.community_id, ids))

@@ -81,7 +81,7 @@ def queue_due(moment: datetime | None = None) -> int:
 
 def summary_context(community: Community, moment: datetime) -> dict:
     """Last month's figures and the month before's, as stored in the outbox row."""
-    before, last, _current = community_health.months(community, 3, moment)
+    before, last, _current = community_health.counted(community, 3, moment)
     return {"community_id": community.id, "month": last.month.isoformat(), "before_month": before.month.isoformat(),
             "figures": _values(last), "before": _values(before)}
 

@@ -4,13 +4,13 @@ summary goes once to coordinators and leaders, with the figures."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import DateTime, bindparam, select, text
+from sqlalchemy import DateTime, bindparam, func, select, text
 
 from service import community_health, health_summaries
 from service.coordinators import create_coordinator
 from service.extensions import db
 from service.models import (AuditEvent, Community, CommunityCoordinator, FormAnswer, FormRequest, FormResponse,
-                            InboundMessage, Invitation, Meeting, Member, Membership, OutboundEmail, Practice)
+                            HealthMonth, InboundMessage, Invitation, Meeting, Member, Membership, OutboundEmail, Practice)
 from tests.conftest import PASSWORD, login, run_worker
 
 UTC = timezone.utc
@@ -250,7 +250,31 @@ def test_the_overview_counts_each_figure_for_many_communities_at_once(app, ctx, 
          WHERE q.community_id = :c AND r.status = 'submitted'
         UNION ALL SELECT member_id, created_at FROM practice WHERE community_id = :c) AS taking_part
         WHERE at >= :since AND at < :until""", **window) == 4
-    assert (river.invited, river.answered) == (13, 9) and lake.rsvp_rate == 1.0
+    # Last month's (August's) meetings: 5 of Riverside's 9 invitations answered, Lakeside's one.
+    assert river.rsvp_rate == pytest.approx(5 / 9) and lake.rsvp_rate == 1.0
+
+
+def test_older_months_are_kept_and_the_two_latest_counted_afresh(app, ctx, seeded):
+    community = db.session.get(Community, seeded["riverside"])
+    first = community_health.months(community, 4, MOMENT)
+    assert db.session.scalar(select(func.count()).select_from(HealthMonth)) == 4
+    for created in ("2026-08-20 12:00", "2026-11-10 12:00"):  # recorded late about August, and in November
+        db.session.add(Practice(community_id=community.id, member_id=seeded["members"][0], title="Late",
+                                what_we_did="x", created_at=at(created)))
+    db.session.commit()
+    again = community_health.months(community, 4, MOMENT)
+    assert again[0].practices == first[0].practices           # August as it was kept
+    assert again[3].practices == first[3].practices + 1       # November counted afresh
+    assert [m.active for m in again] == [m.active for m in first]
+
+
+def test_the_cron_tick_counts_again_only_figures_older_than_a_quarter_of_an_hour(app, ctx, seeded):
+    assert community_health.refresh_kept(MOMENT) == 2
+    assert community_health.refresh_kept(MOMENT + timedelta(minutes=10)) == 0
+    assert community_health.refresh_kept(MOMENT + timedelta(minutes=16)) == 2
+    kept = db.session.scalars(select(HealthMonth).where(HealthMonth.community_id == seeded["riverside"])
+                              .order_by(HealthMonth.month)).all()
+    assert [(row.month.isoformat(), row.replies) for row in kept] == [("2026-10-01", 1), ("2026-11-01", 0)]
 
 
 def _roles(app, community_id: int) -> None:

@@ -2,6 +2,7 @@
 from service.models.audit import AuditEvent
 from service.models.communities import Community, CommunityCoordinator, Organization
 from service.models.coordinators import Coordinator
+from service.models.health import HealthMonth
 from service.models.forms import Charter, CharterVote, FormAnswer, FormRequest, FormResponse, IntakeEntry
 from service.models.imports import MemberImport
 from service.models.imap_mailbox import ImapMailboxState
@@ -13,6 +14,6 @@ from service.models.outbox import BounceEvent, OutboundEmail, Suppression
 
 __all__ = [
     "AuditEvent", "BounceEvent", "Charter", "CharterVote", "FormAnswer", "FormRequest", "FormResponse",
-    "ImapMailboxState", "InboundMessage", "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
+    "HealthMonth", "ImapMailboxState", "InboundMessage", "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
     "DigestIssue", "Invitation", "Lesson", "LessonModule", "Meeting", "Practice", "MemberImport", "Membership", "Reminder", "Organization", "OutboundEmail", "Suppression",
 ]
