@@ -17,19 +17,20 @@ of many communities at once, with what needs a person counted in one grouped
 query per figure.
 """
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, literal, select, union_all
+from sqlalchemy import and_, case, func, literal, select, text, union_all
 
 from service import clock
 from service.extensions import db
 from service.inbound.inbox import NEEDS_A_PERSON
 from service.models import (AuditEvent, Community, FormAnswer, FormRequest, FormResponse, HealthMonth, InboundMessage,
                             Invitation, Meeting, Member, Membership, OutboundEmail, Practice)
-from service.sql import dialect_insert, one_of
+from service.sql import dialect_insert, on_postgresql, one_of
 
 ACTIVE_DAYS = 60
 MONTHS_ON_HEALTH_PAGE = 24
@@ -101,6 +102,10 @@ def _bucket(column, bounds: list[datetime], before: int = 0):
 def counted(community: Community, count: int, moment: datetime | None = None) -> list[MonthHealth]:
     """The last `count` months' figures up to the current one, oldest first, counted now from the source tables."""
     moment = moment or clock.now()
+    if on_postgresql():
+        # Each of these statements reads a few thousand rows; PostgreSQL would plan some of them with parallel
+        # workers, whose start-up took 20 ms of the 26 a statement took (measured by bench/community_health.py).
+        db.session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     starts = [start.astimezone(timezone.utc) for start in month_starts(community.time_zone, count, moment)]
     result = [MonthHealth(month=start.astimezone(ZoneInfo(community.time_zone)).date()) for start in starts[:-1]]
     first, after = starts[0], starts[-1]
@@ -135,15 +140,17 @@ def counted(community: Community, count: int, moment: datetime | None = None) ->
 def months(community: Community, count: int = MONTHS_ON_HEALTH_PAGE,
            moment: datetime | None = None) -> list[MonthHealth]:
     """The last `count` months' figures, oldest first: the LIVE_MONTHS most recent counted now, the older ones
-    as kept in health_month (those missing are counted, from the oldest missing one on, and kept)."""
+    as kept in health_month (those missing are counted, from the oldest missing one on, and kept). The recent
+    months are kept too when what was kept of them is older than KEPT_FRESH (what the overview reads)."""
     moment = moment or clock.now()
     wanted = [start.date() for start in month_starts(community.time_zone, count, moment)[:-1]]
-    older = wanted[:-LIVE_MONTHS]
     kept = {row.month: row for row in db.session.scalars(select(HealthMonth).where(
-        HealthMonth.community_id == community.id, HealthMonth.month.in_(older)))} if older else {}
+        HealthMonth.community_id == community.id, HealthMonth.month.in_(wanted)))}
+    older = wanted[:-LIVE_MONTHS]
     missing = [month for month in older if month not in kept]
     live = counted(community, len(wanted) - wanted.index(missing[0]) if missing else min(LIVE_MONTHS, count), moment)
-    keep(community, live, moment)
+    keep(community, [m for m in live if m.month in missing or m.month not in kept
+                     or clock.aware(kept[m.month].computed_at) < moment - KEPT_FRESH], moment)
     from_kept = [_from_row(kept[month]) for month in wanted[:len(wanted) - len(live)]]
     return from_kept + live
 
@@ -360,14 +367,25 @@ def overview(communities: list[Community], moment: datetime | None = None) -> li
 # --- figures in words ----------------------------------------------------------------------------------
 
 def formatted(value, kind: str, locale: str) -> str:
-    """A figure as people read it in `locale`: a count, a percentage or a mean; a dash for nothing to count."""
+    """A figure as people read it in `locale`: a count, a percentage or a mean; a dash for nothing to count.
+
+    Written with the locale's symbols directly: Babel's general formatting
+    took most of a 24-month page's rendering (a few hundred figures).
+    """
     if value is None:
         return "–"
+    decimal, percent = _symbols(locale)
     if kind == "percent":
-        return format_percent(value, locale=locale)
+        return percent.replace("7", str(round(value * 100)), 1)
     if kind == "mean":
-        return format_decimal(value, format="0.0", locale=locale)
-    return format_decimal(value, locale=locale)
+        return f"{value:.1f}".replace(".", decimal)
+    return format_decimal(value, locale=locale) if value >= 10_000 else str(value)
+
+
+@lru_cache(maxsize=None)
+def _symbols(locale: str) -> tuple[str, str]:
+    """(decimal symbol, how 7 % is written) in the locale."""
+    return get_decimal_symbol(locale), format_percent(0.07, locale=locale)
 
 
 def change(now_value, before, kind: str, locale: str) -> str | None:
