@@ -254,7 +254,7 @@ def test_the_overview_counts_each_figure_for_many_communities_at_once(app, ctx, 
     assert river.rsvp_rate == pytest.approx(5 / 9) and lake.rsvp_rate == 1.0
 
 
-def test_older_months_are_kept_and_the_two_latest_counted_afresh(app, ctx, seeded):
+def test_older_months_are_kept_and_the_two_latest_counted_again_after_a_quarter_of_an_hour(app, ctx, seeded):
     community = db.session.get(Community, seeded["riverside"])
     first = community_health.months(community, 4, MOMENT)
     assert db.session.scalar(select(func.count()).select_from(HealthMonth)) == 4
@@ -262,9 +262,10 @@ def test_older_months_are_kept_and_the_two_latest_counted_afresh(app, ctx, seede
         db.session.add(Practice(community_id=community.id, member_id=seeded["members"][0], title="Late",
                                 what_we_did="x", created_at=at(created)))
     db.session.commit()
-    again = community_health.months(community, 4, MOMENT)
+    assert community_health.months(community, 4, MOMENT + timedelta(minutes=10)) == first  # all as kept
+    again = community_health.months(community, 4, MOMENT + timedelta(minutes=16))
     assert again[0].practices == first[0].practices           # August as it was kept
-    assert again[3].practices == first[3].practices + 1       # November counted afresh
+    assert again[3].practices == first[3].practices + 1       # November counted afresh, a quarter of an hour on
     assert [m.active for m in again] == [m.active for m in first]
 
 
