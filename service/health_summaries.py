@@ -12,7 +12,7 @@ numbers. Observers, disabled accounts and archived communities get none.
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
+from babel.dates import format_skeleton
 from flask_babel import force_locale, gettext as _
 from sqlalchemy import select
 
@@ -109,6 +109,6 @@ def email_extras(row: OutboundEmail) -> dict:
                           "before": community_health.formatted(earlier, kind, language),
                           "change": moved})
     return {"coordinator": coordinator, "language": language, "community": community, "lines": lines,
-            "month_name": format_date(month, "MMMM yyyy", locale=language),
-            "before_name": format_date(before_month, "MMMM yyyy", locale=language),
+            "month_name": format_skeleton("yMMMM", month, locale=language),
+            "before_name": format_skeleton("yMMMM", before_month, locale=language),
             "health_url": public_url("community_health.show", community_id=community.id)}

@@ -9,7 +9,7 @@ from sqlalchemy import DateTime, bindparam, func, select, text
 from service import community_health, health_summaries
 from service.coordinators import create_coordinator
 from service.extensions import db
-from service.models import (AuditEvent, Community, CommunityCoordinator, FormAnswer, FormRequest, FormResponse,
+from service.models import (AuditEvent, Community, CommunityCoordinator, Coordinator, FormAnswer, FormRequest, FormResponse,
                             HealthMonth, InboundMessage, Invitation, Meeting, Member, Membership, OutboundEmail, Practice)
 from tests.conftest import PASSWORD, login, run_worker
 
@@ -322,3 +322,19 @@ def test_an_archived_community_gets_no_summary(app, seeded):
         db.session.get(Community, seeded["riverside"]).archived_at = at("2026-10-20 12:00")
         db.session.commit()
         assert health_summaries.queue_due(at("2026-11-02 15:00")) == 1  # Lakeside's coordinator only
+
+
+def test_a_spanish_speaking_leader_reads_the_summary_in_spanish(app, seeded, smtp):
+    _roles(app, seeded["riverside"])
+    with app.app_context():
+        dave = db.session.scalar(select(Coordinator).where(Coordinator.email == "dave@example.org"))
+        dave.language = "es"
+        db.session.commit()
+        health_summaries.queue_due(at("2026-11-02 15:00"))
+    run_worker(app)
+    [message] = [received.message for received in smtp.messages if received.message["To"].endswith("<dave@example.org>")]
+    assert message["Subject"] == "Riverside COP en octubre de 2026: cómo va la comunidad"
+    body = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "Así le fue a Riverside COP en octubre de 2026, con septiembre de 2026 al lado" in body
+    assert "\nTasa de respuesta: – (septiembre de 2026: 100\xa0%)\n" in body
+    assert "\nOpiniones: qué tan útil (1–5): – (septiembre de 2026: 3,0)\n" in body

@@ -1,6 +1,6 @@
 """Dashboard: a community's health month by month (its page, and the section on the community page), drawn as
 SVG charts with the same numbers in a table beside them."""
-from babel.dates import format_date
+from babel.dates import format_skeleton
 from flask import Blueprint, render_template
 from flask_babel import get_locale, gettext as _
 from flask_login import login_required
@@ -36,7 +36,7 @@ def health_view(community: Community, count: int, charted) -> dict:
     months = community_health.months(community, count)
     labels = {key: label for key, label, _kind in community_health.FIGURES}
     kinds = {key: kind for key, _label, kind in community_health.FIGURES}
-    month_names = [format_date(m.month, "MMM yyyy", locale=locale) for m in months]
+    month_names = [format_skeleton("yMMM", m.month, locale=locale) for m in months]
     charts = {}
     for key, low, high in CHARTS:
         if key not in charted:
