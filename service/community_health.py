@@ -43,6 +43,7 @@ KEPT_FRESH = timedelta(minutes=15)
 SUPPRESSIONS = {"member.bounced": "bounced", "member.unsubscribe": "unsubscribed"}
 # Every figure a month has, in the order pages and the monthly summary show them: (attribute, label, kind).
 FIGURES = (
+    ("members", _l("Members"), "count"),
     ("active", _l("Active members (last 60 days)"), "count"),
     ("rsvp_rate", _l("RSVP rate"), "percent"),
     ("attendance_rate", _l("Attendance rate"), "percent"),
@@ -59,6 +60,7 @@ FIGURES = (
 class MonthHealth:
     """One month's figures. Rates and means are None when nothing was there to count."""
     month: date                   # the first day of the month, in the community's zone
+    members: int = 0              # active members at the month's end (by when they joined; now, this month)
     invited: int = 0              # invitations to the month's meetings (cancelled meetings left out)
     answered: int = 0             # ... answered yes, maybe or no
     counted: int = 0              # invitations to the month's meetings whose attendance was taken
@@ -134,6 +136,13 @@ def counted(community: Community, count: int, moment: datetime | None = None) ->
     ends = [min(end, moment) for end in starts[1:]]  # "as of the month's end": now, for the current month
     for index, number in _active(community, ends):
         result[index].active = number
+    joined = _bucket(Membership.created_at, starts[1:])
+    members = dict(db.session.execute(
+        select(joined, func.count()).where(Membership.community_id == community.id, Membership.status == "active",
+                                           Membership.created_at < after)
+        .group_by(joined)).all())
+    for index, month in enumerate(result):
+        month.members = members.get(index, 0) + (result[index - 1].members if index else 0)
     return result
 
 
@@ -309,8 +318,8 @@ def _active(community: Community, ends: list[datetime]):
 class Glance:
     """One community's line on the dashboard: its size, a few health figures and what needs a person."""
     community: Community
-    members: int = 0
-    active: int | None = None         # members active in the last 60 days (as last counted)
+    members: int = 0                  # active members (as last counted)
+    active: int = 0                   # members active in the last 60 days (as last counted)
     rsvp_rate: float | None = None    # of last month's meetings
     failed_emails: int = 0
     replies_waiting: int = 0
@@ -339,24 +348,23 @@ def overview(communities: list[Community], moment: datetime | None = None) -> li
                              counted(community, LIVE_MONTHS, moment))
         if not recent:
             keep(community, [previous, current], moment)
-        glances[community.id].active = current.active
+        glances[community.id].members, glances[community.id].active = current.members, current.active
         glances[community.id].rsvp_rate = previous.answered / previous.invited if previous.invited else None
 
     def count_per_community(name: str, query):
         return query.add_columns(literal(name).label("figure")).group_by(query.selected_columns[0])
 
-    # What needs a person, and the members: four grouped counts in one statement (one round trip).
+    # What needs a person: grouped counts in one statement (one round trip). The few members whose address
+    # bounces are found first by their status, so their memberships are looked up by index, not all counted.
+    bounced = db.session.scalars(select(Member.id).where(Member.status == "bounced")).all()
     for community_id, number, name in db.session.execute(union_all(
-            count_per_community("members", select(Membership.community_id, func.count()).where(
-                one_of(Membership.community_id, ids), Membership.status == "active")),
             count_per_community("failed_emails", select(OutboundEmail.community_id, func.count()).where(
                 OutboundEmail.status == "failed", one_of(OutboundEmail.community_id, ids))),
             count_per_community("replies_waiting", select(InboundMessage.community_id, func.count()).where(
                 InboundMessage.status.in_(NEEDS_A_PERSON), one_of(InboundMessage.community_id, ids))),
-            count_per_community("bouncing", select(Membership.community_id, func.count())
-                                .join(Member, Membership.member_id == Member.id)
-                                .where(one_of(Membership.community_id, ids), Membership.status == "active",
-                                       Member.status == "bounced")))):
+            count_per_community("bouncing", select(Membership.community_id, func.count()).where(
+                one_of(Membership.member_id, bounced), one_of(Membership.community_id, ids),
+                Membership.status == "active")))):
         setattr(glances[community_id], name, number)
     return [glances[community_id] for community_id in ids]
 

@@ -26,6 +26,7 @@ def at(stamp: str) -> datetime:
 
 def sql(statement: str, **values):
     """One number from hand-written SQL; datetime parameters bound as the columns store them."""
+    values = {name: value for name, value in values.items() if f":{name}" in statement}
     query = text(statement).bindparams(*[bindparam(name, type_=DateTime(timezone=True))
                                          for name, value in values.items() if isinstance(value, datetime)])
     return db.session.execute(query, values).scalar()
@@ -124,6 +125,11 @@ def seeded(app, personas):
         _audit("member.unsubscribe", m[5], "2026-11-02 12:00")
         _audit("member.unsubscribe", m[2], "2026-10-31 12:00")
         _audit("member.bounced", other, "2026-10-03 12:00")
+        db.session.execute(text("UPDATE membership SET created_at = :t").bindparams(
+            bindparam("t", type_=DateTime(timezone=True))), {"t": at("2026-07-01 12:00")})
+        joiner = _member(river, 7)
+        db.session.execute(text("UPDATE membership SET created_at = :t WHERE member_id = :m").bindparams(
+            bindparam("t", type_=DateTime(timezone=True))), {"t": at("2026-10-15 12:00"), "m": joiner})
         db.session.commit()
         return {"riverside": river, "lakeside": lake, "members": m}
 
@@ -158,6 +164,8 @@ def _expected(community_id: int, month: str) -> dict:
                   "AND s.community_id = :c WHERE e.object_type = 'member' AND e.action = :action "
                   "AND e.created_at >= :start AND e.created_at < :end")
     return {
+        "members": sql("SELECT count(*) FROM membership WHERE community_id = :c AND status = 'active' "
+                       "AND created_at < :end", **values),
         "invited": invited, "answered": answered, "counted": counted, "attended": attended,
         "rsvp_rate": answered / invited if invited else None,
         "attendance_rate": attended / counted if counted else None,
@@ -201,6 +209,7 @@ def test_months_end_at_midnight_in_the_communitys_zone(app, ctx, seeded):
     assert (october.practices, november.practices) == (1, 1)
     assert (october.replies, october.bounced, october.unsubscribed, november.unsubscribed) == (1, 1, 1, 1)
     assert october.invited == 0 and october.rsvp_rate is None  # the only October meeting was cancelled
+    assert (september.members, october.members) == (7, 8)      # one joined in October
     assert november.rsvp_rate == pytest.approx(1 / 6)
 
 
@@ -209,7 +218,7 @@ def test_the_health_page_shows_24_months_with_charts_and_a_table(app, seeded, cl
     page = client.get(f"/communities/{seeded['riverside']}/health/")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
-    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart line-chart"') == 9
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart line-chart"') == 10
     assert html.count('<th scope="row">') == 24  # one table row per month
     assert "Attendance rate: invitees marked present, out of everyone invited" in html
     community_page = client.get(f"/communities/{seeded['riverside']}").get_data(as_text=True)
@@ -239,7 +248,7 @@ def test_the_overview_counts_each_figure_for_many_communities_at_once(app, ctx, 
     communities = list(db.session.scalars(select(Community).order_by(Community.id)))
     moment = at("2026-09-05 12:00")
     river, lake = community_health.overview(communities, moment)
-    assert river.community.id == seeded["riverside"] and (river.members, lake.members) == (7, 2)
+    assert river.community.id == seeded["riverside"] and (river.members, lake.members) == (7, 2)  # by 5 September
     window = {"c": seeded["riverside"], "since": moment - timedelta(days=60), "until": moment}
     assert river.active == sql("""SELECT count(DISTINCT member_id) FROM (
         SELECT i.member_id, i.answered_at AS at FROM invitation i JOIN meeting m ON m.id = i.meeting_id

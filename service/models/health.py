@@ -16,6 +16,7 @@ class HealthMonth(db.Model):
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"))
     month: Mapped[date] = mapped_column(Date)            # its first day, in the community's zone
     computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    members: Mapped[int]
     invited: Mapped[int]
     answered: Mapped[int]
     counted: Mapped[int]

@@ -12,7 +12,7 @@ from service.views.helpers import community_or_404
 bp = Blueprint("community_health", __name__, url_prefix="/communities/<int:community_id>/health")
 
 # Charted figures: (attribute, low end of the scale, high end or None for the largest value).
-CHARTS = (("active", 0, None), ("rsvp_rate", 0, 100), ("attendance_rate", 0, 100), ("usefulness", 1, 5),
+CHARTS = (("members", 0, None), ("active", 0, None), ("rsvp_rate", 0, 100), ("attendance_rate", 0, 100), ("usefulness", 1, 5),
           ("recommend", 0, 10), ("practices", 0, None), ("replies", 0, None), ("bounced", 0, None),
           ("unsubscribed", 0, None))
 ON_COMMUNITY_PAGE = ("active", "rsvp_rate", "attendance_rate")
