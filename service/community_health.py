@@ -84,6 +84,7 @@ class MonthHealth:
 
 
 FIELDS = tuple(name for name in MonthHealth.__dataclass_fields__)
+FIELD_COLUMNS = tuple(getattr(HealthMonth, name) for name in FIELDS)
 
 
 def month_starts(time_zone: str, count: int, moment: datetime) -> list[datetime]:
@@ -196,23 +197,25 @@ def refresh_kept(moment: datetime | None = None) -> int:
     return len(stale)
 
 
-def _fresh_months(communities: list[Community], moment: datetime) -> dict[int, dict[date, HealthMonth]]:
+def _fresh_months(communities: list[Community], moment: datetime) -> dict[int, dict[date, MonthHealth]]:
     """Kept current and previous months of these communities, for those whose current month was counted within
-    KEPT_FRESH: {community id: {month: row}}."""
-    recent = {community.id: [start.date() for start in month_starts(community.time_zone, LIVE_MONTHS, moment)[:-1]]
-              for community in communities}
-    found: dict[int, dict[date, HealthMonth]] = {}
+    KEPT_FRESH: {community id: {month: figures}}."""
+    zones = {zone: [start.date() for start in month_starts(zone, LIVE_MONTHS, moment)[:-1]]
+             for zone in {community.time_zone for community in communities}}
+    recent = {community.id: zones[community.time_zone] for community in communities}
+    found: dict[int, dict[date, MonthHealth]] = {}
     if not recent:
         return found
-    dates = sorted({month for months_of in recent.values() for month in months_of})
-    for row in db.session.scalars(select(HealthMonth).where(one_of(HealthMonth.community_id, list(recent)),
-                                                            HealthMonth.month.in_(dates))):
-        if row.month in recent[row.community_id]:
-            found.setdefault(row.community_id, {})[row.month] = row
-    current = {community_id: months_of[-1] for community_id, months_of in recent.items()}
-    return {community_id: rows for community_id, rows in found.items()
-            if current[community_id] in rows and len(rows) == LIVE_MONTHS
-            and clock.aware(rows[current[community_id]].computed_at) >= moment - KEPT_FRESH}
+    dates = sorted({month for months_of in zones.values() for month in months_of})
+    oldest_fresh = moment - KEPT_FRESH
+    rows = db.session.execute(select(HealthMonth.community_id, HealthMonth.computed_at, *FIELD_COLUMNS).where(
+        one_of(HealthMonth.community_id, list(recent)), HealthMonth.month.in_(dates)))
+    for community_id, computed_at, *values in rows:
+        figures = MonthHealth(*values)
+        if figures.month in recent[community_id] and (figures.month != recent[community_id][-1]
+                                                      or clock.aware(computed_at) >= oldest_fresh):
+            found.setdefault(community_id, {})[figures.month] = figures
+    return {community_id: kept for community_id, kept in found.items() if len(kept) == LIVE_MONTHS}
 
 
 def _invitations(community: Community, starts: list[datetime]):
