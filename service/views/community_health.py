@@ -1,5 +1,8 @@
 """Dashboard: a community's health month by month (its page, and the section on the community page), drawn as
 SVG charts with the same numbers in a table beside them."""
+from collections import OrderedDict
+from threading import Lock
+
 from babel.dates import format_skeleton
 from flask import Blueprint, render_template
 from flask_babel import get_locale, gettext as _
@@ -16,6 +19,9 @@ CHARTS = (("members", 0, None), ("active", 0, None), ("rsvp_rate", 0, 100), ("at
           ("recommend", 0, 10), ("practices", 0, None), ("replies", 0, None), ("bounced", 0, None),
           ("unsubscribed", 0, None))
 ON_COMMUNITY_PAGE = ("active", "rsvp_rate", "attendance_rate")
+DRAWN_KEPT = 256  # drawings kept per process: (community, language, charts, figures) -> charts and table
+_DRAWN: OrderedDict = OrderedDict()
+_DRAWN_LOCK = Lock()
 
 
 @bp.route("/")
@@ -32,8 +38,23 @@ def section(community: Community) -> dict:
 
 
 def health_view(community: Community, count: int, charted) -> dict:
+    """The charts and the table of the last `count` months; drawn again only when a figure changed, since
+    drawing them costs more than the rest of the page (kept figures change every quarter of an hour at most)."""
     locale = str(get_locale())
     months = community_health.months(community, count)
+    key = (community.id, locale, tuple(charted), tuple(tuple(vars(month).values()) for month in months))
+    with _DRAWN_LOCK:
+        drawn = _DRAWN.get(key)
+    if drawn is None:
+        drawn = _draw(months, locale, charted)
+        with _DRAWN_LOCK:
+            _DRAWN[key] = drawn
+            while len(_DRAWN) > DRAWN_KEPT:
+                _DRAWN.popitem(last=False)
+    return drawn
+
+
+def _draw(months: list[community_health.MonthHealth], locale: str, charted) -> dict:
     labels = {key: label for key, label, _kind in community_health.FIGURES}
     kinds = {key: kind for key, _label, kind in community_health.FIGURES}
     month_names = [format_skeleton("yMMM", m.month, locale=locale) for m in months]
