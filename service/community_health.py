@@ -10,11 +10,13 @@ days before each month's end (before now, for the current month).
 Members who bounced or unsubscribed are read from the audit trail, which
 records when each member's address was suppressed.
 
-Months older than the last two are kept in health_month once counted (what
-is recorded about them has settled), so a 24-month page counts two months
-and reads the rest. `overview` gives the dashboard's list the kept figures
-of many communities at once, with what needs a person counted in one grouped
-query per figure.
+Counted months are kept in health_month. The current month and the one
+before are counted again when what was kept of them is over a quarter of an
+hour old (answers, attendance and feedback still come in; the cron process
+does it every quarter of an hour); older months have settled and stay as
+kept. So a 24-month page reads 24 rows, and `overview` gives the
+dashboard's list the kept figures of many communities at once, with what
+needs a person counted live in one statement.
 """
 from dataclasses import dataclass
 from functools import lru_cache
@@ -112,9 +114,9 @@ def counted(community: Community, count: int, moment: datetime | None = None) ->
     starts = [start.astimezone(timezone.utc) for start in month_starts(community.time_zone, count, moment)]
     result = [MonthHealth(month=start.astimezone(ZoneInfo(community.time_zone)).date()) for start in starts[:-1]]
     first, after = starts[0], starts[-1]
-    for index, invited, answered, counted, attended in _invitations(community, starts):
+    for index, invited, answered, taken, attended in _invitations(community, starts):
         result[index].invited, result[index].answered = invited, answered
-        result[index].counted, result[index].attended = counted, attended
+        result[index].counted, result[index].attended = taken, attended
     for index, responses, usefulness, recommend in _feedback(community, starts):
         result[index].feedback = responses
         result[index].usefulness = float(usefulness) if usefulness is not None else None
