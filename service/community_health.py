@@ -86,7 +86,7 @@ class MonthHealth:
 
 
 FIELDS = tuple(name for name in MonthHealth.__dataclass_fields__)
-FIELD_COLUMNS = tuple(getattr(HealthMonth, name) for name in FIELDS)
+GLANCED = ("members", "active", "invited", "answered")  # what the dashboard's overview shows of a month
 
 
 def month_starts(time_zone: str, count: int, moment: datetime) -> list[datetime]:
@@ -201,7 +201,7 @@ def refresh_kept(moment: datetime | None = None) -> int:
 
 def _fresh_months(communities: list[Community], moment: datetime) -> dict[int, dict[date, MonthHealth]]:
     """Kept current and previous months of these communities, for those whose current month was counted within
-    KEPT_FRESH: {community id: {month: figures}}."""
+    KEPT_FRESH: {community id: {month: figures}}, with only the figures the overview shows."""
     zones = {zone: [start.date() for start in month_starts(zone, LIVE_MONTHS, moment)[:-1]]
              for zone in {community.time_zone for community in communities}}
     recent = {community.id: zones[community.time_zone] for community in communities}
@@ -210,10 +210,11 @@ def _fresh_months(communities: list[Community], moment: datetime) -> dict[int, d
         return found
     dates = sorted({month for months_of in zones.values() for month in months_of})
     oldest_fresh = moment - KEPT_FRESH
-    rows = db.session.execute(select(HealthMonth.community_id, HealthMonth.computed_at, *FIELD_COLUMNS).where(
+    rows = db.session.execute(select(HealthMonth.community_id, HealthMonth.computed_at, HealthMonth.month,
+                                     *(getattr(HealthMonth, name) for name in GLANCED)).where(
         one_of(HealthMonth.community_id, list(recent)), HealthMonth.month.in_(dates)))
-    for community_id, computed_at, *values in rows:
-        figures = MonthHealth(*values)
+    for community_id, computed_at, month, *values in rows:
+        figures = MonthHealth(month, **dict(zip(GLANCED, values)))
         if figures.month in recent[community_id] and (figures.month != recent[community_id][-1]
                                                       or clock.aware(computed_at) >= oldest_fresh):
             found.setdefault(community_id, {})[figures.month] = figures

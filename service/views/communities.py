@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from forms.community import CommunityForm
 from forms.member import ConfirmForm
-from service import communities, community_health, outbox, practices
+from service import communities, outbox, practices
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound import inbox
@@ -19,7 +19,7 @@ bp = Blueprint("communities", __name__)
 @login_required
 def index():
     items = list(db.session.scalars(communities.visible_communities_query(current_user)))
-    return render_template("communities/index.html", communities=items, overview=community_health.overview(items))
+    return render_template("communities/index.html", overview=health_view.overview(items))
 
 
 @bp.route("/communities/new", methods=["GET", "POST"])

@@ -1,10 +1,11 @@
 """Dashboard: a community's health month by month (its page, and the section on the community page), drawn as
-SVG charts with the same numbers in a table beside them."""
+SVG charts with the same numbers in a table beside them, and the dashboard's overview of one's communities."""
 from collections import OrderedDict
 from threading import Lock
 
 from babel.dates import format_skeleton
 from flask import Blueprint, render_template
+from markupsafe import Markup
 from flask_babel import get_locale, gettext as _
 from flask_login import login_required
 
@@ -19,7 +20,7 @@ CHARTS = (("members", 0, None), ("active", 0, None), ("rsvp_rate", 0, 100), ("at
           ("recommend", 0, 10), ("practices", 0, None), ("replies", 0, None), ("bounced", 0, None),
           ("unsubscribed", 0, None))
 ON_COMMUNITY_PAGE = ("active", "rsvp_rate", "attendance_rate")
-DRAWN_KEPT = 256  # drawings kept per process: (community, language, charts, figures) -> charts and table
+DRAWN_KEPT = 256  # drawings kept per process, each for its figures and language
 _DRAWN: OrderedDict = OrderedDict()
 _DRAWN_LOCK = Lock()
 
@@ -42,11 +43,26 @@ def health_view(community: Community, count: int, charted) -> dict:
     drawing them costs more than the rest of the page (kept figures change every quarter of an hour at most)."""
     locale = str(get_locale())
     months = community_health.months(community, count)
-    key = (community.id, locale, tuple(charted), tuple(tuple(vars(month).values()) for month in months))
+    key = ("months", community.id, locale, tuple(charted), tuple(tuple(vars(month).values()) for month in months))
+    return _drawn(key, lambda: _draw(months, locale, charted))
+
+
+def overview(communities: list[Community]) -> Markup:
+    """The dashboard's table of these communities at a glance, rendered again only when something in it changed
+    (rendering 50 rows cost more than counting what is in them)."""
+    glances = community_health.overview(communities)
+    key = ("overview", str(get_locale()), tuple(
+        (g.community.id, g.community.name, g.community.stage, g.members, g.active, g.rsvp_rate, g.failed_emails,
+         g.replies_waiting, g.bouncing) for g in glances))
+    return _drawn(key, lambda: Markup(render_template("community_health/_overview.html", overview=glances)))
+
+
+def _drawn(key: tuple, draw):
+    """What `draw()` made for this key before (in this process), or what it makes now."""
     with _DRAWN_LOCK:
         drawn = _DRAWN.get(key)
     if drawn is None:
-        drawn = _draw(months, locale, charted)
+        drawn = draw()
         with _DRAWN_LOCK:
             _DRAWN[key] = drawn
             while len(_DRAWN) > DRAWN_KEPT:
