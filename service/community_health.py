@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal, format_percent, get_decimal_symbol
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, literal, select, text, union_all
+from sqlalchemy import and_, any_, case, func, literal, select, text, union_all
 
 from service import clock
 from service.extensions import db
@@ -86,6 +86,7 @@ class MonthHealth:
 
 
 FIELDS = tuple(name for name in MonthHealth.__dataclass_fields__)
+FIELD_COLUMNS = tuple(getattr(HealthMonth, name) for name in FIELDS)
 GLANCED = ("members", "active", "invited", "answered")  # what the dashboard's overview shows of a month
 
 
@@ -156,7 +157,7 @@ def months(community: Community, count: int = MONTHS_ON_HEALTH_PAGE,
     oldest such on) are counted now and kept."""
     moment = moment or clock.now()
     wanted = [start.date() for start in month_starts(community.time_zone, count, moment)[:-1]]
-    kept = {row.month: row for row in db.session.scalars(select(HealthMonth).where(
+    kept = {row.month: row for row in db.session.execute(select(HealthMonth.computed_at, *FIELD_COLUMNS).where(
         HealthMonth.community_id == community.id, HealthMonth.month.in_(wanted)))}
     stale = [month for month in wanted[-LIVE_MONTHS:]
              if month not in kept or clock.aware(kept[month].computed_at) < moment - KEPT_FRESH]
@@ -168,8 +169,8 @@ def months(community: Community, count: int = MONTHS_ON_HEALTH_PAGE,
     return [_from_row(kept[month]) for month in wanted[:len(wanted) - len(live)]] + live
 
 
-def _from_row(row: HealthMonth) -> MonthHealth:
-    return MonthHealth(**{name: getattr(row, name) for name in FIELDS})
+def _from_row(row) -> MonthHealth:
+    return MonthHealth(*row[1:])
 
 
 def keep(community: Community, found: list[MonthHealth], moment: datetime) -> None:
@@ -360,17 +361,19 @@ def overview(communities: list[Community], moment: datetime | None = None) -> li
     def count_per_community(name: str, query):
         return query.add_columns(literal(name).label("figure")).group_by(query.selected_columns[0])
 
-    # What needs a person: grouped counts in one statement (one round trip). The few members whose address
-    # bounces are found first by their status, so their memberships are looked up by index, not all counted.
-    bounced = db.session.scalars(select(Member.id).where(Member.status == "bounced")).all()
+    # What needs a person: grouped counts in one statement (one round trip).
+    bounced = select(Member.id).where(Member.status == "bounced")
+    # On PostgreSQL the few bounced members' ids become an array first, so their memberships are found by
+    # member_id's index (joined, the planner read every membership: 40 ms for 50,000).
+    bouncing = (Membership.member_id == any_(func.array(bounced.scalar_subquery())) if on_postgresql()
+                else Membership.member_id.in_(bounced))
     for community_id, number, name in db.session.execute(union_all(
             count_per_community("failed_emails", select(OutboundEmail.community_id, func.count()).where(
                 OutboundEmail.status == "failed", one_of(OutboundEmail.community_id, ids))),
             count_per_community("replies_waiting", select(InboundMessage.community_id, func.count()).where(
                 InboundMessage.status.in_(NEEDS_A_PERSON), one_of(InboundMessage.community_id, ids))),
             count_per_community("bouncing", select(Membership.community_id, func.count()).where(
-                one_of(Membership.member_id, bounced), one_of(Membership.community_id, ids),
-                Membership.status == "active")))):
+                bouncing, one_of(Membership.community_id, ids), Membership.status == "active")))):
         setattr(glances[community_id], name, number)
     return [glances[community_id] for community_id in ids]
 
