@@ -55,7 +55,8 @@ SELECT 'member' || n || '@example.org', 'Member ' || n, 'en', 'weekly',
 FROM generate_series(1, :members) AS n;
 
 INSERT INTO membership (community_id, member_id, name, language, role, status, created_at)
-SELECT (m.id - 1) % :communities + 1, m.id, m.name, 'en', 'member', 'active', now() FROM member AS m;
+SELECT (m.id - 1) % :communities + 1, m.id, m.name, 'en', 'member', 'active', now() - interval '800 days' + m.id * interval '20 minutes'
+FROM member AS m;
 
 INSERT INTO meeting (community_id, uid, sequence, title, agenda, agenda_html, agenda_plain, starts_at,
                      duration_minutes, location, video_url, status, attendance_taken_at, created_at, updated_at)
@@ -80,7 +81,7 @@ SELECT community_id, 'feedback', id, 'Feedback: ' || title, starts_at FROM meeti
 INSERT INTO form_response (request_id, member_id, status, submitted_at, created_at, updated_at)
 SELECT q.id, i.member_id, 'submitted', t.starts_at + interval '1 day', t.starts_at, t.starts_at
 FROM form_request AS q JOIN meeting AS t ON t.id = q.meeting_id
-JOIN invitation AS i ON i.meeting_id = t.id AND i.attended AND i.member_id % 2 = 0;
+JOIN invitation AS i ON i.meeting_id = t.id AND i.attended AND (i.member_id / :communities) % 2 = 0;
 
 INSERT INTO form_answer (response_id, question, value_int, value_text)
 SELECT id, 'usefulness', 1 + id % 5, NULL FROM form_response
@@ -89,7 +90,7 @@ UNION ALL SELECT id, 'what_worked', NULL, 'Hearing how the others run their pant
 
 INSERT INTO practice (community_id, member_id, title, what_we_did, what_happened, contact_ok, source, status,
                       created_at)
-SELECT c.id, (k * 37 + c.id) % :members + 1, 'Practice ' || k, 'What we did', '', false, 'email', 'approved',
+SELECT c.id, c.id + :communities * ((k * 37) % (:members / :communities)), 'Practice ' || k, 'What we did', '', false, 'email', 'approved',
        now() - k * interval '5 days'
 FROM community AS c, generate_series(0, :months * 6) AS k;
 
@@ -97,14 +98,15 @@ INSERT INTO inbound_message (received_at, via, envelope_to, envelope_from, messa
                              subject, purpose, member_id, community_id, status, reason, text, detail, attempts)
 SELECT now() - k * interval '1 day' - c.id * interval '1 minute', 'test', '', '',
        '<bench-' || c.id || '-' || k || '@bench>', ''::bytea, 0, '', 'Re: our call',
-       CASE WHEN k % 10 = 0 THEN 'bounce' ELSE 'reply' END, ((k * 53 + c.id) % :members) + 1, c.id,
+       CASE WHEN k % 10 = 0 THEN 'bounce' ELSE 'reply' END, c.id + :communities * ((k * 53) % (:members / :communities)),
+       c.id,
        CASE WHEN k % 7 = 0 THEN 'ignored' WHEN k % 40 = 1 THEN 'unclear' ELSE 'done' END, '', '', '{}', 0
 FROM community AS c, generate_series(0, :months * 30) AS k;
 
 INSERT INTO audit_event (created_at, actor, action, object_type, object_id, community_id, details)
 SELECT now() - n * interval '17 minutes', 'system',
        CASE WHEN n % 50 = 0 THEN 'member.bounced' WHEN n % 50 = 1 THEN 'member.unsubscribe' ELSE 'member.update' END,
-       'member', n % :members + 1, NULL, '{}'
+       'member', (n / 50 * 7919) % :members + 1, NULL, '{}'
 FROM generate_series(1, :audit_events) AS n;
 
 INSERT INTO outbound_email (kind, community_id, member_id, recipient, idempotency_key, context, status, attempts,

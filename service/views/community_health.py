@@ -85,7 +85,7 @@ def _draw(months: list[community_health.MonthHealth], locale: str, charted) -> d
         charts[key] = svg_charts.line_chart(
             points, low=low, high=top, title=_("%(figure)s, month by month", figure=labels[key]),
             value_label=lambda value, kind=kinds[key], scale=scale: community_health.formatted(
-                value / scale, kind, locale))
+                value / scale if scale != 1 else value, kind, locale))
     rows = [(name, [community_health.formatted(getattr(m, key), kind, locale)
                     for key, _label, kind in community_health.FIGURES]) for name, m in zip(month_names, months)]
     return {"health_charts": charts, "health_labels": labels, "health_rows": rows,
