@@ -76,6 +76,7 @@ KINDS = {kind.name: kind for kind in (
       for name in ("reply_rsvp", "reply_charter", "reply_practice", "reply_comment", "reply_unclear")),
     EmailKind("reply_facilitation", reply=True, extras="service.facilitation.reply_extras"),
     EmailKind("password_reset", extras="service.password_reset.email_extras", to_coordinator=True),
+    EmailKind("health_summary", extras="service.health_summaries.email_extras", to_coordinator=True),
 )}
 
 
@@ -106,13 +107,15 @@ def staff_copy(kind: str, member: Member, to_address: str, key: str, context: di
     return len(new)
 
 
-def queue_coordinator_email(kind: str, coordinator, key: str, context: dict) -> int:
-    """Queue an email about a coordinator's own account to their address (never suppressed: they asked)."""
+def queue_coordinator_email(kind: str, coordinator, key: str, context: dict,
+                            community: Community | None = None) -> int:
+    """Queue an email to a coordinator's own address (never suppressed: it is their work), about their account
+    or, with `community`, about a community they run (it then shows on that community's outbox)."""
     if not kind_named(kind).to_coordinator:
         raise ValueError(f"{kind!r} is not an email to a coordinator")
     new = _insert_new([{"kind": kind, "member_id": None, "recipient": coordinator.email, "context": context,
-                        "community_id": None, "idempotency_key": key, "status": "pending", "last_error": None,
-                        "attempts": 0}])
+                        "community_id": community.id if community else None, "idempotency_key": key,
+                        "status": "pending", "last_error": None, "attempts": 0}])
     for row_id, _status in new:
         enqueue_after_commit("jobs.delivery.deliver", [row_id])
     return len(new)
