@@ -86,6 +86,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbound_webhook.bp)
     from service.views import inbox  # what members wrote, and acting on it by hand
     app.register_blueprint(inbox.bp)
+    from service.views import people  # who runs each community; observers change nothing
+    app.register_blueprint(people.bp)
 
 
 def register_security(app: Flask) -> None:
