@@ -72,12 +72,13 @@ def authenticate(email: str, password: str) -> Coordinator | None:
 
 
 def accounts() -> list[tuple[Coordinator, list[str]]]:
-    """Every coordinator account, by address, with the names of the communities it coordinates."""
+    """Every coordinator account, by address, with the names of the communities it has a role in (the role
+    after the name when it is not "coordinator")."""
     names: dict[int, list[str]] = {}
-    for coordinator_id, name in db.session.execute(
-            select(CommunityCoordinator.coordinator_id, Community.name)
+    for coordinator_id, name, role in db.session.execute(
+            select(CommunityCoordinator.coordinator_id, Community.name, CommunityCoordinator.role)
             .join(Community, Community.id == CommunityCoordinator.community_id).order_by(Community.name)):
-        names.setdefault(coordinator_id, []).append(name)
+        names.setdefault(coordinator_id, []).append(name if role == "coordinator" else f"{name} ({role})")
     return [(coordinator, names.get(coordinator.id, []))
             for coordinator in db.session.scalars(select(Coordinator).order_by(Coordinator.email))]
 

@@ -65,22 +65,20 @@ def people(community: Community) -> list[Person]:
                   key=lambda person: (order.get(person.grant.role, 9), person.account.name.lower()))
 
 
-def _grant_in(community: Community, grant_id: int) -> CommunityCoordinator:
-    grant = db.session.get(CommunityCoordinator, grant_id)
-    if grant is None or grant.community_id != community.id:
-        raise LookupError(grant_id)
-    return grant
-
-
 def grant_or_none(community: Community, grant_id: int) -> CommunityCoordinator | None:
     """The role `grant_id` in this community, or None (views answer 404)."""
-    try:
-        return _grant_in(community, grant_id)
-    except LookupError:
-        return None
+    grant = db.session.get(CommunityCoordinator, grant_id)
+    return grant if grant is not None and grant.community_id == community.id else None
+
+
+def _lock(community: Community) -> None:
+    """Lock the community's row (and read it afresh) until the commit: changes to who runs it take turns, so two
+    removals at once cannot each leave the other as the last runner, nor two step backs both happen."""
+    db.session.refresh(community, with_for_update=True)
 
 
 def _runners_left(community: Community, without: CommunityCoordinator) -> int:
+    _lock(community)
     return db.session.scalar(select(func.count()).select_from(CommunityCoordinator).where(
         CommunityCoordinator.community_id == community.id, CommunityCoordinator.id != without.id,
         CommunityCoordinator.role.in_(RUNNING_ROLES)))
@@ -204,13 +202,14 @@ def step_back(actor: Coordinator, community: Community, keep_read_only: bool) ->
     """Hand the community to its leaders: every TTA coordinator here becomes an observer (when the leaders
     agreed) or leaves, audited with their ids so `undo_step_back` can restore them. The caller commits."""
     _require(actor, community, "admin", "coordinator")
+    _lock(community)
     if community.stepped_back_at is not None:
         raise DomainError(_("This community is already in its leaders' hands."))
-    grants = list(db.session.scalars(select(CommunityCoordinator).where(
-        CommunityCoordinator.community_id == community.id)))
-    if not any(grant.role == "leader" for grant in grants):
-        raise DomainError(_("Invite at least one leader first: the community needs someone to run it."))
-    coordinators = [grant for grant in grants if grant.role == "coordinator"]
+    everyone = people(community)
+    if not _has_ready_leader(everyone):
+        raise DomainError(_("Invite at least one leader first, and wait until they have chosen their password: "
+                            "the community needs someone to run it."))
+    coordinators = [person.grant for person in everyone if person.grant.role == "coordinator"]
     for grant in coordinators:
         if keep_read_only:
             grant.role = "observer"
@@ -221,9 +220,16 @@ def step_back(actor: Coordinator, community: Community, keep_read_only: bool) ->
                  coordinator_ids=[grant.coordinator_id for grant in coordinators])
 
 
+def _has_ready_leader(everyone: list[Person]) -> bool:
+    """Whether a leader can log in now (an invited one has no password until their link is used)."""
+    return any(person.grant.role == "leader" and person.account.active and not person.invited
+               for person in everyone)
+
+
 def undo_step_back(actor: Coordinator, community: Community) -> None:
     """The TTA coordinators who stepped back coordinate again (a leader's or an admin's call), audited."""
     _require(actor, community, "admin", "leader")
+    _lock(community)
     if community.stepped_back_at is None:
         raise DomainError(_("The TTA coordinator has not stepped back from this community."))
     event = db.session.scalar(select(AuditEvent).where(
@@ -252,7 +258,7 @@ def section(actor: Coordinator, community: Community) -> dict:
     return {"role": role, "people": everyone, "may_manage": role in ("admin", *RUNNING_ROLES),
             "grantable": grantable_roles(role),
             "may_step_back": role in ("admin", "coordinator") and community.stepped_back_at is None,
-            "has_leader": any(person.grant.role == "leader" for person in everyone),
+            "has_leader": _has_ready_leader(everyone),
             "may_undo": role in ("admin", "leader") and community.stepped_back_at is not None}
 
 

@@ -301,9 +301,14 @@ def _from(smtp, address: str, subject_start: tuple[str, ...]):
 
 
 def test_after_the_step_back_digests_and_reminders_go_out_under_the_leaders_name(app, personas, smtp, alice_client):
-    refused = _step_back(alice_client, personas, keep=True)
-    assert "Invite at least one leader first" in refused.get_data(as_text=True)
-    lea = _lea_leads_riverside(app, personas, smtp, alice_client)
+    refused = _step_back(alice_client, personas, keep=True).get_data(as_text=True)
+    assert "Invite at least one leader first, and wait until they have chosen their password" in refused
+    invite(alice_client, personas)  # invited, no password yet: nobody could run it
+    refused = _step_back(alice_client, personas, keep=True).get_data(as_text=True)
+    assert "Invite at least one leader first, and wait until they have chosen their password" in refused
+    assert role_of(app, "alice@example.org", personas["riverside"]) == "coordinator"
+    lea = app.test_client()
+    post_form(lea, emailed_link(app, smtp, "lea@example.org"), {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})
 
     page = _step_back(alice_client, personas, keep=True).get_data(as_text=True)
     assert "The community is in its leaders&#39; hands" in page
@@ -351,3 +356,9 @@ def test_before_a_step_back_mail_carries_our_sender(app, personas, smtp, alice_c
     _digest_and_reminder(app, personas["riverside"])
     (name, address), _reply = _from(smtp, "omar@example.org", ("Reminder",))
     assert (name, address) == parseaddr(app.config["MAIL_DEFAULT_SENDER"])
+
+
+def test_users_list_names_a_leaders_role(app, personas, alice_client):
+    invite(alice_client, personas, email="bob@example.org")
+    output = app.test_cli_runner().invoke(args=["users", "list"]).output
+    assert "    communities: Lakeside COP; Riverside COP (leader)" in output.splitlines()
