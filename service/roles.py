@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from service import audit, clock, normalize
+from service import audit, clock, normalize, senders
 from service.communities import role_in
 from service.coordinators import create_coordinator, find_coordinator, has_password
 from service.errors import DomainError
@@ -95,8 +95,10 @@ def _membership_of(community: Community, address: str) -> Membership | None:
         Membership.community_id == community.id, Member.email == address))
 
 
-def _match_membership(community: Community, account: Coordinator, role: str | None) -> None:
-    """A leader account who is a member of the community is its leader on the members list too."""
+def _role_changed(community: Community, account: Coordinator, role: str | None) -> None:
+    """What follows an account's new role here (None: removed): a leader account who is a member of the
+    community is its leader on the members list too, and its mail asks for the leaders' names again."""
+    senders.forget(community)
     membership = _membership_of(community, account.email)
     if membership is None:
         return
@@ -133,7 +135,7 @@ def invite(actor: Coordinator, community: Community, *, email: str, role: str, n
         raise DomainError(_("%(address)s already has a role here: change it in the list.", address=address),
                           "email")
     db.session.add(CommunityCoordinator(community_id=community.id, coordinator_id=account.id, role=role))
-    _match_membership(community, account, role)
+    _role_changed(community, account, role)
     audit.record(actor, "community.person_invited", "coordinator", account.id, community.id, address=address,
                  role=role, new_account=new_account)
     _send_invitation(actor, community, account, role)
@@ -182,7 +184,7 @@ def change_role(actor: Coordinator, community: Community, grant: CommunityCoordi
     audit.record(actor, "community.role_changed", "coordinator", account.id, community.id, address=account.email,
                  role=[grant.role, role])
     grant.role = role
-    _match_membership(community, account, role)
+    _role_changed(community, account, role)
     return True
 
 
@@ -194,7 +196,7 @@ def remove(actor: Coordinator, community: Community, grant: CommunityCoordinator
     account = db.session.get(Coordinator, grant.coordinator_id)
     audit.record(actor, "community.person_removed", "coordinator", account.id, community.id,
                  address=account.email, role=grant.role)
-    _match_membership(community, account, None)
+    _role_changed(community, account, None)
     db.session.delete(grant)
 
 

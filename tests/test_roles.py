@@ -362,3 +362,23 @@ def test_users_list_names_a_leaders_role(app, personas, alice_client):
     invite(alice_client, personas, email="bob@example.org")
     output = app.test_cli_runner().invoke(args=["users", "list"]).output
     assert "    communities: Lakeside COP; Riverside COP (leader)" in output.splitlines()
+
+
+def test_the_senders_name_follows_the_leaders_at_once(app, ctx, personas):
+    """The names are kept per loaded community for a delivery batch; a change of leaders is seen at once."""
+    from service import roles, senders
+    alice = db.session.get(Coordinator, personas["alice"])
+    community = db.session.get(Community, personas["riverside"])
+    assert senders.display_name(community, "en") is None  # not stepped back: ours
+    lea = roles.invite(alice, community, email="lea@example.org", name="Lea Leader", role="leader")
+    lea.password_hash = db.session.get(Coordinator, personas["bob"]).password_hash  # as if her link was used
+    roles.step_back(alice, community, keep_read_only=True)
+    assert senders.display_name(community, "en") == "Lea Leader via Riverside COP"
+    assert senders.display_name(community, "es") == "Lea Leader vía Riverside COP"
+    roles.invite(db.session.get(Coordinator, lea.id), community, email="abe@example.org", name="Abe Alpha",
+                 role="leader")
+    assert senders.display_name(community, "en") == "Abe Alpha, Lea Leader via Riverside COP"
+    grant = next(p.grant for p in roles.people(community) if p.account.email == "abe@example.org")
+    roles.remove(lea, community, grant)
+    assert senders.display_name(community, "en") == "Lea Leader via Riverside COP"
+    db.session.rollback()
