@@ -382,3 +382,29 @@ def test_the_senders_name_follows_the_leaders_at_once(app, ctx, personas):
     roles.remove(lea, community, grant)
     assert senders.display_name(community, "en") == "Lea Leader via Riverside COP"
     db.session.rollback()
+
+
+def test_an_observer_who_is_also_a_member_still_acts_through_their_member_links(app, personas, smtp):
+    """The read-only rule is the dashboard's: a member's link carries its own authority."""
+    from service import practices
+    from service.coordinators import create_coordinator
+    with app.app_context():
+        ana = create_coordinator("ana@example.org", "Ana", PASSWORD)
+        db.session.flush()
+        db.session.add(CommunityCoordinator(community_id=personas["riverside"], coordinator_id=ana.id,
+                                            role="observer"))
+        db.session.commit()
+        community = db.session.get(Community, personas["riverside"])
+        membership = db.session.scalar(select(Membership).where(Membership.community_id == community.id))
+        url = practices.share_url(community, membership.member).split("127.0.0.1:5000", 1)[1]
+        db.session.remove()
+    client = app.test_client()
+    login(client, "ana@example.org", PASSWORD)
+    page = client.get(url)
+    assert page.status_code == 200, page.status_code
+    response = client.post(url, data={"csrf_token": csrf_from(page.get_data(as_text=True)),
+                                      "title": "Evening hours", "what_we_did": "We opened later on Thursdays."})
+    assert response.status_code in (200, 302)
+    with app.app_context():
+        assert [p.title for p in practices.pending_for(db.session.get(Community, personas["riverside"]))] == \
+            ["Evening hours"]

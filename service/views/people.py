@@ -22,8 +22,9 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 @bp.before_app_request
 def observers_change_nothing():
     """Refuse, before any view runs, a change an observer asks for in a community they only observe: one
-    check for every route under a community, and for the outbox's emails of that community."""
-    if request.method in SAFE_METHODS or not current_user.is_authenticated or not request.view_args:
+    check for every dashboard route under a community, and for the outbox's emails of that community."""
+    if request.method in SAFE_METHODS or not current_user.is_authenticated or not request.view_args \
+            or "token" in request.view_args:  # a member's link: its token is the authority, not the login
         return None
     community_id = request.view_args.get("community_id")
     if community_id is None and "email_id" in request.view_args:
