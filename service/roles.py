@@ -9,7 +9,7 @@ at least one account that can run it.
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from service import audit, clock, normalize, senders
 from service.communities import role_in
@@ -77,17 +77,22 @@ def _lock(community: Community) -> None:
     db.session.refresh(community, with_for_update=True)
 
 
-def _runners_left(community: Community, without: CommunityCoordinator) -> int:
-    _lock(community)
-    return db.session.scalar(select(func.count()).select_from(CommunityCoordinator).where(
-        CommunityCoordinator.community_id == community.id, CommunityCoordinator.id != without.id,
-        CommunityCoordinator.role.in_(RUNNING_ROLES)))
+def _can_run_now(person: Person) -> bool:
+    """A coordinator or leader who can log in (an invited one has no password until their link is used)."""
+    return person.grant.role in RUNNING_ROLES and person.account.active and not person.invited
+
+
+def _a_leader_can_run(everyone: list[Person]) -> bool:
+    return any(person.grant.role == "leader" and _can_run_now(person) for person in everyone)
 
 
 def _keep_someone_running(community: Community, grant: CommunityCoordinator, new_role: str | None) -> None:
-    if grant.role in RUNNING_ROLES and new_role not in RUNNING_ROLES and not _runners_left(community, grant):
+    if grant.role not in RUNNING_ROLES or new_role in RUNNING_ROLES:
+        return
+    _lock(community)
+    if not any(_can_run_now(person) for person in people(community) if person.grant.id != grant.id):
         raise DomainError(_("Someone must be able to run this community: name another coordinator or leader "
-                            "first."))
+                            "first (an invited one counts once they have chosen their password)."))
 
 
 def _membership_of(community: Community, address: str) -> Membership | None:
@@ -208,7 +213,7 @@ def step_back(actor: Coordinator, community: Community, keep_read_only: bool) ->
     if community.stepped_back_at is not None:
         raise DomainError(_("This community is already in its leaders' hands."))
     everyone = people(community)
-    if not _has_ready_leader(everyone):
+    if not _a_leader_can_run(everyone):
         raise DomainError(_("Invite at least one leader first, and wait until they have chosen their password: "
                             "the community needs someone to run it."))
     coordinators = [person.grant for person in everyone if person.grant.role == "coordinator"]
@@ -220,12 +225,6 @@ def step_back(actor: Coordinator, community: Community, keep_read_only: bool) ->
     community.stepped_back_at = clock.now()
     audit.record(actor, STEPPED_BACK, "community", community.id, community.id, keep_read_only=keep_read_only,
                  coordinator_ids=[grant.coordinator_id for grant in coordinators])
-
-
-def _has_ready_leader(everyone: list[Person]) -> bool:
-    """Whether a leader can log in now (an invited one has no password until their link is used)."""
-    return any(person.grant.role == "leader" and person.account.active and not person.invited
-               for person in everyone)
 
 
 def undo_step_back(actor: Coordinator, community: Community) -> None:
@@ -260,7 +259,7 @@ def section(actor: Coordinator, community: Community) -> dict:
     return {"role": role, "people": everyone, "may_manage": role in ("admin", *RUNNING_ROLES),
             "grantable": grantable_roles(role),
             "may_step_back": role in ("admin", "coordinator") and community.stepped_back_at is None,
-            "has_leader": _has_ready_leader(everyone),
+            "has_leader": _a_leader_can_run(everyone),
             "may_undo": role in ("admin", "leader") and community.stepped_back_at is not None}
 
 

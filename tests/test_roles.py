@@ -182,6 +182,9 @@ def test_roles_change_and_go_but_someone_always_runs_the_community(app, personas
     post_form(alice_client, url, {}, post_url=f"{url}/{alice}/remove")
     assert role_of(app, "alice@example.org", personas["riverside"]) == "coordinator"
 
+    invite(alice_client, personas, email="new@example.org", role="leader")  # no password yet: cannot run it
+    refused = post_form(alice_client, url, {}, post_url=f"{url}/{alice}/remove", follow_redirects=True)
+    assert "an invited one counts once they have chosen their password" in refused.get_data(as_text=True)
     invite(alice_client, personas, email="bob@example.org", role="leader")
     bob = _grant_id(app, "bob@example.org", personas["riverside"])
     post_form(alice_client, url, {"role": "observer"}, post_url=f"{url}/{bob}/role")
