@@ -269,6 +269,13 @@ def read_only_communities(actor: Coordinator):
         CommunityCoordinator.coordinator_id == actor.id, CommunityCoordinator.role == "observer")
 
 
+def is_staff(actor: Coordinator) -> bool:
+    """Whether the account is TTA staff: a coordinator of at least one community."""
+    return db.session.scalar(select(CommunityCoordinator.id).where(
+        CommunityCoordinator.coordinator_id == actor.id, CommunityCoordinator.role == "coordinator").limit(1)) \
+        is not None
+
+
 def is_read_only(actor: Coordinator, community_id: int) -> bool:
     """Whether `actor` only observes this community."""
     return role_in(actor, community_id) == "observer"

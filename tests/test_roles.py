@@ -411,3 +411,21 @@ def test_an_observer_who_is_also_a_member_still_acts_through_their_member_links(
     with app.app_context():
         assert [p.title for p in practices.pending_for(db.session.get(Community, personas["riverside"]))] == \
             ["Evening hours"]
+
+
+def test_a_leader_reads_the_lesson_library_but_writes_in_it_nothing(app, personas, smtp, alice_client):
+    """A lesson may reach every community's digests: a community's leader reads it and picks it, TTA staff write."""
+    from service.models import Lesson
+    created = post_form(alice_client, "/lessons/new", {"title_en": "Sustaining a COP"})
+    assert created.status_code == 302
+    lesson_url = created.location
+    lea = _lea_leads_riverside(app, personas, smtp, alice_client)
+    assert "Sustaining a COP" in lea.get("/lessons/").get_data(as_text=True)
+    assert 'href="/lessons/new"' not in lea.get("/lessons/").get_data(as_text=True)
+    assert lea.get(lesson_url).status_code == 200
+    assert lea.get(lesson_url + "/edit").status_code == 404
+    refused = post_form(lea, "/lessons/new", {"title_en": "Mine"})
+    assert refused.status_code == 400
+    assert "Only TTA coordinators write lessons" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalars(select(Lesson.title_en)).all() == ["Sustaining a COP"]
