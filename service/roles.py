@@ -73,7 +73,8 @@ def grant_or_none(community: Community, grant_id: int) -> CommunityCoordinator |
 
 def _lock(community: Community) -> None:
     """Lock the community's row (and read it afresh) until the commit: changes to who runs it take turns, so two
-    removals at once cannot each leave the other as the last runner, nor two step backs both happen."""
+    removals at once cannot each leave the other as the last runner, nor two step backs or two invitations of
+    one person both happen."""
     db.session.refresh(community, with_for_update=True)
 
 
@@ -125,6 +126,7 @@ def invite(actor: Coordinator, community: Community, *, email: str, role: str, n
     if role not in grantable_roles(actor_role) or role == "observer":
         raise DomainError(_("Choose coordinator or leader."), "role")
     address = normalize.email_address(email)
+    _lock(community)  # two invitations of one address here at once: the second finds the first's role
     account = find_coordinator(address)
     new_account = account is None
     if new_account:
