@@ -245,7 +245,7 @@ def test_an_observer_changes_nothing_through_any_route_of_the_community(app, per
     leo = logged_in(app, "leo@example.org")
     edit = f"/communities/{personas['lakeside']}/edit"
     assert leo.post(edit, data={"csrf_token": csrf_from(leo.get(edit).get_data(as_text=True)), **HOSTILE_FORM,
-                                "time_zone": "America/Chicago"}).status_code == 302
+                                "time_zone": "America/Chicago", "stage": "forming"}).status_code == 302
 
 
 def test_carol_the_admin_sees_every_community(app, client, personas, lakeside):

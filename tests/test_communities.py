@@ -71,15 +71,15 @@ def test_edit_community_changes_name_stage_and_audits(app, alice_client, persona
     assert 'value="Riverside COP"' in form and '<option selected value="America/Chicago">' in form
     response = post_form(alice_client, url, {
         "name": "Riverside Food COP", "description": "Now with a charter", "time_zone": "America/Chicago",
-        "stage": "managing", "digest_cadence": "weekly"})
+        "stage": "defining", "digest_cadence": "weekly"})
     assert response.status_code == 302
     page = alice_client.get(f"/communities/{riverside}").get_data(as_text=True)
     assert "Changes saved." in page
     assert "<h1>Riverside Food COP</h1>" in page
-    assert "Stage: <strong>Managing</strong>" in page and "Weekly" in page
+    assert "Stage: <strong>Defining its work</strong>" in page and "Weekly" in page
     with app.app_context():
         [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "community.update"))
-        assert event.details["changes"]["stage"] == ["forming", "managing"]
+        assert event.details["changes"]["stage"] == ["forming", "defining"]
         assert event.details["changes"]["name"] == ["Riverside COP", "Riverside Food COP"]
 
 
