@@ -8,7 +8,7 @@ from email.utils import parseaddr
 from itsdangerous.timed import TimestampSigner
 from sqlalchemy import select
 
-from service import digests, meetings, members
+from service import digests, lifecycle, meetings, members
 from service.extensions import db
 from service.models import (AuditEvent, Community, CommunityCoordinator, Coordinator, Membership, OutboundEmail,
                             Reminder)
@@ -321,6 +321,11 @@ def test_after_the_step_back_digests_and_reminders_go_out_under_the_leaders_name
         assert db.session.get(Community, personas["riverside"]).stepped_back_at is not None
     [event] = audited(app, "community.stepped_back")
     assert event.details == {"keep_read_only": True, "coordinator_ids": [personas["alice"]]}
+    with app.app_context():  # the lifecycle checklist reads the same facts
+        riverside = db.session.get(Community, personas["riverside"])
+        done = {item.key: item.done for item in lifecycle.checklist(riverside).items}
+        assert done["leader"] and done["stepped_back"]
+        db.session.remove()
 
     _digest_and_reminder(app, personas["riverside"])
     default_address = parseaddr(app.config["MAIL_DEFAULT_SENDER"])[1]
