@@ -74,9 +74,10 @@ KINDS = {kind.name: kind for kind in (
       for name in ("reply_rsvp", "reply_charter", "reply_practice", "reply_comment", "reply_unclear")),
     EmailKind("password_reset", extras="service.password_reset.email_extras", to_coordinator=True),
     # A role in a community (service.roles): with a link to choose a password, or, for an account that has one,
-    # to log in.
+    # to log in; and to its leaders, that the TTA coordinator handed it to them.
     EmailKind("coordinator_invitation", extras="service.roles.invitation_extras", to_coordinator=True),
     EmailKind("role_granted", extras="service.roles.invitation_extras", to_coordinator=True),
+    EmailKind("community_handed_over", extras="service.roles.invitation_extras", to_coordinator=True),
 )}
 
 

@@ -168,8 +168,8 @@ def _send_invitation(actor: Coordinator, community: Community, account: Coordina
 
 
 def invitation_extras(row) -> dict:
-    """What an invitation needs at send time: the account, the community, and a freshly signed link (or, for an
-    account that has a password, the login page)."""
+    """What an email about a role in a community needs at send time: the account, the community, and a freshly
+    signed link to choose a password (or, for an account that has one, the login page)."""
     account = account_for(row)
     community = db.session.get(Community, row.context["community_id"])
     if community is None:
@@ -227,6 +227,12 @@ def step_back(actor: Coordinator, community: Community, keep_read_only: bool) ->
     community.stepped_back_at = clock.now()
     audit.record(actor, STEPPED_BACK, "community", community.id, community.id, keep_read_only=keep_read_only,
                  coordinator_ids=[grant.coordinator_id for grant in coordinators])
+    for person in everyone:  # the leaders hear that the community, and its mail, are now theirs
+        if person.grant.role == "leader" and _can_run_now(person):
+            queue_coordinator_email("community_handed_over", person.account,
+                                    f"handed_over:{community.id}:{person.account.id}:{community.stepped_back_at}",
+                                    {"coordinator_id": person.account.id, "community_id": community.id,
+                                     "handed_by": actor.name, "kept_read_only": keep_read_only})
 
 
 def undo_step_back(actor: Coordinator, community: Community) -> None:

@@ -321,6 +321,12 @@ def test_after_the_step_back_digests_and_reminders_go_out_under_the_leaders_name
         assert db.session.get(Community, personas["riverside"]).stepped_back_at is not None
     [event] = audited(app, "community.stepped_back")
     assert event.details == {"keep_read_only": True, "coordinator_ids": [personas["alice"]]}
+    run_worker(app)
+    told = smtp.to("lea@example.org")[-1].message
+    assert told["Subject"] == "Riverside COP is in your hands now"
+    text = told.get_body(("plain",)).get_content()
+    assert "Alice, the TTA coordinator, handed Riverside COP to its leaders: you run it now." in text
+    assert "As the leaders agreed, Alice keeps read-only access." in text
     with app.app_context():  # the lifecycle checklist reads the same facts
         riverside = db.session.get(Community, personas["riverside"])
         done = {item.key: item.done for item in lifecycle.checklist(riverside).items}
