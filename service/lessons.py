@@ -267,9 +267,9 @@ def module_in(lesson: Lesson, module_id: int) -> LessonModule | None:
 
 
 def may_write(coordinator: Coordinator) -> bool:
-    """Whether the account may write lessons: an admin, or TTA staff (a coordinator of some community). Every
-    community's digests may use a lesson, so a community's leaders and observers only read the library."""
-    return coordinator.is_admin or is_staff(coordinator)
+    """Whether the account may write lessons: TTA staff (roles.is_staff). Every community's digests may use a
+    lesson, so a community's leaders only read the library."""
+    return is_staff(coordinator)
 
 
 def may_edit(coordinator: Coordinator, lesson: Lesson) -> bool:

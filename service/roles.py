@@ -278,10 +278,13 @@ def read_only_communities(actor: Coordinator):
 
 
 def is_staff(actor: Coordinator) -> bool:
-    """Whether the account is TTA staff: a coordinator of at least one community."""
-    return db.session.scalar(select(CommunityCoordinator.id).where(
-        CommunityCoordinator.coordinator_id == actor.id, CommunityCoordinator.role == "coordinator").limit(1)) \
-        is not None
+    """Whether the account is TTA staff: an admin, or one that coordinates a community or holds no leader role
+    (made on the command line, or a coordinator who stepped back). A leader's account runs its community only."""
+    if actor.is_admin:
+        return True
+    held = set(db.session.scalars(select(CommunityCoordinator.role).where(
+        CommunityCoordinator.coordinator_id == actor.id)))
+    return "coordinator" in held or "leader" not in held
 
 
 def is_read_only(actor: Coordinator, community_id: int) -> bool:

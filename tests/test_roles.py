@@ -440,3 +440,19 @@ def test_a_leader_reads_the_lesson_library_but_writes_in_it_nothing(app, persona
     assert "Only TTA coordinators write lessons" in refused.get_data(as_text=True)
     with app.app_context():
         assert db.session.scalars(select(Lesson.title_en)).all() == ["Sustaining a COP"]
+
+
+def test_who_counts_as_tta_staff(app, ctx, personas):
+    """Staff write the shared lesson library; an account that only leads communities does not."""
+    from service import roles
+    from service.coordinators import create_coordinator
+    alice = db.session.get(Coordinator, personas["alice"])
+    community = db.session.get(Community, personas["riverside"])
+    lea = roles.invite(alice, community, email="lea@example.org", name="Lea Leader", role="leader")
+    lea.password_hash = alice.password_hash  # as if her link was used
+    fresh = create_coordinator("new@example.org", "New", PASSWORD)  # made on the command line, no role yet
+    db.session.flush()
+    assert (roles.is_staff(alice), roles.is_staff(lea), roles.is_staff(fresh)) == (True, False, True)
+    roles.step_back(alice, community, keep_read_only=True)
+    assert roles.is_staff(alice)  # an observer now, still TTA staff
+    db.session.rollback()
