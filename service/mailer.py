@@ -77,6 +77,11 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("reply_facilitation", reply=True, extras="service.facilitation.reply_extras"),
     EmailKind("password_reset", extras="service.password_reset.email_extras", to_coordinator=True),
     EmailKind("health_summary", extras="service.health_summaries.email_extras", to_coordinator=True),
+    # A role in a community (service.roles): with a link to choose a password, or, for an account that has one,
+    # to log in; and to its leaders, that the TTA coordinator handed it to them.
+    EmailKind("coordinator_invitation", extras="service.roles.invitation_extras", to_coordinator=True),
+    EmailKind("role_granted", extras="service.roles.invitation_extras", to_coordinator=True),
+    EmailKind("community_handed_over", extras="service.roles.invitation_extras", to_coordinator=True),
 )}
 
 
