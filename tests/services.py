@@ -14,7 +14,7 @@ import pytest
 from redis import Redis
 from redis.exceptions import ResponseError
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from service.config import _database_url
 
@@ -55,16 +55,21 @@ def test_database_url(tmp_path_factory) -> str:
 def worker_database(url: str, worker: int) -> str:
     """The database `<name>_gw<worker>` on the same server (test -> test_gw0), created if missing."""
     base = make_url(url)
-    name = f"{base.database}_gw{worker}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    return create_database_if_missing(base.set(database=f"{base.database}_gw{worker}"))
+
+
+def create_database_if_missing(url: URL) -> str:
+    """Create the URL's PostgreSQL database unless it exists, through the server's maintenance database."""
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name})
-            if exists.scalar() is None:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                        {"name": url.database}).first()
+            if exists is None:
+                connection.execute(text(f'CREATE DATABASE "{url.database}"'))
     finally:
         admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+    return url.render_as_string(hide_password=False)
 
 
 def worker_redis_url(url: str, worker: int) -> str:
