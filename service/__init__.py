@@ -86,6 +86,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbound_webhook.bp)
     from service.views import inbox  # what members wrote, and acting on it by hand
     app.register_blueprint(inbox.bp)
+    from service.views import lifecycle  # confirming the stage a community's checklist suggests
+    app.register_blueprint(lifecycle.bp)
+    from service.views import engagement  # a member's history in a community; who has gone quiet
+    app.register_blueprint(engagement.bp)
+    from service.views import facilitation_links  # a facilitator hands their meeting on
+    app.register_blueprint(facilitation_links.bp)
 
 
 def register_security(app: Flask) -> None:

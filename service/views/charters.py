@@ -14,9 +14,10 @@ from flask_babel import get_locale, gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
 
 from forms.charter_draft import CharterDraftForm, CharterVoteForm, ConfirmForm
-from service import charters
+from service import charters, lifecycle
 from service.errors import DomainError
 from service.extensions import db, limiter
+from service.labels import STAGES
 from service.markdown_text import escape_markdown, stored_html, to_html
 from service.meetings import aware
 from service.models import Charter, Community
@@ -158,6 +159,10 @@ def ratify(community_id: int, charter_id: int):
     else:
         db.session.commit()
         flash(_("Version %(version)d is ratified: it is the community's charter now.", version=charter.version))
+        suggestion = lifecycle.checklist(community).suggestion
+        if suggestion is not None:
+            flash(_("The community's data now suggests the stage %(stage)s: confirm it on the community page.",
+                    stage=STAGES[suggestion.stage]))
     return redirect(url_for("charters.index", community_id=community.id))
 
 
