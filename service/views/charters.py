@@ -74,6 +74,19 @@ def _page(community: Community, draft: Charter | None, form: CharterDraftForm, p
         400 if failed else 200
 
 
+def _page_with_draft(community: Community, **forms):
+    """The charter page with the saved draft, when another of its forms (rules, ratify) shows an error."""
+    draft = charters.current_draft(community)
+    return _page(community, draft, _draft_form(community, draft), stored_html(draft.body_html if draft else ""),
+                 **forms)
+
+
+def _draft_form(community: Community, draft: Charter | None) -> CharterDraftForm:
+    """The editor with the saved text and, to propose, a deadline two weeks ahead."""
+    return CharterDraftForm(data={"body": draft.body if draft else "",
+                                  "deadline": charter_rules.default_deadline_day(community)})
+
+
 @bp.route("", methods=["GET", "POST"])
 @login_required
 def index(community_id: int):
@@ -81,8 +94,7 @@ def index(community_id: int):
     community = community_or_404(community_id)
     draft = charters.current_draft(community)
     db.session.commit()  # keeps version 1 if it was just created
-    form = CharterDraftForm(data={"body": draft.body if draft else "",
-                                  "deadline": charter_rules.default_deadline_day(community)})
+    form = _draft_form(community, draft)
     preview_html = stored_html(draft.body_html if draft else "")
     if request.method == "POST":
         if draft is None:
@@ -134,9 +146,7 @@ def rules(community_id: int):
             db.session.commit()
             flash(_("Voting rules saved.") if changed else _("The voting rules are unchanged."))
             return redirect(url_for("charters.index", community_id=community.id, _anchor="rules"))
-    draft = charters.current_draft(community)
-    return _page(community, draft, CharterDraftForm(data={"body": draft.body if draft else ""}),
-                 stored_html(draft.body_html if draft else ""), rules_form=rules_form)
+    return _page_with_draft(community, rules_form=rules_form)
 
 
 @bp.route("/new-version", methods=["POST"])
@@ -213,9 +223,7 @@ def ratify(community_id: int, charter_id: int):
                 flash(_("The community's data now suggests the stage %(stage)s: confirm it on the community page.",
                         stage=STAGES[suggestion.stage]))
             return redirect(url_for("charters.index", community_id=community.id))
-    draft = charters.current_draft(community)
-    return _page(community, draft, CharterDraftForm(data={"body": draft.body if draft else ""}),
-                 stored_html(draft.body_html if draft else ""), ratify_form=ratify_form)
+    return _page_with_draft(community, ratify_form=ratify_form)
 
 
 # --- member page ----------------------------------------------------------------------------------
