@@ -8,7 +8,7 @@ from forms import Form
 from forms.member import ConfirmForm
 from service.charters import MAX_BODY, MAX_COMMENT, MAX_REASON
 
-__all__ = ["CharterDraftForm", "CharterRulesForm", "CharterVoteForm", "ConfirmForm", "RatifyForm"]
+__all__ = ["CharterDeadlineForm", "CharterDraftForm", "CharterRulesForm", "CharterVoteForm", "ConfirmForm", "RatifyForm"]
 
 
 class CharterDraftForm(Form):
@@ -26,6 +26,11 @@ class CharterRulesForm(Form):
     approval = StringField(_l("Approval: share of those answering who must approve (%)"),
                            validators=[InputRequired(message=_l("Enter a percentage between 1 and 100, such as 50 "
                                                                 "or 66.67.")), Length(max=20)])
+
+
+class CharterDeadlineForm(Form):
+    deadline = DateField(_l("New closing day"),
+                         validators=[InputRequired(message=_l("Enter the date, like 2026-03-17."))])
 
 
 class RatifyForm(Form):

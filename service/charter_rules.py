@@ -16,7 +16,7 @@ each charter's reminder, so two sweeps never both send it, and each member's
 email has its own idempotency key in the outbox.
 """
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -144,12 +144,29 @@ def deadline_from_date(community: Community, day) -> datetime:
         raise DomainError(_("Choose the day voting closes."), "deadline")
     if day <= now().astimezone(zone).date():
         raise DomainError(_("Voting must close on a later day than today."), "deadline")
-    moment = datetime.combine(day, time(23, 59), tzinfo=zone).astimezone(ZoneInfo("UTC"))
-    return normalize.within_reach(moment, "deadline")
+    normalize.within_reach(datetime.combine(day, time(0), tzinfo=timezone.utc), "deadline")  # 9999-12-31 too
+    return datetime.combine(day, time(23, 59), tzinfo=zone).astimezone(timezone.utc)
 
 
 def default_deadline_day(community: Community):
     return (now().astimezone(ZoneInfo(community.time_zone)) + timedelta(days=DEFAULT_DEADLINE_DAYS)).date()
+
+
+def change_deadline(actor: Coordinator | None, charter: Charter, day) -> None:
+    """Move a proposal's deadline to the end of `day` (reopening answers if it had passed). Audited.
+
+    The reminder stays once per proposal: if it went already, a later deadline earns no second one.
+    """
+    if charter.status != "proposed":
+        raise DomainError(_("Only a proposed charter has a voting deadline."))
+    community = db.session.get(Community, charter.community_id)
+    moment = deadline_from_date(community, day)
+    old = aware(charter.deadline_at)
+    if old == moment:
+        return
+    charter.deadline_at = moment
+    audit.record(actor, "charter.deadline", "charter", charter.id, community.id, version=charter.version,
+                 old=old.isoformat() if old else None, new=moment.isoformat())
 
 
 def deadline_text(charter: Charter, community: Community, language: str) -> str:

@@ -251,6 +251,9 @@ def test_proposing_needs_a_later_day_and_saves_nothing_otherwise(app, ctx, perso
                                             "deadline": date.today().isoformat()})
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and "Voting must close on a later day than today." in html
+    response = alice_client.post(url, data={"csrf_token": csrf_from(page), "action": "propose", "body": CHARTER_MD,
+                                            "deadline": "9999-12-31"})
+    assert response.status_code == 400 and "Choose a date within the next" in response.get_data(as_text=True)
     db.session.expire_all()
     charter = charters.latest(_riverside())
     assert charter.status == "draft" and charter.body != CHARTER_MD  # nothing saved, nothing sent
@@ -319,6 +322,36 @@ def test_a_short_vote_is_reminded_halfway_and_a_closed_one_not_at_all(app, ctx, 
     assert sweep_all()["charters"] == {"charter_reminders_sent": 0}
     with pytest.raises(DomainError, match="no longer open"):
         charters.vote(charter, _member("m0@example.org"), "approve")
+
+
+def test_the_coordinator_moves_the_deadline_and_answers_reopen(app, ctx, personas, alice_client):
+    community = _riverside()
+    [sam] = _people(community, 1)
+    charter = _proposed(community)
+    charter.deadline_at = datetime.now(timezone.utc) - timedelta(hours=1)  # voting closed
+    db.session.commit()
+    with pytest.raises(DomainError):
+        charters.vote(charter, sam, "approve")
+    db.session.rollback()
+    url = f"/communities/{community.id}/charter"
+    page = alice_client.get(url).get_data(as_text=True)
+    response = alice_client.post(f"{url}/versions/{charter.id}/deadline",
+                                 data={"csrf_token": csrf_from(page), "deadline": "9999-12-31"})
+    assert response.status_code == 400 and "Choose a date within the next" in response.get_data(as_text=True)
+    response = alice_client.post(f"{url}/versions/{charter.id}/deadline",
+                                 data={"csrf_token": csrf_from(page), "deadline": ""})
+    assert response.status_code == 400 and "Enter the date, like 2026-03-17." in response.get_data(as_text=True)
+    day = date.today() + timedelta(days=3)
+    response = alice_client.post(f"{url}/versions/{charter.id}/deadline",
+                                 data={"csrf_token": csrf_from(page), "deadline": day.isoformat()})
+    assert response.status_code == 302
+    db.session.expire_all()
+    charter = db.session.get(Charter, charter.id)
+    assert aware(charter.deadline_at) > datetime.now(timezone.utc) + timedelta(days=2)
+    charters.vote(charter, sam, "approve")  # open again
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "charter.deadline"))
+    assert event.actor == "alice@example.org" and event.details["new"].startswith(
+        (day + timedelta(days=1)).isoformat()[:8])
 
 
 def test_the_proposal_email_gives_the_deadline_and_readable_text(app, ctx, personas, smtp):

@@ -13,7 +13,8 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
 
-from forms.charter_draft import CharterDraftForm, CharterRulesForm, CharterVoteForm, ConfirmForm, RatifyForm
+from forms.charter_draft import (CharterDeadlineForm, CharterDraftForm, CharterRulesForm, CharterVoteForm, ConfirmForm,
+                                 RatifyForm)
 from service import charter_rules, charters, lifecycle
 from service.errors import DomainError
 from service.extensions import db, limiter
@@ -54,24 +55,34 @@ def _charter_or_404(community: Community, charter_id: int) -> Charter:
 # --- dashboard ------------------------------------------------------------------------------------
 
 def _page(community: Community, draft: Charter | None, form: CharterDraftForm, preview_html,
-          rules_form: CharterRulesForm | None = None, ratify_form: RatifyForm | None = None):
+          rules_form: CharterRulesForm | None = None, ratify_form: RatifyForm | None = None,
+          deadline_form: CharterDeadlineForm | None = None):
     """The charter page; 400 when one of its forms comes back with errors."""
     proposal = charters.proposed(community)
     rules_form = rules_form or CharterRulesForm(data={
         "quorum": charter_rules.as_percent(community.charter_quorum),
         "approval": charter_rules.as_percent(community.charter_approval)})
     ratify_form = ratify_form or RatifyForm()
-    failed = any(f.errors for f in (form, rules_form, ratify_form))
+    deadline_form = deadline_form or CharterDeadlineForm(data={"deadline": _local_day(community, proposal)})
+    failed = any(f.errors for f in (form, rules_form, ratify_form, deadline_form))
     return render_template(
         "charters/index.html", community=community, draft=draft, form=form, preview_html=preview_html,
         sections=charters.answers_by_section(community), respondents=charters.respondents(community),
         proposal=proposal, proposal_votes=charters.votes(proposal) if proposal else None,
         tally=charter_rules.tally(proposal) if proposal else None,
         reminder_due=charter_rules.reminder_due(proposal) if proposal else None,
-        rules_form=rules_form, ratify_form=ratify_form, as_percent=charter_rules.as_percent,
+        rules_form=rules_form, ratify_form=ratify_form, deadline_form=deadline_form,
+        as_percent=charter_rules.as_percent,
         in_force=charters.ratified(community), versions=charters.versions(community),
         confirm_form=ConfirmForm(), status_label=_status, local=lambda moment: _local(community, moment)), \
         400 if failed else 200
+
+
+def _local_day(community: Community, charter: Charter | None):
+    """The day a proposal's voting closes, in the community's time zone (None without a deadline)."""
+    if charter is None or charter.deadline_at is None:
+        return None
+    return aware(charter.deadline_at).astimezone(ZoneInfo(community.time_zone)).date()
 
 
 def _page_with_draft(community: Community, **forms):
@@ -193,6 +204,26 @@ def export(community_id: int, charter_id: int):
     filename = f"charter-{community.id}-v{charter.version}.md"
     return Response(text, mimetype="text/markdown",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/versions/<int:charter_id>/deadline", methods=["POST"])
+@login_required
+def deadline(community_id: int, charter_id: int):
+    """Move a proposal's voting deadline (answers reopen if it had passed)."""
+    community = community_or_404(community_id)
+    charter = _charter_or_404(community, charter_id)
+    deadline_form = CharterDeadlineForm()
+    if deadline_form.validate_on_submit():
+        try:
+            charter_rules.change_deadline(current_user, charter, deadline_form.deadline.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(deadline_form, error)
+        else:
+            db.session.commit()
+            flash(_("Voting now closes %(when)s.", when=_local(community, charter.deadline_at)))
+            return redirect(url_for("charters.index", community_id=community.id))
+    return _page_with_draft(community, deadline_form=deadline_form)
 
 
 @bp.route("/versions/<int:charter_id>/ratify", methods=["POST"])
