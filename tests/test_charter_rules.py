@@ -181,6 +181,22 @@ def test_a_vote_by_email_reply_counts_toward_the_quorum_like_a_link(app, ctx, pe
     assert (count.answered, count.approved, count.met) == (2, 2, True)
 
 
+def test_a_reply_to_the_reminder_is_a_vote_too(app, ctx, personas, smtp):
+    community = _riverside()
+    _people(community, 1)
+    charter = _proposed(community)
+    _reminder_due_now(charter)
+    sweep_all()
+    run_worker(app)
+    ana = _member("ana@example.org")
+    reminder = db.session.scalar(select(OutboundEmail).where(OutboundEmail.kind == "charter_reminder",
+                                                             OutboundEmail.member_id == ana.id))
+    to = make_address("reply", ana.id, community.id)
+    stored = deliver(app, compose(ana.email, to, "Re: Recordatorio", "Apruebo.", In_Reply_To=reminder.message_id), to)
+    assert (stored.outcome, stored.object_kind, stored.object_id) == ("charter_vote", "charter", charter.id)
+    assert charter_rules.tally(db.session.get(Charter, charter.id)).approved == 1
+
+
 def test_a_member_who_left_no_longer_counts(app, ctx, personas):
     community = _riverside()
     people = _people(community, 2)
@@ -361,6 +377,8 @@ def test_the_proposal_email_gives_the_deadline_and_readable_text(app, ctx, perso
     run_worker(app)
     plain = smtp.to("m0@example.org")[0].message.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert "Voting closes on" in plain and "(America/Chicago)" in plain, plain
+    spanish = smtp.to("ana@example.org")[0].message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "La votación cierra el" in spanish and "Hasta entonces puede cambiar su respuesta" in spanish
     assert "We learn together how to serve families." in plain and "**" not in plain and "<script" not in plain
 
 
