@@ -86,6 +86,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbound_webhook.bp)
     from service.views import inbox  # what members wrote, and acting on it by hand
     app.register_blueprint(inbox.bp)
+    from service.views import community_export  # the whole community as a zip, import, archive and restore
+    app.register_blueprint(community_export.bp)
 
 
 def register_security(app: Flask) -> None:
@@ -100,6 +102,6 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from service.cli import demo_cli, lessons_cli, mail_cli, members_cli, status, users_cli
-    for group in (users_cli, demo_cli, mail_cli, lessons_cli, members_cli, status):
+    from service.cli import communities_cli, demo_cli, lessons_cli, mail_cli, members_cli, status, users_cli
+    for group in (users_cli, demo_cli, mail_cli, lessons_cli, members_cli, communities_cli, status):
         app.cli.add_command(group)

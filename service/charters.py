@@ -10,17 +10,20 @@ version members saw stays readable as it was.
 """
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from flask_babel import gettext as _, lazy_gettext as _l
+from babel.dates import format_datetime
+from flask import render_template
+from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
 from service import audit, mailer, normalize
-from service.clock import now
+from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
 from service.links import public_url
-from service.markdown_text import render, stored_html
+from service.markdown_text import escape_markdown, render, stored_html
 from service.models import (Charter, CharterVote, Community, Coordinator, FormAnswer, FormRequest, FormResponse,
                             Member, Membership, OutboundEmail)
 from service.questions import CHARTER
@@ -35,6 +38,31 @@ SECTION_TITLES = {"purpose": _l("Purpose"), "goals": _l("Goals"), "membership": 
                   "communication": _l("How we communicate"), "success": _l("What success looks like")}
 # Stages a ratified charter moves on from: the community has defined its work.
 STAGES_BEFORE_CHARTER = ("forming", "defining")
+
+
+STATUS_LABELS = {"draft": _l("Draft"), "proposed": _l("Proposed to members"), "ratified": _l("Ratified"),
+                 "superseded": _l("Superseded")}
+
+
+def status_label(code: str) -> str:
+    return STATUS_LABELS.get(code, code)
+
+
+def local_time(community: Community, moment) -> str:
+    """A stored UTC moment as the community's local date and time, or a dash."""
+    if moment is None:
+        return "—"
+    return format_datetime(aware(moment).astimezone(ZoneInfo(community.time_zone)), "medium",
+                           locale=str(get_locale()))
+
+
+def markdown(community: Community, charter: Charter) -> str:
+    """One version as Markdown to keep or share elsewhere: its text, status, dates and who approved."""
+    charter_votes = votes(charter)
+    return render_template("charters/export.md", charter=charter, charter_votes=charter_votes,
+                           community_name=escape_markdown(community.name),  # names are plain text, not Markdown
+                           approvers=[escape_markdown(vote.name) for vote in charter_votes["approve"]],
+                           status_label=status_label, local=lambda moment: local_time(community, moment))
 
 
 # --- versions -------------------------------------------------------------------------------------

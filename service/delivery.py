@@ -193,7 +193,7 @@ class Batch:
         """
         row, member, community = entry
         self._ahead = None
-        if member is None or row_suppression(row, member, suppressed):
+        if member is None or row_suppression(row, member, suppressed, community):
             return
         try:
             rendered = self.renderer.render(row, member, community)
@@ -215,7 +215,7 @@ class Batch:
             self._finish(row, status="failed", last_error="the member no longer exists")
             self.tally["failed"] += 1
             return None
-        reason = row_suppression(row, member, suppressed)
+        reason = row_suppression(row, member, suppressed, community)
         if reason:
             self._finish(row, status="suppressed", last_error=reason)
             self.tally["suppressed"] += 1
