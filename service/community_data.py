@@ -9,7 +9,9 @@ added later is carried without touching this module:
 - shared tables, rows other communities may use too, matched in the target
   instance by a natural key instead of their id: members by address,
   organizations by name key, lessons by slug, accounts by address. Only the
-  rows the community's rows point at are carried.
+  rows the community's rows point at are carried, and a member with the name
+  and language this community knows them by (not the person's own, which
+  another community may have set).
 - tables that come with a shared row (a lesson's modules): carried with it.
 - instance-level tables, named in INSTANCE_LEVEL, that no community owns.
 
@@ -101,6 +103,7 @@ def community_rows(community_id: int) -> dict[str, list[dict]]:
                       for fk in table.foreign_keys]
         rows[name] = _read(table, or_(*conditions))
     _drop_outside_references(rows)
+    _as_the_community_knows_them(rows)
     return rows
 
 
@@ -123,6 +126,16 @@ def _drop_outside_references(rows: dict[str, list[dict]]) -> None:
             for row in rows[name]:
                 if row[fk.parent.name] not in present:
                     row[fk.parent.name] = None
+
+
+def _as_the_community_knows_them(rows: dict[str, list[dict]]) -> None:
+    """A member's own name and language are the person's, which this community's coordinators may not see (another
+    community may have set them): the export gives the name and language this community knows them by."""
+    known = {row["member_id"]: row for row in rows["membership"]}
+    for member in rows["member"]:
+        membership = known.get(member["id"])
+        member["name"] = membership["name"] if membership else member["email"]
+        member["language"] = membership["language"] if membership else "en"
 
 
 def _read(table: Table, condition) -> list[dict]:
