@@ -16,6 +16,7 @@ from service.extensions import db
 from service.lessons import lesson_dirs, load_lesson_dir
 from service.models import (AuditEvent, Community, Coordinator, FormAnswer, FormResponse, InboundMessage, Invitation,
                             Meeting, Member, Membership, Organization, OutboundEmail, Reminder)
+from service.tokens import make_token
 from tests.conftest import PASSWORD, csrf_from, login, post_form, run_worker
 
 
@@ -234,6 +235,7 @@ def test_the_admin_import_page_takes_a_zip_and_says_what_is_wrong(rich, client):
     assert client.get("/admin/communities/import").status_code == 404  # admins only
     client.post("/logout", data={"csrf_token": csrf_from(client.get("/").get_data(as_text=True))})
     login(client, "carol@example.org", PASSWORD)
+    assert "/admin/communities/import" in client.get("/").get_data(as_text=True)
     bad = post_form(client, "/admin/communities/import", {"file": (io.BytesIO(b"not a zip"), "c.zip")},
                     content_type="multipart/form-data")
     assert bad.status_code == 400 and "not a zip file" in bad.get_data(as_text=True)
@@ -325,6 +327,15 @@ def test_an_archived_community_sends_nothing_and_is_read_only_until_restored(app
     assert edit.status_code == 409 and "is archived" in edit.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Community, community_id).name == "Riverside COP"
+        ana = _member("ana@example.org")
+        rsvp_url = f"/m/meetings/{meeting_id}/rsvp/{make_token('rsvp', ana.id, meeting_id)}"
+    member = app.test_client()  # a member's browser, from the invitation's link
+    answered = post_form(member, rsvp_url, {"answer": "yes"})
+    assert answered.status_code == 409 and "no longer takes answers" in answered.get_data(as_text=True)
+    assert "Riverside" not in answered.get_data(as_text=True)  # a link's page names nothing it need not
+    with app.app_context():
+        assert db.session.scalar(select(Invitation.answer).where(Invitation.meeting_id == meeting_id,
+                                                                 Invitation.member_id == ana.id)) is None
 
     assert post_form(client, f"/communities/{community_id}", {},
                      post_url=f"/communities/{community_id}/restore").status_code == 302

@@ -2,6 +2,7 @@
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from forms.community_import import CommunityImportForm
 from forms.member import ConfirmForm
@@ -9,7 +10,7 @@ from service import community_archive, community_export, community_import
 from service.communities import community_for
 from service.errors import DomainError
 from service.extensions import db
-from service.models import Community
+from service.models import Charter, Community, FormRequest, FormResponse, Meeting
 from service.views.helpers import community_or_404
 
 bp = Blueprint("community_export", __name__)
@@ -62,15 +63,32 @@ def _change(community_id: int, change, done: str):
 
 @bp.before_app_request
 def archived_is_read_only():
-    """Refuse every dashboard POST in an archived community (except restoring it) with a page that says so."""
-    community_id = (request.view_args or {}).get("community_id")
-    if request.method in ("GET", "HEAD", "OPTIONS") or community_id is None or \
-            request.endpoint == "community_export.restore" or not current_user.is_authenticated:
+    """Refuse every POST in an archived community, on the dashboard (except restoring it) and by members' links
+    (a vote, an RSVP, a form, a practice), with a page that says so; a member's own preferences stay theirs."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or request.endpoint == "community_export.restore":
         return None
-    community = community_for(current_user, community_id)
+    community = _community_of_request()
     if community is None or community.archived_at is None:
-        return None  # the view answers (404 for a community this account may not see)
-    return render_template("exports/archived.html", community=community), 409
+        return None
+    named = current_user.is_authenticated and community_for(current_user, community.id) is not None
+    if current_user.is_authenticated and "community_id" in request.view_args and not named:
+        return None  # the view answers 404 for a community this account may not see
+    return render_template("exports/archived.html", community=community if named else None), 409
+
+
+def _community_of_request() -> Community | None:
+    """The community a request acts on, from the ids its route names."""
+    args = request.view_args or {}
+    if "community_id" in args:
+        return db.session.get(Community, args["community_id"])
+    if "meeting_id" in args:
+        return db.session.scalar(select(Community).join(Meeting).where(Meeting.id == args["meeting_id"]))
+    if "charter_id" in args:
+        return db.session.scalar(select(Community).join(Charter).where(Charter.id == args["charter_id"]))
+    if "response_id" in args:
+        return db.session.scalar(select(Community).join(FormRequest).join(FormResponse).where(
+            FormResponse.id == args["response_id"]))
+    return None
 
 
 @bp.route("/admin/communities/import", methods=["GET", "POST"])
