@@ -17,7 +17,7 @@ from service.extensions import db
 from service.models import Community, InboundMessage, Invitation, Meeting, Membership, Practice
 
 FIGURES = {
-    "members": _l("Members (at the month's end)"),
+    "members": _l("Members who had joined by the month's end"),
     "joined": _l("Members who joined"),
     "rsvps": _l("Invitations answered"),
     "attended": _l("Attendances"),
