@@ -37,6 +37,14 @@ NOT_EXPORTED = {"coordinator": {"password_hash", "session_version", "is_admin"}}
 INSTANCE_LEVEL = {"imap_mailbox_state", "suppression", "alembic_version"}
 # Columns that name a row of another table by (table name, id) without a foreign key.
 POLYMORPHIC = {"audit_event": ("object_type", "object_id"), "inbound_message": ("object_kind", "object_id")}
+# Kinds of object those columns name that are not a table's name.
+KIND_TABLES = {"meeting_feedback": "meeting", "digest": "digest_issue"}
+# JSON columns that hold ids (an email's context: what its templates and a reply to it are about), and the table
+# each key names; "object_kind"/"object_id" there are polymorphic like the columns above.
+CONTEXTS = {"outbound_email": "context"}
+CONTEXT_IDS = {"meeting_id": "meeting", "charter_id": "charter", "issue_id": "digest_issue",
+               "organization_id": "organization", "module_id": "lesson_module", "response_id": "form_response",
+               "coordinator_id": "coordinator"}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import zipfile
 from typing import IO
 
 from flask_babel import gettext as _
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from service import audit, community_data
@@ -188,21 +188,40 @@ class Loader:
     def _fix_later(self) -> None:
         by_name = community_data.tables()
         for name, old_id, column, target, old in self.later:
-            table = by_name[name]
-            db.session.execute(table.update().where(table.c.id == self.ids[name][old_id])
-                               .values({column: self.ids[target].get(old)}))
+            self._update(by_name[name], column, [{"row_id": self.ids[name][old_id], "value": self.ids[target].get(old)}])
 
     def _fix_polymorphic(self) -> None:
-        """Point (table name, id) columns at the new ids; at nothing when the row is not in the export."""
+        """Point ids kept without a foreign key at the new rows (at nothing when the row is not in the export): the
+        (table name, id) columns, and the ids in an email's context, which a retry would render from."""
         by_name = community_data.tables()
         for name, (kind_column, id_column) in community_data.POLYMORPHIC.items():
-            table = by_name[name]
-            for old_id, new_id in self.ids.get(name, {}).items():
-                kind, object_id = db.session.execute(select(table.c[kind_column], table.c[id_column])
-                                                     .where(table.c.id == new_id)).one()
-                if object_id is not None and kind in self.ids:
-                    db.session.execute(table.update().where(table.c.id == new_id).values(
-                        {id_column: self.ids[kind].get(object_id)}))
+            changes = [{"row_id": self.ids[name][row["id"]], "value": self._new_id(row[kind_column], row[id_column])}
+                       for row in self.rows.get(name) or [] if row[id_column] is not None]
+            self._update(by_name[name], id_column, changes)
+        for name, column in community_data.CONTEXTS.items():
+            changes = [{"row_id": self.ids[name][row["id"]], "value": self._context(row[column])}
+                       for row in self.rows.get(name) or [] if isinstance(row.get(column), dict)]
+            self._update(by_name[name], column, changes)
+
+    def _new_id(self, kind, old_id):
+        table_name = community_data.KIND_TABLES.get(kind, kind)
+        return self.ids[table_name].get(old_id) if table_name in self.ids else old_id
+
+    def _context(self, context: dict) -> dict:
+        context = dict(context)
+        for key, table_name in community_data.CONTEXT_IDS.items():
+            if context.get(key) is not None:
+                context[key] = self.ids.get(table_name, {}).get(context[key])
+        if context.get("object_id") is not None:
+            context["object_id"] = self._new_id(context.get("object_kind"), context["object_id"])
+        return context
+
+    @staticmethod
+    def _update(table, column: str, changes: list[dict]) -> None:
+        if changes:  # a column stamped on update (updated_at) keeps its exported value
+            kept = {other.name: other for other in table.columns if other.onupdate is not None}
+            db.session.execute(table.update().where(table.c.id == bindparam("row_id"))
+                               .values({**kept, column: bindparam("value")}), changes)
 
     def carry_suppressions(self) -> None:
         """An address the exporting instance must not mail (unsubscribed, bounced) is not mailed here either, even

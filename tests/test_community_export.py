@@ -83,6 +83,13 @@ def _canonical(rows: dict[str, list[dict]]) -> dict[str, list[str]]:
     index = {name: {row["id"]: row for row in table_rows} for name, table_rows in rows.items()}
     by_name = community_data.tables()
 
+    def resolve(target: str | None, value):
+        target = community_data.KIND_TABLES.get(target, target)
+        if target not in index or value is None:
+            return value
+        referenced = index[target].get(value)
+        return (target, form(target, referenced)) if referenced else None
+
     def form(name: str, row: dict) -> tuple:
         table, out = by_name[name], []
         kind_column, id_column = community_data.POLYMORPHIC.get(name, (None, None))
@@ -90,12 +97,14 @@ def _canonical(rows: dict[str, list[dict]]) -> dict[str, list[str]]:
             if column.primary_key:
                 continue
             value = row[column.name]
-            target = next(iter(column.foreign_keys)).column.table.name if column.foreign_keys else None
-            if column.name == id_column and row[kind_column] in index:
-                target = row[kind_column]
-            if target and value is not None:
-                referenced = index.get(target, {}).get(value)
-                value = (target, form(target, referenced) if referenced else None)
+            if column.foreign_keys:
+                value = resolve(next(iter(column.foreign_keys)).column.table.name, value)
+            if column.name == id_column:
+                value = resolve(row[kind_column], value)
+            if community_data.CONTEXTS.get(name) == column.name and isinstance(value, dict):
+                value = {key: resolve(community_data.CONTEXT_IDS.get(key, value.get("object_kind") if key == "object_id"
+                                                                     else None), item)
+                         for key, item in sorted(value.items())}
             if name == "outbound_email" and column.name == "idempotency_key":
                 value = re.sub(r"^imported:[0-9a-f]+:", "", value)
             out.append((column.name, value))
@@ -179,6 +188,10 @@ def test_import_reuses_members_and_organizations_without_overwriting_them(rich, 
     answers = db.session.execute(select(Invitation.member_id, Invitation.answer).join(Invitation.meeting).where(
         Invitation.answer.is_not(None), Meeting.community_id == community.id)).all()
     assert sorted(answers) == sorted([(ana.id, "yes"), (_member("sam@example.org").id, "no")])
+    new_meetings = set(db.session.scalars(select(Meeting.id).where(Meeting.community_id == community.id)))
+    contexts = db.session.scalars(select(OutboundEmail.context).where(OutboundEmail.community_id == community.id,
+                                                                      OutboundEmail.kind == "meeting_invitation"))
+    assert {context["meeting_id"] for context in contexts} == new_meetings  # a retry renders the right meeting
     reply_event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "community.import"))
     assert reply_event.community_id == community.id and reply_event.details["members_matched"] == 3
 
