@@ -256,6 +256,14 @@ def test_the_admin_import_page_takes_a_zip_and_says_what_is_wrong(rich, client):
     assert missing.status_code == 400 and "Choose the export" in missing.get_data(as_text=True)
     assert client.post("/admin/communities/import", data={"file": (io.BytesIO(data), "c.zip")},
                        content_type="multipart/form-data").status_code == 400  # no CSRF token
+    limit, client.application.config["MAX_CONTENT_LENGTH"] = client.application.config["MAX_CONTENT_LENGTH"], 2048
+    try:
+        large = post_form(client, "/admin/communities/import", {"file": (io.BytesIO(data), "c.zip")},
+                          content_type="multipart/form-data")
+    finally:
+        client.application.config["MAX_CONTENT_LENGTH"] = limit
+    assert large.status_code == 413 and "File too large" in large.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(Community)) == 2
     good = post_form(client, "/admin/communities/import", {"file": (io.BytesIO(data), "c.zip")},
                      content_type="multipart/form-data")
     assert good.status_code == 302
