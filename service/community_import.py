@@ -22,7 +22,7 @@ import zipfile
 from typing import IO
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import JSON, bindparam, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from service import audit, community_data
@@ -30,9 +30,10 @@ from service.community_export import DATA, FORMAT, FORMAT_VERSION, MANIFEST, kno
 from service.errors import DomainError
 from service.extensions import db
 from service.models import AuditEvent, Community, Coordinator, Suppression
-from service.sql import one_of
+from service.sql import on_postgresql, one_of
 
 MAX_DATA_BYTES = 512 * 1024 * 1024  # community.json unpacked
+INSERT_CHUNK = 5000  # rows per INSERT on PostgreSQL
 UNUSABLE_PASSWORD = "!"  # no password hashes to this: the account's owner sets one by the reset link
 NOT_SENT = "imported: it was still waiting to go out where it was exported from, and was not sent from here"
 
@@ -98,6 +99,44 @@ def import_community(actor: Coordinator | None, stream: IO[bytes]) -> Community:
     return community
 
 
+def _insert(table, values: list[dict]) -> list[int]:
+    """Insert the rows; their new ids, in order."""
+    if not on_postgresql():
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        return list(db.session.execute(statement, values).scalars())
+    return [new_id for start in range(0, len(values), INSERT_CHUNK)
+            for new_id in _insert_from_arrays(table, values[start:start + INSERT_CHUNK])]
+
+
+def _insert_from_arrays(table, values: list[dict]) -> list[int]:
+    """One INSERT ... SELECT FROM unnest(one array per column) with ids taken from the table's sequence first.
+
+    A multi-row VALUES statement has a placeholder per cell, and the driver's
+    parsing of them cost four times what the database spent inserting (a
+    community of 50,000 rows took 40 s); arrays are one parameter per column.
+    """
+    ids = list(db.session.scalars(text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                                       "FROM generate_series(1, :count)"), {"table": table.name, "count": len(values)}))
+    columns = [table.c.id] + [table.c[name] for name in values[0] if name != "id"]
+    for column in table.columns:  # what the ORM would fill in (a column the export did not carry)
+        if column.name not in values[0] and not column.primary_key and column.default is not None:
+            default = column.default.arg(None) if column.default.is_callable else column.default.arg
+            values = [{**row, column.name: default} for row in values]
+            columns.append(column)
+    dialect = db.session.get_bind().dialect
+    arrays, casts = {}, []
+    for number, column in enumerate(columns):
+        cells = ids if column is table.c.id else [row.get(column.name) for row in values]
+        if isinstance(column.type, JSON):
+            cells = [None if cell is None else json.dumps(cell) for cell in cells]
+        arrays[f"c{number}"] = cells
+        casts.append(f"CAST(:c{number} AS {column.type.compile(dialect=dialect)}[])")
+    names = ", ".join(dialect.identifier_preparer.quote(column.name) for column in columns)
+    db.session.execute(text(f"INSERT INTO {dialect.identifier_preparer.format_table(table)} ({names}) "
+                            f"SELECT * FROM unnest({', '.join(casts)})"), arrays)
+    return ids
+
+
 class Loader:
     """Inserts the rows table by table, parents first, keeping old id -> new id per table."""
 
@@ -128,9 +167,7 @@ class Loader:
             if name in plan.owned:
                 self._avoid_collisions(table, values)
             if values:
-                statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-                new_ids = db.session.execute(statement, values).scalars().all()
-                self.ids[name].update(zip((row["id"] for row in rows), new_ids))
+                self.ids[name].update(zip((row["id"] for row in rows), _insert(table, values)))
         self._fix_later()
         self._fix_polymorphic()
 
