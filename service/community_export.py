@@ -139,17 +139,20 @@ class Files:
               meeting.agenda] for meeting in self._meetings()))
 
     def rsvps(self) -> bytes:
-        rows = db.session.execute(
-            select(Meeting, Invitation, Member.email).join(Invitation, Invitation.meeting_id == Meeting.id)
-            .join(Member, Invitation.member_id == Member.id)
-            .where(Meeting.community_id == self.community.id).order_by(Meeting.starts_at, Meeting.id, Member.email))
+        meetings = {meeting.id: (meeting.title, self._local(meeting.starts_at)) for meeting in self._meetings()}
+        rows = db.session.execute(  # columns, not entities: one invitation per member per meeting adds up
+            select(Invitation.meeting_id, Member.email, Invitation.answer, Invitation.note, Invitation.answered_at,
+                   Invitation.attended).join(Member, Invitation.member_id == Member.id)
+            .where(Invitation.meeting_id.in_(list(meetings)))
+            .order_by(Invitation.meeting_id, Member.email))
         attended = {True: _("yes"), False: _("no"), None: ""}
+        order = {meeting_id: index for index, meeting_id in enumerate(meetings)}
         return csv_export.table(
             [_("Meeting"), _("Starts (%(zone)s)", zone=self.community.time_zone), _("Email"), _("Answer"),
              _("Note"), _("Answered at"), _("Attended")],
-            ([meeting.title, self._local(meeting.starts_at), email, invitation.answer or "", invitation.note,
-              self._local(invitation.answered_at), attended[invitation.attended]]
-             for meeting, invitation, email in rows))
+            ([*meetings[meeting_id], email, answer or "", note, self._local(answered_at), attended[came]]
+             for meeting_id, email, answer, note, answered_at, came in
+             sorted(rows, key=lambda row: (order[row[0]], row[1]))))
 
     def practices(self) -> str:
         items = db.session.scalars(select(Practice).where(Practice.community_id == self.community.id)
