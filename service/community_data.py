@@ -19,6 +19,7 @@ A table that fits none of these is an error (tests/test_community_export.py
 checks the metadata), so a new table makes someone decide where it goes.
 """
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -163,19 +164,23 @@ def to_json(column, value):
     return value
 
 
-def from_json(column, value):
-    """The inverse of to_json; ValueError or TypeError for a value the column cannot take."""
-    if value is None:
-        return None
+@lru_cache(maxsize=None)
+def reader(column) -> Callable:
+    """The inverse of to_json for this column (its type looked at once): a function of the JSON value that raises
+    ValueError or TypeError for a value the column cannot take."""
     if isinstance(column.type, DateTime):
-        return aware(datetime.fromisoformat(value))
+        return lambda value: None if value is None else aware(datetime.fromisoformat(value))
     if isinstance(column.type, LargeBinary):
-        return base64.b64decode(value, validate=True)
+        return lambda value: None if value is None else base64.b64decode(value, validate=True)
     if isinstance(column.type, JSON):
-        return value
+        return lambda value: value
     python_type = column.type.python_type
-    if python_type is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, python_type) or (python_type is int and isinstance(value, bool)):
-        raise TypeError(f"{column.table.name}.{column.name}: {value!r} is not {python_type.__name__}")
-    return value
+    allowed = (int, float) if python_type is float else (python_type,)
+
+    def read(value):
+        if value is None:
+            return None
+        if type(value) not in allowed:  # exactly: True is no number here
+            raise TypeError(f"{column.table.name}.{column.name}: {value!r} is not {python_type.__name__}")
+        return python_type(value) if python_type is float else value
+    return read

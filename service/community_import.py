@@ -19,6 +19,7 @@ refuses) raises ImportRefused and the caller rolls back: nothing is written.
 """
 import json
 import zipfile
+from functools import lru_cache
 from typing import IO
 
 from flask_babel import gettext as _
@@ -137,6 +138,12 @@ def _insert_from_arrays(table, values: list[dict]) -> list[int]:
     return ids
 
 
+@lru_cache(maxsize=None)
+def _readers(table) -> dict:
+    return {column.name: community_data.reader(column) for column in community_data.exported_columns(table)
+            if not column.primary_key}
+
+
 class Loader:
     """Inserts the rows table by table, parents first, keeping old id -> new id per table."""
 
@@ -184,13 +191,9 @@ class Loader:
         return {old_id for value, old_id in wanted.items() if value not in existing}
 
     def _values(self, name: str, table, row: dict) -> dict:
-        columns = {column.name: column for column in community_data.exported_columns(table)}
-        values = {}
-        for column_name, value in row.items():
-            column = columns.get(column_name)
-            if column is None or column.primary_key:  # a column this schema no longer has, or the old id
-                continue
-            values[column_name] = community_data.from_json(column, value)
+        readers = _readers(table)
+        values = {column_name: readers[column_name](value) for column_name, value in row.items()
+                  if column_name in readers}  # not the old id, nor a column this schema no longer has
         for fk in table.foreign_keys:
             old = values.get(fk.parent.name)
             if old is not None and fk.column.table.name not in self.ids:  # its table comes later
