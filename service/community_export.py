@@ -172,7 +172,7 @@ class Files:
     def report(self) -> str:
         figures = community_report.monthly_figures(self.community)
         charts = {name: svg_charts.bar_chart(list(zip(figures.months, figures.series[name])),
-                                             title=str(label), value_label=lambda month: month[2:])
+                                             title=str(label), value_label=_short_month)
                   for name, label in community_report.FIGURES.items()}
         return render_template("exports/report.html", community=self.community, figures=figures, charts=charts,
                                labels=community_report.FIGURES, generated=self._local(now()))
@@ -181,3 +181,8 @@ class Files:
 def lesson_markdown(lesson: Lesson) -> str:
     """A lesson's modules in English and Spanish, as the Markdown their bodies were written in."""
     return render_template("exports/lesson.md", lesson=lesson, languages=("en", "es"), escape=escape_markdown)
+
+
+def _short_month(month: str) -> str:
+    """"2026-01" as "1/26": what fits under a bar of a two-year chart."""
+    return f"{int(month[5:])}/{month[2:4]}"
