@@ -18,7 +18,7 @@ from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
-from service import audit, mailer, normalize
+from service import audit, community_archive, mailer, normalize
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -244,6 +244,7 @@ def vote(charter: Charter, member: Member, decision: str, comment: str = "") -> 
     """A member approves the proposed charter or asks for a change; a second vote replaces the first."""
     if decision not in DECISIONS:
         raise DomainError(_("Choose to approve the charter or to ask for a change."))
+    community_archive.refuse_if_archived(charter.community_id)
     if charter.status != "proposed":
         raise DomainError(_("This version of the charter is no longer open for answers."))
     if not is_member(charter.community_id, member):

@@ -12,6 +12,7 @@ from service import (announcements, charters, communities, community_archive, co
                      members, meetings, practices, scheduled_work)
 from service.community_import import NOT_SENT, ImportRefused, import_community
 from service.digests import tick
+from service.errors import DomainError
 from service.extensions import db
 from service.lessons import lesson_dirs, load_lesson_dir
 from service.models import (AuditEvent, Community, Coordinator, FormAnswer, FormResponse, InboundMessage, Invitation,
@@ -369,6 +370,22 @@ def test_an_archived_community_sends_nothing_and_is_read_only_until_restored(app
         actions = list(db.session.scalars(select(AuditEvent.action).where(
             AuditEvent.action.in_(["community.archive", "community.restore"])).order_by(AuditEvent.id)))
         assert actions == ["community.archive", "community.restore"]
+
+
+def test_members_answers_by_any_way_in_are_refused_while_archived(rich):
+    """The domain refuses them, so a reply by email or a calendar button records nothing either."""
+    riverside = db.session.get(Community, rich)
+    community_archive.archive(None, riverside)
+    db.session.commit()
+    ana = _member("ana@example.org")
+    meeting = db.session.scalar(select(Meeting).where(Meeting.title == "Second call"))
+    with pytest.raises(DomainError, match="archived"):
+        meetings.record_rsvp(meeting, ana, "yes", via="email")
+    with pytest.raises(DomainError, match="archived"):
+        practices.submit_practice(riverside, ana, "Another idea", "We tried it.", source="email")
+    db.session.rollback()
+    community_archive.restore(None, db.session.get(Community, rich))
+    assert meetings.record_rsvp(meeting, ana, "yes", via="email").answer == "yes"
 
 
 def test_only_those_who_run_a_community_archive_it(app, personas, client):
