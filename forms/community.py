@@ -4,8 +4,9 @@ from zoneinfo import available_timezones
 from flask_babel import lazy_gettext as _l
 
 from forms import Form, choices
-from wtforms import IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from service.models.communities import STAGES
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
 STAGE_CHOICES = [("forming", _l("Forming")), ("defining", _l("Defining its work")),
                  ("managing", _l("Managing")), ("sustaining", _l("Sustaining"))]
@@ -31,3 +32,8 @@ class CommunityForm(Form):
     reminder_offsets = OffsetsField(_l("Reminders, in minutes before each meeting"), validators=[Length(max=100)])
     feedback_delay_hours = IntegerField(_l("Hours after a meeting to ask attendees for feedback"), default=2,
                                         validators=[Optional(), NumberRange(min=0, max=168)])
+
+
+class StageForm(Form):
+    """The coordinator confirms the stage the community's data suggests (a hidden field and the CSRF token)."""
+    stage = HiddenField(validators=[AnyOf(STAGES)])

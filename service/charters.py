@@ -3,8 +3,10 @@
 A community's charter is a series of versions. Only a draft is ever edited;
 proposing one sends it to every active member, who approves or asks for a
 change by signed link (or, later, by reply). The coordinator ratifies a
-proposed version: the previous ratified one becomes superseded and a
-community still forming or defining its work moves on to managing it.
+proposed version: the previous ratified one becomes superseded. Ratifying
+does not change the community's stage: it is the evidence the lifecycle
+checklist (service/lifecycle.py) reads to suggest the move to managing, which
+the coordinator confirms, one stage at a time.
 Changing a proposed or ratified text means starting a new version, so every
 version members saw stays readable as it was.
 """
@@ -36,8 +38,6 @@ MAX_COMMENT = 2_000
 SECTION_TITLES = {"purpose": _l("Purpose"), "goals": _l("Goals"), "membership": _l("Who belongs"),
                   "roles": _l("Roles"), "rhythm": _l("Meeting rhythm"), "decisions": _l("How we decide"),
                   "communication": _l("How we communicate"), "success": _l("What success looks like")}
-# Stages a ratified charter moves on from: the community has defined its work.
-STAGES_BEFORE_CHARTER = ("forming", "defining")
 
 
 STATUS_LABELS = {"draft": _l("Draft"), "proposed": _l("Proposed to members"), "ratified": _l("Ratified"),
@@ -294,7 +294,7 @@ def votes(charter: Charter) -> dict:
 
 
 def ratify(actor: Coordinator | None, charter: Charter) -> Charter:
-    """Make a proposed version the charter in force; the community moves on from defining to managing."""
+    """Make a proposed version the charter in force (the stage waits for the coordinator: service/lifecycle.py)."""
     if charter.status != "proposed":
         raise DomainError(_("Only a proposed charter can be ratified."))
     community = db.session.get(Community, charter.community_id)
@@ -303,13 +303,8 @@ def ratify(actor: Coordinator | None, charter: Charter) -> Charter:
         previous.status = "superseded"
     charter.status, charter.ratified_at = "ratified", now()
     counts = {decision: len(rows) for decision, rows in votes(charter).items()}
-    stage = None
-    if community.stage in STAGES_BEFORE_CHARTER:
-        stage = [community.stage, "managing"]
-        community.stage = "managing"
     audit.record(actor, "charter.ratify", "charter", charter.id, community.id, version=charter.version,
-                 superseded_version=previous.version if previous else None, votes=counts,
-                 **({"changes": {"stage": stage}} if stage else {}))
+                 superseded_version=previous.version if previous else None, votes=counts)
     return charter
 
 

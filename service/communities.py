@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
-from service import audit, normalize
+from service import audit, lifecycle, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, CommunityCoordinator, Coordinator, Membership, Organization
@@ -96,8 +96,13 @@ def create_community(actor: Coordinator, **fields) -> Community:
 
 
 def update_community(actor: Coordinator, community: Community, **fields) -> Community:
-    """Change a community's settings, auditing what changed; the caller commits."""
+    """Change a community's settings, auditing what changed; the caller commits.
+
+    The stage may go back, or forward one step; a skip is refused (service/lifecycle.py).
+    """
     values = _check(fields)
+    if "stage" in values:
+        lifecycle.check_step(community.stage, values["stage"])
     changes = {}
     for key in EDITABLE_FIELDS:
         if key in values and getattr(community, key) != values[key]:

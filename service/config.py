@@ -289,6 +289,8 @@ def load_settings(env=None) -> dict:
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "RATELIMIT_HEADERS_ENABLED": True,
         "IMPORT_INLINE_MAX_ROWS": _int(env, "IMPORT_INLINE_MAX_ROWS", 200, 0),
+        # The lifecycle checklist's first item: members from at least this many organizations.
+        "CHECKLIST_MIN_ORGANIZATIONS": _int(env, "CHECKLIST_MIN_ORGANIZATIONS", 3, 1, 1000),
         "IMPORT_MAX_BYTES": _int(env, "IMPORT_MAX_BYTES", 5 * 1024 * 1024, 1024),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 8 * 1024 * 1024, 1024),
         "SESSION_COOKIE_SECURE": _bool(env, "SESSION_COOKIE_SECURE", production),

@@ -71,15 +71,15 @@ def test_edit_community_changes_name_stage_and_audits(app, alice_client, persona
     assert 'value="Riverside COP"' in form and '<option selected value="America/Chicago">' in form
     response = post_form(alice_client, url, {
         "name": "Riverside Food COP", "description": "Now with a charter", "time_zone": "America/Chicago",
-        "stage": "managing", "digest_cadence": "weekly"})
+        "stage": "defining", "digest_cadence": "weekly"})
     assert response.status_code == 302
     page = alice_client.get(f"/communities/{riverside}").get_data(as_text=True)
     assert "Changes saved." in page
     assert "<h1>Riverside Food COP</h1>" in page
-    assert "Stage: <strong>Managing</strong>" in page and "Weekly" in page
+    assert "Stage: <strong>Defining its work</strong>" in page and "Weekly" in page
     with app.app_context():
         [event] = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "community.update"))
-        assert event.details["changes"]["stage"] == ["forming", "managing"]
+        assert event.details["changes"]["stage"] == ["forming", "defining"]
         assert event.details["changes"]["name"] == ["Riverside COP", "Riverside Food COP"]
 
 
@@ -117,8 +117,8 @@ def test_community_page_shows_stage_organizations_with_counts_members_and_roles(
     # "casa verde" is the same organization as "Casa Verde"; the inactive member is not counted.
     assert re.findall(r"<li>(.*?) <span class=\"count\">\((\d+) members?\)</span></li>", organizations) == \
         [("Casa Verde", "2"), ("Riverside Food Bank", "1")]
-    rows = re.findall(r'<tr class="(\w+)">\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>',
-                      page)
+    rows = re.findall(r'<tr class="(\w+)">\s*<td><a href="[^"]*">(.*?)</a></td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>'
+                      r'\s*<td>(.*?)</td>', page)  # each name links to the member's page
     assert [(status, name, role) for status, name, _email, _org, role in rows] == [
         ("active", "Ana Torres", "Member"), ("active", "Lea Park", "Leader"),
         ("active", "Sam Lee", "Facilitator"), ("active", "Solo Person", "Member"),

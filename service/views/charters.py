@@ -11,9 +11,10 @@ from flask_babel import gettext as _, ngettext
 from flask_login import current_user, login_required
 
 from forms.charter_draft import CharterDraftForm, CharterVoteForm, ConfirmForm
-from service import charters
+from service import charters, lifecycle
 from service.errors import DomainError
 from service.extensions import db, limiter
+from service.labels import STAGES
 from service.markdown_text import stored_html, to_html
 from service.models import Charter, Community
 from service.views.helpers import community_or_404, show_domain_error
@@ -138,6 +139,10 @@ def ratify(community_id: int, charter_id: int):
     else:
         db.session.commit()
         flash(_("Version %(version)d is ratified: it is the community's charter now.", version=charter.version))
+        suggestion = lifecycle.checklist(community).suggestion
+        if suggestion is not None:
+            flash(_("The community's data now suggests the stage %(stage)s: confirm it on the community page.",
+                    stage=STAGES[suggestion.stage]))
     return redirect(url_for("charters.index", community_id=community.id))
 
 
