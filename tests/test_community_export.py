@@ -351,6 +351,8 @@ def test_an_archived_community_sends_nothing_and_is_read_only_until_restored(app
         assert db.session.get(Community, community_id).name == "Riverside COP"
         ana = _member("ana@example.org")
         rsvp_url = f"/m/meetings/{meeting_id}/rsvp/{make_token('rsvp', ana.id, meeting_id)}"
+    stranger = app.test_client().post(f"/communities/{community_id}/edit", data={"name": "x"})
+    assert stranger.status_code != 409 and "archived" not in stranger.get_data(as_text=True)  # tells no stranger
     member = app.test_client()  # a member's browser, from the invitation's link
     answered = post_form(member, rsvp_url, {"answer": "yes"})
     assert answered.status_code == 409 and "no longer takes answers" in answered.get_data(as_text=True)

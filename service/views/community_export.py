@@ -61,19 +61,27 @@ def _change(community_id: int, change, done: str):
     return redirect(url_for("communities.show", community_id=community.id))
 
 
+# Pages members reach from their email's links (a preferences page is the person's, whatever the community).
+MEMBER_LINKS = ("rsvp", "form_links", "practice_links", "charter_links")
+
+
 @bp.before_app_request
 def archived_is_read_only():
     """Refuse every POST in an archived community, on the dashboard (except restoring it) and by members' links
     (a vote, an RSVP, a form, a practice), with a page that says so; a member's own preferences stay theirs."""
     if request.method in ("GET", "HEAD", "OPTIONS") or request.endpoint == "community_export.restore":
         return None
+    member_link = request.blueprint in MEMBER_LINKS
+    if not member_link and not current_user.is_authenticated:
+        return None  # the login page first
     community = _community_of_request()
     if community is None or community.archived_at is None:
         return None
-    named = current_user.is_authenticated and community_for(current_user, community.id) is not None
-    if current_user.is_authenticated and "community_id" in request.view_args and not named:
+    if member_link:  # the link's page names nothing it need not
+        return render_template("exports/archived.html", community=None), 409
+    if community_for(current_user, community.id) is None:
         return None  # the view answers 404 for a community this account may not see
-    return render_template("exports/archived.html", community=community if named else None), 409
+    return render_template("exports/archived.html", community=community), 409
 
 
 def _community_of_request() -> Community | None:
