@@ -390,6 +390,21 @@ def test_members_answers_by_any_way_in_are_refused_while_archived(rich):
     assert meetings.record_rsvp(meeting, ana, "yes", via="email").answer == "yes"
 
 
+def test_an_observer_sees_the_community_but_neither_downloads_nor_archives_it(app, personas, client):
+    """Someone who only looks (a coordinator who stepped back) gets 404 for the export and the archive button."""
+    from service.models import CommunityCoordinator
+    riverside = personas["riverside"]
+    with app.app_context():
+        db.session.execute(CommunityCoordinator.__table__.update().where(
+            CommunityCoordinator.coordinator_id == personas["alice"]).values(role="observer"))
+        db.session.commit()
+    login(client, "alice@example.org", PASSWORD)
+    page = client.get(f"/communities/{riverside}").get_data(as_text=True)
+    assert "Riverside COP" in page and "export.zip" not in page and "Archive this community" not in page
+    assert client.get(f"/communities/{riverside}/export.zip").status_code == 404
+    assert client.post(f"/communities/{riverside}/archive", data={"csrf_token": csrf_from(page)}).status_code == 404
+
+
 def test_only_those_who_run_a_community_archive_it(app, personas, client):
     login(client, "bob@example.org", PASSWORD)
     page = client.get("/").get_data(as_text=True)
