@@ -65,6 +65,7 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("meeting_cancelled", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("meeting_reminder", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("feedback_request", bulk=True, extras=MEETING_EXTRAS),
+    EmailKind("facilitator_assigned", bulk=True, extras="service.facilitation.email_extras"),
     EmailKind("form_request", bulk=True, extras=FORM_EXTRAS),
     EmailKind("form_reminder", bulk=True, extras=FORM_EXTRAS),
     EmailKind("charter_proposal", bulk=True, extras="service.charters.email_extras"),
@@ -73,6 +74,7 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("digest_test", extras=DIGEST_EXTRAS, template="digest", staff_copy=True),
     *(EmailKind(name, reply=True, extras=REPLY_EXTRAS)
       for name in ("reply_rsvp", "reply_charter", "reply_practice", "reply_comment", "reply_unclear")),
+    EmailKind("reply_facilitation", reply=True, extras="service.facilitation.reply_extras"),
     EmailKind("password_reset", extras="service.password_reset.email_extras", to_coordinator=True),
 )}
 

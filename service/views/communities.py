@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from forms.community import CommunityForm
 from forms.member import ConfirmForm
-from service import communities, community_archive, lifecycle, outbox, practices
+from service import communities, community_archive, facilitation, lifecycle, outbox, practices
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound import inbox
@@ -49,6 +49,7 @@ def show(community_id: int):
                            pending_practices=practices.pending_count(community),
                            replies_waiting=inbox.needing_a_person(community),
                            lifecycle=lifecycle.checklist(community),
+                           facilitation=facilitation.overview(community),
                            export_panel=community_archive.panel(current_user, community),
                            confirm_form=ConfirmForm())
 
