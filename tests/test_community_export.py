@@ -230,9 +230,11 @@ def test_a_file_that_is_not_ours_newer_or_imported_twice_is_refused_and_nothing_
     assert {table.name: db.session.scalar(select(func.count()).select_from(table))
             for table in db.metadata.sorted_tables} == counts
 
-    (tmp_path / "c.zip").write_bytes(data)
     (tmp_path / "bad.zip").write_bytes(b"nothing")
     cli = app.test_cli_runner()
+    written = cli.invoke(args=["communities", "export", str(rich), str(tmp_path / "c.zip")])
+    assert written.exit_code == 0 and "Wrote Riverside COP to" in written.output, written.output
+    assert cli.invoke(args=["communities", "export", "999999", str(tmp_path / "x.zip")]).exit_code == 1
     first = cli.invoke(args=["communities", "import", str(tmp_path / "c.zip")])
     assert first.exit_code == 0, first.output
     assert "Imported Riverside COP as community" in first.output  # here too, as a copy
