@@ -67,7 +67,8 @@ def set_user_password(email, password):
 
 @users_cli.command("list")
 def list_users():
-    """Every coordinator account: address, name, admin, disabled, and the communities it coordinates."""
+    """Every coordinator account: address, name, admin, disabled, and its communities (with a leader's or an
+    observer's role)."""
     from service.coordinators import accounts
     rows = accounts()
     if not rows:
@@ -239,9 +240,10 @@ def poll_imap(every):
 @mail_cli.command("sweep")
 def sweep():
     """Re-enqueue every kind of scheduled work the database says is due (what the cron process does every
-    minute): emails, meeting and form reminders, feedback requests, received mail, and lesson digests."""
-    from service.scheduled_work import issue_due_digests, summary, sweep_all
-    for line in summary(sweep_all(), issue_due_digests()):
+    minute): emails, meeting and form reminders, feedback requests, received mail, lesson digests and monthly
+    health summaries."""
+    from service.scheduled_work import issue_due_digests, queue_due_health_summaries, summary, sweep_all
+    for line in summary(sweep_all(), issue_due_digests(), queue_due_health_summaries()):
         click.echo(line)
 
 

@@ -21,10 +21,10 @@ checks the metadata), so a new table makes someone decide where it goes.
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 
-from sqlalchemy import JSON, DateTime, LargeBinary, Table, or_, select
+from sqlalchemy import JSON, Date, DateTime, LargeBinary, Table, or_, select
 
 from service.clock import aware
 from service.extensions import db
@@ -154,11 +154,13 @@ def _read(table: Table, condition) -> list[dict]:
 
 
 def to_json(column, value):
-    """A column's value as JSON: times as ISO 8601 in UTC, bytes as base64."""
+    """A column's value as JSON: times as ISO 8601 in UTC, dates as ISO 8601, bytes as base64."""
     if value is None:
         return None
     if isinstance(column.type, DateTime):
         return aware(value).isoformat()
+    if isinstance(column.type, Date):
+        return value.isoformat()
     if isinstance(column.type, LargeBinary):
         return base64.b64encode(value).decode("ascii")
     return value
@@ -170,6 +172,8 @@ def reader(column) -> Callable:
     ValueError or TypeError for a value the column cannot take."""
     if isinstance(column.type, DateTime):
         return lambda value: None if value is None else aware(datetime.fromisoformat(value))
+    if isinstance(column.type, Date):
+        return lambda value: None if value is None else date.fromisoformat(value)
     if isinstance(column.type, LargeBinary):
         return lambda value: None if value is None else base64.b64decode(value, validate=True)
     if isinstance(column.type, JSON):

@@ -6,6 +6,8 @@ STAGES = {"forming": _l("Forming"), "defining": _l("Defining its work"),
 CADENCES = {"weekly": _l("Weekly"), "biweekly": _l("Every two weeks"), "monthly": _l("Monthly"),
             "never": _l("Never")}
 ROLES = {"member": _l("Member"), "facilitator": _l("Facilitator"), "leader": _l("Leader")}
+ACCOUNT_ROLES = {"admin": _l("Administrator"), "coordinator": _l("Coordinator"), "leader": _l("Leader"),
+                 "observer": _l("Observer (read-only)")}
 MEMBER_STATUSES = {"active": _l("active"), "unsubscribed": _l("unsubscribed"), "bounced": _l("bounced")}
 OUTBOX_STATUSES = {"pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"),
                    "failed": _l("failed"), "suppressed": _l("suppressed")}
@@ -29,6 +31,7 @@ TEMPLATE_HELPERS = {
     "stage_label": _lookup(STAGES),
     "cadence_label": _lookup(CADENCES),
     "role_label": _lookup(ROLES),
+    "account_role_label": _lookup(ACCOUNT_ROLES),
     "status_label": _lookup(MEMBER_STATUSES),
     "outbox_status_label": _lookup(OUTBOX_STATUSES),
     "inbound_status_label": _lookup(INBOUND_STATUSES),
