@@ -6,9 +6,21 @@ STAGES = {"forming": _l("Forming"), "defining": _l("Defining its work"),
 CADENCES = {"weekly": _l("Weekly"), "biweekly": _l("Every two weeks"), "monthly": _l("Monthly"),
             "never": _l("Never")}
 ROLES = {"member": _l("Member"), "facilitator": _l("Facilitator"), "leader": _l("Leader")}
-MEMBER_STATUSES = {"active": _l("active"), "unsubscribed": _l("unsubscribed"), "bounced": _l("bounced")}
+MEMBER_STATUSES = {"active": _l("active"), "unsubscribed": _l("unsubscribed"), "bounced": _l("bounced"),
+                   "paused": _l("paused"), "inactive": _l("inactive")}  # the last two: the members list's
 OUTBOX_STATUSES = {"pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"),
                    "failed": _l("failed"), "suppressed": _l("suppressed")}
+EMAIL_KINDS = {
+    "welcome": _l("Welcome"), "announcement": _l("Announcement"), "test_message": _l("Test message"),
+    "meeting_invitation": _l("Meeting invitation"), "meeting_update": _l("Meeting changed"),
+    "meeting_cancelled": _l("Meeting cancelled"), "meeting_reminder": _l("Meeting reminder"),
+    "feedback_request": _l("Feedback request"), "form_request": _l("Form request"),
+    "form_reminder": _l("Form reminder"), "charter_proposal": _l("Charter proposal"), "digest": _l("Lesson digest"),
+    "digest_organization": _l("Organization's digest"), "digest_test": _l("Digest test copy"),
+    "reply_rsvp": _l("Reply: answer saved"), "reply_charter": _l("Reply: charter answer saved"),
+    "reply_practice": _l("Reply: practice received"), "reply_comment": _l("Reply: message received"),
+    "reply_unclear": _l("Reply: a person will read it"), "password_reset": _l("Password reset"),
+}
 
 INBOUND_STATUSES = {"received": _l("waiting"), "done": _l("understood"), "held": _l("held"),
                     "unclear": _l("unclear"), "ignored": _l("ignored"), "failed": _l("failed")}
@@ -31,6 +43,7 @@ TEMPLATE_HELPERS = {
     "role_label": _lookup(ROLES),
     "status_label": _lookup(MEMBER_STATUSES),
     "outbox_status_label": _lookup(OUTBOX_STATUSES),
+    "email_kind_label": _lookup(EMAIL_KINDS),
     "inbound_status_label": _lookup(INBOUND_STATUSES),
     "delivery_reason_label": _lookup(DELIVERY_REASONS),
     "rsvp_label": _lookup(RSVP_ANSWERS),  # the dashboard's short form, with "No answer"

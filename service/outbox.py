@@ -7,6 +7,7 @@ from service.models import (AuditEvent, BounceEvent, Community, CommunityCoordin
                             OutboundEmail)
 
 PAGE_SIZE = 50
+NOT_RECEIVING_SHOWN = 20  # on the community page; the members list filters by status for the rest
 
 
 def visible_outbox_query(coordinator: Coordinator) -> Select:
@@ -75,16 +76,16 @@ def delivery_problem(coordinator: Coordinator) -> AuditEvent | None:
     return None if db.session.scalar(sent_since) else event
 
 
-def members_not_receiving(community: Community) -> list[tuple[Member, str, str, str, int]]:
-    """Active members of the community whom mail does not reach: (member, name here, reason, last bounce,
-    membership id)."""
-    found = db.session.execute(select(Member, Membership.name, Membership.id).join(Membership).where(
-        Membership.community_id == community.id, Membership.status == "active",
-        or_(Member.status != "active", Member.paused)).order_by(Membership.name)).all()
-    result = []
-    for member, name, membership_id in found:
-        last = db.session.scalar(select(BounceEvent.diagnostic).where(BounceEvent.member_id == member.id)
-                                 .order_by(BounceEvent.id.desc()).limit(1))
-        reason = "paused" if member.status == "active" else member.status
-        result.append((member, name, reason, last or "", membership_id))
-    return result
+def members_not_receiving(community: Community, limit: int = NOT_RECEIVING_SHOWN
+                          ) -> tuple[list[tuple[Member, str, str, str, int]], int]:
+    """Active members of the community whom mail does not reach, the first `limit` by name: (member, name here,
+    reason, last bounce, membership id); and how many there are in all. Two queries whatever the number."""
+    where = (Membership.community_id == community.id, Membership.status == "active",
+             or_(Member.status != "active", Member.paused))
+    last_bounce = (select(BounceEvent.diagnostic).where(BounceEvent.member_id == Member.id)
+                   .order_by(BounceEvent.id.desc()).limit(1).scalar_subquery())
+    found = db.session.execute(select(Member, Membership.name, Membership.id, last_bounce).join(Membership)
+                               .where(*where).order_by(func.lower(Membership.name), Membership.id).limit(limit)).all()
+    total = db.session.scalar(select(func.count()).select_from(Membership).join(Member).where(*where))
+    return [(member, name, "paused" if member.status == "active" else member.status, last or "", membership_id)
+            for member, name, membership_id, last in found], total
