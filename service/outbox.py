@@ -3,8 +3,9 @@ from sqlalchemy import Select, func, or_, select
 
 from service import audit, mailer
 from service.extensions import db
-from service.models import (AuditEvent, BounceEvent, Community, CommunityCoordinator, Coordinator, Member, Membership,
-                            OutboundEmail)
+from service.models import (AuditEvent, BounceEvent, Community, CommunityCoordinator, Coordinator, FormRequest,
+                            FormResponse, Meeting, Member, Membership, OutboundEmail)
+from service.sql import contains_text
 
 PAGE_SIZE = 50
 NOT_RECEIVING_SHOWN = 20  # on the community page; the members list filters by status for the rest
@@ -21,9 +22,11 @@ def visible_outbox_query(coordinator: Coordinator) -> Select:
 
 
 def filtered(coordinator: Coordinator, status: str | None = None, kind: str | None = None,
-             community_id: int | None = None) -> Select:
-    """The coordinator's rows narrowed by status, kind and community."""
+             community_id: int | None = None, search: str = "") -> Select:
+    """The coordinator's rows narrowed by status, kind, community and a search of recipient and subject."""
     query = visible_outbox_query(coordinator)
+    if search:
+        query = query.where(_matching(search))
     if status:
         query = query.where(OutboundEmail.status == status)
     if kind:
@@ -31,6 +34,22 @@ def filtered(coordinator: Coordinator, status: str | None = None, kind: str | No
     if community_id:
         query = query.where(OutboundEmail.community_id == community_id)
     return query
+
+
+def _matching(search: str):
+    """Rows whose recipient or subject contains `search`: the subject's own words are what a coordinator wrote
+    (an announcement's subject, the meeting's or the form's title), matched where they are stored."""
+    context = OutboundEmail.context
+    meetings = select(Meeting.id).where(contains_text(Meeting.title, search))
+    forms = select(FormResponse.id).join(FormRequest).where(contains_text(FormRequest.title, search))
+    return or_(contains_text(OutboundEmail.recipient, search),
+               contains_text(context["subject"].as_string(), search),
+               context["meeting_id"].as_integer().in_(meetings),
+               context["response_id"].as_integer().in_(forms))
+
+
+def count(query: Select) -> int:
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
 def page(query: Select, number: int) -> tuple[list[OutboundEmail], bool]:
