@@ -153,6 +153,11 @@ class Summary:
     statuses = STATUSES
 
     @property
+    def not_receiving(self) -> int:
+        """Active members whom mail does not reach (outbox.members_not_receiving lists the first ones)."""
+        return sum(self.counts.get(status, 0) for status in ("unsubscribed", "bounced", "paused"))
+
+    @property
     def total(self) -> int:
         return sum(self.counts.values())
 

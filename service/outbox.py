@@ -63,9 +63,9 @@ def status_counts(coordinator: Coordinator) -> dict[str, int]:
     return dict(db.session.execute(select(base.c.status, func.count()).group_by(base.c.status)).all())
 
 
-def kinds(coordinator: Coordinator) -> list[str]:
-    base = visible_outbox_query(coordinator).order_by(None).subquery()
-    return list(db.session.scalars(select(base.c.kind).distinct().order_by(base.c.kind)))
+def kinds() -> list[str]:
+    """Every kind of email, for the filter (asking the outbox which kinds it holds read every row)."""
+    return sorted(mailer.KINDS)
 
 
 def email_for(coordinator: Coordinator, email_id: int) -> OutboundEmail | None:
@@ -96,15 +96,16 @@ def delivery_problem(coordinator: Coordinator) -> AuditEvent | None:
 
 
 def members_not_receiving(community: Community, limit: int = NOT_RECEIVING_SHOWN
-                          ) -> tuple[list[tuple[Member, str, str, str, int]], int]:
-    """Active members of the community whom mail does not reach, the first `limit` by name: (member, name here,
-    reason, last bounce, membership id); and how many there are in all. Two queries whatever the number."""
-    where = (Membership.community_id == community.id, Membership.status == "active",
-             or_(Member.status != "active", Member.paused))
+                          ) -> list[tuple[Member, str, str, str, int]]:
+    """The first `limit` active members of the community (by name) whom mail does not reach: (member, name here,
+    reason, last bounce, membership id), in one query (how many in all: member_list.Summary.not_receiving)."""
     last_bounce = (select(BounceEvent.diagnostic).where(BounceEvent.member_id == Member.id)
                    .order_by(BounceEvent.id.desc()).limit(1).scalar_subquery())
-    found = db.session.execute(select(Member, Membership.name, Membership.id, last_bounce).join(Membership)
-                               .where(*where).order_by(func.lower(Membership.name), Membership.id).limit(limit)).all()
-    total = db.session.scalar(select(func.count()).select_from(Membership).join(Member).where(*where))
+    found = db.session.execute(
+        select(Member, Membership.name, Membership.id, last_bounce).join(Membership)
+        .where(Membership.community_id == community.id, Membership.status == "active",
+               or_(Member.status != "active", Member.paused))
+        .order_by(Membership.community_id, Membership.status, func.lower(Membership.name), Membership.id)
+        .limit(limit)).all()
     return [(member, name, "paused" if member.status == "active" else member.status, last or "", membership_id)
-            for member, name, membership_id, last in found], total
+            for member, name, membership_id, last in found]

@@ -38,19 +38,21 @@ def listed(rows: list[OutboundEmail]) -> list[ListedEmail]:
     """The page's rows with their subjects and local times."""
     communities = _load(Community, {row.community_id for row in rows})
     languages = _languages(rows)
-    for key, model in _OBJECTS.items():
-        _load(model, {row.context.get(key) for row in rows}, FormResponse.request if model is FormResponse else None)
+    # Held here: the session keeps loaded objects only while something refers to them.
+    objects = {key: _load(model, {row.context.get(key) for row in rows},
+                          FormResponse.request if model is FormResponse else None)
+               for key, model in _OBJECTS.items()}
     result = []
     for row in rows:
         community = communities.get(row.community_id)
         zone = community.time_zone if community else "UTC"
-        result.append(ListedEmail(row, _subject(row, community, languages.get(row.id, "en")),
+        result.append(ListedEmail(row, _subject(row, community, languages.get(row.id, "en"), objects),
                                   aware(row.created_at).astimezone(ZoneInfo(zone)), zone))
     return result
 
 
 def _load(model, ids: set, *eager) -> dict:
-    """The rows of `model` with these ids, in one query (later db.session.get calls find them in the session)."""
+    """The rows of `model` with these ids, by id, in one query."""
     ids = {value for value in ids if isinstance(value, int)}
     if not ids:
         return {}
@@ -74,14 +76,14 @@ def _languages(rows: list[OutboundEmail]) -> dict[int, str]:
     return result
 
 
-def _subject(row: OutboundEmail, community: Community | None, language: str) -> str:
+def _subject(row: OutboundEmail, community: Community | None, language: str, objects: dict[str, dict]) -> str:
     kind = KINDS.get(row.kind)
     if kind is None:
         return ""
     context = {**row.context, "community": community}
-    for key, model in _OBJECTS.items():
+    for key in _OBJECTS:
         if row.context.get(key) is not None:
-            context[key.removesuffix("_id")] = db.session.get(model, row.context[key])
+            context[key.removesuffix("_id")] = objects[key].get(row.context[key])
     if context.get("response") is not None:
         context["form_request"] = context["response"].request
     module = context.pop("module", None)

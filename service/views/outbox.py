@@ -32,9 +32,9 @@ def index():
     rows, has_next = outbox.page(query, page_number)
     communities = db.session.scalars(visible_communities_query(current_user)).all()
     return render_template("outbox/index.html", rows=outbox_rows.listed(rows), has_next=has_next, page=page_number,
-                           matching=outbox.count(query), q=search,
+                           matching=outbox.count(query) if search else None, q=search,
                            status=status, kind=kind, community_id=community_id, communities=communities,
-                           statuses=OUTBOX_STATUSES, kinds=outbox.kinds(current_user),
+                           statuses=OUTBOX_STATUSES, kinds=outbox.kinds(),
                            counts=outbox.status_counts(current_user), form=ConfirmForm(),
                            problem=outbox.delivery_problem(current_user))
 
