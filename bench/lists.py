@@ -10,7 +10,9 @@ the coordinator, `--runs` times after 3 warm-ups; the baseline is the login
 page, fetched logged out, in turn with the others in the same runs.
 
 Targets: each page's median at most 3 times the login page's, and each
-page's median at 10,000 members at most 1.5 times its median at 1,000.
+page's median at 10,000 members at most 1.5 times its median at 1,000. A
+search of the members list and of the Outbox is timed too, without a target:
+a search for part of a word reads every row it may match.
 It prints the figures and PASS/FAIL per target, and exits 0 whatever the
 verdict. The database (`cop_bench_lists`) is its own: it drops and rebuilds
 the schema. The pages enqueue nothing, so the Redis db (15) is only
@@ -41,6 +43,7 @@ PASSWORD = "bench password 1234"
 TARGET_OF_LOGIN = 3.0
 TARGET_GROWTH = 1.5
 ORGANIZATIONS = 50
+TARGETED = ("community page", "members list", "outbox")
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 
@@ -195,14 +198,15 @@ def main(argv=None) -> int:
     for name in names:
         print(f"{name:<16}" + "".join(f"{figures[size][name]:>10.1f}" for size in sizes))
     verdicts = []
+    targeted = [name for name in names if name in TARGETED]  # the searches are printed for what they cost
     for size in sizes:
         login = figures[size]["login page"]
-        for name in names[1:]:
+        for name in targeted:
             ratio = figures[size][name] / login
             verdicts.append((f"{name} at {size}: {ratio:.2f} x the login page <= {TARGET_OF_LOGIN}",
                              ratio <= TARGET_OF_LOGIN))
     small, large = sizes[0], sizes[-1]
-    for name in names[1:]:
+    for name in targeted:
         growth = figures[large][name] / figures[small][name]
         verdicts.append((f"{name}: {large} / {small} members = {growth:.2f} <= {TARGET_GROWTH}",
                          growth <= TARGET_GROWTH))
