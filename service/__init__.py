@@ -88,6 +88,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbox.bp)
     from service.views import lifecycle  # confirming the stage a community's checklist suggests
     app.register_blueprint(lifecycle.bp)
+    from service.views import engagement  # a member's history in a community; who has gone quiet
+    app.register_blueprint(engagement.bp)
 
 
 def register_security(app: Flask) -> None:

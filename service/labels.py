@@ -12,6 +12,7 @@ OUTBOX_STATUSES = {"pending": _l("pending"), "sending": _l("sending"), "sent": _
                    "failed": _l("failed"), "suppressed": _l("suppressed")}
 EMAIL_KINDS = {
     "welcome": _l("Welcome"), "announcement": _l("Announcement"), "test_message": _l("Test message"),
+    "check_in": _l("Personal check-in"),
     "meeting_invitation": _l("Meeting invitation"), "meeting_update": _l("Meeting changed"),
     "meeting_cancelled": _l("Meeting cancelled"), "meeting_reminder": _l("Meeting reminder"),
     "feedback_request": _l("Feedback request"), "form_request": _l("Form request"),

@@ -59,6 +59,7 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("welcome"),
     EmailKind("announcement", automatic=False, bulk=True),
     EmailKind("test_message"),
+    EmailKind("check_in", automatic=False, bulk=True),  # a coordinator's personal note to a member gone quiet
     EmailKind("meeting_invitation", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("meeting_update", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("meeting_cancelled", bulk=True, extras=MEETING_EXTRAS),

@@ -117,8 +117,8 @@ def test_community_page_shows_stage_organizations_with_counts_members_and_roles(
     # "casa verde" is the same organization as "Casa Verde"; the inactive member is not counted.
     assert re.findall(r"<li>(.*?) <span class=\"count\">\((\d+) members?\)</span></li>", organizations) == \
         [("Casa Verde", "2"), ("Riverside Food Bank", "1")]
-    rows = re.findall(r'<tr class="(\w+)">\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>',
-                      page)
+    rows = re.findall(r'<tr class="(\w+)">\s*<td><a href="[^"]*">(.*?)</a></td>\s*<td>(.*?)</td>\s*<td>(.*?)</td>'
+                      r'\s*<td>(.*?)</td>', page)  # each name links to the member's page
     assert [(status, name, role) for status, name, _email, _org, role in rows] == [
         ("active", "Ana Torres", "Member"), ("active", "Lea Park", "Leader"),
         ("active", "Sam Lee", "Facilitator"), ("active", "Solo Person", "Member"),

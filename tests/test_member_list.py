@@ -25,7 +25,7 @@ def _names(html: str) -> list[str]:
     table = re.search(r'<table class="members">(.*?)</table>', html, re.S)
     if table is None:
         return []
-    return re.findall(r'<tr class="\w+">\s*<td>(.*?)</td>', table.group(1))
+    return re.findall(r'<tr class="\w+">\s*<td><a href="[^"]*">(.*?)</a></td>', table.group(1))
 
 
 def _seed(app, riverside: int, count: int = 30) -> None:

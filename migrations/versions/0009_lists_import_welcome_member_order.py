@@ -2,14 +2,14 @@
 memberships indexed by community and name, so the members list's pages are read in order
 
 Revision ID: 0009_lists
-Revises: 0008_core
+Revises: 0009_engage
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0009_lists"
-down_revision = "0008_core"
+down_revision = "0009_engage"
 branch_labels = None
 depends_on = None
 

@@ -54,7 +54,8 @@ def object_phrase(row: InboundMessage, titles: dict) -> str:
         return _("the form “%(title)s”", title=titles[("form_request", object_id)])
     phrases = {"meeting": _("a meeting"), "meeting_feedback": _("a feedback request"), "charter": _("the charter"),
                "form_request": _("a form"), "digest": _("the lesson digest"),
-               "announcement": _("a message to the community"), "welcome": _("the welcome email")}
+               "announcement": _("a message to the community"), "welcome": _("the welcome email"),
+               "check_in": _("a personal check-in")}
     return phrases.get(kind, _("one of our emails"))
 
 

@@ -14,7 +14,8 @@ OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "suppressed")
 class OutboundEmail(db.Model):
     __tablename__ = "outbound_email"
     __table_args__ = (Index("ix_outbound_email_status_next", "status", "next_attempt_at"),
-                      Index("ix_outbound_email_message_id", "message_id"))  # what a reply answers
+                      Index("ix_outbound_email_message_id", "message_id"),  # what a reply answers
+                      Index("ix_outbound_email_community_kind", "community_id", "kind"))  # a community's check-ins
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(64))

@@ -5,7 +5,8 @@ from wtforms import Form
 
 from service.communities import community_for
 from service.errors import DomainError
-from service.models import Community
+from service.members import membership_in
+from service.models import Community, Membership
 
 
 def community_or_404(community_id: int) -> Community:
@@ -14,6 +15,14 @@ def community_or_404(community_id: int) -> Community:
     if community is None:
         abort(404)
     return community
+
+
+def membership_or_404(community: Community, membership_id: int) -> Membership:
+    """One of this community's memberships by id; 404 for an id of any other community."""
+    membership = membership_in(community, membership_id)
+    if membership is None:
+        abort(404)
+    return membership
 
 
 def show_domain_error(form: Form, error: DomainError) -> None:

@@ -10,20 +10,13 @@ from service import digests, member_list, members
 from service.errors import DomainError
 from service.extensions import db
 from service.models.members import ROLES
-from service.views.helpers import community_or_404, show_domain_error
+from service.views.helpers import community_or_404, membership_or_404, show_domain_error
 
 # The person's own details on the edit form, read-only for a coordinator who may not change them.
 PERSON_FIELDS = ("name", "email", "language", "digest_frequency")
 SORT_LABELS = {"name": _l("Name"), "organization": _l("Organization"), "joined": _l("Newest first")}
 
 bp = Blueprint("members", __name__, url_prefix="/communities/<int:community_id>/members")
-
-
-def _membership_or_404(community, membership_id):
-    membership = members.membership_in(community, membership_id)
-    if membership is None:
-        abort(404)
-    return membership
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -51,7 +44,7 @@ def add(community_id: int):
 @login_required
 def edit(community_id: int, membership_id: int):
     community = community_or_404(community_id)
-    membership = _membership_or_404(community, membership_id)
+    membership = membership_or_404(community, membership_id)
     member = membership.member
     form = MemberEditForm(data={
         "name": membership.name, "email": member.email, "language": membership.language, "role": membership.role,
@@ -88,7 +81,7 @@ def edit(community_id: int, membership_id: int):
 @login_required
 def change_status(community_id: int, membership_id: int, action: str):
     community = community_or_404(community_id)
-    membership = _membership_or_404(community, membership_id)
+    membership = membership_or_404(community, membership_id)
     if not ConfirmForm().validate_on_submit():
         abort(400)
     members.set_membership_status(current_user, membership, "inactive" if action == "deactivate" else "active")
