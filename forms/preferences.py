@@ -2,8 +2,9 @@
 from flask_babel import lazy_gettext as _l
 
 from forms import Form, choices
-from wtforms import BooleanField, RadioField, StringField
+from wtforms import BooleanField, RadioField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from forms.member import FREQUENCY_CHOICES
 
@@ -14,3 +15,6 @@ class PreferencesForm(Form):
     digest_frequency = RadioField(_l("How often do you want lesson digests?"), choices=choices(FREQUENCY_CHOICES))
     language = RadioField(_l("Language for emails and pages"), choices=choices([("en", "English"), ("es", "Español")]))
     paused = BooleanField(_l("Pause all emails for now"))
+    # One box per community the person is active in (filled in by the view).
+    facilitate = SelectMultipleField(_l("I am willing to facilitate meetings, in turn with others, in:"), coerce=int,
+                                     widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())

@@ -90,6 +90,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(lifecycle.bp)
     from service.views import engagement  # a member's history in a community; who has gone quiet
     app.register_blueprint(engagement.bp)
+    from service.views import facilitation_links  # a facilitator hands their meeting on
+    app.register_blueprint(facilitation_links.bp)
+    from service.views import community_health  # health over time, per community
+    app.register_blueprint(community_health.bp)
 
 
 def register_security(app: Flask) -> None:

@@ -238,9 +238,10 @@ def poll_imap(every):
 @mail_cli.command("sweep")
 def sweep():
     """Re-enqueue every kind of scheduled work the database says is due (what the cron process does every
-    minute): emails, meeting and form reminders, feedback requests, received mail, and lesson digests."""
-    from service.scheduled_work import issue_due_digests, summary, sweep_all
-    for line in summary(sweep_all(), issue_due_digests()):
+    minute): emails, meeting and form reminders, feedback requests, received mail, lesson digests and monthly
+    health summaries."""
+    from service.scheduled_work import issue_due_digests, queue_due_health_summaries, summary, sweep_all
+    for line in summary(sweep_all(), issue_due_digests(), queue_due_health_summaries()):
         click.echo(line)
 
 

@@ -59,8 +59,9 @@ def seed_demo() -> bool:
     community.lesson_id = lessons.load_lesson_dir(lessons.BUILT_IN_LESSON_DIR).id  # the built-in lesson
     for organization, people in PEOPLE.items():
         for name, language, role in people:
-            members.add_member(coordinator, community, name=name, email=_address(name),
-                               organization=organization, language=language, role=role)
+            membership = members.add_member(coordinator, community, name=name, email=_address(name),
+                                            organization=organization, language=language, role=role)
+            membership.willing_to_facilitate = role == "facilitator"  # the facilitation rotation
     db.session.flush()
     _schedule_first_meeting(coordinator, community)
     db.session.commit()

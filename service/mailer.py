@@ -65,6 +65,7 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("meeting_cancelled", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("meeting_reminder", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("feedback_request", bulk=True, extras=MEETING_EXTRAS),
+    EmailKind("facilitator_assigned", bulk=True, extras="service.facilitation.email_extras"),
     EmailKind("form_request", bulk=True, extras=FORM_EXTRAS),
     EmailKind("form_reminder", bulk=True, extras=FORM_EXTRAS),
     EmailKind("charter_proposal", bulk=True, extras="service.charters.email_extras"),
@@ -73,7 +74,9 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("digest_test", extras=DIGEST_EXTRAS, template="digest", staff_copy=True),
     *(EmailKind(name, reply=True, extras=REPLY_EXTRAS)
       for name in ("reply_rsvp", "reply_charter", "reply_practice", "reply_comment", "reply_unclear")),
+    EmailKind("reply_facilitation", reply=True, extras="service.facilitation.reply_extras"),
     EmailKind("password_reset", extras="service.password_reset.email_extras", to_coordinator=True),
+    EmailKind("health_summary", extras="service.health_summaries.email_extras", to_coordinator=True),
 )}
 
 
@@ -104,13 +107,15 @@ def staff_copy(kind: str, member: Member, to_address: str, key: str, context: di
     return len(new)
 
 
-def queue_coordinator_email(kind: str, coordinator, key: str, context: dict) -> int:
-    """Queue an email about a coordinator's own account to their address (never suppressed: they asked)."""
+def queue_coordinator_email(kind: str, coordinator, key: str, context: dict,
+                            community: Community | None = None) -> int:
+    """Queue an email to a coordinator's own address (never suppressed: it is their work), about their account
+    or, with `community`, about a community they run (it then shows on that community's outbox)."""
     if not kind_named(kind).to_coordinator:
         raise ValueError(f"{kind!r} is not an email to a coordinator")
     new = _insert_new([{"kind": kind, "member_id": None, "recipient": coordinator.email, "context": context,
-                        "community_id": None, "idempotency_key": key, "status": "pending", "last_error": None,
-                        "attempts": 0}])
+                        "community_id": community.id if community else None, "idempotency_key": key,
+                        "status": "pending", "last_error": None, "attempts": 0}])
     for row_id, _status in new:
         enqueue_after_commit("jobs.delivery.deliver", [row_id])
     return len(new)

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from babel.dates import format_date, format_time
-from flask_babel import gettext as _
+from flask_babel import force_locale, gettext as _
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import contains_eager
 
-from service import audit, form_requests, mailer, normalize
+from service import audit, facilitation, form_requests, mailer, normalize
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -87,6 +87,7 @@ def create_meeting(actor: Coordinator | None, community: Community, *, starts_at
             Membership.community_id == community.id, Membership.status == "active")))
     invite(actor, meeting, member_ids)
     _plan_reminders(meeting)
+    facilitation.rotate(community)  # a facilitator from the rotation, unless one was chosen by hand
     return meeting
 
 
@@ -146,6 +147,7 @@ def update_meeting(actor: Coordinator | None, meeting: Meeting, *, starts_at: da
                if k in values and getattr(meeting, k) != values[k]}
     if "facilitator_id" in changes:
         _check_facilitator(meeting.community_id, values["facilitator_id"])
+        meeting.facilitator_told_at = None  # the new one is told (service.facilitation)
     moved = aware(meeting.starts_at) != aware(starts_at)
     if moved:
         if aware(starts_at) <= now():
@@ -165,6 +167,8 @@ def update_meeting(actor: Coordinator | None, meeting: Meeting, *, starts_at: da
     _send(meeting, "meeting_update", _invitee_ids(meeting), f"update:{meeting.id}:{meeting.sequence}")
     if moved:
         _plan_reminders(meeting)
+    if "facilitator_id" in changes:
+        facilitation.rotate(meeting.community)
     return True
 
 
@@ -206,6 +210,8 @@ def record_rsvp(meeting: Meeting, member: Member, answer: str, note: str = "", v
         audit.record(None, "meeting.rsvp", "meeting", meeting.id, meeting.community_id,
                      member=member.id, answer=answer, via=via)
     invitation.answer, invitation.note, invitation.answered_at = answer, note, now()
+    if answer == "no":
+        facilitation.facilitator_said_no(meeting, member)
     return invitation
 
 
@@ -354,8 +360,10 @@ def email_extras(row, member: Member, community: Community) -> dict:
     """What meeting emails need at send time: the meeting as it is now, links, the calendar part."""
     meeting = db.session.get(Meeting, row.context["meeting_id"])
     invitation = invitation_for(meeting, member)
+    facilitator = facilitation.name_in(meeting.community, meeting.facilitator_id)
     extras = {
         "meeting": meeting,
+        "facilitator_name": facilitator,
         "when": when_text(meeting, member.language),
         "time_zone": meeting.community.time_zone,
         "agenda_html": stored_html(meeting.agenda_html),
@@ -367,6 +375,9 @@ def email_extras(row, member: Member, community: Community) -> dict:
     if row.kind in ("meeting_invitation", "meeting_update", "meeting_cancelled"):
         method = "CANCEL" if row.kind == "meeting_cancelled" else "REQUEST"
         description = meeting.agenda_plain + ("\n\n" + extras["rsvp"]["page"] if method == "REQUEST" else "")
+        if facilitator:
+            with force_locale(member.language):
+                description = _("Facilitator: %(name)s", name=facilitator) + "\n\n" + description
         extras["calendar"] = (meeting_calendar(meeting, member, extras["answer"], method, description), method)
     return extras
 

@@ -19,7 +19,14 @@ def issue_due_digests() -> int:
     return sum(tick().values())
 
 
-def summary(result: dict[str, dict], digest_emails: int | None = None) -> list[str]:
+def queue_due_health_summaries() -> int:
+    """Queue the monthly health summaries due now (what the cron process does every minute); emails queued."""
+    from service.health_summaries import queue_due
+    return queue_due()
+
+
+def summary(result: dict[str, dict], digest_emails: int | None = None, health_summaries: int | None = None
+            ) -> list[str]:
     """One line per kind of work, in words."""
     meetings, forms, outbox, inbound = (result[name] for name in ("meetings", "forms", "outbox", "inbound"))
     lines = [
@@ -33,4 +40,6 @@ def summary(result: dict[str, dict], digest_emails: int | None = None) -> list[s
     ]
     if digest_emails is not None:
         lines.append(f"Lesson digests: {digest_emails} email(s) queued for the issues due now.")
+    if health_summaries is not None:
+        lines.append(f"Monthly health summaries: {health_summaries} email(s) queued to coordinators and leaders.")
     return lines

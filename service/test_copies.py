@@ -28,6 +28,7 @@ ACTIONS = {
     "form_links.answer": _l("fill in their form"),
     "charter_links.show": _l("read the charter and answer it"),
     "practice_links.share": _l("share a practice with the community"),
+    "facilitation_links.hand_on": _l("hand the meeting they facilitate to the next member of the rotation"),
 }
 OTHER = "other"  # a token link not listed above: the page still says it is a test copy
 

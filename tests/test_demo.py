@@ -14,7 +14,8 @@ def test_demo_has_three_organizations_thirty_members_in_two_languages_and_a_meet
     assert db.session.scalar(select(func.count()).select_from(Member)) == 30
     assert set(db.session.scalars(select(Member.language).distinct())) == {"en", "es"}
     assert db.session.scalar(select(func.count()).select_from(Meeting)) == 1
-    assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == 30   # the invitations
+    assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == 31   # invitations, facilitator's
+    assert db.session.scalar(select(Meeting.facilitator_id)) is not None             # from the rotation
 
 
 def test_the_printed_demo_login_works(app):

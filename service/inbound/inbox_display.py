@@ -24,7 +24,7 @@ def object_titles(rows: list[InboundMessage]) -> dict[tuple[str, int], str]:
     """The titles of the meetings and forms the rows answer, in two queries for a page."""
     wanted = {"meeting": set(), "form_request": set()}
     for row in rows:
-        kind = "meeting" if row.object_kind in ("meeting", "meeting_feedback") else row.object_kind
+        kind = "meeting" if row.object_kind in ("meeting", "meeting_feedback", "facilitation") else row.object_kind
         if kind in wanted and row.object_id is not None:
             wanted[kind].add(row.object_id)
     titles = {}
@@ -50,12 +50,14 @@ def object_phrase(row: InboundMessage, titles: dict) -> str:
         return _("the meeting “%(title)s”", title=meeting_title)
     if kind == "meeting_feedback" and meeting_title:
         return _("the feedback request for “%(title)s”", title=meeting_title)
+    if kind == "facilitation" and meeting_title:
+        return _("the facilitation of “%(title)s”", title=meeting_title)
     if kind == "form_request" and titles.get(("form_request", object_id)):
         return _("the form “%(title)s”", title=titles[("form_request", object_id)])
     phrases = {"meeting": _("a meeting"), "meeting_feedback": _("a feedback request"), "charter": _("the charter"),
                "form_request": _("a form"), "digest": _("the lesson digest"),
                "announcement": _("a message to the community"), "welcome": _("the welcome email"),
-               "check_in": _("a personal check-in")}
+               "check_in": _("a personal check-in"), "facilitation": _("a meeting they facilitate")}
     return phrases.get(kind, _("one of our emails"))
 
 
@@ -80,6 +82,8 @@ def understood(row: InboundMessage, titles: dict) -> str:
         "practice": lambda: _("A practice, waiting in the review queue"),
         "charter_vote": lambda: _("A vote on the charter"),
         "comment": lambda: _("Comment on %(object)s", object=object_phrase(row, titles)),
+        "facilitation_handed_on": lambda: _("Handed on %(object)s to the next in the rotation",
+                                            object=object_phrase(row, titles)),
         "unsubscribed": lambda: _("Unsubscribed from all emails"),
         "bounce": lambda: _("A delivery failure report"),
     }

@@ -57,6 +57,14 @@ UNSUBSCRIBE_PHRASES = {
     "please remove me", "baja", "darme de baja", "dar de baja", "denme de baja", "de baja", "cancelar suscripcion",
     "quiero darme de baja", "por favor darme de baja",
 }
+# Under the facilitator's email: they cannot facilitate, or want to swap. "can't wait" is the opposite.
+HAND_ON_PHRASES = [
+    "swap", "switch", "trade", "hand it on", "pass it on", "cant", "cannot", "can not", "unable", "not able",
+    "wont be able", "cant do it", "someone else",
+    "cambiar", "cambio", "cambiemos", "intercambiar", "no puedo", "no podre", "no voy a poder", "otra persona",
+    "alguien mas", "me es imposible",
+]
+NOT_HAND_ON = re.compile(r"\b(?:cant wait|no puedo esperar)\b")
 NEGATIONS = re.compile(r"\b(?:not|no|never|cant|cannot|dont|wont|wouldnt|couldnt|isnt|nunca|tampoco|ni)\b")
 # A line that only greets ("Hi Dana,", "Hola a todos:"): the answer is on the next line.
 GREETING_LINE = re.compile(r"^(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|hola|buen dia|buenos dias|"
@@ -78,6 +86,7 @@ def _tagged_pattern(by_tag: dict[str, list[str]]) -> tuple[re.Pattern, dict[str,
 
 
 RSVP_PATTERN, RSVP_TAGS = _tagged_pattern(RSVP_PHRASES)
+HAND_ON_PATTERN = _phrase_pattern(HAND_ON_PHRASES)
 APPROVE_PATTERN = _phrase_pattern(APPROVE_PHRASES)
 CHANGE_PATTERN = _phrase_pattern(CHANGE_WORDS)
 
@@ -160,6 +169,16 @@ def charter_decision(text: str) -> tuple[str, str] | None:
     if match is None or _negated_before(words, match.start()):
         return None
     return "approve", comment
+
+
+def wants_to_hand_on(text: str) -> bool:
+    """Whether a reply to the facilitator's email opens by saying they cannot facilitate ("swap", "I can't",
+    "cambiar", "no puedo"); a question is not that."""
+    sentence = first_sentence(text)
+    if not sentence or _is_question(sentence):
+        return False
+    words = normalized(sentence)
+    return HAND_ON_PATTERN.search(words) is not None and NOT_HAND_ON.search(words) is None
 
 
 def subject_without_prefixes(subject: str) -> str:

@@ -23,7 +23,7 @@ MEETING_KINDS = ("meeting_invitation", "meeting_update", "meeting_reminder", "me
 
 
 class AnsweredObject(NamedTuple):
-    kind: str             # 'meeting', 'meeting_feedback', 'charter', 'form_request', 'digest', 'announcement', ...
+    kind: str             # 'meeting', 'meeting_feedback', 'facilitation', 'charter', 'form_request', 'digest', 'announcement', ...
     id: int | None
     email: OutboundEmail  # the outbox row replied to (its kind tells an invitation from a cancellation)
 
@@ -44,6 +44,8 @@ def object_of(row: OutboundEmail) -> tuple[str, int | None]:
         return "meeting", context.get("meeting_id")
     if row.kind == "feedback_request":
         return "meeting_feedback", context.get("meeting_id")
+    if row.kind == "facilitator_assigned":
+        return "facilitation", context.get("meeting_id")
     if row.kind == "charter_proposal":
         return "charter", context.get("charter_id")
     if row.kind in ("form_request", "form_reminder"):

@@ -1,4 +1,5 @@
-"""A member's reply to one of our emails, acted on: RSVP, shared practice, charter vote, unsubscribe, comment.
+"""A member's reply to one of our emails, acted on: RSVP, shared practice, charter vote, facilitation handed on,
+unsubscribe, comment.
 
 Who wrote it was checked before (service.inbound.process); here we find what
 it answers (objects), what the member means (intent) and call the same
@@ -11,7 +12,7 @@ send nothing.
 """
 from flask_babel import force_locale
 
-from service import charters, meetings, members, normalize, practices, preferences
+from service import charters, facilitation, meetings, members, normalize, practices, preferences
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound import intent, process, trim
@@ -47,6 +48,8 @@ def _act(row, incoming, member: Member, community: Community, target: AnsweredOb
         return _rsvp(row, incoming, member, community, target)
     if target.kind == "charter":
         return _charter_vote(row, incoming, member, community, target)
+    if target.kind == "facilitation" and intent.wants_to_hand_on(row.text):
+        return _hand_on(row, incoming, member, community, target)
     if target.email.kind in PRACTICE_KINDS and len(row.text.split()) >= PRACTICE_MIN_WORDS:
         return _practice(row, incoming, member, community)
     return _comment(row, incoming, member, community)
@@ -84,6 +87,19 @@ def _charter_vote(row, incoming, member, community, target) -> None:
     process.finish(row, "done", "charter_vote", decision=choice)
     confirm("reply_charter", row, incoming, member, community, charter_id=charter.id, decision=choice,
             comment=comment)
+
+
+def _hand_on(row, incoming, member, community, target) -> None:
+    """A facilitator who cannot do it: the meeting goes to the next in line, as from the email's link."""
+    meeting = db.session.get(Meeting, target.id) if target.id else None
+    if meeting is None or meeting.community_id != community.id:
+        return _unclear(row, incoming, member, community, "the meeting it answers no longer exists")
+    try:
+        taken_by = facilitation.hand_on(meeting, member, via="email")
+    except DomainError as refusal:
+        return _refused(row, incoming, member, community, refusal, meeting_id=meeting.id)
+    process.finish(row, "done", "facilitation_handed_on", taken_by=taken_by)
+    confirm("reply_facilitation", row, incoming, member, community, meeting_id=meeting.id, taken_by=taken_by)
 
 
 def _practice(row, incoming, member, community) -> None:

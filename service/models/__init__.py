@@ -2,6 +2,8 @@
 from service.models.audit import AuditEvent
 from service.models.communities import Community, CommunityCoordinator, Organization
 from service.models.coordinators import Coordinator
+from service.models.facilitation import FacilitatorSwap
+from service.models.health import HealthMonth
 from service.models.forms import Charter, CharterVote, FormAnswer, FormRequest, FormResponse, IntakeEntry
 from service.models.imports import MemberImport
 from service.models.imap_mailbox import ImapMailboxState
@@ -12,7 +14,7 @@ from service.models.members import Member, Membership
 from service.models.outbox import BounceEvent, OutboundEmail, Suppression
 
 __all__ = [
-    "AuditEvent", "BounceEvent", "Charter", "CharterVote", "FormAnswer", "FormRequest", "FormResponse",
-    "ImapMailboxState", "InboundMessage", "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
+    "AuditEvent", "BounceEvent", "FacilitatorSwap", "Charter", "CharterVote", "FormAnswer", "FormRequest", "FormResponse",
+    "HealthMonth", "ImapMailboxState", "InboundMessage", "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
     "DigestIssue", "Invitation", "Lesson", "LessonModule", "Meeting", "Practice", "MemberImport", "Membership", "Reminder", "Organization", "OutboundEmail", "Suppression",
 ]

@@ -25,6 +25,8 @@ MEMBERSHIP_STATUSES = ("active", "inactive")
 
 class Member(db.Model):
     __tablename__ = "member"
+    # The few members mail does not reach, per community, for the dashboard (service/community_health.py).
+    __table_args__ = (Index("ix_member_status", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-cased
@@ -43,6 +45,7 @@ class Membership(db.Model):
     __tablename__ = "membership"
     __table_args__ = (
         UniqueConstraint("community_id", "member_id"),
+        Index("ix_membership_community_status", "community_id", "status"),  # counted per community
         # The members list's pages by name, and the community page's first members (active first), read in
         # order from the index instead of sorting every member (service/member_list.py).
         Index("ix_membership_community_name", "community_id", text("lower(name)"), "id"),

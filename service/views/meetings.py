@@ -7,7 +7,7 @@ from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import current_user, login_required
 
 from forms.meeting import AttendanceForm, CancelForm, InviteForm, MeetingEditForm, MeetingForm, member_choices
-from service import meetings, members
+from service import facilitation, meetings, members
 from service.errors import DomainError
 from service.extensions import db
 from service.markdown_text import stored_html
@@ -90,7 +90,7 @@ def _render_show(community: Community, meeting: Meeting, invite_form: InviteForm
     by_answer = {answer: [names[i.member_id] for i in invitations if i.answer == answer]
                  for answer in ("yes", "maybe", "no", None)}
     return render_template("meetings/show.html", community=community, meeting=meeting, invitations=invitations,
-                           names=names,
+                           names=names, swaps=facilitation.swaps(meeting),
                            counts=meetings.rsvp_counts(meeting), by_answer=by_answer,
                            invite_form=invite_form, cancel_form=CancelForm(), when=_when(meeting),
                            agenda_html=stored_html(meeting.agenda_html), started=_started(meeting),

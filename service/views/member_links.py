@@ -9,7 +9,8 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
 
 from forms.preferences import PreferencesForm
-from service import preferences, test_copies
+from forms import choices
+from service import facilitation, preferences, test_copies
 from service.errors import DomainError
 from service.extensions import csrf, db, limiter
 from service.tokens import make_token
@@ -51,13 +52,17 @@ def preferences_page(token: str):
     member = member_from_link("preferences", token)
     if member is None:
         return bad_link()
+    memberships = facilitation.memberships_of(member)
     form = PreferencesForm(data={"name": member.name, "digest_frequency": member.digest_frequency,
-                                 "language": member.language, "paused": member.paused})
+                                 "language": member.language, "paused": member.paused,
+                                 "facilitate": [m.id for m in memberships if m.willing_to_facilitate]})
+    form.facilitate.choices = choices((m.id, m.community.name) for m in memberships)
     saved = False
     if form.validate_on_submit():
         try:
             preferences.update_preferences(member, name=form.name.data, digest_frequency=form.digest_frequency.data,
                                            language=form.language.data, paused=form.paused.data)
+            facilitation.set_willing_as_member(member, form.facilitate.data)
         except DomainError as error:
             show_domain_error(form, error)
         else:

@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from forms import choices
 from forms.member import FREQUENCY_CHOICES, LANGUAGE_CHOICES, ConfirmForm, MemberEditForm, NewMemberForm
-from service import digests, member_list, members
+from service import digests, facilitation, member_list, members
 from service.errors import DomainError
 from service.extensions import db
 from service.models.members import ROLES
@@ -49,7 +49,8 @@ def edit(community_id: int, membership_id: int):
     form = MemberEditForm(data={
         "name": membership.name, "email": member.email, "language": membership.language, "role": membership.role,
         "organization": membership.organization.name if membership.organization else "",
-        "digest_frequency": member.digest_frequency, "next_module": membership.next_module})
+        "digest_frequency": member.digest_frequency, "next_module": membership.next_module,
+        "willing_to_facilitate": membership.willing_to_facilitate})
     form.next_module.choices = choices(digests.module_choices(community))
     read_only = []  # (label, value) of the person's details this coordinator may not change
     if not members.may_change_person(current_user, member):
@@ -65,6 +66,7 @@ def edit(community_id: int, membership_id: int):
             members.update_member(current_user, membership, organization=form.organization.data,
                                   role=form.role.data, **person)
             digests.set_next_module(current_user, membership, form.next_module.data)
+            facilitation.set_willing(current_user, membership, form.willing_to_facilitate.data)
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
