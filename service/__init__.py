@@ -86,6 +86,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbound_webhook.bp)
     from service.views import inbox  # what members wrote, and acting on it by hand
     app.register_blueprint(inbox.bp)
+    from service.views import people  # who runs each community; observers change nothing
+    app.register_blueprint(people.bp)
     from service.views import lifecycle  # confirming the stage a community's checklist suggests
     app.register_blueprint(lifecycle.bp)
     from service.views import engagement  # a member's history in a community; who has gone quiet

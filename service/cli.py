@@ -66,7 +66,8 @@ def set_user_password(email, password):
 
 @users_cli.command("list")
 def list_users():
-    """Every coordinator account: address, name, admin, disabled, and the communities it coordinates."""
+    """Every coordinator account: address, name, admin, disabled, and its communities (with a leader's or an
+    observer's role)."""
     from service.coordinators import accounts
     rows = accounts()
     if not rows:

@@ -6,6 +6,8 @@ STAGES = {"forming": _l("Forming"), "defining": _l("Defining its work"),
 CADENCES = {"weekly": _l("Weekly"), "biweekly": _l("Every two weeks"), "monthly": _l("Monthly"),
             "never": _l("Never")}
 ROLES = {"member": _l("Member"), "facilitator": _l("Facilitator"), "leader": _l("Leader")}
+ACCOUNT_ROLES = {"admin": _l("Administrator"), "coordinator": _l("Coordinator"), "leader": _l("Leader"),
+                 "observer": _l("Observer (read-only)")}
 MEMBER_STATUSES = {"active": _l("active"), "unsubscribed": _l("unsubscribed"), "bounced": _l("bounced"),
                    "paused": _l("paused"), "inactive": _l("inactive")}  # the last two: the members list's
 OUTBOX_STATUSES = {"pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"),
@@ -16,7 +18,8 @@ EMAIL_KINDS = {
     "meeting_invitation": _l("Meeting invitation"), "meeting_update": _l("Meeting changed"),
     "meeting_cancelled": _l("Meeting cancelled"), "meeting_reminder": _l("Meeting reminder"),
     "feedback_request": _l("Feedback request"), "facilitator_assigned": _l("Facilitator assigned"),
-    "reply_facilitation": _l("Reply: facilitation handed on"), "health_summary": _l("Monthly health summary"), "form_request": _l("Form request"),
+    "reply_facilitation": _l("Reply: facilitation handed on"), "health_summary": _l("Monthly health summary"),
+    "form_request": _l("Form request"),
     "form_reminder": _l("Form reminder"), "charter_proposal": _l("Charter proposal"), "digest": _l("Lesson digest"),
     "digest_organization": _l("Organization's digest"), "digest_test": _l("Digest test copy"),
     "reply_rsvp": _l("Reply: answer saved"), "reply_charter": _l("Reply: charter answer saved"),
@@ -43,6 +46,7 @@ TEMPLATE_HELPERS = {
     "stage_label": _lookup(STAGES),
     "cadence_label": _lookup(CADENCES),
     "role_label": _lookup(ROLES),
+    "account_role_label": _lookup(ACCOUNT_ROLES),
     "status_label": _lookup(MEMBER_STATUSES),
     "outbox_status_label": _lookup(OUTBOX_STATUSES),
     "email_kind_label": _lookup(EMAIL_KINDS),

@@ -8,6 +8,7 @@ tick queues nothing new. Suppressed recipients get a row with status
 """
 import json
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,13 +20,14 @@ from service.clock import now
 from service.config import PROJECT_ROOT
 from service.extensions import db
 from service.models import Community, Member, OutboundEmail, Suppression
-from service.queue import enqueue_after_commit
+from service.queue import enqueue_after_commit, gathered
 from service.sql import dialect_insert, on_postgresql, one_of
 
 TEMPLATE_DIR = PROJECT_ROOT / "email_templates"
 MIN_DELIVERY_JOBS = 4
 MIN_JOB_SIZE = 100
 INSERT_CHUNK = 5000  # rows per INSERT on PostgreSQL
+DELIVERY_JOB = "jobs.delivery.deliver"
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,11 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("reply_facilitation", reply=True, extras="service.facilitation.reply_extras"),
     EmailKind("password_reset", extras="service.password_reset.email_extras", to_coordinator=True),
     EmailKind("health_summary", extras="service.health_summaries.email_extras", to_coordinator=True),
+    # A role in a community (service.roles): with a link to choose a password, or, for an account that has one,
+    # to log in; and to its leaders, that the TTA coordinator handed it to them.
+    EmailKind("coordinator_invitation", extras="service.roles.invitation_extras", to_coordinator=True),
+    EmailKind("role_granted", extras="service.roles.invitation_extras", to_coordinator=True),
+    EmailKind("community_handed_over", extras="service.roles.invitation_extras", to_coordinator=True),
 )}
 
 
@@ -103,7 +110,7 @@ def staff_copy(kind: str, member: Member, to_address: str, key: str, context: di
                         "community_id": community.id if community else None, "idempotency_key": key,
                         "status": "pending", "last_error": None, "attempts": 0}])
     for row_id, _status in new:
-        enqueue_after_commit("jobs.delivery.deliver", [row_id])
+        enqueue_after_commit(DELIVERY_JOB, [row_id])
     return len(new)
 
 
@@ -117,7 +124,7 @@ def queue_coordinator_email(kind: str, coordinator, key: str, context: dict,
                         "community_id": community.id if community else None, "idempotency_key": key,
                         "status": "pending", "last_error": None, "attempts": 0}])
     for row_id, _status in new:
-        enqueue_after_commit("jobs.delivery.deliver", [row_id])
+        enqueue_after_commit(DELIVERY_JOB, [row_id])
     return len(new)
 
 
@@ -175,7 +182,7 @@ def queue_bulk(kind: str, members: Iterable[Member], key_for: Callable[[Member],
     new = _insert_new(rows)
     pending = [row_id for row_id, status in new if status == "pending"]
     for batch in delivery_batches(pending):
-        enqueue_after_commit("jobs.delivery.deliver", batch)
+        enqueue_after_commit(DELIVERY_JOB, batch)
     return len(new)
 
 
@@ -245,7 +252,7 @@ def retry_failed(email_ids: Iterable[int]) -> int:
         row.status, row.next_attempt_at, row.attempts = "pending", None, 0
     ids = [row.id for row in rows]
     for batch in delivery_batches(ids):
-        enqueue_after_commit("jobs.delivery.deliver", batch)
+        enqueue_after_commit(DELIVERY_JOB, batch)
     return len(ids)
 
 
@@ -260,6 +267,21 @@ def delivery_batches(ids: list[int]) -> list[list[int]]:
     largest = current_app.config["MAIL_BATCH_SIZE"]
     size = min(largest, max(MIN_JOB_SIZE, -(-len(ids) // MIN_DELIVERY_JOBS)))
     return [ids[start:start + size] for start in range(0, len(ids), size)]
+
+
+@contextmanager
+def deliveries_gathered():
+    """Within the block, what each commit queues waits for the block's end, and goes out in the fewest delivery
+    jobs (delivery_batches) rather than a job per commit.
+
+    For a job that commits once per item, such as inbound processing
+    confirming each reply in its own transaction: a delivery job per
+    confirmation cost a work-horse and an SMTP connection per email
+    (bench/inbound.py). A process that dies inside the block leaves the
+    rows pending for the sweeper, each still sent once.
+    """
+    with gathered(DELIVERY_JOB, delivery_batches):
+        yield
 
 
 def is_pending_due(now) -> object:

@@ -3,6 +3,7 @@ from sqlalchemy import Select, func, or_, select
 
 from service import audit, mailer
 from service.extensions import db
+from service.roles import read_only_communities
 from service.models import (AuditEvent, BounceEvent, Community, CommunityCoordinator, Coordinator, FormRequest,
                             FormResponse, Meeting, Member, Membership, OutboundEmail)
 from service.sql import contains_text
@@ -73,8 +74,11 @@ def email_for(coordinator: Coordinator, email_id: int) -> OutboundEmail | None:
 
 
 def retry(coordinator: Coordinator, query: Select) -> int:
-    """Send the failed emails among `query`'s rows again; returns how many."""
-    ids = list(db.session.scalars(query.where(OutboundEmail.status == "failed").with_only_columns(OutboundEmail.id)))
+    """Send the failed emails among `query`'s rows again (not those of communities the coordinator only
+    observes); returns how many."""
+    query = query.where(OutboundEmail.status == "failed", OutboundEmail.community_id.not_in(
+        read_only_communities(coordinator)))
+    ids = list(db.session.scalars(query.with_only_columns(OutboundEmail.id)))
     count = mailer.retry_failed(ids)
     if count:
         audit.record(coordinator, "outbox.retry", "outbound_email", ids[0] if count == 1 else None, count=count)

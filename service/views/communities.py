@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from forms.community import CommunityForm
 from forms.member import ConfirmForm
-from service import communities, facilitation, lifecycle, member_list, outbox, practices
+from service import communities, facilitation, lifecycle, member_list, outbox, practices, roles
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound import inbox
@@ -48,6 +48,7 @@ def show(community_id: int):
                            not_receiving=outbox.members_not_receiving(community),
                            pending_practices=practices.pending_count(community),
                            replies_waiting=inbox.needing_a_person(community),
+                           people=roles.section(current_user, community),
                            lifecycle=lifecycle.checklist(community),
                            facilitation=facilitation.overview(community),
                            health=health_view.section(community),
