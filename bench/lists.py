@@ -10,7 +10,10 @@ the coordinator, `--runs` times after 3 warm-ups; the baseline is the login
 page, fetched logged out, in turn with the others in the same runs.
 
 Targets: each page's median at most 3 times the login page's, and each
-page's median at 10,000 members at most 1.5 times its median at 1,000. A
+page's figure at 10,000 members at most 1.5 times its figure at 1,000, each
+figure taken as a ratio to the login page measured beside it (the two sizes
+run a minute apart, and on a shared machine the load between them moves
+the milliseconds more than the members do; the raw ratio is printed too). A
 search of the members list and of the Outbox is timed too, without a target:
 a search for part of a word reads every row it may match.
 It prints the figures and PASS/FAIL per target, and exits 0 whatever the
@@ -206,10 +209,12 @@ def main(argv=None) -> int:
             verdicts.append((f"{name} at {size}: {ratio:.2f} x the login page <= {TARGET_OF_LOGIN}",
                              ratio <= TARGET_OF_LOGIN))
     small, large = sizes[0], sizes[-1]
-    for name in targeted:
-        growth = figures[large][name] / figures[small][name]
-        verdicts.append((f"{name}: {large} / {small} members = {growth:.2f} <= {TARGET_GROWTH}",
-                         growth <= TARGET_GROWTH))
+    for name in targeted:  # each size's figure as a ratio to its own login page, so a busier machine cancels out
+        growth = (figures[large][name] / figures[large]["login page"]) / (
+            figures[small][name] / figures[small]["login page"])
+        raw = figures[large][name] / figures[small][name]
+        verdicts.append((f"{name}: {large} / {small} members = {growth:.2f} <= {TARGET_GROWTH} "
+                         f"(each against its login page; {raw:.2f} in milliseconds)", growth <= TARGET_GROWTH))
     fanout.print_verdicts(verdicts)
     return 0
 
