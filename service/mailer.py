@@ -70,7 +70,8 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("facilitator_assigned", bulk=True, extras="service.facilitation.email_extras"),
     EmailKind("form_request", bulk=True, extras=FORM_EXTRAS),
     EmailKind("form_reminder", bulk=True, extras=FORM_EXTRAS),
-    EmailKind("charter_proposal", bulk=True, extras="service.charters.email_extras"),
+    *(EmailKind(name, bulk=True, extras="service.charters.email_extras")
+      for name in ("charter_proposal", "charter_reminder", "charter_ratified")),
     EmailKind("digest", bulk=True, extras=DIGEST_EXTRAS),
     EmailKind("digest_organization", bulk=True, extras=DIGEST_EXTRAS),
     EmailKind("digest_test", extras=DIGEST_EXTRAS, template="digest", staff_copy=True),

@@ -2,14 +2,14 @@
 memberships indexed by community and name, so the members list's pages are read in order
 
 Revision ID: 0009_lists
-Revises: 0009_health
+Revises: 0009_vote
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = "0009_lists"
-down_revision = "0009_health"
+down_revision = "0009_vote"
 branch_labels = None
 depends_on = None
 
