@@ -3,7 +3,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import joinedload
 
 from service import audit, lifecycle, normalize
 from service.errors import DomainError
@@ -112,14 +111,6 @@ def update_community(actor: Coordinator, community: Community, **fields) -> Comm
     if changes:
         audit.record(actor, "community.update", "community", community.id, community.id, changes=changes)
     return community
-
-
-def memberships(community: Community) -> list[Membership]:
-    """Everyone in the community, active first, then by name, with their member and organization (one query)."""
-    return list(db.session.scalars(
-        select(Membership).where(Membership.community_id == community.id)
-        .options(joinedload(Membership.member), joinedload(Membership.organization))
-        .order_by(Membership.status, func.lower(Membership.name))))
 
 
 def organizations(community: Community) -> list[tuple[Organization, int]]:

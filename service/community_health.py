@@ -323,7 +323,7 @@ def _active(community: Community, ends: list[datetime]):
 class Glance:
     """One community's line on the dashboard: its size, a few health figures and what needs a person."""
     community: Community
-    members: int = 0                  # active members (as last counted)
+    members: int = 0                  # active members now
     active: int = 0                   # members active in the last 60 days (as last counted)
     rsvp_rate: float | None = None    # of last month's meetings
     failed_emails: int = 0
@@ -338,8 +338,10 @@ class Glance:
 def overview(communities: list[Community], moment: datetime | None = None) -> list[Glance]:
     """Each community's glance, in the order given: one grouped query per figure, whatever their number.
 
-    The health figures are the kept recent months (refreshed by the cron
-    process); a community whose figures are missing or stale is counted now.
+    Active members and the RSVP rate are the kept recent months (refreshed
+    by the cron process); a community whose figures are missing or stale is
+    counted now. Members and what needs a person are counted live, in one
+    statement.
     """
     moment = moment or clock.now()
     ids = [community.id for community in communities]
@@ -353,19 +355,21 @@ def overview(communities: list[Community], moment: datetime | None = None) -> li
                              counted(community, LIVE_MONTHS, moment))
         if not recent:
             keep(community, [previous, current], moment)
-        glances[community.id].members, glances[community.id].active = current.members, current.active
+        glances[community.id].active = current.active
         glances[community.id].rsvp_rate = previous.answered / previous.invited if previous.invited else None
 
     def count_per_community(name: str, query):
         return query.add_columns(literal(name).label("figure")).group_by(query.selected_columns[0])
 
-    # What needs a person: grouped counts in one statement (one round trip).
+    # Members and what needs a person: grouped counts in one statement (one round trip).
     bounced = select(Member.id).where(Member.status == "bounced")
     # On PostgreSQL the few bounced members' ids become an array first, so their memberships are found by
     # member_id's index (joined, the planner read every membership: 40 ms for 50,000).
     bouncing = (Membership.member_id == any_(func.array(bounced.scalar_subquery())) if on_postgresql()
                 else Membership.member_id.in_(bounced))
     for community_id, number, name in db.session.execute(union_all(
+            count_per_community("members", select(Membership.community_id, func.count()).where(
+                one_of(Membership.community_id, ids), Membership.status == "active")),
             count_per_community("failed_emails", select(OutboundEmail.community_id, func.count()).where(
                 OutboundEmail.status == "failed", one_of(OutboundEmail.community_id, ids))),
             count_per_community("replies_waiting", select(InboundMessage.community_id, func.count()).where(

@@ -177,7 +177,8 @@ def test_importing_a_person_another_coordinator_knows_reveals_and_changes_nothin
     page = alice_client.get(f"/communities/{riverside}").get_data(as_text=True)
     for html in (preview, page):
         assert "Ben Lake" not in html and "Lake Org" not in html
-    assert re.search(r"<td>Renamed by Alice</td>\s*<td>ben@example.org</td>\s*<td>Evil Corp</td>", page)
+    assert re.search(r'<td><a href="[^"]*">Renamed by Alice</a></td>\s*<td>ben@example.org</td>\s*<td>Evil Corp</td>',
+                     page)  # the name links to the member's page
     for address in ("ben@example.org", "nina@example.org"):  # the file's language, known address or not
         assert re.search(rf"<td>{address}</td>(\s*<td>[^<]*</td>){{2}}\s*<td>es</td>", page)
     with app.app_context():

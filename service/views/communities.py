@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from forms.community import CommunityForm
 from forms.member import ConfirmForm
-from service import communities, community_archive, facilitation, lifecycle, outbox, practices, roles
+from service import communities, community_archive, facilitation, lifecycle, member_list, outbox, practices, roles
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound import inbox
@@ -43,7 +43,7 @@ def create():
 def show(community_id: int):
     community = community_or_404(community_id)
     return render_template("communities/show.html", community=community,
-                           memberships=communities.memberships(community),
+                           members_summary=member_list.summary(community),
                            organizations=communities.organizations(community),
                            not_receiving=outbox.members_not_receiving(community),
                            pending_practices=practices.pending_count(community),
