@@ -164,3 +164,21 @@ def test_a_nudge_without_a_csrf_token_is_refused(app, personas, crowd, alice_cli
     url = f"/communities/{personas['riverside']}/meetings/{meeting_id}/nudge"
     assert alice_client.post(url).status_code == 400
     assert _reminders(app, "meeting_reminder") == []
+
+
+def test_a_cancelled_meeting_or_a_closed_form_is_refused_and_sends_nothing(app, personas, crowd):
+    from service import nudges
+    from service.errors import DomainError
+    meeting_id = _meeting(app, personas)
+    with app.app_context():
+        meeting = db.session.get(meetings.Meeting, meeting_id)
+        meetings.cancel_meeting(None, meeting)
+        with pytest.raises(DomainError, match="cancelled or has started"):
+            nudges.nudge_meeting(None, meeting)
+        form_request = form_requests.send_request(None, meeting.community, "charter", "Our charter",
+                                                  [crowd["pat"]], datetime.now(timezone.utc) + timedelta(days=5))
+        form_request.deadline_at = datetime.now(timezone.utc) - timedelta(minutes=1)
+        with pytest.raises(DomainError, match="This form is closed"):
+            nudges.nudge_form(None, form_request)
+        db.session.rollback()
+    assert _reminders(app, "meeting_reminder") == [] and _reminders(app, "form_reminder") == []
