@@ -9,64 +9,57 @@ idempotency key names both, so a second click queues nothing and the page says s
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import String, cast, exists, literal, select
 
 from service import audit, mailer
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
 from service.models import (Community, Coordinator, FormRequest, FormResponse, Invitation, Meeting, Member,
-                            Membership, OutboundEmail)
+                            Membership, OutboundEmail, Suppression)
 from service.responses import is_open
 
 
 @dataclass
 class Nudge:
-    """What the nudge button offers: members not reminded yet, and those already reminded by a nudge."""
-    to_remind: list[Member]
+    """What the nudge button offers: who it would remind (member id -> the email's context), and how many
+    were already reminded by an earlier nudge."""
+    to_remind: dict[int, int]
     already: int
-    context: dict  # member id -> the email's context
+    key_prefix: str  # with the member id, the outbox key: once per meeting or request and member
 
 
-def _reachable(community_id: int, query) -> list[tuple[Member, int]]:
-    """The members `query` selects (with a context column) who are active here and receiving mail."""
-    rows = db.session.execute(query.join(Membership, (Membership.member_id == Member.id)
-                                         & (Membership.community_id == community_id))
-                              .where(Membership.status == "active").order_by(Member.id)).all()
-    suppressed = mailer.suppressed_addresses(member.email for member, _context in rows)
-    return [(member, context) for member, context in rows if mailer.suppression_reason(member, suppressed) is None]
-
-
-def _split(rows: list, key_for) -> Nudge:
-    keys = {key_for(member.id): member.id for member, _context in rows}
-    sent = set(db.session.scalars(select(OutboundEmail.idempotency_key).where(
-        OutboundEmail.idempotency_key.in_(list(keys))))) if keys else set()
-    return Nudge(to_remind=[member for member, _c in rows if key_for(member.id) not in sent], already=len(sent),
-                 context={member.id: context for member, context in rows})
-
-
-def _meeting_key(meeting: Meeting):
-    return lambda member_id: f"nudge:meeting:{meeting.id}:{member_id}"
-
-
-def _form_key(form_request: FormRequest):
-    return lambda member_id: f"nudge:form:{form_request.id}:{member_id}"
+def _waiting(community_id: int, query, context, key_prefix: str) -> Nudge:
+    """Among the members `query` selects (not answered), those active here and receiving mail, split by
+    whether a nudge already went to them. One query: the page shows the count on every load."""
+    key = literal(key_prefix) + cast(Member.id, String)
+    rows = db.session.execute(query.with_only_columns(
+        Member.id, context, exists().where(OutboundEmail.idempotency_key == key))
+        .join(Membership, (Membership.member_id == Member.id) & (Membership.community_id == community_id))
+        .where(Membership.status == "active", Member.status == "active", Member.paused.is_(False),
+               ~exists().where(Suppression.address == Member.email))).all()
+    return Nudge(to_remind={member_id: value for member_id, value, nudged in rows if not nudged},
+                 already=sum(1 for *_rest, nudged in rows if nudged), key_prefix=key_prefix)
 
 
 def for_meeting(meeting: Meeting) -> Nudge:
     """Invitees who have not answered, split into those a nudge would reach and those already nudged."""
-    rows = _reachable(meeting.community_id, select(Member, Invitation.meeting_id).join(
-        Invitation, Invitation.member_id == Member.id).where(
-        Invitation.meeting_id == meeting.id, Invitation.answer.is_(None)))
-    return _split(rows, _meeting_key(meeting))
+    return _waiting(meeting.community_id, select(Member).join(Invitation, Invitation.member_id == Member.id)
+                    .where(Invitation.meeting_id == meeting.id, Invitation.answer.is_(None)),
+                    Invitation.meeting_id, f"nudge:meeting:{meeting.id}:")
 
 
 def for_form(form_request: FormRequest) -> Nudge:
     """Members asked who have not submitted, split as for_meeting does."""
-    rows = _reachable(form_request.community_id, select(Member, FormResponse.id).join(
-        FormResponse, FormResponse.member_id == Member.id).where(
-        FormResponse.request_id == form_request.id, FormResponse.status != "submitted"))
-    return _split(rows, _form_key(form_request))
+    return _waiting(form_request.community_id, select(Member).join(FormResponse, FormResponse.member_id == Member.id)
+                    .where(FormResponse.request_id == form_request.id, FormResponse.status != "submitted"),
+                    FormResponse.id, f"nudge:form:{form_request.id}:")
+
+
+def _send(kind: str, nudge: Nudge, context_key: str, community: Community) -> int:
+    people = db.session.scalars(select(Member).where(Member.id.in_(list(nudge.to_remind))).order_by(Member.id))
+    return mailer.queue_bulk(kind, people, key_for=lambda m: f"{nudge.key_prefix}{m.id}",
+                             context_for=lambda m: {context_key: nudge.to_remind[m.id]}, community=community)
 
 
 def _check_active(community: Community) -> None:
@@ -79,9 +72,7 @@ def nudge_meeting(actor: Coordinator | None, meeting: Meeting) -> int:
     _check_active(meeting.community)
     if meeting.status != "scheduled" or aware(meeting.starts_at) <= now():
         raise DomainError(_("This meeting was cancelled or has started: there is nothing to answer any more."))
-    nudge, key_for = for_meeting(meeting), _meeting_key(meeting)
-    queued = mailer.queue_bulk("meeting_reminder", nudge.to_remind, key_for=lambda m: key_for(m.id),
-                               context_for=lambda m: {"meeting_id": meeting.id}, community=meeting.community)
+    queued = _send("meeting_reminder", for_meeting(meeting), "meeting_id", meeting.community)
     if queued:
         audit.record(actor, "meeting.nudge", "meeting", meeting.id, meeting.community_id, reminded=queued)
     return queued
@@ -93,9 +84,7 @@ def nudge_form(actor: Coordinator | None, form_request: FormRequest) -> int:
     _check_active(community)
     if not is_open(form_request):
         raise DomainError(_("This form is closed: answers can no longer be sent."))
-    nudge, key_for = for_form(form_request), _form_key(form_request)
-    queued = mailer.queue_bulk("form_reminder", nudge.to_remind, key_for=lambda m: key_for(m.id),
-                               context_for=lambda m: {"response_id": nudge.context[m.id]}, community=community)
+    queued = _send("form_reminder", for_form(form_request), "response_id", community)
     if queued:
         audit.record(actor, "form.nudge", "form_request", form_request.id, community.id, reminded=queued)
     return queued
