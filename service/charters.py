@@ -15,17 +15,20 @@ coordinator overrides them with a reason. Members are emailed the ratified text.
 """
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from flask_babel import gettext as _, lazy_gettext as _l
+from babel.dates import format_datetime
+from flask import render_template
+from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
-from service import audit, charter_rules, mailer, normalize
-from service.clock import now
+from service import audit, charter_rules, community_archive, mailer, normalize
+from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
 from service.links import public_url
-from service.markdown_text import render, stored_html
+from service.markdown_text import escape_markdown, render, stored_html
 from service.models import (Charter, CharterVote, Community, Coordinator, FormAnswer, FormRequest, FormResponse,
                             Member, Membership, OutboundEmail)
 from service.questions import CHARTER
@@ -39,6 +42,31 @@ MAX_REASON = 2_000
 SECTION_TITLES = {"purpose": _l("Purpose"), "goals": _l("Goals"), "membership": _l("Who belongs"),
                   "roles": _l("Roles"), "rhythm": _l("Meeting rhythm"), "decisions": _l("How we decide"),
                   "communication": _l("How we communicate"), "success": _l("What success looks like")}
+
+
+STATUS_LABELS = {"draft": _l("Draft"), "proposed": _l("Proposed to members"), "ratified": _l("Ratified"),
+                 "superseded": _l("Superseded")}
+
+
+def status_label(code: str) -> str:
+    return STATUS_LABELS.get(code, code)
+
+
+def local_time(community: Community, moment) -> str:
+    """A stored UTC moment as the community's local date and time, or a dash."""
+    if moment is None:
+        return "—"
+    return format_datetime(aware(moment).astimezone(ZoneInfo(community.time_zone)), "medium",
+                           locale=str(get_locale()))
+
+
+def markdown(community: Community, charter: Charter) -> str:
+    """One version as Markdown to keep or share elsewhere: its text, status, dates and who approved."""
+    charter_votes = votes(charter)
+    return render_template("charters/export.md", charter=charter, charter_votes=charter_votes,
+                           community_name=escape_markdown(community.name),  # names are plain text, not Markdown
+                           approvers=[escape_markdown(vote.name) for vote in charter_votes["approve"]],
+                           status_label=status_label, local=lambda moment: local_time(community, moment))
 
 
 # --- versions -------------------------------------------------------------------------------------
@@ -223,6 +251,7 @@ def vote(charter: Charter, member: Member, decision: str, comment: str = "") -> 
     """A member approves the proposed charter or asks for a change; a second vote replaces the first."""
     if decision not in DECISIONS:
         raise DomainError(_("Choose to approve the charter or to ask for a change."))
+    community_archive.refuse_if_archived(charter.community_id)
     if charter.status != "proposed" or charter_rules.is_closed(charter):
         raise DomainError(_("This version of the charter is no longer open for answers."))
     if not is_member(charter.community_id, member):

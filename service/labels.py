@@ -18,7 +18,7 @@ INBOUND_STATUSES = {"received": _l("waiting"), "done": _l("understood"), "held":
 RSVP_ANSWERS = {"yes": _l("Yes"), "maybe": _l("Maybe"), "no": _l("No"), None: _l("No answer")}
 
 DELIVERY_REASONS = {"unsubscribed": _l("unsubscribed themselves"), "bounced": _l("their address bounces"),
-                    "paused": _l("paused all email")}
+                    "paused": _l("paused all email"), "community archived": _l("the community is archived")}
 ANSWERS = {"yes": _l("Yes, I will attend"), "maybe": _l("Maybe"), "no": _l("No, I cannot attend")}
 ANSWER_BUTTONS = {"yes": _l("Yes"), "maybe": _l("Maybe"), "no": _l("No")}
 

@@ -6,7 +6,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from service import form_requests, meetings, members, preferences
+from service import form_requests, meetings, members, nudges, preferences
+from service.errors import DomainError
 from service.extensions import db
 from service.models import AuditEvent, Community, CommunityCoordinator, Coordinator, FormResponse, Member, \
     OutboundEmail
@@ -128,8 +129,12 @@ def test_an_archived_community_sends_no_nudge(app, personas, crowd, alice_client
         db.session.commit()
     page = alice_client.get(page_url).get_data(as_text=True)
     assert "Write to those who have not answered" not in page
-    refused = alice_client.post(page_url + "/nudge", data={"csrf_token": token}, follow_redirects=True)
-    assert "This community is archived: no reminders are sent from it." in refused.get_data(as_text=True)
+    refused = alice_client.post(page_url + "/nudge", data={"csrf_token": token})  # the central archived guard
+    assert refused.status_code == 409
+    assert "An archived community is read-only and sends no email" in refused.get_data(as_text=True)
+    with app.app_context():  # and the domain refuses too, for a caller that is not a view
+        with pytest.raises(DomainError, match="This community is archived"):
+            nudges.nudge_meeting(None, db.session.get(meetings.Meeting, meeting_id))
     assert _reminders(app, "meeting_reminder") == []
 
 
@@ -167,8 +172,6 @@ def test_a_nudge_without_a_csrf_token_is_refused(app, personas, crowd, alice_cli
 
 
 def test_a_cancelled_meeting_or_a_closed_form_is_refused_and_sends_nothing(app, personas, crowd):
-    from service import nudges
-    from service.errors import DomainError
     meeting_id = _meeting(app, personas)
     with app.app_context():
         meeting = db.session.get(meetings.Meeting, meeting_id)

@@ -8,19 +8,18 @@ change happens on POST, so a mail scanner opening the link changes nothing).
 """
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext as _, lazy_gettext as _l, ngettext
+from flask_babel import gettext as _, ngettext
 from flask_login import current_user, login_required
 
 from forms.charter_draft import (CharterDeadlineForm, CharterDraftForm, CharterRulesForm, CharterVoteForm, ConfirmForm,
                                  RatifyForm)
 from service import charter_rules, charters, lifecycle
+from service.clock import aware
 from service.errors import DomainError
 from service.extensions import db, limiter
 from service.labels import STAGES
-from service.markdown_text import escape_markdown, stored_html, to_html
-from service.meetings import aware
+from service.markdown_text import stored_html, to_html
 from service.models import Charter, Community
 from service.views.helpers import community_or_404, show_domain_error
 from service.views.member_pages import bad_link, member_from_link
@@ -29,20 +28,8 @@ bp = Blueprint("charters", __name__, url_prefix="/communities/<int:community_id>
 member_bp = Blueprint("charter_links", __name__, url_prefix="/m/charters/<int:charter_id>")
 limiter.limit("60 per minute")(member_bp)
 
-STATUS_LABELS = {"draft": _l("Draft"), "proposed": _l("Proposed to members"), "ratified": _l("Ratified"),
-                 "superseded": _l("Superseded")}
-
-
-def _status(code: str) -> str:
-    return STATUS_LABELS.get(code, code)
-
-
-def _local(community: Community, moment) -> str:
-    """A stored UTC moment as the community's local date and time, or a dash."""
-    if moment is None:
-        return "—"
-    return format_datetime(aware(moment).astimezone(ZoneInfo(community.time_zone)), "medium",
-                           locale=str(get_locale()))
+_status = charters.status_label
+_local = charters.local_time
 
 
 def _charter_or_404(community: Community, charter_id: int) -> Charter:
@@ -196,11 +183,7 @@ def export(community_id: int, charter_id: int):
     """One version as a Markdown file to keep or share elsewhere: its text, status, dates and who approved."""
     community = community_or_404(community_id)
     charter = _charter_or_404(community, charter_id)
-    charter_votes = charters.votes(charter)
-    text = render_template("charters/export.md", charter=charter, charter_votes=charter_votes,
-                           community_name=escape_markdown(community.name),  # names are plain text, not Markdown
-                           approvers=[escape_markdown(vote.name) for vote in charter_votes["approve"]],
-                           status_label=_status, local=lambda moment: _local(community, moment))
+    text = charters.markdown(community, charter)
     filename = f"charter-{community.id}-v{charter.version}.md"
     return Response(text, mimetype="text/markdown",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})

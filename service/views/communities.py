@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from forms.community import CommunityForm
 from forms.member import ConfirmForm
-from service import communities, facilitation, lifecycle, outbox, practices, roles
+from service import communities, community_archive, facilitation, lifecycle, outbox, practices, roles
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound import inbox
@@ -52,6 +52,7 @@ def show(community_id: int):
                            lifecycle=lifecycle.checklist(community),
                            facilitation=facilitation.overview(community),
                            health=health_view.section(community),
+                           export_panel=community_archive.panel(current_user, community),
                            confirm_form=ConfirmForm())
 
 
