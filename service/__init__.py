@@ -88,6 +88,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbox.bp)
     from service.views import people  # who runs each community; observers change nothing
     app.register_blueprint(people.bp)
+    from service.views import needs_you  # the account page: how often the "needs you" summary is emailed
+    app.register_blueprint(needs_you.bp)
     from service.views import lifecycle  # confirming the stage a community's checklist suggests
     app.register_blueprint(lifecycle.bp)
     from service.views import engagement  # a member's history in a community; who has gone quiet

@@ -25,13 +25,12 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal, format_percent, get_decimal_symbol
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, any_, case, func, literal, select, text, union_all
+from sqlalchemy import and_, case, func, literal, select, text, union_all
 
-from service import clock
+from service import clock, needs_you
 from service.extensions import db
-from service.inbound.inbox import NEEDS_A_PERSON
 from service.models import (AuditEvent, Community, FormAnswer, FormRequest, FormResponse, HealthMonth, InboundMessage,
-                            Invitation, Meeting, Member, Membership, OutboundEmail, Practice)
+                            Invitation, Meeting, Membership, Practice)
 from service.sql import dialect_insert, on_postgresql, one_of
 
 ACTIVE_DAYS = 60
@@ -358,25 +357,15 @@ def overview(communities: list[Community], moment: datetime | None = None) -> li
         glances[community.id].active = current.active
         glances[community.id].rsvp_rate = previous.answered / previous.invited if previous.invited else None
 
-    def count_per_community(name: str, query):
-        return query.add_columns(literal(name).label("figure")).group_by(query.selected_columns[0])
-
-    # Members and what needs a person: grouped counts in one statement (one round trip).
-    bounced = select(Member.id).where(Member.status == "bounced")
-    # On PostgreSQL the few bounced members' ids become an array first, so their memberships are found by
-    # member_id's index (joined, the planner read every membership: 40 ms for 50,000).
-    bouncing = (Membership.member_id == any_(func.array(bounced.scalar_subquery())) if on_postgresql()
-                else Membership.member_id.in_(bounced))
-    for community_id, number, name in db.session.execute(union_all(
-            count_per_community("members", select(Membership.community_id, func.count()).where(
-                one_of(Membership.community_id, ids), Membership.status == "active")),
-            count_per_community("failed_emails", select(OutboundEmail.community_id, func.count()).where(
-                OutboundEmail.status == "failed", one_of(OutboundEmail.community_id, ids))),
-            count_per_community("replies_waiting", select(InboundMessage.community_id, func.count()).where(
-                InboundMessage.status.in_(NEEDS_A_PERSON), one_of(InboundMessage.community_id, ids))),
-            count_per_community("bouncing", select(Membership.community_id, func.count()).where(
-                bouncing, one_of(Membership.community_id, ids), Membership.status == "active")))):
-        setattr(glances[community_id], name, number)
+    # Members counted live, and what needs a person counted as the "needs you" list counts it.
+    for community_id, number in db.session.execute(
+            select(Membership.community_id, func.count()).where(
+                one_of(Membership.community_id, ids), Membership.status == "active")
+            .group_by(Membership.community_id)):
+        glances[community_id].members = number
+    for community_id, counts in needs_you.waiting(ids, ("failed_emails", "replies_waiting", "bouncing")).items():
+        for name, number in counts.items():
+            setattr(glances[community_id], name, number)
     return [glances[community_id] for community_id in ids]
 
 

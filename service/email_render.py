@@ -133,7 +133,7 @@ def render_for_coordinator(row: OutboundEmail) -> RenderedEmail:
     subject, text, html = render_parts(kind, context["language"], context)
     return RenderedEmail(subject=subject, text=text, html=html, headers={"Auto-Submitted": "auto-generated"},
                          sender=current_app.config["MAIL_DEFAULT_SENDER"],
-                         recipient=(context["coordinator"].name, row.recipient),
+                         recipient=(context.get("recipient_name") or context["coordinator"].name, row.recipient),
                          envelope_from=make_address("bounce", row.id))
 
 

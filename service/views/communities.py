@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from forms.community import CommunityForm
 from forms.member import ConfirmForm
-from service import communities, community_archive, facilitation, lifecycle, member_list, outbox, practices, roles
+from service import communities, community_archive, facilitation, lifecycle, member_list, needs_you, outbox, practices, roles
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound import inbox
@@ -19,7 +19,8 @@ bp = Blueprint("communities", __name__)
 @login_required
 def index():
     items = list(db.session.scalars(communities.visible_communities_query(current_user)))
-    return render_template("communities/index.html", overview=health_view.overview(items))
+    return render_template("communities/index.html", overview=health_view.overview(items),
+                           waiting=needs_you.for_account(current_user))
 
 
 @bp.route("/communities/new", methods=["GET", "POST"])
@@ -53,6 +54,7 @@ def show(community_id: int):
                            facilitation=facilitation.overview(community),
                            health=health_view.section(community),
                            export_panel=community_archive.panel(current_user, community),
+                           needs=needs_you.for_community(current_user, community),
                            confirm_form=ConfirmForm())
 
 
