@@ -20,6 +20,12 @@ Each member sends one message, so what each should have recorded is known.
 - baseline: as many processes parse each raw message with the standard `email`
   package and INSERT it into a table, one commit per message, nothing else.
 
+It also prints the CPU our own processes spend per reply (the store, the
+workers with the confirmations' delivery) against the baseline's, and the
+most replies/s that allows on this machine's cores: a ceiling on the ratio
+that no scheduling of the same work can pass (PostgreSQL's share is left
+out, being the whole server's).
+
 Measured as `--repeat` pairs (default 3), baseline then pipeline, each on a
 freshly built database; the pair with the median ratio is reported. Target:
 ratio >= 0.3, and every reply accounted for (each row finished with the
@@ -401,6 +407,22 @@ def ratio(pair: dict) -> float:
     return pair["pipeline"]["rate"] / pair["baseline"]["rate"]
 
 
+def print_cpu_ceiling(pipeline: dict, baseline: dict) -> None:
+    """The most replies/s the CPU our own processes spend per reply allows on this machine's cores.
+
+    PostgreSQL's CPU is left out (it is every postgres process's on the
+    machine, other users of the server included), as are other processes on
+    the cores: a bound the pipeline cannot beat, however it is scheduled.
+    """
+    spent = pipeline["receive_cpu_ms"] + pipeline["cpu_ms"]
+    cores = os.cpu_count() or 1
+    ceiling = cores * 1000 / spent
+    print(f"  CPU ms per reply in our processes (PostgreSQL aside): pipeline {spent:.2f} (store "
+          f"{pipeline['receive_cpu_ms']:.2f} + workers {pipeline['cpu_ms']:.2f}), baseline {baseline['cpu_ms']:.2f} "
+          f"({spent / baseline['cpu_ms']:.0f}x less); "
+          f"{cores} cores allow the pipeline at most {ceiling:.0f} replies/s: ratio <= {ceiling / baseline['rate']:.2f}")
+
+
 def print_report(pairs: list[dict], args, cli_ms: float | None, message_bytes: float) -> None:
     ordered = sorted(pairs, key=ratio)
     median = ordered[len(ordered) // 2]
@@ -417,6 +439,7 @@ def print_report(pairs: list[dict], args, cli_ms: float | None, message_bytes: f
     print(f"  ratio pipeline/baseline {ratio(median):.2f} (pairs: {', '.join(f'{ratio(p):.2f}' for p in pairs)})")
     print(f"  CPU ms per reply: workers {pipeline['cpu_ms']:.2f} (+ confirmations' delivery), "
           f"PostgreSQL {pipeline['database_cpu_ms']:.2f}")
+    print_cpu_ceiling(pipeline, baseline)
     if cli_ms is not None:
         print(f"  one `flask mail receive` process per message (Python start-up + app + store): {cli_ms:.0f} ms "
               "per message")

@@ -15,3 +15,7 @@ class NewPasswordForm(Form):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=200)])
     confirm = PasswordField(_l("The same password again"),
                             validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))])
+
+
+class ForgotPasswordForm(Form):
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])

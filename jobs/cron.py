@@ -1,5 +1,5 @@
-"""Enqueues the periodic jobs, the sweeper and the digest tick every minute (and the IMAP poll when a mailbox is
-set): `python -m jobs.cron`, one per deployment.
+"""Enqueues the periodic jobs, the sweeper, the digest tick and the health figures' tick every minute (and the
+IMAP poll when a mailbox is set): `python -m jobs.cron`, one per deployment.
 
 It runs RQ's cron scheduler, which stops for good at the first Redis error,
 taking with it the sweeper that puts back whatever Redis lost. So, like the
@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from rq.cron import CronScheduler
 
 from jobs.digests import tick
+from jobs.community_health import tick as health_tick
 from jobs.heartbeat import HeartbeatThread
 from jobs.inbound import poll_imap
 from jobs.reconnect import FIRST_WAIT, stop_on_signal, wait_for_redis
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(name).setLevel(level)
     with app.app_context():
         connection, queue_name = redis_connection(), app.config["RQ_QUEUE"]
-    periodic = [(sweep, interval), (tick, interval)]
+    periodic = [(sweep, interval), (tick, interval), (health_tick, interval)]
     if app.config["INBOUND_IMAP_HOST"]:  # replies read from a mailbox; one pass at a time (a lock in the job)
         periodic.append((poll_imap, app.config["INBOUND_IMAP_INTERVAL"]))
     current: dict[str, CronScheduler | None] = {"scheduler": None}

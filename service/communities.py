@@ -113,13 +113,6 @@ def update_community(actor: Coordinator, community: Community, **fields) -> Comm
     return community
 
 
-def memberships(community: Community) -> list[Membership]:
-    """Everyone in the community, active first, then by name."""
-    return list(db.session.scalars(
-        select(Membership).where(Membership.community_id == community.id)
-        .order_by(Membership.status, func.lower(Membership.name))))
-
-
 def organizations(community: Community) -> list[tuple[Organization, int]]:
     """Organizations with active members here, with how many members each has."""
     rows = db.session.execute(
@@ -128,12 +121,3 @@ def organizations(community: Community) -> list[tuple[Organization, int]]:
         .where(Membership.community_id == community.id, Membership.status == "active")
         .group_by(Organization.id).order_by(Organization.name))
     return [(org, count) for org, count in rows]
-
-
-def member_counts(community_ids: list[int]) -> dict[int, int]:
-    """Active members per community, for the dashboard list."""
-    rows = db.session.execute(
-        select(Membership.community_id, func.count()).where(
-            Membership.community_id.in_(community_ids), Membership.status == "active")
-        .group_by(Membership.community_id))
-    return dict(rows.all())

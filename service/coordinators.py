@@ -1,4 +1,6 @@
 """Coordinator accounts: creation, password checks, the sessions a login opens, disabling and enabling."""
+import secrets
+
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -13,17 +15,31 @@ MIN_PASSWORD_LENGTH = 10
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-def create_coordinator(email: str, name: str, password: str, is_admin: bool = False,
+# Marks a password hash that no password matches (werkzeug needs "method$salt$hash"): an invited account
+# before its invitation link is used.
+UNUSABLE_PREFIX = "!"
+
+
+def create_coordinator(email: str, name: str, password: str | None, is_admin: bool = False,
                        language: str = "en") -> Coordinator:
-    """Create an account; the caller commits."""
+    """Create an account; without a password, one nobody can log in to until a link sets it. The caller commits."""
     address = normalize.email_address(email)
-    _check_password(password)
+    if password is not None:
+        _check_password(password)
     if db.session.scalar(select(Coordinator).where(Coordinator.email == address)):
         raise DomainError(_("A coordinator with the address %(address)s already exists.", address=address), "email")
+    # The unusable hash is random so that each account's link fingerprint (service.password_reset) differs.
+    password_hash = generate_password_hash(password) if password is not None \
+        else UNUSABLE_PREFIX + secrets.token_hex(16)
     coordinator = Coordinator(email=address, name=normalize.text(name) or address, is_admin=is_admin,
-                              password_hash=generate_password_hash(password), language=language)
+                              password_hash=password_hash, language=language)
     db.session.add(coordinator)
     return coordinator
+
+
+def has_password(coordinator: Coordinator) -> bool:
+    """Whether the account has a password set (an invited one has none until its link is used)."""
+    return not coordinator.password_hash.startswith(UNUSABLE_PREFIX)
 
 
 def find_coordinator(email: str) -> Coordinator | None:
@@ -56,12 +72,13 @@ def authenticate(email: str, password: str) -> Coordinator | None:
 
 
 def accounts() -> list[tuple[Coordinator, list[str]]]:
-    """Every coordinator account, by address, with the names of the communities it coordinates."""
+    """Every coordinator account, by address, with the names of the communities it has a role in (the role
+    after the name when it is not "coordinator")."""
     names: dict[int, list[str]] = {}
-    for coordinator_id, name in db.session.execute(
-            select(CommunityCoordinator.coordinator_id, Community.name)
+    for coordinator_id, name, role in db.session.execute(
+            select(CommunityCoordinator.coordinator_id, Community.name, CommunityCoordinator.role)
             .join(Community, Community.id == CommunityCoordinator.community_id).order_by(Community.name)):
-        names.setdefault(coordinator_id, []).append(name)
+        names.setdefault(coordinator_id, []).append(name if role == "coordinator" else f"{name} ({role})")
     return [(coordinator, names.get(coordinator.id, []))
             for coordinator in db.session.scalars(select(Coordinator).order_by(Coordinator.email))]
 

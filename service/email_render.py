@@ -18,7 +18,7 @@ from werkzeug.utils import import_string
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from service.addresses import make_address
-from service import members
+from service import members, senders
 from service.config import PROJECT_ROOT
 from service.links import token_url
 from service.markdown_text import plain_text_html
@@ -76,7 +76,7 @@ class RenderedEmail:
     text: str
     html: str
     headers: dict[str, str | tuple[str, str]]  # an address header's value as (display name, address)
-    sender: str
+    sender: str | tuple[str, str]  # MAIL_DEFAULT_SENDER, or (display name, its address)
     recipient: tuple[str, str]  # (display name, address) of the To header
     envelope_from: str
     calendar: tuple[str, str] | None = None  # (ics text, METHOD)
@@ -116,8 +116,12 @@ def subject_of(row: OutboundEmail, member: Member, community: Community | None) 
     context = template_context(row, member, community, member_links(member))
     if kind.extras:
         context.update(import_string(kind.extras)(row, member, community))
-    template = _environment(member.language).get_template(f"{kind.templates}.subject.txt")
-    return " ".join(template.render(context).split())
+    return subject_line(kind, member.language, context)
+
+
+def subject_line(kind: EmailKind, language: str, context: dict) -> str:
+    """The kind's subject template rendered in `language`, on one line."""
+    return " ".join(_environment(language).get_template(f"{kind.templates}.subject.txt").render(context).split())
 
 
 def render_for_coordinator(row: OutboundEmail) -> RenderedEmail:
@@ -143,7 +147,7 @@ def template_context(row: OutboundEmail, member, community: Community | None, li
 def render_parts(kind: EmailKind, language: str, context: dict) -> tuple[str, str, str]:
     """The kind's subject, text part and HTML part (CSS inlined), rendered in `language`."""
     env = _environment(language)
-    subject = " ".join(env.get_template(f"{kind.templates}.subject.txt").render(context).split())
+    subject = subject_line(kind, language, context)
     text = tidy_text(env.get_template(f"{kind.templates}.txt").render(context))
     # The subject is the HTML part's <title>: what a screen reader announces when the message opens on its own.
     html = inline_css(env.get_template(f"{kind.templates}.html").render({**context, "email_subject": subject}))
@@ -162,15 +166,18 @@ def assemble(kind: EmailKind, row: OutboundEmail, member: Member, community: Com
         answered = safe_message_id((row.context or {}).get("in_reply_to"))
         if answered:
             headers["In-Reply-To"] = headers["References"] = answered
+    # After a step back, the leaders' names on From and Reply-To (service.senders); the addresses stay ours.
+    name = senders.display_name(community, member.language)
     if community is not None:
         headers["List-Id"] = (community.name, f"community-{community.id}.{current_app.config['INBOUND_DOMAIN']}")
         # A reply reaches the community as the member; to a test copy, it comes back to the coordinator.
-        headers["Reply-To"] = row.recipient if kind.staff_copy else make_address("reply", member.id, community.id)
+        reply_to = make_address("reply", member.id, community.id)
+        headers["Reply-To"] = row.recipient if kind.staff_copy else ((name, reply_to) if name else reply_to)
     if kind.bulk:
         headers["List-Unsubscribe"] = f"<{links['unsubscribe_url']}>, <mailto:{links['unsubscribe_mailto']}?subject=unsubscribe>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return RenderedEmail(subject=subject, text=text, html=html, headers=headers,
-                         sender=current_app.config["MAIL_DEFAULT_SENDER"],
+                         sender=senders.sender(current_app.config["MAIL_DEFAULT_SENDER"], name),
                          recipient=("" if kind.staff_copy else member.name, row.recipient),
                          envelope_from=make_address("bounce", row.id), calendar=calendar)
 
@@ -196,7 +203,8 @@ def check_headers(values) -> None:
 def to_bytes(email: RenderedEmail, message_id: str) -> bytes:
     """The whole message as CRLF bytes for smtplib; refuses CR or LF in any header value."""
     check_headers([email.subject, email.sender, email.recipient, *email.headers.values()])
-    headers = {"Subject": email.subject, "From": _sender(email.sender), "To": email.recipient,
+    sender = email.sender if isinstance(email.sender, tuple) else _sender(email.sender)
+    headers = {"Subject": email.subject, "From": sender, "To": email.recipient,
                "Date": _date_header(int(time.time())), "Message-ID": message_id, **email.headers}
     return message_bytes(headers, email.text, email.html, email.calendar)
 

@@ -20,6 +20,7 @@ from service.errors import DomainError
 from service.extensions import db
 from service.markdown_text import render, stored_html
 from service.models import Coordinator, Lesson, LessonModule
+from service.roles import is_staff
 
 LESSONS_DIR = PROJECT_ROOT / "lessons"
 BUILT_IN_LESSON_DIR = LESSONS_DIR / "establishing-a-cop"
@@ -265,14 +266,22 @@ def module_in(lesson: Lesson, module_id: int) -> LessonModule | None:
                                                         LessonModule.lesson_id == lesson.id))
 
 
+def may_write(coordinator: Coordinator) -> bool:
+    """Whether the account may write lessons: TTA staff (roles.is_staff). Every community's digests may use a
+    lesson, so a community's leaders only read the library."""
+    return is_staff(coordinator)
+
+
 def may_edit(coordinator: Coordinator, lesson: Lesson) -> bool:
-    """Any coordinator may change lessons written on the dashboard; built-in ones only an admin."""
-    return bool(coordinator.is_admin or not lesson.built_in)
+    """Those who may write lessons may change the ones written on the dashboard; built-in ones only an admin."""
+    return bool(coordinator.is_admin or (not lesson.built_in and may_write(coordinator)))
 
 
-def _require_edit(actor: Coordinator, lesson: Lesson) -> None:
-    if not may_edit(actor, lesson):
+def _require_edit(actor: Coordinator, lesson: Lesson | None) -> None:
+    if lesson is not None and lesson.built_in and not actor.is_admin:
         raise DomainError(_("Only an administrator can change a built-in lesson."))
+    if not may_write(actor):
+        raise DomainError(_("Only TTA coordinators write lessons: a lesson may reach every community's digests."))
 
 
 # --- The dashboard: changing ---------------------------------------------------------------------------------
@@ -290,6 +299,7 @@ def _slug_for(title: str) -> str:
 
 def create_lesson(actor: Coordinator, **fields) -> Lesson:
     """A new lesson with no modules yet, written on the dashboard; the caller commits."""
+    _require_edit(actor, None)
     values = _check_lesson(fields)
     lesson = Lesson(slug=_slug_for(values["title_en"]), built_in=False, **values)
     db.session.add(lesson)

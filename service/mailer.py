@@ -8,6 +8,7 @@ tick queues nothing new. Suppressed recipients get a row with status
 """
 import json
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -19,13 +20,14 @@ from service.clock import now
 from service.config import PROJECT_ROOT
 from service.extensions import db
 from service.models import Community, Member, OutboundEmail, Suppression
-from service.queue import enqueue_after_commit
+from service.queue import enqueue_after_commit, gathered
 from service.sql import dialect_insert, on_postgresql, one_of
 
 TEMPLATE_DIR = PROJECT_ROOT / "email_templates"
 MIN_DELIVERY_JOBS = 4
 MIN_JOB_SIZE = 100
 INSERT_CHUNK = 5000  # rows per INSERT on PostgreSQL
+DELIVERY_JOB = "jobs.delivery.deliver"
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,8 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("facilitator_assigned", bulk=True, extras="service.facilitation.email_extras"),
     EmailKind("form_request", bulk=True, extras=FORM_EXTRAS),
     EmailKind("form_reminder", bulk=True, extras=FORM_EXTRAS),
-    EmailKind("charter_proposal", bulk=True, extras="service.charters.email_extras"),
+    *(EmailKind(name, bulk=True, extras="service.charters.email_extras")
+      for name in ("charter_proposal", "charter_reminder", "charter_ratified")),
     EmailKind("digest", bulk=True, extras=DIGEST_EXTRAS),
     EmailKind("digest_organization", bulk=True, extras=DIGEST_EXTRAS),
     EmailKind("digest_test", extras=DIGEST_EXTRAS, template="digest", staff_copy=True),
@@ -76,6 +79,12 @@ KINDS = {kind.name: kind for kind in (
       for name in ("reply_rsvp", "reply_charter", "reply_practice", "reply_comment", "reply_unclear")),
     EmailKind("reply_facilitation", reply=True, extras="service.facilitation.reply_extras"),
     EmailKind("password_reset", extras="service.password_reset.email_extras", to_coordinator=True),
+    EmailKind("health_summary", extras="service.health_summaries.email_extras", to_coordinator=True),
+    # A role in a community (service.roles): with a link to choose a password, or, for an account that has one,
+    # to log in; and to its leaders, that the TTA coordinator handed it to them.
+    EmailKind("coordinator_invitation", extras="service.roles.invitation_extras", to_coordinator=True),
+    EmailKind("role_granted", extras="service.roles.invitation_extras", to_coordinator=True),
+    EmailKind("community_handed_over", extras="service.roles.invitation_extras", to_coordinator=True),
 )}
 
 
@@ -98,35 +107,51 @@ def staff_copy(kind: str, member: Member, to_address: str, key: str, context: di
     """Queue a copy of what `member` would receive, addressed to a coordinator (a test send)."""
     if not kind_named(kind).staff_copy:
         raise ValueError(f"{kind!r} is not a staff copy kind")
-    new = _insert_new([{"kind": kind, "member_id": member.id, "recipient": to_address, "context": context,
-                        "community_id": community.id if community else None, "idempotency_key": key,
-                        "status": "pending", "last_error": None, "attempts": 0}])
-    for row_id, _status in new:
-        enqueue_after_commit("jobs.delivery.deliver", [row_id])
-    return len(new)
+    return _queue_one({"kind": kind, "member_id": member.id, "recipient": to_address, "context": context,
+                       "idempotency_key": key}, community)
 
 
-def queue_coordinator_email(kind: str, coordinator, key: str, context: dict) -> int:
-    """Queue an email about a coordinator's own account to their address (never suppressed: they asked)."""
+def queue_coordinator_email(kind: str, coordinator, key: str, context: dict,
+                            community: Community | None = None) -> int:
+    """Queue an email to a coordinator's own address (never suppressed: it is their work), about their account
+    or, with `community`, about a community they run (it then shows on that community's outbox)."""
     if not kind_named(kind).to_coordinator:
         raise ValueError(f"{kind!r} is not an email to a coordinator")
-    new = _insert_new([{"kind": kind, "member_id": None, "recipient": coordinator.email, "context": context,
-                        "community_id": None, "idempotency_key": key, "status": "pending", "last_error": None,
-                        "attempts": 0}])
-    for row_id, _status in new:
-        enqueue_after_commit("jobs.delivery.deliver", [row_id])
+    return _queue_one({"kind": kind, "member_id": None, "recipient": coordinator.email, "context": context,
+                       "idempotency_key": key}, community)
+
+
+def _queue_one(row: dict, community: Community | None) -> int:
+    """Insert one row to a staff address (pending, or suppressed when its community is archived); 1 if new."""
+    archived = community is not None and community.archived_at is not None
+    new = _insert_new([{**row, "community_id": community.id if community else None, "attempts": 0,
+                        "status": "suppressed" if archived else "pending", "last_error": ARCHIVED if archived else None}])
+    for row_id, status in new:
+        if status == "pending":
+            enqueue_after_commit(DELIVERY_JOB, [row_id])
     return len(new)
 
 
-def row_suppression(row: OutboundEmail, member: Member, suppressed: dict[str, str]) -> str | None:
-    """Why this row must not be sent: its member's state, or for a staff copy its own address."""
+# Why nothing of an archived community's mail goes out (the outbox row says it).
+ARCHIVED = "community archived"
+
+
+def row_suppression(row: OutboundEmail, member: Member, suppressed: dict[str, str],
+                    community: Community | None = None) -> str | None:
+    """Why this row must not be sent: its community archived, its member's state, or for a staff copy its own
+    address. Checked again at delivery, for what was queued before the community was archived."""
+    if community is not None and community.archived_at is not None:
+        return ARCHIVED
     if KINDS[row.kind].staff_copy:
         return suppressed.get(row.recipient)
     return suppression_reason(member, suppressed)
 
 
-def suppression_reason(member: Member, suppressed: dict[str, str]) -> str | None:
-    """Why this member must not be mailed now, or None. `suppressed` maps address to reason."""
+def suppression_reason(member: Member, suppressed: dict[str, str], community: Community | None = None) -> str | None:
+    """Why this member must not be mailed now (by this community, if given), or None. `suppressed` maps address
+    to reason."""
+    if community is not None and community.archived_at is not None:
+        return ARCHIVED
     if member.status != "active":
         return member.status
     if member.paused:
@@ -161,7 +186,7 @@ def queue_bulk(kind: str, members: Iterable[Member], key_for: Callable[[Member],
     suppressed = suppressed_addresses(m.email for m in members)
     rows = []
     for member in members:
-        reason = suppression_reason(member, suppressed)
+        reason = suppression_reason(member, suppressed, community)
         rows.append({
             "kind": kind, "member_id": member.id, "recipient": member.email,
             "community_id": community.id if community else None,
@@ -172,7 +197,7 @@ def queue_bulk(kind: str, members: Iterable[Member], key_for: Callable[[Member],
     new = _insert_new(rows)
     pending = [row_id for row_id, status in new if status == "pending"]
     for batch in delivery_batches(pending):
-        enqueue_after_commit("jobs.delivery.deliver", batch)
+        enqueue_after_commit(DELIVERY_JOB, batch)
     return len(new)
 
 
@@ -242,7 +267,7 @@ def retry_failed(email_ids: Iterable[int]) -> int:
         row.status, row.next_attempt_at, row.attempts = "pending", None, 0
     ids = [row.id for row in rows]
     for batch in delivery_batches(ids):
-        enqueue_after_commit("jobs.delivery.deliver", batch)
+        enqueue_after_commit(DELIVERY_JOB, batch)
     return len(ids)
 
 
@@ -257,6 +282,21 @@ def delivery_batches(ids: list[int]) -> list[list[int]]:
     largest = current_app.config["MAIL_BATCH_SIZE"]
     size = min(largest, max(MIN_JOB_SIZE, -(-len(ids) // MIN_DELIVERY_JOBS)))
     return [ids[start:start + size] for start in range(0, len(ids), size)]
+
+
+@contextmanager
+def deliveries_gathered():
+    """Within the block, what each commit queues waits for the block's end, and goes out in the fewest delivery
+    jobs (delivery_batches) rather than a job per commit.
+
+    For a job that commits once per item, such as inbound processing
+    confirming each reply in its own transaction: a delivery job per
+    confirmation cost a work-horse and an SMTP connection per email
+    (bench/inbound.py). A process that dies inside the block leaves the
+    rows pending for the sweeper, each still sent once.
+    """
+    with gathered(DELIVERY_JOB, delivery_batches):
+        yield
 
 
 def is_pending_due(now) -> object:

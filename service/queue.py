@@ -1,4 +1,7 @@
 """The Redis connection and RQ queue, and enqueueing that waits for the database commit."""
+from collections.abc import Callable
+from contextlib import contextmanager
+
 from flask import current_app, g, has_app_context
 from redis import Redis
 from redis.exceptions import RedisError
@@ -10,6 +13,7 @@ from service import request_id
 from service.extensions import db
 
 _PENDING = "cop_jobs_after_commit"
+_GATHERED = "cop_jobs_gathered"
 
 
 def redis_connection() -> Redis:
@@ -56,9 +60,39 @@ def cancel_after_commit(job_id: str) -> None:
     db.session().info.setdefault(_PENDING, []).append((None, (), job_id, None))
 
 
+@contextmanager
+def gathered(func_path: str, split: Callable[[list], list[list]]):
+    """Within the block, the ids of every `func_path(ids)` job that commits would enqueue are gathered instead;
+    at its end (even by an exception) they are enqueued as the jobs `split(ids)` cuts them into.
+
+    Only ids whose transaction committed are gathered. A process that dies
+    inside the block enqueues none of them: the work they stand for must be
+    in the database for a sweeper to find (the outbox's pending rows are).
+    """
+    session = db.session()
+    ids: list = []
+    session.info.setdefault(_GATHERED, {})[func_path] = ids
+    try:
+        yield ids
+    finally:
+        session.info.get(_GATHERED, {}).pop(func_path, None)
+        if ids:
+            _enqueue_committed([(func_path, (batch,), None, None) for batch in split(ids)])
+
+
 @event.listens_for(Session, "after_commit")
 def _enqueue_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
+    if not pending:
+        return
+    gathering = session.info.get(_GATHERED, {})
+    gathers = [job for job in pending if job[0] in gathering and job[2] is None and job[3] is None]
+    for func_path, args, _job_id, _at in gathers:
+        gathering[func_path].extend(args[0])
+    _enqueue_committed([job for job in pending if job not in gathers])
+
+
+def _enqueue_committed(pending: list) -> None:
     if not pending:
         return
     try:

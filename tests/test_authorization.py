@@ -5,6 +5,7 @@ without anyone remembering to add it here.
 """
 import io
 import itertools
+import zipfile
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -13,7 +14,9 @@ from werkzeug.routing.converters import AnyConverter
 
 from service import intake, meetings, member_import, practices
 from service.extensions import db
-from service.models import Community, Coordinator, InboundMessage, Member, Membership, OutboundEmail
+from service.coordinators import create_coordinator
+from service.models import (Community, CommunityCoordinator, Coordinator, InboundMessage, Member, Membership,
+                            OutboundEmail)
 from tests.conftest import PASSWORD, csrf_from, login
 
 # What a POST carries if a view forgot its permission check: enough to change something.
@@ -28,8 +31,10 @@ def is_member_link(rule) -> bool:
     return "token" in rule.arguments
 
 
-# The login page, the health checks, and providers' inbound-mail webhook (its shared secret authenticates).
-PUBLIC_ENDPOINTS = ("static", "auth.login", "health.healthz", "health.readyz", "inbound_webhook.receive_mail")
+# The login page and its "Forgot your password?", the health checks, and providers' inbound-mail webhook (its
+# shared secret authenticates).
+PUBLIC_ENDPOINTS = ("static", "auth.login", "password_reset.forgot", "health.healthz", "health.readyz",
+                    "inbound_webhook.receive_mail")
 
 
 def dashboard_rules(app):
@@ -98,7 +103,7 @@ def snapshot() -> dict:
 
 def community_objects(app, community_id: int, coordinator_email: str) -> dict:
     """Real objects of a community for every id a route may take: a membership, an import, an email, a meeting,
-    a practice, a received message."""
+    a practice, a received message, the coordinator's role."""
     with app.app_context():
         community = db.session.get(Community, community_id)
         coordinator = db.session.scalar(select(Coordinator).where(Coordinator.email == coordinator_email))
@@ -129,7 +134,9 @@ def community_objects(app, community_id: int, coordinator_email: str) -> dict:
                                  subject="Re: Monthly call", text="See you there, maybe.", reason="no clear answer")
         db.session.add(inbound)
         db.session.commit()
-        objects = {"community_id": community_id, "membership_id": membership_id,
+        grant_id = db.session.scalar(select(CommunityCoordinator.id).where(
+            CommunityCoordinator.community_id == community_id, CommunityCoordinator.coordinator_id == coordinator.id))
+        objects = {"community_id": community_id, "membership_id": membership_id, "community_coordinator_id": grant_id,
                    "inbound_message_id": inbound.id,
                    "form_request_id": form_request.id, "request_id": form_request.id, "key": "purpose",
                    "import_id": record.id, "email_id": email.id, "meeting_id": meeting.id,
@@ -151,8 +158,31 @@ def test_every_community_route_exists_in_the_matrix(app):
             "imports.upload", "imports.show", "imports.confirm"} <= endpoints
 
 
-def test_alice_gets_404_on_every_route_of_bobs_community_and_changes_nothing(app, alice_client, personas,
-                                                                            lakeside):
+@pytest.fixture
+def role_holders(app, personas):
+    """lea leads Riverside (alice's), olga observes Lakeside (bob's), leo leads Lakeside; each logs in."""
+    with app.app_context():
+        for email, community, role in (("lea@example.org", "riverside", "leader"),
+                                       ("olga@example.org", "lakeside", "observer"),
+                                       ("leo@example.org", "lakeside", "leader")):
+            account = create_coordinator(email, email.split("@")[0].title(), PASSWORD)
+            db.session.flush()
+            db.session.add(CommunityCoordinator(community_id=personas[community], coordinator_id=account.id,
+                                                role=role))
+        db.session.commit()
+        db.session.remove()
+
+
+def logged_in(app, email: str):
+    client = app.test_client()
+    assert login(client, email, PASSWORD).status_code == 302
+    return client
+
+
+@pytest.mark.parametrize("outsider", ["alice@example.org", "lea@example.org"])
+def test_a_coordinator_or_leader_of_another_community_gets_404_on_every_route_of_bobs_and_changes_nothing(
+        app, personas, lakeside, role_holders, outsider):
+    alice_client = logged_in(app, outsider)
     token = csrf_from(alice_client.get("/").get_data(as_text=True))
     with app.app_context():
         before = snapshot()
@@ -182,15 +212,44 @@ def test_alice_gets_404_on_every_route_of_bobs_community_and_changes_nothing(app
         assert snapshot() == before
 
 
-def test_the_same_urls_work_for_bob_so_the_404s_mean_something(app, client, personas, lakeside):
-    assert login(client, "bob@example.org", PASSWORD).status_code == 302
+@pytest.mark.parametrize("insider", ["bob@example.org", "leo@example.org", "olga@example.org"])
+def test_the_same_urls_work_for_bob_his_leader_and_his_observer_so_the_404s_mean_something(
+        app, personas, lakeside, role_holders, insider):
+    client = logged_in(app, insider)
     with app.app_context():
         urls = [url for rule in community_rules(app) if "GET" in methods_of(rule)
                 for url in fill(app, rule, lakeside)]
     assert len(urls) >= 6
     for url in urls:
         response = client.get(url)
-        assert response.status_code == 200, f"GET {url} answered {response.status_code} for bob"
+        if insider == "olga@example.org" and url.endswith("/export.zip"):
+            assert response.status_code == 404  # the whole community in one file is for those who run it
+            continue
+        assert response.status_code == 200, f"GET {url} answered {response.status_code} for {insider}"
+
+
+def test_an_observer_changes_nothing_through_any_route_of_the_community(app, personas, lakeside, role_holders):
+    """Every POST under Lakeside, and the outbox's retry of its email, is refused to olga with the read-only
+    page, before any view runs; a leader's same POST reaches the view."""
+    olga = logged_in(app, "olga@example.org")
+    token = csrf_from(olga.get("/").get_data(as_text=True))
+    with app.app_context():
+        before = snapshot()
+        urls = [url for rule in community_rules(app) if "POST" in methods_of(rule) for url in fill(app, rule, lakeside)]
+        db.session.remove()
+    urls += [f"/outbox/{lakeside['email_id']}/retry"]
+    assert len(urls) >= 20
+    for url in urls:
+        response = olga.post(url, data={"csrf_token": token, **HOSTILE_FORM,
+                                        "file": (io.BytesIO(HOSTILE_CSV), "x.csv")}, content_type="multipart/form-data")
+        assert response.status_code == 403, f"POST {url} answered {response.status_code}"
+        assert "You observe Lakeside COP" in response.get_data(as_text=True)
+    with app.app_context():
+        assert snapshot() == before
+    leo = logged_in(app, "leo@example.org")
+    edit = f"/communities/{personas['lakeside']}/edit"
+    assert leo.post(edit, data={"csrf_token": csrf_from(leo.get(edit).get_data(as_text=True)), **HOSTILE_FORM,
+                                "time_zone": "America/Chicago", "stage": "forming"}).status_code == 302
 
 
 def test_carol_the_admin_sees_every_community(app, client, personas, lakeside):
@@ -270,6 +329,14 @@ def test_bobs_objects_under_alices_community_are_not_found(app, alice_client, pe
         assert snapshot() == before
 
 
+def _text_of(response) -> str:
+    """A page's text; for a download of several files (the community's export zip), all of theirs."""
+    if response.mimetype != "application/zip":
+        return response.get_data(as_text=True)
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    return "\n".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist())
+
+
 def test_bob_reaches_a_person_alice_also_has_only_as_lakeside_knows_them(app, client, personas):
     """Rosa is Alice's "Rosalind Quintero" of Quintero Cooperative and Bob's "R. A.": every route of Riverside
     that names her answers Bob 404, his own pages show only what he typed, and no form of his changes her or
@@ -300,7 +367,7 @@ def test_bob_reaches_a_person_alice_also_has_only_as_lakeside_knows_them(app, cl
             assert response.status_code in (404, 405), url
             assert "Rosalind Quintero" not in response.get_data(as_text=True)
     for url in own_urls:
-        html = client.get(url).get_data(as_text=True)
+        html = _text_of(client.get(url))
         assert "Rosalind Quintero" not in html and "Quintero Cooperative" not in html, url
     edit_url = f"/communities/{personas['lakeside']}/members/{bobs}/edit"
     client.post(edit_url, data={"csrf_token": token, **HOSTILE_FORM, "next_module": "0"})

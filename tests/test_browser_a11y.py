@@ -49,6 +49,8 @@ PUBLIC_PAGES = {
     "auth.login": lambda objects: "/login",
     "intake_public.join": lambda objects: objects["join_url"],
     "password_reset.reset": lambda objects: objects["reset_url"],
+    "password_reset.forgot": lambda objects: "/forgot-password",
+    "password_reset.accept_invitation": lambda objects: objects["invitation_url"],
     "practice_links.share": lambda objects: objects["share_url"],
 }
 # A route whose id is not one of the community's rows gets its own (rows outside any community).
@@ -108,6 +110,7 @@ def _seed(app, personas) -> dict:
             lesson_id=lesson.id, module_id=module_id, unaddressed_id=None,
             join_url=_path(intake.public_link(riverside)),
             reset_url=_path(password_reset.reset_url(alice)),
+            invitation_url=_path(password_reset.INVITATION.url(alice)),
             share_url=_path(practices.share_url(riverside, ana)))
         db.session.commit()
         objects["unaddressed_id"] = unaddressed.id

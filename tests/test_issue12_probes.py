@@ -231,7 +231,8 @@ def _get_urls(app, world) -> list[str]:
     ids = {"community_id": world["r"], "meeting_id": world["meeting"], "membership_id": world["membership"],
            "practice_id": world["practice"], "lesson_id": world["lesson"], "module_id": world["module"],
            "charter_id": world["charter"], "response_id": world["response"], "email_id": 1, "import_id": 1,
-           "request_id": 1, "form_request_id": 1, "intake_entry_id": 1, "inbound_message_id": world["inbound"]}
+           "request_id": 1, "form_request_id": 1, "intake_entry_id": 1, "inbound_message_id": world["inbound"],
+           "community_coordinator_id": 1}
     urls = []
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static":
@@ -270,13 +271,14 @@ def test_a_nul_a_far_date_or_a_huge_id_in_any_posted_field_of_any_form_is_never_
     ids = {"community_id": world["r"], "meeting_id": world["meeting"], "membership_id": world["membership"],
            "practice_id": world["practice"], "lesson_id": world["lesson"], "module_id": world["module"],
            "charter_id": world["charter"], "response_id": world["response"], "email_id": 1, "import_id": 1,
-           "request_id": 1, "form_request_id": 1, "intake_entry_id": 1, "inbound_message_id": world["inbound"]}
+           "request_id": 1, "form_request_id": 1, "intake_entry_id": 1, "inbound_message_id": world["inbound"],
+           "community_coordinator_id": 1}
     tokens = {"rsvp.answer": world["rsvp"], "rsvp.feedback": world["rsvp"], "charter_links.show": world["vote"],
               "form_links.answer": world["form"], "intake_public.join": world["join"],
               "practice_links.share": world["share"]}
     fields = """agenda all_yes attended availability body body_en body_es comment contact_ok deadline_date deadline_time
         description digest_cadence digest_enabled digest_frequency digest_hour digest_weekday duration_minutes email
-        facilitator_id feedback_delay_hours goal_en goal_es hopes invite_all kind language lesson_id location
+        facilitator_id feedback_delay_hours goal_en goal_es hopes invite_all keep_read_only kind language lesson_id location
         meeting_id member_ids membership_id name next_module nonce note organization password paused
         practice_prompt_en reason reflection_en reminder_offsets role save save_draft send_to_all send_welcome stage
         start_date start_time subject submit summary_en time_zone title title_en topics video_url website

@@ -7,14 +7,15 @@ the reason, for a coordinator to see and process again.
 import time
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from service import bounces, clock, preferences
+from service import bounces, clock, mailer, preferences
 from service.addresses import read_address
 from service.extensions import db
 from service.inbound import itip
 from service.inbound.automatic import automatic_reason
 from service.inbound.message import Incoming, read_message
+from service.inbound.store import drop_jobs
 from service.models import Community, InboundMessage, Meeting, Member, Membership
 from service.normalize import email_address as normal_email
 from service.errors import DomainError
@@ -28,23 +29,35 @@ def process(inbound_id: int) -> str:
         return "already processed" if row else "no such message"
     row.attempts += 1
     db.session.commit()
+    return _process_counted(inbound_id)
+
+
+def _process_counted(inbound_id: int) -> str:
+    """Process a message whose attempt is counted and committed (a horse that dies now leaves the count for
+    the sweeper); what it made of the message is committed with the message's own changes, or not at all."""
     try:
         row = db.session.get(InboundMessage, inbound_id, with_for_update=True)
         if row.status != "received":  # processed by another job meanwhile
             db.session.rollback()
             return "already processed"
         _route(row, read_message(row.raw))
+        result = _result(row)  # read before the commit expires the row (reloading it would fetch the raw again)
         db.session.commit()
     except Exception as error:
         db.session.rollback()
         current_app.logger.exception("inbound message %s could not be processed", inbound_id)
         row = db.session.get(InboundMessage, inbound_id)
         finish(row, "failed", reason=f"processing failed ({type(error).__name__}); the message is kept")
+        result = _result(row)
         db.session.commit()
+    return result
+
+
+def _result(row: InboundMessage) -> str:
     return f"{row.status}" + (f": {row.outcome}" if row.outcome else "")
 
 
-WAITING_BATCH, WAITING_SECONDS = 50, 20
+WAITING_BATCH, WAITING_SECONDS, CLAIM_SIZE = 50, 20, 10
 
 
 def process_with_waiting(inbound_id: int) -> str:
@@ -53,22 +66,43 @@ def process_with_waiting(inbound_id: int) -> str:
     A job per message pays for a work-horse and a database connection each
     time, more than the processing itself when replies arrive in a burst
     (bench/inbound.py). So a job goes on with messages that have not been
-    started (claimed with SKIP LOCKED: two workers never take the same one),
-    and their own jobs find them processed and return at once. A message
-    whose processing was started before (a killed horse) is left to its own
-    job and the sweeper's attempt count.
+    started, CLAIM_SIZE at a time: one commit counts an attempt for each
+    (claimed with SKIP LOCKED: two workers never take the same one), then
+    each is processed and committed on its own. Their own jobs, now with
+    nothing to do, are taken off the queue (store.drop_jobs); one already
+    started finds its message processed and returns. A horse that dies
+    leaves the claimed messages it had not finished `received`, for their
+    own jobs. A message whose processing was started before (a killed
+    horse) is left to its own job and the sweeper's attempt count.
+
+    The confirmations the batch queues go out in one delivery job at its end,
+    not one each (mailer.deliveries_gathered).
     """
-    result = process(inbound_id)
-    deadline = time.monotonic() + WAITING_SECONDS
-    for _ in range(WAITING_BATCH):
-        waiting = db.session.scalar(select(InboundMessage.id).where(
-            InboundMessage.status == "received", InboundMessage.attempts == 0)
-            .order_by(InboundMessage.id).limit(1).with_for_update(skip_locked=True))
-        db.session.rollback()
-        if waiting is None or time.monotonic() > deadline:
-            break
-        process(waiting)
+    with mailer.deliveries_gathered():
+        result = process(inbound_id)
+        deadline = time.monotonic() + WAITING_SECONDS
+        taken = 0
+        while taken < WAITING_BATCH and time.monotonic() < deadline:
+            claimed = _claim_waiting(min(CLAIM_SIZE, WAITING_BATCH - taken))
+            if not claimed:
+                break
+            for row_id in claimed:
+                _process_counted(row_id)
+            drop_jobs(claimed)
+            taken += len(claimed)
     return result
+
+
+def _claim_waiting(limit: int) -> list[int]:
+    """Count an attempt, in one commit, for up to `limit` messages whose processing nobody has started."""
+    waiting = (select(InboundMessage.id).where(InboundMessage.status == "received", InboundMessage.attempts == 0)
+               .order_by(InboundMessage.id).limit(limit).with_for_update(skip_locked=True))
+    claimed = db.session.scalars(
+        update(InboundMessage).where(InboundMessage.id.in_(waiting.scalar_subquery()))
+        .values(attempts=InboundMessage.attempts + 1).returning(InboundMessage.id),
+        execution_options={"synchronize_session": False}).all()
+    db.session.commit()
+    return sorted(claimed)
 
 
 def finish(row: InboundMessage, status: str, outcome: str | None = None, reason: str = "", **detail) -> None:

@@ -11,6 +11,8 @@ from datetime import timedelta
 from email.parser import BytesHeaderParser
 
 from flask import current_app
+from redis.exceptions import RedisError
+from rq.job import Job
 from sqlalchemy import select
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -19,7 +21,7 @@ from service.addresses import read_address
 from service.extensions import db
 from service.inbound.message import BOUNDED, MAX_HEADER_BLOCK, address_of, addresses, message_ids
 from service.models import InboundMessage
-from service.queue import enqueue_after_commit, get_queue
+from service.queue import enqueue_after_commit, get_queue, redis_connection
 from service.sql import dialect_insert
 
 PROCESS_JOB = "jobs.inbound.process"
@@ -46,8 +48,8 @@ def receive(raw: bytes, envelope_to: str, via: str, envelope_from: str = "") -> 
         or f"<{hashlib.sha256(raw).hexdigest()}@no-message-id>"
     recipient = our_recipient(envelope_to, headers)
     purpose = read_address(recipient)[0] if recipient else "unknown"  # our_recipient read it: it is ours
-    inserted = db.session.execute(
-        dialect_insert(InboundMessage).on_conflict_do_nothing(index_elements=["message_id"])
+    inserted = db.session.execute(  # on the table: the ORM's bulk-insert path cost more than the INSERT
+        dialect_insert(InboundMessage.__table__).on_conflict_do_nothing(index_elements=["message_id"])
         .returning(InboundMessage.id),
         [{"via": via, "envelope_to": normalize.text(recipient or envelope_to)[:254],
           "envelope_from": normalize.text(envelope_from)[:254], "message_id": message_id[:255], "raw": raw,
@@ -57,9 +59,32 @@ def receive(raw: bytes, envelope_to: str, via: str, envelope_from: str = "") -> 
     if inserted is None:
         db.session.rollback()
         return db.session.scalar(select(InboundMessage).where(InboundMessage.message_id == message_id[:255])), False
-    enqueue_after_commit(PROCESS_JOB, inserted)
+    enqueue_after_commit(PROCESS_JOB, inserted, job_id=process_job_id(inserted))
     db.session.commit()  # with Redis down the job waits: the sweeper enqueues what is still `received`
     return _stored(inserted), True
+
+
+def process_job_id(inbound_id: int) -> str:
+    """The id of the job `receive` enqueues to process a message, so another job can take it off the queue."""
+    return f"inbound-{inbound_id}"
+
+
+def drop_jobs(inbound_ids: list[int]) -> None:
+    """Take off the queue the jobs `receive` enqueued for these messages, processed by another job meanwhile:
+    each would cost a work-horse only to find its message processed. A job a worker already took is left to
+    run (and return at once); with Redis unreachable they all are."""
+    queue, connection = get_queue(), redis_connection()
+    job_ids = [process_job_id(inbound_id) for inbound_id in inbound_ids]
+    try:
+        with connection.pipeline(transaction=False) as pipeline:
+            for job_id in job_ids:
+                queue.remove(job_id, pipeline=pipeline)
+            removed = pipeline.execute()
+        taken_off = [Job.key_for(job_id) for job_id, count in zip(job_ids, removed) if count]
+        if taken_off:
+            connection.delete(*taken_off)
+    except RedisError as error:
+        current_app.logger.warning("could not take processed messages' jobs off the queue: %s", error)
 
 
 def _stored(row_id: int) -> InboundMessage:
@@ -72,9 +97,11 @@ def _stored(row_id: int) -> InboundMessage:
 
 
 def our_recipient(envelope_to: str, headers) -> str:
-    """The first of the envelope recipient and the recipient headers that is a signed address of ours."""
-    candidates = [envelope_to] + [address for name in RECIPIENT_HEADERS
-                                  for _name, address in addresses(_value(headers, name)) if address]
+    """The first of the envelope recipient and the recipient headers that is a signed address of ours (the
+    headers are parsed only when the envelope recipient is not: an MTA's pipe always names it)."""
+    if envelope_to and read_address(envelope_to):
+        return envelope_to
+    candidates = (address for name in RECIPIENT_HEADERS for _name, address in addresses(_value(headers, name)))
     return next((address for address in candidates if address and read_address(address)), "")
 
 

@@ -1,7 +1,7 @@
 """Audit trail: who did what to which object, and when."""
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.extensions import db
@@ -10,6 +10,8 @@ from service.models.base import created_at_column
 
 class AuditEvent(db.Model):
     __tablename__ = "audit_event"
+    # When members bounced or unsubscribed, month by month (service/community_health.py).
+    __table_args__ = (Index("ix_audit_event_action_created", "action", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = created_at_column()

@@ -5,10 +5,11 @@ from flask_login import current_user, login_required
 
 from forms.community import CommunityForm
 from forms.member import ConfirmForm
-from service import communities, facilitation, lifecycle, outbox, practices
+from service import communities, community_archive, facilitation, lifecycle, member_list, outbox, practices, roles
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound import inbox
+from service.views import community_health as health_view
 from service.views.helpers import community_or_404, show_domain_error
 
 bp = Blueprint("communities", __name__)
@@ -18,8 +19,7 @@ bp = Blueprint("communities", __name__)
 @login_required
 def index():
     items = list(db.session.scalars(communities.visible_communities_query(current_user)))
-    counts = communities.member_counts([c.id for c in items])
-    return render_template("communities/index.html", communities=items, counts=counts)
+    return render_template("communities/index.html", overview=health_view.overview(items))
 
 
 @bp.route("/communities/new", methods=["GET", "POST"])
@@ -43,13 +43,16 @@ def create():
 def show(community_id: int):
     community = community_or_404(community_id)
     return render_template("communities/show.html", community=community,
-                           memberships=communities.memberships(community),
+                           members_summary=member_list.summary(community),
                            organizations=communities.organizations(community),
                            not_receiving=outbox.members_not_receiving(community),
                            pending_practices=practices.pending_count(community),
                            replies_waiting=inbox.needing_a_person(community),
+                           people=roles.section(current_user, community),
                            lifecycle=lifecycle.checklist(community),
                            facilitation=facilitation.overview(community),
+                           health=health_view.section(community),
+                           export_panel=community_archive.panel(current_user, community),
                            confirm_form=ConfirmForm())
 
 

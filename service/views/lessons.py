@@ -60,7 +60,8 @@ def _previews(module: LessonModule | None) -> list[dict]:
 @bp.route("/")
 @login_required
 def index():
-    return render_template("lessons/index.html", lessons=lessons.all_lessons())
+    return render_template("lessons/index.html", lessons=lessons.all_lessons(),
+                           may_write=lessons.may_write(current_user))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -1,0 +1,421 @@
+"""Health over time: how a community's members take part, month by month in the community's time zone.
+
+Every figure is a GROUP BY over its source table, the month found by a CASE
+over the month boundaries (computed here in the community's zone, so a
+meeting at 23:30 on the last evening of a month counts in that month
+whatever UTC says): a few queries for all the months together, whatever
+their number. "Active" members are those who answered an invitation or a
+form, replied by email, attended a meeting or shared a practice in the 60
+days before each month's end (before now, for the current month).
+Members who bounced or unsubscribed are read from the audit trail, which
+records when each member's address was suppressed.
+
+Settled months are kept in health_month: a community's pages count the
+current month and the one before afresh (answers, attendance and feedback
+still come in) and read older months as kept, so a 24-month page counts two
+months and reads 22 rows. The cron process keeps the two recent months too,
+counted again when over a quarter of an hour old: `overview` gives the
+dashboard's list those kept figures of many communities at once, with what
+needs a person counted live in one statement.
+"""
+from dataclasses import dataclass
+from functools import lru_cache
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, any_, case, func, literal, select, text, union_all
+
+from service import clock
+from service.extensions import db
+from service.inbound.inbox import NEEDS_A_PERSON
+from service.models import (AuditEvent, Community, FormAnswer, FormRequest, FormResponse, HealthMonth, InboundMessage,
+                            Invitation, Meeting, Member, Membership, OutboundEmail, Practice)
+from service.sql import dialect_insert, on_postgresql, one_of
+
+ACTIVE_DAYS = 60
+MONTHS_ON_HEALTH_PAGE = 24
+MONTHS_ON_COMMUNITY_PAGE = 12
+# A community's pages count the current month and the one before afresh (answers, attendance and feedback still
+# come in); older months are kept as counted then. The overview reads the kept recent months, which the cron
+# process counts again whenever they are older than KEPT_FRESH.
+LIVE_MONTHS = 2
+KEPT_FRESH = timedelta(minutes=15)
+SUPPRESSIONS = {"member.bounced": "bounced", "member.unsubscribe": "unsubscribed"}
+# Every figure a month has, in the order pages and the monthly summary show them: (attribute, label, kind).
+FIGURES = (
+    ("members", _l("Members"), "count"),
+    ("active", _l("Active members (last 60 days)"), "count"),
+    ("rsvp_rate", _l("RSVP rate"), "percent"),
+    ("attendance_rate", _l("Attendance rate"), "percent"),
+    ("usefulness", _l("Feedback: how useful (1–5)"), "mean"),
+    ("recommend", _l("Feedback: would recommend (0–10)"), "mean"),
+    ("practices", _l("Practices shared"), "count"),
+    ("replies", _l("Replies received"), "count"),
+    ("bounced", _l("Members whose address started bouncing"), "count"),
+    ("unsubscribed", _l("Members who unsubscribed"), "count"),
+)
+
+
+@dataclass
+class MonthHealth:
+    """One month's figures. Rates and means are None when nothing was there to count."""
+    month: date                   # the first day of the month, in the community's zone
+    members: int = 0              # active members at the month's end (by when they joined; now, this month)
+    invited: int = 0              # invitations to the month's meetings (cancelled meetings left out)
+    answered: int = 0             # ... answered yes, maybe or no
+    counted: int = 0              # invitations to the month's meetings whose attendance was taken
+    attended: int = 0             # ... marked present
+    feedback: int = 0             # feedback forms submitted about the month's meetings
+    usefulness: float | None = None   # their mean "how useful" rating (1-5)
+    recommend: float | None = None    # their mean "would recommend" rating (0-10)
+    practices: int = 0            # practices members shared (whatever the review decided)
+    replies: int = 0              # mail members sent the community (automatic mail and bounces left out)
+    active: int = 0               # members active in the 60 days before the month's end
+    bounced: int = 0              # members whose address started bouncing this month
+    unsubscribed: int = 0         # members who unsubscribed this month
+
+    @property
+    def rsvp_rate(self) -> float | None:
+        return self.answered / self.invited if self.invited else None
+
+    @property
+    def attendance_rate(self) -> float | None:
+        return self.attended / self.counted if self.counted else None
+
+
+FIELDS = tuple(name for name in MonthHealth.__dataclass_fields__)
+FIELD_COLUMNS = tuple(getattr(HealthMonth, name) for name in FIELDS)
+GLANCED = ("members", "active", "invited", "answered")  # what the dashboard's overview shows of a month
+
+
+def month_starts(time_zone: str, count: int, moment: datetime) -> list[datetime]:
+    """The local first instants of the last `count` months up to `moment`'s month, and of the month after
+    (count + 1 aware datetimes in the zone)."""
+    zone = ZoneInfo(time_zone)
+    local = moment.astimezone(zone)
+    first = local.year * 12 + local.month - 1 - (count - 1)
+    return [datetime(number // 12, number % 12 + 1, 1, tzinfo=zone) for number in range(first, first + count + 1)]
+
+
+def _bucket(column, bounds: list[datetime], before: int = 0):
+    """SQL: the index of the first bound the value is earlier than (counting from `before`), else len(bounds)."""
+    return case(*[(column < bound, before + index) for index, bound in enumerate(bounds)],
+                else_=before + len(bounds))
+
+
+def counted(community: Community, count: int, moment: datetime | None = None) -> list[MonthHealth]:
+    """The last `count` months' figures up to the current one, oldest first, counted now from the source tables."""
+    moment = moment or clock.now()
+    if on_postgresql():
+        # Each of these statements reads a few thousand rows; PostgreSQL would plan some of them with parallel
+        # workers, whose start-up took 20 ms of the 26 a statement took (measured by bench/community_health.py).
+        db.session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+    starts = [start.astimezone(timezone.utc) for start in month_starts(community.time_zone, count, moment)]
+    result = [MonthHealth(month=start.astimezone(ZoneInfo(community.time_zone)).date()) for start in starts[:-1]]
+    first, after = starts[0], starts[-1]
+    for index, invited, answered, taken, attended in _invitations(community, starts):
+        result[index].invited, result[index].answered = invited, answered
+        result[index].counted, result[index].attended = taken, attended
+    for index, responses, usefulness, recommend in _feedback(community, starts):
+        result[index].feedback = responses
+        result[index].usefulness = float(usefulness) if usefulness is not None else None
+        result[index].recommend = float(recommend) if recommend is not None else None
+    in_month = _bucket(Practice.created_at, starts[1:])
+    for index, number in db.session.execute(
+            select(in_month, func.count()).where(Practice.community_id == community.id,
+                                                 Practice.created_at >= first, Practice.created_at < after)
+            .group_by(in_month)):
+        result[index].practices = number
+    in_month = _bucket(InboundMessage.received_at, starts[1:])
+    for index, number in db.session.execute(
+            select(in_month, func.count()).where(_replies(), InboundMessage.community_id == community.id,
+                                                 InboundMessage.received_at >= first,
+                                                 InboundMessage.received_at < after)
+            .group_by(in_month)):
+        result[index].replies = number
+    for index, action, number in _suppressions(community, starts):
+        setattr(result[index], SUPPRESSIONS[action], number)
+    ends = [min(end, moment) for end in starts[1:]]  # "as of the month's end": now, for the current month
+    for index, number in _active(community, ends):
+        result[index].active = number
+    joined = _bucket(Membership.created_at, starts[1:])
+    members = dict(db.session.execute(
+        select(joined, func.count()).where(Membership.community_id == community.id, Membership.status == "active",
+                                           Membership.created_at < after)
+        .group_by(joined)).all())
+    for index, month in enumerate(result):
+        month.members = members.get(index, 0) + (result[index - 1].members if index else 0)
+    return result
+
+
+def months(community: Community, count: int = MONTHS_ON_HEALTH_PAGE,
+           moment: datetime | None = None) -> list[MonthHealth]:
+    """The last `count` months' figures, oldest first: the LIVE_MONTHS most recent counted now (a community's
+    own pages show an answer given a minute ago), older months as kept in health_month; an older month never
+    kept is counted now, with every month after it, and kept."""
+    moment = moment or clock.now()
+    wanted = [start.date() for start in month_starts(community.time_zone, count, moment)[:-1]]
+    settled = wanted[:-LIVE_MONTHS]
+    kept = {row.month: row for row in db.session.execute(select(HealthMonth.computed_at, *FIELD_COLUMNS).where(
+        HealthMonth.community_id == community.id, HealthMonth.month.in_(settled)))}
+    never_kept = [month for month in settled if month not in kept]
+    first = never_kept[0] if never_kept else wanted[-LIVE_MONTHS]
+    live = counted(community, len(wanted) - wanted.index(first), moment)
+    keep(community, [m for m in live if m.month in never_kept], moment)
+    return [_from_row(kept[month]) for month in wanted[:len(wanted) - len(live)]] + live
+
+
+def _from_row(row) -> MonthHealth:
+    return MonthHealth(*row[1:])
+
+
+def keep(community: Community, found: list[MonthHealth], moment: datetime) -> None:
+    """Store these months' figures (replacing what was kept), in a short transaction of their own: a page that
+    only reads still keeps what it counted, and two requests keeping the same month at once both succeed."""
+    if not found:
+        return
+    rows = [{"community_id": community.id, "computed_at": moment, **{name: getattr(m, name) for name in FIELDS}}
+            for m in found]
+    statement = dialect_insert(HealthMonth)
+    statement = statement.on_conflict_do_update(
+        index_elements=["community_id", "month"],
+        set_={name: getattr(statement.excluded, name) for name in ("computed_at", *FIELDS) if name != "month"})
+    with db.engine.begin() as connection:
+        connection.execute(statement, rows)
+
+
+def refresh_kept(moment: datetime | None = None) -> int:
+    """Count again the recent months of every community whose kept figures are older than KEPT_FRESH (the cron
+    process's tick), so the dashboard's overview reads them; returns how many communities were counted."""
+    moment = moment or clock.now()
+    communities = db.session.scalars(select(Community).where(Community.archived_at.is_(None))).all()
+    fresh = _fresh_months(communities, moment)
+    stale = [community for community in communities if community.id not in fresh]
+    for community in stale:
+        keep(community, counted(community, LIVE_MONTHS, moment), moment)
+    return len(stale)
+
+
+def _fresh_months(communities: list[Community], moment: datetime) -> dict[int, dict[date, MonthHealth]]:
+    """Kept current and previous months of these communities, for those whose current month was counted within
+    KEPT_FRESH: {community id: {month: figures}}, with only the figures the overview shows."""
+    zones = {zone: [start.date() for start in month_starts(zone, LIVE_MONTHS, moment)[:-1]]
+             for zone in {community.time_zone for community in communities}}
+    recent = {community.id: zones[community.time_zone] for community in communities}
+    found: dict[int, dict[date, MonthHealth]] = {}
+    if not recent:
+        return found
+    dates = sorted({month for months_of in zones.values() for month in months_of})
+    oldest_fresh = moment - KEPT_FRESH
+    rows = db.session.execute(select(HealthMonth.community_id, HealthMonth.computed_at, HealthMonth.month,
+                                     *(getattr(HealthMonth, name) for name in GLANCED)).where(
+        one_of(HealthMonth.community_id, list(recent)), HealthMonth.month.in_(dates)))
+    for community_id, computed_at, month, *values in rows:
+        figures = MonthHealth(month, **dict(zip(GLANCED, values)))
+        if figures.month in recent[community_id] and (figures.month != recent[community_id][-1]
+                                                      or clock.aware(computed_at) >= oldest_fresh):
+            found.setdefault(community_id, {})[figures.month] = figures
+    return {community_id: kept for community_id, kept in found.items() if len(kept) == LIVE_MONTHS}
+
+
+def _invitations(community: Community, starts: list[datetime]):
+    """(month, invited, answered, invited where attendance was taken, attended) per month with meetings."""
+    in_month = _bucket(Meeting.starts_at, starts[1:])
+    taken = Meeting.attendance_taken_at.is_not(None)
+    return db.session.execute(
+        select(in_month, func.count(), func.count(Invitation.answer), func.count(case((taken, 1))),
+               func.count(case((and_(taken, Invitation.attended.is_(True)), 1))))
+        .join(Meeting, Invitation.meeting_id == Meeting.id)
+        .where(Meeting.community_id == community.id, Meeting.status != "cancelled",
+               Meeting.starts_at >= starts[0], Meeting.starts_at < starts[-1])
+        .group_by(in_month)).all()
+
+
+def _feedback(community: Community, starts: list[datetime]):
+    """(month, submitted feedback responses, mean usefulness, mean recommend) by the month of the meeting."""
+    in_month = _bucket(Meeting.starts_at, starts[1:])
+    return db.session.execute(
+        select(in_month, func.count(func.distinct(FormResponse.id)),
+               func.avg(case((FormAnswer.question == "usefulness", FormAnswer.value_int))),
+               func.avg(case((FormAnswer.question == "recommend", FormAnswer.value_int))))
+        .select_from(FormRequest)
+        .join(Meeting, FormRequest.meeting_id == Meeting.id)
+        .join(FormResponse, and_(FormResponse.request_id == FormRequest.id, FormResponse.status == "submitted"))
+        .join(FormAnswer, and_(FormAnswer.response_id == FormResponse.id,
+                               FormAnswer.question.in_(("usefulness", "recommend"))))
+        .where(FormRequest.community_id == community.id, FormRequest.kind == "feedback",
+               Meeting.starts_at >= starts[0], Meeting.starts_at < starts[-1])
+        .group_by(in_month)).all()
+
+
+def _replies():
+    """SQL condition: received mail a person sent (not automatic mail, not a delivery report)."""
+    return and_(InboundMessage.status != "ignored", InboundMessage.purpose != "bounce")
+
+
+def _suppressions(community: Community, starts: list[datetime]):
+    """(month, audit action, members) for the community's members who bounced or unsubscribed in each month."""
+    in_month = _bucket(AuditEvent.created_at, starts[1:])
+    members_here = select(Membership.member_id).where(Membership.community_id == community.id)
+    return db.session.execute(
+        select(in_month, AuditEvent.action, func.count(func.distinct(AuditEvent.object_id)))
+        .where(AuditEvent.action.in_(tuple(SUPPRESSIONS)), AuditEvent.object_type == "member",
+               AuditEvent.object_id.in_(members_here),
+               AuditEvent.created_at >= starts[0], AuditEvent.created_at < starts[-1])
+        .group_by(in_month, AuditEvent.action)).all()
+
+
+def _activity(community: Community, since: datetime, until: datetime):
+    """A subquery of (member_id, at): every time a member of the community took part, in [since, until).
+
+    An RSVP can only be given or changed before its meeting starts, so an
+    answer given since `since` is to a meeting starting since then: that
+    bound lets the meeting's index find the few meetings to look at.
+    """
+    def within(column):
+        return and_(column >= since, column < until)
+    return union_all(
+        select(Invitation.member_id, Invitation.answered_at.label("at"))
+        .join(Meeting, Invitation.meeting_id == Meeting.id)
+        .where(Meeting.community_id == community.id, Meeting.starts_at >= since, within(Invitation.answered_at)),
+        select(Invitation.member_id, Meeting.starts_at)
+        .join(Meeting, Invitation.meeting_id == Meeting.id)
+        .where(Meeting.community_id == community.id, Invitation.attended.is_(True), within(Meeting.starts_at)),
+        select(FormResponse.member_id, FormResponse.submitted_at)
+        .join(FormRequest, FormResponse.request_id == FormRequest.id)
+        .where(FormRequest.community_id == community.id, FormResponse.status == "submitted",
+               within(FormResponse.submitted_at)),
+        select(InboundMessage.member_id, InboundMessage.received_at)
+        .where(InboundMessage.community_id == community.id, InboundMessage.member_id.is_not(None), _replies(),
+               within(InboundMessage.received_at)),
+        select(Practice.member_id, Practice.created_at)
+        .where(Practice.community_id == community.id, Practice.member_id.is_not(None), within(Practice.created_at)),
+    ).subquery()
+
+
+def _active(community: Community, ends: list[datetime]):
+    """(month, members active in the ACTIVE_DAYS before the month's end) for each month.
+
+    A moment of activity counts for every month whose window [end - 60 days,
+    end) holds it: from the first month ending after it to the last one whose
+    window opens at or before it. A month is at least 28 days, so that is at
+    most three months, added by joining the offsets 0, 1 and 2.
+    """
+    window = timedelta(days=ACTIVE_DAYS)
+    events = _activity(community, ends[0] - window, ends[-1])
+    opens = [end - window for end in ends]
+    spans = (select(events.c.member_id, _bucket(events.c.at, ends).label("first"),
+                    (_bucket(events.c.at, opens) - 1).label("last"))
+             .distinct().subquery())
+    offsets = union_all(*(select(literal(number).label("k")) for number in range(3))).subquery()
+    month = (spans.c.first + offsets.c.k).label("month")
+    return db.session.execute(
+        select(month, func.count(func.distinct(spans.c.member_id)))
+        .select_from(spans).join(offsets, spans.c.first + offsets.c.k <= spans.c.last)
+        .group_by(month)).all()
+
+
+# --- the dashboard's overview ------------------------------------------------------------------------
+
+@dataclass
+class Glance:
+    """One community's line on the dashboard: its size, a few health figures and what needs a person."""
+    community: Community
+    members: int = 0                  # active members now
+    active: int = 0                   # members active in the last 60 days (as last counted)
+    rsvp_rate: float | None = None    # of last month's meetings
+    failed_emails: int = 0
+    replies_waiting: int = 0
+    bouncing: int = 0                 # active members whose address bounces
+
+    @property
+    def needs_attention(self) -> bool:
+        return bool(self.failed_emails or self.replies_waiting or self.bouncing)
+
+
+def overview(communities: list[Community], moment: datetime | None = None) -> list[Glance]:
+    """Each community's glance, in the order given: one grouped query per figure, whatever their number.
+
+    Active members and the RSVP rate are the kept recent months (refreshed
+    by the cron process); a community whose figures are missing or stale is
+    counted now. Members and what needs a person are counted live, in one
+    statement.
+    """
+    moment = moment or clock.now()
+    ids = [community.id for community in communities]
+    glances = {community.id: Glance(community) for community in communities}
+    if not ids:
+        return []
+    fresh = _fresh_months(communities, moment)
+    for community in communities:
+        recent = fresh.get(community.id)
+        previous, current = (sorted(recent.values(), key=lambda row: row.month) if recent else
+                             counted(community, LIVE_MONTHS, moment))
+        if not recent:
+            keep(community, [previous, current], moment)
+        glances[community.id].active = current.active
+        glances[community.id].rsvp_rate = previous.answered / previous.invited if previous.invited else None
+
+    def count_per_community(name: str, query):
+        return query.add_columns(literal(name).label("figure")).group_by(query.selected_columns[0])
+
+    # Members and what needs a person: grouped counts in one statement (one round trip).
+    bounced = select(Member.id).where(Member.status == "bounced")
+    # On PostgreSQL the few bounced members' ids become an array first, so their memberships are found by
+    # member_id's index (joined, the planner read every membership: 40 ms for 50,000).
+    bouncing = (Membership.member_id == any_(func.array(bounced.scalar_subquery())) if on_postgresql()
+                else Membership.member_id.in_(bounced))
+    for community_id, number, name in db.session.execute(union_all(
+            count_per_community("members", select(Membership.community_id, func.count()).where(
+                one_of(Membership.community_id, ids), Membership.status == "active")),
+            count_per_community("failed_emails", select(OutboundEmail.community_id, func.count()).where(
+                OutboundEmail.status == "failed", one_of(OutboundEmail.community_id, ids))),
+            count_per_community("replies_waiting", select(InboundMessage.community_id, func.count()).where(
+                InboundMessage.status.in_(NEEDS_A_PERSON), one_of(InboundMessage.community_id, ids))),
+            count_per_community("bouncing", select(Membership.community_id, func.count()).where(
+                bouncing, one_of(Membership.community_id, ids), Membership.status == "active")))):
+        setattr(glances[community_id], name, number)
+    return [glances[community_id] for community_id in ids]
+
+
+# --- figures in words ----------------------------------------------------------------------------------
+
+def formatted(value, kind: str, locale: str) -> str:
+    """A figure as people read it in `locale`: a count, a percentage or a mean; a dash for nothing to count.
+
+    Written with the locale's symbols directly: Babel's general formatting
+    took most of a 24-month page's rendering (a few hundred figures).
+    """
+    if value is None:
+        return "–"
+    decimal, percent = _symbols(locale)
+    if kind == "percent":
+        return percent.replace("7", str(round(value * 100)), 1)
+    if kind == "mean":
+        return f"{value:.1f}".replace(".", decimal)
+    return format_decimal(value, locale=locale) if value >= 10_000 else str(value)
+
+
+@lru_cache(maxsize=None)
+def _symbols(locale: str) -> tuple[str, str]:
+    """(decimal symbol, how 7 % is written) in the locale."""
+    return get_decimal_symbol(locale), format_percent(0.07, locale=locale)
+
+
+def change(now_value, before, kind: str, locale: str) -> str | None:
+    """How a figure moved since the month before, signed ("+3", "−5 %" as points, "+0.4"); None if either month
+    had nothing to count."""
+    if now_value is None or before is None:
+        return None
+    difference = now_value - before
+    if kind == "percent":
+        difference = round(difference * 100)
+        text = format_decimal(abs(difference), locale=locale)
+    elif kind == "mean":
+        difference = round(difference, 1)
+        text = format_decimal(abs(difference), format="0.0", locale=locale)
+    else:
+        text = format_decimal(abs(difference), locale=locale)
+    return ("+" if difference > 0 else "−" if difference < 0 else "±") + text
