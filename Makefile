@@ -2,7 +2,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install translations clean
+.PHONY: run test bench install translations clean axe
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -11,6 +11,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP) translations
+
+# axe-core for tests/test_browser_a11y.py, from the npm registry into .cache/axe (not committed).
+axe:
+	test -f .cache/axe/node_modules/axe-core/axe.min.js || npm install --silent --no-save --no-audit --no-fund --prefix .cache/axe axe-core@4
 
 translations: $(STAMP)
 	$(VENV)/bin/pybabel compile -d translations

@@ -18,3 +18,6 @@ class PreferencesForm(Form):
     # One box per community the person is active in (filled in by the view).
     facilitate = SelectMultipleField(_l("I am willing to facilitate meetings, in turn with others, in:"), coerce=int,
                                      widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
+    # The same communities again: ticking one stops its mail and keeps the others'.
+    leave = SelectMultipleField(_l("Stop the emails of only these communities:"), coerce=int,
+                                widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())

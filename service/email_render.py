@@ -149,7 +149,8 @@ def render_parts(kind: EmailKind, language: str, context: dict) -> tuple[str, st
     env = _environment(language)
     subject = subject_line(kind, language, context)
     text = tidy_text(env.get_template(f"{kind.templates}.txt").render(context))
-    html = inline_css(env.get_template(f"{kind.templates}.html").render(context))
+    # The subject is the HTML part's <title>: what a screen reader announces when the message opens on its own.
+    html = inline_css(env.get_template(f"{kind.templates}.html").render({**context, "email_subject": subject}))
     return subject, text, html
 
 

@@ -5,7 +5,7 @@ from sqlalchemy import delete, select
 from service import audit, members
 from service.errors import DomainError
 from service.extensions import db
-from service.models import Member, Suppression
+from service.models import Member, Membership, Suppression
 from service.models.members import DIGEST_FREQUENCIES
 
 
@@ -18,6 +18,17 @@ def unsubscribe(member: Member, via: str) -> bool:
         db.session.add(Suppression(address=member.email, reason="unsubscribed"))
     audit.record(None, "member.unsubscribe", "member", member.id, via=via)
     return True
+
+
+def leave_communities(member: Member, membership_ids: list[int]) -> list[Membership]:
+    """Stop one community's mail, or a few, and keep the rest: the member's own memberships among
+    `membership_ids` become inactive (history kept, as when a coordinator deactivates one); returns them."""
+    left = list(db.session.scalars(select(Membership).where(
+        Membership.member_id == member.id, Membership.status == "active", Membership.id.in_(membership_ids))))
+    for membership in left:
+        membership.status = "inactive"
+        audit.record(None, "member.leave", "member", member.id, membership.community_id, by="the member")
+    return left
 
 
 def resubscribe(member: Member) -> bool:

@@ -4,11 +4,14 @@ Every piece of text is escaped (markupsafe) before it goes into the markup.
 Only presentation attributes are used (fill=, font-size=...), never style=,
 so the page's CSP (style-src 'self') has nothing to block; no scripts, no
 external resources. Each chart has a <title>, a <desc> and an aria-label,
-and writes its numbers as text on the bars and points themselves.
+and writes its numbers as text on the bars and points themselves; a bar
+chart is followed by the same numbers as a table that only screen readers
+show (the line charts' pages already print theirs as a visible table).
 """
 from collections.abc import Callable, Sequence
 from itertools import count
 
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 
 INK = "#1d2733"
@@ -34,9 +37,19 @@ def _open(width: int, height: int, title: str, desc: str, css: str) -> tuple[str
     return chart_id, parts
 
 
+def data_table(rows: Sequence[tuple[str, str]], caption: str, headers: tuple[str, str]) -> str:
+    """The chart's numbers as a two-column table for screen readers (class visually-hidden)."""
+    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
+    body = "".join(f'<tr><th scope="row">{escape(label)}</th><td>{escape(value)}</td></tr>' for label, value in rows)
+    return (f'<table class="chart-data visually-hidden"><caption>{escape(caption)}</caption>'
+            f'<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+
+
 def bar_chart(bars: Sequence[tuple[object, int]], *, title: str, value_label: Callable = _number,
-              count_label: Callable = _number, bar_title: Callable | None = None) -> Markup:
-    """Vertical bars, one per (value, count), the count written above each bar and the value below it."""
+              count_label: Callable = _number, bar_title: Callable | None = None,
+              headers: tuple[str, str] = (_l("Answer"), _l("How many"))) -> Markup:
+    """Vertical bars, one per (value, count), the count written above each bar and the value below it;
+    then the same numbers as a table (data_table)."""
     slot = 44 if len(bars) <= 6 else 36
     left, right, top, plot, bottom = 16, 16, 26, 140, 30
     width, height = left + slot * max(len(bars), 1) + right, top + plot + bottom
@@ -59,6 +72,7 @@ def bar_chart(bars: Sequence[tuple[object, int]], *, title: str, value_label: Ca
         parts.append(f'<text class="value" x="{x + slot / 2}" y="{baseline + 18}" text-anchor="middle">'
                      f'{escape(value_label(value))}</text></g>')
     parts.append("</svg>")
+    parts.append(data_table([(value_label(v), count_label(c)) for v, c in bars], title, headers))
     return Markup("".join(parts))
 
 

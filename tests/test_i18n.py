@@ -139,7 +139,7 @@ def test_member_preferences_page_is_in_the_members_language(app, client, persona
     html = ana.get_data(as_text=True)
     assert ana.status_code == 200
     assert '<html lang="es">' in html
-    assert "Preferencias de correo" in html and "Guardar mis opciones" in html and "Darme de baja de todo" in html
+    assert "Preferencias de correo" in html and "Guardar mis opciones" in html and "Darme de baja de todas las comunidades" in html
     assert "Email preferences" not in html
     ben = client.get(_preferences_url(app, "ben@example.org"), headers={"Accept-Language": "es"})
     english = ben.get_data(as_text=True)

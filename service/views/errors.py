@@ -1,5 +1,5 @@
 """Friendly error pages; users never see a stack trace."""
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_wtf.csrf import CSRFError
 
 from service.extensions import db
@@ -7,8 +7,14 @@ from service.extensions import db
 bp = Blueprint("errors", __name__)
 
 
+# Pages members reach from an email or the public interest form: they never log in, so their errors
+# say what to do with the email's link instead of pointing at the coordinators' dashboard.
+MEMBER_PATHS = ("/m/", "/join/")
+
+
 def _page(status: int, reason=None):
-    return render_template("errors/error.html", status=status, reason=reason), status
+    template = "member/error.html" if request.path.startswith(MEMBER_PATHS) else "errors/error.html"
+    return render_template(template, status=status, reason=reason), status
 
 
 @bp.app_errorhandler(CSRFError)

@@ -33,6 +33,7 @@ def unsubscribe(token: str):
         db.session.commit()
         return render_template("member/unsubscribed.html", member=member, token=token), 200
     return render_template("member/unsubscribe.html", member=member, token=token,
+                           communities=[m.community.name for m in facilitation.memberships_of(member)],
                            preferences_token=make_token("preferences", member.id))
 
 
@@ -56,12 +57,13 @@ def preferences_page(token: str):
     form = PreferencesForm(data={"name": member.name, "digest_frequency": member.digest_frequency,
                                  "language": member.language, "paused": member.paused,
                                  "facilitate": [m.id for m in memberships if m.willing_to_facilitate]})
-    form.facilitate.choices = choices((m.id, m.community.name) for m in memberships)
+    form.facilitate.choices = form.leave.choices = choices((m.id, m.community.name) for m in memberships)
     saved = False
     if form.validate_on_submit():
         try:
             preferences.update_preferences(member, name=form.name.data, digest_frequency=form.digest_frequency.data,
                                            language=form.language.data, paused=form.paused.data)
+            left = preferences.leave_communities(member, form.leave.data)
             facilitation.set_willing_as_member(member, form.facilitate.data)
         except DomainError as error:
             show_domain_error(form, error)
@@ -69,7 +71,11 @@ def preferences_page(token: str):
             db.session.commit()
             speak(member.language)
             saved = True
-    return render_template("member/preferences.html", form=form, member=member, saved=saved,
+            if left:  # the page lists only the communities still writing
+                form.leave.data = []
+                memberships = facilitation.memberships_of(member)
+                form.facilitate.choices = form.leave.choices = choices((m.id, m.community.name) for m in memberships)
+    return render_template("member/preferences.html", form=form, member=member, saved=saved, memberships=memberships,
                            unsubscribe_token=make_token("unsubscribe", member.id)), 400 if form.errors else 200
 
 
