@@ -85,7 +85,7 @@ def test_a_crash_shows_the_friendly_500_page_without_a_traceback(app, alice_clie
 
     monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
     monkeypatch.setattr(app, "testing", False)
-    monkeypatch.setattr(communities, "memberships", explode)
+    monkeypatch.setattr(communities, "organizations", explode)
     response = alice_client.get(f"/communities/{personas['riverside']}")
     assert response.status_code == 500
     html = response.get_data(as_text=True)

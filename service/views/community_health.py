@@ -51,9 +51,9 @@ def overview(communities: list[Community]) -> Markup:
     """The dashboard's table of these communities at a glance, rendered again only when something in it changed
     (rendering 50 rows cost more than counting what is in them)."""
     glances = community_health.overview(communities)
-    key = ("overview", str(get_locale()), tuple(
-        (g.community.id, g.community.name, g.community.stage, g.members, g.active, g.rsvp_rate, g.failed_emails,
-         g.replies_waiting, g.bouncing) for g in glances))
+    key = ("overview", str(get_locale()), tuple(  # every value _overview.html reads
+        (g.community.id, g.community.name, g.community.stage, g.community.archived_at, g.members, g.active,
+         g.rsvp_rate, g.failed_emails, g.replies_waiting, g.bouncing) for g in glances))
     return _drawn(key, lambda: Markup(render_template("community_health/_overview.html", overview=glances)))
 
 
