@@ -22,8 +22,12 @@ messages: $(STAMP)
 run: install
 	FLASK_APP=wsgi.py $(PY) -m service.embedded
 
+# Two pytest-xdist workers when the machine has two cores or more, each with a database and Redis db of its
+# own (tests/services.py); `make test ARGS=-n0` runs in one process, ARGS=... passes anything else to pytest.
+TEST_WORKERS := $(shell [ "$$(nproc 2>/dev/null || echo 1)" -ge 2 ] && echo 2 || echo 0)
+
 test: install
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	$(PY) -m pytest -q -n $(TEST_WORKERS) $(ARGS)
 
 bench: install
 	$(PY) bench/run.py $(ARGS)

@@ -1,10 +1,13 @@
 """Periodic (enqueued every minute by jobs.cron): counts again the recent health figures the dashboard's overview
-reads, where they are older than a quarter of an hour, and queues the monthly health summaries that are due."""
+reads, where they are older than a quarter of an hour, and queues the monthly health summaries and the "needs you"
+summaries that are due."""
 from jobs.context import job_context
 
 
 def tick() -> dict:
     from service.community_health import refresh_kept
     from service.health_summaries import queue_due
+    from service.needs_you import queue_due as queue_needs
     with job_context():
-        return {"communities_counted": refresh_kept(), "summaries_queued": queue_due()}
+        return {"communities_counted": refresh_kept(), "summaries_queued": queue_due(),
+                "needs_summaries_queued": queue_needs()}

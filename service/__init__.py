@@ -88,6 +88,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbox.bp)
     from service.views import people  # who runs each community; observers change nothing
     app.register_blueprint(people.bp)
+    from service.views import needs_you  # the account page: how often the "needs you" summary is emailed
+    app.register_blueprint(needs_you.bp)
     from service.views import lifecycle  # confirming the stage a community's checklist suggests
     app.register_blueprint(lifecycle.bp)
     from service.views import engagement  # a member's history in a community; who has gone quiet
@@ -96,6 +98,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(facilitation_links.bp)
     from service.views import community_health  # health over time, per community
     app.register_blueprint(community_health.bp)
+    from service.views import community_export  # the whole community as a zip, import, archive and restore
+    app.register_blueprint(community_export.bp)
 
 
 def register_security(app: Flask) -> None:
@@ -110,6 +114,6 @@ def register_template_helpers(app: Flask) -> None:
 
 
 def register_commands(app: Flask) -> None:
-    from service.cli import demo_cli, lessons_cli, mail_cli, members_cli, status, users_cli
-    for group in (users_cli, demo_cli, mail_cli, lessons_cli, members_cli, status):
+    from service.cli import communities_cli, demo_cli, lessons_cli, mail_cli, members_cli, status, users_cli
+    for group in (users_cli, demo_cli, mail_cli, lessons_cli, members_cli, communities_cli, status):
         app.cli.add_command(group)

@@ -9,20 +9,26 @@ checklist (service/lifecycle.py) reads to suggest the move to managing, which
 the coordinator confirms, one stage at a time.
 Changing a proposed or ratified text means starting a new version, so every
 version members saw stays readable as it was.
+A proposal has a voting deadline; the community's rules (service/charter_rules.py)
+say how many must answer and approve before it can be ratified, unless the
+coordinator overrides them with a reason. Members are emailed the ratified text.
 """
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-from flask_babel import gettext as _, lazy_gettext as _l
+from babel.dates import format_datetime
+from flask import render_template
+from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
-from service import audit, mailer, normalize
-from service.clock import now
+from service import audit, charter_rules, community_archive, mailer, normalize
+from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
 from service.links import public_url
-from service.markdown_text import render, stored_html
+from service.markdown_text import escape_markdown, render, stored_html
 from service.models import (Charter, CharterVote, Community, Coordinator, FormAnswer, FormRequest, FormResponse,
                             Member, Membership, OutboundEmail)
 from service.questions import CHARTER
@@ -31,10 +37,36 @@ from service.tokens import make_token
 MAX_BODY = 50_000
 DECISIONS = ("approve", "change")
 MAX_COMMENT = 2_000
+MAX_REASON = 2_000
 # The headings a new charter starts with, one per charter question.
 SECTION_TITLES = {"purpose": _l("Purpose"), "goals": _l("Goals"), "membership": _l("Who belongs"),
                   "roles": _l("Roles"), "rhythm": _l("Meeting rhythm"), "decisions": _l("How we decide"),
                   "communication": _l("How we communicate"), "success": _l("What success looks like")}
+
+
+STATUS_LABELS = {"draft": _l("Draft"), "proposed": _l("Proposed to members"), "ratified": _l("Ratified"),
+                 "superseded": _l("Superseded")}
+
+
+def status_label(code: str) -> str:
+    return STATUS_LABELS.get(code, code)
+
+
+def local_time(community: Community, moment) -> str:
+    """A stored UTC moment as the community's local date and time, or a dash."""
+    if moment is None:
+        return "—"
+    return format_datetime(aware(moment).astimezone(ZoneInfo(community.time_zone)), "medium",
+                           locale=str(get_locale()))
+
+
+def markdown(community: Community, charter: Charter) -> str:
+    """One version as Markdown to keep or share elsewhere: its text, status, dates and who approved."""
+    charter_votes = votes(charter)
+    return render_template("charters/export.md", charter=charter, charter_votes=charter_votes,
+                           community_name=escape_markdown(community.name),  # names are plain text, not Markdown
+                           approvers=[escape_markdown(vote.name) for vote in charter_votes["approve"]],
+                           status_label=status_label, local=lambda moment: local_time(community, moment))
 
 
 # --- versions -------------------------------------------------------------------------------------
@@ -180,23 +212,26 @@ def _active_members(community: Community) -> list[Member]:
         Membership.community_id == community.id, Membership.status == "active").order_by(Member.id)))
 
 
-def propose(actor: Coordinator | None, charter: Charter) -> int:
-    """Send a draft to every active member for their approval; returns how many emails were queued."""
+def propose(actor: Coordinator | None, charter: Charter, deadline_at: datetime | None = None) -> int:
+    """Send a draft to every active member for their approval, voting open until `deadline_at` (by default the
+    end of the day DEFAULT_DEADLINE_DAYS from now); returns how many emails were queued."""
     if charter.status != "draft":
         raise DomainError(_("Only a draft can be proposed."))
     if not charter.body.strip():
         raise DomainError(_("Write the charter before proposing it."), "body")
     community = db.session.get(Community, charter.community_id)
+    if deadline_at is None:
+        deadline_at = charter_rules.deadline_from_date(community, charter_rules.default_deadline_day(community))
     recipients = _active_members(community)
     if not recipients:
         raise DomainError(_("The community has no active members to ratify the charter."))
-    charter.status, charter.proposed_at = "proposed", now()
+    charter.status, charter.proposed_at, charter.deadline_at = "proposed", now(), deadline_at
     db.session.flush()
     queued = mailer.queue_bulk("charter_proposal", recipients,
                                key_for=lambda m: f"charter:{charter.id}:{m.id}",
                                context_for=lambda m: {"charter_id": charter.id}, community=community)
     audit.record(actor, "charter.propose", "charter", charter.id, community.id, version=charter.version,
-                 recipients=len(recipients))
+                 recipients=len(recipients), deadline=deadline_at.isoformat())
     return queued
 
 
@@ -216,7 +251,8 @@ def vote(charter: Charter, member: Member, decision: str, comment: str = "") -> 
     """A member approves the proposed charter or asks for a change; a second vote replaces the first."""
     if decision not in DECISIONS:
         raise DomainError(_("Choose to approve the charter or to ask for a change."))
-    if charter.status != "proposed":
+    community_archive.refuse_if_archived(charter.community_id)
+    if charter.status != "proposed" or charter_rules.is_closed(charter):
         raise DomainError(_("This version of the charter is no longer open for answers."))
     if not is_member(charter.community_id, member):
         raise DomainError(_("Only active members of the community can answer."))
@@ -264,18 +300,39 @@ def votes(charter: Charter) -> dict:
     return {**cast, "waiting": [m for m in waiting if m.member_id not in voted]}
 
 
-def ratify(actor: Coordinator | None, charter: Charter) -> Charter:
-    """Make a proposed version the charter in force (the stage waits for the coordinator: service/lifecycle.py)."""
+def ratify(actor: Coordinator | None, charter: Charter, override_reason: str = "") -> Charter:
+    """Make a proposed version the charter in force and email it to the members.
+
+    Below the community's rules it is refused with the figures, unless the coordinator gives a reason
+    to override them, kept on the version and in the audit trail. The stage waits for the coordinator
+    (service/lifecycle.py).
+    """
     if charter.status != "proposed":
         raise DomainError(_("Only a proposed charter can be ratified."))
+    count = charter_rules.tally(charter)
+    reason = normalize.text(override_reason or "", multiline=True)
+    if len(reason) > MAX_REASON:
+        raise DomainError(_("The reason is too long (at most %(num)d characters).", num=MAX_REASON), "reason")
+    if not count.met and not reason:
+        raise DomainError(" ".join([_("The votes do not meet the community's rules yet.")] + count.shortfalls()
+                                   + [_("To ratify anyway, give your reason.")]), "reason")
     community = db.session.get(Community, charter.community_id)
     previous = ratified(community)
     if previous is not None:
         previous.status = "superseded"
     charter.status, charter.ratified_at = "ratified", now()
+    charter.override_reason = None if count.met else reason
     counts = {decision: len(rows) for decision, rows in votes(charter).items()}
     audit.record(actor, "charter.ratify", "charter", charter.id, community.id, version=charter.version,
-                 superseded_version=previous.version if previous else None, votes=counts)
+                 superseded_version=previous.version if previous else None, votes=counts,
+                 **({} if count.met else {"override": {
+                     "reason": reason, "active": count.active, "answered": count.answered,
+                     "approved": count.approved, "answers_needed": count.answers_needed,
+                     "approvals_needed": count.approvals_needed}}))
+    db.session.flush()
+    mailer.queue_bulk("charter_ratified", _active_members(community),
+                      key_for=lambda m: f"charter-ratified:{charter.id}:{m.id}",
+                      context_for=lambda m: {"charter_id": charter.id}, community=community)
     return charter
 
 
@@ -287,10 +344,12 @@ def member_url(charter: Charter, member: Member) -> str:
 
 
 def email_extras(row: OutboundEmail, member: Member, community: Community) -> dict:
-    """What a charter proposal shows at send time: the text, rendered and sanitised, and the member's link."""
+    """What charter emails (proposal, reminder, ratified) show at send time: the text, rendered and sanitised,
+    the member's link and the voting deadline in their language."""
     charter = db.session.get(Charter, row.context["charter_id"])
     return {"charter": charter, "charter_text": charter.body_plain, "charter_html": stored_html(charter.body_html),
-            "charter_url": member_url(charter, member)}
+            "charter_url": member_url(charter, member),
+            "deadline": charter_rules.deadline_text(charter, community, member.language)}
 
 
 def digest_extras(community: Community, member: Member) -> dict:

@@ -1,6 +1,6 @@
 """Command-line tools: `flask users create|password|list|disable|enable|reset-password`, `flask members
-unsuppress`, `flask status`, `flask demo seed`, `flask mail receive|smtp-receiver|poll-imap|sweep` and
-`flask lessons load`.
+unsuppress`, `flask status`, `flask demo seed`, `flask mail receive|smtp-receiver|poll-imap|sweep`,
+`flask lessons load` and `flask communities export|import`.
 
 Each command only translates between the terminal and a function in service/.
 """
@@ -22,6 +22,7 @@ demo_cli = AppGroup("demo", help="Demo data.")
 mail_cli = AppGroup("mail", help="Email delivery.")
 lessons_cli = AppGroup("lessons", help="Lessons kept in the repository.")
 members_cli = AppGroup("members", help="Members' mail.")
+communities_cli = AppGroup("communities", help="Whole communities: export and import.")
 
 
 def _coordinator(email: str):
@@ -263,3 +264,33 @@ def load_lessons(paths):
     db.session.commit()
     for lesson in loaded:
         click.echo(f"Loaded {lesson.slug}: {lesson.title_en} ({len(lesson.modules)} modules).")
+
+
+@communities_cli.command("import")
+@click.argument("zip_file", type=click.File("rb"))
+def import_community(zip_file):
+    """Load a community exported from the community page (or `flask communities export`) into this instance."""
+    from service.community_import import import_community as load
+    try:
+        community = load(None, zip_file)
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(f"{error.message} Nothing was imported.") from None
+    db.session.commit()
+    click.echo(f"Imported {community.name} as community {community.id}.")
+
+
+@communities_cli.command("export")
+@click.argument("community_id", type=int)
+@click.argument("zip_file", type=click.Path(dir_okay=False, writable=True))
+def export_community(community_id, zip_file):
+    """Write the whole community as a zip (what its page's download gives)."""
+    from service.community_export import export_zip
+    from service.models import Community
+    community = db.session.get(Community, community_id)
+    if community is None:
+        raise click.ClickException(f"No community has the id {community_id}.")
+    _name, data = export_zip(None, community)
+    Path(zip_file).write_bytes(data)
+    db.session.commit()
+    click.echo(f"Wrote {community.name} to {zip_file} ({len(data)} bytes).")

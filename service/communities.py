@@ -120,13 +120,6 @@ def update_community(actor: Coordinator, community: Community, **fields) -> Comm
     return community
 
 
-def memberships(community: Community) -> list[Membership]:
-    """Everyone in the community, active first, then by name."""
-    return list(db.session.scalars(
-        select(Membership).where(Membership.community_id == community.id)
-        .order_by(Membership.status, func.lower(Membership.name))))
-
-
 def organizations(community: Community) -> list[tuple[Organization, int]]:
     """Organizations with active members here, with how many members each has."""
     rows = db.session.execute(

@@ -25,13 +25,12 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal, format_percent, get_decimal_symbol
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import ARRAY, and_, any_, bindparam, case, func, literal, select, text, union_all
+from sqlalchemy import and_, any_, case, func, literal, select, text, union_all
 
-from service import clock
+from service import clock, needs_you
 from service.extensions import db
-from service.inbound.inbox import NEEDS_A_PERSON
 from service.models import (AuditEvent, Community, FormAnswer, FormRequest, FormResponse, HealthMonth, InboundMessage,
-                            Invitation, Meeting, Member, Membership, OutboundEmail, Practice)
+                            Invitation, Meeting, Membership, Practice)
 from service.sql import dialect_insert, on_postgresql, one_of
 
 ACTIVE_DAYS = 60
@@ -331,7 +330,7 @@ def _active(community: Community, ends: list[datetime]):
 class Glance:
     """One community's line on the dashboard: its size, a few health figures and what needs a person."""
     community: Community
-    members: int = 0                  # active members (as last counted)
+    members: int = 0                  # active members now
     active: int = 0                   # members active in the last 60 days (as last counted)
     rsvp_rate: float | None = None    # of last month's meetings
     failed_emails: int = 0
@@ -346,8 +345,10 @@ class Glance:
 def overview(communities: list[Community], moment: datetime | None = None) -> list[Glance]:
     """Each community's glance, in the order given: one grouped query per figure, whatever their number.
 
-    The health figures are the kept recent months (refreshed by the cron
-    process); a community whose figures are missing or stale is counted now.
+    Active members and the RSVP rate are the kept recent months (refreshed
+    by the cron process); a community whose figures are missing or stale is
+    counted now. Members and what needs a person are counted live, in one
+    statement.
     """
     moment = moment or clock.now()
     ids = [community.id for community in communities]
@@ -361,39 +362,19 @@ def overview(communities: list[Community], moment: datetime | None = None) -> li
                              counted(community, LIVE_MONTHS, moment))
         if not recent:
             keep(community, [previous, current], moment)
-        glances[community.id].members, glances[community.id].active = current.members, current.active
+        glances[community.id].active = current.active
         glances[community.id].rsvp_rate = previous.answered / previous.invited if previous.invited else None
 
-    for community_id, number, name in db.session.execute(_attention_statement(on_postgresql()), {"ids": ids}):
-        setattr(glances[community_id], name, number)
+    # Members counted live, and what needs a person counted as the "needs you" list counts it.
+    for community_id, number in db.session.execute(
+            select(Membership.community_id, func.count()).where(
+                one_of(Membership.community_id, ids), Membership.status == "active")
+            .group_by(Membership.community_id)):
+        glances[community_id].members = number
+    for community_id, counts in needs_you.waiting(ids, ("failed_emails", "replies_waiting", "bouncing")).items():
+        for name, number in counts.items():
+            setattr(glances[community_id], name, number)
     return [glances[community_id] for community_id in ids]
-
-
-@lru_cache(maxsize=2)
-def _attention_statement(postgresql: bool):
-    """What needs a person in the communities whose ids are the parameter `ids`: grouped counts in one statement
-    (one round trip), built once per dialect: building it at every look was about a third of the dashboard's CPU
-    (6.8 ms a request before, 4.4-5.2 after, measured in-process on bench/community_health.py's data)."""
-    def among(column):
-        if postgresql:
-            return column == any_(bindparam("ids", type_=ARRAY(column.type)))
-        return column.in_(bindparam("ids", expanding=True))
-
-    def count_per_community(name: str, query):
-        return query.add_columns(literal(name).label("figure")).group_by(query.selected_columns[0])
-
-    bounced = select(Member.id).where(Member.status == "bounced")
-    # On PostgreSQL the few bounced members' ids become an array first, so their memberships are found by
-    # member_id's index (joined, the planner read every membership: 40 ms for 50,000).
-    bouncing = (Membership.member_id == any_(func.array(bounced.scalar_subquery())) if postgresql
-                else Membership.member_id.in_(bounced))
-    return union_all(
-        count_per_community("failed_emails", select(OutboundEmail.community_id, func.count()).where(
-            OutboundEmail.status == "failed", among(OutboundEmail.community_id))),
-        count_per_community("replies_waiting", select(InboundMessage.community_id, func.count()).where(
-            InboundMessage.status.in_(NEEDS_A_PERSON), among(InboundMessage.community_id))),
-        count_per_community("bouncing", select(Membership.community_id, func.count()).where(
-            bouncing, among(Membership.community_id), Membership.status == "active")))
 
 
 # --- figures in words ----------------------------------------------------------------------------------

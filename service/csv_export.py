@@ -70,3 +70,8 @@ def export(form_request: FormRequest, community: Community,
            filters: form_review.Filters = form_review.Filters()) -> bytes:
     """The whole export as UTF-8 bytes (what the download streams, in one piece)."""
     return "".join(rows(form_request, community, filters)).encode("utf-8")
+
+
+def table(header: list[str], lines) -> bytes:
+    """Any table as the same safe CSV: the BOM, the header, then each line's cells neutralised."""
+    return (BOM + _line(header) + "".join(_line(list(cells)) for cells in lines)).encode("utf-8")

@@ -26,7 +26,7 @@ from service import audit, bounces, claims, clock, retry
 from service.batch_render import BatchRenderer
 from service.email_render import HeaderInjectionError, new_message_id, render_for_coordinator, to_bytes
 from service.extensions import db
-from service.mailer import KINDS, row_suppression, suppressed_addresses
+from service.mailer import ARCHIVED, KINDS, row_suppression, suppressed_addresses
 from service.models import Community, Member, OutboundEmail
 from service.outcomes import Outcomes, outcome_writer
 from service.smtp_refusals import Refusal, refusal
@@ -193,7 +193,7 @@ class Batch:
         """
         row, member, community = entry
         self._ahead = None
-        if member is None or row_suppression(row, member, suppressed):
+        if member is None or row_suppression(row, member, suppressed, community):
             return
         try:
             rendered = self.renderer.render(row, member, community)
@@ -210,12 +210,16 @@ class Batch:
     def _prepare(self, row, member, community, suppressed) -> tuple[str, str, bytes] | None:
         """(Message-ID, envelope sender, bytes) to send for this row, or None once it is recorded as not to be sent."""
         if member is None and KINDS[row.kind].to_coordinator:
+            if community is not None and community.archived_at is not None:  # queued before it was archived
+                self._finish(row, status="suppressed", last_error=ARCHIVED)
+                self.tally["suppressed"] += 1
+                return None
             return self._prepare_for_coordinator(row)
         if member is None:
             self._finish(row, status="failed", last_error="the member no longer exists")
             self.tally["failed"] += 1
             return None
-        reason = row_suppression(row, member, suppressed)
+        reason = row_suppression(row, member, suppressed, community)
         if reason:
             self._finish(row, status="suppressed", last_error=reason)
             self.tally["suppressed"] += 1

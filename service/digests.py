@@ -206,7 +206,7 @@ def fan_out(community: Community, issue: DigestIssue) -> int:
         contexts[member.id] = {"issue_id": issue.id, "module_id": module.id if module else None,
                                "since": since.isoformat()}
         readers.append(member)
-        if mailer.suppression_reason(member, suppressed) is None:  # only a delivered copy moves them on
+        if mailer.suppression_reason(member, suppressed, community) is None:  # only a delivered copy moves them on
             membership.last_digest_at = slot
             membership.next_module += 1 if module else 0
     queued = mailer.queue_bulk("digest", readers, key_for=lambda m: f"digest:{community.id}:{issue.number}:{m.id}",

@@ -116,8 +116,12 @@ def subject_of(row: OutboundEmail, member: Member, community: Community | None) 
     context = template_context(row, member, community, member_links(member))
     if kind.extras:
         context.update(import_string(kind.extras)(row, member, community))
-    template = _environment(member.language).get_template(f"{kind.templates}.subject.txt")
-    return " ".join(template.render(context).split())
+    return subject_line(kind, member.language, context)
+
+
+def subject_line(kind: EmailKind, language: str, context: dict) -> str:
+    """The kind's subject template rendered in `language`, on one line."""
+    return " ".join(_environment(language).get_template(f"{kind.templates}.subject.txt").render(context).split())
 
 
 def render_for_coordinator(row: OutboundEmail) -> RenderedEmail:
@@ -129,7 +133,7 @@ def render_for_coordinator(row: OutboundEmail) -> RenderedEmail:
     subject, text, html = render_parts(kind, context["language"], context)
     return RenderedEmail(subject=subject, text=text, html=html, headers={"Auto-Submitted": "auto-generated"},
                          sender=current_app.config["MAIL_DEFAULT_SENDER"],
-                         recipient=(context["coordinator"].name, row.recipient),
+                         recipient=(context.get("recipient_name") or context["coordinator"].name, row.recipient),
                          envelope_from=make_address("bounce", row.id))
 
 
@@ -143,7 +147,7 @@ def template_context(row: OutboundEmail, member, community: Community | None, li
 def render_parts(kind: EmailKind, language: str, context: dict) -> tuple[str, str, str]:
     """The kind's subject, text part and HTML part (CSS inlined), rendered in `language`."""
     env = _environment(language)
-    subject = " ".join(env.get_template(f"{kind.templates}.subject.txt").render(context).split())
+    subject = subject_line(kind, language, context)
     text = tidy_text(env.get_template(f"{kind.templates}.txt").render(context))
     html = inline_css(env.get_template(f"{kind.templates}.html").render(context))
     return subject, text, html

@@ -20,10 +20,36 @@ PARTSTAT = {None: "NEEDS-ACTION", "yes": "ACCEPTED", "maybe": "TENTATIVE", "no":
 def meeting_calendar(meeting: Meeting, member: Member, answer: str | None, method: str,
                      description: str = "") -> str:
     """The VCALENDAR text of this meeting as this member should see it."""
+    calendar = _calendar(method)
+    event = _event(meeting, description, cancelled=method == "CANCEL")
+    attendee = vCalAddress(f"mailto:{member.email}")
+    attendee.params["cn"] = vText(member.name)
+    attendee.params["role"] = vText("REQ-PARTICIPANT")
+    attendee.params["partstat"] = vText(PARTSTAT.get(answer, "NEEDS-ACTION"))
+    if method == "REQUEST":  # a cancellation asks for no answer
+        attendee.params["rsvp"] = vText("TRUE")
+    event.add("attendee", attendee)
+    calendar.add_component(event)
+    return calendar.to_ical().decode()
+
+
+def published_calendar(meetings: list[Meeting]) -> str:
+    """Every meeting as one published calendar (a community's export): no attendees, nothing to answer."""
+    calendar = _calendar("PUBLISH")
+    for meeting in meetings:
+        calendar.add_component(_event(meeting, meeting.agenda_plain, cancelled=meeting.status == "cancelled"))
+    return calendar.to_ical().decode()
+
+
+def _calendar(method: str) -> Calendar:
     calendar = Calendar()
     calendar.add("prodid", "-//COP coordination service//EN")
     calendar.add("version", "2.0")
     calendar.add("method", method)
+    return calendar
+
+
+def _event(meeting: Meeting, description: str, cancelled: bool) -> Event:
     event = Event()
     event.add("uid", meeting.uid)
     event.add("sequence", meeting.sequence)
@@ -39,17 +65,9 @@ def meeting_calendar(meeting: Meeting, member: Member, answer: str | None, metho
         event.add("location", place)
     if meeting.video_url:
         event.add("url", meeting.video_url)
-    event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     event.add("organizer", organizer_address(meeting))
-    attendee = vCalAddress(f"mailto:{member.email}")
-    attendee.params["cn"] = vText(member.name)
-    attendee.params["role"] = vText("REQ-PARTICIPANT")
-    attendee.params["partstat"] = vText(PARTSTAT.get(answer, "NEEDS-ACTION"))
-    if method == "REQUEST":  # a cancellation asks for no answer
-        attendee.params["rsvp"] = vText("TRUE")
-    event.add("attendee", attendee)
-    calendar.add_component(event)
-    return calendar.to_ical().decode()
+    return event
 
 
 def organizer_address(meeting: Meeting) -> vCalAddress:

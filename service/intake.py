@@ -3,7 +3,8 @@
 A community's link carries a signed, non-expiring value naming the community
 (itsdangerous without a timestamp, salt of its own): it can be shared on a
 flyer for months, it can't be guessed or walked by id, and it is the same
-every time the coordinator copies it. An entry is pending until a
+every time the coordinator copies it. Whoever sends it is emailed, in the
+language they chose, that it arrived (once per entry). An entry is pending until a
 coordinator accepts it (the person becomes a member and gets the welcome
 email) or declines it.
 """
@@ -17,6 +18,7 @@ from service.clock import now
 from service.errors import DomainError
 from service.extensions import db
 from service.links import public_url
+from service.mailer import queue_coordinator_email
 from service.models import Community, Coordinator, IntakeEntry, Member, Membership
 from service.models.members import LANGUAGES
 from service.tokens import secret_keys
@@ -119,6 +121,9 @@ def submit(community: Community, **fields) -> IntakeEntry:
         db.session.add(entry)
         db.session.flush()
         audit.record(None, "intake.submit", "intake_entry", entry.id, community.id)
+        # The person hears that their answers arrived: once per entry (updating a pending one sends nothing).
+        queue_coordinator_email("intake_received", entry, f"intake_received:{entry.id}",
+                                {"intake_entry_id": entry.id}, community=community)
     else:
         changed = sorted(name for name, value in values.items() if getattr(entry, name) != value)
         for name in changed:
@@ -194,3 +199,12 @@ def reviewed(community: Community, status: str, limit: int = 200) -> list[Intake
     """Accepted or declined entries, most recently reviewed first."""
     return list(db.session.scalars(_of(community, status)
                                    .order_by(IntakeEntry.reviewed_at.desc(), IntakeEntry.id.desc()).limit(limit)))
+
+
+def received_extras(row) -> dict:
+    """What the acknowledgement's templates need: the entry, its community and the language its person chose."""
+    entry = db.session.get(IntakeEntry, row.context["intake_entry_id"])
+    if entry is None:
+        raise ValueError("the interest form entry no longer exists")
+    return {"entry": entry, "community": db.session.get(Community, entry.community_id), "language": entry.language,
+            "recipient_name": entry.name}

@@ -8,9 +8,27 @@ CADENCES = {"weekly": _l("Weekly"), "biweekly": _l("Every two weeks"), "monthly"
 ROLES = {"member": _l("Member"), "facilitator": _l("Facilitator"), "leader": _l("Leader")}
 ACCOUNT_ROLES = {"admin": _l("Administrator"), "coordinator": _l("Coordinator"), "leader": _l("Leader"),
                  "observer": _l("Observer (read-only)")}
-MEMBER_STATUSES = {"active": _l("active"), "unsubscribed": _l("unsubscribed"), "bounced": _l("bounced")}
+MEMBER_STATUSES = {"active": _l("active"), "unsubscribed": _l("unsubscribed"), "bounced": _l("bounced"),
+                   "paused": _l("paused"), "inactive": _l("inactive")}  # the last two: the members list's
 OUTBOX_STATUSES = {"pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"),
                    "failed": _l("failed"), "suppressed": _l("suppressed")}
+EMAIL_KINDS = {
+    "welcome": _l("Welcome"), "announcement": _l("Announcement"), "test_message": _l("Test message"),
+    "check_in": _l("Personal check-in"),
+    "meeting_invitation": _l("Meeting invitation"), "meeting_update": _l("Meeting changed"),
+    "meeting_cancelled": _l("Meeting cancelled"), "meeting_reminder": _l("Meeting reminder"),
+    "feedback_request": _l("Feedback request"), "facilitator_assigned": _l("Facilitator assigned"),
+    "reply_facilitation": _l("Reply: facilitation handed on"), "health_summary": _l("Monthly health summary"),
+    "form_request": _l("Form request"),
+    "form_reminder": _l("Form reminder"), "charter_proposal": _l("Charter proposal"),
+    "charter_reminder": _l("Charter vote reminder"), "charter_ratified": _l("Charter ratified"),
+    "coordinator_invitation": _l("Invitation to help run a community"), "role_granted": _l("Role granted"),
+    "community_handed_over": _l("Community handed over"), "digest": _l("Lesson digest"),
+    "digest_organization": _l("Organization's digest"), "digest_test": _l("Digest test copy"),
+    "reply_rsvp": _l("Reply: answer saved"), "reply_charter": _l("Reply: charter answer saved"),
+    "reply_practice": _l("Reply: practice received"), "reply_comment": _l("Reply: message received"),
+    "reply_unclear": _l("Reply: a person will read it"), "password_reset": _l("Password reset"),
+}
 
 INBOUND_STATUSES = {"received": _l("waiting"), "done": _l("understood"), "held": _l("held"),
                     "unclear": _l("unclear"), "ignored": _l("ignored"), "failed": _l("failed")}
@@ -18,7 +36,7 @@ INBOUND_STATUSES = {"received": _l("waiting"), "done": _l("understood"), "held":
 RSVP_ANSWERS = {"yes": _l("Yes"), "maybe": _l("Maybe"), "no": _l("No"), None: _l("No answer")}
 
 DELIVERY_REASONS = {"unsubscribed": _l("unsubscribed themselves"), "bounced": _l("their address bounces"),
-                    "paused": _l("paused all email")}
+                    "paused": _l("paused all email"), "community archived": _l("the community is archived")}
 ANSWERS = {"yes": _l("Yes, I will attend"), "maybe": _l("Maybe"), "no": _l("No, I cannot attend")}
 ANSWER_BUTTONS = {"yes": _l("Yes"), "maybe": _l("Maybe"), "no": _l("No")}
 
@@ -34,6 +52,7 @@ TEMPLATE_HELPERS = {
     "account_role_label": _lookup(ACCOUNT_ROLES),
     "status_label": _lookup(MEMBER_STATUSES),
     "outbox_status_label": _lookup(OUTBOX_STATUSES),
+    "email_kind_label": _lookup(EMAIL_KINDS),
     "inbound_status_label": _lookup(INBOUND_STATUSES),
     "delivery_reason_label": _lookup(DELIVERY_REASONS),
     "rsvp_label": _lookup(RSVP_ANSWERS),  # the dashboard's short form, with "No answer"

@@ -70,7 +70,8 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("facilitator_assigned", bulk=True, extras="service.facilitation.email_extras"),
     EmailKind("form_request", bulk=True, extras=FORM_EXTRAS),
     EmailKind("form_reminder", bulk=True, extras=FORM_EXTRAS),
-    EmailKind("charter_proposal", bulk=True, extras="service.charters.email_extras"),
+    *(EmailKind(name, bulk=True, extras="service.charters.email_extras")
+      for name in ("charter_proposal", "charter_reminder", "charter_ratified")),
     EmailKind("digest", bulk=True, extras=DIGEST_EXTRAS),
     EmailKind("digest_organization", bulk=True, extras=DIGEST_EXTRAS),
     EmailKind("digest_test", extras=DIGEST_EXTRAS, template="digest", staff_copy=True),
@@ -79,6 +80,9 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("reply_facilitation", reply=True, extras="service.facilitation.reply_extras"),
     EmailKind("password_reset", extras="service.password_reset.email_extras", to_coordinator=True),
     EmailKind("health_summary", extras="service.health_summaries.email_extras", to_coordinator=True),
+    EmailKind("needs_summary", extras="service.needs_you.email_extras", to_coordinator=True),
+    # To someone who filled in a public interest form (not yet a member: no unsubscribe), addressed like an account.
+    EmailKind("intake_received", extras="service.intake.received_extras", to_coordinator=True),
     # A role in a community (service.roles): with a link to choose a password, or, for an account that has one,
     # to log in; and to its leaders, that the TTA coordinator handed it to them.
     EmailKind("coordinator_invitation", extras="service.roles.invitation_extras", to_coordinator=True),
@@ -106,12 +110,8 @@ def staff_copy(kind: str, member: Member, to_address: str, key: str, context: di
     """Queue a copy of what `member` would receive, addressed to a coordinator (a test send)."""
     if not kind_named(kind).staff_copy:
         raise ValueError(f"{kind!r} is not a staff copy kind")
-    new = _insert_new([{"kind": kind, "member_id": member.id, "recipient": to_address, "context": context,
-                        "community_id": community.id if community else None, "idempotency_key": key,
-                        "status": "pending", "last_error": None, "attempts": 0}])
-    for row_id, _status in new:
-        enqueue_after_commit(DELIVERY_JOB, [row_id])
-    return len(new)
+    return _queue_one({"kind": kind, "member_id": member.id, "recipient": to_address, "context": context,
+                       "idempotency_key": key}, community)
 
 
 def queue_coordinator_email(kind: str, coordinator, key: str, context: dict,
@@ -120,23 +120,41 @@ def queue_coordinator_email(kind: str, coordinator, key: str, context: dict,
     or, with `community`, about a community they run (it then shows on that community's outbox)."""
     if not kind_named(kind).to_coordinator:
         raise ValueError(f"{kind!r} is not an email to a coordinator")
-    new = _insert_new([{"kind": kind, "member_id": None, "recipient": coordinator.email, "context": context,
-                        "community_id": community.id if community else None, "idempotency_key": key,
-                        "status": "pending", "last_error": None, "attempts": 0}])
-    for row_id, _status in new:
-        enqueue_after_commit(DELIVERY_JOB, [row_id])
+    return _queue_one({"kind": kind, "member_id": None, "recipient": coordinator.email, "context": context,
+                       "idempotency_key": key}, community)
+
+
+def _queue_one(row: dict, community: Community | None) -> int:
+    """Insert one row to a staff address (pending, or suppressed when its community is archived); 1 if new."""
+    archived = community is not None and community.archived_at is not None
+    new = _insert_new([{**row, "community_id": community.id if community else None, "attempts": 0,
+                        "status": "suppressed" if archived else "pending", "last_error": ARCHIVED if archived else None}])
+    for row_id, status in new:
+        if status == "pending":
+            enqueue_after_commit(DELIVERY_JOB, [row_id])
     return len(new)
 
 
-def row_suppression(row: OutboundEmail, member: Member, suppressed: dict[str, str]) -> str | None:
-    """Why this row must not be sent: its member's state, or for a staff copy its own address."""
+# Why nothing of an archived community's mail goes out (the outbox row says it).
+ARCHIVED = "community archived"
+
+
+def row_suppression(row: OutboundEmail, member: Member, suppressed: dict[str, str],
+                    community: Community | None = None) -> str | None:
+    """Why this row must not be sent: its community archived, its member's state, or for a staff copy its own
+    address. Checked again at delivery, for what was queued before the community was archived."""
+    if community is not None and community.archived_at is not None:
+        return ARCHIVED
     if KINDS[row.kind].staff_copy:
         return suppressed.get(row.recipient)
     return suppression_reason(member, suppressed)
 
 
-def suppression_reason(member: Member, suppressed: dict[str, str]) -> str | None:
-    """Why this member must not be mailed now, or None. `suppressed` maps address to reason."""
+def suppression_reason(member: Member, suppressed: dict[str, str], community: Community | None = None) -> str | None:
+    """Why this member must not be mailed now (by this community, if given), or None. `suppressed` maps address
+    to reason."""
+    if community is not None and community.archived_at is not None:
+        return ARCHIVED
     if member.status != "active":
         return member.status
     if member.paused:
@@ -171,7 +189,7 @@ def queue_bulk(kind: str, members: Iterable[Member], key_for: Callable[[Member],
     suppressed = suppressed_addresses(m.email for m in members)
     rows = []
     for member in members:
-        reason = suppression_reason(member, suppressed)
+        reason = suppression_reason(member, suppressed, community)
         rows.append({
             "kind": kind, "member_id": member.id, "recipient": member.email,
             "community_id": community.id if community else None,

@@ -15,7 +15,7 @@ from flask_babel import force_locale, gettext as _
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import contains_eager
 
-from service import audit, facilitation, form_requests, mailer, normalize
+from service import audit, community_archive, facilitation, form_requests, mailer, normalize
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -198,6 +198,7 @@ def record_rsvp(meeting: Meeting, member: Member, answer: str, note: str = "", v
     """A member's answer; it can change until the meeting starts."""
     if answer not in RSVP_ANSWERS:
         raise DomainError(_("Answer yes, maybe or no."), "answer")
+    community_archive.refuse_if_archived(meeting.community_id)
     invitation = invitation_for(meeting, member)
     if invitation is None:
         raise DomainError(_("You are not invited to this meeting."))

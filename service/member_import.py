@@ -12,10 +12,10 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 
-from service import audit, normalize
+from service import audit, mailer, normalize
 from service.errors import DomainError
 from service.extensions import db
-from service.members import NAME_MAX_LENGTH, organization_named
+from service.members import NAME_MAX_LENGTH, organization_named, send_welcomes
 from service.models import Community, Coordinator, Member, MemberImport, Membership
 
 # Header names we accept for each column, English and Spanish, compared case-insensitively.
@@ -155,8 +155,23 @@ def preview_import(actor: Coordinator, community: Community, filename: str, data
     return record
 
 
-def confirm_import(actor: Coordinator, record: MemberImport) -> MemberImport:
-    """Import the valid rows: at once when few, otherwise in an RQ job after commit."""
+def welcome_recipients(record: MemberImport) -> tuple[int, int]:
+    """For the preview: (how many new members the welcome email would reach, how many it would not because
+    the person unsubscribed, bounces or paused all email)."""
+    emails = [row["email"] for row in record.valid_rows]
+    unreachable = set(mailer.suppressed_addresses(emails))
+    for start in range(0, len(emails), 1000):
+        unreachable.update(db.session.scalars(select(Member.email).where(
+            Member.email.in_(emails[start:start + 1000]), (Member.status != "active") | Member.paused)))
+    return len(emails) - len(unreachable), len(unreachable)
+
+
+def confirm_import(actor: Coordinator, record: MemberImport, send_welcome: bool = False) -> MemberImport:
+    """Import the valid rows: at once when few, otherwise in an RQ job after commit.
+
+    With `send_welcome`, each member the import adds gets the welcome email,
+    as one added by hand does; someone already in the community gets none.
+    """
     if record.status != "previewed":
         raise DomainError(_("This import has already been confirmed."))
     if not record.valid_rows:
@@ -166,9 +181,9 @@ def confirm_import(actor: Coordinator, record: MemberImport) -> MemberImport:
         MemberImport.id == record.id, MemberImport.status == "previewed").values(status="queued"))
     if claimed.rowcount != 1:
         raise DomainError(_("This import has already been confirmed."))
-    record.status = "queued"
+    record.status, record.send_welcome = "queued", send_welcome
     audit.record(actor, "import.confirm", "member_import", record.id, record.community_id,
-                 filename=record.filename, rows=len(record.valid_rows))
+                 filename=record.filename, rows=len(record.valid_rows), welcome=send_welcome)
     if len(record.valid_rows) <= current_app.config["IMPORT_INLINE_MAX_ROWS"]:
         run_import(record)
     else:
@@ -185,8 +200,13 @@ def run_import(record: MemberImport) -> None:
     """
     record.status = "running"
     rows = record.valid_rows
+    community = db.session.get(Community, record.community_id)
     for start in range(0, len(rows), CHUNK):
-        record.created_count += _import_chunk(record.community_id, rows[start:start + CHUNK])
+        added = _import_chunk(record.community_id, rows[start:start + CHUNK])
+        if record.send_welcome:
+            db.session.flush()  # the new people's ids, for the outbox rows
+            send_welcomes(community, added)
+        record.created_count += len(added)
         record.processed = min(start + CHUNK, len(rows))
         db.session.commit()
     record.status = "done"
@@ -196,7 +216,7 @@ def run_import(record: MemberImport) -> None:
     db.session.commit()
 
 
-def _import_chunk(community_id: int, rows: list[dict]) -> int:
+def _import_chunk(community_id: int, rows: list[dict]) -> list[Member]:
     """Add each row's person to the community under the name, organization and language the file gives.
 
     A known address is joined as it is: the person's shared details (their own
@@ -213,7 +233,7 @@ def _import_chunk(community_id: int, rows: list[dict]) -> int:
         key = row["organization"].lower()
         if key and key not in organizations:
             organizations[key] = organization_named(row["organization"])
-    created = 0
+    added = []
     for row in rows:
         member = members.get(row["email"])
         if member is None:
@@ -225,5 +245,5 @@ def _import_chunk(community_id: int, rows: list[dict]) -> int:
         org = organizations.get(row["organization"].lower())
         db.session.add(Membership(community_id=community_id, member=member, role=row["role"], name=row["name"],
                                   language=row["language"], organization_id=org.id if org else None))
-        created += 1
-    return created
+        added.append(member)
+    return added

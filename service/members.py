@@ -146,7 +146,13 @@ def add_member(actor: Coordinator | None, community: Community, *, name: str, em
 
 def send_welcome(community: Community, member: Member) -> None:
     """Queue the welcome email; once per member and community, however often it is asked for."""
-    mailer.queue_email("welcome", member, f"welcome:{community.id}:{member.id}", community=community)
+    send_welcomes(community, [member])
+
+
+def send_welcomes(community: Community, people: list[Member]) -> int:
+    """The welcome email to each of `people` in one statement (an import); how many were queued."""
+    return mailer.queue_bulk("welcome", people, key_for=lambda m: f"welcome:{community.id}:{m.id}",
+                             context_for=lambda m: {}, community=community)
 
 
 # Shown beside the read-only fields and as the error for a change that gets past them.

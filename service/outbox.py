@@ -4,10 +4,12 @@ from sqlalchemy import Select, func, or_, select
 from service import audit, mailer
 from service.extensions import db
 from service.roles import read_only_communities
-from service.models import (AuditEvent, BounceEvent, Community, CommunityCoordinator, Coordinator, Member, Membership,
-                            OutboundEmail)
+from service.models import (AuditEvent, BounceEvent, Community, CommunityCoordinator, Coordinator, FormRequest,
+                            FormResponse, Meeting, Member, Membership, OutboundEmail)
+from service.sql import contains_text
 
 PAGE_SIZE = 50
+NOT_RECEIVING_SHOWN = 20  # on the community page; the members list filters by status for the rest
 
 
 def visible_outbox_query(coordinator: Coordinator) -> Select:
@@ -21,9 +23,11 @@ def visible_outbox_query(coordinator: Coordinator) -> Select:
 
 
 def filtered(coordinator: Coordinator, status: str | None = None, kind: str | None = None,
-             community_id: int | None = None) -> Select:
-    """The coordinator's rows narrowed by status, kind and community."""
+             community_id: int | None = None, search: str = "") -> Select:
+    """The coordinator's rows narrowed by status, kind, community and a search of recipient and subject."""
     query = visible_outbox_query(coordinator)
+    if search:
+        query = query.where(_matching(search))
     if status:
         query = query.where(OutboundEmail.status == status)
     if kind:
@@ -31,6 +35,22 @@ def filtered(coordinator: Coordinator, status: str | None = None, kind: str | No
     if community_id:
         query = query.where(OutboundEmail.community_id == community_id)
     return query
+
+
+def _matching(search: str):
+    """Rows whose recipient or subject contains `search`: the subject's own words are what a coordinator wrote
+    (an announcement's subject, the meeting's or the form's title), matched where they are stored."""
+    context = OutboundEmail.context
+    meetings = select(Meeting.id).where(contains_text(Meeting.title, search))
+    forms = select(FormResponse.id).join(FormRequest).where(contains_text(FormRequest.title, search))
+    return or_(contains_text(OutboundEmail.recipient, search),
+               contains_text(context["subject"].as_string(), search),
+               context["meeting_id"].as_integer().in_(meetings),
+               context["response_id"].as_integer().in_(forms))
+
+
+def count(query: Select) -> int:
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
 def page(query: Select, number: int) -> tuple[list[OutboundEmail], bool]:
@@ -44,9 +64,9 @@ def status_counts(coordinator: Coordinator) -> dict[str, int]:
     return dict(db.session.execute(select(base.c.status, func.count()).group_by(base.c.status)).all())
 
 
-def kinds(coordinator: Coordinator) -> list[str]:
-    base = visible_outbox_query(coordinator).order_by(None).subquery()
-    return list(db.session.scalars(select(base.c.kind).distinct().order_by(base.c.kind)))
+def kinds() -> list[str]:
+    """Every kind of email, for the filter (asking the outbox which kinds it holds read every row)."""
+    return sorted(mailer.KINDS)
 
 
 def email_for(coordinator: Coordinator, email_id: int) -> OutboundEmail | None:
@@ -79,16 +99,17 @@ def delivery_problem(coordinator: Coordinator) -> AuditEvent | None:
     return None if db.session.scalar(sent_since) else event
 
 
-def members_not_receiving(community: Community) -> list[tuple[Member, str, str, str, int]]:
-    """Active members of the community whom mail does not reach: (member, name here, reason, last bounce,
-    membership id)."""
-    found = db.session.execute(select(Member, Membership.name, Membership.id).join(Membership).where(
-        Membership.community_id == community.id, Membership.status == "active",
-        or_(Member.status != "active", Member.paused)).order_by(Membership.name)).all()
-    result = []
-    for member, name, membership_id in found:
-        last = db.session.scalar(select(BounceEvent.diagnostic).where(BounceEvent.member_id == member.id)
-                                 .order_by(BounceEvent.id.desc()).limit(1))
-        reason = "paused" if member.status == "active" else member.status
-        result.append((member, name, reason, last or "", membership_id))
-    return result
+def members_not_receiving(community: Community, limit: int = NOT_RECEIVING_SHOWN
+                          ) -> list[tuple[Member, str, str, str, int]]:
+    """The first `limit` active members of the community (by name) whom mail does not reach: (member, name here,
+    reason, last bounce, membership id), in one query (how many in all: member_list.Summary.not_receiving)."""
+    last_bounce = (select(BounceEvent.diagnostic).where(BounceEvent.member_id == Member.id)
+                   .order_by(BounceEvent.id.desc()).limit(1).scalar_subquery())
+    found = db.session.execute(
+        select(Member, Membership.name, Membership.id, last_bounce).join(Membership)
+        .where(Membership.community_id == community.id, Membership.status == "active",
+               or_(Member.status != "active", Member.paused))
+        .order_by(Membership.community_id, Membership.status, func.lower(Membership.name), Membership.id)
+        .limit(limit)).all()
+    return [(member, name, "paused" if member.status == "active" else member.status, last or "", membership_id)
+            for member, name, membership_id, last in found]

@@ -9,7 +9,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from service import audit, normalize
+from service import audit, community_archive, normalize
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -71,6 +71,7 @@ def submit_practice(community: Community, member: Member, title: str, what_we_di
     """
     if source not in SOURCES:
         raise ValueError(f"unknown practice source {source!r}")
+    community_archive.refuse_if_archived(community.id)
     if active_membership(community, member, lock=True) is None:
         raise DomainError(_("Only active members of %(name)s can share a practice with it.", name=community.name))
     values = _clean({"title": title, "what_we_did": what_we_did, "what_happened": what_happened,

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import delete, select
 from sqlalchemy.orm import contains_eager
 
-from service import audit, normalize
+from service import audit, community_archive, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.clock import aware, now
@@ -64,6 +64,7 @@ def save(response: FormResponse, data: dict, submit: bool) -> FormResponse:
     be changed by submitting again (it stays submitted).
     """
     request = response.request
+    community_archive.refuse_if_archived(request.community_id)
     if not is_open(request):
         raise DomainError(_("The deadline for this form has passed, so answers can no longer be saved."))
     if response.status == "submitted" and not submit:

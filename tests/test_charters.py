@@ -224,7 +224,7 @@ def test_the_charter_round_trip(app, personas, smtp, alice_client):
 def test_a_new_version_starts_from_the_latest_text(app, ctx, personas):
     community = _riverside()
     v1 = _proposed(community)
-    charters.ratify(None, v1)
+    charters.ratify(None, v1, override_reason="Agreed at the meeting")
     v2 = charters.new_version(None, community)
     assert (v2.version, v2.status, v2.body) == (2, "draft", v1.body)
     assert charters.new_version(None, community).id == v2.id  # one draft at a time
@@ -234,11 +234,11 @@ def test_a_new_version_starts_from_the_latest_text(app, ctx, personas):
 def test_ratifying_a_new_version_supersedes_the_old_one(app, ctx, personas):
     community = _riverside()
     v1 = _proposed(community)
-    charters.ratify(None, v1)
+    charters.ratify(None, v1, override_reason="Agreed at the meeting")
     v2 = charters.new_version(None, community)
     charters.save_draft(None, v2, "## Purpose\n\nSharper")
     charters.propose(None, v2)
-    charters.ratify(None, v2)
+    charters.ratify(None, v2, override_reason="Agreed at the meeting")
     db.session.commit()
     assert (v1.status, v2.status) == ("superseded", "ratified")
     assert charters.ratified(community).id == v2.id
@@ -391,7 +391,7 @@ def test_the_digest_links_to_the_ratified_charter(app, ctx, personas, client):
     text, html = _digest(community, sam)
     assert "Our charter" not in text
     charter = _proposed(community)
-    charters.ratify(None, charter)
+    charters.ratify(None, charter, override_reason="Agreed at the meeting")
     db.session.commit()
     text, html = _digest(community, sam)
     assert "== Our charter ==" in text and "Our charter</h2>" in html

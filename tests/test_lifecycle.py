@@ -59,7 +59,7 @@ def _ratified(community: Community) -> None:
     charter = charters.current_draft(community)
     charters.save_draft(None, charter, "## Purpose\n\nLearning together")
     charters.propose(None, charter)
-    charters.ratify(None, charter)
+    charters.ratify(None, charter, override_reason="Agreed at the meeting")  # no votes: the rules are overridden
     db.session.flush()
 
 
@@ -358,7 +358,8 @@ def test_ratifying_the_charter_leaves_the_stage_to_the_coordinator(app, ctx, per
     db.session.commit()
     page = alice_client.get(f"/communities/{community.id}/charter").get_data(as_text=True)
     response = alice_client.post(f"/communities/{community.id}/charter/versions/{charter.id}/ratify",
-                                 data={"csrf_token": csrf_from(page)}, follow_redirects=True)
+                                 data={"csrf_token": csrf_from(page), "reason": "Agreed at the meeting"},
+                                 follow_redirects=True)
     html = response.get_data(as_text=True)
     assert f"The community&#39;s data now suggests the stage {suggested}: confirm it on the community page." in html
     db.session.expire_all()

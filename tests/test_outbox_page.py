@@ -23,7 +23,7 @@ def test_outbox_lists_filters_and_counts(app, ctx, personas, smtp, alice_client)
     assert "kim@example.org" in page and "ana@example.org" in page
     assert "sent: 3" in page
     only_welcome = alice_client.get("/outbox/?kind=welcome").get_data(as_text=True)
-    assert only_welcome.count("<td>welcome</td>") == 1 and "<td>announcement</td>" not in only_welcome
+    assert only_welcome.count("<td>Welcome</td>") == 1 and "<td>Announcement</td>" not in only_welcome
     assert "kim@example.org" not in alice_client.get("/outbox/?status=failed").get_data(as_text=True)
 
 

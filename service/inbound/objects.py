@@ -46,7 +46,7 @@ def object_of(row: OutboundEmail) -> tuple[str, int | None]:
         return "meeting_feedback", context.get("meeting_id")
     if row.kind == "facilitator_assigned":
         return "facilitation", context.get("meeting_id")
-    if row.kind == "charter_proposal":
+    if row.kind in ("charter_proposal", "charter_reminder", "charter_ratified"):
         return "charter", context.get("charter_id")
     if row.kind in ("form_request", "form_reminder"):
         return "form_request", _form_request_id(context.get("response_id"))

@@ -38,6 +38,10 @@ class Community(db.Model):
     stepped_back_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # An archived community sends nothing and is read-only until restored.
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Charter voting rules, in hundredths of a percent (service/charter_rules.py): the share of active members
+    # who must answer a proposed charter, and the share of those answering who must approve it.
+    charter_quorum: Mapped[int] = mapped_column(default=5000, server_default="5000")
+    charter_approval: Mapped[int] = mapped_column(default=6667, server_default="6667")
     created_at: Mapped[datetime] = created_at_column()
 
     coordinators: Mapped[list["CommunityCoordinator"]] = relationship(

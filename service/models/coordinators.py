@@ -21,6 +21,8 @@ class Coordinator(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     # Part of every session's login id; bumping it (logout, new password) ends every session signed before.
     session_version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # How often the "needs you" summary is emailed: daily, weekly or never (service.needs_you).
+    needs_summary: Mapped[str] = mapped_column(String(8), default="daily", server_default="daily")
     created_at: Mapped[datetime] = created_at_column()
 
     def get_id(self) -> str:  # what Flask-Login keeps in the session cookie

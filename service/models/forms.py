@@ -102,6 +102,11 @@ class Charter(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="draft")
     proposed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ratified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When voting closes, and when those who had not answered were reminded (once).
+    deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Why the coordinator ratified it although the votes fell short of the community's rules.
+    override_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
 
 

@@ -1,7 +1,7 @@
 """A member CSV import: validated rows waiting for confirmation, then progress."""
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.extensions import db
@@ -23,5 +23,7 @@ class MemberImport(db.Model):
     problems: Mapped[list] = mapped_column(JSON, default=list)     # [{"line": n, "email": .., "reasons": [..]}]
     processed: Mapped[int] = mapped_column(default=0)
     created_count: Mapped[int] = mapped_column(default=0)
+    # Each member the import adds gets the welcome email (the coordinator's choice on confirming).
+    send_welcome: Mapped[bool] = mapped_column(default=False, server_default=false())
     error: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = created_at_column()

@@ -9,7 +9,7 @@ which).
 """
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint, false
+from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
@@ -43,8 +43,14 @@ class Member(db.Model):
 
 class Membership(db.Model):
     __tablename__ = "membership"
-    __table_args__ = (UniqueConstraint("community_id", "member_id"),
-                      Index("ix_membership_community_status", "community_id", "status"))  # counted per community
+    __table_args__ = (
+        UniqueConstraint("community_id", "member_id"),
+        Index("ix_membership_community_status", "community_id", "status"),  # counted per community
+        # The members list's pages by name, and the community page's first members (active first), read in
+        # order from the index instead of sorting every member (service/member_list.py).
+        Index("ix_membership_community_name", "community_id", text("lower(name)"), "id"),
+        Index("ix_membership_community_status_name", "community_id", "status", text("lower(name)"), "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)

@@ -8,18 +8,18 @@ change happens on POST, so a mail scanner opening the link changes nothing).
 """
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext as _, lazy_gettext as _l, ngettext
+from flask_babel import gettext as _, ngettext
 from flask_login import current_user, login_required
 
-from forms.charter_draft import CharterDraftForm, CharterVoteForm, ConfirmForm
-from service import charters, lifecycle
+from forms.charter_draft import (CharterDeadlineForm, CharterDraftForm, CharterRulesForm, CharterVoteForm, ConfirmForm,
+                                 RatifyForm)
+from service import charter_rules, charters, lifecycle
+from service.clock import aware
 from service.errors import DomainError
 from service.extensions import db, limiter
 from service.labels import STAGES
-from service.markdown_text import escape_markdown, stored_html, to_html
-from service.meetings import aware
+from service.markdown_text import stored_html, to_html
 from service.models import Charter, Community
 from service.views.helpers import community_or_404, show_domain_error
 from service.views.member_pages import bad_link, member_from_link
@@ -28,20 +28,8 @@ bp = Blueprint("charters", __name__, url_prefix="/communities/<int:community_id>
 member_bp = Blueprint("charter_links", __name__, url_prefix="/m/charters/<int:charter_id>")
 limiter.limit("60 per minute")(member_bp)
 
-STATUS_LABELS = {"draft": _l("Draft"), "proposed": _l("Proposed to members"), "ratified": _l("Ratified"),
-                 "superseded": _l("Superseded")}
-
-
-def _status(code: str) -> str:
-    return STATUS_LABELS.get(code, code)
-
-
-def _local(community: Community, moment) -> str:
-    """A stored UTC moment as the community's local date and time, or a dash."""
-    if moment is None:
-        return "—"
-    return format_datetime(aware(moment).astimezone(ZoneInfo(community.time_zone)), "medium",
-                           locale=str(get_locale()))
+_status = charters.status_label
+_local = charters.local_time
 
 
 def _charter_or_404(community: Community, charter_id: int) -> Charter:
@@ -53,6 +41,50 @@ def _charter_or_404(community: Community, charter_id: int) -> Charter:
 
 # --- dashboard ------------------------------------------------------------------------------------
 
+def _page(community: Community, draft: Charter | None, form: CharterDraftForm, preview_html,
+          rules_form: CharterRulesForm | None = None, ratify_form: RatifyForm | None = None,
+          deadline_form: CharterDeadlineForm | None = None):
+    """The charter page; 400 when one of its forms comes back with errors."""
+    proposal = charters.proposed(community)
+    rules_form = rules_form or CharterRulesForm(data={
+        "quorum": charter_rules.as_percent(community.charter_quorum),
+        "approval": charter_rules.as_percent(community.charter_approval)})
+    ratify_form = ratify_form or RatifyForm()
+    deadline_form = deadline_form or CharterDeadlineForm(data={"deadline": _local_day(community, proposal)})
+    failed = any(f.errors for f in (form, rules_form, ratify_form, deadline_form))
+    return render_template(
+        "charters/index.html", community=community, draft=draft, form=form, preview_html=preview_html,
+        sections=charters.answers_by_section(community), respondents=charters.respondents(community),
+        proposal=proposal, proposal_votes=charters.votes(proposal) if proposal else None,
+        tally=charter_rules.tally(proposal) if proposal else None,
+        reminder_due=charter_rules.reminder_due(proposal) if proposal else None,
+        rules_form=rules_form, ratify_form=ratify_form, deadline_form=deadline_form,
+        as_percent=charter_rules.as_percent,
+        in_force=charters.ratified(community), versions=charters.versions(community),
+        confirm_form=ConfirmForm(), status_label=_status, local=lambda moment: _local(community, moment)), \
+        400 if failed else 200
+
+
+def _local_day(community: Community, charter: Charter | None):
+    """The day a proposal's voting closes, in the community's time zone (None without a deadline)."""
+    if charter is None or charter.deadline_at is None:
+        return None
+    return aware(charter.deadline_at).astimezone(ZoneInfo(community.time_zone)).date()
+
+
+def _page_with_draft(community: Community, **forms):
+    """The charter page with the saved draft, when another of its forms (rules, ratify) shows an error."""
+    draft = charters.current_draft(community)
+    return _page(community, draft, _draft_form(community, draft), stored_html(draft.body_html if draft else ""),
+                 **forms)
+
+
+def _draft_form(community: Community, draft: Charter | None) -> CharterDraftForm:
+    """The editor with the saved text and, to propose, a deadline two weeks ahead."""
+    return CharterDraftForm(data={"body": draft.body if draft else "",
+                                  "deadline": charter_rules.default_deadline_day(community)})
+
+
 @bp.route("", methods=["GET", "POST"])
 @login_required
 def index(community_id: int):
@@ -60,7 +92,7 @@ def index(community_id: int):
     community = community_or_404(community_id)
     draft = charters.current_draft(community)
     db.session.commit()  # keeps version 1 if it was just created
-    form = CharterDraftForm(data={"body": draft.body if draft else ""})
+    form = _draft_form(community, draft)
     preview_html = stored_html(draft.body_html if draft else "")
     if request.method == "POST":
         if draft is None:
@@ -73,8 +105,12 @@ def index(community_id: int):
                 preview_html = to_html(form.body.data or "")  # shown below, not saved
             else:
                 try:
+                    queued = None
+                    if action == "propose":  # the deadline is checked before anything is saved
+                        deadline_at = charter_rules.deadline_from_date(community, form.deadline.data)
                     charters.save_draft(current_user, draft, form.body.data)
-                    queued = charters.propose(current_user, draft) if action == "propose" else None
+                    if action == "propose":
+                        queued = charters.propose(current_user, draft, deadline_at)
                 except DomainError as error:
                     db.session.rollback()
                     show_domain_error(form, error)
@@ -88,14 +124,27 @@ def index(community_id: int):
                                        "Version %(version)d proposed. %(num)d members get it by email.",
                                        queued, version=draft.version))
                     return redirect(url_for("charters.index", community_id=community.id))
-    proposal = charters.proposed(community)
-    return render_template(
-        "charters/index.html", community=community, draft=draft, form=form, preview_html=preview_html,
-        sections=charters.answers_by_section(community), respondents=charters.respondents(community),
-        proposal=proposal, proposal_votes=charters.votes(proposal) if proposal else None,
-        in_force=charters.ratified(community), versions=charters.versions(community),
-        confirm_form=ConfirmForm(), status_label=_status, local=lambda moment: _local(community, moment)), \
-        400 if form.errors else 200
+    return _page(community, draft, form, preview_html)
+
+
+@bp.route("/rules", methods=["POST"])
+@login_required
+def rules(community_id: int):
+    """The community's voting rules: quorum and approval threshold, in percent."""
+    community = community_or_404(community_id)
+    rules_form = CharterRulesForm()
+    if rules_form.validate_on_submit():
+        try:
+            changed = charter_rules.set_rules(current_user, community, rules_form.quorum.data,
+                                              rules_form.approval.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(rules_form, error)
+        else:
+            db.session.commit()
+            flash(_("Voting rules saved.") if changed else _("The voting rules are unchanged."))
+            return redirect(url_for("charters.index", community_id=community.id, _anchor="rules"))
+    return _page_with_draft(community, rules_form=rules_form)
 
 
 @bp.route("/new-version", methods=["POST"])
@@ -134,36 +183,61 @@ def export(community_id: int, charter_id: int):
     """One version as a Markdown file to keep or share elsewhere: its text, status, dates and who approved."""
     community = community_or_404(community_id)
     charter = _charter_or_404(community, charter_id)
-    charter_votes = charters.votes(charter)
-    text = render_template("charters/export.md", charter=charter, charter_votes=charter_votes,
-                           community_name=escape_markdown(community.name),  # names are plain text, not Markdown
-                           approvers=[escape_markdown(vote.name) for vote in charter_votes["approve"]],
-                           status_label=_status, local=lambda moment: _local(community, moment))
+    text = charters.markdown(community, charter)
     filename = f"charter-{community.id}-v{charter.version}.md"
     return Response(text, mimetype="text/markdown",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 
+@bp.route("/versions/<int:charter_id>/deadline", methods=["POST"])
+@login_required
+def deadline(community_id: int, charter_id: int):
+    """Move a proposal's voting deadline (answers reopen if it had passed)."""
+    community = community_or_404(community_id)
+    charter = _charter_or_404(community, charter_id)
+    deadline_form = CharterDeadlineForm()
+    if deadline_form.validate_on_submit():
+        try:
+            charter_rules.change_deadline(current_user, charter, deadline_form.deadline.data)
+        except DomainError as error:
+            db.session.rollback()
+            show_domain_error(deadline_form, error)
+        else:
+            db.session.commit()
+            flash(_("Voting now closes %(when)s.", when=_local(community, charter.deadline_at)))
+            return redirect(url_for("charters.index", community_id=community.id))
+    return _page_with_draft(community, deadline_form=deadline_form)
+
+
 @bp.route("/versions/<int:charter_id>/ratify", methods=["POST"])
 @login_required
 def ratify(community_id: int, charter_id: int):
+    """Ratify a proposed version; below the rules only with the coordinator's reason (shown beside the field)."""
     community = community_or_404(community_id)
     charter = _charter_or_404(community, charter_id)
-    if not ConfirmForm().validate_on_submit():
-        abort(400)
-    try:
-        charters.ratify(current_user, charter)
-    except DomainError as error:
-        db.session.rollback()
-        flash(error.message, "error")
+    ratify_form = RatifyForm()
+    if not ratify_form.validate_on_submit():
+        if ratify_form.csrf_token.errors:
+            abort(400)
     else:
-        db.session.commit()
-        flash(_("Version %(version)d is ratified: it is the community's charter now.", version=charter.version))
-        suggestion = lifecycle.checklist(community).suggestion
-        if suggestion is not None:
-            flash(_("The community's data now suggests the stage %(stage)s: confirm it on the community page.",
-                    stage=STAGES[suggestion.stage]))
-    return redirect(url_for("charters.index", community_id=community.id))
+        try:
+            charters.ratify(current_user, charter, ratify_form.reason.data or "")
+        except DomainError as error:
+            db.session.rollback()
+            if charter.status != "proposed":
+                flash(error.message, "error")
+                return redirect(url_for("charters.index", community_id=community.id))
+            show_domain_error(ratify_form, error)
+        else:
+            db.session.commit()
+            flash(_("Version %(version)d is ratified: it is the community's charter now. Members get it by email.",
+                    version=charter.version))
+            suggestion = lifecycle.checklist(community).suggestion
+            if suggestion is not None:
+                flash(_("The community's data now suggests the stage %(stage)s: confirm it on the community page.",
+                        stage=STAGES[suggestion.stage]))
+            return redirect(url_for("charters.index", community_id=community.id))
+    return _page_with_draft(community, ratify_form=ratify_form)
 
 
 # --- member page ----------------------------------------------------------------------------------
@@ -202,7 +276,9 @@ def show(charter_id: int, token: str):
         if current is not None and current.id != charter.id:
             newer = {"charter": current, "url": charters.member_url(current, member)}
     status = 400 if (form.errors or error) else 200
+    closed = charter_rules.is_closed(charter)
     return render_template("member/charter_show.html", community=community, charter=charter, member=member,
                            charter_html=stored_html(charter.body_html), form=form, vote=existing, saved=saved, error=error,
-                           can_vote=charter.status == "proposed" and belongs, belongs=belongs, newer=newer,
+                           can_vote=charter.status == "proposed" and belongs and not closed, belongs=belongs,
+                           closed=closed, newer=newer,
                            status_label=_status, local=lambda moment: _local(community, moment)), status

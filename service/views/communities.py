@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 
 from forms.community import CommunityForm
 from forms.member import ConfirmForm
-from service import communities, facilitation, lifecycle, outbox, practices, roles
+from service import communities, community_archive, facilitation, lifecycle, member_list, needs_you, outbox, practices, roles
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound import inbox
@@ -19,7 +19,8 @@ bp = Blueprint("communities", __name__)
 @login_required
 def index():
     return render_template("communities/index.html",
-                           overview=health_view.overview(communities.visible_community_rows(current_user)))
+                           overview=health_view.overview(communities.visible_community_rows(current_user)),
+                           waiting=needs_you.for_account(current_user))
 
 
 @bp.route("/communities/new", methods=["GET", "POST"])
@@ -43,7 +44,7 @@ def create():
 def show(community_id: int):
     community = community_or_404(community_id)
     return render_template("communities/show.html", community=community,
-                           memberships=communities.memberships(community),
+                           members_summary=member_list.summary(community),
                            organizations=communities.organizations(community),
                            not_receiving=outbox.members_not_receiving(community),
                            pending_practices=practices.pending_count(community),
@@ -52,6 +53,8 @@ def show(community_id: int):
                            lifecycle=lifecycle.checklist(community),
                            facilitation=facilitation.overview(community),
                            health=health_view.section(community),
+                           export_panel=community_archive.panel(current_user, community),
+                           needs=needs_you.for_community(current_user, community),
                            confirm_form=ConfirmForm())
 
 

@@ -9,12 +9,14 @@ from flask_login import current_user, login_required
 from forms import choices
 from forms.form_request import DeadlineForm, SendFormForm
 from forms.meeting import member_choices
-from service import form_requests, meetings, members, responses
+from forms.member import ConfirmForm
+from service import form_requests, meetings, members, nudges, responses
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, FormRequest
 from service.questions import questions
 from service.views.helpers import community_or_404, show_domain_error
+from service.views.meetings import nudged
 
 bp = Blueprint("form_requests", __name__, url_prefix="/communities/<int:community_id>/forms")
 
@@ -109,8 +111,20 @@ def _render_show(community: Community, form_request: FormRequest, deadline_form:
                            names=members.names_in(community),
                            answers=answers, counts=counts, questions=questions(form_request.kind),
                            deadline_form=deadline_form, is_open=responses.is_open(form_request),
+                           nudge=nudges.for_form(form_request), nudge_form=ConfirmForm(),
                            reminder_due=form_requests.reminder_due(form_request) if form_request.deadline_at else None,
                            local=lambda moment: _local(community, moment)), status
+
+
+@bp.route("/<int:form_request_id>/nudge", methods=["POST"])
+@login_required
+def nudge(community_id: int, form_request_id: int):
+    community = community_or_404(community_id)
+    form_request = _request_or_404(community, form_request_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    nudged(lambda: nudges.nudge_form(current_user, form_request))
+    return redirect(url_for("form_requests.show", community_id=community.id, form_request_id=form_request.id))
 
 
 @bp.route("/<int:form_request_id>/deadline", methods=["POST"])

@@ -4,8 +4,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from forms.member import ConfirmForm
-from forms.member_import import MemberImportForm
+from forms.member_import import ImportConfirmForm, MemberImportForm
 from service import member_import
 from service.errors import DomainError
 from service.extensions import db
@@ -47,7 +46,9 @@ def upload(community_id: int):
 def show(community_id: int, import_id: int):
     community = community_or_404(community_id)
     record = _import_or_404(community, import_id)
-    return render_template("imports/show.html", community=community, record=record, form=ConfirmForm())
+    welcome = member_import.welcome_recipients(record) if record.status == "previewed" else None
+    return render_template("imports/show.html", community=community, record=record, form=ImportConfirmForm(),
+                           welcome=welcome)
 
 
 @bp.route("/<int:import_id>/confirm", methods=["POST"])
@@ -55,10 +56,11 @@ def show(community_id: int, import_id: int):
 def confirm(community_id: int, import_id: int):
     community = community_or_404(community_id)
     record = _import_or_404(community, import_id)
-    if not ConfirmForm().validate_on_submit():
+    form = ImportConfirmForm()
+    if not form.validate_on_submit():
         abort(400)
     try:
-        member_import.confirm_import(current_user, record)
+        member_import.confirm_import(current_user, record, send_welcome=form.send_welcome.data)
     except DomainError as error:
         db.session.rollback()
         flash(error.message, "error")

@@ -7,7 +7,8 @@ from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import current_user, login_required
 
 from forms.meeting import AttendanceForm, CancelForm, InviteForm, MeetingEditForm, MeetingForm, member_choices
-from service import facilitation, meetings, members
+from forms.member import ConfirmForm
+from service import facilitation, meetings, members, nudges
 from service.errors import DomainError
 from service.extensions import db
 from service.markdown_text import stored_html
@@ -94,6 +95,7 @@ def _render_show(community: Community, meeting: Meeting, invite_form: InviteForm
                            counts=meetings.rsvp_counts(meeting), by_answer=by_answer,
                            invite_form=invite_form, cancel_form=CancelForm(), when=_when(meeting),
                            agenda_html=stored_html(meeting.agenda_html), started=_started(meeting),
+                           nudge=nudges.for_meeting(meeting), nudge_form=ConfirmForm(),
                            local=lambda moment: _local(community, moment)), status
 
 
@@ -171,6 +173,33 @@ def invite(community_id: int, meeting_id: int):
             flash(ngettext("%(num)d more member invited.", "%(num)d more members invited.", added))
             return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
     return _render_show(community, meeting, form, 400)
+
+
+@bp.route("/<int:meeting_id>/nudge", methods=["POST"])
+@login_required
+def nudge(community_id: int, meeting_id: int):
+    community = community_or_404(community_id)
+    meeting = _meeting_or_404(community, meeting_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400)
+    nudged(lambda: nudges.nudge_meeting(current_user, meeting))
+    return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
+
+
+def nudged(send) -> None:
+    """Send a nudge and say what happened: how many were reminded, nothing new, or why not."""
+    try:
+        queued = send()
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message)
+        return
+    db.session.commit()
+    if queued:
+        flash(ngettext("Reminder on its way to %(num)d member who has not answered.",
+                       "Reminder on its way to the %(num)d members who have not answered.", queued))
+    else:
+        flash(_("Nothing sent: everyone who has not answered was already reminded."))
 
 
 @bp.route("/<int:meeting_id>/attendance", methods=["GET", "POST"])

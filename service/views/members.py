@@ -1,17 +1,20 @@
 """Dashboard: adding, editing, deactivating and reactivating a community's members."""
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from forms import choices
 from forms.member import FREQUENCY_CHOICES, LANGUAGE_CHOICES, ConfirmForm, MemberEditForm, NewMemberForm
-from service import digests, facilitation, members
+from service import digests, facilitation, member_list, members
 from service.errors import DomainError
 from service.extensions import db
+from service.models.members import ROLES
 from service.views.helpers import community_or_404, membership_or_404, show_domain_error
 
 # The person's own details on the edit form, read-only for a coordinator who may not change them.
 PERSON_FIELDS = ("name", "email", "language", "digest_frequency")
+SORT_LABELS = {"name": _l("Name"), "organization": _l("Organization"), "joined": _l("Newest first")}
 
 bp = Blueprint("members", __name__, url_prefix="/communities/<int:community_id>/members")
 
@@ -88,3 +91,16 @@ def change_status(community_id: int, membership_id: int, action: str):
     flash(_("%(name)s was deactivated.", name=membership.name) if action == "deactivate"
           else _("%(name)s is active again.", name=membership.name))
     return redirect(url_for("communities.show", community_id=community.id))
+
+
+@bp.route("/")
+@login_required
+def index(community_id: int):
+    """The members list: searched, filtered, sorted and paginated in SQL (service/member_list.py)."""
+    community = community_or_404(community_id)
+    organizations = member_list.organizations_here(community)
+    criteria = member_list.criteria_from(request.args, {org_id for org_id, _name in organizations})
+    return render_template("members/index.html", community=community, criteria=criteria,
+                           result=member_list.page(community, criteria), organizations=organizations,
+                           roles=ROLES, languages=LANGUAGE_CHOICES, statuses=member_list.STATUSES,
+                           sorts=[(key, SORT_LABELS[key]) for key in member_list.SORTS], confirm_form=ConfirmForm())

@@ -11,7 +11,7 @@ from forms.member import ConfirmForm
 from forms.tried_reply import TriedReplyForm
 from service.extensions import db
 
-from service import bounces, members, normalize, outbox
+from service import bounces, members, normalize, outbox, outbox_rows
 from service.communities import visible_communities_query
 from service.inbound import tried_replies
 from service.mailsink import find_captured
@@ -19,26 +19,30 @@ from service.models.outbox import OUTBOX_STATUSES
 from service.views.helpers import community_or_404, sandboxed_html
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
+SEARCH_MAX_LENGTH = 200
 
 
 
 @bp.route("/")
 @login_required
 def index():
-    status, kind, community_id = _filters(request.args)
+    status, kind, community_id, search = _filters(request.args)
     page_number = max(request.args.get("page", 1, type=normalize.database_id) or 1, 1)
-    rows, has_next = outbox.page(outbox.filtered(current_user, status, kind, community_id), page_number)
+    query = outbox.filtered(current_user, status, kind, community_id, search)
+    rows, has_next = outbox.page(query, page_number)
     communities = db.session.scalars(visible_communities_query(current_user)).all()
-    return render_template("outbox/index.html", rows=rows, has_next=has_next, page=page_number,
+    return render_template("outbox/index.html", rows=outbox_rows.listed(rows), has_next=has_next, page=page_number,
+                           matching=outbox.count(query) if search else None, q=search,
                            status=status, kind=kind, community_id=community_id, communities=communities,
-                           statuses=OUTBOX_STATUSES, kinds=outbox.kinds(current_user),
+                           statuses=OUTBOX_STATUSES, kinds=outbox.kinds(),
                            counts=outbox.status_counts(current_user), form=ConfirmForm(),
                            problem=outbox.delivery_problem(current_user))
 
 
-def _filters(args) -> tuple[str | None, str | None, int | None]:
+def _filters(args) -> tuple[str | None, str | None, int | None, str]:
     status = args.get("status") if args.get("status") in OUTBOX_STATUSES else None
-    return status, normalize.text(args.get("kind")) or None, args.get("community", type=normalize.database_id) or None
+    return (status, normalize.text(args.get("kind")) or None, args.get("community", type=normalize.database_id) or None,
+            normalize.text(args.get("q"))[:SEARCH_MAX_LENGTH])
 
 
 @bp.route("/retry", methods=["POST"])
@@ -47,11 +51,11 @@ def retry_failed():
     """Retry every failed email matching the current filters."""
     if not ConfirmForm().validate_on_submit():
         abort(400)
-    _status, kind, community_id = _filters(request.form)
-    count = outbox.retry(current_user, outbox.filtered(current_user, "failed", kind, community_id))
+    _status, kind, community_id, search = _filters(request.form)
+    count = outbox.retry(current_user, outbox.filtered(current_user, "failed", kind, community_id, search))
     db.session.commit()
     flash(ngettext("%(num)d email will be sent again.", "%(num)d emails will be sent again.", count))
-    return redirect(url_for("outbox.index", kind=kind, community=community_id))
+    return redirect(url_for("outbox.index", kind=kind, community=community_id, q=search or None))
 
 
 @bp.route("/<int:email_id>/retry", methods=["POST"])

@@ -1,0 +1,94 @@
+"""What the Outbox page shows of each listed email: its subject as the recipient reads it, and when it was
+queued in its community's time zone.
+
+The subject is not stored: it is the kind's subject template rendered in the
+recipient's language with the objects the row points at (its meeting, form,
+charter, digest issue...), loaded for the whole page at once. Only the
+subject is rendered, never the body, so a page of 50 costs a few queries.
+"""
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from jinja2 import UndefinedError
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import selectinload
+
+from service.clock import aware
+from service.email_render import subject_line
+from service.extensions import db
+from service.mailer import KINDS
+from service.models import (Charter, Community, DigestIssue, FormResponse, LessonModule, Meeting, Member,
+                            Membership, Organization, OutboundEmail)
+
+# The ids a row's context may carry, and the model each points at.
+_OBJECTS = {"meeting_id": Meeting, "charter_id": Charter, "issue_id": DigestIssue, "module_id": LessonModule,
+            "organization_id": Organization, "response_id": FormResponse}
+
+
+@dataclass
+class ListedEmail:
+    email: OutboundEmail
+    subject: str          # "" when it cannot be told (an object it pointed at is gone)
+    queued_at: datetime   # in its community's time zone (UTC for an email that belongs to none)
+    time_zone: str
+
+
+def listed(rows: list[OutboundEmail]) -> list[ListedEmail]:
+    """The page's rows with their subjects and local times."""
+    communities = _load(Community, {row.community_id for row in rows})
+    languages = _languages(rows)
+    # Held here: the session keeps loaded objects only while something refers to them.
+    objects = {key: _load(model, {row.context.get(key) for row in rows},
+                          FormResponse.request if model is FormResponse else None)
+               for key, model in _OBJECTS.items()}
+    result = []
+    for row in rows:
+        community = communities.get(row.community_id)
+        zone = community.time_zone if community else "UTC"
+        result.append(ListedEmail(row, _subject(row, community, languages.get(row.id, "en"), objects),
+                                  aware(row.created_at).astimezone(ZoneInfo(zone)), zone))
+    return result
+
+
+def _load(model, ids: set, *eager) -> dict:
+    """The rows of `model` with these ids, by id, in one query."""
+    ids = {value for value in ids if isinstance(value, int)}
+    if not ids:
+        return {}
+    query = select(model).where(model.id.in_(ids))
+    query = query.options(*(selectinload(relationship) for relationship in eager if relationship is not None))
+    return {item.id: item for item in db.session.scalars(query)}
+
+
+def _languages(rows: list[OutboundEmail]) -> dict[int, str]:
+    """Each row's language: the member's in the row's community (as its mail uses), else the person's own."""
+    pairs = {(row.community_id, row.member_id) for row in rows if row.community_id and row.member_id}
+    here = dict(((c, m), language) for c, m, language in db.session.execute(
+        select(Membership.community_id, Membership.member_id, Membership.language)
+        .where(tuple_(Membership.community_id, Membership.member_id).in_(pairs)))) if pairs else {}
+    own = dict(db.session.execute(select(Member.id, Member.language).where(
+        Member.id.in_({row.member_id for row in rows if row.member_id}))).all()) if rows else {}
+    result = {}
+    for row in rows:
+        result[row.id] = (here.get((row.community_id, row.member_id)) or own.get(row.member_id)
+                          or row.context.get("language") or "en")
+    return result
+
+
+def _subject(row: OutboundEmail, community: Community | None, language: str, objects: dict[str, dict]) -> str:
+    kind = KINDS.get(row.kind)
+    if kind is None:
+        return ""
+    context = {**row.context, "community": community}
+    for key in _OBJECTS:
+        if row.context.get(key) is not None:
+            context[key.removesuffix("_id")] = objects[key].get(row.context[key])
+    if context.get("response") is not None:
+        context["form_request"] = context["response"].request
+    module = context.pop("module", None)
+    context["module_title"] = module.text("title", language) if module else ""
+    try:
+        return subject_line(kind, language, context)
+    except (UndefinedError, AttributeError, TypeError):  # an object it names is gone: no subject to show
+        return ""

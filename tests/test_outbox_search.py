@@ -1,0 +1,99 @@
+"""The Outbox page at length: search by recipient and subject, the subject column, readable kinds, local times,
+pages that keep the search."""
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, text, update
+
+from service import announcements, mailer, members, outbox
+from service.clock import now
+from service.extensions import db
+from service.models import Community, Meeting, Member, OutboundEmail
+
+
+def _community(name: str) -> Community:
+    return db.session.scalar(select(Community).where(Community.name == name))
+
+
+def _listed_ids(html: str) -> list[int]:
+    return [int(found) for found in re.findall(r'<td><a href="/outbox/(\d+)">', html)]
+
+
+@pytest.fixture
+def mail(app, personas):
+    """Riverside: Kim welcomed, a "June agenda" announcement, an invitation to "Budget clinic" (Ana reads
+    Spanish); Lakeside: its own "June agenda" announcement, which Riverside's coordinator must never see."""
+    with app.app_context():
+        riverside, lakeside = _community("Riverside COP"), _community("Lakeside COP")
+        members.add_member(None, riverside, name="Kim Doe", email="kim@example.org", welcome=True)
+        announcements.send_announcement(None, riverside, "June agenda", "See you Tuesday.", "n-1")
+        announcements.send_announcement(None, lakeside, "June agenda", "Lakeside only.", "n-2")
+        meeting = Meeting(community_id=riverside.id, uid="budget@test", title="Budget clinic",
+                          starts_at=now() + timedelta(days=7))
+        db.session.add(meeting)
+        db.session.flush()
+        people = db.session.scalars(select(Member).where(Member.email.in_(["ana@example.org", "kim@example.org"]))
+                                    .order_by(Member.id)).all()
+        mailer.queue_bulk("meeting_invitation", people, key_for=lambda m: f"invite:{m.id}",
+                          context_for=lambda m: {"meeting_id": meeting.id}, community=riverside)
+        db.session.commit()
+        return {"riverside": riverside.id, "lakeside": lakeside.id}
+
+
+def _sql_ids(app, where: str) -> list[int]:
+    with app.app_context():
+        return list(db.session.scalars(text(f"SELECT id FROM outbound_email WHERE {where} ORDER BY id DESC")))
+
+
+def test_search_finds_recipients_and_subjects_of_the_coordinators_communities_only(app, alice_client, mail):
+    riverside = mail["riverside"]
+    june = alice_client.get("/outbox/?q=JUNE").get_data(as_text=True)
+    assert _listed_ids(june) == _sql_ids(app, f"community_id = {riverside} AND kind = 'announcement'")
+    assert "Lakeside only" not in june and "ben@example.org" not in june and "2 emails match." in june
+    kim = alice_client.get("/outbox/?q=kim@").get_data(as_text=True)
+    assert _listed_ids(kim) == _sql_ids(app, "recipient = 'kim@example.org'")
+    budget = alice_client.get("/outbox/?q=budget clinic").get_data(as_text=True)
+    assert _listed_ids(budget) == _sql_ids(app, "kind = 'meeting_invitation'")
+    nothing = alice_client.get("/outbox/?q=ben@example.org").get_data(as_text=True)
+    assert _listed_ids(nothing) == [] and "No emails match." in nothing
+    # The search narrows the other filters too, and they it.
+    assert _listed_ids(alice_client.get("/outbox/?q=kim&kind=welcome").get_data(as_text=True)) == \
+        _sql_ids(app, "recipient = 'kim@example.org' AND kind = 'welcome'")
+
+
+def test_each_row_shows_its_subject_in_the_members_language_and_a_readable_kind(app, alice_client, mail):
+    page = alice_client.get("/outbox/").get_data(as_text=True)
+    rows = re.findall(r"<td>([^<]*)</td><td>([^<]*)</td><td>([^<]*@example\.org)</td>", page)
+    assert sorted(rows) == sorted([
+        ("Meeting invitation", "Invitación: Budget clinic", "ana@example.org"),
+        ("Meeting invitation", "Invitation: Budget clinic", "kim@example.org"),
+        ("Announcement", "June agenda", "ana@example.org"),
+        ("Announcement", "June agenda", "kim@example.org"),
+        ("Welcome", "Welcome to Riverside COP", "kim@example.org")])
+    assert '<option value="meeting_invitation">Meeting invitation</option>' in page
+
+
+def test_times_are_in_the_communitys_time_zone(app, alice_client, mail):
+    with app.app_context():
+        db.session.execute(update(OutboundEmail).where(OutboundEmail.kind == "welcome").values(
+            created_at=datetime(2026, 1, 15, 18, 5, tzinfo=timezone.utc)))
+        db.session.commit()
+    page = alice_client.get("/outbox/?kind=welcome").get_data(as_text=True)
+    assert re.search(r'>2026-01-15 12:05</a> <span class="zone">America/Chicago</span>', page)  # UTC-6 in January
+
+
+def test_pages_keep_the_search_in_their_links(app, alice_client, mail, monkeypatch):
+    monkeypatch.setattr(outbox, "PAGE_SIZE", 1)
+    expected = _sql_ids(app, "recipient = 'kim@example.org'")
+    first = alice_client.get("/outbox/?q=kim").get_data(as_text=True)
+    assert _listed_ids(first) == expected[:1]
+    older = re.search(r'<a href="([^"]+)">Older', first).group(1).replace("&amp;", "&")
+    assert "q=kim" in older and "page=2" in older
+    assert _listed_ids(alice_client.get(older).get_data(as_text=True)) == expected[1:2]
+
+
+@pytest.mark.parametrize("query", ["page=abc", "page=-1", "status=nope", "community=abc", "community=999999999999999",
+                                   "kind=%00", "q=" + "x" * 3000, "q=%25_%5C"])
+def test_bad_parameters_show_the_page_not_an_error(alice_client, mail, query):
+    assert alice_client.get(f"/outbox/?{query}").status_code == 200
