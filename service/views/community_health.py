@@ -88,8 +88,10 @@ def _draw(months: list[community_health.MonthHealth], locale: str, charted) -> d
                 value / scale if scale != 1 else value, kind, locale))
     rows = [(name, [community_health.formatted(getattr(m, key), kind, locale)
                     for key, _label, kind in community_health.FIGURES]) for name, m in zip(month_names, months)]
-    return {"health_charts": charts, "health_labels": labels, "health_rows": rows,
-            "health_figures": community_health.FIGURES}
+    # The table rendered here too, once per drawing: its few hundred cells were half the health page's template time.
+    table = Markup(render_template("community_health/_table.html", health_figures=community_health.FIGURES,
+                                   health_rows=rows, caption=_("Health figures per month, newest first")))
+    return {"health_charts": charts, "health_labels": labels, "health_table": table}
 
 
 @bp.app_template_global("health_figure")
