@@ -1,9 +1,8 @@
 """Creating and editing a community."""
-from zoneinfo import available_timezones
-
-from flask_babel import lazy_gettext as _l
+from flask_babel import get_locale, lazy_gettext as _l
 
 from forms import Form, choices
+from service import time_zones
 from service.models.communities import STAGES
 from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
@@ -11,7 +10,6 @@ from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optiona
 STAGE_CHOICES = [("forming", _l("Forming")), ("defining", _l("Defining its work")),
                  ("managing", _l("Managing")), ("sustaining", _l("Sustaining"))]
 CADENCE_CHOICES = [("weekly", _l("Weekly")), ("biweekly", _l("Every two weeks")), ("monthly", _l("Monthly"))]
-_ZONES = sorted(z for z in available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
 
 
 class OffsetsField(StringField):
@@ -26,12 +24,17 @@ class OffsetsField(StringField):
 class CommunityForm(Form):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     description = TextAreaField(_l("What brings these organizations together"), validators=[Length(max=2000)])
-    time_zone = SelectField(_l("Time zone"), choices=choices((z, z) for z in _ZONES), default="America/Chicago")
+    time_zone = SelectField(_l("Time zone"), default="America/Chicago")  # choices: current zones, by region
     stage = SelectField(_l("Stage"), choices=choices(STAGE_CHOICES), default="forming")
     digest_cadence = SelectField(_l("Lesson digest cadence"), choices=choices(CADENCE_CHOICES), default="biweekly")
     reminder_offsets = OffsetsField(_l("Reminders, in minutes before each meeting"), validators=[Length(max=100)])
     feedback_delay_hours = IntegerField(_l("Hours after a meeting to ask attendees for feedback"), default=2,
                                         validators=[Optional(), NumberRange(min=0, max=168)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        current = getattr(kwargs.get("obj"), "time_zone", None)
+        self.time_zone.choices = time_zones.choices(str(get_locale() or "en"), keep=current)
 
 
 class StageForm(Form):

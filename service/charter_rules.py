@@ -20,11 +20,10 @@ from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select, update
 
-from service import audit, mailer, normalize
+from service import audit, mailer, normalize, time_zones
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -170,12 +169,10 @@ def change_deadline(actor: Coordinator | None, charter: Charter, day) -> None:
 
 
 def deadline_text(charter: Charter, community: Community, language: str) -> str:
-    """"Monday, December 14, 2026 11:59 PM (America/Chicago)" in the reader's language, or ""."""
+    """"Monday, December 14, 2026 11:59 PM, Central Time (Chicago)" in the reader's language, or ""."""
     if charter.deadline_at is None:
         return ""
-    local = aware(charter.deadline_at).astimezone(ZoneInfo(community.time_zone))
-    return (f"{format_date(local, 'full', locale=language)} {format_time(local, 'short', locale=language)}"
-            f" ({community.time_zone})")
+    return time_zones.local_moment_text(charter.deadline_at, community.time_zone, language)
 
 
 def is_closed(charter: Charter) -> bool:

@@ -7,14 +7,12 @@ id naming the deadline; the job re-checks the database (deadline unchanged,
 reminder not sent yet), and the sweeper restores a job Redis lost.
 """
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
 from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 
-from service import audit, mailer, normalize
+from service import audit, mailer, normalize, time_zones
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -144,11 +142,9 @@ def form_url(response: FormResponse) -> str:
 
 
 def deadline_text(form_request: FormRequest, language: str) -> str:
-    """"Tuesday, March 3, 2026 5:00 PM (America/Chicago)" in the reader's language."""
+    """"Tuesday, March 3, 2026 5:00 PM, Central Time (Chicago)" in the reader's language."""
     community = db.session.get(Community, form_request.community_id)
-    local = aware(form_request.deadline_at).astimezone(ZoneInfo(community.time_zone))
-    return (f"{format_date(local, 'full', locale=language)} {format_time(local, 'short', locale=language)}"
-            f" ({community.time_zone})")
+    return time_zones.local_moment_text(form_request.deadline_at, community.time_zone, language)
 
 
 def email_extras(row, member: Member, community: Community) -> dict:

@@ -10,12 +10,11 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from babel.dates import format_date, format_time
 from flask_babel import force_locale, gettext as _
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import contains_eager
 
-from service import audit, community_archive, facilitation, form_requests, mailer, normalize
+from service import audit, community_archive, facilitation, form_requests, mailer, normalize, time_zones
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -349,10 +348,8 @@ def send_feedback_requests(meeting_id: int) -> int:
 
 
 def when_text(meeting: Meeting, language: str) -> str:
-    """"Tuesday, March 3, 2026 6:00 PM (America/Chicago)" in the reader's language."""
-    local = local_time(meeting)
-    return (f"{format_date(local, 'full', locale=language)} {format_time(local, 'short', locale=language)}"
-            f" ({meeting.community.time_zone})")
+    """"Tuesday, March 3, 2026 6:00 PM, Central Time (Chicago)" in the reader's language."""
+    return time_zones.local_moment_text(meeting.starts_at, meeting.community.time_zone, language)
 
 
 # --- email content --------------------------------------------------------------------------------

@@ -376,7 +376,7 @@ def test_the_proposal_email_gives_the_deadline_and_readable_text(app, ctx, perso
     _proposed(community)
     run_worker(app)
     plain = smtp.to("m0@example.org")[0].message.get_body(("plain",)).get_content().replace("\r\n", "\n")
-    assert "Voting closes on" in plain and "(America/Chicago)" in plain, plain
+    assert "Voting closes on" in plain and ", Central Time (Chicago)." in plain, plain
     spanish = smtp.to("ana@example.org")[0].message.get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert "La votación cierra el" in spanish and "Hasta entonces puede cambiar su respuesta" in spanish
     assert "We learn together how to serve families." in plain and "**" not in plain and "<script" not in plain

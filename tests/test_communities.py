@@ -26,7 +26,7 @@ def test_create_community_then_it_is_listed_and_shown(app, alice_client, persona
     assert "Community created." in page
     assert "<h1>Hillside COP</h1>" in page
     assert "Food banks sharing volunteer practices" in page
-    assert "America/Denver" in page and "Monthly" in page
+    assert "Mountain Time (Denver)" in page and "Monthly" in page  # the zone as people read it
     assert "No members yet" in page
     dashboard = alice_client.get("/").get_data(as_text=True)
     assert "Hillside COP" in dashboard and "Riverside COP" in dashboard

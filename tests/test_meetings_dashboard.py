@@ -121,7 +121,7 @@ def test_schedule_through_the_form_invites_everyone_and_ana_gets_an_ics_request(
     assert set(_invitations(app, meeting.id)) == {"ana@example.org", "sam@example.org"}
     page = alice_client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Meeting scheduled. 2 invitations are on their way." in page
-    assert "<strong>Grant</strong>" in page and "America/Chicago" in page and "6:00" in page
+    assert "<strong>Grant</strong>" in page and "Central Time (Chicago)" in page and "6:00" in page
 
     run_worker(app)
     [(method, calendar)] = _calendars(smtp, "ana@example.org")
@@ -181,7 +181,7 @@ def test_a_facilitator_from_another_community_is_refused_by_the_domain(app, ctx,
 
 def test_the_form_says_which_time_zone_the_time_is_in(app, alice_client, personas):
     html = alice_client.get(_base(personas) + "/new").get_data(as_text=True)
-    assert re.search(r'id="start_time-hint">In America/Chicago', html)
+    assert re.search(r'id="start_time-hint">In Central Time \(Chicago\)', html)
     assert "Markdown works" in html
     assert re.search(r'<input checked id="invite_all" name="invite_all" type="checkbox"', html)
     assert "Ana Torres &lt;ana@example.org&gt;" in html  # as a facilitator and as an invitee
