@@ -342,13 +342,18 @@ class Glance:
         return bool(self.failed_emails or self.replies_waiting or self.bouncing)
 
 
-def overview(communities: list[Community], moment: datetime | None = None) -> list[Glance]:
+ATTENTION = ("failed_emails", "replies_waiting", "bouncing")  # what the overview says needs a person
+
+
+def overview(communities: list[Community], moment: datetime | None = None,
+             waiting: dict[int, dict[str, int]] | None = None) -> list[Glance]:
     """Each community's glance, in the order given: one grouped query per figure, whatever their number.
 
     Active members and the RSVP rate are the kept recent months (refreshed
     by the cron process); a community whose figures are missing or stale is
-    counted now. Members and what needs a person are counted live, in one
-    statement.
+    counted now. Members and what needs a person are counted live; `waiting`
+    is needs_you.waiting's counts for these communities when the caller has
+    them already (the dashboard counts once for the overview and its list).
     """
     moment = moment or clock.now()
     ids = [community.id for community in communities]
@@ -371,9 +376,12 @@ def overview(communities: list[Community], moment: datetime | None = None) -> li
                 one_of(Membership.community_id, ids), Membership.status == "active")
             .group_by(Membership.community_id)):
         glances[community_id].members = number
-    for community_id, counts in needs_you.waiting(ids, ("failed_emails", "replies_waiting", "bouncing")).items():
-        for name, number in counts.items():
-            setattr(glances[community_id], name, number)
+    if waiting is None:
+        waiting = needs_you.waiting(ids, ATTENTION)
+    for community_id, counts in waiting.items():
+        if community_id in glances:
+            for name in ATTENTION:
+                setattr(glances[community_id], name, counts.get(name, 0))
     return [glances[community_id] for community_id in ids]
 
 

@@ -119,10 +119,12 @@ def acting_communities(account: Coordinator) -> list[Community]:
         .order_by(Community.name, Community.id)))
 
 
-def for_account(account: Coordinator) -> list[Waiting]:
-    """What waits for this account, community by community (those where nothing waits left out)."""
+def for_account(account: Coordinator, counts: dict[int, dict[str, int]] | None = None) -> list[Waiting]:
+    """What waits for this account, community by community (those where nothing waits left out); `counts` is
+    `waiting` of a set of communities that holds these, when the caller counted already."""
     communities = acting_communities(account)
-    counts = waiting([community.id for community in communities])
+    if counts is None:
+        counts = waiting([community.id for community in communities])
     return [Waiting(community, counts[community.id]) for community in communities if community.id in counts]
 
 

@@ -18,9 +18,10 @@ bp = Blueprint("communities", __name__)
 @bp.route("/")
 @login_required
 def index():
-    return render_template("communities/index.html",
-                           overview=health_view.overview(communities.visible_community_rows(current_user)),
-                           waiting=needs_you.for_account(current_user))
+    visible = communities.visible_community_rows(current_user)
+    waiting = needs_you.waiting([row.id for row in visible])  # counted once for the overview and the list
+    return render_template("communities/index.html", overview=health_view.overview(visible, waiting),
+                           waiting=needs_you.for_account(current_user, waiting))
 
 
 @bp.route("/communities/new", methods=["GET", "POST"])
