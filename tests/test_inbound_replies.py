@@ -9,7 +9,7 @@ from hypothesis import given, settings, strategies as st
 from flask_babel import force_locale, gettext
 from sqlalchemy import func, select, update
 
-from service import charters, mailer, meetings, members
+from service import charters, mailer, meeting_queries, meetings, members
 from service.addresses import make_address
 from service.email_render import safe_message_id
 from service.extensions import db
@@ -43,7 +43,7 @@ def _reply_address(member: Member, community: Community) -> str:
 def _meeting(starts_in=timedelta(days=3)) -> Meeting:
     meeting = meetings.create_meeting(None, _riverside(), starts_at=datetime.now(timezone.utc) + starts_in,
                                       title="Monthly exchange", location="Main St. Library")
-    meetings.invite(None, meeting, [m.id for m in meetings.active_members(_riverside())])
+    meetings.invite(None, meeting, [m.id for m in meeting_queries.active_members(_riverside())])
     db.session.commit()
     return meeting
 

@@ -17,7 +17,7 @@ ignoring it or processing it again does not.
 from flask_babel import gettext as _
 from sqlalchemy import Select, case, func, select
 
-from service import audit, meetings, practices
+from service import audit, meeting_queries, meetings, practices
 from service.addresses import read_address
 from service.clock import now
 from service.errors import DomainError
@@ -106,7 +106,7 @@ def answered_meeting(row: InboundMessage, community: Community) -> Meeting | Non
     """The meeting the message answers, if processing found one in this community."""
     if row.object_kind != "meeting" or row.object_id is None:
         return None
-    return meetings.meeting_in(community, row.object_id)
+    return meeting_queries.meeting_in(community, row.object_id)
 
 
 def open_meetings_for(community: Community, member: Member) -> list[Meeting]:
@@ -173,7 +173,7 @@ def _for_the_member(row: InboundMessage, community: Community, action: str, meet
     text = words(row)
     if action in RSVP_ACTIONS:
         meeting = answered_meeting(row, community) or \
-            (meetings.meeting_in(community, meeting_id) if meeting_id else None)
+            (meeting_queries.meeting_in(community, meeting_id) if meeting_id else None)
         if meeting is None:
             raise DomainError(_("Choose the meeting this answer is for."), "meeting_id")
         # The member's words become the answer's note; a message processing could not trim keeps the note there was.

@@ -10,7 +10,7 @@ from forms import choices
 from forms.form_request import DeadlineForm, SendFormForm
 from forms.meeting import member_choices
 from forms.member import ConfirmForm
-from service import form_requests, meetings, members, nudges, responses
+from service import form_requests, meeting_queries, meetings, members, nudges, responses
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, FormRequest
@@ -68,13 +68,13 @@ def index(community_id: int):
 def new(community_id: int):
     community = community_or_404(community_id)
     form = SendFormForm()
-    active = meetings.active_members(community)
+    active = meeting_queries.active_members(community)
     form.member_ids.choices = member_choices(active, members.names_in(community))
     candidates = form_requests.meetings_for_feedback(community)
     form.meeting_id.choices = choices([("", _("Choose a meeting"))] + [
         (str(m.id), f"{m.title} · {meetings.when_text(m, str(get_locale()))}") for m in candidates])
     if form.validate_on_submit():
-        meeting = meetings.meeting_in(community, form.meeting_id.data) \
+        meeting = meeting_queries.meeting_in(community, form.meeting_id.data) \
             if form.kind.data == "feedback" and form.meeting_id.data else None
         try:
             deadline_at = _deadline_utc(community, form)

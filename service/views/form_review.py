@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import login_required
 
-from service import csv_export, form_requests, form_review, meetings, svg_charts
+from service import csv_export, form_requests, form_review, meeting_queries, svg_charts
 from service.models import Community, FormRequest
 from service.questions import questions
 from service.views.helpers import community_or_404
@@ -39,7 +39,7 @@ def _other_meeting(community: Community, form_request: FormRequest):
     meeting_id = request.args.get("meeting", type=int)
     if not meeting_id or meeting_id == form_request.meeting_id:
         return None
-    meeting = meetings.meeting_in(community, meeting_id)
+    meeting = meeting_queries.meeting_in(community, meeting_id)
     other = form_requests.request_for_meeting(meeting) if meeting else None
     if other is None or other.kind != "feedback":
         return None

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 
 from forms.meeting import AttendanceForm, CancelForm, InviteForm, MeetingEditForm, MeetingForm, member_choices
 from forms.member import ConfirmForm
-from service import facilitation, meetings, members, nudges
+from service import facilitation, meeting_queries, meetings, members, nudges
 from service.errors import DomainError
 from service.extensions import db
 from service.markdown_text import stored_html
@@ -20,7 +20,7 @@ bp = Blueprint("meetings", __name__, url_prefix="/communities/<int:community_id>
 
 def _meeting_or_404(community: Community, meeting_id: int) -> Meeting:
     """The meeting if it belongs to this (visible) community; 404 for any other id."""
-    meeting = meetings.meeting_in(community, meeting_id)
+    meeting = meeting_queries.meeting_in(community, meeting_id)
     if meeting is None:
         abort(404)
     return meeting
@@ -44,9 +44,9 @@ def _started(meeting: Meeting) -> bool:
 @login_required
 def index(community_id: int):
     community = community_or_404(community_id)
-    upcoming, past = meetings.community_meetings(community)
+    upcoming, past = meeting_queries.community_meetings(community)
     return render_template("meetings/index.html", community=community, upcoming=upcoming, past=past,
-                           rates=meetings.meeting_rates(upcoming + past), when=_when)
+                           rates=meeting_queries.meeting_rates(upcoming + past), when=_when)
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -54,7 +54,7 @@ def index(community_id: int):
 def new(community_id: int):
     community = community_or_404(community_id)
     form = MeetingForm()
-    active, names = meetings.active_members(community), members.names_in(community)
+    active, names = meeting_queries.active_members(community), members.names_in(community)
     form.facilitator_id.choices = member_choices(active, names, blank=_("No facilitator"))
     form.member_ids.choices = member_choices(active, names)
     if form.validate_on_submit():
@@ -67,7 +67,7 @@ def new(community_id: int):
             db.session.rollback()
             show_domain_error(form, error)
         else:
-            invited = meetings.meeting_rates([meeting])[meeting.id]["invited"]
+            invited = meeting_queries.meeting_rates([meeting])[meeting.id]["invited"]
             db.session.commit()
             flash(ngettext("Meeting scheduled. %(num)d invitation is on its way.",
                            "Meeting scheduled. %(num)d invitations are on their way.", invited))
@@ -86,8 +86,8 @@ def show(community_id: int, meeting_id: int):
 
 def _render_show(community: Community, meeting: Meeting, invite_form: InviteForm, status: int = 200):
     """The meeting page; answers and counts are read from the database on every load."""
-    invitations, names = meetings.invitations(meeting), members.names_in(community)
-    invite_form.member_ids.choices = member_choices(meetings.uninvited_members(meeting), names)
+    invitations, names = meeting_queries.invitations(meeting), members.names_in(community)
+    invite_form.member_ids.choices = member_choices(meeting_queries.uninvited_members(meeting), names)
     by_answer = {answer: [names[i.member_id] for i in invitations if i.answer == answer]
                  for answer in ("yes", "maybe", "no", None)}
     return render_template("meetings/show.html", community=community, meeting=meeting, invitations=invitations,
@@ -112,7 +112,7 @@ def edit(community_id: int, meeting_id: int):
         "title": meeting.title, "agenda": meeting.agenda, "start_date": local.date(),
         "start_time": local.time().replace(second=0, microsecond=0), "duration_minutes": meeting.duration_minutes,
         "location": meeting.location, "video_url": meeting.video_url, "facilitator_id": meeting.facilitator_id})
-    facilitators = meetings.active_members(community)
+    facilitators = meeting_queries.active_members(community)
     if meeting.facilitator is not None and meeting.facilitator not in facilitators:
         facilitators.append(meeting.facilitator)  # no longer active, but still this meeting's facilitator
     form.facilitator_id.choices = member_choices(facilitators, members.names_in(community), blank=_("No facilitator"))
@@ -124,7 +124,7 @@ def edit(community_id: int, meeting_id: int):
             db.session.rollback()
             show_domain_error(form, error)
         else:
-            invited = meetings.meeting_rates([meeting])[meeting.id]["invited"]
+            invited = meeting_queries.meeting_rates([meeting])[meeting.id]["invited"]
             db.session.commit()
             flash(ngettext("Changes saved. %(num)d invitee gets an update.",
                            "Changes saved. %(num)d invitees get an update.", invited) if changed
@@ -161,7 +161,7 @@ def invite(community_id: int, meeting_id: int):
     community = community_or_404(community_id)
     meeting = _meeting_or_404(community, meeting_id)
     form = InviteForm()
-    form.member_ids.choices = member_choices(meetings.uninvited_members(meeting), members.names_in(community))
+    form.member_ids.choices = member_choices(meeting_queries.uninvited_members(meeting), members.names_in(community))
     if form.validate_on_submit():
         try:
             added = meetings.invite(current_user, meeting, form.member_ids.data)
@@ -207,7 +207,7 @@ def nudged(send) -> None:
 def attendance(community_id: int, meeting_id: int):
     community = community_or_404(community_id)
     meeting = _meeting_or_404(community, meeting_id)
-    invitations = meetings.invitations(meeting)
+    invitations = meeting_queries.invitations(meeting)
     if meeting.attendance_taken_at is not None:
         ticked = [i.member_id for i in invitations if i.attended]
     else:
