@@ -62,6 +62,7 @@ def register_extensions(app: Flask) -> None:
 
     from service.coordinators import coordinator_for_session
     login_manager.user_loader(coordinator_for_session)
+    import service.conversations.addresses  # noqa: F401  (gives every new community its address)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -24,7 +24,8 @@ from sqlalchemy import update
 
 from service import audit, bounces, claims, clock, retry
 from service.batch_render import BatchRenderer
-from service.email_render import HeaderInjectionError, new_message_id, render_for_coordinator, to_bytes
+from service.email_render import (HeaderInjectionError, message_id_for, new_message_id, render_for_coordinator,
+                                  to_bytes)
 from service.extensions import db
 from service.mailer import ARCHIVED, KINDS, row_suppression, suppressed_addresses
 from service.models import Community, Member, OutboundEmail
@@ -197,7 +198,7 @@ class Batch:
             return
         try:
             rendered = self.renderer.render(row, member, community)
-            message_id = new_message_id()
+            message_id = message_id_for(row)
             self._ahead = (row.id, (message_id, rendered.envelope_from, to_bytes(rendered, message_id)))
         except Exception:  # rendered again in its turn, where the failure is recorded
             return
@@ -224,7 +225,7 @@ class Batch:
             self._finish(row, status="suppressed", last_error=reason)
             self.tally["suppressed"] += 1
             return None
-        message_id = new_message_id()
+        message_id = message_id_for(row)
         try:
             rendered = self.renderer.render(row, member, community)
             return message_id, rendered.envelope_from, to_bytes(rendered, message_id)

@@ -23,7 +23,9 @@ from service.config import PROJECT_ROOT
 from service.links import token_url
 from service.markdown_text import plain_text_html
 from service.mime import message_bytes
-from service.mailer import TEMPLATE_DIR, EmailKind, kind_named
+from service.conversations.addresses import community_address
+from service.conversations.content import post_html
+from service.mailer import KINDS, TEMPLATE_DIR, EmailKind, kind_named
 from service.models import Community, Member, OutboundEmail
 from service.test_copies import stand_in_links
 from service.tokens import make_token
@@ -53,6 +55,7 @@ def _environment(language: str) -> Environment:
     translations = Translations.load(str(PROJECT_ROOT / "translations"), [language])
     env.install_gettext_translations(translations, newstyle=True)
     env.filters["plain_text_html"] = plain_text_html  # a plain-text body (announcement) as HTML
+    env.filters["post_html"] = post_html  # a member's post's HTML, made inert again
     return env
 
 
@@ -140,6 +143,7 @@ def render_for_coordinator(row: OutboundEmail) -> RenderedEmail:
 def template_context(row: OutboundEmail, member, community: Community | None, links: dict[str, str]) -> dict:
     """What every kind's templates may use, before the kind's extras."""
     return {**row.context, "member": member, "community": community, "links": links,
+            "community_address": community_address(community) if community is not None and community.slug else "",
             "postal_address": current_app.config["POSTAL_ADDRESS"], "kind": row.kind,
             "base_url": current_app.config["PUBLIC_BASE_URL"]}
 
@@ -173,6 +177,10 @@ def assemble(kind: EmailKind, row: OutboundEmail, member: Member, community: Com
         # A reply reaches the community as the member; to a test copy, it comes back to the coordinator.
         reply_to = make_address("reply", member.id, community.id)
         headers["Reply-To"] = row.recipient if kind.staff_copy else ((name, reply_to) if name else reply_to)
+    if community is not None and community.slug:
+        headers["List-Post"] = f"<mailto:{community_address(community)}>"
+    if kind.conversation and community is not None:
+        return _conversation_copy(kind, row, member, community, links, parts, headers)
     if kind.bulk:
         headers["List-Unsubscribe"] = f"<{links['unsubscribe_url']}>, <mailto:{links['unsubscribe_mailto']}?subject=unsubscribe>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -180,6 +188,43 @@ def assemble(kind: EmailKind, row: OutboundEmail, member: Member, community: Com
                          sender=senders.sender(current_app.config["MAIL_DEFAULT_SENDER"], name),
                          recipient=("" if kind.staff_copy else member.name, row.recipient),
                          envelope_from=make_address("bounce", row.id), calendar=calendar)
+
+
+def _conversation_copy(kind: EmailKind, row: OutboundEmail, member: Member, community: Community,
+                       links: dict[str, str], parts: tuple[str, str, str], headers: dict) -> RenderedEmail:
+    """A copy of a member's post: "Author via Community" on our address, answered to the community (or to the
+    author, reply-all reaching both, where the community chose so), threaded under what it answers."""
+    subject, text, html = parts
+    context = row.context or {}
+    address = community_address(community)
+    if community.replies_to == "author" and context.get("author_email"):
+        headers["Reply-To"] = (context.get("author", ""), context["author_email"])
+        headers["Cc"] = (community.name, address)
+    else:
+        headers["Reply-To"] = (community.name, address)
+    answered = safe_message_id(context.get("in_reply_to"))
+    references = [ref for ref in map(safe_message_id, context.get("references") or []) if ref]
+    if answered:
+        headers["In-Reply-To"] = answered
+    if references or answered:
+        headers["References"] = " ".join(dict.fromkeys([*references, *([answered] if answered else [])]))
+    headers["Precedence"] = "list"  # auto-responders that honour it do not answer a list's mail
+    headers["List-Unsubscribe"] = f"<{links['unsubscribe_url']}>, <mailto:{links['unsubscribe_mailto']}?subject=unsubscribe>"
+    headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    author = context.get("author") or ""
+    sender_name = f"{author} via {community.name}" if author else community.name
+    return RenderedEmail(subject=subject, text=text, html=html, headers=headers,
+                         sender=(sender_name, _sender(current_app.config["MAIL_DEFAULT_SENDER"])[1]),
+                         recipient=(member.name, row.recipient), envelope_from=make_address("bounce", row.id))
+
+
+def message_id_for(row: OutboundEmail) -> str:
+    """The Message-ID to send `row` with: a post's own (every copy shares it), else a new one."""
+    if KINDS[row.kind].conversation:
+        own = safe_message_id((row.context or {}).get("message_id"))
+        if own:
+            return own
+    return new_message_id()
 
 
 def inline_css(html: str) -> str:

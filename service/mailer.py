@@ -45,6 +45,9 @@ class EmailKind:
     # To a coordinator about their account (no member, no community, no unsubscribe): `extras` (row) -> dict
     # gives the templates what they need, and the "language" to render in.
     to_coordinator: bool = False
+    # A member's post to a community's conversations: from "Name via Community", replies to the community's
+    # address, threaded by the post's own Message-ID (service/conversations/delivery.py).
+    conversation: bool = False
 
     @property
     def templates(self) -> str:
@@ -61,7 +64,8 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("welcome"),
     EmailKind("announcement", automatic=False, bulk=True),
     EmailKind("test_message"),
-    EmailKind("check_in", automatic=False, bulk=True),  # a coordinator's personal note to a member gone quiet
+    EmailKind("check_in", automatic=False, bulk=True),
+    EmailKind("conversation_post", automatic=False, bulk=True, conversation=True),  # a coordinator's personal note to a member gone quiet
     EmailKind("meeting_invitation", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("meeting_update", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("meeting_cancelled", bulk=True, extras=MEETING_EXTRAS),

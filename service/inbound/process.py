@@ -122,6 +122,8 @@ def _route(row: InboundMessage, incoming: Incoming) -> None:
         return finish(row, "done", "bounce", bounces.handle_bounce_message(row.raw, row.envelope_to))
     if bounces.is_delivery_report(incoming.message) if incoming.message is not None else False:
         return finish(row, "done", "bounce", bounces.record_report(row.raw, bounces.returned_row(row.raw)))
+    if row.purpose == "post":
+        return _post(row, incoming)
     if address is None:
         return finish(row, "held", reason="not sent to one of our signed addresses (unknown or altered)")
     # A calendar's answer is a person's click, though calendar servers mark it automatic; some send it to the
@@ -138,6 +140,16 @@ def _route(row: InboundMessage, incoming: Incoming) -> None:
     if row.purpose == "reply":
         return _reply(row, incoming, address[1])
     return finish(row, "held", reason=f"sent to an address we do not read ({row.purpose})")
+
+
+def _post(row: InboundMessage, incoming: Incoming) -> None:
+    """To a community's own address: a post to its conversations, unless no person wrote it (never posted,
+    never answered: that is how list loops start)."""
+    automatic = automatic_reason(incoming)
+    if automatic:
+        return finish(row, "ignored", reason=automatic)
+    from service.inbound import posts
+    posts.handle(row, incoming)
 
 
 def _unsubscribe(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) -> None:

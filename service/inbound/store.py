@@ -18,6 +18,7 @@ from sqlalchemy.orm import make_transient_to_detached
 
 from service import clock, normalize
 from service.addresses import read_address
+from service.conversations.addresses import slug_of
 from service.extensions import db
 from service.inbound.message import BOUNDED, MAX_HEADER_BLOCK, address_of, addresses, message_ids
 from service.models import InboundMessage
@@ -47,7 +48,7 @@ def receive(raw: bytes, envelope_to: str, via: str, envelope_from: str = "") -> 
     message_id = (message_ids(_value(headers, "Message-ID")) or [None])[0] \
         or f"<{hashlib.sha256(raw).hexdigest()}@no-message-id>"
     recipient = our_recipient(envelope_to, headers)
-    purpose = read_address(recipient)[0] if recipient else "unknown"  # our_recipient read it: it is ours
+    purpose = purpose_of(recipient)
     inserted = db.session.execute(  # on the table: the ORM's bulk-insert path cost more than the INSERT
         dialect_insert(InboundMessage.__table__).on_conflict_do_nothing(index_elements=["message_id"])
         .returning(InboundMessage.id),
@@ -97,12 +98,25 @@ def _stored(row_id: int) -> InboundMessage:
 
 
 def our_recipient(envelope_to: str, headers) -> str:
-    """The first of the envelope recipient and the recipient headers that is a signed address of ours (the
-    headers are parsed only when the envelope recipient is not: an MTA's pipe always names it)."""
-    if envelope_to and read_address(envelope_to):
+    """The first of the envelope recipient and the recipient headers that is an address of ours: a signed
+    one, or a community's own (the headers are parsed only when the envelope recipient is not ours: an MTA's
+    pipe always names it)."""
+    if envelope_to and _ours(envelope_to):
         return envelope_to
     candidates = (address for name in RECIPIENT_HEADERS for _name, address in addresses(_value(headers, name)))
-    return next((address for address in candidates if address and read_address(address)), "")
+    return next((address for address in candidates if address and _ours(address)), "")
+
+
+def _ours(address: str) -> bool:
+    return bool(read_address(address) or slug_of(address))
+
+
+def purpose_of(recipient: str) -> str:
+    """What an address of ours is for: the purpose a signed one names, "post" for a community's address."""
+    signed = read_address(recipient) if recipient else None
+    if signed:
+        return signed[0]
+    return "post" if recipient and slug_of(recipient) else "unknown"
 
 
 def _headers(raw: bytes):

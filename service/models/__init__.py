@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per aggregate; imported here so Alembic sees them all."""
 from service.models.audit import AuditEvent
 from service.models.communities import Community, CommunityCoordinator, Organization
+from service.models.conversations import Conversation, ConversationMute, Post, PostAttachment
 from service.models.coordinators import Coordinator
 from service.models.facilitation import FacilitatorSwap
 from service.models.health import HealthMonth
@@ -14,7 +15,7 @@ from service.models.members import Member, Membership
 from service.models.outbox import BounceEvent, OutboundEmail, Suppression
 
 __all__ = [
-    "AuditEvent", "BounceEvent", "FacilitatorSwap", "Charter", "CharterVote", "FormAnswer", "FormRequest", "FormResponse",
+    "AuditEvent", "BounceEvent", "Conversation", "ConversationMute", "Post", "PostAttachment", "FacilitatorSwap", "Charter", "CharterVote", "FormAnswer", "FormRequest", "FormResponse",
     "HealthMonth", "ImapMailboxState", "InboundMessage", "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
     "DigestIssue", "Invitation", "Lesson", "LessonModule", "Meeting", "Practice", "MemberImport", "Membership", "Reminder", "Organization", "OutboundEmail", "Suppression",
 ]

@@ -42,6 +42,14 @@ class Community(db.Model):
     # who must answer a proposed charter, and the share of those answering who must approve it.
     charter_quorum: Mapped[int] = mapped_column(default=5000, server_default="5000")
     charter_approval: Mapped[int] = mapped_column(default=6667, server_default="6667")
+    # Conversations by email: the community's address is `<slug>@INBOUND_DOMAIN` (given from the name when
+    # it is created, service/conversations/addresses.py); where a reply to a post goes ("community": to
+    # everyone, "author": to its author, reply-all to both); which posts wait for a moderator; the largest
+    # attachment kept, in kilobytes.
+    slug: Mapped[str | None] = mapped_column(String(64), unique=True)
+    replies_to: Mapped[str] = mapped_column(String(10), default="community", server_default="community")
+    moderation: Mapped[str] = mapped_column(String(8), default="new", server_default="new")
+    attachment_limit_kb: Mapped[int] = mapped_column(default=2048, server_default="2048")
     created_at: Mapped[datetime] = created_at_column()
 
     coordinators: Mapped[list["CommunityCoordinator"]] = relationship(

@@ -8,7 +8,8 @@ from service.extensions import db
 from service.models.base import created_at_column
 
 INBOUND_VIAS = ("mta", "smtp", "webhook", "imap", "sink", "test")
-INBOUND_PURPOSES = ("reply", "unsubscribe", "calendar", "bounce", "unknown")
+# "post": to a community's own address (service/conversations); "moderate": a moderator's answer to a waiting post.
+INBOUND_PURPOSES = ("reply", "unsubscribe", "calendar", "bounce", "post", "moderate", "unknown")
 # received: stored, waiting for its job. done: understood and recorded. held: not acted on because who sent it is
 # in doubt (From is not the member, a key that does not verify). unclear: from the member, but not understood, or
 # refused by the domain (a meeting that has started): a coordinator reads it. ignored: automatic mail, never

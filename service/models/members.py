@@ -68,6 +68,11 @@ class Membership(db.Model):
     # Next lesson module this member reads (the drip advances per digest they receive).
     next_module: Mapped[int] = mapped_column(default=0, server_default="0")
     last_digest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The community's conversations: "every" message by email, in the "digest", or "none"
+    # (models/conversations.py); and whether a moderator approved this member's posts once, so they no longer
+    # wait under the "new" moderation mode.
+    conversations: Mapped[str] = mapped_column(String(8), default="every", server_default="every")
+    posts_approved: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = created_at_column()
 
     community: Mapped[Community] = relationship()

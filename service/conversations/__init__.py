@@ -1,0 +1,1 @@
+"""Community conversations by email: a community's address, posts and threads, their delivery and archive."""

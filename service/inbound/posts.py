@@ -1,0 +1,51 @@
+"""A message to a community's own address, read as a post to its conversations.
+
+Who wrote it is the From address: it must be an active member of that
+community (mailing lists work the same way; the address is public, so it
+carries no signature). Mail no person wrote never becomes a post and is
+never answered (process.py ignores it before it gets here).
+"""
+from sqlalchemy import select
+
+from service import normalize
+from service.conversations import posting
+from service.conversations.addresses import slug_of
+from service.conversations.content import clean_html
+from service.errors import DomainError
+from service.extensions import db
+from service.inbound import process, trim
+from service.models import Community, Member
+
+
+def handle(row, incoming) -> None:
+    """Post the message to its community's conversations, or record why not."""
+    community = db.session.scalar(select(Community).where(Community.slug == slug_of(row.envelope_to)))
+    if community is None:
+        return process.finish(row, "held", reason="sent to a community address that no community has")
+    row.community_id = community.id
+    if community.archived_at is not None:
+        return process.finish(row, "held", reason="the community is archived: nothing is posted")
+    member = db.session.scalar(select(Member).where(Member.email == _stored_form(incoming.from_address)))
+    membership = posting.membership_of(community, member)
+    if membership is None:
+        return process.finish(row, "held", "not_a_member",
+                              reason=f"{incoming.from_address or 'no sender'} is not an active member of this "
+                                     f"community: not posted")
+    row.member_id = member.id
+    text = normalize.text(trim.reply_text(incoming), multiline=True)
+    if not text:
+        return process.finish(row, "unclear", reason="empty: no words of the member's own to post")
+    post = posting.submit(community, membership, incoming.subject, text, html=clean_html(incoming.html or ""),
+                          original_message_id=incoming.message_id, in_reply_to=incoming.in_reply_to,
+                          references=incoming.references, inbound_message_id=row.id)
+    row.object_kind, row.object_id = "post", post.id
+    process.finish(row, "done", "post_waiting" if post.status == "waiting" else "post", post_id=post.id,
+                   conversation_id=post.conversation_id)
+
+
+def _stored_form(address: str) -> str:
+    """The address as member addresses are stored (lower case, ASCII domain), '' when it is not one."""
+    try:
+        return normalize.email_address(address) if address else ""
+    except DomainError:
+        return ""
