@@ -92,7 +92,11 @@ def _feedback_delay(value) -> int:
 
 
 def create_community(actor: Coordinator, **fields) -> Community:
-    """Create a community coordinated by `actor`; the caller commits."""
+    """Create a community coordinated by `actor`; the caller commits. A leader's account runs the communities
+    it was given and starts none (is_staff below): new communities are the TTA program's to open."""
+    if not is_staff(actor):
+        raise DomainError(_("A leader's account runs its own community; ask the TTA program's staff to start a "
+                            "new one."))
     values = _check(fields)
     community = Community(**{k: v for k, v in values.items() if k in EDITABLE_FIELDS})
     community.coordinators.append(CommunityCoordinator(coordinator_id=actor.id))
@@ -128,3 +132,13 @@ def organizations(community: Community) -> list[tuple[Organization, int]]:
         .where(Membership.community_id == community.id, Membership.status == "active")
         .group_by(Organization.id).order_by(Organization.name))
     return [(org, count) for org, count in rows]
+
+
+def is_staff(actor: Coordinator) -> bool:
+    """Whether the account is TTA staff: an admin, or one that coordinates a community or holds no leader role
+    (made on the command line, or a coordinator who stepped back). A leader's account runs its community only."""
+    if actor.is_admin:
+        return True
+    held = set(db.session.scalars(select(CommunityCoordinator.role).where(
+        CommunityCoordinator.coordinator_id == actor.id)))
+    return "coordinator" in held or "leader" not in held

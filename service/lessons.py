@@ -20,7 +20,7 @@ from service.errors import DomainError
 from service.extensions import db
 from service.markdown_text import render, stored_html
 from service.models import Coordinator, Lesson, LessonModule
-from service.roles import is_staff
+from service.communities import is_staff
 
 LESSONS_DIR = PROJECT_ROOT / "lessons"
 BUILT_IN_LESSON_DIR = LESSONS_DIR / "establishing-a-cop"
@@ -267,7 +267,7 @@ def module_in(lesson: Lesson, module_id: int) -> LessonModule | None:
 
 
 def may_write(coordinator: Coordinator) -> bool:
-    """Whether the account may write lessons: TTA staff (roles.is_staff). Every community's digests may use a
+    """Whether the account may write lessons: TTA staff (communities.is_staff). Every community's digests may use a
     lesson, so a community's leaders only read the library."""
     return is_staff(coordinator)
 

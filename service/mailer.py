@@ -92,6 +92,11 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("coordinator_invitation", extras="service.roles.invitation_extras", to_coordinator=True),
     EmailKind("role_granted", extras="service.roles.invitation_extras", to_coordinator=True),
     EmailKind("community_handed_over", extras="service.roles.invitation_extras", to_coordinator=True),
+    # That an account's role in a community changed (with the link to log in or, not yet used, to choose a
+    # password), or ended.
+    EmailKind("role_changed", extras="service.roles.invitation_extras", to_coordinator=True),
+    EmailKind("role_removed", extras="service.roles.invitation_extras", template="role_changed",
+              to_coordinator=True),
 )}
 
 

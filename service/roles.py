@@ -167,6 +167,15 @@ def _send_invitation(actor: Coordinator, community: Community, account: Coordina
                                                  "role": role, "invited_by": actor.name})
 
 
+def _tell(actor: Coordinator, community: Community, account: Coordinator, kind: str, **context) -> None:
+    """Email the account that its role here changed or ended (not when it changed its own: it knows)."""
+    if account.id == actor.id:
+        return
+    key = f"{kind}:{community.id}:{account.id}:{clock.now().isoformat()}"  # each change is a new email
+    queue_coordinator_email(kind, account, key, {"coordinator_id": account.id, "community_id": community.id,
+                                                 "changed_by": actor.name, **context}, community)
+
+
 def invitation_extras(row) -> dict:
     """What an email about a role in a community needs at send time: the account, the community, and a freshly
     signed link to choose a password (or, for an account that has one, the login page)."""
@@ -190,8 +199,9 @@ def change_role(actor: Coordinator, community: Community, grant: CommunityCoordi
     account = db.session.get(Coordinator, grant.coordinator_id)
     audit.record(actor, "community.role_changed", "coordinator", account.id, community.id, address=account.email,
                  role=[grant.role, role])
-    grant.role = role
+    previous, grant.role = grant.role, role
     _role_changed(community, account, role)
+    _tell(actor, community, account, "role_changed", role=role, previous_role=previous)
     return True
 
 
@@ -204,6 +214,7 @@ def remove(actor: Coordinator, community: Community, grant: CommunityCoordinator
     audit.record(actor, "community.person_removed", "coordinator", account.id, community.id,
                  address=account.email, role=grant.role)
     _role_changed(community, account, None)
+    _tell(actor, community, account, "role_removed", role=grant.role)
     db.session.delete(grant)
 
 
@@ -275,16 +286,6 @@ def read_only_communities(actor: Coordinator):
     """SQL: the ids of the communities where `actor` is an observer (they may look, not change)."""
     return select(CommunityCoordinator.community_id).where(
         CommunityCoordinator.coordinator_id == actor.id, CommunityCoordinator.role == "observer")
-
-
-def is_staff(actor: Coordinator) -> bool:
-    """Whether the account is TTA staff: an admin, or one that coordinates a community or holds no leader role
-    (made on the command line, or a coordinator who stepped back). A leader's account runs its community only."""
-    if actor.is_admin:
-        return True
-    held = set(db.session.scalars(select(CommunityCoordinator.role).where(
-        CommunityCoordinator.coordinator_id == actor.id)))
-    return "coordinator" in held or "leader" not in held
 
 
 def is_read_only(actor: Coordinator, community_id: int) -> bool:

@@ -444,7 +444,7 @@ def test_a_leader_reads_the_lesson_library_but_writes_in_it_nothing(app, persona
 
 def test_who_counts_as_tta_staff(app, ctx, personas):
     """Staff write the shared lesson library; an account that only leads communities does not."""
-    from service import roles
+    from service import communities, roles
     from service.coordinators import create_coordinator
     alice = db.session.get(Coordinator, personas["alice"])
     community = db.session.get(Community, personas["riverside"])
@@ -452,7 +452,38 @@ def test_who_counts_as_tta_staff(app, ctx, personas):
     lea.password_hash = alice.password_hash  # as if her link was used
     fresh = create_coordinator("new@example.org", "New", PASSWORD)  # made on the command line, no role yet
     db.session.flush()
-    assert (roles.is_staff(alice), roles.is_staff(lea), roles.is_staff(fresh)) == (True, False, True)
+    assert (communities.is_staff(alice), communities.is_staff(lea), communities.is_staff(fresh)) == (True, False, True)
     roles.step_back(alice, community, keep_read_only=True)
-    assert roles.is_staff(alice)  # an observer now, still TTA staff
+    assert communities.is_staff(alice)  # an observer now, still TTA staff
     db.session.rollback()
+
+
+def test_a_changed_or_removed_role_is_emailed_to_its_account_in_its_language(app, personas, smtp, alice_client):
+    invite(alice_client, personas, email="bob@example.org", role="leader")
+    url = people_url(personas)
+    bob = _grant_id(app, "bob@example.org", personas["riverside"])
+    run_worker(app)
+    smtp.messages.clear()
+    post_form(alice_client, url, {"role": "observer"}, post_url=f"{url}/{bob}/role")
+    post_form(alice_client, url, {}, post_url=f"{url}/{bob}/remove")
+    run_worker(app)
+    changed, removed = [received.message for received in smtp.to("bob@example.org")]
+    assert changed["Subject"] == "Your role in Riverside COP changed"
+    assert "Alice made you an observer of Riverside COP" in changed.get_body(("plain",)).get_content()
+    assert removed["Subject"] == "You no longer help run Riverside COP"
+    assert "Alice took away your role in Riverside COP" in removed.get_body(("plain",)).get_content()
+    assert smtp.to("alice@example.org") == []  # her own changes are not mailed to her
+
+
+def test_a_leaders_account_starts_no_community(app, personas, smtp, alice_client):
+    assert "New community" in alice_client.get("/").get_data(as_text=True)
+    invite(alice_client, personas, email="lea@example.org", role="leader")
+    link = emailed_link(app, smtp, "lea@example.org")
+    lea = app.test_client()
+    post_form(lea, link, {"password": NEW_PASSWORD, "confirm": NEW_PASSWORD})  # logs her in
+    assert "New community" not in lea.get("/").get_data(as_text=True)
+    refused = post_form(lea, "/", {"name": "Lea's own", "time_zone": "UTC"}, post_url="/communities/new",
+                        follow_redirects=True)
+    assert "staff to start a new one" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Community).where(Community.name == "Lea's own")) is None

@@ -21,12 +21,17 @@ def index():
     visible = communities.visible_community_rows(current_user)
     waiting = needs_you.waiting([row.id for row in visible])  # counted once for the overview and the list
     return render_template("communities/index.html", overview=health_view.overview(visible, waiting),
-                           waiting=needs_you.for_account(current_user, waiting))
+                           waiting=needs_you.for_account(current_user, waiting),
+                           may_create=communities.is_staff(current_user))
 
 
 @bp.route("/communities/new", methods=["GET", "POST"])
 @login_required
 def create():
+    if not communities.is_staff(current_user):
+        flash(_("A leader's account runs its own community; ask the TTA program's staff to start a new one."),
+              "error")
+        return redirect(url_for("communities.index"))
     form = CommunityForm()
     if form.validate_on_submit():
         try:
