@@ -216,6 +216,12 @@ def test_an_observer_sees_the_community_but_every_change_is_refused(app, persona
     login(bob, "bob@example.org", PASSWORD)
     page = bob.get(f"/communities/{personas['riverside']}")
     assert page.status_code == 200 and "You have read-only access" in page.get_data(as_text=True)
+    # Every page of the community says so once, and hides the forms that would change something (style.css).
+    for path in ("", "/members/", "/meetings/", "/people"):
+        shown = bob.get(f"/communities/{personas['riverside']}{path}").get_data(as_text=True)
+        assert shown.count("You have read-only access") == 1 and '<body class="observing">' in shown
+    assert '<body class="observing">' not in alice_client.get(f"/communities/{personas['riverside']}").get_data(
+        as_text=True)
     refused = post_form(bob, f"/communities/{personas['riverside']}/edit",
                         {"name": "Changed", "time_zone": "UTC", "stage": "forming", "digest_cadence": "weekly"})
     assert refused.status_code == 403

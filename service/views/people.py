@@ -36,6 +36,17 @@ def observers_change_nothing():
     return render_template("people/read_only.html", community=community), 403
 
 
+@bp.app_context_processor
+def observer_pages():
+    """`observing()` for the page's layout: whether the account only observes the community the page is about
+    (its change buttons are then hidden and a line says why; the check above refuses them anyway)."""
+    def observing() -> bool:
+        community_id = (request.view_args or {}).get("community_id")
+        return bool(community_id and current_user.is_authenticated
+                    and roles.is_read_only(current_user, community_id))
+    return {"observing": observing}
+
+
 def _page(community: Community, invite_form=None, status: int = 200):
     return render_template("people/index.html", community=community, section=roles.section(current_user, community),
                            invite_form=invite_form or InviteForm(), role_form=RoleForm(),
