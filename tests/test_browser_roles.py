@@ -58,7 +58,7 @@ def test_a_coordinator_hands_the_community_to_a_leader_invited_by_email(app, per
         alice.get_by_label("The leaders agreed that I keep read-only access").check()
         alice.get_by_role("button", name="Hand the community to its leaders").click()
         expect(alice.get_by_role("status")).to_contain_text("The community is in its leaders' hands")
-        expect(alice.locator("section.people")).to_contain_text("You have read-only access to this community")
+        expect(alice.locator("main")).to_contain_text("You have read-only access to this community")
         expect(alice.locator("section.people")).to_contain_text("Alice · Observer (read-only)")
         alice.screenshot(path=SCREENSHOT, full_page=True)
         assert alice.problems == []
