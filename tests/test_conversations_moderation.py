@@ -1,17 +1,18 @@
 """Moderating conversations: a post that waits is announced to its author and to each coordinator and leader,
 who approve, retitle or decline it from the dashboard or by replying to its email; it acts once."""
+from datetime import datetime, timezone
+
 import pytest
 from sqlalchemy import func, select
 
 from service import members, needs_you
 from service.addresses import make_address
 from service.conversations import moderation
-from service.conversations.addresses import community_address
 from service.coordinators import create_coordinator
 from service.extensions import db
 from service.inbound.store import receive
-from service.models import (AuditEvent, Community, CommunityCoordinator, Coordinator, InboundMessage, Member,
-                            Membership, OutboundEmail, Post)
+from service.models import (AuditEvent, Community, CommunityCoordinator, Coordinator, Member, Membership,
+                            OutboundEmail, Post)
 from tests.conftest import PASSWORD, csrf_from, login, run_worker
 from tests.inbound_mail import compose, deliver
 
@@ -185,18 +186,18 @@ def test_moderation_by_reply_decline_in_spanish_with_the_reason(app, ctx, rivers
     assert "esto va mejor en la reunión del jueves." in _text(smtp.to("ana@example.org")[0].message)
 
 
+def _moderation_outcome(app, post, body):
+    row = _moderator_reply(app, post, "alice@example.org", body)
+    return row.status, row.outcome
+
+
 def test_a_moderators_reply_that_says_neither_leaves_the_post_waiting_for_a_person(app, ctx, riverside, smtp):
     _post_from_ana(app)
     post = _only_post()
-    assert moderation_outcome(app, post, "Who is this family?") == ("unclear", None)
-    assert moderation_outcome(app, post, "decline") == ("unclear", None)  # no reason for the author
+    assert _moderation_outcome(app, post, "Who is this family?") == ("unclear", None)
+    assert _moderation_outcome(app, post, "decline") == ("unclear", None)  # no reason for the author
     db.session.expire_all()
     assert post.status == "waiting"
-
-
-def moderation_outcome(app, post, body):
-    row = _moderator_reply(app, post, "alice@example.org", body)
-    return row.status, row.outcome
 
 
 def test_a_moderation_reply_not_from_the_moderators_address_is_held(app, ctx, riverside, smtp):
@@ -294,7 +295,6 @@ def test_waiting_posts_count_in_needs_you_and_its_summary(app, ctx, riverside, s
     dashboard = alice.get("/").get_data(as_text=True)
     assert "Posts waiting for a moderator" in dashboard
     assert f"/communities/{riverside['riverside']}/moderation/" in dashboard
-    from datetime import datetime, timezone
     assert needs_you.queue_due(datetime(2026, 12, 1, 9, tzinfo=timezone.utc)) >= 1
     smtp.messages.clear()
     run_worker(app)

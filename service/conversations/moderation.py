@@ -13,7 +13,7 @@ post and marks its author approved, so under the "new" mode their later posts
 go straight out; declining tells the author why and sends nothing else.
 """
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 
 from service import audit, clock, mailer, normalize
 from service.addresses import make_address
@@ -95,11 +95,6 @@ def recently_moderated(community: Community, limit: int = RECENT) -> list[Post]:
     return list(db.session.scalars(select(Post).where(Post.community_id == community.id,
                                                       Post.moderated_at.is_not(None))
                                    .order_by(Post.moderated_at.desc(), Post.id.desc()).limit(limit)))
-
-
-def waiting_count(community: Community) -> int:
-    return db.session.scalar(select(func.count(Post.id)).where(Post.community_id == community.id,
-                                                               Post.status == "waiting"))
 
 
 def moderator_names(posts: list[Post]) -> dict[int, str]:
