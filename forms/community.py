@@ -4,12 +4,20 @@ from flask_babel import get_locale, lazy_gettext as _l
 from forms import Form, choices
 from service import time_zones
 from service.models.communities import STAGES
-from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
 
 STAGE_CHOICES = [("forming", _l("Forming")), ("defining", _l("Defining its work")),
                  ("managing", _l("Managing")), ("sustaining", _l("Sustaining"))]
 CADENCE_CHOICES = [("weekly", _l("Weekly")), ("biweekly", _l("Every two weeks")), ("monthly", _l("Monthly"))]
+# Conversations: each choice says in full what it does (the form shows them as radio buttons).
+MODERATION_CHOICES = [
+    ("new", _l("A new member's posts wait until a moderator approves one; after that, theirs go out at once")),
+    ("all", _l("Every post waits for a moderator")),
+    ("none", _l("No post waits: every member's post goes out at once"))]
+REPLIES_TO_CHOICES = [
+    ("community", _l("To the whole community: everyone who reads the conversations receives the reply")),
+    ("author", _l("To the post's author only; reply-all still reaches the whole community"))]
 
 
 class OffsetsField(StringField):
@@ -30,6 +38,10 @@ class CommunityForm(Form):
     reminder_offsets = OffsetsField(_l("Reminders, in minutes before each meeting"), validators=[Length(max=100)])
     feedback_delay_hours = IntegerField(_l("Hours after a meeting to ask attendees for feedback"), default=2,
                                         validators=[Optional(), NumberRange(min=0, max=168)])
+    moderation = RadioField(_l("Which posts wait for a moderator"), choices=choices(MODERATION_CHOICES),
+                            default="new")
+    replies_to = RadioField(_l("Where a reply to a post goes"), choices=choices(REPLIES_TO_CHOICES),
+                            default="community")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

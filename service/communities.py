@@ -9,9 +9,10 @@ from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, CommunityCoordinator, Coordinator, Membership, Organization
 from service.models.communities import CADENCES, STAGES
+from service.models.conversations import MODERATION_MODES, REPLIES_TO
 
 EDITABLE_FIELDS = ("name", "description", "time_zone", "stage", "digest_cadence", "reminder_offsets",
-                   "feedback_delay_hours")
+                   "feedback_delay_hours", "moderation", "replies_to")
 MAX_REMINDERS = 5
 MAX_REMINDER_MINUTES = 30 * 24 * 60
 DEFAULT_FEEDBACK_DELAY_HOURS = 2
@@ -58,6 +59,10 @@ def _check(fields: dict) -> dict:
         raise DomainError(_("Unknown stage."), "stage")
     if fields.get("digest_cadence", "biweekly") not in CADENCES:
         raise DomainError(_("Unknown digest cadence."), "digest_cadence")
+    if fields.get("moderation", "new") not in MODERATION_MODES:
+        raise DomainError(_("Choose which posts wait for a moderator."), "moderation")
+    if fields.get("replies_to", "community") not in REPLIES_TO:
+        raise DomainError(_("Choose where a reply to a post goes."), "replies_to")
     values = {**fields, "name": name, "description": normalize.text(fields.get("description"), multiline=True)}
     if "reminder_offsets" in fields:
         values["reminder_offsets"] = _reminder_offsets(fields["reminder_offsets"])

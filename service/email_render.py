@@ -134,7 +134,10 @@ def render_for_coordinator(row: OutboundEmail) -> RenderedEmail:
                "base_url": current_app.config["PUBLIC_BASE_URL"]}
     context.update(import_string(kind.extras)(row))
     subject, text, html = render_parts(kind, context["language"], context)
-    return RenderedEmail(subject=subject, text=text, html=html, headers={"Auto-Submitted": "auto-generated"},
+    headers = {"Auto-Submitted": "auto-generated"}
+    if context.get("reply_to"):  # a signed address of ours the account answers to (a post to moderate)
+        headers["Reply-To"] = context["reply_to"]
+    return RenderedEmail(subject=subject, text=text, html=html, headers=headers,
                          sender=current_app.config["MAIL_DEFAULT_SENDER"],
                          recipient=(context.get("recipient_name") or context["coordinator"].name, row.recipient),
                          envelope_from=make_address("bounce", row.id))

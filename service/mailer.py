@@ -82,6 +82,11 @@ KINDS = {kind.name: kind for kind in (
     *(EmailKind(name, reply=True, extras=REPLY_EXTRAS)
       for name in ("reply_rsvp", "reply_charter", "reply_practice", "reply_comment", "reply_unclear")),
     EmailKind("reply_facilitation", reply=True, extras="service.facilitation.reply_extras"),
+    # A post that waits for a moderator: its author is told, and told the reason if it is declined (threaded under
+    # the post they sent); each moderator gets it with a signed address to answer "approve" or "decline <reason>".
+    EmailKind("post_waiting", reply=True),
+    EmailKind("post_declined", reply=True, automatic=False),
+    EmailKind("post_moderation", extras="service.conversations.moderation.moderator_extras", to_coordinator=True),
     EmailKind("password_reset", extras="service.password_reset.email_extras", to_coordinator=True),
     EmailKind("health_summary", extras="service.health_summaries.email_extras", to_coordinator=True),
     EmailKind("needs_summary", extras="service.needs_you.email_extras", to_coordinator=True),

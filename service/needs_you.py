@@ -1,11 +1,11 @@
 """What needs a coordinator: the "needs you" list on the dashboard and the summary email of it.
 
-Six kinds of waiting work, each counted for many communities at once by
+Seven kinds of waiting work, each counted for many communities at once by
 one grouped statement (`waiting`): interest-form entries to review,
 practices to approve, members asking for a change to the proposed charter,
-replies that need a person, failed emails and active members whose address
-bounces. The dashboard's overview (service.community_health) reads the last
-three from the same function.
+replies that need a person, posts waiting for a moderator, failed emails and
+active members whose address bounces. The dashboard's overview (service.community_health) reads replies,
+failed emails and bounces from the same function.
 
 The list shows the communities an account coordinates or leads (observers
 change nothing, so nothing waits for them; an admin sees the communities
@@ -30,7 +30,7 @@ from service.inbound.inbox import NEEDS_A_PERSON
 from service.links import public_url
 from service.mailer import queue_coordinator_email
 from service.models import (Charter, CharterVote, Community, CommunityCoordinator, Coordinator, InboundMessage,
-                            IntakeEntry, Member, Membership, OutboundEmail, Practice)
+                            IntakeEntry, Member, Membership, OutboundEmail, Post, Practice)
 from service.sql import on_postgresql, one_of
 
 KIND = "needs_summary"
@@ -44,6 +44,7 @@ KINDS = (
     ("practices", _l("Practices waiting for approval"), "practices.index", None),
     ("charter_changes", _l("Charter change requests"), "charters.index", None),
     ("replies_waiting", _l("Replies that need a person"), "inbox.index", None),
+    ("posts_waiting", _l("Posts waiting for a moderator"), "moderation.index", None),
     ("failed_emails", _l("Emails that failed"), "outbox.index", None),
     ("bouncing", _l("Members whose address bounces"), "communities.show", "not-receiving"),
 )
@@ -97,6 +98,8 @@ def waiting(community_ids: list[int], kinds: tuple[str, ...] | None = None) -> d
             Charter.status == "proposed", CharterVote.decision == "change", one_of(Charter.community_id, ids)),
         "replies_waiting": select(InboundMessage.community_id, func.count()).where(
             InboundMessage.status.in_(NEEDS_A_PERSON), one_of(InboundMessage.community_id, ids)),
+        "posts_waiting": select(Post.community_id, func.count()).where(
+            Post.status == "waiting", one_of(Post.community_id, ids)),
         "failed_emails": select(OutboundEmail.community_id, func.count()).where(
             OutboundEmail.status == "failed", one_of(OutboundEmail.community_id, ids)),
         "bouncing": select(Membership.community_id, func.count()).where(

@@ -15,8 +15,8 @@ from werkzeug.routing.converters import AnyConverter
 from service import intake, meetings, member_import, practices
 from service.extensions import db
 from service.coordinators import create_coordinator
-from service.models import (Community, CommunityCoordinator, Coordinator, InboundMessage, Member, Membership,
-                            OutboundEmail)
+from service.models import (Community, CommunityCoordinator, Conversation, Coordinator, InboundMessage, Member,
+                            Membership, OutboundEmail, Post)
 from tests.conftest import PASSWORD, csrf_from, login
 
 # What a POST carries if a view forgot its permission check: enough to change something.
@@ -103,7 +103,7 @@ def snapshot() -> dict:
 
 def community_objects(app, community_id: int, coordinator_email: str) -> dict:
     """Real objects of a community for every id a route may take: a membership, an import, an email, a meeting,
-    a practice, a received message, the coordinator's role."""
+    a practice, a received message, a post waiting for a moderator, the coordinator's role."""
     with app.app_context():
         community = db.session.get(Community, community_id)
         coordinator = db.session.scalar(select(Coordinator).where(Coordinator.email == coordinator_email))
@@ -133,6 +133,13 @@ def community_objects(app, community_id: int, coordinator_email: str) -> dict:
                                  purpose="reply", community_id=community_id, member_id=member_id, status="unclear",
                                  subject="Re: Monthly call", text="See you there, maybe.", reason="no clear answer")
         db.session.add(inbound)
+        conversation = Conversation(community_id=community_id, subject="Evening hours", started_by_id=member_id)
+        db.session.add(conversation)
+        db.session.flush()
+        post = Post(conversation_id=conversation.id, community_id=community_id, member_id=member_id,
+                    message_id=f"<post-{community_id}@cop.localhost>", subject="Evening hours",
+                    text="Who has tried evening hours?", status="waiting")
+        db.session.add(post)
         db.session.commit()
         grant_id = db.session.scalar(select(CommunityCoordinator.id).where(
             CommunityCoordinator.community_id == community_id, CommunityCoordinator.coordinator_id == coordinator.id))
@@ -140,7 +147,7 @@ def community_objects(app, community_id: int, coordinator_email: str) -> dict:
                    "inbound_message_id": inbound.id,
                    "form_request_id": form_request.id, "request_id": form_request.id, "key": "purpose",
                    "import_id": record.id, "email_id": email.id, "meeting_id": meeting.id,
-                   "practice_id": practice.id, "intake_entry_id": entry.id, "charter_id": charter.id}
+                   "practice_id": practice.id, "post_id": post.id, "intake_entry_id": entry.id, "charter_id": charter.id}
         db.session.remove()
     return objects
 

@@ -12,7 +12,8 @@ from werkzeug.exceptions import NotFound
 from service import charters, communities, form_requests, intake, lessons, meetings, normalize, practices
 from service.errors import DomainError
 from service.extensions import db
-from service.models import Community, Coordinator, FormResponse, InboundMessage, Meeting, Member, Membership
+from service.models import (Community, Conversation, Coordinator, FormResponse, InboundMessage, Meeting, Member,
+                            Membership, Post)
 from service.tokens import make_token
 from tests.conftest import PASSWORD, csrf_from, login, run_worker
 
@@ -116,8 +117,8 @@ def control_characters_stored() -> list:
 @pytest.fixture
 def world(app, personas, monkeypatch):
     """Riverside with a meeting Ana is invited to, a pending practice of hers, a lesson with a module,
-    a proposed charter, a charter form sent to her and a reply of hers nobody understood; the ids and member
-    links the forms need."""
+    a proposed charter, a charter form sent to her, a reply of hers nobody understood and a post of hers waiting
+    for a moderator; the ids and member links the forms need."""
     monkeypatch.setitem(app.config, "INTAKE_MIN_FILL_SECONDS", 0)
     with app.app_context():
         alice = db.session.get(Coordinator, personas["alice"])
@@ -143,8 +144,15 @@ def world(app, personas, monkeypatch):
                                member_id=ana.id, status="unclear", text="Maybe?", object_kind="meeting",
                                object_id=meeting.id, detail={})
         db.session.add(reply)
+        conversation = Conversation(community_id=riverside.id, subject="Evening hours", started_by_id=ana.id)
+        db.session.add(conversation)
+        db.session.flush()
+        post = Post(conversation_id=conversation.id, community_id=riverside.id, member_id=ana.id,
+                    message_id="<world-post@cop.localhost>", subject="Evening hours",
+                    text="Who has tried evening hours?", status="waiting")
+        db.session.add(post)
         db.session.commit()
-        ids = {"r": riverside.id, "inbound": reply.id, "harbor": harbor.id, "meeting": meeting.id, "practice": practice.id,
+        ids = {"r": riverside.id, "inbound": reply.id, "post": post.id, "harbor": harbor.id, "meeting": meeting.id, "practice": practice.id,
                "lesson": lesson.id, "module": module.id, "charter": charter.id, "response": response.id,
                "membership": db.session.scalar(select(Membership.id).where(Membership.member_id == ana.id)),
                "rsvp": make_token("rsvp", ana.id, meeting.id), "share": make_token("practice", ana.id, riverside.id),

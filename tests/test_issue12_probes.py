@@ -232,7 +232,7 @@ def _get_urls(app, world) -> list[str]:
            "practice_id": world["practice"], "lesson_id": world["lesson"], "module_id": world["module"],
            "charter_id": world["charter"], "response_id": world["response"], "email_id": 1, "import_id": 1,
            "request_id": 1, "form_request_id": 1, "intake_entry_id": 1, "inbound_message_id": world["inbound"],
-           "community_coordinator_id": 1}
+           "community_coordinator_id": 1, "post_id": world["post"]}
     urls = []
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static":
@@ -272,7 +272,7 @@ def test_a_nul_a_far_date_or_a_huge_id_in_any_posted_field_of_any_form_is_never_
            "practice_id": world["practice"], "lesson_id": world["lesson"], "module_id": world["module"],
            "charter_id": world["charter"], "response_id": world["response"], "email_id": 1, "import_id": 1,
            "request_id": 1, "form_request_id": 1, "intake_entry_id": 1, "inbound_message_id": world["inbound"],
-           "community_coordinator_id": 1}
+           "community_coordinator_id": 1, "post_id": world["post"]}
     tokens = {"rsvp.answer": world["rsvp"], "rsvp.feedback": world["rsvp"], "charter_links.show": world["vote"],
               "form_links.answer": world["form"], "intake_public.join": world["join"],
               "practice_links.share": world["share"]}

@@ -6,7 +6,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from service import clock, normalize
-from service.conversations import delivery, threads
+from service.conversations import delivery, moderation, threads
 from service.extensions import db
 from service.models import Community, Conversation, Member, Membership, Post
 
@@ -51,7 +51,9 @@ def submit(community: Community, membership: Membership, subject: str, text: str
                 reason=_waiting_reason(community) if waiting else "")
     db.session.add(post)
     db.session.flush()
-    if not waiting:
+    if waiting:
+        moderation.post_waits(post, community)
+    else:
         delivery.publish(post)
     return post
 

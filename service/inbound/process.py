@@ -137,6 +137,9 @@ def _route(row: InboundMessage, incoming: Incoming) -> None:
         return finish(row, "ignored", reason=automatic)
     if row.purpose == "unsubscribe":
         return _unsubscribe(row, incoming, address[1])
+    if row.purpose == "moderate":
+        from service.inbound import moderation_replies  # it needs the conversations' modules; bounces do not
+        return moderation_replies.handle(row, incoming, address[1])
     if row.purpose == "reply":
         return _reply(row, incoming, address[1])
     return finish(row, "held", reason=f"sent to an address we do not read ({row.purpose})")
