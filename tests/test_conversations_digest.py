@@ -235,7 +235,7 @@ def test_spanish_commands_work_and_the_confirmation_is_in_spanish(app, ctx, pers
     _post(app, community, sender="ana@example.org", subject="Preferencias", body="Sin conversaciones")
     assert _membership("ana@example.org").conversations == "none"
     run_worker(app)
-    assert "conversaciones" in _text(smtp.to("ana@example.org")[0])
+    assert "Ya no recibirá las conversaciones de Riverside COP" in _text(smtp.to("ana@example.org")[0])
     _post(app, community, sender="ana@example.org", subject="Otra vez", body="resumen")
     assert _membership("ana@example.org").conversations == "digest"
 
