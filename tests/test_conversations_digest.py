@@ -203,7 +203,7 @@ def test_the_preferences_page_names_each_community_and_changes_its_conversations
     rosa = _membership("rosa@example.org")
     url = f"/m/preferences/{make_token('preferences', rosa.member_id)}"
     page = client.get(url).get_data(as_text=True)
-    assert "Riverside COP" in page and "In my digest" in page
+    assert "Riverside COP" in page and "In the digest" in page
     form = {"csrf_token": csrf_from(page), "name": "Rosa Diaz", "digest_frequency": "weekly", "language": "en"}
     refused = client.post(url, data={**form, f"conversations_{rosa.id}": "hourly"})
     assert refused.status_code == 400
@@ -247,3 +247,10 @@ def test_a_post_that_starts_with_digest_but_says_more_is_posted(app, ctx, person
     assert row.outcome == "post"
     assert _membership("rosa@example.org").conversations == "every"
     assert db.session.scalar(select(Post.text)).startswith("Digest of our intake meeting")
+
+
+def test_the_coordinator_sees_each_members_choice_on_their_page(app, ctx, personas, alice_client):
+    _open_community(rosa="digest")
+    rosa = _membership("rosa@example.org")
+    page = alice_client.get(f"/communities/{personas['riverside']}/members/{rosa.id}").get_data(as_text=True)
+    assert "Conversations" in page and "In the digest" in page

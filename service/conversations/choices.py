@@ -10,7 +10,7 @@ from service.models import Conversation, ConversationMute, Member, Membership
 from service.models.conversations import CONVERSATION_CHOICES
 
 # Each choice as the member's preferences page and the community's inbox name it.
-CHOICE_LABELS = {"every": _l("Every message, as its own email"), "digest": _l("In my digest"),
+CHOICE_LABELS = {"every": _l("Every message, as its own email"), "digest": _l("In the digest"),
                  "none": _l("No conversations")}
 
 
