@@ -42,4 +42,5 @@ def preferences_form(memberships, data: dict) -> PreferencesForm:
 
 class MuteForm(Form):
     """One button: stop receiving a conversation, or receive it again."""
+    conversation = HiddenField()
     action = HiddenField(validators=[AnyOf(["mute", "unmute"])])

@@ -134,10 +134,12 @@ def test_mute_by_link_shows_the_subject_changes_nothing_on_get_and_can_be_undone
     assert db.session.scalar(select(func.count(ConversationMute.id))) == 0  # opening the link mutes nothing
 
     rosa = _membership("rosa@example.org").member
-    mute_url = f"/m/preferences/{make_token('preferences', rosa.id)}/conversations/{conversation.id}"
-    assert client.post(mute_url, data={"action": "mute"}).status_code == 400  # no CSRF token: refused
+    mute_url = f"/m/preferences/{make_token('preferences', rosa.id)}/mute"
+    button = {"conversation": conversation.id, "action": "mute"}
+    assert client.get(mute_url).status_code == 405  # only the button changes anything
+    assert client.post(mute_url, data=button).status_code == 400  # no CSRF token: refused
     assert db.session.scalar(select(func.count(ConversationMute.id))) == 0
-    done = client.post(mute_url, data={"action": "mute", "csrf_token": csrf_from(html)})
+    done = client.post(mute_url, data={**button, "csrf_token": csrf_from(html)})
     assert done.status_code == 200 and "no longer receive this conversation" in done.get_data(as_text=True)
     smtp.messages.clear()
     post = db.session.scalar(select(Post))
@@ -146,7 +148,8 @@ def test_mute_by_link_shows_the_subject_changes_nothing_on_get_and_can_be_undone
     run_worker(app)
     assert smtp.to("rosa@example.org") == [] and len(smtp.to("ana@example.org")) == 1
 
-    undone = client.post(mute_url, data={"action": "unmute", "csrf_token": csrf_from(done.get_data(as_text=True))})
+    undone = client.post(mute_url, data={**button, "action": "unmute",
+                                         "csrf_token": csrf_from(done.get_data(as_text=True))})
     assert "receive this conversation again" in undone.get_data(as_text=True)
     assert db.session.scalar(select(func.count(ConversationMute.id))) == 0
 
@@ -158,9 +161,13 @@ def test_the_mute_page_of_another_communitys_conversation_is_not_found(app, ctx,
     db.session.add(other)
     db.session.commit()
     token = make_token("preferences", _membership("rosa@example.org").member_id)
-    assert client.get(f"/m/preferences/{token}/conversations/{other.id}").status_code == 404
     page = client.get(f"/m/preferences/{token}?mute={other.id}").get_data(as_text=True)
     assert "Lakeside secret plans" not in page
+    for conversation in (other.id, "99999999999999999999", "x"):
+        response = client.post(f"/m/preferences/{token}/mute", data={"conversation": conversation, "action": "mute",
+                                                                     "csrf_token": csrf_from(page)})
+        assert response.status_code == 404
+    assert db.session.scalar(select(func.count(ConversationMute.id))) == 0
     assert community.id != lakeside.id
 
 

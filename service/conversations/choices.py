@@ -3,7 +3,7 @@ one conversation. The preferences page and a command replied by email both call 
 from flask_babel import gettext as _, lazy_gettext as _l
 from sqlalchemy import delete, select
 
-from service import audit, clock
+from service import audit, clock, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Conversation, ConversationMute, Member, Membership
@@ -36,7 +36,7 @@ def conversation_of(member: Member, conversation_id) -> Conversation | None:
     """The conversation, when it belongs to a community the member is in; None for anything else (another
     community's conversation is never named to them)."""
     try:
-        conversation = db.session.get(Conversation, int(conversation_id))
+        conversation = db.session.get(Conversation, normalize.database_id(conversation_id))
     except (TypeError, ValueError):
         return None
     if conversation is None or not db.session.scalar(select(Membership.id).where(

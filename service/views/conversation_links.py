@@ -1,5 +1,9 @@
-"""A member's page for one conversation, from the "Stop receiving this conversation" link of its emails: it
-names the conversation and, on POST only (mail scanners open links), mutes it or lets it through again."""
+"""Muting one conversation, from the "Stop receiving this conversation" link of its emails.
+
+That link opens the member's preferences page naming the conversation
+(`?mute=<id>`), which changes nothing; its one button posts here (CSRF
+checked), and the answer offers the opposite button, to undo.
+"""
 from flask import Blueprint, abort, render_template
 
 from forms.preferences import MuteForm
@@ -12,23 +16,23 @@ bp = Blueprint("conversation_links", __name__, url_prefix="/m")
 limiter.limit("60 per minute")(bp)
 
 
-@bp.route("/preferences/<token>/conversations/<int:conversation_id>", methods=["GET", "POST"])
-def mute_page(token: str, conversation_id: int):
+@bp.route("/preferences/<token>/mute", methods=["POST"])
+def mute_page(token: str):
     member = member_from_link("preferences", token)
     if member is None:
         return bad_link()
-    conversation = conversation_of(member, conversation_id)
+    form = MuteForm()
+    conversation = conversation_of(member, form.conversation.data)
     if conversation is None:
         abort(404)  # not a conversation of the member's communities: nothing about it is shown
-    form, changed = MuteForm(), None
-    if form.validate_on_submit():
-        changed = form.action.data
-        (mute if changed == "mute" else unmute)(member, conversation, via="page")
-        db.session.commit()
-    community = db.session.get(Community, conversation.community_id)
+    if not form.validate_on_submit():
+        abort(400)
+    (mute if form.action.data == "mute" else unmute)(member, conversation, via="page")
+    db.session.commit()
     return render_template("member/conversation_mute.html", member=member, conversation=conversation,
-                           community=community,
-                           muted=is_muted(member, conversation), changed=changed, form=form, token=token)
+                           community=db.session.get(Community, conversation.community_id),
+                           muted=is_muted(member, conversation), changed=form.action.data, form=MuteForm(),
+                           token=token)
 
 
 def mute_box(member, conversation_id) -> dict | None:
