@@ -97,6 +97,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(engagement.bp)
     from service.views import facilitation_links  # a facilitator hands their meeting on
     app.register_blueprint(facilitation_links.bp)
+    from service.views import conversation_links  # a member mutes one conversation, or lets it through again
+    app.register_blueprint(conversation_links.bp)
     from service.views import community_health  # health over time, per community
     app.register_blueprint(community_health.bp)
     from service.views import community_export  # the whole community as a zip, import, archive and restore

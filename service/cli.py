@@ -240,10 +240,12 @@ def poll_imap(every):
 @mail_cli.command("sweep")
 def sweep():
     """Re-enqueue every kind of scheduled work the database says is due (what the cron process does every
-    minute): emails, meeting and form reminders, feedback requests, received mail, lesson digests and monthly
-    health summaries."""
-    from service.scheduled_work import issue_due_digests, queue_due_health_summaries, summary, sweep_all
-    for line in summary(sweep_all(), issue_due_digests(), queue_due_health_summaries()):
+    minute): emails, meeting and form reminders, feedback requests, received mail, lesson and conversations
+    digests and monthly health summaries."""
+    from service.scheduled_work import (issue_due_digests, queue_due_conversation_digests,
+                                        queue_due_health_summaries, summary, sweep_all)
+    for line in summary(sweep_all(), issue_due_digests(), queue_due_health_summaries(),
+                        queue_due_conversation_digests()):
         click.echo(line)
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from service import charters, mailer, practices
 from service.clock import aware, now
+from service.conversations import digest as conversation_digest
 from service.extensions import db
 from service.lessons import module_html, module_text
 from service.meetings import rsvp_links, when_text
@@ -203,10 +204,12 @@ def fan_out(community: Community, issue: DigestIssue) -> int:
         since = aware(membership.last_digest_at) if membership.last_digest_at else slot - timedelta(
             days=MEMBER_INTERVAL_DAYS[member.digest_frequency])
         module = modules[membership.next_module] if membership.next_module < len(modules) else None
+        delivered = mailer.suppression_reason(member, suppressed, community) is None
         contexts[member.id] = {"issue_id": issue.id, "module_id": module.id if module else None,
-                               "since": since.isoformat()}
+                               "since": since.isoformat(),
+                               **conversation_digest.carried(membership, since, slot, advance=delivered)}
         readers.append(member)
-        if mailer.suppression_reason(member, suppressed, community) is None:  # only a delivered copy moves them on
+        if delivered:  # only a delivered copy moves them on
             membership.last_digest_at = slot
             membership.next_module += 1 if module else 0
     queued = mailer.queue_bulk("digest", readers, key_for=lambda m: f"digest:{community.id}:{issue.number}:{m.id}",
@@ -289,6 +292,7 @@ def email_extras(row: OutboundEmail, member: Member, community: Community) -> di
         forms=forms_waiting(member, community),
         share_url=practices.share_url(community, member),
         **charters.digest_extras(community, member),  # charter, charter_url: "Our charter"
+        **conversation_digest.in_row(row, member, community),  # for members on "digest": conversations
     )
     return extras
 
@@ -328,7 +332,8 @@ def test_context(community: Community, membership: Membership | None) -> dict:
     frequency = membership.member.digest_frequency if membership else "weekly"
     since = aware(membership.last_digest_at) if membership and membership.last_digest_at else \
         aware(issue.slot_at) - timedelta(days=MEMBER_INTERVAL_DAYS.get(frequency, 7))
-    return {"issue_id": None, "module_id": module.id if module else None, "since": since.isoformat()}
+    return {"issue_id": None, "module_id": module.id if module else None, "since": since.isoformat(),
+            **conversation_digest.carried(membership, since, aware(issue.slot_at), advance=False)}
 
 
 def send_test_copy(actor, community: Community, membership: Membership) -> None:

@@ -30,6 +30,8 @@ EMAIL_KINDS = {
     "reply_unclear": _l("Reply: a person will read it"), "password_reset": _l("Password reset"),
     "post_waiting": _l("Post waiting for a moderator"), "post_declined": _l("Post declined"),
     "post_moderation": _l("Post to moderate"),
+    "conversation_digest": _l("Conversations digest"),
+    "reply_conversations": _l("Reply: conversations choice saved"),
 }
 
 INBOUND_STATUSES = {"received": _l("waiting"), "done": _l("understood"), "held": _l("held"),

@@ -79,6 +79,8 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("digest", bulk=True, extras=DIGEST_EXTRAS),
     EmailKind("digest_organization", bulk=True, extras=DIGEST_EXTRAS),
     EmailKind("digest_test", extras=DIGEST_EXTRAS, template="digest", staff_copy=True),
+    # To members on "digest" whose lesson digest will not carry the conversations: once a day when there are new ones.
+    EmailKind("conversation_digest", bulk=True, extras="service.conversations.digest.email_extras"),
     *(EmailKind(name, reply=True, extras=REPLY_EXTRAS)
       for name in ("reply_rsvp", "reply_charter", "reply_practice", "reply_comment", "reply_unclear")),
     EmailKind("reply_facilitation", reply=True, extras="service.facilitation.reply_extras"),
@@ -87,6 +89,7 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("post_waiting", reply=True),
     EmailKind("post_declined", reply=True, automatic=False),
     EmailKind("post_moderation", extras="service.conversations.moderation.moderator_extras", to_coordinator=True),
+    EmailKind("reply_conversations", reply=True),  # a conversation command's confirmation (inbound/conversation_commands)
     EmailKind("password_reset", extras="service.password_reset.email_extras", to_coordinator=True),
     EmailKind("health_summary", extras="service.health_summaries.email_extras", to_coordinator=True),
     EmailKind("needs_summary", extras="service.needs_you.email_extras", to_coordinator=True),

@@ -21,14 +21,20 @@ def issue_due_digests() -> int:
     return sum(tick().values())
 
 
+def queue_due_conversation_digests() -> int:
+    """Queue the daily conversations digests due now (what the cron process's tick does every minute)."""
+    from service.conversations.digest import queue_due
+    return queue_due()
+
+
 def queue_due_health_summaries() -> int:
     """Queue the monthly health summaries due now (what the cron process does every minute); emails queued."""
     from service.health_summaries import queue_due
     return queue_due()
 
 
-def summary(result: dict[str, dict], digest_emails: int | None = None, health_summaries: int | None = None
-            ) -> list[str]:
+def summary(result: dict[str, dict], digest_emails: int | None = None, health_summaries: int | None = None,
+            conversation_digests: int | None = None) -> list[str]:
     """One line per kind of work, in words."""
     meetings, forms, outbox, inbound = (result[name] for name in ("meetings", "forms", "outbox", "inbound"))
     lines = [
@@ -43,6 +49,8 @@ def summary(result: dict[str, dict], digest_emails: int | None = None, health_su
     ]
     if digest_emails is not None:
         lines.append(f"Lesson digests: {digest_emails} email(s) queued for the issues due now.")
+    if conversation_digests is not None:
+        lines.append(f"Conversations digests: {conversation_digests} email(s) queued to members on the digest.")
     if health_summaries is not None:
         lines.append(f"Monthly health summaries: {health_summaries} email(s) queued to coordinators and leaders.")
     return lines

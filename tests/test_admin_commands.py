@@ -228,6 +228,7 @@ def test_mail_sweep_prints_a_readable_summary_of_every_kind_of_work(app, ctx, pe
         "Charter voting reminders: 0 sent now.",
         "Received mail: 0 message(s) queued for processing again, 0 given up.",
         "Lesson digests: 0 email(s) queued for the issues due now.",
+        "Conversations digests: 0 email(s) queued to members on the digest.",
         "Monthly health summaries: 0 email(s) queued to coordinators and leaders."]
     assert db.session.scalar(select(OutboundEmail.status).where(OutboundEmail.idempotency_key == "stuck")) \
         == "pending"

@@ -13,6 +13,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
+from service.conversations.choices import CHOICE_LABELS
 from service.extensions import db
 from service.models import Coordinator, FormRequest, InboundMessage, Meeting
 from service.test_copies import stand_in_links
@@ -85,6 +86,10 @@ def understood(row: InboundMessage, titles: dict) -> str:
         "facilitation_handed_on": lambda: _("Handed on %(object)s to the next in the rotation",
                                             object=object_phrase(row, titles)),
         "unsubscribed": lambda: _("Unsubscribed from all emails"),
+        "conversations_choice": lambda: _("Chose how to receive the conversations: %(choice)s",
+                                          choice=CHOICE_LABELS.get(detail.get("choice"), "?")),
+        "conversation_mute": lambda: _("Muted a conversation") if detail.get("conversation_id")
+        else _("Asked to mute a conversation, but named none"),
         "bounce": lambda: _("A delivery failure report"),
     }
     return sentences.get(row.outcome, lambda: row.outcome or _("Done."))()

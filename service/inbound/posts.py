@@ -13,7 +13,7 @@ from service.conversations.addresses import slug_of
 from service.conversations.content import clean_html
 from service.errors import DomainError
 from service.extensions import db
-from service.inbound import process, trim
+from service.inbound import conversation_commands, process, trim
 from service.models import Community, Member
 
 
@@ -33,6 +33,8 @@ def handle(row, incoming) -> None:
                                      f"community: not posted")
     row.member_id = member.id
     text = normalize.text(trim.reply_text(incoming), multiline=True)
+    if conversation_commands.handle(row, incoming, community, membership, text):
+        return None  # "digest", "mute"...: a member's choice, confirmed to them, never posted
     if not text:
         return process.finish(row, "unclear", reason="empty: no words of the member's own to post")
     post = posting.submit(community, membership, incoming.subject, text, html=clean_html(incoming.html or ""),

@@ -73,6 +73,8 @@ class Membership(db.Model):
     # wait under the "new" moderation mode.
     conversations: Mapped[str] = mapped_column(String(8), default="every", server_default="every")
     posts_approved: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Up to when this member's digests have carried the conversations (on "digest"): the next one starts there.
+    conversations_digest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
 
     community: Mapped[Community] = relationship()

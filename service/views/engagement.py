@@ -10,6 +10,7 @@ from flask_login import current_user, login_required
 from forms.member import FREQUENCY_CHOICES, LANGUAGE_CHOICES, ConfirmForm
 from service import engagement, normalize
 from service.clock import aware
+from service.conversations.choices import CHOICE_LABELS
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound.inbox_display import object_titles, understood
@@ -73,6 +74,7 @@ def member(community_id: int, membership_id: int):
                            email_kind=lambda kind: EMAIL_KINDS.get(kind, kind),
                            practice_status=lambda status: PRACTICE_STATUSES.get(status, status),
                            language_name=dict(LANGUAGE_CHOICES), frequency_name=dict(FREQUENCY_CHOICES),
+                           conversations_name=CHOICE_LABELS,
                            last_active=engagement.last_activity_of(community, membership.member_id),
                            next_check_in=engagement.next_check_in(community, membership.member_id),
                            confirm_form=ConfirmForm(), quiet_days=engagement.QUIET_DAYS)

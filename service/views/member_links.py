@@ -8,9 +8,11 @@ never redirects.
 from flask import Blueprint, abort, render_template, request
 from flask_login import login_required
 
-from forms.preferences import PreferencesForm
+from forms.preferences import conversations_field_name, preferences_form
 from forms import choices
 from service import facilitation, preferences, test_copies
+from service.conversations.choices import set_choice
+from service.views.conversation_links import mute_box
 from service.errors import DomainError
 from service.extensions import csrf, db, limiter
 from service.tokens import make_token
@@ -54,9 +56,9 @@ def preferences_page(token: str):
     if member is None:
         return bad_link()
     memberships = facilitation.memberships_of(member)
-    form = PreferencesForm(data={"name": member.name, "digest_frequency": member.digest_frequency,
-                                 "language": member.language, "paused": member.paused,
-                                 "facilitate": [m.id for m in memberships if m.willing_to_facilitate]})
+    form = preferences_form(memberships, {"name": member.name, "digest_frequency": member.digest_frequency,
+                                          "language": member.language, "paused": member.paused,
+                                          "facilitate": [m.id for m in memberships if m.willing_to_facilitate]})
     form.facilitate.choices = form.leave.choices = choices((m.id, m.community.name) for m in memberships)
     saved = False
     if form.validate_on_submit():
@@ -65,6 +67,8 @@ def preferences_page(token: str):
                                            language=form.language.data, paused=form.paused.data)
             left = preferences.leave_communities(member, form.leave.data)
             facilitation.set_willing_as_member(member, form.facilitate.data)
+            for membership in memberships:
+                set_choice(membership, form[conversations_field_name(membership)].data, via="page")
         except DomainError as error:
             show_domain_error(form, error)
         else:
@@ -76,6 +80,8 @@ def preferences_page(token: str):
                 memberships = facilitation.memberships_of(member)
                 form.facilitate.choices = form.leave.choices = choices((m.id, m.community.name) for m in memberships)
     return render_template("member/preferences.html", form=form, member=member, saved=saved, memberships=memberships,
+                           conversations_field=conversations_field_name, token=token,
+                           muting=mute_box(member, request.args.get("mute")),
                            unsubscribe_token=make_token("unsubscribe", member.id)), 400 if form.errors else 200
 
 
