@@ -10,8 +10,8 @@ Every page and email writes a stored moment through `text` (or `html` on pages, 
 - "time": "6:00 PM", the time alone;
 - "month": "March 2026", for figures counted month by month.
 
-A moment that belongs to no community (an account's own page, an email sent to nobody's community) is
-shown in UTC, and says so. Exports, calendar files, `datetime` attributes, audit details and headers keep
+A moment that belongs to no community (mail that named none, the service-wide pause of delivery after the
+mail server refused us) is shown in UTC, and says so. Exports, calendar files, `datetime` attributes, audit details and headers keep
 ISO 8601 in UTC instead: they are read by programs, not people.
 """
 from datetime import date, datetime, time, timezone
