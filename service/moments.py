@@ -11,8 +11,8 @@ Every page and email writes a stored moment through `text` (or `html` on pages, 
 - "month": "March 2026", for figures counted month by month.
 
 A moment that belongs to no community (mail that named none, the service-wide pause of delivery after the
-mail server refused us) is shown in UTC, and says so. Exports, calendar files, `datetime` attributes, audit details and headers keep
-ISO 8601 in UTC instead: they are read by programs, not people.
+mail server refused us) is shown in UTC, and says so. Calendar files, `datetime` attributes, audit details,
+the export's community.json and headers keep ISO 8601 in UTC instead: programs read them, not people.
 """
 from datetime import date, datetime, time, timezone
 from functools import lru_cache
@@ -20,7 +20,7 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_skeleton, format_time
+from babel.dates import DateTimePattern, format_time, match_skeleton, parse_pattern
 from markupsafe import Markup
 
 from service.clock import aware
@@ -50,6 +50,24 @@ def _parsed(moment: datetime | date | str) -> datetime | date:
     return datetime.fromisoformat(moment) if isinstance(moment, str) else moment
 
 
+@lru_cache(maxsize=64)
+def _pattern(language: str, style: str) -> DateTimePattern:
+    """The style's CLDR pattern in the language, parsed once ("EEE, MMM d, y, h:mm a" for "short" in English)."""
+    locale = _locale(language)
+    skeletons, time_pattern = locale.datetime_skeletons, locale.time_formats["short"].pattern
+    weekday_date = skeletons[match_skeleton("yMMMEd", skeletons)].pattern
+    patterns = {
+        "moment": f"{locale.date_formats['full'].pattern} {time_pattern}",
+        "short": locale.datetime_formats["short"].replace("{1}", weekday_date).replace("{0}", time_pattern),
+        "day": locale.date_formats["medium"].pattern,
+        "time": time_pattern,
+        "month": skeletons[match_skeleton("yMMMM", skeletons)].pattern,
+    }
+    if style not in patterns:
+        raise ValueError(f"unknown style {style!r}; one of {', '.join(STYLES)}")
+    return parse_pattern(patterns[style])
+
+
 def text(moment: datetime | date | str | None, zone: str | None, language: str, style: str = "short") -> str:
     """The moment written for a reader of `language` in `zone`; a dash when there is none.
 
@@ -60,23 +78,11 @@ def text(moment: datetime | date | str | None, zone: str | None, language: str, 
     moment = _parsed(moment)
     locale = _locale(language)
     if not isinstance(moment, datetime):
-        return format_skeleton("yMMMM", moment, locale=locale) if style == "month" \
-            else format_date(moment, "medium", locale=locale)
-    here = local(moment, zone)
-    utc_said = "" if zone else " UTC"
+        return _pattern(str(locale), "month" if style == "month" else "day").apply(moment, locale)
+    written = _pattern(str(locale), style).apply(local(moment, zone), locale)
     if style == "moment":
-        return (f"{format_date(here, 'full', locale=locale)} {format_time(here, 'short', locale=locale)},"
-                f" {zone_name(zone or 'UTC', str(locale))}")
-    if style == "short":
-        return locale.datetime_formats["short"].format(format_time(here, "short", locale=locale),
-                                                       format_skeleton("yMMMEd", here, locale=locale)) + utc_said
-    if style == "day":
-        return format_date(here, "medium", locale=locale)
-    if style == "time":
-        return format_time(here, "short", locale=locale) + utc_said
-    if style == "month":
-        return format_skeleton("yMMMM", here, locale=locale)
-    raise ValueError(f"unknown style {style!r}; one of {', '.join(STYLES)}")
+        return f"{written}, {zone_name(zone or 'UTC', str(locale))}"
+    return f"{written} UTC" if zone is None and style in ("short", "time") else written
 
 
 def wall_clock_text(at: time, language: str) -> str:

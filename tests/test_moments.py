@@ -74,7 +74,8 @@ def test_an_unknown_style_is_refused_rather_than_guessed():
 def test_email_templates_have_the_same_styles_as_plain_text(app):
     moment = datetime(2026, 3, 4, 1, 0, tzinfo=UTC)
     with app.app_context():
-        for language, words in (("en", "Tuesday, March 3, 2026 6:00\u202fPM"), ("es", "martes, 3 de marzo de 2026 18:00")):
+        for language, words in (("en", "Tuesday, March 3, 2026 6:00\u202fPM"),
+                                ("es", "martes, 3 de marzo de 2026 18:00")):
             template = email_render._environment(language).from_string("{{ at|moment(zone) }} / {{ at|day(zone) }}")
             rendered = template.render(at=moment, zone=DENVER)
             assert rendered.startswith(words) and "<time" not in rendered
