@@ -115,10 +115,13 @@ def register_security(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
     from service.labels import TEMPLATE_HELPERS
+    from service import moments
     from service.time_zones import zone_name
     app.jinja_env.globals.update(TEMPLATE_HELPERS, get_locale=get_locale)
     # "Mountain Time (Denver)" for a zone key, in the reader's language.
     app.jinja_env.filters["zone_name"] = lambda zone: zone_name(zone, str(get_locale() or "en"))
+    # moment, short, day, time: `{{ meeting.starts_at|short(community.time_zone) }}` as a <time> element.
+    app.jinja_env.filters.update(moments.filters(lambda: str(get_locale() or "en"), as_html=True))
 
 
 def register_commands(app: Flask) -> None:

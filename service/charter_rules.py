@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select, update
 
-from service import audit, mailer, normalize, time_zones
+from service import audit, mailer, moments, normalize
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -172,7 +172,7 @@ def deadline_text(charter: Charter, community: Community, language: str) -> str:
     """"Monday, December 14, 2026 11:59 PM, Central Time (Chicago)" in the reader's language, or ""."""
     if charter.deadline_at is None:
         return ""
-    return time_zones.local_moment_text(charter.deadline_at, community.time_zone, language)
+    return moments.text(charter.deadline_at, community.time_zone, language, "moment")
 
 
 def is_closed(charter: Charter) -> bool:

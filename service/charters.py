@@ -15,16 +15,14 @@ coordinator overrides them with a reason. Members are emailed the ratified text.
 """
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from flask import render_template
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
-from service import audit, charter_rules, community_archive, mailer, normalize
-from service.clock import aware, now
+from service import audit, charter_rules, community_archive, mailer, moments, normalize
+from service.clock import now
 from service.errors import DomainError
 from service.extensions import db
 from service.links import public_url
@@ -53,11 +51,8 @@ def status_label(code: str) -> str:
 
 
 def local_time(community: Community, moment) -> str:
-    """A stored UTC moment as the community's local date and time, or a dash."""
-    if moment is None:
-        return "—"
-    return format_datetime(aware(moment).astimezone(ZoneInfo(community.time_zone)), "medium",
-                           locale=str(get_locale()))
+    """A stored UTC moment as the community's local date and time, as text (a dash when there is none)."""
+    return moments.text(moment, community.time_zone, str(get_locale()))
 
 
 def markdown(community: Community, charter: Charter) -> str:

@@ -13,10 +13,10 @@ from collections import defaultdict
 
 from alembic.script import ScriptDirectory
 from flask import current_app, render_template
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from sqlalchemy import func, select
 
-from service import audit, charters, community_data, community_report, csv_export, svg_charts
+from service import audit, charters, community_data, community_report, csv_export, moments, svg_charts
 from service.clock import now
 from service.extensions import db
 from service.form_review import local_moment
@@ -90,8 +90,13 @@ class Files:
                 "community": {"id": self.community.id, "name": self.community.name}}
 
     def _local(self, moment) -> str:
+        """A moment in a CSV: the community's wall-clock time, which the column's heading names."""
         local = local_moment(moment, self.community.time_zone)
         return local.strftime("%Y-%m-%d %H:%M") if local else ""
+
+    def _written(self, moment) -> str:
+        """A moment in a document people read (the practices, the report), as the pages write it."""
+        return moments.text(moment, self.community.time_zone, str(get_locale()))
 
     def readme(self) -> str:
         return render_template("exports/README.txt", community=self.community, zone=self.community.time_zone)
@@ -157,7 +162,7 @@ class Files:
     def practices(self) -> str:
         items = db.session.scalars(select(Practice).where(Practice.community_id == self.community.id)
                                    .order_by(Practice.created_at, Practice.id))
-        return render_template("exports/practices.md", practices=list(items), local=self._local,
+        return render_template("exports/practices.md", practices=list(items), local=self._written,
                                community_name=escape_markdown(self.community.name), escape=escape_markdown)
 
     def audit(self) -> bytes:
@@ -175,7 +180,7 @@ class Files:
                                              title=str(label), value_label=_short_month)
                   for name, label in community_report.FIGURES.items()}
         return render_template("exports/report.html", community=self.community, figures=figures, charts=charts,
-                               labels=community_report.FIGURES, generated=self._local(now()))
+                               labels=community_report.FIGURES, generated=self._written(now()))
 
 
 def lesson_markdown(lesson: Lesson) -> str:

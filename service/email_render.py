@@ -18,7 +18,7 @@ from werkzeug.utils import import_string
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from service.addresses import make_address
-from service import members, senders
+from service import members, moments, senders
 from service.config import PROJECT_ROOT
 from service.links import token_url
 from service.markdown_text import plain_text_html
@@ -56,6 +56,7 @@ def _environment(language: str) -> Environment:
     env.install_gettext_translations(translations, newstyle=True)
     env.filters["plain_text_html"] = plain_text_html  # a plain-text body (announcement) as HTML
     env.filters["post_html"] = post_html  # a member's post's HTML, made inert again
+    env.filters.update(moments.filters(lambda: language, as_html=False))  # moment, short, day, time
     return env
 
 

@@ -14,13 +14,12 @@ activity, whatever the number of members.
 """
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from flask_babel import format_date, gettext as _
+from flask_babel import get_locale, gettext as _
 from sqlalchemy import and_, case, func, or_, select, union_all
 from sqlalchemy.orm import defer
 
-from service import audit, mailer
+from service import audit, mailer, moments
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -244,4 +243,4 @@ def send_check_in(actor: Coordinator, community: Community, membership: Membersh
 
 def _day(moment: datetime, community: Community) -> str:
     """The date of a moment in the community's time zone, as the coordinator's language writes it."""
-    return format_date(moment.astimezone(ZoneInfo(community.time_zone)).date())
+    return moments.text(moment, community.time_zone, str(get_locale()), "day")

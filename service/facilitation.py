@@ -18,7 +18,7 @@ on the meeting's page.
 """
 from datetime import datetime, timezone
 
-from flask_babel import get_locale, gettext as _
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from service import audit, mailer
@@ -203,10 +203,8 @@ def overview(community: Community) -> dict:
         .order_by(Meeting.starts_at, Meeting.id).limit(10)))
     names = dict(db.session.execute(select(Membership.member_id, Membership.name).where(
         Membership.community_id == community.id, Membership.member_id.in_({m.facilitator_id for m in upcoming}))).all())
-    from service.meetings import when_text
-    language = str(get_locale())
     return {"on": rotation_on(community, willing), "min_willing": MIN_WILLING, "in_turn": in_turn,
-            "upcoming": [(meeting, when_text(meeting, language)) for meeting in upcoming], "names": names}
+            "upcoming": upcoming, "names": names}
 
 
 # --- email content --------------------------------------------------------------------------------

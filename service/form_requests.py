@@ -12,7 +12,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 
-from service import audit, mailer, normalize, time_zones
+from service import audit, mailer, moments, normalize
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -144,7 +144,7 @@ def form_url(response: FormResponse) -> str:
 def deadline_text(form_request: FormRequest, language: str) -> str:
     """"Tuesday, March 3, 2026 5:00 PM, Central Time (Chicago)" in the reader's language."""
     community = db.session.get(Community, form_request.community_id)
-    return time_zones.local_moment_text(form_request.deadline_at, community.time_zone, language)
+    return moments.text(form_request.deadline_at, community.time_zone, language, "moment")
 
 
 def email_extras(row, member: Member, community: Community) -> dict:

@@ -12,11 +12,10 @@ numbers. Observers, disabled accounts and archived communities get none.
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_skeleton
 from flask_babel import force_locale, gettext as _
 from sqlalchemy import select
 
-from service import clock, community_health
+from service import clock, community_health, moments
 from service.extensions import db
 from service.links import public_url
 from service.mailer import queue_coordinator_email
@@ -109,6 +108,6 @@ def email_extras(row: OutboundEmail) -> dict:
                           "before": community_health.formatted(earlier, kind, language),
                           "change": moved})
     return {"coordinator": coordinator, "language": language, "community": community, "lines": lines,
-            "month_name": format_skeleton("yMMMM", month, locale=language),
-            "before_name": format_skeleton("yMMMM", before_month, locale=language),
+            "month_name": moments.text(month, None, language, "month"),
+            "before_name": moments.text(before_month, None, language, "month"),
             "health_url": public_url("community_health.show", community_id=community.id)}

@@ -10,10 +10,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import force_locale, gettext as _
+from flask_babel import force_locale, get_locale, gettext as _
 from sqlalchemy import func, select
 
-from service import audit, community_archive, facilitation, form_requests, mailer, normalize, time_zones
+from service import audit, community_archive, facilitation, form_requests, mailer, moments, normalize, time_zones
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -37,7 +37,8 @@ def to_utc(community: Community, day: date, at: time) -> datetime:
     utc = local.astimezone(timezone.utc)
     if utc.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
         raise DomainError(_("%(time)s does not exist on that day in %(zone)s: the clocks change. Choose another time.",
-                            time=at.strftime("%H:%M"), zone=community.time_zone), "start_time")
+                            time=moments.wall_clock_text(at, str(get_locale())),
+                            zone=time_zones.zone_name(community.time_zone, str(get_locale()))), "start_time")
     return utc
 
 
@@ -348,7 +349,7 @@ def send_feedback_requests(meeting_id: int) -> int:
 
 def when_text(meeting: Meeting, language: str) -> str:
     """"Tuesday, March 3, 2026 6:00 PM, Central Time (Chicago)" in the reader's language."""
-    return time_zones.local_moment_text(meeting.starts_at, meeting.community.time_zone, language)
+    return moments.text(meeting.starts_at, meeting.community.time_zone, language, "moment")
 
 
 # --- email content --------------------------------------------------------------------------------

@@ -1,18 +1,15 @@
-"""Time zones as people read them: the current zones a community can choose, grouped by region, and one way
-to write a local moment with its zone ("Tuesday, March 3, 2026 6:00 PM, Mountain Time (Denver)")."""
-from datetime import datetime
+"""Time zones as people read them: the current zones a community can choose, grouped by region, and their
+names ("Mountain Time (Denver)"). Writing a moment is service.moments' job."""
 from functools import lru_cache
 from importlib import resources
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time, get_timezone_location, get_timezone_name
+from babel.dates import get_timezone_location, get_timezone_name
 from flask_babel import lazy_gettext as _l
-
-from service.clock import aware
 
 REGIONS = {"Africa": _l("Africa"), "America": _l("Americas"), "Antarctica": _l("Antarctica"),
            "Asia": _l("Asia"), "Atlantic": _l("Atlantic"), "Australia": _l("Australia"), "Europe": _l("Europe"),
            "Indian": _l("Indian Ocean"), "Pacific": _l("Pacific")}
+UTC_KEYS = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Etc/Zulu", "Zulu"})
 
 
 @lru_cache(maxsize=1)
@@ -27,7 +24,10 @@ def current_zones() -> tuple[str, ...]:
 @lru_cache(maxsize=2048)
 def zone_name(zone: str, language: str = "en") -> str:
     """"Mountain Time (Denver)" for America/Denver in English, "hora de las Montañas Rocosas (Denver)" in
-    Spanish; the zone's own key when Babel does not know it."""
+    Spanish; "UTC" for UTC (Babel would say "Unknown Region (UTC) Time"); the zone's own key when Babel
+    does not know it."""
+    if zone in UTC_KEYS:
+        return "UTC"
     try:
         name = get_timezone_name(zone, "long", locale=language, zone_variant="generic")
         city = get_timezone_location(zone, locale=language, return_city=True)
@@ -53,9 +53,3 @@ def choices(language: str, keep: str | None = None) -> dict[str, list[tuple[str,
         grouped.setdefault(str(_l("Other")), []).append((keep, zone_name(keep, language)))
     return grouped
 
-
-def local_moment_text(moment: datetime, zone: str, language: str) -> str:
-    """"Tuesday, March 3, 2026 6:00 PM, Mountain Time (Denver)": a moment in the zone, in the reader's language."""
-    local = aware(moment).astimezone(ZoneInfo(zone))
-    return (f"{format_date(local, 'full', locale=language)} {format_time(local, 'short', locale=language)},"
-            f" {zone_name(zone, language)}")

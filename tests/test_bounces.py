@@ -12,7 +12,7 @@ import pytest
 from rq.job import Job
 from sqlalchemy import select
 
-from service import bounces, mailer, members
+from service import bounces, mailer, members, moments
 from service.addresses import make_address, read_address
 from service.extensions import db
 from service.models import (AuditEvent, BounceEvent, Community, InboundMessage, Member, Membership, OutboundEmail,
@@ -460,6 +460,8 @@ def test_a_refusal_about_us_stops_the_job_suppresses_nobody_and_the_coordinator_
     escaped = reply.replace("<", "&lt;").replace(">", "&gt;")
     assert escaped in page and ("<" not in reply or reply not in page)
     assert "Nobody was marked as bounced" in page
+    retry = moments.text(first.next_attempt_at, None, "en")  # the whole service's retry: in UTC, said so
+    assert f"tried again from <time datetime=\"{moments.iso_utc(first.next_attempt_at)}\">{retry}</time>;" in page
 
 
 def test_the_notice_goes_once_mail_flows_again_and_is_not_shown_to_another_community(

@@ -127,7 +127,7 @@ def test_the_member_page_shows_every_kind_of_history_newest_first_in_the_communi
                   "Feedback half done", "Please add Saturday meetings", "Shared rides to the clinic",
                   "About the garden", "Meeting invitation", "Lesson digest", "paused all email", "suppressed"):
         assert shown in html, shown
-    assert "Mar 10, 2026, 10:00:00" in html  # the meeting's start, 15:00 UTC, in Chicago
+    assert "Tue, Mar 10, 2026, 10:00\u202fAM" in html  # the meeting's start, 15:00 UTC, in Chicago
     preferences = re.search(r'<dl class="facts member-preferences">(.*?)</dl>', html, re.S).group(1)
     assert "Spanish" in preferences and "Monthly" in preferences and "paused all email" in preferences
     assert "Mar 15, 2026" in preferences  # last activity: the reply, five days after the kickoff

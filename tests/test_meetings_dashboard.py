@@ -150,7 +150,7 @@ def test_a_subset_is_invited_when_invite_all_is_unticked(app, alice_client, pers
 @pytest.mark.parametrize("change, field, message", [
     ({"start_date": (date.today() - timedelta(days=2)).isoformat()}, "start_date", "must start in the future"),
     ({"start_date": "2027-03-14", "start_time": "02:30"}, "start_time",
-     "02:30 does not exist on that day in America/Chicago"),
+     "2:30\u202fAM does not exist on that day in Central Time (Chicago)"),
     ({"title": "   "}, "title", "This field is required"),
     ({"duration_minutes": "0"}, "duration_minutes", "between 5 and 1440"),
     ({"video_url": "javascript:alert(1)"}, "video_url", "must start with https://"),

@@ -80,7 +80,8 @@ def test_times_are_in_the_communitys_time_zone(app, alice_client, mail):
             created_at=datetime(2026, 1, 15, 18, 5, tzinfo=timezone.utc)))
         db.session.commit()
     page = alice_client.get("/outbox/?kind=welcome").get_data(as_text=True)
-    assert re.search(r'>2026-01-15 12:05</a> <span class="zone">Central Time \(Chicago\)</span>', page)  # UTC-6 in January
+    assert re.search(r'><time datetime="2026-01-15T18:05:00Z">Thu, Jan 15, 2026, 12:05\u202fPM</time></a>'
+                     r' <span class="zone">Central Time \(Chicago\)</span>', page)  # UTC-6 in January
 
 
 def test_pages_keep_the_search_in_their_links(app, alice_client, mail, monkeypatch):

@@ -3,7 +3,7 @@ coordinator's language; pages and emails say "Central Time (Chicago)" rather tha
 import re
 from datetime import datetime, timezone
 
-from service import time_zones
+from service import moments, time_zones
 from service.coordinators import create_coordinator
 from service.extensions import db
 from service.models import Community
@@ -52,8 +52,8 @@ def test_a_community_kept_under_an_older_alias_is_edited_without_losing_its_zone
 
 def test_a_moment_is_written_in_the_zone_with_its_name_across_a_clock_change(app):
     with app.app_context():
-        winter = time_zones.local_moment_text(datetime(2026, 1, 15, 0, 30, tzinfo=timezone.utc), "America/Denver", "en")
-        summer = time_zones.local_moment_text(datetime(2026, 7, 15, 0, 30, tzinfo=timezone.utc), "America/Denver", "es")
+        winter = moments.text(datetime(2026, 1, 15, 0, 30, tzinfo=timezone.utc), "America/Denver", "en", "moment")
+        summer = moments.text(datetime(2026, 7, 15, 0, 30, tzinfo=timezone.utc), "America/Denver", "es", "moment")
     assert winter == "Wednesday, January 14, 2026 5:30\u202fPM, Mountain Time (Denver)"  # UTC-7
     assert summer.startswith("martes, 14 de julio de 2026 18:30") and summer.endswith("(Denver)")  # UTC-6
 

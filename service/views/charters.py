@@ -9,12 +9,12 @@ change happens on POST, so a mail scanner opening the link changes nothing).
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _, ngettext
+from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import current_user, login_required
 
 from forms.charter_draft import (CharterDeadlineForm, CharterDraftForm, CharterRulesForm, CharterVoteForm, ConfirmForm,
                                  RatifyForm)
-from service import charter_rules, charters, lifecycle
+from service import charter_rules, charters, lifecycle, moments
 from service.clock import aware
 from service.errors import DomainError
 from service.extensions import db, limiter
@@ -29,7 +29,6 @@ member_bp = Blueprint("charter_links", __name__, url_prefix="/m/charters/<int:ch
 limiter.limit("60 per minute")(member_bp)
 
 _status = charters.status_label
-_local = charters.local_time
 
 
 def _charter_or_404(community: Community, charter_id: int) -> Charter:
@@ -61,7 +60,7 @@ def _page(community: Community, draft: Charter | None, form: CharterDraftForm, p
         rules_form=rules_form, ratify_form=ratify_form, deadline_form=deadline_form,
         as_percent=charter_rules.as_percent,
         in_force=charters.ratified(community), versions=charters.versions(community),
-        confirm_form=ConfirmForm(), status_label=_status, local=lambda moment: _local(community, moment)), \
+        confirm_form=ConfirmForm(), status_label=_status, local=moments.writer(community.time_zone, str(get_locale()))), \
         400 if failed else 200
 
 
@@ -174,7 +173,7 @@ def version(community_id: int, charter_id: int):
     return render_template("charters/version.html", community=community, charter=charter,
                            charter_html=stored_html(charter.body_html), charter_votes=charters.votes(charter),
                            confirm_form=ConfirmForm(), status_label=_status,
-                           local=lambda moment: _local(community, moment))
+                           local=moments.writer(community.time_zone, str(get_locale())))
 
 
 @bp.route("/versions/<int:charter_id>/charter.md")
@@ -204,7 +203,7 @@ def deadline(community_id: int, charter_id: int):
             show_domain_error(deadline_form, error)
         else:
             db.session.commit()
-            flash(_("Voting now closes %(when)s.", when=_local(community, charter.deadline_at)))
+            flash(_("Voting now closes %(when)s.", when=charter_rules.deadline_text(charter, community, str(get_locale()))))
             return redirect(url_for("charters.index", community_id=community.id))
     return _page_with_draft(community, deadline_form=deadline_form)
 
@@ -281,4 +280,4 @@ def show(charter_id: int, token: str):
                            charter_html=stored_html(charter.body_html), form=form, vote=existing, saved=saved, error=error,
                            can_vote=charter.status == "proposed" and belongs and not closed, belongs=belongs,
                            closed=closed, newer=newer,
-                           status_label=_status, local=lambda moment: _local(community, moment)), status
+                           status_label=_status), status

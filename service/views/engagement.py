@@ -1,20 +1,15 @@
 """Dashboard: one member's history in a community, the members who have gone quiet, and a check-in to one."""
-from functools import lru_cache
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from forms.member import FREQUENCY_CHOICES, LANGUAGE_CHOICES, ConfirmForm
-from service import engagement, normalize
-from service.clock import aware
+from service import engagement, moments, normalize
 from service.conversations.choices import CHOICE_LABELS
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound.inbox_display import object_titles, understood
-from service.models import Community
 from service.views.helpers import community_or_404, membership_or_404
 
 bp = Blueprint("engagement", __name__, url_prefix="/communities/<int:community_id>")
@@ -37,21 +32,6 @@ EMAIL_KINDS = {
 PRACTICE_STATUSES = {"pending": _l("waiting for review"), "approved": _l("approved"), "declined": _l("declined")}
 
 
-def _local(community: Community):
-    """A function showing a stored UTC moment in the community's time zone.
-
-    Formatting is most of a history page's rendering, and one meeting's start
-    is shown on its invitation, answer and attendance: each moment is formatted
-    once per page, with the locale parsed once.
-    """
-    zone, locale = ZoneInfo(community.time_zone), get_locale()
-
-    @lru_cache(maxsize=None)
-    def local(moment):
-        return format_datetime(aware(moment).astimezone(zone), "medium", locale=locale) if moment else "—"
-    return local
-
-
 def _page(items: list, size: int) -> tuple[list, int, int]:
     """The asked-for page of `items` (the `page` argument, kept within range), its number, and how many pages."""
     pages = max(1, -(-len(items) // size))
@@ -69,7 +49,7 @@ def member(community_id: int, membership_id: int):
     titles = object_titles(replies)
     return render_template("engagement/member.html", community=community, membership=membership,
                            member=membership.member, entries=entries, page=page, pages=pages,
-                           local=_local(community),
+                           local=moments.writer(community.time_zone, str(get_locale())),
                            understood=lambda message: understood(message, titles),
                            email_kind=lambda kind: EMAIL_KINDS.get(kind, kind),
                            practice_status=lambda status: PRACTICE_STATUSES.get(status, status),
@@ -88,7 +68,7 @@ def quiet(community_id: int):
     quiet, page, pages = _page(everyone, QUIET_PAGE_SIZE)
     return render_template("engagement/quiet.html", community=community, total=len(everyone), page=page,
                            pages=pages, quiet=quiet,
-                           local=_local(community), confirm_form=ConfirmForm(), quiet_days=engagement.QUIET_DAYS,
+                           local=moments.writer(community.time_zone, str(get_locale())), confirm_form=ConfirmForm(), quiet_days=engagement.QUIET_DAYS,
                            every_days=engagement.CHECK_IN_EVERY_DAYS)
 
 

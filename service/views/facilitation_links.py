@@ -7,7 +7,7 @@ meeting (they handed it on already, or the coordinator changed it) says so.
 from flask import Blueprint, abort, render_template
 
 from forms.member import ConfirmForm
-from service import facilitation, meetings
+from service import facilitation, meetings, moments
 from service.errors import DomainError
 from service.extensions import db, limiter
 from service.models import Meeting
@@ -40,5 +40,5 @@ def hand_on(meeting_id: int, token: str):
     return render_template("member/hand_on.html", form=form, meeting=meeting, member=member, error=error,
                            handed_to=facilitation.name_in(meeting.community, handed) if handed else "",
                            facilitator=facilitation.name_in(meeting.community, meeting.facilitator_id),
-                           when=meetings.when_text(meeting, member.language),
+                           when=moments.html(meeting.starts_at, meeting.community.time_zone, member.language, "moment"),
                            is_open=meetings.is_open(meeting)), status

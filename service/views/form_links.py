@@ -11,7 +11,7 @@ from flask import Blueprint, redirect, render_template, request
 
 from forms.charter import CharterForm
 from forms.feedback import FeedbackForm
-from service import form_requests, responses
+from service import form_requests, moments, responses
 from service.errors import DomainError
 from service.extensions import db, limiter
 from service.models import Community, FormResponse, Meeting, Member
@@ -70,8 +70,10 @@ def _form_page(form, response: FormResponse, member: Member, saved: str | None):
 
 def _page_context(response: FormResponse, member: Member) -> dict:
     form_request = response.request
-    deadline = form_requests.deadline_text(form_request, member.language) if form_request.deadline_at else None
-    return {"form_request": form_request, "community": db.session.get(Community, form_request.community_id),
+    community = db.session.get(Community, form_request.community_id)
+    deadline = moments.html(form_request.deadline_at, community.time_zone, member.language, "moment") \
+        if form_request.deadline_at else None
+    return {"form_request": form_request, "community": community,
             "member": member, "response": response, "deadline": deadline,
             "questions": FORM_CLASSES[form_request.kind].QUESTIONS,
             "meeting": db.session.get(Meeting, form_request.meeting_id) if form_request.meeting_id else None}

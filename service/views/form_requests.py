@@ -1,7 +1,5 @@
 """Dashboard: a community's form requests, sending a form to members, and who has answered one."""
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l, ngettext
 from flask_login import current_user, login_required
@@ -10,7 +8,7 @@ from forms import choices
 from forms.form_request import DeadlineForm, SendFormForm
 from forms.meeting import member_choices
 from forms.member import ConfirmForm
-from service import form_requests, meeting_queries, meetings, members, nudges, responses
+from service import form_requests, meeting_queries, meetings, members, moments, nudges, responses
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, FormRequest
@@ -38,14 +36,6 @@ def _request_or_404(community: Community, form_request_id: int) -> FormRequest:
     return form_request
 
 
-def _local(community: Community, moment) -> str:
-    """A stored UTC moment as the community's local date and time."""
-    if moment is None:
-        return "—"
-    return format_datetime(responses.aware(moment).astimezone(ZoneInfo(community.time_zone)), "medium",
-                           locale=str(get_locale()))
-
-
 def _deadline_utc(community: Community, form):
     """The form's local deadline as UTC; a time the clocks skip is blamed on the time field, a far date on the date."""
     try:
@@ -60,7 +50,7 @@ def index(community_id: int):
     community = community_or_404(community_id)
     return render_template("form_requests/index.html", community=community,
                            rows=form_requests.community_requests(community),
-                           local=lambda moment: _local(community, moment))
+                           local=moments.writer(community.time_zone, str(get_locale())))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -113,7 +103,7 @@ def _render_show(community: Community, form_request: FormRequest, deadline_form:
                            deadline_form=deadline_form, is_open=responses.is_open(form_request),
                            nudge=nudges.for_form(form_request), nudge_form=ConfirmForm(),
                            reminder_due=form_requests.reminder_due(form_request) if form_request.deadline_at else None,
-                           local=lambda moment: _local(community, moment)), status
+                           local=moments.writer(community.time_zone, str(get_locale()))), status
 
 
 @bp.route("/<int:form_request_id>/nudge", methods=["POST"])
@@ -141,7 +131,7 @@ def deadline(community_id: int, form_request_id: int):
             show_domain_error(form, error)
         else:
             db.session.commit()
-            flash(_("Deadline moved to %(when)s.", when=_local(community, form_request.deadline_at)))
+            flash(_("Deadline moved to %(when)s.", when=form_requests.deadline_text(form_request, str(get_locale()))))
             return redirect(url_for("form_requests.show", community_id=community.id,
                                     form_request_id=form_request.id))
     return _render_show(community, form_request, form, 400)

@@ -4,13 +4,12 @@ Filters arrive as GET parameters (organization, meeting) and only ever narrow
 what this coordinator may already see; the meeting filter picks that meeting's
 feedback request. Any id outside the coordinator's communities is a 404.
 """
-from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from flask import Blueprint, Response, abort, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import login_required
 
-from service import csv_export, form_requests, form_review, meeting_queries, svg_charts
+from service import csv_export, form_requests, form_review, meeting_queries, moments, svg_charts
 from service.models import Community, FormRequest
 from service.questions import questions
 from service.views.helpers import community_or_404
@@ -63,16 +62,12 @@ def _context(community: Community, form_request: FormRequest, filters: form_revi
             "meetings": form_review.feedback_requests(community) if form_request.kind == "feedback" else [],
             "org_args": {"organization": filters.organization_id} if filters.organization_id else {},
             "number": _number, "status_label": form_review.status_label,
-            "when": lambda moment: _when(community, moment), "day": lambda moment: _day(community, moment)}
-
-
-def _when(community: Community, moment) -> str:
-    """A stored UTC moment as a short date and time in the community's zone."""
-    return format_datetime(form_review.local_moment(moment, community.time_zone), "short", locale=str(get_locale()))
+            "when": moments.writer(community.time_zone, str(get_locale())), "day": lambda moment: _day(community, moment)}
 
 
 def _day(community: Community, moment) -> str:
-    return format_date(form_review.local_moment(moment, community.time_zone), "medium", locale=str(get_locale()))
+    """A meeting's day as text (in a select's option and a chart's labels, where no element may go)."""
+    return moments.text(moment, community.time_zone, str(get_locale()), "day")
 
 
 def _chart(item: form_review.QuestionSummary):

@@ -4,9 +4,7 @@ Messages that reached no community (an address we could not read) are on an
 admin-only page with the same layout; there a message can only be ignored or
 processed again, since nobody can be named as its writer.
 """
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
@@ -14,8 +12,7 @@ from flask_login import current_user, login_required
 from redis.exceptions import RedisError
 
 from forms.inbox import InboxActionForm
-from service import members, normalize
-from service.clock import aware
+from service import members, moments, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound import inbox
@@ -89,7 +86,7 @@ def _items(community: Community | None, rows: list[InboundMessage], excerpt: boo
     """What the templates show of each message: who, when, what was understood, the words, the choices."""
     titles, handlers = object_titles(rows), coordinator_names(rows)
     names = members.names_in(community) if community is not None else {}
-    zone = ZoneInfo(community.time_zone if community is not None else "UTC")
+    when = moments.writer(community.time_zone if community is not None else None, str(get_locale()))
     items = []
     for row in rows:
         needs_a_person = row.status in inbox.NEEDS_A_PERSON
@@ -102,7 +99,7 @@ def _items(community: Community | None, rows: list[InboundMessage], excerpt: boo
             "row": row, "member": member, "words": words, "meeting": meeting, "actionable": needs_a_person,
             "name": names.get(member.id, member.name) if member is not None else None,
             "sent_by_member": inbox.sent_by(row, member),
-            "when": format_datetime(aware(row.received_at).astimezone(zone), "medium", locale=str(get_locale())),
+            "when": when(row.received_at),
             "understood": understood(row, titles), "handled_by": handlers.get(row.handled_by_id),
             "open_meetings": inbox.open_meetings_for(community, member)
             if needs_a_person and meeting is None and member is not None and community is not None else [],

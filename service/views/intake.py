@@ -6,16 +6,13 @@ kept out by a rate limit per address, a honeypot field and a signed
 "form shown at" stamp; a bot that trips one gets the same thank-you page and
 nothing is stored.
 """
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
 
 from forms.intake import AcceptForm, DeclineForm, IntakeForm
-from service import intake
-from service.clock import aware
+from service import intake, moments
 from service.errors import DomainError
 from service.extensions import db, limiter
 from service.models import Community, IntakeEntry
@@ -89,12 +86,6 @@ def _entry_or_404(community: Community, intake_entry_id: int) -> IntakeEntry:
     return entry
 
 
-def _local(community: Community):
-    zone = ZoneInfo(community.time_zone)
-    return lambda moment: format_datetime(aware(moment).astimezone(zone), "medium",
-                                          locale=str(get_locale())) if moment else "—"
-
-
 def _back(community: Community):
     return redirect(url_for("intake.index", community_id=community.id))
 
@@ -113,7 +104,7 @@ def index(community_id: int):
                            pending=intake.pending_for(community),
                            accepted=intake.reviewed(community, "accepted"),
                            declined=intake.reviewed(community, "declined"),
-                           accept_form=AcceptForm(), decline_form=DeclineForm(), local=_local(community))
+                           accept_form=AcceptForm(), decline_form=DeclineForm(), local=moments.writer(community.time_zone, str(get_locale())))
 
 
 @bp.route("/<int:intake_entry_id>/accept", methods=["POST"])

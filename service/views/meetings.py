@@ -1,14 +1,12 @@
 """Dashboard: a community's meetings, scheduling and changing one, its invitees and answers, attendance."""
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import current_user, login_required
 
 from forms.meeting import AttendanceForm, CancelForm, InviteForm, MeetingEditForm, MeetingForm, member_choices
 from forms.member import ConfirmForm
-from service import facilitation, meeting_queries, meetings, members, nudges
+from service import facilitation, meeting_queries, meetings, members, moments, nudges
 from service.errors import DomainError
 from service.extensions import db
 from service.markdown_text import stored_html
@@ -26,14 +24,9 @@ def _meeting_or_404(community: Community, meeting_id: int) -> Meeting:
     return meeting
 
 
-def _when(meeting: Meeting) -> str:
-    return meetings.when_text(meeting, str(get_locale()))
-
-
-def _local(community: Community, moment) -> str:
-    """A stored UTC moment as the community's local date and time."""
-    return format_datetime(meetings.aware(moment).astimezone(ZoneInfo(community.time_zone)), "medium",
-                           locale=str(get_locale()))
+def _when(meeting: Meeting):
+    """The meeting's start with its zone's name, in the page's language, as a <time> element."""
+    return moments.html(meeting.starts_at, meeting.community.time_zone, str(get_locale()), "moment")
 
 
 def _started(meeting: Meeting) -> bool:
@@ -46,7 +39,7 @@ def index(community_id: int):
     community = community_or_404(community_id)
     upcoming, past = meeting_queries.community_meetings(community)
     return render_template("meetings/index.html", community=community, upcoming=upcoming, past=past,
-                           rates=meeting_queries.meeting_rates(upcoming + past), when=_when)
+                           rates=meeting_queries.meeting_rates(upcoming + past))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -96,7 +89,7 @@ def _render_show(community: Community, meeting: Meeting, invite_form: InviteForm
                            invite_form=invite_form, cancel_form=CancelForm(), when=_when(meeting),
                            agenda_html=stored_html(meeting.agenda_html), started=_started(meeting),
                            nudge=nudges.for_meeting(meeting), nudge_form=ConfirmForm(),
-                           local=lambda moment: _local(community, moment)), status
+                           local=moments.writer(community.time_zone, str(get_locale()))), status
 
 
 @bp.route("/<int:meeting_id>/edit", methods=["GET", "POST"])

@@ -15,6 +15,7 @@ from service import bounces, members, normalize, outbox, outbox_rows
 from service.communities import visible_communities_query
 from service.inbound import tried_replies
 from service.mailsink import find_captured
+from service.models import Community
 from service.models.outbox import OUTBOX_STATUSES
 from service.views.helpers import community_or_404, sandboxed_html
 
@@ -103,13 +104,19 @@ def _captured(email):
     return None
 
 
+def _time_zone(email) -> str | None:
+    """The zone the email's page shows its times in: its community's, or None (UTC, said so) without one."""
+    community = db.session.get(Community, email.community_id) if email.community_id else None
+    return community.time_zone if community else None
+
+
 @bp.route("/<int:email_id>")
 @login_required
 def show(email_id: int):
     email = _email_or_404(email_id)
     captured = _captured(email)
     return render_template("outbox/show.html", email=email, captured=captured, form=ConfirmForm(),
-                           **_reply_as_member(email, captured, TriedReplyForm()))
+                           time_zone=_time_zone(email), **_reply_as_member(email, captured, TriedReplyForm()))
 
 
 def _reply_as_member(email, captured, form) -> dict:
@@ -130,7 +137,7 @@ def reply_as_member(email_id: int):
     form = TriedReplyForm()
     if not form.validate_on_submit():
         return render_template("outbox/show.html", email=email, captured=captured, form=ConfirmForm(),
-                               **_reply_as_member(email, captured, form)), 400
+                               time_zone=_time_zone(email), **_reply_as_member(email, captured, form)), 400
     try:
         tried_replies.send_reply_as_member(email, captured, form.text.data)
     except (OSError, smtplib.SMTPException) as error:

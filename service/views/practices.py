@@ -1,14 +1,11 @@
 """Dashboard: the queue of practices members shared, and approving, editing or declining each one."""
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
 
 from forms.practice import ApproveForm, DeclineForm, PracticeEditForm
-from service import practices
-from service.clock import aware
+from service import moments, practices
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, Practice
@@ -25,13 +22,6 @@ def _practice_or_404(community: Community, practice_id: int) -> Practice:
     return practice
 
 
-def _local(community: Community):
-    """A function showing a stored UTC moment in the community's time zone."""
-    zone = ZoneInfo(community.time_zone)
-    return lambda moment: format_datetime(aware(moment).astimezone(zone), "medium",
-                                          locale=str(get_locale())) if moment else "—"
-
-
 def _back(community: Community):
     return redirect(url_for("practices.index", community_id=community.id))
 
@@ -44,7 +34,7 @@ def index(community_id: int):
                            pending=practices.pending_for(community),
                            approved=practices.reviewed(community, "approved"),
                            declined=practices.reviewed(community, "declined"),
-                           approve_form=ApproveForm(), decline_form=DeclineForm(), local=_local(community))
+                           approve_form=ApproveForm(), decline_form=DeclineForm(), local=moments.writer(community.time_zone, str(get_locale())))
 
 
 @bp.route("/<int:practice_id>/approve", methods=["POST"])
@@ -105,4 +95,4 @@ def edit(community_id: int, practice_id: int):
                 flash(_("Changes saved.") if changes else _("Nothing changed."))
             return _back(community)
     return render_template("practices/edit.html", form=form, community=community, practice=practice,
-                           local=_local(community)), 400 if form.errors else 200
+                           local=moments.writer(community.time_zone, str(get_locale()))), 400 if form.errors else 200

@@ -6,7 +6,7 @@ changes nothing); the answer changes on POST, one tap on a button.
 from flask import Blueprint, abort, render_template, request
 
 from forms.rsvp import RsvpForm
-from service import form_requests, meetings
+from service import form_requests, meetings, moments
 from service.errors import DomainError
 from service.extensions import db, limiter
 from service.markdown_text import stored_html
@@ -49,7 +49,7 @@ def answer(meeting_id: int, token: str):
     status = 400 if (form.errors or error) else 200
     return render_template("member/rsvp.html", form=form, meeting=meeting, member=member,
                            invitation=invitation, suggested=suggested, saved=saved, error=error,
-                           when=meetings.when_text(meeting, member.language),
+                           when=moments.html(meeting.starts_at, meeting.community.time_zone, member.language, "moment"),
                            agenda_html=stored_html(meeting.agenda_html), is_open=meetings.is_open(meeting)), status
 
 
