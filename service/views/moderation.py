@@ -1,16 +1,12 @@
 """Dashboard: the posts that wait for a moderator in a community, and approving, retitling or declining each one
 (service/conversations/moderation.py). Observers see the page; their changes are refused before any view runs
 (service/views/people.py)."""
-from zoneinfo import ZoneInfo
-
-from babel.dates import format_datetime
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_babel import get_locale, gettext as _, ngettext
 from flask_login import current_user, login_required
 
 from forms.moderation import ApproveForm, DeclineForm
-from service import members, roles
-from service.clock import aware
+from service import members, moments, roles
 from service.conversations import moderation
 from service.errors import DomainError
 from service.extensions import db
@@ -30,15 +26,13 @@ def _post_or_404(community: Community, post_id: int) -> Post:
 
 def _page(community: Community, failed: Post | None = None, form=None, status: int = 200):
     """The page; `form` is the one that failed for post `failed`, shown with its errors."""
-    zone = ZoneInfo(community.time_zone)
     recent = moderation.recently_moderated(community)
     return render_template(
         "moderation/index.html", community=community, waiting=moderation.waiting_posts(community), recent=recent,
         names=members.names_in(community), moderators=moderation.moderator_names(recent),
         read_only=roles.is_read_only(current_user, community.id), failed_id=failed.id if failed else None,
         failed_form=form, approve_form=ApproveForm(), decline_form=DeclineForm(),
-        local=lambda moment: format_datetime(aware(moment).astimezone(zone), "medium", locale=str(get_locale()))
-    ), status
+        local=moments.writer(community.time_zone, str(get_locale()))), status
 
 
 def _back(community: Community):
