@@ -13,7 +13,8 @@ MEMBER_STATUSES = {"active": _l("active"), "unsubscribed": _l("unsubscribed"), "
 OUTBOX_STATUSES = {"pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"),
                    "failed": _l("failed"), "suppressed": _l("suppressed")}
 EMAIL_KINDS = {
-    "welcome": _l("Welcome"), "announcement": _l("Announcement"), "test_message": _l("Test message"),
+    "welcome": _l("Welcome"), "announcement": _l("Announcement"), "announcement_test": _l("Announcement test copy"),
+    "test_message": _l("Test message"),
     "check_in": _l("Personal check-in"),
     "meeting_invitation": _l("Meeting invitation"), "meeting_update": _l("Meeting changed"),
     "meeting_cancelled": _l("Meeting cancelled"), "meeting_reminder": _l("Meeting reminder"),

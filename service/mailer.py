@@ -60,6 +60,7 @@ REPLY_EXTRAS = "service.inbound.confirmations.email_extras"
 KINDS = {kind.name: kind for kind in (
     EmailKind("welcome"),
     EmailKind("announcement", automatic=False, bulk=True),
+    EmailKind("announcement_test", template="announcement", staff_copy=True),
     EmailKind("test_message"),
     EmailKind("check_in", automatic=False, bulk=True),  # a coordinator's personal note to a member gone quiet
     EmailKind("meeting_invitation", bulk=True, extras=MEETING_EXTRAS),

@@ -29,15 +29,19 @@ DEFAULT_REMINDER_OFFSETS = (1440, 60)
 DETAIL_FIELDS = ("title", "agenda", "duration_minutes", "location", "video_url", "facilitator_id")
 
 
-def to_utc(community: Community, day: date, at: time) -> datetime:
-    """A local wall-clock time in the community's zone as UTC; refuses times a clock change skips."""
+def to_utc(community: Community, day: date, at: time, fields: tuple[str, str] = ("start_date", "start_time")
+           ) -> datetime:
+    """A local wall-clock time in the community's zone as UTC; refuses times a clock change skips.
+
+    `fields` names the form's date and time fields, for the error's place."""
     zone = ZoneInfo(community.time_zone)
-    normalize.within_reach(datetime.combine(day, at, tzinfo=timezone.utc), "start_date")  # 9999-12-31 would overflow
+    date_field, time_field = fields
+    normalize.within_reach(datetime.combine(day, at, tzinfo=timezone.utc), date_field)  # 9999-12-31 would overflow
     local = datetime.combine(day, at).replace(tzinfo=zone)
     utc = local.astimezone(timezone.utc)
     if utc.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
         raise DomainError(_("%(time)s does not exist on that day in %(zone)s: the clocks change. Choose another time.",
-                            time=at.strftime("%H:%M"), zone=community.time_zone), "start_time")
+                            time=at.strftime("%H:%M"), zone=community.time_zone), time_field)
     return utc
 
 

@@ -8,7 +8,8 @@ from service.clock import now
 from service.extensions import db
 from service.models.base import created_at_column
 
-ANNOUNCEMENT_STATUSES = ("scheduled", "sent", "cancelled")
+# A draft is what a preview was made from (its HTML part is shown from the row); it becomes the message sent.
+ANNOUNCEMENT_STATUSES = ("draft", "scheduled", "sent", "cancelled")
 
 
 class Announcement(db.Model):
