@@ -68,6 +68,9 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("meeting_cancelled", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("meeting_reminder", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("feedback_request", bulk=True, extras=MEETING_EXTRAS),
+    # A recurring series invited as a whole: one recurring calendar event (service.meeting_series).
+    *(EmailKind(name, bulk=True, extras="service.meeting_series.email_extras")
+      for name in ("series_invitation", "series_update", "series_cancelled")),
     EmailKind("facilitator_assigned", bulk=True, extras="service.facilitation.email_extras"),
     EmailKind("form_request", bulk=True, extras=FORM_EXTRAS),
     EmailKind("form_reminder", bulk=True, extras=FORM_EXTRAS),
