@@ -277,3 +277,33 @@ def test_a_series_that_cannot_be_is_refused_and_nothing_is_made(app, riverside, 
         db.session.rollback()
         assert db.session.scalar(select(func.count()).select_from(Meeting)) == 0
         assert db.session.scalar(select(func.count()).select_from(OutboundEmail)) == 0
+
+
+def test_a_calendars_accept_of_the_recurring_event_answers_the_series(app, riverside):
+    """Gmail's Accept of the series' event (its UID, to the calendar address the event names) counts for the
+    next meeting and every later one, as an answer by link does."""
+    from pathlib import Path
+    from service import addresses
+    from tests.inbound_mail import deliver
+    fixture = Path(__file__).parent / "fixtures" / "inbound" / "calendar" / "google_accepted.eml"
+    series_id = _series(app, riverside, a_weekday_before_the_change(weeks=2), "weekly", count=3)
+    with app.app_context():
+        series = db.session.get(MeetingSeries, series_id)
+        series.uid = "5b1e8c3a-6f1d-4c55-9a0e-2d7f4e1b9c60@cop.localhost"  # the fixture's, as if we had sent it
+        lead_id = meeting_series.lead(series).id
+        db.session.commit()
+    with app.app_context():
+        row = deliver(app, fixture.read_bytes(), addresses.make_address("calendar", lead_id))
+        assert (row.status, row.outcome) == ("done", "calendar_rsvp")
+        ana = _member("ana")
+        assert [meetings.invitation_for(m, ana).answer
+                for m in meeting_series.occurrences(db.session.get(MeetingSeries, series_id))] == ["yes"] * 3
+
+
+def test_a_spanish_member_reads_the_series_invitation_in_spanish(app, riverside, smtp):
+    _series(app, riverside, a_weekday_before_the_change(weeks=2), "biweekly", count=3)
+    run_worker(app)
+    [ana] = smtp.to("ana@example.org")
+    assert ana.message["Subject"] == "Invitación a una serie: Peer circle"
+    plain = ana.message.get_body(("plain",)).get_content()
+    assert "Se repite: Cada dos semanas, los martes." in plain and "Su respuesta vale para la próxima" in plain
