@@ -22,12 +22,13 @@ calendar programs do it. From its first meeting on, the whole series is
 updated (or cancelled) with one email.
 """
 import uuid
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date
 from dateutil.rrule import MONTHLY, WEEKLY, rrule, weekday
 from flask import current_app
-from flask_babel import gettext as _
+from flask_babel import force_locale, get_locale, gettext as _
 from sqlalchemy import select
 
 from service import audit, mailer, meetings, normalize
@@ -78,8 +79,6 @@ def in_utc(local: datetime, zone: str) -> datetime:
 
 def describe(series: MeetingSeries, first_local: datetime) -> str:
     """"Every week on Tuesday", "Every two weeks", "Monthly on the second Tuesday", in the page's language."""
-    from babel.dates import format_date
-    from flask_babel import get_locale
     day = format_date(first_local, "EEEE", locale=str(get_locale()))
     if series.frequency == "weekly":
         return _("Every week on %(day)s", day=day)
@@ -157,14 +156,10 @@ def lead(series: MeetingSeries) -> Meeting:
     return occurrences(series)[0]
 
 
-def _open(meeting: Meeting) -> bool:
-    return meeting.status == "scheduled" and aware(meeting.starts_at) > now()
-
-
 def this_and_following(meeting: Meeting) -> list[Meeting]:
     """The meeting and the later ones of its series that can still change."""
     return [occurrence for occurrence in occurrences(meeting.series)
-            if aware(occurrence.series_starts_at) >= aware(meeting.series_starts_at) and _open(occurrence)]
+            if aware(occurrence.series_starts_at) >= aware(meeting.series_starts_at) and meetings.is_open(occurrence)]
 
 
 # --- changing and cancelling the rest -------------------------------------------------------------
@@ -270,7 +265,7 @@ def answer_following(meeting: Meeting, member: Member, answer: str, note: str) -
 
 def next_open(series: MeetingSeries) -> Meeting | None:
     """The series' next meeting that can still be answered."""
-    return next((occurrence for occurrence in occurrences(series) if _open(occurrence)), None)
+    return next((occurrence for occurrence in occurrences(series) if meetings.is_open(occurrence)), None)
 
 
 def email_extras(row, member: Member, community: Community) -> dict:
@@ -299,6 +294,5 @@ def email_extras(row, member: Member, community: Community) -> dict:
 
 
 def _rule_text(series: MeetingSeries, first: Meeting, language: str) -> str:
-    from flask_babel import force_locale
     with force_locale(language):
         return describe(series, meetings.local_time(first).replace(tzinfo=None))

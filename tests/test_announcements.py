@@ -1,6 +1,7 @@
 """Announcements: a preview as the member reads it, a test copy to the coordinator alone, a time to send it
 (sent once when due, never before; changed or cancelled until then), and aiming it at organizations, roles or
 languages, with how many it reaches said before sending."""
+import html as html_module
 import re
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -65,7 +66,8 @@ def _without_links(text: str) -> list[str]:
 def test_the_preview_is_the_email_the_member_gets_with_links_that_do_nothing(app, personas, crowd, alice_client,
                                                                              smtp):
     url = _compose_url(personas)
-    message = {"subject": "Visit on Friday", "body": "We meet at the library.\n\nBring a friend: https://example.org/map"}
+    message = {"subject": "Visit on Friday",
+               "body": "We meet at the library.\n\nBring a friend: https://example.org/map"}
     response = _post(alice_client, url, {**message, "languages": "es", "preview": "Preview"})
     page = response.get_data(as_text=True)
     assert response.status_code == 200
@@ -89,7 +91,6 @@ def test_the_preview_is_the_email_the_member_gets_with_links_that_do_nothing(app
     run_worker(app)
     [ana] = smtp.to("ana@example.org")
     assert ana.message["Subject"] == "Visit on Friday"
-    import html as html_module
     assert _without_links(_plain(ana)) == _without_links(html_module.unescape(shown))
     assert MEMBER_LINK.search(_plain(ana)) and "/test-copy/" not in _plain(ana)
     with app.app_context():

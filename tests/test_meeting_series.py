@@ -187,7 +187,8 @@ def test_cancelling_this_and_the_following_cuts_the_series_short_with_one_email(
         db.session.commit()
         assert [m.status for m in meeting_series.occurrences(db.session.get(MeetingSeries, series_id))] == \
             ["scheduled", "scheduled", "cancelled", "cancelled", "cancelled"]
-        kinds = sorted(db.session.scalars(select(OutboundEmail.kind).where(OutboundEmail.recipient == "sam@example.org")))
+        kinds = sorted(db.session.scalars(select(OutboundEmail.kind).where(
+            OutboundEmail.recipient == "sam@example.org")))
         assert kinds == ["series_invitation", "series_update"]
     run_worker(app)
     [update] = [m for m in smtp.to("sam@example.org") if m.message["Subject"] == "Series changed: Peer circle"]
