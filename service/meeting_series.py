@@ -166,36 +166,38 @@ def this_and_following(meeting: Meeting) -> list[Meeting]:
 
 def update_following(actor: Coordinator | None, meeting: Meeting, *, starts_at: datetime, **details) -> int:
     """Change this meeting and every later one of its series the same way: the details, and the time of day
-    (and the weekday, moved by as many days as this one). Returns how many meetings changed."""
+    (and the weekday, moved by as many days as this one). Returns how many meetings changed.
+
+    With an invitation per meeting, each changed one is updated as usual. A
+    series invited as a whole is told once: from its first meeting, by an
+    update of the recurring event; from a later one, by cutting it short there
+    and inviting to the rest as a new series."""
     meetings._check_changeable(meeting)
     zone = ZoneInfo(meeting.community.time_zone)
     old_local, new_local = meetings.local_time(meeting), aware(starts_at).astimezone(zone)
     shift = new_local.date() - old_local.date()
-    rest = this_and_following(meeting)
-    series = meeting.series
-    split = series.invitation == "series" and _earlier_kept(meeting)
-    target = _split(actor, meeting, rest) if split else series
-    notify = target.invitation == "each"
+    series, rest = meeting.series, this_and_following(meeting)
+    by_series = series.invitation == "series"
     changed = 0
     for occurrence in rest:
         day = meetings.local_time(occurrence).date() + shift
         moved = meetings.to_utc(meeting.community, day, new_local.time())
-        if meetings.update_meeting(actor, occurrence, starts_at=moved, notify=notify, **details):
+        if meetings.update_meeting(actor, occurrence, starts_at=moved, notify=not by_series, **details):
             changed += 1
-        if target.invitation == "series":
-            occurrence.series_starts_at = occurrence.starts_at  # the (new) rule now gives this start
-            occurrence.sequence = 0
-    if target.frequency == "monthly" and rest:  # a day's shift may make it another weekday of the month
-        target.weekday_ordinal = weekday_ordinal(meetings.local_time(rest[0]).date())
-    if target.invitation == "series":
-        target.time_zone = meeting.community.time_zone
-        if split:
+    target = series
+    if by_series and changed:
+        target = _split(actor, meeting, rest) if _earlier_kept(meeting) else series
+        for occurrence in rest:  # the (new) rule now gives these starts; they are no longer changed instances
+            occurrence.series_starts_at, occurrence.sequence = occurrence.starts_at, 0
+        if target.frequency == "monthly":  # a day's shift may make it another weekday of the month
+            target.weekday_ordinal = weekday_ordinal(meetings.local_time(rest[0]).date())
+        if target is series:
+            series.sequence += 1
+            _send_series(series, "series_update", _invitee_ids(rest), f"series-update:{series.id}")
+        else:
             _send_series(target, "series_invitation", _invitee_ids(rest), f"series-invite:{target.id}")
-        elif changed:
-            target.sequence += 1
-            _send_series(target, "series_update", _invitee_ids(rest), f"series-update:{target.id}")
     audit.record(actor, "meeting.series.update", "meeting_series", series.id, meeting.community_id,
-                 from_meeting=meeting.id, meetings=changed, split_into=target.id if split else None)
+                 from_meeting=meeting.id, meetings=changed, split_into=target.id if target is not series else None)
     return changed
 
 
