@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 
 from forms import Form, choices
 from forms.member import ConfirmForm
-from wtforms import (BooleanField, DateField, IntegerField, SelectField, SelectMultipleField, StringField,
+from wtforms import (BooleanField, DateField, IntegerField, RadioField, SelectField, SelectMultipleField, StringField,
                      SubmitField, TextAreaField, TimeField, URLField)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -48,10 +48,34 @@ class MeetingForm(Form):
             raise ValidationError(_l("Choose at least one member, or tick “Invite every active member”."))
 
 
+    # Recurrence (service.meeting_series): how often, until when, and how members are invited.
+    repeat = SelectField(_l("Repeats"), default="", choices=choices([
+        ("", _l("Does not repeat")), ("weekly", _l("Every week")), ("biweekly", _l("Every two weeks")),
+        ("monthly", _l("Every month, on the same weekday (such as the second Tuesday)"))]))
+    ends = RadioField(_l("The series ends"), default="count", choices=choices([
+        ("count", _l("After a number of meetings")), ("until", _l("On a date"))]))
+    count = IntegerField(_l("Number of meetings"), default=6, validators=[Optional(), NumberRange(min=2, max=52)])
+    until = DateField(_l("Last day"), validators=[Optional()])
+    invitation = RadioField(_l("Invitations"), default="series", choices=choices([
+        ("series", _l("One invitation for the whole series: a single recurring calendar event, and an answer "
+                      "counts for every meeting")),
+        ("each", _l("An invitation for each meeting: each its own calendar event and its own answer"))]))
+
+    def series_end(self) -> dict:
+        """The end the coordinator chose, as service.meeting_series.create_series takes it."""
+        if self.ends.data == "until":
+            return {"until": self.until.data, "count": None}
+        return {"count": self.count.data, "until": None}
+
+
 class MeetingEditForm(MeetingForm):
-    """The same details; who is invited is changed on the meeting page."""
+    """The same details; who is invited is changed on the meeting page. A meeting of a series also says whether
+    the change is for it alone or for it and the following ones (the view drops `scope` otherwise)."""
     invite_all = None
     member_ids = None
+    repeat = ends = count = until = invitation = None
+    scope = RadioField(_l("Change"), default="this", choices=choices([
+        ("this", _l("This meeting only")), ("following", _l("This meeting and the following ones of the series"))]))
 
 
 class InviteForm(Form):

@@ -40,12 +40,14 @@ INSTANCE_LEVEL = {"imap_mailbox_state", "suppression", "alembic_version"}
 POLYMORPHIC = {"audit_event": ("object_type", "object_id"), "inbound_message": ("object_kind", "object_id")}
 # Kinds of object those columns name that are not a table's name.
 KIND_TABLES = {"meeting_feedback": "meeting", "digest": "digest_issue"}
-# JSON columns that hold ids (an email's context: what its templates and a reply to it are about), and the table
-# each key names; "object_kind"/"object_id" there are polymorphic like the columns above.
-CONTEXTS = {"outbound_email": "context"}
+# JSON columns that hold ids (an email's context: what its templates and a reply to it are about; whom an
+# announcement reaches), and the table each key names, the key holding an id or a list of them;
+# "object_kind"/"object_id" there are polymorphic like the columns above.
+CONTEXTS = {"outbound_email": "context", "announcement": "audience"}
 CONTEXT_IDS = {"meeting_id": "meeting", "charter_id": "charter", "issue_id": "digest_issue",
                "organization_id": "organization", "module_id": "lesson_module", "response_id": "form_response",
-               "coordinator_id": "coordinator"}
+               "coordinator_id": "coordinator", "series_id": "meeting_series", "announcement_id": "announcement",
+               "organization_ids": "organization"}
 
 
 @dataclass(frozen=True)

@@ -250,8 +250,11 @@ class Loader:
     def _context(self, context: dict) -> dict:
         context = dict(context)
         for key, table_name in community_data.CONTEXT_IDS.items():
-            if context.get(key) is not None:
-                context[key] = self.ids.get(table_name, {}).get(context[key])
+            new_ids = self.ids.get(table_name, {})
+            if isinstance(context.get(key), list):
+                context[key] = [new_ids[old] for old in context[key] if old in new_ids]
+            elif context.get(key) is not None:
+                context[key] = new_ids.get(context[key])
         if context.get("object_id") is not None:
             context["object_id"] = self._new_id(context.get("object_kind"), context["object_id"])
         return context

@@ -13,10 +13,13 @@ MEMBER_STATUSES = {"active": _l("active"), "unsubscribed": _l("unsubscribed"), "
 OUTBOX_STATUSES = {"pending": _l("pending"), "sending": _l("sending"), "sent": _l("sent"),
                    "failed": _l("failed"), "suppressed": _l("suppressed")}
 EMAIL_KINDS = {
-    "welcome": _l("Welcome"), "announcement": _l("Announcement"), "test_message": _l("Test message"),
+    "welcome": _l("Welcome"), "announcement": _l("Announcement"), "announcement_test": _l("Announcement test copy"),
+    "test_message": _l("Test message"),
     "check_in": _l("Personal check-in"),
     "meeting_invitation": _l("Meeting invitation"), "meeting_update": _l("Meeting changed"),
     "meeting_cancelled": _l("Meeting cancelled"), "meeting_reminder": _l("Meeting reminder"),
+    "series_invitation": _l("Meeting series invitation"), "series_update": _l("Meeting series changed"),
+    "series_cancelled": _l("Meeting series cancelled"),
     "feedback_request": _l("Feedback request"), "facilitator_assigned": _l("Facilitator assigned"),
     "reply_facilitation": _l("Reply: facilitation handed on"), "health_summary": _l("Monthly health summary"),
     "form_request": _l("Form request"),

@@ -63,6 +63,7 @@ REPLY_EXTRAS = "service.inbound.confirmations.email_extras"
 KINDS = {kind.name: kind for kind in (
     EmailKind("welcome"),
     EmailKind("announcement", automatic=False, bulk=True),
+    EmailKind("announcement_test", template="announcement", staff_copy=True),
     EmailKind("test_message"),
     EmailKind("check_in", automatic=False, bulk=True),
     EmailKind("conversation_post", automatic=False, bulk=True, conversation=True),  # a coordinator's personal note to a member gone quiet
@@ -71,6 +72,9 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("meeting_cancelled", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("meeting_reminder", bulk=True, extras=MEETING_EXTRAS),
     EmailKind("feedback_request", bulk=True, extras=MEETING_EXTRAS),
+    # A recurring series invited as a whole: one recurring calendar event (service.meeting_series).
+    *(EmailKind(name, bulk=True, extras="service.meeting_series.email_extras")
+      for name in ("series_invitation", "series_update", "series_cancelled")),
     EmailKind("facilitator_assigned", bulk=True, extras="service.facilitation.email_extras"),
     EmailKind("form_request", bulk=True, extras=FORM_EXTRAS),
     EmailKind("form_reminder", bulk=True, extras=FORM_EXTRAS),

@@ -20,7 +20,7 @@ from service.extensions import db
 from service.ical import meeting_calendar
 from service.links import public_url
 from service.markdown_text import render, stored_html
-from service.models import Community, Coordinator, Invitation, Meeting, Member, Membership, Reminder
+from service.models import Community, Coordinator, Invitation, Meeting, MeetingSeries, Member, Membership, Reminder
 from service.models.meetings import RSVP_ANSWERS
 from service.queue import cancel_after_commit, enqueue_after_commit, get_queue
 from service.tokens import make_token
@@ -29,16 +29,20 @@ DEFAULT_REMINDER_OFFSETS = (1440, 60)
 DETAIL_FIELDS = ("title", "agenda", "duration_minutes", "location", "video_url", "facilitator_id")
 
 
-def to_utc(community: Community, day: date, at: time) -> datetime:
-    """A local wall-clock time in the community's zone as UTC; refuses times a clock change skips."""
+def to_utc(community: Community, day: date, at: time, fields: tuple[str, str] = ("start_date", "start_time")
+           ) -> datetime:
+    """A local wall-clock time in the community's zone as UTC; refuses times a clock change skips.
+
+    `fields` names the form's date and time fields, for the error's place."""
     zone = ZoneInfo(community.time_zone)
-    normalize.within_reach(datetime.combine(day, at, tzinfo=timezone.utc), "start_date")  # 9999-12-31 would overflow
+    date_field, time_field = fields
+    normalize.within_reach(datetime.combine(day, at, tzinfo=timezone.utc), date_field)  # 9999-12-31 would overflow
     local = datetime.combine(day, at).replace(tzinfo=zone)
     utc = local.astimezone(timezone.utc)
     if utc.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
         raise DomainError(_("%(time)s does not exist on that day in %(zone)s: the clocks change. Choose another time.",
                             time=moments.wall_clock_text(at, str(get_locale())),
-                            zone=time_zones.zone_name(community.time_zone, str(get_locale()))), "start_time")
+                            zone=time_zones.zone_name(community.time_zone, str(get_locale()))), time_field)
     return utc
 
 
@@ -66,8 +70,13 @@ def _check_details(details: dict) -> dict:
 
 
 def create_meeting(actor: Coordinator | None, community: Community, *, starts_at: datetime,
-                   member_ids: list[int] | None = None, **details) -> Meeting:
-    """Schedule a meeting, invite members (all active ones by default) and plan its reminders."""
+                   member_ids: list[int] | None = None, series: MeetingSeries | None = None,
+                   send_invitations: bool = True, **details) -> Meeting:
+    """Schedule a meeting, invite members (all active ones by default) and plan its reminders.
+
+    As one occurrence of a `series` (service.meeting_series), it keeps the
+    start the series' rule gave it; a series invited as a whole sends its own
+    invitation instead of this meeting's (`send_invitations`)."""
     values = _check_details(details)
     _check_facilitator(community.id, values.get("facilitator_id"))
     if aware(starts_at) <= now():
@@ -76,6 +85,8 @@ def create_meeting(actor: Coordinator | None, community: Community, *, starts_at
     meeting = Meeting(community_id=community.id, uid=f"{uuid.uuid4()}@{current_app.config['INBOUND_DOMAIN']}",
                       starts_at=starts_at, **{k: values.get(k) for k in DETAIL_FIELDS if k in values})
     meeting.community = community
+    if series is not None:
+        meeting.series_id, meeting.series, meeting.series_starts_at = series.id, series, starts_at
     _render_agenda(meeting)
     db.session.add(meeting)
     db.session.flush()
@@ -84,7 +95,7 @@ def create_meeting(actor: Coordinator | None, community: Community, *, starts_at
     if member_ids is None:
         member_ids = list(db.session.scalars(select(Membership.member_id).where(
             Membership.community_id == community.id, Membership.status == "active")))
-    invite(actor, meeting, member_ids)
+    invite(actor, meeting, member_ids, notify=send_invitations)
     _plan_reminders(meeting)
     facilitation.rotate(community)  # a facilitator from the rotation, unless one was chosen by hand
     return meeting
@@ -95,8 +106,10 @@ def _render_agenda(meeting: Meeting) -> None:
     meeting.agenda_html, meeting.agenda_plain = render(meeting.agenda or "")
 
 
-def invite(actor: Coordinator | None, meeting: Meeting, member_ids: list[int]) -> int:
-    """Invite more members (active members of the community only); returns how many were new."""
+def invite(actor: Coordinator | None, meeting: Meeting, member_ids: list[int], notify: bool = True) -> int:
+    """Invite more members (active members of the community only); returns how many were new.
+
+    Without `notify`, the invitation email is someone else's to send (a series invited as a whole)."""
     _check_changeable(meeting)
     allowed = set(db.session.scalars(select(Membership.member_id).where(
         Membership.community_id == meeting.community_id, Membership.status == "active",
@@ -107,6 +120,7 @@ def invite(actor: Coordinator | None, meeting: Meeting, member_ids: list[int]) -
     db.session.flush()
     if new_ids:
         audit.record(actor, "meeting.invite", "meeting", meeting.id, meeting.community_id, invited=len(new_ids))
+    if new_ids and notify:
         _send(meeting, "meeting_invitation", new_ids, f"invite:{meeting.id}:{meeting.sequence}")
     return len(new_ids)
 
@@ -138,8 +152,10 @@ def _check_changeable(meeting: Meeting) -> None:
         raise DomainError(_("This meeting has already started and can no longer be changed."))
 
 
-def update_meeting(actor: Coordinator | None, meeting: Meeting, *, starts_at: datetime, **details) -> bool:
-    """Change a meeting; invitees get an update (same UID, SEQUENCE + 1). True if anything changed."""
+def update_meeting(actor: Coordinator | None, meeting: Meeting, *, starts_at: datetime, notify: bool = True,
+                   **details) -> bool:
+    """Change a meeting; invitees get an update (same UID, SEQUENCE + 1), unless a series' own update tells
+    them (`notify` False). True if anything changed."""
     _check_changeable(meeting)
     values = _check_details(details)
     changes = {k: [getattr(meeting, k), values[k]] for k in DETAIL_FIELDS
@@ -163,7 +179,8 @@ def update_meeting(actor: Coordinator | None, meeting: Meeting, *, starts_at: da
     meeting.sequence += 1
     audit.record(actor, "meeting.update", "meeting", meeting.id, meeting.community_id,
                  changes={k: [str(a), str(b)] for k, (a, b) in changes.items()}, sequence=meeting.sequence)
-    _send(meeting, "meeting_update", _invitee_ids(meeting), f"update:{meeting.id}:{meeting.sequence}")
+    if notify:
+        _send(meeting, "meeting_update", _invitee_ids(meeting), f"update:{meeting.id}:{meeting.sequence}")
     if moved:
         _plan_reminders(meeting)
     if "facilitator_id" in changes:
@@ -171,8 +188,8 @@ def update_meeting(actor: Coordinator | None, meeting: Meeting, *, starts_at: da
     return True
 
 
-def cancel_meeting(actor: Coordinator | None, meeting: Meeting) -> None:
-    """Cancel: invitees get METHOD:CANCEL and no reminder fires."""
+def cancel_meeting(actor: Coordinator | None, meeting: Meeting, notify: bool = True) -> None:
+    """Cancel: invitees get METHOD:CANCEL (unless a series' own email tells them) and no reminder fires."""
     if meeting.status == "cancelled":
         return
     _check_changeable(meeting)
@@ -183,7 +200,8 @@ def cancel_meeting(actor: Coordinator | None, meeting: Meeting) -> None:
             cancel_after_commit(_job_id(reminder))
             reminder.status = "cancelled"
     audit.record(actor, "meeting.cancel", "meeting", meeting.id, meeting.community_id, title=meeting.title)
-    _send(meeting, "meeting_cancelled", _invitee_ids(meeting), f"cancel:{meeting.id}")
+    if notify:
+        _send(meeting, "meeting_cancelled", _invitee_ids(meeting), f"cancel:{meeting.id}")
 
 
 # --- RSVP -----------------------------------------------------------------------------------------
@@ -212,6 +230,9 @@ def record_rsvp(meeting: Meeting, member: Member, answer: str, note: str = "", v
     invitation.answer, invitation.note, invitation.answered_at = answer, note, now()
     if answer == "no":
         facilitation.facilitator_said_no(meeting, member)
+    if meeting.series is not None and meeting.series.invitation == "series":
+        from service.meeting_series import answer_following  # it builds on this module
+        answer_following(meeting, member, answer, note)
     return invitation
 
 

@@ -5,13 +5,15 @@
 def sweep_all() -> dict[str, dict]:
     """Re-enqueue whatever the database says is due but Redis lost: reminders and feedback requests, form
     reminders, charter voting reminders, emails (and those a stopped worker left sending), received messages
-    waiting to be processed."""
+    waiting to be processed, scheduled announcements whose time has come."""
+    from service.announcements import send_due as send_due_announcements
     from service.charter_rules import sweep as sweep_charters
     from service.form_requests import sweep as sweep_forms
     from service.inbound.store import sweep as sweep_inbound
     from service.meetings import sweep as sweep_meetings
     from service.sweeper import sweep as sweep_outbox
-    return {"meetings": sweep_meetings(), "forms": sweep_forms(), "charters": sweep_charters(),
+    announcements = {"sent": send_due_announcements()}  # before the outbox, whose sweep then finds their rows
+    return {"announcements": announcements, "meetings": sweep_meetings(), "forms": sweep_forms(), "charters": sweep_charters(),
             "outbox": sweep_outbox(), "inbound": sweep_inbound()}
 
 
@@ -45,6 +47,7 @@ def summary(result: dict[str, dict], digest_emails: int | None = None, health_su
         f"Form reminders: {forms['form_reminders_sent']} overdue sent now, "
         f"{forms['form_reminders_rescheduled']} scheduled again.",
         f"Charter voting reminders: {result['charters']['charter_reminders_sent']} sent now.",
+        f"Scheduled announcements: {result['announcements']['sent']} sent now.",
         f"Received mail: {inbound['requeued']} message(s) queued for processing again, {inbound['failed']} given up.",
     ]
     if digest_emails is not None:

@@ -226,6 +226,7 @@ def test_mail_sweep_prints_a_readable_summary_of_every_kind_of_work(app, ctx, pe
         "Meeting reminders: 0 overdue sent now, 0 scheduled again; feedback requests: 0 sent.",
         "Form reminders: 0 overdue sent now, 0 scheduled again.",
         "Charter voting reminders: 0 sent now.",
+        "Scheduled announcements: 0 sent now.",
         "Received mail: 0 message(s) queued for processing again, 0 given up.",
         "Lesson digests: 0 email(s) queued for the issues due now.",
         "Conversations digests: 0 email(s) queued to members on the digest.",

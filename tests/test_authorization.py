@@ -15,8 +15,8 @@ from werkzeug.routing.converters import AnyConverter
 from service import intake, meetings, member_import, practices
 from service.extensions import db
 from service.coordinators import create_coordinator
-from service.models import (Community, CommunityCoordinator, Conversation, Coordinator, InboundMessage, Member,
-                            Membership, OutboundEmail, Post)
+from service.models import (Announcement, Community, CommunityCoordinator, Conversation, Coordinator, InboundMessage,
+                            Member, Membership, OutboundEmail, Post)
 from tests.conftest import PASSWORD, csrf_from, login
 
 # What a POST carries if a view forgot its permission check: enough to change something.
@@ -119,6 +119,9 @@ def community_objects(app, community_id: int, coordinator_email: str) -> dict:
         db.session.add(email)
         meeting = meetings.create_meeting(coordinator, community, title="Monthly call",
                                           starts_at=datetime.now(timezone.utc) + timedelta(days=7))
+        from service import announcements
+        announcements.send_announcement(coordinator, community, "Next week", "See you.", f"later-{community_id}",
+                                        send_at=datetime.now(timezone.utc) + timedelta(days=2))  # scheduled
         practice = practices.submit_practice(community, db.session.get(Member, member_id), "Evening hours",
                                              "We opened later on Thursdays.")
         from service import charters
@@ -147,7 +150,9 @@ def community_objects(app, community_id: int, coordinator_email: str) -> dict:
                    "inbound_message_id": inbound.id,
                    "form_request_id": form_request.id, "request_id": form_request.id, "key": "purpose",
                    "import_id": record.id, "email_id": email.id, "meeting_id": meeting.id,
-                   "practice_id": practice.id, "post_id": post.id, "intake_entry_id": entry.id, "charter_id": charter.id}
+                   "practice_id": practice.id, "post_id": post.id, "intake_entry_id": entry.id, "charter_id": charter.id,
+                   "announcement_id": db.session.scalar(select(Announcement.id).where(
+                       Announcement.community_id == community_id))}
         db.session.remove()
     return objects
 

@@ -15,8 +15,9 @@ from service.digests import tick
 from service.errors import DomainError
 from service.extensions import db
 from service.lessons import lesson_dirs, load_lesson_dir
-from service.models import (AuditEvent, Community, Coordinator, FormAnswer, FormResponse, InboundMessage, Invitation,
-                            Meeting, Member, Membership, Organization, OutboundEmail, Reminder)
+from service.models import (Announcement, AuditEvent, Community, Coordinator, FormAnswer, FormResponse, InboundMessage,
+                            Invitation, Meeting, MeetingSeries, Member, Membership, Organization, OutboundEmail,
+                            Reminder)
 from service.tokens import make_token
 from tests.conftest import PASSWORD, csrf_from, login, post_form, run_worker
 
@@ -91,6 +92,10 @@ def _canonical(rows: dict[str, list[dict]]) -> dict[str, list[str]]:
         referenced = index[target].get(value)
         return (target, form(target, referenced)) if referenced else None
 
+    def resolve_each(target: str | None, value):
+        """A context's id, or each of a list of them (an announcement's organizations)."""
+        return [resolve(target, item) for item in value] if isinstance(value, list) else resolve(target, value)
+
     def form(name: str, row: dict) -> tuple:
         table, out = by_name[name], []
         kind_column, id_column = community_data.POLYMORPHIC.get(name, (None, None))
@@ -103,8 +108,8 @@ def _canonical(rows: dict[str, list[dict]]) -> dict[str, list[str]]:
             if column.name == id_column:
                 value = resolve(row[kind_column], value)
             if community_data.CONTEXTS.get(name) == column.name and isinstance(value, dict):
-                value = {key: resolve(community_data.CONTEXT_IDS.get(key, value.get("object_kind") if key == "object_id"
-                                                                     else None), item)
+                value = {key: resolve_each(community_data.CONTEXT_IDS.get(
+                    key, value.get("object_kind") if key == "object_id" else None), item)
                          for key, item in sorted(value.items())}
             if name == "outbound_email" and column.name == "idempotency_key":
                 value = re.sub(r"^imported:[0-9a-f]+:", "", value)
@@ -163,6 +168,38 @@ def test_round_trip_into_an_empty_database_gives_the_same_community(rich):
     # The imported account cannot log in until its owner sets a password, and is no admin here.
     alice = community_data.tables()["coordinator"]
     assert db.session.execute(select(alice.c.password_hash, alice.c.is_admin)).all() == [("!", False)]
+
+
+def test_a_scheduled_announcement_and_a_meeting_series_travel_with_their_ids_pointing_home(ctx, personas):
+    """The announcement's audience names organizations by id, and series emails name their series: both point
+    at the imported rows, not at whatever had those ids."""
+    from service import meeting_series
+    riverside = _community()
+    members.add_member(None, riverside, name="Sam Lee", email="sam@example.org", organization="Food Bank")
+    db.session.flush()
+    food_bank = db.session.scalar(select(Organization.id).where(Organization.name_key == "food bank"))
+    announcements.send_announcement(None, riverside, "For the food bank", "See you.", "later-1",
+                                    announcements.audience(riverside, organization_ids=[food_bank]),
+                                    send_at=datetime.now(timezone.utc) + timedelta(days=3))
+    meeting_series.create_series(None, riverside, starts_at=datetime.now(timezone.utc) + timedelta(days=8),
+                                 frequency="weekly", invitation="series", count=3, title="Weekly circle")
+    db.session.commit()
+    data = _export(riverside.id)
+    _wipe()
+    for name in ("Other Org", "Another Org"):  # taken ids, so an id left unmapped would point at one of them
+        db.session.add(Organization(name=name, name_key=name.lower()))
+    db.session.commit()
+    community = import_community(None, io.BytesIO(data))
+    db.session.commit()
+    [announcement] = db.session.scalars(select(Announcement)).all()
+    [organization] = announcement.audience["organization_ids"]
+    assert db.session.get(Organization, organization).name == "Food Bank"
+    assert announcement.status == "scheduled" and announcement.community_id == community.id
+    assert [m.email for m in announcements.recipients(community, announcement.audience)] == ["sam@example.org"]
+    [series] = db.session.scalars(select(MeetingSeries)).all()
+    assert len(meeting_series.occurrences(series)) == 3
+    contexts = db.session.scalars(select(OutboundEmail.context).where(OutboundEmail.kind == "series_invitation"))
+    assert {context["series_id"] for context in contexts} == {series.id}
 
 
 def test_import_reuses_members_and_organizations_without_overwriting_them(rich, client):

@@ -232,7 +232,7 @@ def _get_urls(app, world) -> list[str]:
            "practice_id": world["practice"], "lesson_id": world["lesson"], "module_id": world["module"],
            "charter_id": world["charter"], "response_id": world["response"], "email_id": 1, "import_id": 1,
            "request_id": 1, "form_request_id": 1, "intake_entry_id": 1, "inbound_message_id": world["inbound"],
-           "community_coordinator_id": 1, "post_id": world["post"]}
+           "community_coordinator_id": 1, "post_id": world["post"], "announcement_id": 1}
     urls = []
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static":
@@ -272,7 +272,7 @@ def test_a_nul_a_far_date_or_a_huge_id_in_any_posted_field_of_any_form_is_never_
            "practice_id": world["practice"], "lesson_id": world["lesson"], "module_id": world["module"],
            "charter_id": world["charter"], "response_id": world["response"], "email_id": 1, "import_id": 1,
            "request_id": 1, "form_request_id": 1, "intake_entry_id": 1, "inbound_message_id": world["inbound"],
-           "community_coordinator_id": 1, "post_id": world["post"]}
+           "community_coordinator_id": 1, "post_id": world["post"], "announcement_id": 1}
     tokens = {"rsvp.answer": world["rsvp"], "rsvp.feedback": world["rsvp"], "charter_links.show": world["vote"],
               "form_links.answer": world["form"], "intake_public.join": world["join"],
               "practice_links.share": world["share"]}
@@ -282,7 +282,8 @@ def test_a_nul_a_far_date_or_a_huge_id_in_any_posted_field_of_any_form_is_never_
         meeting_id member_ids membership_id name next_module nonce note organization password paused
         practice_prompt_en reason reflection_en reminder_offsets role save save_draft send_to_all send_welcome stage
         start_date start_time subject submit summary_en time_zone title title_en topics video_url website
-        what_happened what_we_did answer decision action purpose""".split()  # every form field's name
+        what_happened what_we_did answer decision action purpose organization_ids roles languages send_date send_time
+        preview test schedule send repeat ends count until invitation scope""".split()  # every form field's name
     numbers = ("_id", "_ids", "_module", "_hour", "_weekday", "_minutes", "_hours", "_offsets", "attended")
     nul = {"csrf_token": token, **{field: "x\x00y" for field in fields}}
     far = {**nul, **{field: "9999-12-31" for field in fields if field.endswith("_date")},

@@ -11,13 +11,13 @@ confirmation is mailed: the member's calendar already shows the answer.
 """
 from sqlalchemy import select
 
-from service import meetings, normalize
+from service import meeting_series, meetings, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound import itip, process
 from service.inbound.automatic import automatic_reason
 from service.inbound.itip import CalendarReply
-from service.models import Community, Invitation, Meeting, Member
+from service.models import Community, Invitation, Meeting, MeetingSeries, Member
 
 
 def handle(row, incoming, meeting: Meeting) -> None:
@@ -59,6 +59,10 @@ def _settle(row, incoming, replies: list[CalendarReply], meeting: Meeting, membe
     address, the ATTENDEE names them and From must be theirs.
     """
     about = [reply for reply in replies if reply.uid == meeting.uid]
+    if not about and meeting.series is not None and meeting.series.invitation == "series":
+        # The recurring event's answer: for the series' next meeting on, like an answer to its invitation.
+        about = [reply for reply in replies if reply.uid == meeting.series.uid]
+        meeting = meeting_series.next_open(meeting.series) or meeting
     if not about:
         _unknown_meeting(row, replies, _meeting_with_uid({reply.uid for reply in replies}), addressed=meeting)
         return
@@ -130,7 +134,13 @@ def _finish(row, status: str, reason: str, found: dict, detail: dict, member: Me
 
 
 def _meeting_with_uid(uids: set[str]) -> Meeting | None:
-    return db.session.scalar(select(Meeting).where(Meeting.uid.in_(uids)).order_by(Meeting.id).limit(1))
+    """The meeting with one of these UIDs; for a recurring series' UID, its next meeting (or its last)."""
+    meeting = db.session.scalar(select(Meeting).where(Meeting.uid.in_(uids)).order_by(Meeting.id).limit(1))
+    if meeting is None:
+        series = db.session.scalar(select(MeetingSeries).where(MeetingSeries.uid.in_(uids)).limit(1))
+        if series is not None:
+            meeting = meeting_series.next_open(series) or meeting_series.occurrences(series)[-1]
+    return meeting
 
 
 def _address(value: str) -> str:

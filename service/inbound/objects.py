@@ -16,10 +16,11 @@ from sqlalchemy import select
 
 from service.extensions import db
 from service.inbound.intent import normalized, subject_without_prefixes
-from service.models import Community, FormResponse, Member, OutboundEmail
+from service.models import Community, FormResponse, Member, MeetingSeries, OutboundEmail
 
 SUBJECT_LOOKBACK = 20  # latest emails to this member in this community whose subject a reply may carry
 MEETING_KINDS = ("meeting_invitation", "meeting_update", "meeting_reminder", "meeting_cancelled")
+SERIES_KINDS = ("series_invitation", "series_update", "series_cancelled")
 
 
 class AnsweredObject(NamedTuple):
@@ -42,6 +43,8 @@ def object_of(row: OutboundEmail) -> tuple[str, int | None]:
     context = row.context or {}
     if row.kind in MEETING_KINDS:
         return "meeting", context.get("meeting_id")
+    if row.kind in SERIES_KINDS:  # a recurring series' email: about its next meeting (answers apply on from it)
+        return "meeting", _next_of_series(context.get("series_id"))
     if row.kind == "feedback_request":
         return "meeting_feedback", context.get("meeting_id")
     if row.kind == "facilitator_assigned":
@@ -55,6 +58,15 @@ def object_of(row: OutboundEmail) -> tuple[str, int | None]:
     if context.get("object_kind"):  # our confirmation of an earlier reply: about what that reply was about
         return context["object_kind"], context.get("object_id")
     return row.kind, row.id  # announcement, welcome: the email itself
+
+
+def _next_of_series(series_id) -> int | None:
+    from service.meeting_series import next_open, occurrences
+    series = db.session.get(MeetingSeries, series_id) if series_id else None
+    if series is None:
+        return None
+    meeting = next_open(series) or occurrences(series)[-1]
+    return meeting.id
 
 
 def _form_request_id(response_id) -> int | None:

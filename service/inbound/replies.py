@@ -44,7 +44,8 @@ def _act(row, incoming, member: Member, community: Community, target: AnsweredOb
         return _unclear(row, incoming, member, community, "empty: no words of the member's own above the quote")
     if target is None:
         return _unclear(row, incoming, member, community, "not a reply to any email this member got from us here")
-    if target.kind == "meeting" and target.email.kind != "meeting_cancelled":  # our confirmations included
+    # Our confirmations included; a cancellation's reply is a comment.
+    if target.kind == "meeting" and target.email.kind not in ("meeting_cancelled", "series_cancelled"):
         return _rsvp(row, incoming, member, community, target)
     if target.kind == "charter":
         return _charter_vote(row, incoming, member, community, target)

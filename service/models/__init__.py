@@ -1,4 +1,5 @@
 """SQLAlchemy models, one module per aggregate; imported here so Alembic sees them all."""
+from service.models.announcements import Announcement
 from service.models.audit import AuditEvent
 from service.models.communities import Community, CommunityCoordinator, Organization
 from service.models.conversations import Conversation, ConversationMute, Post, PostAttachment
@@ -10,12 +11,12 @@ from service.models.imports import MemberImport
 from service.models.imap_mailbox import ImapMailboxState
 from service.models.inbound import InboundMessage
 from service.models.lessons import DigestIssue, Lesson, LessonModule, Practice
-from service.models.meetings import Invitation, Meeting, Reminder
+from service.models.meetings import Invitation, Meeting, MeetingSeries, Reminder
 from service.models.members import Member, Membership
 from service.models.outbox import BounceEvent, OutboundEmail, Suppression
 
 __all__ = [
-    "AuditEvent", "BounceEvent", "Conversation", "ConversationMute", "Post", "PostAttachment", "FacilitatorSwap", "Charter", "CharterVote", "FormAnswer", "FormRequest", "FormResponse",
+    "Announcement", "AuditEvent", "BounceEvent", "Conversation", "ConversationMute", "Post", "PostAttachment", "FacilitatorSwap", "Charter", "CharterVote", "FormAnswer", "FormRequest", "FormResponse",
     "HealthMonth", "ImapMailboxState", "InboundMessage", "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
-    "DigestIssue", "Invitation", "Lesson", "LessonModule", "Meeting", "Practice", "MemberImport", "Membership", "Reminder", "Organization", "OutboundEmail", "Suppression",
+    "DigestIssue", "Invitation", "Lesson", "LessonModule", "Meeting", "MeetingSeries", "Practice", "MemberImport", "Membership", "Reminder", "Organization", "OutboundEmail", "Suppression",
 ]

@@ -1,7 +1,7 @@
 """Meetings of a community, who is invited and what they answered, and their reminders."""
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Date, DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
@@ -11,6 +11,30 @@ from service.models.communities import Community
 from service.models.members import Member
 
 MEETING_STATUSES = ("scheduled", "cancelled")
+SERIES_FREQUENCIES = ("weekly", "biweekly", "monthly")
+SERIES_INVITATIONS = ("each", "series")  # an invitation per occurrence, or one for the series (RRULE)
+
+
+class MeetingSeries(db.Model):
+    """Meetings that recur: each occurrence is a Meeting of its own (series_id), created ahead.
+
+    The rule is kept as the coordinator chose it, so the series invitation's
+    RRULE can be written again; `occurrences` is how many meetings the rule
+    covers now (fewer once the rest of the series is cancelled).
+    """
+    __tablename__ = "meeting_series"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
+    uid: Mapped[str] = mapped_column(String(255), unique=True)  # the series' iCalendar UID
+    sequence: Mapped[int] = mapped_column(default=0)            # its SEQUENCE, +1 per change to the series
+    frequency: Mapped[str] = mapped_column(String(16))         # weekly / biweekly / monthly
+    weekday_ordinal: Mapped[int | None]                         # monthly: 1..4, or -1 for the last
+    time_zone: Mapped[str] = mapped_column(String(64))          # the zone whose local hour the rule keeps
+    occurrences: Mapped[int]
+    until_day: Mapped[date | None] = mapped_column(Date)        # the end the coordinator gave, when a date
+    invitation: Mapped[str] = mapped_column(String(16), default="each")
+    created_at: Mapped[datetime] = created_at_column()
 RSVP_ANSWERS = ("yes", "maybe", "no")
 
 
@@ -35,11 +59,15 @@ class Meeting(db.Model):
     attendance_taken_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     feedback_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     feedback_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # One occurrence of a recurring series, and the start the series' rule gave it (its RECURRENCE-ID).
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("meeting_series.id", ondelete="SET NULL"), index=True)
+    series_starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_at_column()
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=now, onupdate=now)
 
     community: Mapped[Community] = relationship()
     facilitator: Mapped[Member | None] = relationship()
+    series: Mapped[MeetingSeries | None] = relationship()
 
 
 class Invitation(db.Model):

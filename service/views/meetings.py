@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from forms.meeting import AttendanceForm, CancelForm, InviteForm, MeetingEditForm, MeetingForm, member_choices
 from forms.member import ConfirmForm
-from service import facilitation, meeting_queries, meetings, members, moments, nudges
+from service import facilitation, meeting_queries, meeting_series, meetings, members, moments, nudges
 from service.errors import DomainError
 from service.extensions import db
 from service.markdown_text import stored_html
@@ -53,20 +53,40 @@ def new(community_id: int):
     if form.validate_on_submit():
         try:
             starts_at = meetings.to_utc(community, form.start_date.data, form.start_time.data)
-            meeting = meetings.create_meeting(current_user, community, starts_at=starts_at,
-                                              member_ids=None if form.invite_all.data else form.member_ids.data,
-                                              **_details(form))
+            member_ids = None if form.invite_all.data else form.member_ids.data
+            if form.repeat.data:
+                series = meeting_series.create_series(
+                    current_user, community, starts_at=starts_at, frequency=form.repeat.data,
+                    invitation=form.invitation.data, member_ids=member_ids, **form.series_end(), **_details(form))
+                meeting = meeting_series.lead(series)
+            else:
+                meeting = meetings.create_meeting(current_user, community, starts_at=starts_at,
+                                                  member_ids=member_ids, **_details(form))
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
         else:
             invited = meeting_queries.meeting_rates([meeting])[meeting.id]["invited"]
             db.session.commit()
-            flash(ngettext("Meeting scheduled. %(num)d invitation is on its way.",
-                           "Meeting scheduled. %(num)d invitations are on their way.", invited))
+            if meeting.series is not None:
+                flash(_series_scheduled(meeting.series, invited))
+            else:
+                flash(ngettext("Meeting scheduled. %(num)d invitation is on its way.",
+                               "Meeting scheduled. %(num)d invitations are on their way.", invited))
             return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
     return render_template("meetings/form.html", form=form, community=community, meeting=None), \
         400 if form.errors else 200
+
+
+def _series_scheduled(series, invited: int) -> str:
+    meetings_text = ngettext("%(num)d meeting scheduled.", "%(num)d meetings scheduled.", series.occurrences)
+    if series.invitation == "series":
+        return meetings_text + " " + ngettext(
+            "%(num)d invitation to the whole series is on its way.",
+            "%(num)d invitations to the whole series are on their way.", invited)
+    return meetings_text + " " + ngettext(
+        "%(num)d member is invited to each, with an invitation per meeting.",
+        "%(num)d members are invited to each, with an invitation per meeting.", invited)
 
 
 @bp.route("/<int:meeting_id>")
@@ -89,7 +109,17 @@ def _render_show(community: Community, meeting: Meeting, invite_form: InviteForm
                            invite_form=invite_form, cancel_form=CancelForm(), when=_when(meeting),
                            agenda_html=stored_html(meeting.agenda_html), started=_started(meeting),
                            nudge=nudges.for_meeting(meeting), nudge_form=ConfirmForm(),
-                           local=moments.writer(community.time_zone, str(get_locale()))), status
+                           local=moments.writer(community.time_zone, str(get_locale())), series=_series_view(meeting)), status
+
+
+def _series_view(meeting: Meeting) -> dict | None:
+    """The meeting's series as its page shows it: the rule in words and every meeting of it."""
+    if meeting.series is None:
+        return None
+    every = meeting_series.occurrences(meeting.series)
+    return {"series": meeting.series, "occurrences": every, "when": _when,
+            "rule": meeting_series.describe(meeting.series, meetings.local_time(every[0]).replace(tzinfo=None)),
+            "following": len(meeting_series.this_and_following(meeting)) if meetings.is_open(meeting) else 0}
 
 
 @bp.route("/<int:meeting_id>/edit", methods=["GET", "POST"])
@@ -109,19 +139,30 @@ def edit(community_id: int, meeting_id: int):
     if meeting.facilitator is not None and meeting.facilitator not in facilitators:
         facilitators.append(meeting.facilitator)  # no longer active, but still this meeting's facilitator
     form.facilitator_id.choices = member_choices(facilitators, members.names_in(community), blank=_("No facilitator"))
+    if meeting.series is None:
+        del form.scope
     if form.validate_on_submit():
+        following = meeting.series is not None and form.scope.data == "following"
         try:
             starts_at = meetings.to_utc(community, form.start_date.data, form.start_time.data)
-            changed = meetings.update_meeting(current_user, meeting, starts_at=starts_at, **_details(form))
+            if following:
+                changed = meeting_series.update_following(current_user, meeting, starts_at=starts_at,
+                                                          **_details(form))
+            else:
+                changed = meetings.update_meeting(current_user, meeting, starts_at=starts_at, **_details(form))
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
         else:
             invited = meeting_queries.meeting_rates([meeting])[meeting.id]["invited"]
             db.session.commit()
-            flash(ngettext("Changes saved. %(num)d invitee gets an update.",
-                           "Changes saved. %(num)d invitees get an update.", invited) if changed
-                  else _("Nothing changed, so no update was sent."))
+            if following and changed:
+                flash(ngettext("Changes saved for %(num)d meeting of the series; invitees get an update.",
+                               "Changes saved for %(num)d meetings of the series; invitees get an update.", changed))
+            else:
+                flash(ngettext("Changes saved. %(num)d invitee gets an update.",
+                               "Changes saved. %(num)d invitees get an update.", invited) if changed
+                      else _("Nothing changed, so no update was sent."))
             return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
     return render_template("meetings/form.html", form=form, community=community, meeting=meeting), \
         400 if form.errors else 200
@@ -145,6 +186,26 @@ def cancel(community_id: int, meeting_id: int):
         meetings.cancel_meeting(current_user, meeting)
         db.session.commit()
         flash(_("Meeting cancelled. Every invitee gets a cancellation that removes it from their calendar."))
+    return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
+
+
+@bp.route("/<int:meeting_id>/cancel-following", methods=["POST"])
+@login_required
+def cancel_following(community_id: int, meeting_id: int):
+    """Cancel this meeting of a series and every later one."""
+    community = community_or_404(community_id)
+    meeting = _meeting_or_404(community, meeting_id)
+    if not CancelForm().validate_on_submit() or meeting.series is None:
+        abort(400)
+    try:
+        cancelled = meeting_series.cancel_following(current_user, meeting)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message)
+    else:
+        db.session.commit()
+        flash(ngettext("%(num)d meeting of the series cancelled; invitees are told.",
+                       "%(num)d meetings of the series cancelled; invitees are told.", cancelled))
     return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
 
 
