@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from forms import choices
 from forms.announcement import AnnouncementForm, CancelAnnouncementForm, ScheduledAnnouncementForm
 from forms.intake import LANGUAGE_CHOICES
-from service import announcements, labels, meetings, time_zones
+from service import announcements, labels, meetings, moments
 from service.clock import aware
 from service.errors import DomainError
 from service.extensions import db
@@ -39,7 +39,7 @@ def _send_at(form: AnnouncementForm, community: Community):
 
 def _local(community: Community, moment) -> str:
     """A moment as the coordinator reads it, in the community's zone."""
-    return time_zones.local_moment_text(moment, community.time_zone, str(get_locale()))
+    return moments.text(moment, community.time_zone, str(get_locale()), "moment")
 
 
 @bp.route("/new", methods=["GET", "POST"])
