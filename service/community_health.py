@@ -31,8 +31,9 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, any_, case, func, literal, select, text, union_all
 
 from service import clock, needs_you
+from service.figures_stamp import Stamps
 from service.extensions import db
-from service.models import (AuditEvent, Community, FiguresStamp, FormAnswer, FormRequest, FormResponse, HealthMonth,
+from service.models import (AuditEvent, Community, FormAnswer, FormRequest, FormResponse, HealthMonth,
                             InboundMessage, Invitation, Meeting, Membership, Practice)
 from service.sql import dialect_insert, on_postgresql, one_of
 
@@ -160,7 +161,7 @@ def months(community: Community, count: int = MONTHS_ON_HEALTH_PAGE,
     kept = {row.month: row for row in db.session.execute(select(HealthMonth.computed_at, *FIELD_COLUMNS).where(
         HealthMonth.community_id == community.id, HealthMonth.month.in_(wanted)))}
     recent = wanted[-LIVE_MONTHS:]
-    if stamp.holds(community.id) and all(month in kept for month in wanted) and all(
+    if stamp.months_hold(community.id) and all(month in kept for month in wanted) and all(
             clock.aware(kept[month].computed_at) <= moment for month in recent):
         return [_from_row(kept[month]) for month in wanted]
     never_kept = [month for month in wanted[:-LIVE_MONTHS] if month not in kept]
@@ -172,47 +173,6 @@ def months(community: Community, count: int = MONTHS_ON_HEALTH_PAGE,
 
 def _from_row(row) -> MonthHealth:
     return MonthHealth(*row[1:])
-
-
-class Stamps:
-    """Communities' figures_stamp rows as this session sees them, read once: whether each one's kept recent
-    months hold at `moment`, and the version to keep newly counted ones at.
-
-    A version is kept only when the session sees the same one as everyone
-    else (read on a connection of its own): a session that changed counted
-    rows and has not committed sees its own raised stamp, and figures counted
-    with its changes are not kept (they would stand for a version that a
-    rollback hands to someone else's change).
-    """
-
-    def __init__(self, community_ids: list[int], moment: datetime):
-        self.moment = moment
-        columns = (FiguresStamp.community_id, FiguresStamp.version, FiguresStamp.kept_version,
-                   FiguresStamp.kept_until)
-        self.seen = {row.community_id: row for row in db.session.execute(
-            select(*columns).where(one_of(FiguresStamp.community_id, community_ids)))}
-        self._committed: dict[int, int] | None = None
-        self._ids = community_ids
-
-    def version(self, community_id: int) -> int:
-        row = self.seen.get(community_id)
-        return row.version if row else 0
-
-    def holds(self, community_id: int) -> bool:
-        """Whether the kept recent months of this community are its figures at `moment`."""
-        row = self.seen.get(community_id)
-        return bool(row and row.kept_version == row.version and row.kept_until is not None
-                    and self.moment < clock.aware(row.kept_until))
-
-    def keepable(self, community_id: int) -> int | None:
-        """The version to keep figures counted now at, or None when this session's own changes are in them."""
-        if self._committed is None:
-            with db.engine.connect() as connection:
-                self._committed = dict(connection.execute(
-                    select(FiguresStamp.community_id, FiguresStamp.version).where(
-                        FiguresStamp.community_id.in_(self._ids))).all())
-        version = self.version(community_id)
-        return version if self._committed.get(community_id, 0) == version else None
 
 
 def keep(community: Community, found: list[MonthHealth], moment: datetime, stamp: Stamps | None = None) -> None:
@@ -237,10 +197,7 @@ def keep(community: Community, found: list[MonthHealth], moment: datetime, stamp
     with db.engine.begin() as connection:
         connection.execute(statement, rows)
         if marked:
-            mark = dialect_insert(FiguresStamp).values(community_id=community.id, version=version,
-                                                       kept_version=version, kept_until=until)
-            connection.execute(mark.on_conflict_do_update(index_elements=["community_id"], set_={
-                "kept_version": version, "kept_until": until}))
+            stamp.keep_months(connection, community.id, version, until)
 
 
 def _holds_until(community: Community, moment: datetime) -> datetime:
@@ -275,7 +232,7 @@ def _kept_recent(communities: list[Community], stamp: Stamps) -> dict[int, dict[
     """Kept current and previous months of these communities, for those whose kept months hold at the stamp's
     moment: {community id: {month: figures}}, with only the figures the overview shows."""
     moment = stamp.moment
-    holding = [community for community in communities if stamp.holds(community.id)]
+    holding = [community for community in communities if stamp.months_hold(community.id)]
     zones = {zone: [start.date() for start in month_starts(zone, LIVE_MONTHS, moment)[:-1]]
              for zone in {community.time_zone for community in holding}}
     recent = {community.id: zones[community.time_zone] for community in holding}
@@ -420,7 +377,7 @@ ATTENTION = ("failed_emails", "replies_waiting", "bouncing")  # what the overvie
 
 
 def overview(communities: list[Community], moment: datetime | None = None,
-             waiting: dict[int, dict[str, int]] | None = None) -> list[Glance]:
+             waiting: dict[int, dict[str, int]] | None = None, stamps: Stamps | None = None) -> list[Glance]:
     """Each community's glance, in the order given: one grouped query per figure, whatever their number.
 
     Members, active members and the RSVP rate are the kept recent months
@@ -428,14 +385,14 @@ def overview(communities: list[Community], moment: datetime | None = None,
     rows changed since is counted now. What needs a person is counted live;
     `waiting` is needs_you.waiting's counts for these communities when the
     caller has them already (the dashboard counts once for the overview and
-    its list).
+    its list), and `stamps` these communities' stamps.
     """
     moment = moment or clock.now()
     ids = [community.id for community in communities]
     glances = {community.id: Glance(community) for community in communities}
     if not ids:
         return []
-    stamp = Stamps(ids, moment)
+    stamp = stamps or Stamps(ids, moment)
     fresh = _kept_recent(communities, stamp)
     for community in communities:
         recent = fresh.get(community.id)
@@ -449,7 +406,7 @@ def overview(communities: list[Community], moment: datetime | None = None,
         glance.rsvp_rate = previous.answered / previous.invited if previous.invited else None
 
     if waiting is None:  # what needs a person, counted as the "needs you" list counts it
-        waiting = needs_you.waiting(ids, ATTENTION)
+        waiting = needs_you.waiting(ids, ATTENTION, stamp)
     for community_id, counts in waiting.items():
         if community_id in glances:
             for name in ATTENTION:

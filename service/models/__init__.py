@@ -3,7 +3,7 @@ from service.models.audit import AuditEvent
 from service.models.communities import Community, CommunityCoordinator, Organization
 from service.models.coordinators import Coordinator
 from service.models.facilitation import FacilitatorSwap
-from service.models.health import FiguresStamp, HealthMonth
+from service.models.health import FiguresKept, FiguresStamp, HealthMonth
 from service.models.forms import Charter, CharterVote, FormAnswer, FormRequest, FormResponse, IntakeEntry
 from service.models.imports import MemberImport
 from service.models.imap_mailbox import ImapMailboxState
@@ -15,6 +15,6 @@ from service.models.outbox import BounceEvent, OutboundEmail, Suppression
 
 __all__ = [
     "AuditEvent", "BounceEvent", "FacilitatorSwap", "Charter", "CharterVote", "FormAnswer", "FormRequest", "FormResponse",
-    "FiguresStamp", "HealthMonth", "ImapMailboxState", "InboundMessage", "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
+    "FiguresKept", "FiguresStamp", "HealthMonth", "ImapMailboxState", "InboundMessage", "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
     "DigestIssue", "Invitation", "Lesson", "LessonModule", "Meeting", "Practice", "MemberImport", "Membership", "Reminder", "Organization", "OutboundEmail", "Suppression",
 ]

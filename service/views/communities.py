@@ -5,9 +5,11 @@ from flask_login import current_user, login_required
 
 from forms.community import CommunityForm
 from forms.member import ConfirmForm
-from service import communities, community_archive, facilitation, lifecycle, member_list, needs_you, outbox, practices, roles
+from service import (clock, communities, community_archive, facilitation, lifecycle, member_list, needs_you, outbox,
+                     practices, roles)
 from service.errors import DomainError
 from service.extensions import db
+from service.figures_stamp import Stamps
 from service.inbound import inbox
 from service.views import community_health as health_view
 from service.views.helpers import community_or_404, show_domain_error
@@ -19,8 +21,10 @@ bp = Blueprint("communities", __name__)
 @login_required
 def index():
     visible = communities.visible_community_rows(current_user)
-    waiting = needs_you.waiting([row.id for row in visible])  # counted once for the overview and the list
-    return render_template("communities/index.html", overview=health_view.overview(visible, waiting),
+    ids = [row.id for row in visible]
+    stamps = Stamps(ids, clock.now())  # read once: what changed since each community's figures were counted
+    waiting = needs_you.waiting(ids, stamps=stamps)  # counted once for the overview and the list
+    return render_template("communities/index.html", overview=health_view.overview(visible, waiting, stamps),
                            waiting=needs_you.for_account(current_user, waiting))
 
 

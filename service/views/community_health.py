@@ -47,10 +47,11 @@ def health_view(community: Community, count: int, charted) -> dict:
     return _drawn(key, lambda: _draw(months, locale, charted))
 
 
-def overview(communities: list[Community], waiting: dict[int, dict[str, int]] | None = None) -> Markup:
+def overview(communities: list[Community], waiting: dict[int, dict[str, int]] | None = None,
+             stamps=None) -> Markup:
     """The dashboard's table of these communities at a glance, rendered again only when something in it changed
     (rendering 50 rows cost more than counting what is in them)."""
-    glances = community_health.overview(communities, waiting=waiting)
+    glances = community_health.overview(communities, waiting=waiting, stamps=stamps)
     key = ("overview", str(get_locale()), tuple(  # every value _overview.html reads
         (g.community.id, g.community.name, g.community.stage, g.community.archived_at, g.members, g.active,
          g.rsvp_rate, g.failed_emails, g.replies_waiting, g.bouncing) for g in glances))
