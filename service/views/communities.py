@@ -1,7 +1,8 @@
 """Dashboard: my communities, one community's page, creating and editing a community."""
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from forms.community import CommunityForm
 from forms.member import ConfirmForm
@@ -25,7 +26,15 @@ def index():
     stamps = Stamps(ids, clock.now())  # read once: what changed since each community's figures were counted
     waiting = needs_you.waiting(ids, stamps=stamps)  # counted once for the overview and the list
     return render_template("communities/index.html", overview=health_view.overview(visible, waiting, stamps),
-                           waiting=needs_you.for_account(current_user, waiting))
+                           needs_you_list=_needs_you_list(needs_you.for_account(current_user, waiting)))
+
+
+def _needs_you_list(waiting: list[needs_you.Waiting]) -> Markup:
+    """The dashboard's "Needs you" list, rendered again only when a count, a name or the language changed (its
+    links for 50 communities cost more than counting them)."""
+    key = ("needs you", str(get_locale()), tuple(
+        (block.community.id, block.community.name, tuple(sorted(block.counts.items()))) for block in waiting))
+    return health_view.drawn(key, lambda: Markup(render_template("needs_you/_list.html", waiting=waiting)))
 
 
 @bp.route("/communities/new", methods=["GET", "POST"])

@@ -44,7 +44,7 @@ def health_view(community: Community, count: int, charted) -> dict:
     locale = str(get_locale())
     months = community_health.months(community, count)
     key = ("months", community.id, locale, tuple(charted), tuple(tuple(vars(month).values()) for month in months))
-    return _drawn(key, lambda: _draw(months, locale, charted))
+    return drawn(key, lambda: _draw(months, locale, charted))
 
 
 def overview(communities: list[Community], waiting: dict[int, dict[str, int]] | None = None,
@@ -55,11 +55,12 @@ def overview(communities: list[Community], waiting: dict[int, dict[str, int]] | 
     key = ("overview", str(get_locale()), tuple(  # every value _overview.html reads
         (g.community.id, g.community.name, g.community.stage, g.community.archived_at, g.members, g.active,
          g.rsvp_rate, g.failed_emails, g.replies_waiting, g.bouncing) for g in glances))
-    return _drawn(key, lambda: Markup(render_template("community_health/_overview.html", overview=glances)))
+    return drawn(key, lambda: Markup(render_template("community_health/_overview.html", overview=glances)))
 
 
-def _drawn(key: tuple, draw):
-    """What `draw()` made for this key before (in this process), or what it makes now."""
+def drawn(key: tuple, draw):
+    """What `draw()` made for this key before (in this process), or what it makes now; the key holds every value
+    the drawing shows (so a changed value is a new drawing, never a stale one)."""
     with _DRAWN_LOCK:
         drawn = _DRAWN.get(key)
     if drawn is None:
