@@ -40,7 +40,7 @@ def section(community: Community) -> dict:
 
 def health_view(community: Community, count: int, charted) -> dict:
     """The charts and the table of the last `count` months; drawn again only when a figure changed, since
-    drawing them costs more than the rest of the page (kept figures change every quarter of an hour at most)."""
+    drawing them costs more than the rest of the page (kept figures change only when the community's data does)."""
     locale = str(get_locale())
     months = community_health.months(community, count)
     key = ("months", community.id, locale, tuple(charted), tuple(tuple(vars(month).values()) for month in months))
