@@ -31,8 +31,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, any_, case, func, literal, select, text, union_all
 
 from service import clock, needs_you
-from service.figures_stamp import Stamps
 from service.extensions import db
+from service.figures_stamp import Stamps
 from service.models import (AuditEvent, Community, FormAnswer, FormRequest, FormResponse, HealthMonth,
                             InboundMessage, Invitation, Meeting, Membership, Practice)
 from service.sql import dialect_insert, on_postgresql, one_of
@@ -362,7 +362,7 @@ class Glance:
     """One community's line on the dashboard: its size, a few health figures and what needs a person."""
     community: Community
     members: int = 0                  # active members now
-    active: int = 0                   # members active in the last 60 days (as last counted)
+    active: int = 0                   # members active in the last 60 days
     rsvp_rate: float | None = None    # of last month's meetings
     failed_emails: int = 0
     replies_waiting: int = 0
@@ -381,9 +381,9 @@ def overview(communities: list[Community], moment: datetime | None = None,
     """Each community's glance, in the order given: one grouped query per figure, whatever their number.
 
     Members, active members and the RSVP rate are the kept recent months
-    where they hold (service.community_health's stamp); a community whose
-    rows changed since is counted now. What needs a person is counted live;
-    `waiting` is needs_you.waiting's counts for these communities when the
+    where they hold (service/figures_stamp.py); a community whose rows
+    changed since is counted now, and so is what needs a person; `waiting`
+    is needs_you.waiting's counts for these communities when the
     caller has them already (the dashboard counts once for the overview and
     its list), and `stamps` these communities' stamps.
     """
