@@ -155,11 +155,56 @@ def measure(port: int, data: dict, runs: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in timings.items()}
 
 
+def explain(app, data: dict, profile: bool) -> None:
+    """Each page's SQL statements with their times, from one rendering in this process (after a warm-up), and
+    with `profile` the functions that took the most of it (cProfile, cumulative)."""
+    import cProfile
+    import pstats
+    from sqlalchemy import event
+    from service.extensions import db
+    from tests.conftest import login
+    client = app.test_client()
+    login(client, "bench@example.org", PASSWORD)
+    community = data["community"]
+    with app.app_context():
+        engine = db.engine
+    for path in (f"/communities/{community}", f"/communities/{community}/members/", "/outbox/"):
+        client.get(path)
+        statements = []
+
+        def before(conn, cursor, statement, parameters, context, executemany):
+            context._bench_started = time.perf_counter()
+
+        def after(conn, cursor, statement, parameters, context, executemany):
+            statements.append(((time.perf_counter() - context._bench_started) * 1000, " ".join(statement.split())))
+
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "after_cursor_execute", after)
+        profiler = cProfile.Profile() if profile else None
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        client.get(path)
+        if profiler:
+            profiler.disable()
+        total = (time.perf_counter() - started) * 1000
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+        print(f"\n{path}: {total:.1f} ms in the test client, {len(statements)} statements, "
+              f"{sum(ms for ms, _s in statements):.1f} ms in SQL:")
+        for ms, statement in statements:
+            print(f"  {ms:7.2f} ms  {statement[:160]}")
+        if profiler:
+            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000", help="members per run, smallest first")
     parser.add_argument("--runs", type=int, default=30, help="timed GETs of each page")
     parser.add_argument("--quick", action="store_true", help="a smoke run: 10 GETs of each page")
+    parser.add_argument("--explain", action="store_true", help="print each page's SQL statements and their times")
+    parser.add_argument("--profile", action="store_true", help="with --explain, where each page's time goes")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_LISTS_DATABASE_URL", DEFAULT_DATABASE_URL))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_LISTS_REDIS_URL", DEFAULT_REDIS_URL))
     args, _unknown = parser.parse_known_args(argv)  # bench/run.py passes every benchmark the same arguments
@@ -189,6 +234,8 @@ def main(argv=None) -> int:
         data = seed(app, size)
         print(f"seeded {size} members and {3 * size} outbox rows in {time.perf_counter() - started:.1f} s",
               flush=True)
+        if args.explain:
+            explain(app, data, args.profile)
         server = forms_review.Server(env, workers=1, threads=1, log_dir=log_dir)
         try:
             figures[size] = measure(server.port, data, args.runs)

@@ -1,5 +1,5 @@
-"""Periodic (enqueued every minute by jobs.cron): counts again the recent health figures the dashboard's overview
-reads, where they are older than a quarter of an hour, and queues the monthly health summaries and the "needs you"
+"""Periodic (enqueued every minute by jobs.cron): counts again the recent health figures of the communities whose
+data changed since they were counted (so pages seldom have to), and queues the monthly health summaries and the "needs you"
 summaries that are due."""
 from jobs.context import job_context
 

@@ -10,13 +10,16 @@ days before each month's end (before now, for the current month).
 Members who bounced or unsubscribed are read from the audit trail, which
 records when each member's address was suppressed.
 
-Settled months are kept in health_month: a community's pages count the
-current month and the one before afresh (answers, attendance and feedback
-still come in) and read older months as kept, so a 24-month page counts two
-months and reads 22 rows. The cron process keeps the two recent months too,
-counted again when over a quarter of an hour old: `overview` gives the
-dashboard's list those kept figures of many communities at once, with what
-needs a person counted live in one statement.
+Figures are kept in health_month. Settled months stay as counted then; the
+current month and the one before (answers, attendance and feedback still
+come in) are read as kept only while they still hold: while the community's
+figures_stamp, which database triggers raise at every change to the rows
+counted here, is the one they were counted at, and time alone has not moved
+them (an activity leaving the 60-day window, the month's end). Otherwise they
+are counted again and kept. So a page shows an answer given a second ago, and
+a community whose data did not change costs a read of its kept rows.
+`overview` gives the dashboard's list the kept recent figures of many
+communities at once, counting only those that changed.
 """
 from dataclasses import dataclass
 from functools import lru_cache
@@ -29,18 +32,17 @@ from sqlalchemy import and_, any_, case, func, literal, select, text, union_all
 
 from service import clock, needs_you
 from service.extensions import db
-from service.models import (AuditEvent, Community, FormAnswer, FormRequest, FormResponse, HealthMonth, InboundMessage,
-                            Invitation, Meeting, Membership, Practice)
+from service.figures_stamp import Stamps
+from service.models import (AuditEvent, Community, FormAnswer, FormRequest, FormResponse, HealthMonth,
+                            InboundMessage, Invitation, Meeting, Membership, Practice)
 from service.sql import dialect_insert, on_postgresql, one_of
 
 ACTIVE_DAYS = 60
 MONTHS_ON_HEALTH_PAGE = 24
 MONTHS_ON_COMMUNITY_PAGE = 12
-# A community's pages count the current month and the one before afresh (answers, attendance and feedback still
-# come in); older months are kept as counted then. The overview reads the kept recent months, which the cron
-# process counts again whenever they are older than KEPT_FRESH.
+# The current month and the one before are kept only while the community's stamp says they hold; older months
+# are kept as counted then.
 LIVE_MONTHS = 2
-KEPT_FRESH = timedelta(minutes=15)
 SUPPRESSIONS = {"member.bounced": "bounced", "member.unsubscribe": "unsubscribed"}
 # Every figure a month has, in the order pages and the monthly summary show them: (attribute, label, kind).
 FIGURES = (
@@ -151,18 +153,21 @@ def counted(community: Community, count: int, moment: datetime | None = None) ->
 
 def months(community: Community, count: int = MONTHS_ON_HEALTH_PAGE,
            moment: datetime | None = None) -> list[MonthHealth]:
-    """The last `count` months' figures, oldest first: the LIVE_MONTHS most recent counted now (a community's
-    own pages show an answer given a minute ago), older months as kept in health_month; an older month never
-    kept is counted now, with every month after it, and kept."""
+    """The last `count` months' figures, oldest first, as they are at `moment`: kept months where they still hold
+    (the LIVE_MONTHS most recent only while the community's stamp says so), the rest counted now and kept."""
     moment = moment or clock.now()
     wanted = [start.date() for start in month_starts(community.time_zone, count, moment)[:-1]]
-    settled = wanted[:-LIVE_MONTHS]
+    stamp = Stamps([community.id], moment)
     kept = {row.month: row for row in db.session.execute(select(HealthMonth.computed_at, *FIELD_COLUMNS).where(
-        HealthMonth.community_id == community.id, HealthMonth.month.in_(settled)))}
-    never_kept = [month for month in settled if month not in kept]
-    first = never_kept[0] if never_kept else wanted[-LIVE_MONTHS]
+        HealthMonth.community_id == community.id, HealthMonth.month.in_(wanted)))}
+    recent = wanted[-LIVE_MONTHS:]
+    if stamp.months_hold(community.id) and all(month in kept for month in wanted) and all(
+            clock.aware(kept[month].computed_at) <= moment for month in recent):
+        return [_from_row(kept[month]) for month in wanted]
+    never_kept = [month for month in wanted[:-LIVE_MONTHS] if month not in kept]
+    first = never_kept[0] if never_kept else recent[0]
     live = counted(community, len(wanted) - wanted.index(first), moment)
-    keep(community, [m for m in live if m.month in never_kept], moment)
+    keep(community, live, moment, stamp)
     return [_from_row(kept[month]) for month in wanted[:len(wanted) - len(live)]] + live
 
 
@@ -170,10 +175,16 @@ def _from_row(row) -> MonthHealth:
     return MonthHealth(*row[1:])
 
 
-def keep(community: Community, found: list[MonthHealth], moment: datetime) -> None:
+def keep(community: Community, found: list[MonthHealth], moment: datetime, stamp: Stamps | None = None) -> None:
     """Store these months' figures (replacing what was kept), in a short transaction of their own: a page that
-    only reads still keeps what it counted, and two requests keeping the same month at once both succeed."""
-    if not found:
+    only reads still keeps what it counted, and two requests keeping the same month at once both succeed.
+
+    With `stamp`, nothing is kept when the session's own uncommitted changes
+    are in the figures; otherwise, when `found` ends with the recent months at
+    `moment`, they are marked as holding for the stamp's version until time
+    alone would move them."""
+    version = stamp.keepable(community.id) if stamp is not None else None
+    if not found or (stamp is not None and version is None):
         return
     rows = [{"community_id": community.id, "computed_at": moment, **{name: getattr(m, name) for name in FIELDS}}
             for m in found]
@@ -181,40 +192,60 @@ def keep(community: Community, found: list[MonthHealth], moment: datetime) -> No
     statement = statement.on_conflict_do_update(
         index_elements=["community_id", "month"],
         set_={name: getattr(statement.excluded, name) for name in ("computed_at", *FIELDS) if name != "month"})
+    marked = version is not None and len(found) >= LIVE_MONTHS
+    until = _holds_until(community, moment) if marked else None
     with db.engine.begin() as connection:
         connection.execute(statement, rows)
+        if marked:
+            stamp.keep_months(connection, community.id, version, until)
+
+
+def _holds_until(community: Community, moment: datetime) -> datetime:
+    """When the current month's figures, as counted at `moment`, may change with no change to the rows: at the
+    month's end, when the oldest activity of the last 60 days leaves the window, or when one dated after
+    `moment` enters it."""
+    month_end = month_starts(community.time_zone, 1, moment)[-1].astimezone(timezone.utc)
+    window = timedelta(days=ACTIVE_DAYS)
+    events = _activity(community, moment - window, month_end)
+    oldest, next_one = db.session.execute(select(
+        func.min(case((events.c.at < moment, events.c.at))), func.min(case((events.c.at >= moment, events.c.at))))
+    ).one()
+    bounds = [month_end] + ([clock.aware(oldest) + window] if oldest is not None else []) + (
+        [clock.aware(next_one)] if next_one is not None else [])
+    return min(bounds)
 
 
 def refresh_kept(moment: datetime | None = None) -> int:
-    """Count again the recent months of every community whose kept figures are older than KEPT_FRESH (the cron
-    process's tick), so the dashboard's overview reads them; returns how many communities were counted."""
+    """Count again the recent months of every community whose kept ones no longer hold (the cron process's tick,
+    so a page seldom has to); returns how many communities were counted."""
     moment = moment or clock.now()
     communities = db.session.scalars(select(Community).where(Community.archived_at.is_(None))).all()
-    fresh = _fresh_months(communities, moment)
+    stamp = Stamps([community.id for community in communities], moment)
+    fresh = _kept_recent(communities, stamp)
     stale = [community for community in communities if community.id not in fresh]
     for community in stale:
-        keep(community, counted(community, LIVE_MONTHS, moment), moment)
+        keep(community, counted(community, LIVE_MONTHS, moment), moment, stamp)
     return len(stale)
 
 
-def _fresh_months(communities: list[Community], moment: datetime) -> dict[int, dict[date, MonthHealth]]:
-    """Kept current and previous months of these communities, for those whose current month was counted within
-    KEPT_FRESH: {community id: {month: figures}}, with only the figures the overview shows."""
+def _kept_recent(communities: list[Community], stamp: Stamps) -> dict[int, dict[date, MonthHealth]]:
+    """Kept current and previous months of these communities, for those whose kept months hold at the stamp's
+    moment: {community id: {month: figures}}, with only the figures the overview shows."""
+    moment = stamp.moment
+    holding = [community for community in communities if stamp.months_hold(community.id)]
     zones = {zone: [start.date() for start in month_starts(zone, LIVE_MONTHS, moment)[:-1]]
-             for zone in {community.time_zone for community in communities}}
-    recent = {community.id: zones[community.time_zone] for community in communities}
+             for zone in {community.time_zone for community in holding}}
+    recent = {community.id: zones[community.time_zone] for community in holding}
     found: dict[int, dict[date, MonthHealth]] = {}
     if not recent:
         return found
     dates = sorted({month for months_of in zones.values() for month in months_of})
-    oldest_fresh = moment - KEPT_FRESH
     rows = db.session.execute(select(HealthMonth.community_id, HealthMonth.computed_at, HealthMonth.month,
                                      *(getattr(HealthMonth, name) for name in GLANCED)).where(
         one_of(HealthMonth.community_id, list(recent)), HealthMonth.month.in_(dates)))
     for community_id, computed_at, month, *values in rows:
         figures = MonthHealth(month, **dict(zip(GLANCED, values)))
-        if figures.month in recent[community_id] and (figures.month != recent[community_id][-1]
-                                                      or clock.aware(computed_at) >= oldest_fresh):
+        if figures.month in recent[community_id] and clock.aware(computed_at) <= moment:
             found.setdefault(community_id, {})[figures.month] = figures
     return {community_id: kept for community_id, kept in found.items() if len(kept) == LIVE_MONTHS}
 
@@ -331,7 +362,7 @@ class Glance:
     """One community's line on the dashboard: its size, a few health figures and what needs a person."""
     community: Community
     members: int = 0                  # active members now
-    active: int = 0                   # members active in the last 60 days (as last counted)
+    active: int = 0                   # members active in the last 60 days
     rsvp_rate: float | None = None    # of last month's meetings
     failed_emails: int = 0
     replies_waiting: int = 0
@@ -346,38 +377,36 @@ ATTENTION = ("failed_emails", "replies_waiting", "bouncing")  # what the overvie
 
 
 def overview(communities: list[Community], moment: datetime | None = None,
-             waiting: dict[int, dict[str, int]] | None = None) -> list[Glance]:
+             waiting: dict[int, dict[str, int]] | None = None, stamps: Stamps | None = None) -> list[Glance]:
     """Each community's glance, in the order given: one grouped query per figure, whatever their number.
 
-    Active members and the RSVP rate are the kept recent months (refreshed
-    by the cron process); a community whose figures are missing or stale is
-    counted now. Members and what needs a person are counted live; `waiting`
-    is needs_you.waiting's counts for these communities when the caller has
-    them already (the dashboard counts once for the overview and its list).
+    Members, active members and the RSVP rate are the kept recent months
+    where they hold (service/figures_stamp.py); a community whose rows
+    changed since is counted now, and so is what needs a person; `waiting`
+    is needs_you.waiting's counts for these communities when the
+    caller has them already (the dashboard counts once for the overview and
+    its list), and `stamps` these communities' stamps.
     """
     moment = moment or clock.now()
     ids = [community.id for community in communities]
     glances = {community.id: Glance(community) for community in communities}
     if not ids:
         return []
-    fresh = _fresh_months(communities, moment)
+    stamp = stamps or Stamps(ids, moment)
+    fresh = _kept_recent(communities, stamp)
     for community in communities:
         recent = fresh.get(community.id)
-        previous, current = (sorted(recent.values(), key=lambda row: row.month) if recent else
-                             counted(community, LIVE_MONTHS, moment))
-        if not recent:
-            keep(community, [previous, current], moment)
-        glances[community.id].active = current.active
-        glances[community.id].rsvp_rate = previous.answered / previous.invited if previous.invited else None
+        if recent:
+            previous, current = sorted(recent.values(), key=lambda row: row.month)
+        else:
+            previous, current = found = counted(community, LIVE_MONTHS, moment)
+            keep(community, found, moment, stamp)
+        glance = glances[community.id]
+        glance.members, glance.active = current.members, current.active
+        glance.rsvp_rate = previous.answered / previous.invited if previous.invited else None
 
-    # Members counted live, and what needs a person counted as the "needs you" list counts it.
-    for community_id, number in db.session.execute(
-            select(Membership.community_id, func.count()).where(
-                one_of(Membership.community_id, ids), Membership.status == "active")
-            .group_by(Membership.community_id)):
-        glances[community_id].members = number
-    if waiting is None:
-        waiting = needs_you.waiting(ids, ATTENTION)
+    if waiting is None:  # what needs a person, counted as the "needs you" list counts it
+        waiting = needs_you.waiting(ids, ATTENTION, stamp)
     for community_id, counts in waiting.items():
         if community_id in glances:
             for name in ATTENTION:

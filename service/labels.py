@@ -1,5 +1,6 @@
 """Translated display names for the stored codes (stages, roles, statuses...)."""
-from flask_babel import lazy_gettext as _l
+from flask import g
+from flask_babel import get_locale, lazy_gettext as _l
 
 STAGES = {"forming": _l("Forming"), "defining": _l("Defining its work"),
           "managing": _l("Managing"), "sustaining": _l("Sustaining")}
@@ -49,7 +50,18 @@ ANSWER_BUTTONS = {"yes": _l("Yes"), "maybe": _l("Maybe"), "no": _l("No")}
 
 
 def _lookup(table):
-    return lambda code: table.get(code, code)
+    """A template helper: the code's label, translated once per request (a list of 50 members asks for its roles
+    and statuses a hundred times, and each translation of a lazy string looks the locale up again)."""
+    def label(code):
+        found = table.get(code)
+        if found is None:
+            return code
+        translated = g.setdefault("translated_labels", {})  # per app context; emails force other locales in it
+        key = (id(table), code, str(get_locale()))
+        if key not in translated:
+            translated[key] = str(found)
+        return translated[key]
+    return label
 
 
 TEMPLATE_HELPERS = {

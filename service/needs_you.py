@@ -4,8 +4,10 @@ Seven kinds of waiting work, each counted for many communities at once by
 one grouped statement (`waiting`): interest-form entries to review,
 practices to approve, members asking for a change to the proposed charter,
 replies that need a person, posts waiting for a moderator, failed emails and
-active members whose address bounces. The dashboard's overview (service.community_health) reads replies,
-failed emails and bounces from the same function.
+active members whose address bounces. The dashboard's overview
+(service.community_health) reads replies, failed emails and bounces from the
+same function. Counts are kept per community at its figures stamp
+(service/figures_stamp.py) and counted again only after a change.
 
 The list shows the communities an account coordinates or leads (observers
 change nothing, so nothing waits for them; an admin sees the communities
@@ -26,6 +28,7 @@ from sqlalchemy import any_, func, literal, select, union_all
 from service import audit, clock
 from service.errors import DomainError
 from service.extensions import db
+from service.figures_stamp import Stamps
 from service.inbound.inbox import NEEDS_A_PERSON
 from service.links import public_url
 from service.mailer import queue_coordinator_email
@@ -72,14 +75,30 @@ class Waiting:
         return found
 
 
-def waiting(community_ids: list[int], kinds: tuple[str, ...] | None = None) -> dict[int, dict[str, int]]:
-    """{community id: {kind: count}} of what waits, the zero counts left out: one statement, grouped per
-    community, whatever the number of communities. `kinds` limits it to some of KINDS' names."""
+def waiting(community_ids: list[int], kinds: tuple[str, ...] | None = None,
+            stamps: Stamps | None = None) -> dict[int, dict[str, int]]:
+    """{community id: {kind: count}} of what waits, the zero counts left out. Counts kept at the community's
+    current figures stamp are read as kept (service/figures_stamp.py); the others are counted in one statement,
+    grouped per community, whatever their number, and kept. `kinds` limits it to some of KINDS' names;
+    `stamps`, when the caller read them already, are these communities' stamps."""
     if not community_ids:
         return {}
-    ids = community_ids
+    stamps = stamps or Stamps(community_ids, clock.now())
+    counts = {community_id: stamps.waiting(community_id) for community_id in community_ids}
+    missing = [community_id for community_id, found in counts.items() if found is None]
+    if missing:
+        found = _count(missing)
+        fresh = {community_id: found.get(community_id, {}) for community_id in missing}
+        stamps.keep_waiting(fresh)
+        counts.update(fresh)
     wanted = set(kinds or (name for name, *_rest in KINDS))
+    result = {community_id: {name: number for name, number in found.items() if name in wanted and number}
+              for community_id, found in counts.items()}
+    return {community_id: found for community_id, found in result.items() if found}
 
+
+def _count(ids: list[int]) -> dict[int, dict[str, int]]:
+    """What waits in these communities, every kind, counted now in one statement."""
     def per_community(name: str, query):
         return query.add_columns(literal(name).label("kind")).group_by(query.selected_columns[0])
 
@@ -106,8 +125,8 @@ def waiting(community_ids: list[int], kinds: tuple[str, ...] | None = None) -> d
             bouncing, one_of(Membership.community_id, ids), Membership.status == "active"),
     }
     found: dict[int, dict[str, int]] = {}
-    statement = union_all(*(per_community(name, query) for name, query in queries.items() if name in wanted))
-    for community_id, number, name in db.session.execute(statement):
+    for community_id, number, name in db.session.execute(
+            union_all(*(per_community(name, query) for name, query in queries.items()))):
         if number:
             found.setdefault(community_id, {})[name] = number
     return found

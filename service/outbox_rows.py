@@ -6,6 +6,7 @@ recipient's language with the objects the row points at (its meeting, form,
 charter, digest issue...), loaded for the whole page at once. Only the
 subject is rendered, never the body, so a page of 50 costs a few queries.
 """
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -43,11 +44,15 @@ def listed(rows: list[OutboundEmail]) -> list[ListedEmail]:
                           FormResponse.request if model is FormResponse else None)
                for key, model in _OBJECTS.items()}
     result = []
+    subjects: dict[tuple, str] = {}  # rows of one kind about the same objects share a subject: rendered once
     for row in rows:
         community = communities.get(row.community_id)
         zone = community.time_zone if community else "UTC"
-        result.append(ListedEmail(row, _subject(row, community, languages.get(row.id, "en"), objects),
-                                  aware(row.created_at).astimezone(ZoneInfo(zone)), zone))
+        language = languages.get(row.id, "en")
+        key = (row.kind, language, row.community_id, json.dumps(row.context, sort_keys=True, default=str))
+        if key not in subjects:
+            subjects[key] = _subject(row, community, language, objects)
+        result.append(ListedEmail(row, subjects[key], aware(row.created_at).astimezone(ZoneInfo(zone)), zone))
     return result
 
 

@@ -134,8 +134,8 @@ def seeded(app, personas):
         return {"riverside": river, "lakeside": lake, "members": m}
 
 
-def _expected(community_id: int, month: str) -> dict:
-    """Each figure of one month counted by hand-written SQL over the source tables."""
+def _expected(community_id: int, month: str, moment: datetime = MOMENT) -> dict:
+    """Each figure of one month, as it is at `moment`, counted by hand-written SQL over the source tables."""
     start, end = (at(stamp) for stamp in MONTHS[month])
     meetings = ("FROM invitation i JOIN meeting m ON m.id = i.meeting_id WHERE m.community_id = :c "
                 "AND m.status <> 'cancelled' AND m.starts_at >= :start AND m.starts_at < :end")
@@ -147,7 +147,7 @@ def _expected(community_id: int, month: str) -> dict:
     feedback = ("FROM form_answer a JOIN form_response r ON r.id = a.response_id JOIN form_request q "
                 "ON q.id = r.request_id JOIN meeting m ON m.id = q.meeting_id WHERE q.community_id = :c "
                 "AND q.kind = 'feedback' AND r.status = 'submitted' AND m.starts_at >= :start AND m.starts_at < :end")
-    as_of = min(end, MOMENT)
+    as_of = min(end, moment)
     window = {"c": community_id, "since": as_of - timedelta(days=60), "until": as_of}
     active = sql("""SELECT count(DISTINCT member_id) FROM (
           SELECT i.member_id, i.answered_at AS at FROM invitation i JOIN meeting m ON m.id = i.meeting_id
@@ -182,12 +182,10 @@ def _expected(community_id: int, month: str) -> dict:
     }
 
 
-def test_every_figure_equals_an_sql_count_of_its_month(app, ctx, seeded):
-    community = db.session.get(Community, seeded["riverside"])
-    found = community_health.months(community, 4, MOMENT)
-    assert [m.month.isoformat()[:7] for m in found] == list(MONTHS)
+def _assert_counted(found: list, community_id: int, moment: datetime = MOMENT) -> None:
+    """Every figure of these months equals the hand-written SQL's count at `moment`."""
     for month in found:
-        expected = _expected(community.id, month.month.isoformat()[:7])
+        expected = _expected(community_id, month.month.isoformat()[:7], moment)
         for name, value in expected.items():
             actual = getattr(month, name)
             if isinstance(value, (float, int)) and not isinstance(value, bool) and name in ("usefulness", "recommend",
@@ -196,6 +194,13 @@ def test_every_figure_equals_an_sql_count_of_its_month(app, ctx, seeded):
                 assert actual == pytest.approx(float(value)), (month.month, name)
             else:
                 assert actual == value, (month.month, name, actual, value)
+
+
+def test_every_figure_equals_an_sql_count_of_its_month(app, ctx, seeded):
+    community = db.session.get(Community, seeded["riverside"])
+    found = community_health.months(community, 4, MOMENT)
+    assert [m.month.isoformat()[:7] for m in found] == list(MONTHS)
+    _assert_counted(found, community.id)
 
 
 def test_months_end_at_midnight_in_the_communitys_zone(app, ctx, seeded):
@@ -249,9 +254,12 @@ def test_the_overview_counts_each_figure_for_many_communities_at_once(app, ctx, 
     moment = at("2026-09-05 12:00")
     river, lake = community_health.overview(communities, moment)
     assert river.community.id == seeded["riverside"]
-    active_now = "SELECT count(*) FROM membership WHERE community_id = :c AND status = 'active'"
-    assert (river.members, lake.members) == (sql(active_now, c=seeded["riverside"]),  # now, not as kept
-                                             sql(active_now, c=seeded["lakeside"])) == (8, 2)
+    # Active members by the end of the moment's month (the one who joined in October not yet).
+    active_then = ("SELECT count(*) FROM membership WHERE community_id = :c AND status = 'active' "
+                   "AND created_at < :end")
+    end = at(MONTHS["2026-09"][1])
+    assert (river.members, lake.members) == (sql(active_then, c=seeded["riverside"], end=end),
+                                             sql(active_then, c=seeded["lakeside"], end=end)) == (7, 2)
     window = {"c": seeded["riverside"], "since": moment - timedelta(days=60), "until": moment}
     assert river.active == sql("""SELECT count(DISTINCT member_id) FROM (
         SELECT i.member_id, i.answered_at AS at FROM invitation i JOIN meeting m ON m.id = i.meeting_id
@@ -266,11 +274,11 @@ def test_the_overview_counts_each_figure_for_many_communities_at_once(app, ctx, 
     assert river.rsvp_rate == pytest.approx(5 / 9) and lake.rsvp_rate == 1.0
 
 
-def test_older_months_are_kept_and_the_two_latest_counted_at_every_look(app, ctx, seeded):
+def test_settled_months_stay_as_kept_and_the_two_latest_follow_every_change(app, ctx, seeded):
     community = db.session.get(Community, seeded["riverside"])
     first = community_health.months(community, 4, MOMENT)
     kept = db.session.scalars(select(HealthMonth.month).where(HealthMonth.community_id == community.id)).all()
-    assert sorted(month.isoformat() for month in kept) == ["2026-08-01", "2026-09-01"]  # the settled months
+    assert sorted(month.isoformat() for month in kept) == ["2026-08-01", "2026-09-01", "2026-10-01", "2026-11-01"]
     for created in ("2026-08-20 12:00", "2026-11-10 12:00"):  # recorded late about August, and in November
         db.session.add(Practice(community_id=community.id, member_id=seeded["members"][0], title="Late",
                                 what_we_did="x", created_at=at(created)))
@@ -281,13 +289,106 @@ def test_older_months_are_kept_and_the_two_latest_counted_at_every_look(app, ctx
     assert [m.active for m in again] == [m.active for m in first]
 
 
-def test_the_cron_tick_counts_again_only_figures_older_than_a_quarter_of_an_hour(app, ctx, seeded):
+def test_the_cron_tick_counts_again_only_communities_whose_rows_changed(app, ctx, seeded):
     assert community_health.refresh_kept(MOMENT) == 2
     assert community_health.refresh_kept(MOMENT + timedelta(minutes=10)) == 0
-    assert community_health.refresh_kept(MOMENT + timedelta(minutes=16)) == 2
+    assert community_health.refresh_kept(MOMENT + timedelta(hours=5)) == 0  # nothing changed, nothing counted
+    _inbound(seeded["riverside"], seeded["members"][0], "2026-11-15 19:00")
+    db.session.commit()
+    assert community_health.refresh_kept(MOMENT + timedelta(hours=6)) == 1
     kept = db.session.scalars(select(HealthMonth).where(HealthMonth.community_id == seeded["riverside"])
                               .order_by(HealthMonth.month)).all()
-    assert [(row.month.isoformat(), row.replies) for row in kept] == [("2026-10-01", 1), ("2026-11-01", 0)]
+    assert [(row.month.isoformat(), row.replies) for row in kept] == [("2026-10-01", 1), ("2026-11-01", 1)]
+    assert community_health.refresh_kept(at("2026-12-01 06:00")) == 2  # December began: every month moved on
+
+
+# Each change a member or coordinator makes that a figure counts, as SQL on the tables (so no code path is
+# trusted to say so): the page read right after it must show it.
+CHANGES = {
+    "an answer": "UPDATE invitation SET answer = 'yes', answered_at = '2026-11-15 17:00:00+00:00'"
+                 " WHERE answer IS NULL AND meeting_id IN (SELECT id FROM meeting WHERE starts_at > '2026-11-01')",
+    "attendance taken": "UPDATE meeting SET attendance_taken_at = starts_at WHERE starts_at > '2026-11-01'",
+    "a meeting cancelled": "UPDATE meeting SET status = 'cancelled' WHERE starts_at > '2026-11-01'",
+    "feedback given": lambda seeded: _feedback(seeded["riverside"], _november_meeting(), [
+        (seeded["members"][0], "submitted", "2026-11-15 17:00", 5, 9)]),
+    "a draft of feedback submitted": lambda seeded: (
+        _feedback(seeded["riverside"], _november_meeting(), [(seeded["members"][0], "draft", None, 5, 9)]),
+        db.session.commit(),
+        db.session.execute(text("UPDATE form_response SET status = 'submitted', submitted_at = '2026-11-15 17:00:00'"
+                                " WHERE status = 'draft'"))),
+    "a practice withdrawn": "DELETE FROM practice WHERE created_at > '2026-11-01'",
+    "a reply set aside": "UPDATE inbound_message SET status = 'ignored' WHERE status = 'unclear'",
+    "a member left": "UPDATE membership SET status = 'inactive' WHERE id = (SELECT max(id) FROM membership)",
+}
+
+
+def _november_meeting() -> int:
+    return db.session.scalar(select(Meeting.id).where(Meeting.starts_at > at("2026-11-01 00:00")))
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_every_figure_equals_an_sql_count_right_after_a_change(app, ctx, seeded, change):
+    community = db.session.get(Community, seeded["riverside"])
+    before = community_health.months(community, 4, MOMENT)
+    _assert_counted(before, community.id)
+    if callable(CHANGES[change]):
+        CHANGES[change](seeded)
+    else:
+        db.session.execute(text(CHANGES[change]))
+    db.session.commit()
+    after = community_health.months(community, 4, MOMENT + timedelta(seconds=1))
+    assert [vars(m) for m in after[2:]] != [vars(m) for m in before[2:]], change  # the change shows at once
+    _assert_counted(after[2:], community.id, MOMENT + timedelta(seconds=1))
+
+
+def test_a_bounce_in_another_community_shows_in_every_community_of_the_member(app, ctx, seeded):
+    community = db.session.get(Community, seeded["riverside"])
+    assert community_health.months(community, 4, MOMENT)[-1].bounced == 0
+    _audit("member.bounced", seeded["members"][1], "2026-11-15 17:30")
+    db.session.commit()
+    assert community_health.months(community, 4, MOMENT + timedelta(seconds=1))[-1].bounced == 1
+
+
+def test_active_members_follow_the_60_day_window_as_days_pass_with_no_change(app, ctx, seeded):
+    community = db.session.get(Community, seeded["riverside"])
+    early = at("2026-11-01 06:00")  # feedback on 2 and 3 September and a reply on 10 September still count
+    later = at("2026-11-10 06:00")  # they do not
+    first, second = (community_health.months(community, 2, moment)[-1] for moment in (early, later))
+    assert first.active == _expected(community.id, "2026-11", early)["active"]
+    assert second.active == _expected(community.id, "2026-11", later)["active"]
+    assert second.active < first.active
+
+
+def test_an_uncommitted_change_is_not_kept_as_the_figures(app, ctx, seeded):
+    community = db.session.get(Community, seeded["riverside"])
+    community_health.months(community, 4, MOMENT)
+    _inbound(community.id, seeded["members"][0], "2026-11-15 17:00")
+    db.session.flush()
+    assert community_health.months(community, 4, MOMENT)[-1].replies == 1  # the session sees its own reply
+    db.session.rollback()
+    assert community_health.months(community, 4, MOMENT + timedelta(seconds=1))[-1].replies == 0
+
+
+def test_the_health_page_and_the_dashboard_show_a_reply_recorded_a_moment_ago(app, seeded, client):
+    login(client, "alice@example.org", PASSWORD)
+    river = seeded["riverside"]
+
+    def replies_this_month() -> str:
+        html = client.get(f"/communities/{river}/health/").get_data(as_text=True)
+        return html.split("Replies received")[-1]
+
+    client.get("/")
+    page_before = replies_this_month()
+    with app.app_context():
+        _inbound(river, seeded["members"][0], community_health.clock.now().isoformat(sep=" ")[:16])
+        db.session.commit()
+    assert replies_this_month() != page_before
+    with app.app_context():
+        for number in range(3):  # three new members: the dashboard's member count moves with them
+            _member(river, 20 + number)
+        db.session.commit()
+        members = sql("SELECT count(*) FROM membership WHERE community_id = :c AND status = 'active'", c=river)
+    assert f">{members}<" in client.get("/").get_data(as_text=True)
 
 
 def _roles(app, community_id: int) -> None:

@@ -3,7 +3,7 @@ never), and the acknowledgement a person gets for filling in the interest form."
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from service import intake, needs_you
 from service.coordinators import create_coordinator
@@ -106,6 +106,40 @@ def test_the_overview_counts_as_the_list_does(app, seeded):
     with app.app_context():
         [glance] = community_health.overview([db.session.get(Community, seeded["riverside"])])
         assert (glance.failed_emails, glance.replies_waiting, glance.bouncing) == (1, 3, 1)
+
+
+# Each change to what waits, as SQL on the tables (no code path is trusted to say so), and the counts after it.
+CHANGES = {
+    "an email failed": ("UPDATE outbound_email SET status = 'failed' WHERE status = 'sent'", {"failed_emails": 2}),
+    "a failed email sent again": ("UPDATE outbound_email SET status = 'pending' WHERE status = 'failed'",
+                                  {"failed_emails": 0}),
+    "a member's address bounced": ("UPDATE member SET status = 'bounced' WHERE email = 'v@example.org'",
+                                   {"bouncing": 2}),
+    "a bounce lifted": ("UPDATE member SET status = 'active' WHERE status = 'bounced'", {"bouncing": 0}),
+    "an entry reviewed": ("UPDATE intake_entry SET status = 'accepted' WHERE name = 'P0'", {"intake": 1}),
+    "a practice approved": ("UPDATE practice SET status = 'approved'", {"practices": 0}),
+    "a vote changed": ("UPDATE charter_vote SET decision = 'approve'", {"charter_changes": 0}),
+    "a reply dealt with": ("UPDATE inbound_message SET status = 'processed' WHERE status = 'held'",
+                           {"replies_waiting": 2}),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_the_dashboard_shows_each_change_at_once(app, client, seeded, change):
+    login(client, "alice@example.org", PASSWORD)
+    assert "Charter change requests</a>: <strong>1</strong>" in client.get("/").get_data(as_text=True)  # counted
+    statement, changed = CHANGES[change]
+    with app.app_context():
+        db.session.execute(text(statement))
+        db.session.commit()
+        alice = db.session.get(Coordinator, seeded["alice"])
+        [riverside] = needs_you.for_account(alice)
+        expected = {kind: number for kind, number in {**RIVERSIDE_WAITS, **changed}.items() if number}
+        assert riverside.counts == expected
+    html = client.get("/").get_data(as_text=True)
+    for kind, number in changed.items():
+        label = {name: str(label) for name, label, *_rest in needs_you.KINDS}[kind]
+        assert (f"{label}</a>: <strong>{number}</strong>" in html) == bool(number), kind
 
 
 def _summaries(app) -> list[OutboundEmail]:

@@ -1,13 +1,16 @@
 """Dashboard: my communities, one community's page, creating and editing a community."""
 from flask import Blueprint, flash, redirect, render_template, url_for
-from flask_babel import gettext as _
+from flask_babel import get_locale, gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from forms.community import CommunityForm
 from forms.member import ConfirmForm
-from service import communities, community_archive, facilitation, lifecycle, member_list, needs_you, outbox, practices, roles
+from service import (clock, communities, community_archive, facilitation, lifecycle, member_list, needs_you, outbox,
+                     practices, roles)
 from service.errors import DomainError
 from service.extensions import db
+from service.figures_stamp import Stamps
 from service.inbound import inbox
 from service.views import community_health as health_view
 from service.views.helpers import community_or_404, show_domain_error
@@ -19,10 +22,20 @@ bp = Blueprint("communities", __name__)
 @login_required
 def index():
     visible = communities.visible_community_rows(current_user)
-    waiting = needs_you.waiting([row.id for row in visible])  # counted once for the overview and the list
-    return render_template("communities/index.html", overview=health_view.overview(visible, waiting),
-                           waiting=needs_you.for_account(current_user, waiting),
+    ids = [row.id for row in visible]
+    stamps = Stamps(ids, clock.now())  # read once: what changed since each community's figures were counted
+    waiting = needs_you.waiting(ids, stamps=stamps)  # counted once for the overview and the list
+    return render_template("communities/index.html", overview=health_view.overview(visible, waiting, stamps),
+                           needs_you_list=_needs_you_list(needs_you.for_account(current_user, waiting)),
                            may_create=communities.is_staff(current_user))
+
+
+def _needs_you_list(waiting: list[needs_you.Waiting]) -> Markup:
+    """The dashboard's "Needs you" list, rendered again only when a count, a name or the language changed (its
+    links for 50 communities cost more than counting them)."""
+    key = ("needs you", str(get_locale()), tuple(
+        (block.community.id, block.community.name, tuple(sorted(block.counts.items()))) for block in waiting))
+    return health_view.drawn(key, lambda: Markup(render_template("needs_you/_list.html", waiting=waiting)))
 
 
 @bp.route("/communities/new", methods=["GET", "POST"])

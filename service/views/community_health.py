@@ -40,25 +40,27 @@ def section(community: Community) -> dict:
 
 def health_view(community: Community, count: int, charted) -> dict:
     """The charts and the table of the last `count` months; drawn again only when a figure changed, since
-    drawing them costs more than the rest of the page (kept figures change every quarter of an hour at most)."""
+    drawing them costs more than the rest of the page (kept figures change only when the community's data does)."""
     locale = str(get_locale())
     months = community_health.months(community, count)
     key = ("months", community.id, locale, tuple(charted), tuple(tuple(vars(month).values()) for month in months))
-    return _drawn(key, lambda: _draw(months, locale, charted))
+    return drawn(key, lambda: _draw(months, locale, charted))
 
 
-def overview(communities: list[Community], waiting: dict[int, dict[str, int]] | None = None) -> Markup:
+def overview(communities: list[Community], waiting: dict[int, dict[str, int]] | None = None,
+             stamps=None) -> Markup:
     """The dashboard's table of these communities at a glance, rendered again only when something in it changed
     (rendering 50 rows cost more than counting what is in them)."""
-    glances = community_health.overview(communities, waiting=waiting)
+    glances = community_health.overview(communities, waiting=waiting, stamps=stamps)
     key = ("overview", str(get_locale()), tuple(  # every value _overview.html reads
         (g.community.id, g.community.name, g.community.stage, g.community.archived_at, g.members, g.active,
          g.rsvp_rate, g.failed_emails, g.replies_waiting, g.bouncing) for g in glances))
-    return _drawn(key, lambda: Markup(render_template("community_health/_overview.html", overview=glances)))
+    return drawn(key, lambda: Markup(render_template("community_health/_overview.html", overview=glances)))
 
 
-def _drawn(key: tuple, draw):
-    """What `draw()` made for this key before (in this process), or what it makes now."""
+def drawn(key: tuple, draw):
+    """What `draw()` made for this key before (in this process), or what it makes now; the key holds every value
+    the drawing shows (so a changed value is a new drawing, never a stale one)."""
     with _DRAWN_LOCK:
         drawn = _DRAWN.get(key)
     if drawn is None:

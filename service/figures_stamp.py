@@ -1,0 +1,78 @@
+"""Whether figures counted earlier still hold, so pages count only what changed.
+
+Database triggers (migration 0011_perf_figures_stamp) raise a community's
+figures_stamp version with every change to a row its health figures or what
+needs a person count; figures_kept says at which version each was counted.
+Kept figures hold while the versions agree (and, for the health months,
+until time alone would move them).
+
+A version is kept only when the session sees the same one as everyone else
+(read on a connection of its own): a session that changed counted rows and
+has not committed sees its own raised stamp, and figures counted with its
+changes are not kept, since a rollback would hand that version to someone
+else's change.
+"""
+from datetime import datetime
+
+from sqlalchemy import select
+
+from service import clock
+from service.extensions import db
+from service.models import FiguresKept, FiguresStamp
+from service.sql import dialect_insert, one_of
+
+
+class Stamps:
+    """The stamps and kept figures of some communities, read once in one statement."""
+
+    def __init__(self, community_ids: list[int], moment: datetime):
+        self.moment = moment
+        self._ids = community_ids
+        self.kept = {row.community_id: row for row in db.session.execute(
+            select(FiguresKept.community_id, FiguresKept.months_version, FiguresKept.months_until,
+                   FiguresKept.waiting_version, FiguresKept.waiting, FiguresStamp.version)
+            .outerjoin(FiguresStamp, FiguresStamp.community_id == FiguresKept.community_id)
+            .where(one_of(FiguresKept.community_id, community_ids)))}
+        self._versions: tuple[dict[int, int], dict[int, int]] | None = None
+
+    def months_hold(self, community_id: int) -> bool:
+        """Whether the community's kept recent months are its figures at `moment`."""
+        row = self.kept.get(community_id)
+        return bool(row and row.months_version == (row.version or 0) and row.months_until is not None
+                    and self.moment < clock.aware(row.months_until))
+
+    def waiting(self, community_id: int) -> dict[str, int] | None:
+        """What needs a person there, by kind, as kept, or None when it must be counted again."""
+        row = self.kept.get(community_id)
+        return row.waiting if row and row.waiting is not None and row.waiting_version == (row.version or 0) else None
+
+    def keepable(self, community_id: int) -> int | None:
+        """The version to keep figures counted now at, or None when this session's own changes are in them."""
+        if self._versions is None:
+            query = select(FiguresStamp.community_id, FiguresStamp.version).where(
+                FiguresStamp.community_id.in_(self._ids))
+            seen = dict(db.session.execute(query).all())
+            with db.engine.connect() as connection:
+                committed = dict(connection.execute(query).all())
+            self._versions = seen, committed
+        seen, committed = self._versions
+        version = seen.get(community_id, 0)
+        return version if committed.get(community_id, 0) == version else None
+
+    def keep_months(self, connection, community_id: int, version: int, until: datetime) -> None:
+        """Mark the recent months just kept (on `connection`, in their transaction) as holding."""
+        _upsert(connection, community_id, months_version=version, months_until=until)
+
+    def keep_waiting(self, counts: dict[int, dict[str, int]]) -> None:
+        """Keep what needs a person in these communities, each at its version when keepable."""
+        rows = [(community_id, version, found) for community_id, found in counts.items()
+                if (version := self.keepable(community_id)) is not None]
+        if rows:
+            with db.engine.begin() as connection:
+                for community_id, version, found in rows:
+                    _upsert(connection, community_id, waiting_version=version, waiting=found)
+
+
+def _upsert(connection, community_id: int, **values) -> None:
+    statement = dialect_insert(FiguresKept).values(community_id=community_id, **values)
+    connection.execute(statement.on_conflict_do_update(index_elements=["community_id"], set_=values))
