@@ -300,6 +300,9 @@ def test_waiting_posts_count_in_needs_you_and_its_summary(app, ctx, riverside, s
     run_worker(app)
     summary = _text(smtp.to("alice@example.org")[0].message)
     assert "Posts waiting for a moderator: 1" in summary
+    # Approved: the kept count is counted again at once (the post's change raised the figures stamp).
+    assert _page_post(alice, riverside["riverside"], _only_post(), "approve", {"subject": "Intake"}).status_code == 302
+    assert "Posts waiting for a moderator" not in alice.get("/").get_data(as_text=True)
 
 
 def test_the_community_settings_choose_moderation_and_where_replies_go_audited(app, ctx, riverside):
