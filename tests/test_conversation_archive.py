@@ -156,6 +156,8 @@ def test_every_community_email_carries_the_members_own_archive_link_and_a_post_i
     rosa_id = db.session.scalar(select(Member.id).where(Member.email == "rosa@example.org"))
     assert read_token("archive", rosa_link.rsplit("/", 1)[1], object_id=community.id) == rosa_id
     assert rosa_link in rosa.get_body(("plain",)).get_content()
+    post = db.session.scalar(select(Post))
+    assert f"{rosa_link}/{post.conversation_id}" in rosa.get_body(("plain",)).get_content()  # the whole thread
     assert rosa_link in rosa.get_body(("html",)).get_content()
     assert tom["List-Archive"] != rosa["List-Archive"]  # each member's own link
     # Any other community email too (a welcome), in the member's footer.
