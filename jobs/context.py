@@ -29,7 +29,7 @@ def worker_app():
 # The jobs, and the service modules their functions import when they run.
 JOB_MODULES = ("jobs.delivery", "jobs.digests", "jobs.forms", "jobs.imports", "jobs.inbound", "jobs.meetings",
                "jobs.sweeper", "service.delivery", "service.digests", "service.form_requests", "service.meetings",
-               "service.member_import", "service.inbound.process")
+               "service.member_import", "service.inbound.process", "service.inbound.posts")
 
 
 def warm_up(app) -> None:

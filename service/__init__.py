@@ -105,6 +105,9 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(community_export.bp)
     from service.views import moderation  # posts that wait for a coordinator or leader
     app.register_blueprint(moderation.bp)
+    from service.views import conversations, member_archive  # conversations: the dashboard's, a member's archive
+    app.register_blueprint(conversations.bp)
+    app.register_blueprint(member_archive.bp)
 
 
 def register_security(app: Flask) -> None:

@@ -35,7 +35,8 @@ from service.email_render import RenderedEmail, assemble, member_links, render, 
 from service.mailer import KINDS, EmailKind, kind_named
 from service.models import Community, Member, OutboundEmail
 
-PERSONAL_LINKS = ("unsubscribe_url", "preferences_url", "unsubscribe_mailto")
+# (archive_url only in a community's email: email_render.member_links)
+PERSONAL_LINKS = ("unsubscribe_url", "preferences_url", "unsubscribe_mailto", "archive_url")
 # The values a shared rendering holds placeholders for, as templates name them: (variable, attribute).
 PERSONAL_VALUES = frozenset({("member", "name"), *(("links", field) for field in PERSONAL_LINKS)})
 _GETTEXT = frozenset({"gettext", "_", "pgettext"})  # {% trans name=member.name %} passes the value through
@@ -195,8 +196,9 @@ class BatchRenderer:
         member = self._known_in(member, community)
         if not is_shared(kind):  # per-member content or a test copy: rendered alone
             return render(row, member, community)
-        links = member_links(member)
-        values = {"name": member.name, **{field: links[field] for field in PERSONAL_LINKS}}
+        links = member_links(member, community)
+        fields = tuple(field for field in PERSONAL_LINKS if field in links)
+        values = {"name": member.name, **{field: links[field] for field in fields}}
         if not all(map(is_plain, values.values())):
             return render(row, member, community)
         key = (kind.name, member.language, community.id if community else None, self._context_key(row.context))
@@ -204,7 +206,7 @@ class BatchRenderer:
             if key not in self._seen:
                 self._seen.add(key)
                 return render(row, member, community)
-            self._shared[key] = self._share(kind, row, member.language, community)
+            self._shared[key] = self._share(kind, row, member.language, community, fields)
         shared = self._shared[key]
         if shared is None:
             return render(row, member, community)
@@ -223,9 +225,10 @@ class BatchRenderer:
         return seen[1]
 
     @staticmethod
-    def _share(kind, row: OutboundEmail, language: str, community: Community | None) -> SharedRendering | None:
+    def _share(kind, row: OutboundEmail, language: str, community: Community | None,
+               fields: tuple[str, ...]) -> SharedRendering | None:
         def render_with(placeholders: dict[str, str]) -> tuple[str, str, str]:
             member = _PlaceholderMember(name=placeholders["name"], language=language)
-            links = {field: placeholders[field] for field in PERSONAL_LINKS}
+            links = {field: placeholders[field] for field in fields}
             return render_parts(kind, language, template_context(row, member, community, links))
-        return share(render_with, ("name", *PERSONAL_LINKS))
+        return share(render_with, ("name", *fields))

@@ -24,6 +24,7 @@ from service.links import token_url
 from service.markdown_text import plain_text_html
 from service.mime import message_bytes
 from service.conversations.addresses import community_address
+from service.conversations.archive import archive_url
 from service.conversations.content import post_html
 from service.mailer import KINDS, TEMPLATE_DIR, EmailKind, kind_named
 from service.models import Community, Member, OutboundEmail
@@ -86,13 +87,16 @@ class RenderedEmail:
     calendar: tuple[str, str] | None = None  # (ics text, METHOD)
 
 
-def member_links(member: Member) -> dict[str, str]:
-    """The signed links every email's footer carries."""
-    return {
+def member_links(member: Member, community: Community | None = None) -> dict[str, str]:
+    """The signed links every email's footer carries; a community's email also its archive for this member."""
+    links = {
         "unsubscribe_url": token_url("member_links.unsubscribe", make_token("unsubscribe", member.id)),
         "preferences_url": token_url("member_links.preferences", make_token("preferences", member.id)),
         "unsubscribe_mailto": make_address("unsubscribe", member.id),
     }
+    if community is not None:
+        links["archive_url"] = archive_url(member.id, community.id)
+    return links
 
 
 def render(row: OutboundEmail, member: Member, community: Community | None, preview: bool = False) -> RenderedEmail:
@@ -103,7 +107,7 @@ def render(row: OutboundEmail, member: Member, community: Community | None, prev
     """
     kind = kind_named(row.kind)
     member = members.known_in(member, community)  # greeted and addressed by this community's name for them
-    links = member_links(member)
+    links = member_links(member, community)
     context = template_context(row, member, community, links)
     if kind.extras:
         context.update(import_string(kind.extras)(row, member, community))
@@ -117,7 +121,7 @@ def subject_of(row: OutboundEmail, member: Member, community: Community | None) 
     """The subject this row was (or will be) sent with, rendered alone (an inbound reply is matched by it)."""
     kind = kind_named(row.kind)
     member = members.known_in(member, community)
-    context = template_context(row, member, community, member_links(member))
+    context = template_context(row, member, community, member_links(member, community))
     if kind.extras:
         context.update(import_string(kind.extras)(row, member, community))
     return subject_line(kind, member.language, context)
@@ -212,6 +216,7 @@ def _conversation_copy(kind: EmailKind, row: OutboundEmail, member: Member, comm
         headers["In-Reply-To"] = answered
     if references or answered:
         headers["References"] = " ".join(dict.fromkeys([*references, *([answered] if answered else [])]))
+    headers["List-Archive"] = f"<{links['archive_url']}>"
     headers["Precedence"] = "list"  # auto-responders that honour it do not answer a list's mail
     headers["List-Unsubscribe"] = f"<{links['unsubscribe_url']}>, <mailto:{links['unsubscribe_mailto']}?subject=unsubscribe>"
     headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

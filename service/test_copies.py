@@ -29,6 +29,8 @@ ACTIONS = {
     "charter_links.show": _l("read the charter and answer it"),
     "practice_links.share": _l("share a practice with the community"),
     "facilitation_links.hand_on": _l("hand the meeting they facilitate to the next member of the rotation"),
+    "member_archive.index": _l("read the community's conversations"),
+    "member_archive.thread": _l("read the whole conversation"),
 }
 OTHER = "other"  # a token link not listed above: the page still says it is a test copy
 

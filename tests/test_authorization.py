@@ -16,7 +16,7 @@ from service import intake, meetings, member_import, practices
 from service.extensions import db
 from service.coordinators import create_coordinator
 from service.models import (Announcement, Community, CommunityCoordinator, Conversation, Coordinator, InboundMessage,
-                            Member, Membership, OutboundEmail, Post)
+                            Member, Membership, OutboundEmail, Post, PostAttachment)
 from tests.conftest import PASSWORD, csrf_from, login
 
 # What a POST carries if a view forgot its permission check: enough to change something.
@@ -136,12 +136,10 @@ def community_objects(app, community_id: int, coordinator_email: str) -> dict:
                                  purpose="reply", community_id=community_id, member_id=member_id, status="unclear",
                                  subject="Re: Monthly call", text="See you there, maybe.", reason="no clear answer")
         db.session.add(inbound)
-        conversation = Conversation(community_id=community_id, subject="Evening hours", started_by_id=member_id)
-        db.session.add(conversation)
-        db.session.flush()
+        conversation = _published_conversation(community_id, member_id)
         post = Post(conversation_id=conversation.id, community_id=community_id, member_id=member_id,
-                    message_id=f"<post-{community_id}@cop.localhost>", subject="Evening hours",
-                    text="Who has tried evening hours?", status="waiting")
+                    message_id=f"<waiting-{community_id}@cop.localhost>", subject="Evening hours",
+                    text="And weekends?", status="waiting")  # for the moderation routes
         db.session.add(post)
         db.session.commit()
         grant_id = db.session.scalar(select(CommunityCoordinator.id).where(
@@ -152,9 +150,26 @@ def community_objects(app, community_id: int, coordinator_email: str) -> dict:
                    "import_id": record.id, "email_id": email.id, "meeting_id": meeting.id,
                    "practice_id": practice.id, "post_id": post.id, "intake_entry_id": entry.id, "charter_id": charter.id,
                    "announcement_id": db.session.scalar(select(Announcement.id).where(
-                       Announcement.community_id == community_id))}
+                       Announcement.community_id == community_id)),
+                   "conversation_id": conversation.id, "attachment_id": conversation.posts[0].attachments[0].id}
         db.session.remove()
     return objects
+
+
+def _published_conversation(community_id: int, member_id: int) -> Conversation:
+    """A conversation of one published post with a file attached (rows only: no copies queued)."""
+    conversation = Conversation(community_id=community_id, subject="Evening hours", started_by_id=member_id,
+                                post_count=1, last_post_at=datetime.now(timezone.utc))
+    db.session.add(conversation)
+    db.session.flush()
+    post = Post(conversation_id=conversation.id, community_id=community_id, member_id=member_id,
+                message_id=f"<post-{community_id}@cop.localhost>", subject="Evening hours",
+                text="Who has tried evening office hours?", status="published",
+                published_at=datetime.now(timezone.utc))
+    post.attachments.append(PostAttachment(filename="hours.txt", content_type="text/plain", size=5, data=b"18-20"))
+    db.session.add(post)
+    db.session.flush()
+    return conversation
 
 
 @pytest.fixture

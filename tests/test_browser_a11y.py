@@ -52,6 +52,9 @@ PUBLIC_PAGES = {
     "password_reset.forgot": lambda objects: "/forgot-password",
     "password_reset.accept_invitation": lambda objects: objects["invitation_url"],
     "practice_links.share": lambda objects: objects["share_url"],
+    # The archive's list is linked from every email; a thread and a file only from the list.
+    "member_archive.thread": lambda objects: f"{objects['archive_url']}/{objects['conversation_id']}",
+    "member_archive.attachment": lambda objects: f"{objects['archive_url']}/attachments/{objects['attachment_id']}",
 }
 # A route whose id is not one of the community's rows gets its own (rows outside any community).
 OWN_IDS = {
@@ -65,6 +68,7 @@ def _seed(app, personas) -> dict:
     received nowhere, and the objects tests/test_authorization.py makes for every id a route takes."""
     from service import charters, facilitation, form_requests, intake, lessons, members, password_reset, practices
     from service import meetings, responses
+    from service.conversations import archive
     from service.models import (Community, Coordinator, FormResponse, InboundMessage, Invitation, LessonModule,
                                 Meeting, Member, Membership)
     objects = community_objects(app, personas["riverside"], "alice@example.org")
@@ -111,7 +115,8 @@ def _seed(app, personas) -> dict:
             join_url=_path(intake.public_link(riverside)),
             reset_url=_path(password_reset.reset_url(alice)),
             invitation_url=_path(password_reset.INVITATION.url(alice)),
-            share_url=_path(practices.share_url(riverside, ana)))
+            share_url=_path(practices.share_url(riverside, ana)),
+            archive_url=_path(archive.archive_url(ana.id, riverside.id)))
         db.session.commit()
         objects["unaddressed_id"] = unaddressed.id
         db.session.remove()

@@ -27,19 +27,29 @@ def publish(post: Post) -> int:
     conversation.post_count = (conversation.post_count or 0) + 1
     community = db.session.get(Community, post.community_id)
     context = post_context(post)
-    return mailer.queue_bulk(KIND, recipients(post), key_for=lambda m: f"post:{post.id}:{m.id}",
+    return mailer.queue_bulk(KIND, recipient_rows(post), key_for=lambda m: f"post:{post.id}:{m.id}",
                              context_for=lambda _m: context, community=community)
 
 
 def recipients(post: Post) -> list[Member]:
     """Active members on "every message", but the author and those who muted the conversation."""
+    return list(db.session.scalars(_recipients_query(post, Member)))
+
+
+def recipient_rows(post: Post):
+    """The recipients as plain rows of what queuing their copies reads (id, email, status, paused): loading
+    4,000 Member objects took longer than queuing their 4,000 rows (bench/conversations.py)."""
+    return db.session.execute(_recipients_query(post, Member.id, Member.email, Member.status, Member.paused)).all()
+
+
+def _recipients_query(post: Post, *columns):
     muted = select(ConversationMute.member_id).where(ConversationMute.conversation_id == post.conversation_id)
-    query = (select(Member).join(Membership).where(
+    query = (select(*columns).select_from(Member).join(Membership).where(
         Membership.community_id == post.community_id, Membership.status == "active",
         Membership.conversations == "every", Member.id.not_in(muted)).order_by(Member.id))
     if post.member_id is not None:
         query = query.where(Member.id != post.member_id)
-    return list(db.session.scalars(query))
+    return query
 
 
 def post_context(post: Post) -> dict:
