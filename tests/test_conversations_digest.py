@@ -1,5 +1,6 @@
 """Conversations for members who chose the digest, muting one conversation, and choosing by page or by a reply
 ("digest", "no conversations", "every message", "mute" and their Spanish)."""
+import re
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -101,6 +102,10 @@ def test_with_no_lesson_digest_the_digest_member_gets_one_conversations_email_a_
     assert "new in the conversations" in daily.message["Subject"]
     text = _text(daily)
     assert "Intake for families" in text and "Evening hours" in text and "Tom Reed" in text
+    # Each conversation links to the whole thread in Rosa's own archive, which opens without a login.
+    thread_link = re.search(r"Read the whole conversation: (\S+)", text).group(1)
+    assert "Intake for families" in app.test_client().get(thread_link.split("127.0.0.1:5000", 1)[1]).get_data(
+        as_text=True)
     assert _kinds_to("tom@example.org").count("conversation_digest") == 0  # he reads every message
 
     assert conversation_digest.queue_due(tomorrow + timedelta(days=1)) == 0  # the next day, nothing new

@@ -10,13 +10,11 @@ them), in the posts the reader may see.
 from dataclasses import dataclass, replace
 from datetime import datetime
 from math import ceil
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
 from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import aliased, selectinload
 
-from service import clock, normalize
+from service import normalize
 from service.extensions import db
 from service.links import token_url
 from service.models import Community, Conversation, Membership, Post, PostAttachment
@@ -201,9 +199,3 @@ def attachment(community: Community, attachment_id: int, published_only: bool) -
     """A file attached to a post the reader may see in this community; None for any other id."""
     return db.session.scalar(select(PostAttachment).join(Post, Post.id == PostAttachment.post_id).where(
         PostAttachment.id == attachment_id, _visible_posts(community, published_only)))
-
-
-def local_time(community: Community, moment: datetime, language: str) -> str:
-    """A stored moment as the community's local date and time, in the reader's language."""
-    local = clock.aware(moment).astimezone(ZoneInfo(community.time_zone))
-    return format_datetime(local, "medium", locale=language)

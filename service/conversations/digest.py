@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from service import clock, mailer
+from service.conversations import archive
 from service.clock import aware
 from service.extensions import db
 from service.models import Community, Conversation, ConversationMute, Member, Membership, OutboundEmail, Post
@@ -119,14 +120,9 @@ def excerpt(text: str) -> str:
     return shown
 
 
-def archive_url(community: Community, member: Member, conversation: Conversation) -> str | None:
-    """The member's link to read the whole conversation in the community's archive.
-
-    The hook for the member-facing archive: until it exists this is None and
-    the digest shows no link; once it does, return its signed link for this
-    member and conversation here and both digests show it.
-    """
-    return None
+def archive_url(community: Community, member: Member, conversation: Conversation) -> str:
+    """The member's link to read the whole conversation in the community's archive (service/views/member_archive)."""
+    return f"{archive.archive_url(member.id, community.id)}/{conversation.id}"
 
 
 # --- the daily conversations digest ---------------------------------------------------------------

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, render_template, request
 from flask_babel import get_locale
 from flask_login import login_required
 
+from service import moments
 from service.conversations import archive
 from service.conversations.addresses import community_address
 from service.markdown_text import plain_text_html
@@ -18,7 +19,7 @@ bp = Blueprint("conversations", __name__, url_prefix="/communities/<int:communit
 
 
 def _when(community):
-    return lambda moment: archive.local_time(community, moment, str(get_locale()))
+    return moments.writer(community.time_zone, str(get_locale()))
 
 
 @bp.route("/")

@@ -9,6 +9,7 @@ and nothing of the conversations.
 """
 from flask import Blueprint, abort, render_template, request
 
+from service import moments
 from service.conversations import archive
 from service.conversations.addresses import community_address
 from service.extensions import limiter
@@ -53,7 +54,7 @@ def index(token: str):
     result = archive.conversations_page(community, archive.criteria_from(request.args), published_only=True)
     return render_template("member/archive_index.html", community=community, result=result, token=token,
                            community_address=community_address(community),
-                           when=lambda moment: archive.local_time(community, moment, membership.language))
+                           when=moments.writer(community.time_zone, membership.language))
 
 
 @bp.route("/<token>/<int:conversation_id>")
@@ -67,7 +68,7 @@ def thread(token: str, conversation_id: int):
         abort(404)
     return render_template("member/archive_thread.html", community=community, thread=found, token=token,
                            community_address=community_address(community),
-                           when=lambda moment: archive.local_time(community, moment, membership.language),
+                           when=moments.writer(community.time_zone, membership.language),
                            as_html=plain_text_html)
 
 
