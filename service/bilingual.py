@@ -22,8 +22,10 @@ no kind has a copy of the rule.
 """
 from dataclasses import dataclass
 
+from flask_babel import gettext as _, ngettext
 from sqlalchemy import func, select
 
+from service import members
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Membership
@@ -56,6 +58,7 @@ class InLanguage:
 
     def __init__(self, row, language: str):
         self._row = row
+        self.language = language
         self._texts: dict[str, str] = {}
         self.written_in: str | None = None
         for text in type(row).TRANSLATED:
@@ -70,6 +73,11 @@ class InLanguage:
         if name in texts:
             return texts[name]
         return getattr(self.__dict__["_row"], name)
+
+
+def for_member(row, member, community) -> InLanguage:
+    """The row in the language `community` has for the member (a page they open from its email)."""
+    return InLanguage(row, members.known_in(member, community).language)
 
 
 def pick_context(context: dict, language: str) -> dict:
@@ -98,3 +106,15 @@ def readers(community) -> dict[str, int]:
     for language, number in rows:
         counts["es" if language == "es" else "en"] += number
     return counts
+
+
+def readers_sentence(counts: dict[str, int]) -> str:
+    """"18 members read English, 12 Spanish." for a compose page."""
+    return _("%(english)s, %(spanish)s.",
+             english=ngettext("%(num)d member reads English", "%(num)d members read English", counts["en"]),
+             spanish=ngettext("%(num)d Spanish", "%(num)d Spanish", counts["es"]))
+
+
+def language_name(language: str) -> str:
+    """A language named in itself, as the compose pages head their columns."""
+    return LANGUAGE_NAMES[language]
