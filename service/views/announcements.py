@@ -5,7 +5,7 @@ from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from forms.announcement import AnnouncementForm
-from service import announcements
+from service import announcements, bilingual
 from service.errors import DomainError
 from service.extensions import db
 from service.views.helpers import community_or_404, show_domain_error
@@ -21,7 +21,8 @@ def compose(community_id: int):
     if form.validate_on_submit():
         try:
             queued = announcements.send_announcement(current_user, community, form.subject.data,
-                                                     form.body.data, form.nonce.data)
+                                                     form.body.data, form.nonce.data,
+                                                     subject_es=form.subject_es.data, body_es=form.body_es.data)
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
@@ -33,4 +34,4 @@ def compose(community_id: int):
             return redirect(url_for("outbox.index", kind="announcement"))
     recipients = len(announcements.active_members(community))
     return render_template("announcements/compose.html", form=form, community=community,
-                           recipients=recipients), 400 if form.errors else 200
+                           recipients=recipients, readers=bilingual.readers(community)), 400 if form.errors else 200
