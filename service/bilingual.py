@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from service import members
 from service.errors import DomainError
 from service.extensions import db
-from service.models import Membership
+from service.models import Community, Membership
 
 LANGUAGES = ("en", "es")
 # Each language named in itself, as the compose pages head their two columns.
@@ -100,8 +100,17 @@ def require_one(english: str, spanish: str, field: str, message) -> None:
 
 def readers(community) -> dict[str, int]:
     """How many active members of the community read each language, from their memberships: {"en": 18, "es": 12}."""
+    return _readers(Membership.community_id == community.id)
+
+
+def lesson_readers(lesson) -> dict[str, int]:
+    """How many active members read each language in the communities whose digests carry the lesson."""
+    return _readers(Membership.community_id.in_(select(Community.id).where(Community.lesson_id == lesson.id)))
+
+
+def _readers(which) -> dict[str, int]:
     rows = db.session.execute(select(Membership.language, func.count()).where(
-        Membership.community_id == community.id, Membership.status == "active").group_by(Membership.language))
+        which, Membership.status == "active").group_by(Membership.language))
     counts = dict.fromkeys(LANGUAGES, 0)
     for language, number in rows:
         counts["es" if language == "es" else "en"] += number
