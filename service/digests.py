@@ -261,7 +261,8 @@ def forms_waiting(member: Member, community: Community) -> list[dict]:
         FormResponse.status != "submitted",
         (FormRequest.deadline_at.is_(None)) | (FormRequest.deadline_at > now()))
         .order_by(FormRequest.deadline_at)).all()
-    return [{"title": request.title, "url": form_url(response)} for response, request in rows]
+    return [{"title": bilingual.InLanguage(request, member.language).title, "url": form_url(response)}
+            for response, request in rows]
 
 
 def email_extras(row: OutboundEmail, member: Member, community: Community) -> dict:

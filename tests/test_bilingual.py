@@ -362,3 +362,18 @@ def test_the_lesson_module_page_counts_readers_of_the_communities_using_it(app, 
     login(client, "carol@example.org", PASSWORD)
     html = client.get(f"/lessons/{lesson_id}/modules/new").get_data(as_text=True)
     assert "2 members read English, 2 Spanish." in html
+
+
+def test_the_meeting_and_form_pages_show_what_was_written_in_each_language(app, personas, readers, alice_client):
+    _schedule(alice_client, personas["riverside"], title="Monthly call", title_es="Llamada mensual",
+              agenda="Budget review")
+    request_id = _send_form(app, personas, title="Our charter", title_es="Nuestro estatuto",
+                            intro_es="Diez minutos, por favor.")
+    with app.app_context():
+        meeting_id = db.session.scalar(select(Meeting.id))
+    base = f"/communities/{personas['riverside']}"
+    meeting_page = alice_client.get(f"{base}/meetings/{meeting_id}").get_data(as_text=True)
+    assert "Budget review" in meeting_page and "Llamada mensual" in meeting_page
+    assert "Not written: these readers get the other language, with a note." in meeting_page  # no Spanish agenda
+    form_page = alice_client.get(f"{base}/forms/{request_id}").get_data(as_text=True)
+    assert "Nuestro estatuto" in form_page and "Diez minutos, por favor." in form_page

@@ -96,6 +96,7 @@ def _render_show(community: Community, meeting: Meeting, invite_form: InviteForm
                            counts=meetings.rsvp_counts(meeting), by_answer=by_answer,
                            invite_form=invite_form, cancel_form=CancelForm(), when=_when(meeting),
                            agenda_html=stored_html(meeting.agenda_html), started=_started(meeting),
+                           agenda_html_es=stored_html(meeting.agenda_html_es),
                            nudge=nudges.for_meeting(meeting), nudge_form=ConfirmForm(),
                            local=lambda moment: _local(community, moment)), status
 
