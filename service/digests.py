@@ -247,7 +247,8 @@ def upcoming_meetings(community: Community, member: Member, moment: datetime) ->
     for meeting in meetings:
         invited = db.session.scalar(select(Invitation).where(
             Invitation.meeting_id == meeting.id, Invitation.member_id == member.id))
-        items.append({"meeting": bilingual.InLanguage(meeting, member.language), "when": when_text(meeting, member.language),
+        items.append({"meeting": bilingual.InLanguage(meeting, member.language),  # its title in theirs
+                      "when": when_text(meeting, member.language),
                       "rsvp": rsvp_links(meeting, member) if invited else None,
                       "answer": invited.answer if invited else None})
     return items

@@ -119,8 +119,8 @@ def feedback_request(meeting: Meeting, attendee_ids: list[int]) -> FormRequest:
     if form_request is None:
         moment = now().replace(microsecond=0)
         form_request = FormRequest(community_id=meeting.community_id, kind="feedback", meeting_id=meeting.id,
-                                   title_en=meeting.title_en, title_es=meeting.title_es, deadline_at=moment + timedelta(days=FEEDBACK_OPEN_DAYS),
-                                   created_at=moment)
+                                   title_en=meeting.title_en, title_es=meeting.title_es,
+                                   deadline_at=moment + timedelta(days=FEEDBACK_OPEN_DAYS), created_at=moment)
         db.session.add(form_request)
         db.session.flush()
         _plan_reminder(form_request)
