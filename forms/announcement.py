@@ -3,7 +3,7 @@ import uuid
 
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, HiddenField, SelectMultipleField, StringField, SubmitField, TextAreaField, TimeField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from forms import Form
@@ -16,8 +16,11 @@ def _checkboxes(label, coerce=str):
 
 
 class AnnouncementForm(Form):
-    subject = StringField(_l("Subject"), validators=[DataRequired(), Length(max=150)])
-    body = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=20000)])
+    # English and Spanish side by side; one language is enough (service.bilingual).
+    subject = StringField(_l("Subject in English"), validators=[Length(max=150)])
+    body = TextAreaField(_l("Message in English"), validators=[Length(max=20000)])
+    subject_es = StringField(_l("Subject in Spanish"), validators=[Length(max=150)])
+    body_es = TextAreaField(_l("Message in Spanish"), validators=[Length(max=20000)])
     # One value per opened form: a double click or a resubmission sends the message once.
     nonce = HiddenField(default=lambda: uuid.uuid4().hex)
     # Whom it reaches: nothing ticked in a group means no filter on it. The view fills the choices.

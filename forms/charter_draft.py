@@ -13,7 +13,9 @@ __all__ = ["CharterDeadlineForm", "CharterDraftForm", "CharterRulesForm", "Chart
 
 class CharterDraftForm(Form):
     # Which button was pressed (save, preview, propose) comes with the form as name="action".
-    body = TextAreaField(_l("Charter text (Markdown)"), validators=[Length(max=MAX_BODY)])
+    # English and Spanish side by side; one language is enough to propose (service.bilingual).
+    body = TextAreaField(_l("Charter text in English (Markdown)"), validators=[Length(max=MAX_BODY)])
+    body_es = TextAreaField(_l("Charter text in Spanish (Markdown)"), validators=[Length(max=MAX_BODY)])
     # Needed only to propose (service.charter_rules.deadline_from_date says so next to the field).
     deadline = DateField(_l("Voting closes on"), validators=[Optional()])
 

@@ -4,7 +4,8 @@ Meeting and member choices are filled in by the view from the community, so a
 posted id that is not on the list is refused before any domain call.
 """
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, DateField, RadioField, SelectField, SelectMultipleField, StringField, TimeField
+from wtforms import (BooleanField, DateField, RadioField, SelectField, SelectMultipleField, StringField,
+                     TextAreaField, TimeField)
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -33,7 +34,11 @@ class SendFormForm(DeadlineFields):
     kind = RadioField(_l("Which form"), choices=choices(KIND_CHOICES), default="charter",
                       validators=[InputRequired(message=_l("Choose which form to send."))])
     meeting_id = SelectField(_l("Meeting (for feedback)"), coerce=_optional_id, validators=[Optional()])
-    title = StringField(_l("Title"), validators=[Length(max=200)])
+    # English and Spanish side by side; one language is enough (service.bilingual).
+    title = StringField(_l("Title in English"), validators=[Length(max=200)])
+    intro = TextAreaField(_l("Introduction in English"), validators=[Length(max=5000)])
+    title_es = StringField(_l("Title in Spanish"), validators=[Length(max=200)])
+    intro_es = TextAreaField(_l("Introduction in Spanish"), validators=[Length(max=5000)])
     send_to_all = BooleanField(_l("Send to every active member"), default=True)
     member_ids = SelectMultipleField(_l("Or send only to these members"), coerce=int,
                                      widget=ListWidget(prefix_label=False), option_widget=CheckboxInput())
@@ -43,7 +48,8 @@ class SendFormForm(DeadlineFields):
             raise ValidationError(_l("Choose the meeting the feedback is about."))
 
     def validate_title(self, field):
-        if self.kind.data == "charter" and not (field.data or "").strip():
+        if self.kind.data == "charter" and not (field.data or "").strip() \
+                and not (self.title_es.data or "").strip():
             raise ValidationError(_l("Give the form a title, like “Our charter, first draft”."))
 
     def validate_member_ids(self, field):

@@ -30,8 +30,11 @@ def member_choices(members, names: dict[int, str], blank: str | None = None) -> 
 
 
 class MeetingForm(Form):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
-    agenda = TextAreaField(_l("Agenda"), validators=[Length(max=20000)])
+    # English and Spanish side by side; a title in one of them is enough (service.bilingual).
+    title = StringField(_l("Title in English"), validators=[Length(max=200)])
+    agenda = TextAreaField(_l("Agenda in English"), validators=[Length(max=20000)])
+    title_es = StringField(_l("Title in Spanish"), validators=[Length(max=200)])
+    agenda_es = TextAreaField(_l("Agenda in Spanish"), validators=[Length(max=20000)])
     start_date = DateField(_l("Date"), validators=[InputRequired(message=_l("Enter the date, like 2026-03-17."))])
     start_time = TimeField(_l("Start time"), validators=[InputRequired(message=_l("Enter the time, like 18:30."))])
     duration_minutes = IntegerField(_l("Duration (minutes)"), default=60,

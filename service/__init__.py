@@ -119,9 +119,11 @@ def register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
     from service.labels import TEMPLATE_HELPERS
     from service import moments
+    from service.bilingual import language_name, readers_sentence
     from service.time_zones import zone_name
     from service.views.row_links import row_url
-    app.jinja_env.globals.update(TEMPLATE_HELPERS, get_locale=get_locale, row_url=row_url)
+    app.jinja_env.globals.update(TEMPLATE_HELPERS, get_locale=get_locale, row_url=row_url,
+                                 readers_sentence=readers_sentence, language_name=language_name)
     # "Mountain Time (Denver)" for a zone key, in the reader's language.
     app.jinja_env.filters["zone_name"] = lambda zone: zone_name(zone, str(get_locale() or "en"))
     # moment, short, day, time: `{{ meeting.starts_at|short(community.time_zone) }}` as a <time> element.

@@ -16,7 +16,7 @@ from datetime import datetime
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 
-from service import audit, clock, mailer, normalize
+from service import audit, bilingual, clock, mailer, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.member_list import organizations_here
@@ -76,18 +76,40 @@ def active_members(community: Community) -> list[Member]:
 
 # --- writing, sending, scheduling -----------------------------------------------------------------
 
-def _checked_text(subject: str, body: str) -> tuple[str, str]:
-    subject = normalize.text(subject)
-    body = normalize.text(body, multiline=True)
-    if not subject:
-        raise DomainError(_("Write a subject."), "subject")
-    if len(subject) > MAX_SUBJECT:
-        raise DomainError(_("Keep the subject under %(n)d characters.", n=MAX_SUBJECT), "subject")
-    if not body:
-        raise DomainError(_("Write the message."), "body")
-    if len(body) > MAX_BODY:
-        raise DomainError(_("The message is too long."), "body")
-    return subject, body
+def check_texts(subject: str, body: str, subject_es: str = "", body_es: str = "") -> dict:
+    """The message's texts (English, then Spanish: service.bilingual), normalised and checked, as the outbox
+    context holds them: a subject and a message in at least one language, and in each language both or neither."""
+    texts = {"subject": normalize.text(subject), "body": normalize.text(body, multiline=True),
+             "subject_es": normalize.text(subject_es), "body_es": normalize.text(body_es, multiline=True)}
+    bilingual.require_one(texts["subject"], texts["subject_es"], "subject", _("Write a subject."))
+    bilingual.require_one(texts["body"], texts["body_es"], "body", _("Write the message."))
+    for suffix in ("", "_es"):
+        subject_field, body_field = f"subject{suffix}", f"body{suffix}"
+        if len(texts[subject_field]) > MAX_SUBJECT:
+            raise DomainError(_("Keep the subject under %(n)d characters.", n=MAX_SUBJECT), subject_field)
+        if len(texts[body_field]) > MAX_BODY:
+            raise DomainError(_("The message is too long."), body_field)
+        if texts[subject_field] and not texts[body_field]:
+            raise DomainError(_("Write the message in this language too, or leave its subject empty."), body_field)
+        if texts[body_field] and not texts[subject_field]:
+            raise DomainError(_("Write the subject in this language too, or leave its message empty."),
+                              subject_field)
+    return texts
+
+
+def texts_of(announcement: Announcement) -> dict:
+    return {"subject": announcement.subject, "body": announcement.body,
+            "subject_es": announcement.subject_es, "body_es": announcement.body_es}
+
+
+def title(texts: dict) -> str:
+    """The subject a coordinator's pages and the audit trail name it by: the English one, else the Spanish."""
+    return texts["subject"] or texts["subject_es"]
+
+
+def _keep_texts(announcement: Announcement, texts: dict) -> None:
+    announcement.subject, announcement.body = texts["subject"], texts["body"]
+    announcement.subject_es, announcement.body_es = texts["subject_es"], texts["body_es"]
 
 
 def _checked_send_at(send_at: datetime) -> datetime:
@@ -98,36 +120,39 @@ def _checked_send_at(send_at: datetime) -> datetime:
 
 
 def send_announcement(actor: Coordinator | None, community: Community, subject: str, body: str, nonce: str,
-                      chosen: dict | None = None, send_at: datetime | None = None) -> int:
+                      chosen: dict | None = None, send_at: datetime | None = None, subject_es: str = "",
+                      body_es: str = "") -> int:
     """Send the message now to its audience (everyone by default), or keep it until `send_at`.
 
-    `nonce` comes from the form, so a double submit sends (or schedules) once.
+    `subject` and `body` are the English text, `subject_es` and `body_es` the
+    Spanish; one language is enough, and each member gets theirs. `nonce`
+    comes from the form, so a double submit sends (or schedules) once.
     Returns how many emails were newly queued (including suppressed rows): 0
     when scheduled, or when this nonce was used before.
     """
-    subject, body = _checked_text(subject, body)
+    texts = check_texts(subject, body, subject_es, body_es)
     if send_at is not None:
         send_at = _checked_send_at(send_at)
     announcement = _by_nonce(community, nonce)
     if announcement is not None and announcement.status != "draft":
         return 0
-    announcement = _written(actor, community, announcement, nonce, subject, body, chosen)
+    announcement = _written(actor, community, announcement, nonce, texts, chosen)
     announcement.status, announcement.send_at = ("scheduled" if send_at else "sent"), send_at
     if send_at is not None:
         audit.record(actor, "announcement.schedule", "announcement", announcement.id, community.id,
-                     subject=subject, send_at=send_at.isoformat(), audience=announcement.audience)
+                     subject=title(texts), send_at=send_at.isoformat(), audience=announcement.audience)
         return 0
     return _deliver(actor, community, announcement)
 
 
 def save_draft(actor: Coordinator | None, community: Community, subject: str, body: str, nonce: str,
-               chosen: dict | None = None) -> Announcement:
+               chosen: dict | None = None, subject_es: str = "", body_es: str = "") -> Announcement:
     """Keep what the form holds as this nonce's draft, to preview it; refused once that message went."""
-    subject, body = _checked_text(subject, body)
+    texts = check_texts(subject, body, subject_es, body_es)
     announcement = _by_nonce(community, nonce)
     if announcement is not None and announcement.status != "draft":
         raise DomainError(_("This message was already sent."))
-    return _written(actor, community, announcement, nonce, subject, body, chosen)
+    return _written(actor, community, announcement, nonce, texts, chosen)
 
 
 def _by_nonce(community: Community, nonce: str) -> Announcement | None:
@@ -137,14 +162,14 @@ def _by_nonce(community: Community, nonce: str) -> Announcement | None:
         Announcement.community_id == community.id, Announcement.nonce == nonce))
 
 
-def _written(actor, community: Community, announcement: Announcement | None, nonce: str, subject: str, body: str,
+def _written(actor, community: Community, announcement: Announcement | None, nonce: str, texts: dict,
              chosen: dict | None) -> Announcement:
     """The draft (new, or this nonce's) holding the checked text and audience."""
     if announcement is None:
         announcement = Announcement(community_id=community.id, nonce=nonce, status="draft")
         db.session.add(announcement)
     announcement.created_by_id = actor.id if actor else None
-    announcement.subject, announcement.body = subject, body
+    _keep_texts(announcement, texts)
     announcement.audience = chosen or audience(community)
     db.session.flush()
     return announcement
@@ -152,14 +177,14 @@ def _written(actor, community: Community, announcement: Announcement | None, non
 
 def _deliver(actor: Coordinator | None, community: Community, announcement: Announcement) -> int:
     """Queue one email per member of the audience now; each member's key names the announcement's nonce."""
-    context = {"subject": announcement.subject, "body": announcement.body, "announcement_id": announcement.id}
+    context = {**texts_of(announcement), "announcement_id": announcement.id}
     queued = mailer.queue_bulk(
         "announcement", recipients(community, announcement.audience),
         key_for=lambda m: f"announcement:{community.id}:{announcement.nonce}:{m.id}",
         context_for=lambda m: context, community=community)
     announcement.status, announcement.sent_at, announcement.recipients = "sent", clock.now(), queued
     audit.record(actor, "announcement.send", "community", community.id, community.id,
-                 subject=announcement.subject, recipients=queued, announcement=announcement.id,
+                 subject=title(texts_of(announcement)), recipients=queued, announcement=announcement.id,
                  audience=announcement.audience)
     return queued
 
@@ -208,13 +233,13 @@ def _check_waiting(announcement: Announcement) -> None:
 
 
 def update_scheduled(actor: Coordinator, announcement: Announcement, subject: str, body: str, chosen: dict,
-                     send_at: datetime) -> None:
+                     send_at: datetime, subject_es: str = "", body_es: str = "") -> None:
     """Change a scheduled announcement before it goes: text, audience, time."""
     _check_waiting(announcement)
-    announcement.subject, announcement.body = _checked_text(subject, body)
+    _keep_texts(announcement, check_texts(subject, body, subject_es, body_es))
     announcement.audience, announcement.send_at = chosen, _checked_send_at(send_at)
     audit.record(actor, "announcement.update", "announcement", announcement.id, announcement.community_id,
-                 subject=announcement.subject, send_at=announcement.send_at.isoformat(), audience=chosen)
+                 subject=title(texts_of(announcement)), send_at=announcement.send_at.isoformat(), audience=chosen)
 
 
 def cancel_scheduled(actor: Coordinator, announcement: Announcement) -> None:
@@ -222,7 +247,7 @@ def cancel_scheduled(actor: Coordinator, announcement: Announcement) -> None:
     _check_waiting(announcement)
     announcement.status = "cancelled"
     audit.record(actor, "announcement.cancel", "announcement", announcement.id, announcement.community_id,
-                 subject=announcement.subject)
+                 subject=title(texts_of(announcement)))
 
 
 # --- preview and test copy ------------------------------------------------------------------------
@@ -234,20 +259,20 @@ def _example_member(community: Community, chosen: dict | None) -> Member:
     return member
 
 
-def preview(community: Community, subject: str, body: str, chosen: dict | None = None):
-    """(member, rendered email) of the message as the audience's first member gets it; its links act as nobody."""
+def preview(community: Community, texts: dict, chosen: dict | None = None):
+    """(member, rendered email) of the message as the audience's first member gets it, in their language; its
+    links act as nobody."""
     from service.email_render import render
-    subject, body = _checked_text(subject, body)
+    texts = check_texts(**texts)
     member = _example_member(community, chosen)
-    row = OutboundEmail(id=0, kind="announcement", recipient=member.email,
-                        context={"subject": subject, "body": body})
+    row = OutboundEmail(id=0, kind="announcement", recipient=member.email, context=texts)
     return member, render(row, member, community, preview=True)
 
 
 def rendered(announcement: Announcement):
     """(member, rendered email) of a kept announcement (draft or scheduled), as its audience's first member gets it."""
     community = db.session.get(Community, announcement.community_id)
-    return preview(community, announcement.subject, announcement.body, announcement.audience)
+    return preview(community, texts_of(announcement), announcement.audience)
 
 
 def kept_in(community: Community, announcement_id: int) -> Announcement | None:
@@ -258,13 +283,13 @@ def kept_in(community: Community, announcement_id: int) -> Announcement | None:
 
 
 def send_test_copy(actor: Coordinator, community: Community, subject: str, body: str,
-                   chosen: dict | None = None) -> Member:
+                   chosen: dict | None = None, subject_es: str = "", body_es: str = "") -> Member:
     """Queue the message, as the audience's first member gets it, to the coordinator alone (subject marked [TEST],
     links acting as nobody); returns the member it stands for."""
-    subject, body = _checked_text(subject, body)
+    texts = check_texts(subject, body, subject_es, body_es)
     member = _example_member(community, chosen)
     mailer.staff_copy("announcement_test", member, actor.email, f"announcement-test:{community.id}:{uuid.uuid4().hex}",
-                      {"subject": subject, "body": body}, community)
-    audit.record(actor, "announcement.test", "community", community.id, community.id, subject=subject,
+                      texts, community)
+    audit.record(actor, "announcement.test", "community", community.id, community.id, subject=title(texts),
                  as_member=member.id)
     return member

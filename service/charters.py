@@ -21,7 +21,7 @@ from flask_babel import get_locale, gettext as _, lazy_gettext as _l
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
-from service import audit, charter_rules, community_archive, mailer, moments, normalize
+from service import audit, bilingual, charter_rules, community_archive, mailer, moments, normalize
 from service.clock import now
 from service.errors import DomainError
 from service.extensions import db
@@ -99,18 +99,20 @@ def starting_text() -> str:
     return "\n\n".join(f"## {SECTION_TITLES[q.key]}\n" for q in CHARTER)
 
 
-def _set_body(charter: Charter, body: str) -> None:
-    """The Markdown text with its sanitised HTML and plain text, rendered once here rather than per page or email."""
-    charter.body = body
+def _set_body(charter: Charter, body: str, body_es: str = "") -> None:
+    """The Markdown text in English and in Spanish (service.bilingual), each with its sanitised HTML and plain
+    text, rendered once here rather than per page or email."""
+    charter.body, charter.body_es = body, body_es
     charter.body_html, charter.body_plain = render(body)
+    charter.body_html_es, charter.body_plain_es = render(body_es)
 
 
-def _add_version(community: Community, body: str) -> Charter:
+def _add_version(community: Community, body: str, body_es: str = "") -> Charter:
     """A new draft with the next version number; a concurrent twin loses on the unique version."""
     number = (db.session.scalar(select(func.max(Charter.version)).where(Charter.community_id == community.id))
               or 0) + 1
     charter = Charter(community_id=community.id, version=number, status="draft")
-    _set_body(charter, body)
+    _set_body(charter, body, body_es)
     try:
         with db.session.begin_nested():
             db.session.add(charter)
@@ -135,7 +137,7 @@ def new_version(actor: Coordinator | None, community: Community) -> Charter:
     newest = latest(community)
     if newest is not None and newest.status == "draft":
         return newest
-    charter = _add_version(community, newest.body if newest else starting_text())
+    charter = _add_version(community, newest.body if newest else starting_text(), newest.body_es if newest else "")
     if newest is not None and newest.status == "proposed":
         newest.status = "superseded"  # members no longer vote on a text that is being rewritten
     audit.record(actor, "charter.new_version", "charter", charter.id, community.id, version=charter.version,
@@ -143,19 +145,22 @@ def new_version(actor: Coordinator | None, community: Community) -> Charter:
     return charter
 
 
-def save_draft(actor: Coordinator | None, charter: Charter, body: str) -> bool:
-    """Replace a draft's Markdown text; True if it changed. Proposed and ratified versions are never edited."""
+def save_draft(actor: Coordinator | None, charter: Charter, body: str, body_es: str | None = None) -> bool:
+    """Replace a draft's Markdown text, English and (unless None) Spanish; True if it changed. Proposed and
+    ratified versions are never edited."""
     if charter.status != "draft":
         raise DomainError(_("This version was already proposed, so it can no longer change. "
                             "Start a new version to edit it."))
     body = normalize.text(body, multiline=True)
-    if len(body) > MAX_BODY:
-        raise DomainError(_("The charter is too long (at most %(num)d characters).", num=MAX_BODY), "body")
-    if body == charter.body:
+    body_es = charter.body_es if body_es is None else normalize.text(body_es, multiline=True)
+    for field, text in (("body", body), ("body_es", body_es)):
+        if len(text) > MAX_BODY:
+            raise DomainError(_("The charter is too long (at most %(num)d characters).", num=MAX_BODY), field)
+    if body == charter.body and body_es == charter.body_es:
         return False
-    _set_body(charter, body)
+    _set_body(charter, body, body_es)
     audit.record(actor, "charter.save", "charter", charter.id, charter.community_id, version=charter.version,
-                 length=len(body))
+                 length=len(body), length_es=len(body_es))
     return True
 
 
@@ -212,8 +217,7 @@ def propose(actor: Coordinator | None, charter: Charter, deadline_at: datetime |
     end of the day DEFAULT_DEADLINE_DAYS from now); returns how many emails were queued."""
     if charter.status != "draft":
         raise DomainError(_("Only a draft can be proposed."))
-    if not charter.body.strip():
-        raise DomainError(_("Write the charter before proposing it."), "body")
+    bilingual.require_one(charter.body, charter.body_es, "body", _("Write the charter before proposing it."))
     community = db.session.get(Community, charter.community_id)
     if deadline_at is None:
         deadline_at = charter_rules.deadline_from_date(community, charter_rules.default_deadline_day(community))
@@ -341,8 +345,9 @@ def member_url(charter: Charter, member: Member) -> str:
 def email_extras(row: OutboundEmail, member: Member, community: Community) -> dict:
     """What charter emails (proposal, reminder, ratified) show at send time: the text, rendered and sanitised,
     the member's link and the voting deadline in their language."""
-    charter = db.session.get(Charter, row.context["charter_id"])
-    return {"charter": charter, "charter_text": charter.body_plain, "charter_html": stored_html(charter.body_html),
+    charter = bilingual.InLanguage(db.session.get(Charter, row.context["charter_id"]), member.language)
+    return {"charter": charter, "written_in": charter.written_in, "charter_text": charter.body_plain,
+            "charter_html": stored_html(charter.body_html),
             "charter_url": member_url(charter, member),
             "deadline": charter_rules.deadline_text(charter, community, member.language)}
 

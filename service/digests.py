@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from service import charters, mailer, practices
+from service import bilingual, charters, mailer, practices
 from service.clock import aware, now
 from service.conversations import digest as conversation_digest
 from service.extensions import db
-from service.lessons import module_html, module_text
+from service.lessons import module_parts
 from service.meetings import rsvp_links, when_text
 from service.models import (Community, DigestIssue, FormRequest, FormResponse, Invitation, Lesson, LessonModule,
                             Meeting, Member, Membership, OutboundEmail, Organization, Practice)
@@ -250,7 +250,8 @@ def upcoming_meetings(community: Community, member: Member, moment: datetime) ->
     for meeting in meetings:
         invited = db.session.scalar(select(Invitation).where(
             Invitation.meeting_id == meeting.id, Invitation.member_id == member.id))
-        items.append({"meeting": meeting, "when": when_text(meeting, member.language),
+        items.append({"meeting": bilingual.InLanguage(meeting, member.language),  # its title in theirs
+                      "when": when_text(meeting, member.language),
                       "rsvp": rsvp_links(meeting, member) if invited else None,
                       "answer": invited.answer if invited else None})
     return items
@@ -264,7 +265,8 @@ def forms_waiting(member: Member, community: Community) -> list[dict]:
         FormResponse.status != "submitted",
         (FormRequest.deadline_at.is_(None)) | (FormRequest.deadline_at > now()))
         .order_by(FormRequest.deadline_at)).all()
-    return [{"title": request.title, "url": form_url(response)} for response, request in rows]
+    return [{"title": bilingual.InLanguage(request, member.language).title, "url": form_url(response)}
+            for response, request in rows]
 
 
 def email_extras(row: OutboundEmail, member: Member, community: Community) -> dict:
@@ -279,14 +281,13 @@ def email_extras(row: OutboundEmail, member: Member, community: Community) -> di
         extras.update(organization=organization, participation=participation(community, organization, since, slot))
         return extras
     module = db.session.get(LessonModule, row.context["module_id"]) if row.context.get("module_id") else None
+    parts = module_parts(module, member.language) if module else {}
     extras.update(
         module=module,
-        module_title=module.text("title", member.language) if module else "",
-        module_goal=module.text("goal", member.language) if module else "",
-        module_body=module_text(module, member.language) if module else "",
-        module_html=module_html(module, member.language) if module else "",
-        module_reflection=module.text("reflection", member.language) if module else "",
-        module_prompt=module.text("practice_prompt", member.language) if module else "",
+        module_title=parts.get("title", ""), module_goal=parts.get("goal", ""),
+        module_body=parts.get("body_text", ""), module_html=parts.get("body_html", ""),
+        module_reflection=parts.get("reflection", ""), module_prompt=parts.get("practice_prompt", ""),
+        module_written_in=parts.get("written_in"),  # the lesson's language when the member's was not written
         practices=practices.approved_since(community, since, slot),
         meetings=upcoming_meetings(community, member, now()),
         forms=forms_waiting(member, community),

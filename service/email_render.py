@@ -18,7 +18,7 @@ from werkzeug.utils import import_string
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from service.addresses import make_address
-from service import members, moments, senders
+from service import bilingual, members, moments, senders
 from service.config import PROJECT_ROOT
 from service.links import token_url
 from service.markdown_text import plain_text_html
@@ -149,8 +149,10 @@ def render_for_coordinator(row: OutboundEmail) -> RenderedEmail:
 
 
 def template_context(row: OutboundEmail, member, community: Community | None, links: dict[str, str]) -> dict:
-    """What every kind's templates may use, before the kind's extras."""
-    return {**row.context, "member": member, "community": community, "links": links,
+    """What every kind's templates may use, before the kind's extras: the row's context with its texts in the
+    member's language (service.bilingual; `written_in` says when they fell back to the other one)."""
+    return {**row.context, **bilingual.pick_context(row.context or {}, member.language),
+            "member": member, "community": community, "links": links,
             "community_address": community_address(community) if community is not None and community.slug else "",
             "postal_address": current_app.config["POSTAL_ADDRESS"], "kind": row.kind,
             "base_url": current_app.config["PUBLIC_BASE_URL"]}

@@ -12,7 +12,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, select
 
-from service import audit, mailer, moments, normalize
+from service import audit, bilingual, mailer, moments, normalize
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -25,13 +25,19 @@ from service.tokens import make_token
 TOKEN_PURPOSE = "form"
 FEEDBACK_OPEN_DAYS = 7
 REMINDER_BEFORE = timedelta(hours=24)
+MAX_INTRO = 5000
 
 
 # --- sending --------------------------------------------------------------------------------------
 
 def send_request(actor: Coordinator | None, community: Community, kind: str, title: str, member_ids: list[int],
-                 deadline_at: datetime, meeting: Meeting | None = None) -> FormRequest:
-    """Send a form to chosen active members of the community, each with their own link; plan the reminder."""
+                 deadline_at: datetime, meeting: Meeting | None = None, *, title_es: str = "", intro: str = "",
+                 intro_es: str = "") -> FormRequest:
+    """Send a form to chosen active members of the community, each with their own link; plan the reminder.
+
+    `title` and `intro` are the English texts, `title_es` and `intro_es` the Spanish ones: each member reads
+    theirs (service.bilingual). A feedback form with no title takes its meeting's titles.
+    """
     if kind not in FORM_KINDS:
         raise DomainError(_("Choose which form to send."), "kind")
     if kind == "feedback" and meeting is None:
@@ -41,29 +47,42 @@ def send_request(actor: Coordinator | None, community: Community, kind: str, tit
     if meeting is not None and request_for_meeting(meeting) is not None:
         raise DomainError(_("This meeting already has a feedback form: open it from the list of forms."),
                           "meeting_id")
-    title = normalize.text(title) or (meeting.title if meeting is not None else "")
-    if not title:
-        raise DomainError(_("Give the form a title."), "title")
-    if len(title) > 200:
-        raise DomainError(_("The title must be 200 characters or fewer."), "title")
+    texts = _check_texts(title, title_es, intro, intro_es, meeting)
     if aware(deadline_at) <= now() + timedelta(hours=1):
         raise DomainError(_("The deadline must be at least an hour from now."), "deadline_date")
     normalize.within_reach(deadline_at, "deadline_date")
     allowed = _active_ids(community, member_ids)
     if not allowed:
         raise DomainError(_("Choose at least one active member."), "member_ids")
-    form_request = FormRequest(community_id=community.id, kind=kind, title=title,
+    form_request = FormRequest(community_id=community.id, kind=kind, **texts,
                                meeting_id=meeting.id if meeting is not None else None,
                                deadline_at=aware(deadline_at).replace(microsecond=0),
                                coordinator_id=actor.id if actor else None, created_at=now())
     db.session.add(form_request)
     db.session.flush()
     added = add_members(form_request, allowed)
-    audit.record(actor, "form.send", "form_request", form_request.id, community.id, kind=kind, title=title,
+    audit.record(actor, "form.send", "form_request", form_request.id, community.id, kind=kind,
+                 title=form_request.title,
                  members=len(added), deadline_at=form_request.deadline_at.isoformat())
     _send(form_request, "form_request", added, "form")
     _plan_reminder(form_request)
     return form_request
+
+
+def _check_texts(title: str, title_es: str, intro: str, intro_es: str, meeting: Meeting | None) -> dict:
+    """The request's texts as its columns, normalised and checked: a title in one language at least."""
+    texts = {"title_en": normalize.text(title), "title_es": normalize.text(title_es),
+             "intro": normalize.text(intro, multiline=True), "intro_es": normalize.text(intro_es, multiline=True)}
+    if meeting is not None and not texts["title_en"] and not texts["title_es"]:
+        texts["title_en"], texts["title_es"] = meeting.title_en, meeting.title_es
+    bilingual.require_one(texts["title_en"], texts["title_es"], "title", _("Give the form a title."))
+    for column, field in (("title_en", "title"), ("title_es", "title_es")):
+        if len(texts[column]) > 200:
+            raise DomainError(_("The title must be 200 characters or fewer."), field)
+    for field in ("intro", "intro_es"):
+        if len(texts[field]) > MAX_INTRO:
+            raise DomainError(_("Keep the introduction under %(n)d characters.", n=MAX_INTRO), field)
+    return texts
 
 
 def _active_ids(community: Community, member_ids) -> list[int]:
@@ -100,8 +119,8 @@ def feedback_request(meeting: Meeting, attendee_ids: list[int]) -> FormRequest:
     if form_request is None:
         moment = now().replace(microsecond=0)
         form_request = FormRequest(community_id=meeting.community_id, kind="feedback", meeting_id=meeting.id,
-                                   title=meeting.title, deadline_at=moment + timedelta(days=FEEDBACK_OPEN_DAYS),
-                                   created_at=moment)
+                                   title_en=meeting.title_en, title_es=meeting.title_es,
+                                   deadline_at=moment + timedelta(days=FEEDBACK_OPEN_DAYS), created_at=moment)
         db.session.add(form_request)
         db.session.flush()
         _plan_reminder(form_request)
@@ -150,8 +169,8 @@ def deadline_text(form_request: FormRequest, language: str) -> str:
 def email_extras(row, member: Member, community: Community) -> dict:
     """What form emails need at send time: the request as it is now and the member's link."""
     response = db.session.get(FormResponse, row.context["response_id"])
-    form_request = response.request
-    return {"form_request": form_request, "form_url": form_url(response),
+    form_request = bilingual.InLanguage(response.request, member.language)  # its title and intro in theirs
+    return {"form_request": form_request, "written_in": form_request.written_in, "form_url": form_url(response),
             "deadline": deadline_text(form_request, member.language), "status": response.status}
 
 

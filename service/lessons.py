@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import func, select
 
-from service import audit, normalize
+from service import audit, bilingual, normalize
 from service.config import PROJECT_ROOT
 from service.errors import DomainError
 from service.extensions import db
@@ -395,8 +395,9 @@ def module_text(module: LessonModule, language: str) -> str:
 
 
 def module_parts(module: LessonModule, language: str) -> dict:
-    """Everything an email shows of a module, in `language` with English fallbacks."""
-    return {"title": module.text("title", language), "goal": module.text("goal", language),
-            "body_html": module_html(module, language), "body_text": module_text(module, language),
-            "reflection": module.text("reflection", language),
-            "practice_prompt": module.text("practice_prompt", language)}
+    """Everything an email shows of a module, in `language`, each text falling back to the other language when
+    not written; `written_in` says when one did (service.bilingual)."""
+    shown = bilingual.InLanguage(module, language)
+    return {"title": shown.title, "goal": shown.goal, "body_html": stored_html(shown.body_html),
+            "body_text": shown.body_plain, "reflection": shown.reflection, "practice_prompt": shown.practice_prompt,
+            "written_in": shown.written_in}

@@ -13,7 +13,8 @@ from flask import current_app
 from flask_babel import force_locale, get_locale, gettext as _
 from sqlalchemy import func, select
 
-from service import audit, community_archive, facilitation, form_requests, mailer, moments, normalize, time_zones
+from service import (audit, bilingual, community_archive, facilitation, form_requests, mailer, moments, normalize,
+                     time_zones)
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
@@ -26,7 +27,8 @@ from service.queue import cancel_after_commit, enqueue_after_commit, get_queue
 from service.tokens import make_token
 
 DEFAULT_REMINDER_OFFSETS = (1440, 60)
-DETAIL_FIELDS = ("title", "agenda", "duration_minutes", "location", "video_url", "facilitator_id")
+DETAIL_FIELDS = ("title_en", "title_es", "agenda", "agenda_es", "duration_minutes", "location", "video_url",
+                 "facilitator_id")
 
 
 def to_utc(community: Community, day: date, at: time, fields: tuple[str, str] = ("start_date", "start_time")
@@ -57,16 +59,22 @@ def reminder_offsets(community: Community) -> list[int]:
 # --- scheduling -----------------------------------------------------------------------------------
 
 def _check_details(details: dict) -> dict:
-    title = normalize.text(details.get("title"))
-    if not title:
-        raise DomainError(_("A meeting needs a title."), "title")
+    """The details as stored: `title` and `agenda` are the English texts, `title_es` and `agenda_es` the Spanish
+    ones (service.bilingual); the title is needed in one language at least."""
+    details = dict(details)
+    title, title_es = normalize.text(details.pop("title", None)), normalize.text(details.get("title_es"))
+    bilingual.require_one(title, title_es, "title", _("A meeting needs a title."))
+    for field, value in (("title", title), ("title_es", title_es)):
+        if len(value) > 200:
+            raise DomainError(_("The title must be 200 characters or fewer."), field)
     duration = details.get("duration_minutes") or 60
     if not 5 <= duration <= 24 * 60:
         raise DomainError(_("The duration must be between 5 minutes and 24 hours."), "duration_minutes")
-    return {**details, "title": title, "duration_minutes": duration,
+    return {**details, "title_en": title, "title_es": title_es, "duration_minutes": duration,
             "video_url": normalize.web_link(details.get("video_url"), "video_url"),
             "location": normalize.text(details.get("location")),
-            "agenda": normalize.text(details.get("agenda"), multiline=True)}
+            "agenda": normalize.text(details.get("agenda"), multiline=True),
+            "agenda_es": normalize.text(details.get("agenda_es"), multiline=True)}
 
 
 def create_meeting(actor: Coordinator | None, community: Community, *, starts_at: datetime,
@@ -102,8 +110,10 @@ def create_meeting(actor: Coordinator | None, community: Community, *, starts_at
 
 
 def _render_agenda(meeting: Meeting) -> None:
-    """Store the agenda as sanitised HTML and plain text: rendered once, when saved, not per email or page."""
+    """Store the agenda, in each language, as sanitised HTML and plain text: rendered once, when saved, not per
+    email or page."""
     meeting.agenda_html, meeting.agenda_plain = render(meeting.agenda or "")
+    meeting.agenda_html_es, meeting.agenda_plain_es = render(meeting.agenda_es or "")
 
 
 def invite(actor: Coordinator | None, meeting: Meeting, member_ids: list[int], notify: bool = True) -> int:
@@ -377,11 +387,13 @@ def when_text(meeting: Meeting, language: str) -> str:
 
 def email_extras(row, member: Member, community: Community) -> dict:
     """What meeting emails need at send time: the meeting as it is now, links, the calendar part."""
-    meeting = db.session.get(Meeting, row.context["meeting_id"])
-    invitation = invitation_for(meeting, member)
-    facilitator = facilitation.name_in(meeting.community, meeting.facilitator_id)
+    stored = db.session.get(Meeting, row.context["meeting_id"])
+    invitation = invitation_for(stored, member)
+    facilitator = facilitation.name_in(stored.community, stored.facilitator_id)
+    meeting = bilingual.InLanguage(stored, member.language)  # its title and agenda in the member's language
     extras = {
         "meeting": meeting,
+        "written_in": meeting.written_in,
         "facilitator_name": facilitator,
         "when": when_text(meeting, member.language),
         "time_zone": meeting.community.time_zone,

@@ -39,12 +39,16 @@ def filtered(coordinator: Coordinator, status: str | None = None, kind: str | No
 
 def _matching(search: str):
     """Rows whose recipient or subject contains `search`: the subject's own words are what a coordinator wrote
-    (an announcement's subject, the meeting's or the form's title), matched where they are stored."""
+    (an announcement's subject, the meeting's or the form's title, in English or Spanish), matched where they
+    are stored."""
     context = OutboundEmail.context
-    meetings = select(Meeting.id).where(contains_text(Meeting.title, search))
-    forms = select(FormResponse.id).join(FormRequest).where(contains_text(FormRequest.title, search))
+    meetings = select(Meeting.id).where(or_(contains_text(Meeting.title_en, search),
+                                            contains_text(Meeting.title_es, search)))
+    forms = select(FormResponse.id).join(FormRequest).where(or_(contains_text(FormRequest.title_en, search),
+                                                                contains_text(FormRequest.title_es, search)))
     return or_(contains_text(OutboundEmail.recipient, search),
                contains_text(context["subject"].as_string(), search),
+               contains_text(context["subject_es"].as_string(), search),  # in either language (service.bilingual)
                context["meeting_id"].as_integer().in_(meetings),
                context["response_id"].as_integer().in_(forms))
 

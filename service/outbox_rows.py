@@ -15,6 +15,7 @@ from jinja2 import UndefinedError
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import selectinload
 
+from service import bilingual
 from service.clock import aware
 from service.email_render import subject_line
 from service.extensions import db
@@ -85,14 +86,17 @@ def _subject(row: OutboundEmail, community: Community | None, language: str, obj
     kind = KINDS.get(row.kind)
     if kind is None:
         return ""
-    context = {**row.context, "community": community}
+    context = {**row.context, **bilingual.pick_context(row.context, language), "community": community}
     for key in _OBJECTS:
         if row.context.get(key) is not None:
             context[key.removesuffix("_id")] = objects[key].get(row.context[key])
     if context.get("response") is not None:
         context["form_request"] = context["response"].request
+    for name in ("meeting", "form_request"):  # their titles in the recipient's language, as the email has them
+        if context.get(name) is not None:
+            context[name] = bilingual.InLanguage(context[name], language)
     module = context.pop("module", None)
-    context["module_title"] = module.text("title", language) if module else ""
+    context["module_title"] = bilingual.InLanguage(module, language).title if module else ""
     try:
         return subject_line(kind, language, context)
     except (UndefinedError, AttributeError, TypeError):  # an object it names is gone: no subject to show

@@ -1,7 +1,7 @@
 """A coordinator's message to a community: sent at once, or kept until its time; who it reaches."""
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.clock import now
@@ -22,8 +22,11 @@ class Announcement(db.Model):
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("coordinator.id", ondelete="SET NULL"))
     nonce: Mapped[str] = mapped_column(String(64))
+    # The English text and the Spanish beside it (service.bilingual: either may be empty, not both).
     subject: Mapped[str] = mapped_column(String(150))
     body: Mapped[str] = mapped_column(Text)
+    subject_es: Mapped[str] = mapped_column(String(150), default="", server_default=text("''"))
+    body_es: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     # Who it reaches among the active members: {"organization_ids": [...], "roles": [...], "languages": [...]};
     # an empty list means no filter on that.
     audience: Mapped[dict] = mapped_column(JSON, default=dict)

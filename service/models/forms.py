@@ -6,12 +6,13 @@ number of responses.
 """
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
 from service.clock import now
-from service.models.base import created_at_column
+from service.models.base import Translated, created_at_column
 from service.models.members import Member
 
 FORM_KINDS = ("charter", "feedback")
@@ -28,11 +29,31 @@ class FormRequest(db.Model):
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     meeting_id: Mapped[int | None] = mapped_column(ForeignKey("meeting.id", ondelete="CASCADE"), unique=True)
-    title: Mapped[str] = mapped_column(String(200))
+    # English in the original column, Spanish in the *_es ones; either may be empty (service.bilingual).
+    title_en: Mapped[str] = mapped_column("title", String(200))
+    title_es: Mapped[str] = mapped_column(String(200), default="", server_default=text("''"))
+    intro: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))  # plain text shown above the questions
+    intro_es: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     reminder_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     coordinator_id: Mapped[int | None] = mapped_column(ForeignKey("coordinator.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = created_at_column()
+
+    TRANSLATED = (Translated("title", "title_en", "title_es"), Translated("intro", "intro", "intro_es"))
+
+    @hybrid_property
+    def title(self) -> str:
+        """The title the dashboard shows: the English one, or the Spanish one when only that was written."""
+        return self.title_en or self.title_es
+
+    @title.inplace.setter
+    def _title_setter(self, value: str) -> None:
+        self.title_en = value
+
+    @title.inplace.expression
+    @classmethod
+    def _title_expression(cls):
+        return func.coalesce(func.nullif(cls.title_en, ""), cls.title_es)
 
 
 class FormResponse(db.Model):
@@ -99,6 +120,10 @@ class Charter(db.Model):
     body: Mapped[str] = mapped_column(Text, default="")  # Markdown
     body_html: Mapped[str] = mapped_column(Text, default="")   # rendered and sanitised when saved
     body_plain: Mapped[str] = mapped_column(Text, default="")  # as plain text, when saved
+    # The Spanish text beside the English one above; either may be empty (service.bilingual).
+    body_es: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    body_html_es: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    body_plain_es: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     status: Mapped[str] = mapped_column(String(16), default="draft")
     proposed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ratified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -108,6 +133,9 @@ class Charter(db.Model):
     # Why the coordinator ratified it although the votes fell short of the community's rules.
     override_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_at_column()
+
+    TRANSLATED = (Translated("body", "body", "body_es", (("body_html", "body_html", "body_html_es"),
+                                                        ("body_plain", "body_plain", "body_plain_es"))),)
 
 
 class CharterVote(db.Model):

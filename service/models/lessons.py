@@ -5,7 +5,7 @@ from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
-from service.models.base import created_at_column
+from service.models.base import Translated, created_at_column
 from service.models.members import Member, Membership
 
 PRACTICE_STATUSES = ("pending", "approved", "declined")
@@ -51,6 +51,12 @@ class LessonModule(db.Model):
     practice_prompt_es: Mapped[str] = mapped_column(Text, default="")
 
     lesson: Mapped[Lesson] = relationship(back_populates="modules")
+
+    TRANSLATED = (Translated("title", "title_en", "title_es"), Translated("goal", "goal_en", "goal_es"),
+                  Translated("body", "body_en", "body_es", (("body_html", "body_html_en", "body_html_es"),
+                                                             ("body_plain", "body_plain_en", "body_plain_es"))),
+                  Translated("reflection", "reflection_en", "reflection_es"),
+                  Translated("practice_prompt", "practice_prompt_en", "practice_prompt_es"))
 
     def text(self, field: str, language: str) -> str:
         """The field in the language, falling back to English when no translation was written."""

@@ -1,12 +1,13 @@
 """Meetings of a community, who is invited and what they answered, and their reminders."""
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import Date, DateTime, ForeignKey, String, Text, UniqueConstraint, func, text
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
 from service.clock import now
-from service.models.base import created_at_column
+from service.models.base import Translated, created_at_column
 from service.models.communities import Community
 from service.models.members import Member
 
@@ -45,10 +46,15 @@ class Meeting(db.Model):
     community_id: Mapped[int] = mapped_column(ForeignKey("community.id", ondelete="CASCADE"), index=True)
     uid: Mapped[str] = mapped_column(String(255), unique=True)  # iCalendar UID, stable across updates
     sequence: Mapped[int] = mapped_column(default=0)            # iCalendar SEQUENCE, +1 per change
-    title: Mapped[str] = mapped_column(String(200))
+    # English in the original columns, Spanish in the *_es ones; either may be empty (service.bilingual).
+    title_en: Mapped[str] = mapped_column("title", String(200))
+    title_es: Mapped[str] = mapped_column(String(200), default="", server_default=text("''"))
     agenda: Mapped[str] = mapped_column(Text, default="")        # Markdown
     agenda_html: Mapped[str] = mapped_column(Text, default="")   # rendered and sanitised when saved
     agenda_plain: Mapped[str] = mapped_column(Text, default="")  # as plain text, when saved
+    agenda_es: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    agenda_html_es: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
+    agenda_plain_es: Mapped[str] = mapped_column(Text, default="", server_default=text("''"))
     starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)  # UTC
     duration_minutes: Mapped[int] = mapped_column(default=60)
     location: Mapped[str] = mapped_column(String(300), default="")
@@ -68,6 +74,24 @@ class Meeting(db.Model):
     community: Mapped[Community] = relationship()
     facilitator: Mapped[Member | None] = relationship()
     series: Mapped[MeetingSeries | None] = relationship()
+
+    TRANSLATED = (Translated("title", "title_en", "title_es"),
+                  Translated("agenda", "agenda", "agenda_es", (("agenda_html", "agenda_html", "agenda_html_es"),
+                                                                ("agenda_plain", "agenda_plain", "agenda_plain_es"))))
+
+    @hybrid_property
+    def title(self) -> str:
+        """The title the dashboard shows: the English one, or the Spanish one when only that was written."""
+        return self.title_en or self.title_es
+
+    @title.inplace.setter
+    def _title_setter(self, value: str) -> None:
+        self.title_en = value
+
+    @title.inplace.expression
+    @classmethod
+    def _title_expression(cls):
+        return func.coalesce(func.nullif(cls.title_en, ""), cls.title_es)
 
 
 class Invitation(db.Model):

@@ -9,7 +9,7 @@ from flask_login import current_user, login_required
 from forms import choices
 from forms.announcement import AnnouncementForm, CancelAnnouncementForm, ScheduledAnnouncementForm
 from forms.intake import LANGUAGE_CHOICES
-from service import announcements, labels, meetings, moments
+from service import announcements, bilingual, labels, meetings, moments
 from service.clock import aware
 from service.errors import DomainError
 from service.extensions import db
@@ -54,17 +54,18 @@ def compose(community_id: int):
             chosen = announcements.audience(community, **form.chosen())
             if form.preview.data:
                 draft = announcements.save_draft(current_user, community, form.subject.data, form.body.data,
-                                                 form.nonce.data, chosen)
+                                                 form.nonce.data, chosen, **_spanish(form))
                 shown = _preview(draft)
             elif form.test.data:
                 member = announcements.send_test_copy(current_user, community, form.subject.data, form.body.data,
-                                                      chosen)
+                                                      chosen, **_spanish(form))
                 flash(_("A test copy, as %(name)s gets it, is on its way to %(address)s. Its links do nothing.",
                         name=member.name, address=current_user.email))
             else:
                 send_at = _send_at(form, community) if form.schedule.data else None
                 queued = announcements.send_announcement(current_user, community, form.subject.data,
-                                                         form.body.data, form.nonce.data, chosen, send_at)
+                                                         form.body.data, form.nonce.data, chosen, send_at,
+                                                         **_spanish(form))
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
@@ -83,7 +84,13 @@ def compose(community_id: int):
                            recipients=announcements.recipient_count(community, chosen_now),
                            everyone=announcements.recipient_count(community), preview=shown,
                            waiting=announcements.scheduled(community), local=lambda m: _local(community, m),
+                           readers=bilingual.readers(community),
                            cancel_form=CancelAnnouncementForm()), 400 if form.errors else 200
+
+
+def _spanish(form: AnnouncementForm) -> dict:
+    """The form's Spanish subject and message, as the domain functions take them."""
+    return {"subject_es": form.subject_es.data or "", "body_es": form.body_es.data or ""}
 
 
 def _audience_or_everyone(form: AnnouncementForm, community: Community) -> dict | None:
@@ -131,7 +138,7 @@ def edit(community_id: int, announcement_id: int):
         abort(404)
     local = aware(announcement.send_at).astimezone(ZoneInfo(community.time_zone))
     form = ScheduledAnnouncementForm(data={
-        "subject": announcement.subject, "body": announcement.body, "send_date": local.date(),
+        **announcements.texts_of(announcement), "send_date": local.date(),
         "send_time": local.time().replace(second=0, microsecond=0), **announcement.audience})
     _offer_audience(form, community)
     if form.validate_on_submit():
@@ -139,12 +146,12 @@ def edit(community_id: int, announcement_id: int):
             chosen = announcements.audience(community, **form.chosen())
             if form.test.data:
                 member = announcements.send_test_copy(current_user, community, form.subject.data, form.body.data,
-                                                      chosen)
+                                                      chosen, **_spanish(form))
                 flash(_("A test copy, as %(name)s gets it, is on its way to %(address)s. Its links do nothing.",
                         name=member.name, address=current_user.email))
             else:
                 announcements.update_scheduled(current_user, announcement, form.subject.data, form.body.data, chosen,
-                                               _send_at(form, community))
+                                               _send_at(form, community), **_spanish(form))
                 flash(_("Saved. It will go on %(when)s.", when=_local(community, announcement.send_at)))
         except DomainError as error:
             db.session.rollback()
@@ -159,7 +166,7 @@ def edit(community_id: int, announcement_id: int):
     return render_template("announcements/scheduled.html", form=form, community=community,
                            announcement=announcement, preview=shown,
                            recipients=announcements.recipient_count(community, announcement.audience),
-                           when=_local(community, announcement.send_at),
+                           when=_local(community, announcement.send_at), readers=bilingual.readers(community),
                            cancel_form=CancelAnnouncementForm()), 400 if form.errors else 200
 
 
@@ -180,5 +187,6 @@ def cancel(community_id: int, announcement_id: int):
         flash(error.message)
     else:
         db.session.commit()
-        flash(_("Cancelled: “%(subject)s” will not be sent.", subject=announcement.subject))
+        flash(_("Cancelled: “%(subject)s” will not be sent.", subject=announcements.title(
+            announcements.texts_of(announcement))))
     return redirect(url_for("announcements.compose", community_id=community.id))

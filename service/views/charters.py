@@ -14,7 +14,7 @@ from flask_login import current_user, login_required
 
 from forms.charter_draft import (CharterDeadlineForm, CharterDraftForm, CharterRulesForm, CharterVoteForm, ConfirmForm,
                                  RatifyForm)
-from service import charter_rules, charters, lifecycle, moments
+from service import bilingual, charter_rules, charters, lifecycle, moments
 from service.clock import aware
 from service.errors import DomainError
 from service.extensions import db, limiter
@@ -22,7 +22,7 @@ from service.labels import STAGES
 from service.markdown_text import stored_html, to_html
 from service.models import Charter, Community
 from service.views.helpers import community_or_404, show_domain_error
-from service.views.member_pages import bad_link, member_from_link
+from service.views.member_pages import bad_link, member_from_link, speak
 
 bp = Blueprint("charters", __name__, url_prefix="/communities/<int:community_id>/charter")
 member_bp = Blueprint("charter_links", __name__, url_prefix="/m/charters/<int:charter_id>")
@@ -53,6 +53,7 @@ def _page(community: Community, draft: Charter | None, form: CharterDraftForm, p
     failed = any(f.errors for f in (form, rules_form, ratify_form, deadline_form))
     return render_template(
         "charters/index.html", community=community, draft=draft, form=form, preview_html=preview_html,
+        readers=bilingual.readers(community),
         sections=charters.answers_by_section(community), respondents=charters.respondents(community),
         proposal=proposal, proposal_votes=charters.votes(proposal) if proposal else None,
         tally=charter_rules.tally(proposal) if proposal else None,
@@ -74,14 +75,22 @@ def _local_day(community: Community, charter: Charter | None):
 def _page_with_draft(community: Community, **forms):
     """The charter page with the saved draft, when another of its forms (rules, ratify) shows an error."""
     draft = charters.current_draft(community)
-    return _page(community, draft, _draft_form(community, draft), stored_html(draft.body_html if draft else ""),
-                 **forms)
+    return _page(community, draft, _draft_form(community, draft), _saved_previews(draft), **forms)
 
 
 def _draft_form(community: Community, draft: Charter | None) -> CharterDraftForm:
     """The editor with the saved text and, to propose, a deadline two weeks ahead."""
-    return CharterDraftForm(data={"body": draft.body if draft else "",
+    return CharterDraftForm(data={"body": draft.body if draft else "", "body_es": draft.body_es if draft else "",
                                   "deadline": charter_rules.default_deadline_day(community)})
+
+
+def _saved_previews(draft: Charter | None) -> dict:
+    """The draft as members will read it, in each language (as stored when saved)."""
+    return {"en": stored_html(draft.body_html if draft else ""), "es": stored_html(draft.body_html_es if draft else "")}
+
+
+def _typed_previews(form: CharterDraftForm) -> dict:
+    return {"en": to_html(form.body.data or ""), "es": to_html(form.body_es.data or "")}
 
 
 @bp.route("", methods=["GET", "POST"])
@@ -92,7 +101,7 @@ def index(community_id: int):
     draft = charters.current_draft(community)
     db.session.commit()  # keeps version 1 if it was just created
     form = _draft_form(community, draft)
-    preview_html = stored_html(draft.body_html if draft else "")
+    preview_html = _saved_previews(draft)
     if request.method == "POST":
         if draft is None:
             flash(_("This version was already proposed, so it can no longer change. "
@@ -101,19 +110,19 @@ def index(community_id: int):
         action = request.form.get("action", "save")
         if form.validate_on_submit():
             if action == "preview":
-                preview_html = to_html(form.body.data or "")  # shown below, not saved
+                preview_html = _typed_previews(form)  # shown below, not saved
             else:
                 try:
                     queued = None
                     if action == "propose":  # the deadline is checked before anything is saved
                         deadline_at = charter_rules.deadline_from_date(community, form.deadline.data)
-                    charters.save_draft(current_user, draft, form.body.data)
+                    charters.save_draft(current_user, draft, form.body.data, form.body_es.data)
                     if action == "propose":
                         queued = charters.propose(current_user, draft, deadline_at)
                 except DomainError as error:
                     db.session.rollback()
                     show_domain_error(form, error)
-                    preview_html = to_html(form.body.data or "")  # what was typed, not saved
+                    preview_html = _typed_previews(form)  # what was typed, not saved
                 else:
                     db.session.commit()
                     if queued is None:
@@ -172,6 +181,7 @@ def version(community_id: int, charter_id: int):
     charter = _charter_or_404(community, charter_id)
     return render_template("charters/version.html", community=community, charter=charter,
                            charter_html=stored_html(charter.body_html), charter_votes=charters.votes(charter),
+                           charter_html_es=stored_html(charter.body_html_es),
                            confirm_form=ConfirmForm(), status_label=_status,
                            local=moments.writer(community.time_zone, str(get_locale())))
 
@@ -276,8 +286,11 @@ def show(charter_id: int, token: str):
             newer = {"charter": current, "url": charters.member_url(current, member)}
     status = 400 if (form.errors or error) else 200
     closed = charter_rules.is_closed(charter)
-    return render_template("member/charter_show.html", community=community, charter=charter, member=member,
-                           charter_html=stored_html(charter.body_html), form=form, vote=existing, saved=saved, error=error,
+    shown = bilingual.for_member(charter, member, community)  # the text in the member's language
+    speak(shown.language)
+    return render_template("member/charter_show.html", community=community, charter=shown, member=member,
+                           charter_html=stored_html(shown.body_html), written_in=shown.written_in,
+                           form=form, vote=existing, saved=saved, error=error,
                            can_vote=charter.status == "proposed" and belongs and not closed, belongs=belongs,
                            closed=closed, newer=newer,
                            status_label=_status), status

@@ -11,12 +11,12 @@ from flask import Blueprint, redirect, render_template, request
 
 from forms.charter import CharterForm
 from forms.feedback import FeedbackForm
-from service import form_requests, moments, responses
+from service import bilingual, form_requests, moments, responses
 from service.errors import DomainError
 from service.extensions import db, limiter
 from service.models import Community, FormResponse, Meeting, Member
 from service.views.helpers import show_domain_error
-from service.views.member_pages import bad_link, member_from_link
+from service.views.member_pages import bad_link, member_from_link, speak
 
 bp = Blueprint("form_links", __name__, url_prefix="/m/forms")
 limiter.limit("60 per minute")(bp)
@@ -69,11 +69,14 @@ def _form_page(form, response: FormResponse, member: Member, saved: str | None):
 
 
 def _page_context(response: FormResponse, member: Member) -> dict:
-    form_request = response.request
-    community = db.session.get(Community, form_request.community_id)
-    deadline = moments.html(form_request.deadline_at, community.time_zone, member.language, "moment") \
+    """What the form's pages show, in the language its community has for the member (its title and introduction
+    too, service.bilingual)."""
+    community = db.session.get(Community, response.request.community_id)
+    form_request = bilingual.for_member(response.request, member, community)
+    speak(form_request.language)
+    deadline = moments.html(form_request.deadline_at, community.time_zone, form_request.language, "moment") \
         if form_request.deadline_at else None
-    return {"form_request": form_request, "community": community,
+    return {"form_request": form_request, "community": community, "written_in": form_request.written_in,
             "member": member, "response": response, "deadline": deadline,
             "questions": FORM_CLASSES[form_request.kind].QUESTIONS,
             "meeting": db.session.get(Meeting, form_request.meeting_id) if form_request.meeting_id else None}

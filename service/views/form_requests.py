@@ -8,7 +8,7 @@ from forms import choices
 from forms.form_request import DeadlineForm, SendFormForm
 from forms.meeting import member_choices
 from forms.member import ConfirmForm
-from service import form_requests, meeting_queries, meetings, members, moments, nudges, responses
+from service import bilingual, form_requests, meeting_queries, meetings, members, moments, nudges, responses
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, FormRequest
@@ -70,7 +70,9 @@ def new(community_id: int):
             deadline_at = _deadline_utc(community, form)
             member_ids = [m.id for m in active] if form.send_to_all.data else form.member_ids.data
             form_request = form_requests.send_request(current_user, community, form.kind.data, form.title.data,
-                                                      member_ids, deadline_at, meeting=meeting)
+                                                      member_ids, deadline_at, meeting=meeting,
+                                                      title_es=form.title_es.data, intro=form.intro.data,
+                                                      intro_es=form.intro_es.data)
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
@@ -81,7 +83,8 @@ def new(community_id: int):
                            "Form sent. %(num)d emails are on their way.", sent))
             return redirect(url_for("form_requests.show", community_id=community.id,
                                     form_request_id=form_request.id))
-    return render_template("form_requests/new.html", form=form, community=community, has_meetings=bool(candidates)), \
+    return render_template("form_requests/new.html", form=form, community=community, has_meetings=bool(candidates),
+                           readers=bilingual.readers(community)), \
         400 if form.errors else 200
 
 

@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 
 from forms.lesson import LessonForm, ModuleForm
 from forms.member import ConfirmForm
-from service import lessons
+from service import bilingual, lessons
 from service.config import PROJECT_ROOT
 from service.errors import DomainError
 from service.extensions import db
@@ -52,7 +52,8 @@ def _previews(module: LessonModule | None) -> list[dict]:
         reader = _catalog(language).gettext  # the headings digest.html puts around a module, in its language
         labels = {"language": _("English") if language == "en" else _("Spanish"),  # in the coordinator's
                   "goal": reader("Goal:"), "reflection": reader("To think about:"),
-                  "practice_prompt": reader("Try this:")}
+                  "practice_prompt": reader("Try this:"),
+                  "written_in": reader("(This lesson was written in English only.)")}
         previews.append({"language": language, "labels": labels, **lessons.module_parts(module, language)})
     return previews
 
@@ -114,7 +115,8 @@ def _module_fields(form: ModuleForm) -> dict:
 def _module_page(form: ModuleForm, lesson: Lesson, module: LessonModule | None, shown: LessonModule | None,
                  unsaved: bool):
     return render_template("lessons/module_form.html", form=form, lesson=lesson, module=module,
-                           previews=_previews(shown), unsaved=unsaved), 400 if form.errors else 200
+                           previews=_previews(shown), unsaved=unsaved,
+                           readers=bilingual.lesson_readers(lesson)), 400 if form.errors else 200
 
 
 @bp.route("/<int:lesson_id>/modules/new", methods=["GET", "POST"])

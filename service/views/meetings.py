@@ -6,7 +6,7 @@ from flask_login import current_user, login_required
 
 from forms.meeting import AttendanceForm, CancelForm, InviteForm, MeetingEditForm, MeetingForm, member_choices
 from forms.member import ConfirmForm
-from service import facilitation, meeting_queries, meeting_series, meetings, members, moments, nudges
+from service import bilingual, facilitation, meeting_queries, meeting_series, meetings, members, moments, nudges
 from service.errors import DomainError
 from service.extensions import db
 from service.markdown_text import stored_html
@@ -74,7 +74,8 @@ def new(community_id: int):
                 flash(ngettext("Meeting scheduled. %(num)d invitation is on its way.",
                                "Meeting scheduled. %(num)d invitations are on their way.", invited))
             return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
-    return render_template("meetings/form.html", form=form, community=community, meeting=None), \
+    return render_template("meetings/form.html", form=form, community=community, meeting=None,
+                           readers=bilingual.readers(community)), \
         400 if form.errors else 200
 
 
@@ -108,6 +109,7 @@ def _render_show(community: Community, meeting: Meeting, invite_form: InviteForm
                            counts=meetings.rsvp_counts(meeting), by_answer=by_answer,
                            invite_form=invite_form, cancel_form=CancelForm(), when=_when(meeting),
                            agenda_html=stored_html(meeting.agenda_html), started=_started(meeting),
+                           agenda_html_es=stored_html(meeting.agenda_html_es),
                            nudge=nudges.for_meeting(meeting), nudge_form=ConfirmForm(),
                            local=moments.writer(community.time_zone, str(get_locale())), series=_series_view(meeting)), status
 
@@ -132,7 +134,8 @@ def edit(community_id: int, meeting_id: int):
         return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
     local = meetings.local_time(meeting)
     form = MeetingEditForm(data={
-        "title": meeting.title, "agenda": meeting.agenda, "start_date": local.date(),
+        "title": meeting.title_en, "agenda": meeting.agenda, "title_es": meeting.title_es,
+        "agenda_es": meeting.agenda_es, "start_date": local.date(),
         "start_time": local.time().replace(second=0, microsecond=0), "duration_minutes": meeting.duration_minutes,
         "location": meeting.location, "video_url": meeting.video_url, "facilitator_id": meeting.facilitator_id})
     facilitators = meeting_queries.active_members(community)
@@ -164,13 +167,15 @@ def edit(community_id: int, meeting_id: int):
                                "Changes saved. %(num)d invitees get an update.", invited) if changed
                       else _("Nothing changed, so no update was sent."))
             return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
-    return render_template("meetings/form.html", form=form, community=community, meeting=meeting), \
+    return render_template("meetings/form.html", form=form, community=community, meeting=meeting,
+                           readers=bilingual.readers(community)), \
         400 if form.errors else 200
 
 
 def _details(form: MeetingForm) -> dict:
     return {name: getattr(form, name).data
-            for name in ("title", "agenda", "duration_minutes", "location", "video_url", "facilitator_id")}
+            for name in ("title", "title_es", "agenda", "agenda_es", "duration_minutes", "location", "video_url",
+                         "facilitator_id")}
 
 
 @bp.route("/<int:meeting_id>/cancel", methods=["POST"])

@@ -6,14 +6,14 @@ changes nothing); the answer changes on POST, one tap on a button.
 from flask import Blueprint, abort, render_template, request
 
 from forms.rsvp import RsvpForm
-from service import form_requests, meetings, moments
+from service import bilingual, form_requests, meetings, moments
 from service.errors import DomainError
 from service.extensions import db, limiter
 from service.markdown_text import stored_html
 from service.models import Meeting
 from service.models.meetings import RSVP_ANSWERS
 from service.views.form_links import answer_page
-from service.views.member_pages import bad_link, member_from_link
+from service.views.member_pages import bad_link, member_from_link, speak
 
 bp = Blueprint("rsvp", __name__, url_prefix="/m/meetings/<int:meeting_id>")
 limiter.limit("60 per minute")(bp)
@@ -47,10 +47,13 @@ def answer(meeting_id: int, token: str):
     # The link's ?answer= is a suggestion to confirm; once an answer is saved the page shows that instead.
     suggested = request.args.get("answer") if not saved and request.args.get("answer") in RSVP_ANSWERS else None
     status = 400 if (form.errors or error) else 200
-    return render_template("member/rsvp.html", form=form, meeting=meeting, member=member,
+    shown = bilingual.for_member(meeting, member, meeting.community)  # its title and agenda in their language
+    speak(shown.language)
+    return render_template("member/rsvp.html", form=form, meeting=shown, member=member,
                            invitation=invitation, suggested=suggested, saved=saved, error=error,
-                           when=moments.html(meeting.starts_at, meeting.community.time_zone, member.language, "moment"),
-                           agenda_html=stored_html(meeting.agenda_html), is_open=meetings.is_open(meeting)), status
+                           when=moments.html(meeting.starts_at, meeting.community.time_zone, shown.language, "moment"),
+                           written_in=shown.written_in,
+                           agenda_html=stored_html(shown.agenda_html), is_open=meetings.is_open(meeting)), status
 
 
 @bp.route("/feedback/<token>", methods=["GET", "POST"])
