@@ -3,6 +3,7 @@ from flask_babel import get_locale, lazy_gettext as _l
 
 from forms import Form, choices
 from service import time_zones
+from service.conversations.attachments import MAX_LIMIT_KB
 from service.models.communities import STAGES
 from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
@@ -30,6 +31,9 @@ class CommunityForm(Form):
     reminder_offsets = OffsetsField(_l("Reminders, in minutes before each meeting"), validators=[Length(max=100)])
     feedback_delay_hours = IntegerField(_l("Hours after a meeting to ask attendees for feedback"), default=2,
                                         validators=[Optional(), NumberRange(min=0, max=168)])
+    max_attachment_kb = MAX_LIMIT_KB
+    attachment_limit_kb = IntegerField(_l("Largest attachment a post may carry, in KB"), default=2048,
+                                       validators=[Optional(), NumberRange(min=0, max=MAX_LIMIT_KB)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

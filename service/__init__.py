@@ -101,6 +101,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(community_health.bp)
     from service.views import community_export  # the whole community as a zip, import, archive and restore
     app.register_blueprint(community_export.bp)
+    from service.views import post_attachments  # a file attached to a community post, by its signed link
+    app.register_blueprint(post_attachments.bp)
 
 
 def register_security(app: Flask) -> None:

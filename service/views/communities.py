@@ -79,4 +79,4 @@ def edit(community_id: int):
 def _fields(form: CommunityForm) -> dict:
     return {name: getattr(form, name).data
             for name in ("name", "description", "time_zone", "stage", "digest_cadence", "reminder_offsets",
-                         "feedback_delay_hours")}
+                         "feedback_delay_hours", "attachment_limit_kb")}
