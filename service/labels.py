@@ -28,6 +28,8 @@ EMAIL_KINDS = {
     "reply_rsvp": _l("Reply: answer saved"), "reply_charter": _l("Reply: charter answer saved"),
     "reply_practice": _l("Reply: practice received"), "reply_comment": _l("Reply: message received"),
     "reply_unclear": _l("Reply: a person will read it"), "password_reset": _l("Password reset"),
+    "post_not_member": _l("Post refused: not a member"),
+    "post_attachment_refused": _l("Post refused: an attachment"),
 }
 
 INBOUND_STATUSES = {"received": _l("waiting"), "done": _l("understood"), "held": _l("held"),

@@ -101,9 +101,11 @@ def test_no_refusal_goes_to_our_own_addresses_a_missing_sender_or_mail_carrying_
     looped = deliver(app, compose("forwarder@example.net", address, subject="Intake",
                                   body="A copy forwarded back by someone's server.",
                                   X_Loop="riverside-cop@cop.localhost"), address)
+    listed = deliver(app, compose("list@example.net", address, subject="Intake", body="A list's copy.",
+                                  List_Id=f"Riverside COP <community-{community.id}.cop.localhost>"), address)
     run_worker(app)
     assert ours.status == "ignored" and looped.status == "ignored" and "X-Loop" in looped.reason
-    assert nobody.status == "held"
+    assert listed.status == "ignored" and nobody.status == "held"
     assert _outbox("post_not_member") == [] and smtp.messages == []
 
 
