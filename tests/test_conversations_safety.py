@@ -8,6 +8,8 @@ from sqlalchemy import func, select
 
 from service import members
 from service.conversations.addresses import community_address
+from service.conversations.attachments import download_url
+from service.conversations.delivery import publish
 from service.extensions import db
 from service.models import (AuditEvent, Community, InboundMessage, Member, Membership, OutboundEmail, Post,
                             PostAttachment)
@@ -212,6 +214,34 @@ def test_an_attachment_over_the_limit_is_not_posted_and_its_author_is_told_the_f
     text = answer.get_body(("plain",)).get_content()  # Ana reads Spanish
     assert '"annual report.pdf"' in text and "150 KB" in text and "100 KB" in text
     assert "no se publicó" in text
+
+
+def test_a_waiting_posts_files_open_only_once_it_is_published(app, ctx, personas, smtp):
+    community = _open_community()
+    community.moderation = "all"
+    db.session.commit()
+    address = community_address(community)
+    deliver(app, _html_post("rosa@example.org", address, "Flyer", "Our flyer.", "<p>Our flyer.</p>",
+                            files=[("flyer.pdf", "application/pdf", PDF)]), address)
+    post = db.session.scalar(select(Post))
+    link = download_url(post.attachments[0]).split("://", 1)[1].partition("/")[2]
+    assert post.status == "waiting" and app.test_client().get("/" + link).status_code == 404
+    publish(post)
+    db.session.commit()
+    assert app.test_client().get("/" + link).data == PDF
+
+
+def test_a_community_that_takes_no_attachments_says_so(app, ctx, personas, smtp):
+    community = _open_community()
+    community.attachment_limit_kb = 0
+    db.session.commit()
+    address = community_address(community)
+    row = deliver(app, _html_post("tom@example.org", address, "Photo", "A photo.", "<p>A photo.</p>",
+                                  files=[("team.png", "image/png", PNG)]), address)
+    assert row.outcome == "attachment_refused"
+    run_worker(app)
+    text = smtp.to("tom@example.org")[0].message.get_body(("plain",)).get_content()
+    assert 'This community does not take attachments, and your message carried "team.png".' in text
 
 
 def test_a_program_is_refused_whatever_its_name_says(app, ctx, personas, smtp):
