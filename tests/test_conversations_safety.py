@@ -155,6 +155,9 @@ def test_html_with_script_arrives_inert_in_every_copy_with_a_readable_plain_text
 # --- attachments ---------------------------------------------------------------------------------
 
 PDF = b"%PDF-1.4\n" + b"0" * 3000
+# The start of a Windows program: "MZ", at 0x3C the offset of the "PE" signature.
+WINDOWS_PROGRAM = (b"MZ\x90\x00" + b"\x00" * 56 + (0x80).to_bytes(4, "little") + b"\x00" * 64
+                   + b"PE\x00\x00" + b"\x00" * 100)
 PNG = b"\x89PNG\r\n\x1a\n" + b"1" * 500
 
 
@@ -180,7 +183,8 @@ def test_attachments_are_kept_and_linked_from_every_copy_never_embedded(app, ctx
     pdf = client.get(links["intake form.pdf"])
     assert pdf.status_code == 200 and pdf.data == PDF
     assert pdf.headers["Content-Type"] == "application/pdf"
-    assert pdf.headers["Content-Disposition"].startswith("attachment;") and "intake" in pdf.headers["Content-Disposition"]
+    disposition = pdf.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;") and "intake" in disposition
     assert pdf.headers["X-Content-Type-Options"] == "nosniff"
     page = client.get(links["page.html"])  # never served as a page of ours
     assert page.headers["Content-Type"] == "application/octet-stream"
@@ -248,7 +252,7 @@ def test_a_program_is_refused_whatever_its_name_says(app, ctx, personas, smtp):
     community = _open_community()
     address = community_address(community)
     row = deliver(app, _html_post("rosa@example.org", address, "Tool", "A handy tool.", "<p>A handy tool.</p>",
-                                  files=[("invoice.pdf", "application/pdf", b"MZ\x90\x00" + b"\x00" * 200)]), address)
+                                  files=[("invoice.pdf", "application/pdf", WINDOWS_PROGRAM)]), address)
     assert row.outcome == "attachment_refused" and "a program" in row.reason
     run_worker(app)
     text = smtp.to("rosa@example.org")[0].message.get_body(("plain",)).get_content()

@@ -40,7 +40,9 @@ EXECUTABLE_TYPES = frozenset({
     "application/x-java-archive", "application/x-msi", "application/x-ms-installer", "application/hta",
     "application/vnd.microsoft.portable-executable", "application/x-apple-diskimage", "application/javascript",
     "text/javascript", "application/x-bat", "application/vnd.android.package-archive"})
-EXECUTABLE_MAGIC = (b"MZ", b"\x7fELF", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"#!")
+# How programs begin: ELF, Mach-O (fat, 64- and 32-bit) and a script's "#!/" line; Windows programs are found by
+# their PE header (starting "MZ" alone would refuse a CSV whose first cell is Mozambique's code).
+EXECUTABLE_MAGIC = (b"\x7fELF", b"\xca\xfe\xba\xbe", b"\xcf\xfa\xed\xfe", b"\xce\xfa\xed\xfe", b"#!/")
 # What a download is served as: these types as they are, everything else as bytes to save.
 SAFE_TYPES = frozenset({
     "image/png", "image/jpeg", "image/gif", "image/webp", "image/heic", "application/pdf", "text/plain", "text/csv",
@@ -119,7 +121,15 @@ def keep(post: Post, files: list[File]) -> None:
 def is_executable(file: File) -> bool:
     extension = file.filename.rpartition(".")[2].lower() if "." in file.filename else ""
     return (extension in EXECUTABLE_EXTENSIONS or file.content_type in EXECUTABLE_TYPES
-            or file.data.startswith(EXECUTABLE_MAGIC))
+            or file.data.startswith(EXECUTABLE_MAGIC) or _windows_program(file.data))
+
+
+def _windows_program(data: bytes) -> bool:
+    """An MZ header whose pointer at 0x3C leads to the "PE" signature (every Windows program and library)."""
+    if not data.startswith(b"MZ") or len(data) < 0x40:
+        return False
+    offset = int.from_bytes(data[0x3C:0x40], "little")
+    return data[offset:offset + 4] == b"PE\0\0"
 
 
 def safe_filename(name: str | None, content_type: str, number: int) -> str:
