@@ -232,7 +232,7 @@ def _get_urls(app, world) -> list[str]:
            "practice_id": world["practice"], "lesson_id": world["lesson"], "module_id": world["module"],
            "charter_id": world["charter"], "response_id": world["response"], "email_id": 1, "import_id": 1,
            "request_id": 1, "form_request_id": 1, "intake_entry_id": 1, "inbound_message_id": world["inbound"],
-           "community_coordinator_id": 1}
+           "community_coordinator_id": 1, "attachment_id": 1}
     urls = []
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static":
