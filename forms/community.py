@@ -3,6 +3,7 @@ from flask_babel import get_locale, lazy_gettext as _l
 
 from forms import Form, choices
 from service import time_zones
+from service.conversations.attachments import MAX_LIMIT_KB
 from service.models.communities import STAGES
 from wtforms import HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, NumberRange, Optional
@@ -42,6 +43,9 @@ class CommunityForm(Form):
                             default="new")
     replies_to = RadioField(_l("Where a reply to a post goes"), choices=choices(REPLIES_TO_CHOICES),
                             default="community")
+    max_attachment_kb = MAX_LIMIT_KB
+    attachment_limit_kb = IntegerField(_l("Largest attachment a post may carry, in KB"), default=2048,
+                                       validators=[Optional(), NumberRange(min=0, max=MAX_LIMIT_KB)])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

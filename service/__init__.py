@@ -108,6 +108,8 @@ def register_blueprints(app: Flask) -> None:
     from service.views import conversations, member_archive  # conversations: the dashboard's, a member's archive
     app.register_blueprint(conversations.bp)
     app.register_blueprint(member_archive.bp)
+    from service.views import post_attachments  # a file attached to a community post, by its signed link
+    app.register_blueprint(post_attachments.bp)
 
 
 def register_security(app: Flask) -> None:

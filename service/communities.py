@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, func, select
 
 from service import audit, lifecycle, normalize
+from service.conversations import attachments
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, CommunityCoordinator, Coordinator, Membership, Organization
@@ -12,7 +13,7 @@ from service.models.communities import CADENCES, STAGES
 from service.models.conversations import MODERATION_MODES, REPLIES_TO
 
 EDITABLE_FIELDS = ("name", "description", "time_zone", "stage", "digest_cadence", "reminder_offsets",
-                   "feedback_delay_hours", "moderation", "replies_to")
+                   "feedback_delay_hours", "moderation", "replies_to", "attachment_limit_kb")
 MAX_REMINDERS = 5
 MAX_REMINDER_MINUTES = 30 * 24 * 60
 DEFAULT_FEEDBACK_DELAY_HOURS = 2
@@ -68,6 +69,8 @@ def _check(fields: dict) -> dict:
         values["reminder_offsets"] = _reminder_offsets(fields["reminder_offsets"])
     if "feedback_delay_hours" in fields:
         values["feedback_delay_hours"] = _feedback_delay(fields["feedback_delay_hours"])
+    if "attachment_limit_kb" in fields:
+        values["attachment_limit_kb"] = attachments.limit_kb(fields["attachment_limit_kb"])
     return values
 
 

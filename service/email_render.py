@@ -15,6 +15,7 @@ import css_inline
 from babel.support import Translations
 from flask import current_app
 from werkzeug.utils import import_string
+from markupsafe import Markup
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from service.addresses import make_address
@@ -140,12 +141,27 @@ def render_for_coordinator(row: OutboundEmail) -> RenderedEmail:
     context.update(import_string(kind.extras)(row))
     subject, text, html = render_parts(kind, context["language"], context)
     headers = {"Auto-Submitted": "auto-generated"}
+    answered = safe_message_id(row.context.get("in_reply_to"))
+    if answered:  # an answer to someone's message (a refused post): RFC 3834, threaded under it, loop-marked
+        headers = {"Auto-Submitted": "auto-replied", "In-Reply-To": answered, "References": answered,
+                   "X-Loop": current_app.config["INBOUND_DOMAIN"]}
     if context.get("reply_to"):  # a signed address of ours the account answers to (a post to moderate)
         headers["Reply-To"] = context["reply_to"]
     return RenderedEmail(subject=subject, text=text, html=html, headers=headers,
                          sender=current_app.config["MAIL_DEFAULT_SENDER"],
-                         recipient=(context.get("recipient_name") or context["coordinator"].name, row.recipient),
+                         recipient=(context.get("recipient_name") or _account_name(context), row.recipient),
                          envelope_from=make_address("bounce", row.id))
+
+
+def _account_name(context: dict) -> str:
+    """The name of the account an email is about ('' for someone without one, like a refused post's sender)."""
+    return context["coordinator"].name if "coordinator" in context else ""
+
+
+def render_template_in(language: str, name: str, context: dict) -> str:
+    """One email template rendered alone in `language` (a part of an email shown in a second language)."""
+    rendered = _environment(language).get_template(name).render(context)
+    return Markup(rendered) if name.endswith(".html") else tidy_text(rendered)
 
 
 def template_context(row: OutboundEmail, member, community: Community | None, links: dict[str, str]) -> dict:
@@ -220,6 +236,7 @@ def _conversation_copy(kind: EmailKind, row: OutboundEmail, member: Member, comm
         headers["References"] = " ".join(dict.fromkeys([*references, *([answered] if answered else [])]))
     headers["List-Archive"] = f"<{links['archive_url']}>"
     headers["Precedence"] = "list"  # auto-responders that honour it do not answer a list's mail
+    headers["X-Loop"] = address  # a copy that comes back to any community address is never posted again
     headers["List-Unsubscribe"] = f"<{links['unsubscribe_url']}>, <mailto:{links['unsubscribe_mailto']}?subject=unsubscribe>"
     headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     author = context.get("author") or ""

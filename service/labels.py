@@ -36,6 +36,8 @@ EMAIL_KINDS = {
     "post_moderation": _l("Post to moderate"),
     "conversation_digest": _l("Conversations digest"),
     "reply_conversations": _l("Reply: conversations choice saved"),
+    "post_not_member": _l("Post refused: not a member"),
+    "post_attachment_refused": _l("Post refused: an attachment"),
 }
 
 INBOUND_STATUSES = {"received": _l("waiting"), "done": _l("understood"), "held": _l("held"),

@@ -94,11 +94,15 @@ KINDS = {kind.name: kind for kind in (
     EmailKind("post_declined", reply=True, automatic=False),
     EmailKind("post_moderation", extras="service.conversations.moderation.moderator_extras", to_coordinator=True),
     EmailKind("reply_conversations", reply=True),  # a conversation command's confirmation (inbound/conversation_commands)
+    # A member's post not posted for its attachments (too large, or a program), answered like a reply.
+    EmailKind("post_attachment_refused", reply=True, extras="service.conversations.attachments.refusal_extras"),
     EmailKind("password_reset", extras="service.password_reset.email_extras", to_coordinator=True),
     EmailKind("health_summary", extras="service.health_summaries.email_extras", to_coordinator=True),
     EmailKind("needs_summary", extras="service.needs_you.email_extras", to_coordinator=True),
     # To someone who filled in a public interest form (not yet a member: no unsubscribe), addressed like an account.
     EmailKind("intake_received", extras="service.intake.received_extras", to_coordinator=True),
+    # To someone not a member who wrote to a community's address (service.conversations.refusals): once a day.
+    EmailKind("post_not_member", extras="service.conversations.refusals.email_extras", to_coordinator=True),
     # A role in a community (service.roles): with a link to choose a password, or, for an account that has one,
     # to log in; and to its leaders, that the TTA coordinator handed it to them.
     EmailKind("coordinator_invitation", extras="service.roles.invitation_extras", to_coordinator=True),

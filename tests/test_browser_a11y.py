@@ -43,6 +43,8 @@ EXEMPT = {
                         "the same HTML is checked through the digest preview's frame",
     "member_links.test_copy": "the page a test copy's stand-in link opens; it says the link acts as nobody "
                               "and is checked by tests/test_member_links.py",
+    "post_attachments.download": "a file a member attached to a post, always downloaded, never shown as a page; "
+                                 "its headers are checked by tests/test_conversations_safety.py",
 }
 # Pages reached without a coordinator's session besides the emails' links, each built by its own function.
 PUBLIC_PAGES = {

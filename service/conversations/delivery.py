@@ -10,6 +10,7 @@ links, so a batch renders the email once (service/batch_render.py).
 from sqlalchemy import select
 
 from service import clock, mailer
+from service.conversations import attachments
 from service.email_render import safe_message_id
 from service.extensions import db
 from service.models import Community, ConversationMute, Member, Membership, Post
@@ -60,7 +61,7 @@ def post_context(post: Post) -> dict:
     return {"post_id": post.id, "conversation_id": post.conversation_id, "subject": post.subject,
             "text": post.text, "html": post.html, "author": author, "author_email": author_email,
             "message_id": post.message_id, "in_reply_to": _parent_id(post), "references": _references(post),
-            "attachments": [{"id": a.id, "filename": a.filename, "size": a.size} for a in post.attachments]}
+            "attachments": attachments.listing(post)}
 
 
 def _parent_id(post: Post) -> str | None:

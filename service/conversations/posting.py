@@ -6,7 +6,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from service import clock, normalize
-from service.conversations import delivery, moderation, threads
+from service.conversations import attachments, delivery, moderation, threads
 from service.extensions import db
 from service.models import Community, Conversation, Member, Membership, Post
 
@@ -32,8 +32,9 @@ def must_wait(community: Community, membership: Membership) -> bool:
 
 def submit(community: Community, membership: Membership, subject: str, text: str, html: str = "",
            original_message_id: str = "", in_reply_to: str = "", references: list[str] | None = None,
-           inbound_message_id: int | None = None) -> Post:
-    """Record the post (in its conversation) and deliver it, or leave it waiting; the caller commits."""
+           inbound_message_id: int | None = None, files: list | None = None) -> Post:
+    """Record the post (in its conversation) with its attached `files` (attachments.File, already checked)
+    and deliver it, or leave it waiting; the caller commits."""
     answered = threads.answered_post(community, in_reply_to, references or [])
     conversation = answered.conversation if answered else threads.conversation_by_subject(community, subject)
     subject = normalize.text(subject)[:MAX_SUBJECT] or (conversation.subject if conversation else "")
@@ -49,6 +50,7 @@ def submit(community: Community, membership: Membership, subject: str, text: str
                 in_reply_to_id=answered.id if answered else None, subject=subject or conversation.subject,
                 text=text[:MAX_TEXT], html=html, status="waiting" if waiting else "published",
                 reason=_waiting_reason(community) if waiting else "")
+    attachments.keep(post, files or [])
     db.session.add(post)
     db.session.flush()
     if waiting:

@@ -66,6 +66,8 @@ def automatic_reason(incoming) -> str | None:
         return f"automatic (sent by {incoming.from_address})"
     if is_our_address(incoming.from_address):
         return "our own mail came back (a loop)"
+    if our_loop_mark(incoming.headers.get("x-loop", "")):
+        return "our own mail came back (it carries our X-Loop)"
     if incoming.headers.get("list-id") or incoming.headers.get("list-unsubscribe"):
         return "sent by a mailing list"
     return auto_reply_reason(incoming.message, incoming.text)
@@ -77,3 +79,8 @@ def is_our_address(address: str) -> bool:
     sender = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1].lower()
     return bool(address) and (address == sender
                               or address.endswith("@" + current_app.config["INBOUND_DOMAIN"].lower()))
+
+
+def our_loop_mark(x_loop: str) -> bool:
+    """Whether an X-Loop header names us: we put our domain in it on every post copy and refusal we send."""
+    return current_app.config["INBOUND_DOMAIN"].lower() in (x_loop or "").lower()

@@ -27,7 +27,7 @@ MAX_PARSED_HEADER_CHARS = 20_000  # the raw value the header parser is given (it
 MAX_TEXT_CHARS = 100_000       # the body text we read (a reply is short; the rest is quoted history)
 CHECKED_HEADERS = ("auto-submitted", "precedence", "x-autoreply", "x-autorespond", "x-auto-response-suppress",
                    "return-path", "list-id", "list-unsubscribe", "delivered-to", "x-original-to", "to", "cc",
-                   "content-type", "x-failed-recipients", "feedback-type")
+                   "content-type", "x-failed-recipients", "feedback-type", "x-loop")
 
 
 class UnreadableHeader(UnstructuredHeader, BaseHeader):

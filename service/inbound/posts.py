@@ -8,7 +8,7 @@ never answered (process.py ignores it before it gets here).
 from sqlalchemy import select
 
 from service import normalize
-from service.conversations import posting
+from service.conversations import attachments, posting, quotes, refusals
 from service.conversations.addresses import slug_of
 from service.conversations.content import clean_html
 from service.errors import DomainError
@@ -28,21 +28,39 @@ def handle(row, incoming) -> None:
     member = db.session.scalar(select(Member).where(Member.email == _stored_form(incoming.from_address)))
     membership = posting.membership_of(community, member)
     if membership is None:
+        refused = refusals.refuse(row, incoming, community)
         return process.finish(row, "held", "not_a_member",
                               reason=f"{incoming.from_address or 'no sender'} is not an active member of this "
-                                     f"community: not posted")
+                                     f"community: not posted" + ("; they were told so" if refused else ""))
     row.member_id = member.id
     text = normalize.text(trim.reply_text(incoming), multiline=True)
     if conversation_commands.handle(row, incoming, community, membership, text):
         return None  # "digest", "mute"...: a member's choice, confirmed to them, never posted
     if not text:
         return process.finish(row, "unclear", reason="empty: no words of the member's own to post")
-    post = posting.submit(community, membership, incoming.subject, text, html=clean_html(incoming.html or ""),
+    files = attachments.files_in(incoming.message)
+    try:
+        attachments.check(community, files)
+    except attachments.Refused as refused:
+        attachments.refuse(row, incoming, member, community, refused)
+        return process.finish(row, "held", "attachment_refused", filename=refused.filename,
+                              reason=f"not posted: {refused.filename} is {_refusal_reason(refused, community)}; "
+                                     f"the member was told")
+    post = posting.submit(community, membership, incoming.subject, text,
+                          html=clean_html(quotes.own_html(incoming.html or "")),
                           original_message_id=incoming.message_id, in_reply_to=incoming.in_reply_to,
-                          references=incoming.references, inbound_message_id=row.id)
+                          references=incoming.references, inbound_message_id=row.id, files=files)
     row.object_kind, row.object_id = "post", post.id
     process.finish(row, "done", "post_waiting" if post.status == "waiting" else "post", post_id=post.id,
                    conversation_id=post.conversation_id)
+
+
+def _refusal_reason(refused, community: Community) -> str:
+    if refused.why == "executable":
+        return "a program, which posts never carry"
+    if refused.why == "too_many":
+        return f"one file more than the {attachments.MAX_FILES} a post may carry"
+    return f"{refused.size // 1024} KB, over the community's limit of {community.attachment_limit_kb} KB"
 
 
 def _stored_form(address: str) -> str:

@@ -97,4 +97,4 @@ def edit(community_id: int):
 def _fields(form: CommunityForm) -> dict:
     return {name: getattr(form, name).data
             for name in ("name", "description", "time_zone", "stage", "digest_cadence", "reminder_offsets",
-                         "feedback_delay_hours", "moderation", "replies_to")}
+                         "feedback_delay_hours", "moderation", "replies_to", "attachment_limit_kb")}
