@@ -1,8 +1,8 @@
-"""A member's attached file as a download: never shown inline, never run, whatever it claims to be."""
-from io import BytesIO
+"""A member's attached file as a download, whichever page links it (a copy's signed link, the dashboard's thread,
+a member's archive): never shown inline, never run, whatever it claims to be."""
+from flask import current_app
 
-from flask import send_file
-
+from service.conversations import attachments
 from service.models import PostAttachment
 
 # Nothing in the response may load or run anything, should a browser still render it.
@@ -10,8 +10,9 @@ DOWNLOAD_POLICY = "default-src 'none'; sandbox"
 
 
 def attachment_response(found: PostAttachment):
-    response = send_file(BytesIO(found.data), mimetype="application/octet-stream", as_attachment=True,
-                         download_name=found.filename or "attachment", max_age=0)
+    response = current_app.response_class(found.data, mimetype=attachments.served_type(found))
+    response.headers.set("Content-Disposition", "attachment", filename=found.filename or "attachment")
+    response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = DOWNLOAD_POLICY
     response.headers["Cache-Control"] = "private, no-store"
     return response
