@@ -1,7 +1,8 @@
 """Column helpers shared by the models."""
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, func
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import mapped_column
 
 from service.clock import now
@@ -20,3 +21,22 @@ class Translated:
     english: str
     spanish: str
     derived: tuple[tuple[str, str, str], ...] = ()
+
+
+class TitleInTwoLanguages:
+    """`title` for a model with `title_en` and `title_es` columns: the English one, or the Spanish one when only
+    that was written (read, set as English, and queried in SQL alike)."""
+
+    @hybrid_property
+    def title(self) -> str:
+        """The title the dashboard shows: the English one, or the Spanish one when only that was written."""
+        return self.title_en or self.title_es
+
+    @title.inplace.setter
+    def _title_setter(self, value: str) -> None:
+        self.title_en = value
+
+    @title.inplace.expression
+    @classmethod
+    def _title_expression(cls):
+        return func.coalesce(func.nullif(cls.title_en, ""), cls.title_es)

@@ -6,13 +6,12 @@ number of responses.
 """
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func, text
-from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
 from service.clock import now
-from service.models.base import Translated, created_at_column
+from service.models.base import TitleInTwoLanguages, Translated, created_at_column
 from service.models.members import Member
 
 FORM_KINDS = ("charter", "feedback")
@@ -21,7 +20,7 @@ INTAKE_STATUSES = ("pending", "accepted", "declined")
 CHARTER_STATUSES = ("draft", "proposed", "ratified", "superseded")
 
 
-class FormRequest(db.Model):
+class FormRequest(TitleInTwoLanguages, db.Model):
     """A form sent to chosen members of a community, with a deadline (feedback: one per meeting)."""
     __tablename__ = "form_request"
 
@@ -40,20 +39,6 @@ class FormRequest(db.Model):
     created_at: Mapped[datetime] = created_at_column()
 
     TRANSLATED = (Translated("title", "title_en", "title_es"), Translated("intro", "intro", "intro_es"))
-
-    @hybrid_property
-    def title(self) -> str:
-        """The title the dashboard shows: the English one, or the Spanish one when only that was written."""
-        return self.title_en or self.title_es
-
-    @title.inplace.setter
-    def _title_setter(self, value: str) -> None:
-        self.title_en = value
-
-    @title.inplace.expression
-    @classmethod
-    def _title_expression(cls):
-        return func.coalesce(func.nullif(cls.title_en, ""), cls.title_es)
 
 
 class FormResponse(db.Model):

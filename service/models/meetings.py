@@ -1,13 +1,12 @@
 """Meetings of a community, who is invited and what they answered, and their reminders."""
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, String, Text, UniqueConstraint, func, text
-from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy import Date, DateTime, ForeignKey, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.extensions import db
 from service.clock import now
-from service.models.base import Translated, created_at_column
+from service.models.base import TitleInTwoLanguages, Translated, created_at_column
 from service.models.communities import Community
 from service.models.members import Member
 
@@ -39,7 +38,7 @@ class MeetingSeries(db.Model):
 RSVP_ANSWERS = ("yes", "maybe", "no")
 
 
-class Meeting(db.Model):
+class Meeting(TitleInTwoLanguages, db.Model):
     __tablename__ = "meeting"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,20 +77,6 @@ class Meeting(db.Model):
     TRANSLATED = (Translated("title", "title_en", "title_es"),
                   Translated("agenda", "agenda", "agenda_es", (("agenda_html", "agenda_html", "agenda_html_es"),
                                                                 ("agenda_plain", "agenda_plain", "agenda_plain_es"))))
-
-    @hybrid_property
-    def title(self) -> str:
-        """The title the dashboard shows: the English one, or the Spanish one when only that was written."""
-        return self.title_en or self.title_es
-
-    @title.inplace.setter
-    def _title_setter(self, value: str) -> None:
-        self.title_en = value
-
-    @title.inplace.expression
-    @classmethod
-    def _title_expression(cls):
-        return func.coalesce(func.nullif(cls.title_en, ""), cls.title_es)
 
 
 class Invitation(db.Model):
