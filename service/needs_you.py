@@ -132,21 +132,29 @@ def _count(ids: list[int]) -> dict[int, dict[str, int]]:
     return found
 
 
-def acting_communities(account: Coordinator) -> list[Community]:
-    """The communities this account coordinates or leads (not archived), by name."""
-    return list(db.session.scalars(
-        select(Community).join(CommunityCoordinator, CommunityCoordinator.community_id == Community.id)
-        .where(CommunityCoordinator.coordinator_id == account.id, CommunityCoordinator.role.in_(ACTING_ROLES),
-               Community.archived_at.is_(None))
-        .order_by(Community.name, Community.id)))
+def acting_communities(account: Coordinator, among: list[int] | None = None) -> list[Community]:
+    """The communities this account coordinates or leads (not archived), by name; only those `among` these ids
+    when given."""
+    query = (select(Community).join(CommunityCoordinator, CommunityCoordinator.community_id == Community.id)
+             .where(CommunityCoordinator.coordinator_id == account.id, CommunityCoordinator.role.in_(ACTING_ROLES),
+                    Community.archived_at.is_(None))
+             .order_by(Community.name, Community.id))
+    if among is not None:
+        if not among:
+            return []
+        query = query.where(one_of(Community.id, among))
+    return list(db.session.scalars(query))
 
 
 def for_account(account: Coordinator, counts: dict[int, dict[str, int]] | None = None) -> list[Waiting]:
     """What waits for this account, community by community (those where nothing waits left out); `counts` is
-    `waiting` of a set of communities that holds these, when the caller counted already."""
-    communities = acting_communities(account)
+    `waiting` of a set of communities that holds these, when the caller counted already (then only the
+    communities where something waits are read)."""
     if counts is None:
+        communities = acting_communities(account)
         counts = waiting([community.id for community in communities])
+    else:
+        communities = acting_communities(account, among=list(counts))
     return [Waiting(community, counts[community.id]) for community in communities if community.id in counts]
 
 
