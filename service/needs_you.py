@@ -132,30 +132,27 @@ def _count(ids: list[int]) -> dict[int, dict[str, int]]:
     return found
 
 
-def acting_communities(account: Coordinator, among: list[int] | None = None) -> list[Community]:
-    """The communities this account coordinates or leads (not archived), by name; only those `among` these ids
-    when given."""
-    query = (select(Community).join(CommunityCoordinator, CommunityCoordinator.community_id == Community.id)
-             .where(CommunityCoordinator.coordinator_id == account.id, CommunityCoordinator.role.in_(ACTING_ROLES),
-                    Community.archived_at.is_(None))
-             .order_by(Community.name, Community.id))
-    if among is not None:
-        if not among:
-            return []
-        query = query.where(one_of(Community.id, among))
-    return list(db.session.scalars(query))
+def acting_communities(account: Coordinator) -> list[Community]:
+    """The communities this account coordinates or leads (not archived), by name."""
+    return list(db.session.scalars(
+        select(Community).join(CommunityCoordinator, CommunityCoordinator.community_id == Community.id)
+        .where(CommunityCoordinator.coordinator_id == account.id, CommunityCoordinator.role.in_(ACTING_ROLES),
+               Community.archived_at.is_(None))
+        .order_by(Community.name, Community.id)))
 
 
-def for_account(account: Coordinator, counts: dict[int, dict[str, int]] | None = None) -> list[Waiting]:
-    """What waits for this account, community by community (those where nothing waits left out); `counts` is
-    `waiting` of a set of communities that holds these, when the caller counted already (then only the
-    communities where something waits are read)."""
-    if counts is None:
-        communities = acting_communities(account)
-        counts = waiting([community.id for community in communities])
-    else:
-        communities = acting_communities(account, among=list(counts))
+def for_account(account: Coordinator) -> list[Waiting]:
+    """What waits for this account, community by community (those where nothing waits left out)."""
+    communities = acting_communities(account)
+    counts = waiting([community.id for community in communities])
     return [Waiting(community, counts[community.id]) for community in communities if community.id in counts]
+
+
+def for_rows(rows, counts: dict[int, dict[str, int]]) -> list[Waiting]:
+    """`for_account` from the dashboard's community rows (communities.visible_community_rows, with the account's
+    role in each, by name) and the `waiting` it counted for them already: nothing more to read."""
+    return [Waiting(row, counts[row.id]) for row in rows
+            if row.role in ACTING_ROLES and row.archived_at is None and row.id in counts]
 
 
 def for_community(account: Coordinator, community: Community) -> list[Waiting] | None:

@@ -26,8 +26,8 @@ def index():
     stamps = Stamps(ids, clock.now())  # read once: what changed since each community's figures were counted
     waiting = needs_you.waiting(ids, stamps=stamps)  # counted once for the overview and the list
     return render_template("communities/index.html", overview=health_view.overview(visible, waiting, stamps),
-                           needs_you_list=_needs_you_list(needs_you.for_account(current_user, waiting)),
-                           may_create=communities.is_staff(current_user))
+                           needs_you_list=_needs_you_list(needs_you.for_rows(visible, waiting)),
+                           may_create=communities.is_staff(current_user, {row.role for row in visible}))
 
 
 def _needs_you_list(waiting: list[needs_you.Waiting]) -> Markup:
