@@ -53,6 +53,15 @@ def community_for(coordinator: Coordinator, community_id: int) -> Community | No
     return db.session.scalar(visible_communities_query(coordinator).where(Community.id == community_id))
 
 
+def community_and_role(coordinator: Coordinator, community_id: int) -> tuple[Community | None, str | None]:
+    """`community_for` and `role_in` in one statement: (the community or None, the account's role there)."""
+    if not coordinator.is_admin:
+        found = db.session.execute(visible_communities_query(coordinator).add_columns(CommunityCoordinator.role)
+                                   .where(Community.id == community_id)).first()
+        return (found[0], found[1]) if found else (None, None)
+    return db.session.get(Community, community_id), "admin"
+
+
 def _check(fields: dict) -> dict:
     name = normalize.text(fields.get("name"))  # no line breaks: it goes into List-Id headers
     if not name:

@@ -50,7 +50,20 @@ def health_view(community: Community, count: int, charted) -> dict:
 def overview(communities: list[Community], waiting: dict[int, dict[str, int]] | None = None,
              stamps=None) -> Markup:
     """The dashboard's table of these communities at a glance, rendered again only when something in it changed
-    (rendering 50 rows cost more than counting what is in them)."""
+    (rendering 50 rows cost more than counting what is in them).
+
+    When every community's kept months hold at its stamp (service/figures_stamp.py), their figures are those
+    counted at that stamp and until that moment, so the stamp stands for them in the key and the kept months
+    are not even read; otherwise the key holds the figures themselves."""
+    if stamps is not None and waiting is not None and all(stamps.months_hold(c.id) for c in communities):
+        key = ("overview at stamps", str(get_locale()), tuple(
+            (c.id, c.name, c.stage, c.time_zone, c.archived_at, stamps.kept[c.id].months_version,
+             stamps.kept[c.id].months_until, tuple(sorted((waiting.get(c.id) or {}).items()))) for c in communities))
+        return drawn(key, lambda: _overview_drawn(communities, waiting, stamps))
+    return _overview_drawn(communities, waiting, stamps)
+
+
+def _overview_drawn(communities: list[Community], waiting, stamps) -> Markup:
     glances = community_health.overview(communities, waiting=waiting, stamps=stamps)
     key = ("overview", str(get_locale()), tuple(  # every value _overview.html reads
         (g.community.id, g.community.name, g.community.stage, g.community.archived_at, g.members, g.active,

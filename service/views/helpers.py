@@ -1,20 +1,30 @@
 """Small helpers the dashboard views share."""
-from flask import abort, current_app
+from flask import abort, current_app, g
 from flask_login import current_user
 from wtforms import Form
 
-from service.communities import community_for
+from service.communities import community_and_role, role_in
 from service.errors import DomainError
 from service.members import membership_in
 from service.models import Community, Membership
 
 
 def community_or_404(community_id: int) -> Community:
-    """The community if the logged-in coordinator may see it; 404 otherwise, never 403."""
-    community = community_for(current_user, community_id)
+    """The community if the logged-in coordinator may see it; 404 otherwise, never 403. The account's role there
+    is kept for the request (`role_here`): the page's layout asks it too."""
+    community, role = community_and_role(current_user, community_id)
     if community is None:
         abort(404)
+    g.role_here = (community_id, role)
     return community
+
+
+def role_here(community_id: int) -> str | None:
+    """The account's role in the community this request is about ("admin" for an admin), read once a request."""
+    known = g.get("role_here")
+    if known is None or known[0] != community_id:
+        g.role_here = (community_id, role_in(current_user, community_id))
+    return g.role_here[1]
 
 
 def membership_or_404(community: Community, membership_id: int) -> Membership:

@@ -12,7 +12,7 @@ from service.communities import community_for
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, OutboundEmail
-from service.views.helpers import community_or_404, show_domain_error
+from service.views.helpers import community_or_404, role_here, show_domain_error
 
 bp = Blueprint("people", __name__, url_prefix="/communities/<int:community_id>")
 
@@ -42,8 +42,7 @@ def observer_pages():
     (its change buttons are then hidden and a line says why; the check above refuses them anyway)."""
     def observing() -> bool:
         community_id = (request.view_args or {}).get("community_id")
-        return bool(community_id and current_user.is_authenticated
-                    and roles.is_read_only(current_user, community_id))
+        return bool(community_id and current_user.is_authenticated and role_here(community_id) == "observer")
     return {"observing": observing}
 
 
