@@ -56,68 +56,52 @@ def index(community_id: int):
 @bp.route("/<int:post_id>/approve", methods=["POST"])
 @login_required
 def approve(community_id: int, post_id: int):
-    community = community_or_404(community_id)
-    post = _post_or_404(community, post_id)
     form = ApproveForm()
-    if not form.validate_on_submit():
-        return _page(community, post, form, 400)
-    try:
-        copies = moderation.approve(current_user, post, via="page", subject=form.subject.data)
-    except moderation.Moderated as done:
-        db.session.rollback()
-        _already(done.post)
-        return _back(community)
-    except DomainError as error:
-        db.session.rollback()
-        form.subject.errors = [*form.subject.errors, error.message]
-        return _page(community, post, form, 400)
-    db.session.commit()
-    flash(ngettext("Approved “%(subject)s”: it goes to %(num)d member.",
-                   "Approved “%(subject)s”: it goes to %(num)d members.", copies, subject=post.subject))
-    return _back(community)
+    return _moderate(community_id, post_id, form, "subject",
+                     lambda post: moderation.approve(current_user, post, via="page", subject=form.subject.data),
+                     lambda post, copies: ngettext("Approved “%(subject)s”: it goes to %(num)d member.",
+                                                   "Approved “%(subject)s”: it goes to %(num)d members.", copies,
+                                                   subject=post.subject))
 
 
 @bp.route("/<int:post_id>/subject", methods=["POST"])
 @login_required
 def subject(community_id: int, post_id: int):
-    community = community_or_404(community_id)
-    post = _post_or_404(community, post_id)
     form = ApproveForm()
-    if not form.validate_on_submit():
-        return _page(community, post, form, 400)
-    try:
-        changed = moderation.edit_subject(current_user, post, form.subject.data)
-    except moderation.Moderated as done:
-        db.session.rollback()
-        _already(done.post)
-        return _back(community)
-    except DomainError as error:
-        db.session.rollback()
-        form.subject.errors = [*form.subject.errors, error.message]
-        return _page(community, post, form, 400)
-    db.session.commit()
-    flash(_("Subject saved. The post still waits.") if changed else _("The subject is unchanged."))
-    return _back(community)
+    return _moderate(community_id, post_id, form, "subject",
+                     lambda post: moderation.edit_subject(current_user, post, form.subject.data),
+                     lambda post, changed: _("Subject saved. The post still waits.") if changed
+                     else _("The subject is unchanged."))
 
 
 @bp.route("/<int:post_id>/decline", methods=["POST"])
 @login_required
 def decline(community_id: int, post_id: int):
+    form = DeclineForm()
+    return _moderate(community_id, post_id, form, "reason",
+                     lambda post: moderation.decline(current_user, post, form.reason.data, via="page"),
+                     lambda post, _result: _("Declined “%(subject)s”. Its author is told why; nobody else "
+                                             "receives it.", subject=post.subject))
+
+
+def _moderate(community_id: int, post_id: int, form, field: str, act, said):
+    """What each of the page's buttons does around its own action: the post of this community (404 otherwise),
+    the form checked, the action (`act(post)`), a post someone moderated meanwhile said so and left as it is, a
+    refusal shown beside `field`, and `said(post, result)` flashed once it is committed."""
     community = community_or_404(community_id)
     post = _post_or_404(community, post_id)
-    form = DeclineForm()
     if not form.validate_on_submit():
         return _page(community, post, form, 400)
     try:
-        moderation.decline(current_user, post, form.reason.data, via="page")
+        result = act(post)
     except moderation.Moderated as done:
         db.session.rollback()
         _already(done.post)
         return _back(community)
     except DomainError as error:
         db.session.rollback()
-        form.reason.errors = [*form.reason.errors, error.message]
+        form[field].errors = [*form[field].errors, error.message]
         return _page(community, post, form, 400)
     db.session.commit()
-    flash(_("Declined “%(subject)s”. Its author is told why; nobody else receives it.", subject=post.subject))
+    flash(said(post, result))
     return _back(community)
