@@ -9,7 +9,8 @@ from markupsafe import Markup
 from flask_babel import get_locale, gettext as _
 from flask_login import login_required
 
-from service import community_health, svg_charts
+from service import clock, community_health, svg_charts
+from service.figures_stamp import Stamps
 from service.models import Community
 from service.views.helpers import community_or_404
 
@@ -40,8 +41,17 @@ def section(community: Community) -> dict:
 
 def health_view(community: Community, count: int, charted) -> dict:
     """The charts and the table of the last `count` months; drawn again only when a figure changed, since
-    drawing them costs more than the rest of the page (kept figures change only when the community's data does)."""
+    drawing them costs more than the rest of the page (kept figures change only when the community's data does).
+
+    While the community's kept months hold at its figures stamp, the stamp stands for the figures in the key
+    (as for the dashboard's overview) and the months are read only to draw them the first time."""
     locale = str(get_locale())
+    stamps = Stamps([community.id], clock.now())
+    if stamps.months_hold(community.id):
+        kept = stamps.kept[community.id]
+        key = ("months at stamp", community.id, community.time_zone, locale, tuple(charted), count,
+               kept.months_version, kept.months_until)
+        return drawn(key, lambda: _draw(community_health.months(community, count), locale, charted))
     months = community_health.months(community, count)
     key = ("months", community.id, locale, tuple(charted), tuple(tuple(vars(month).values()) for month in months))
     return drawn(key, lambda: _draw(months, locale, charted))
