@@ -11,7 +11,7 @@ Ratifying below the rules needs the coordinator's reason (service/charters.ratif
 The reminder goes once, REMINDER_BEFORE the deadline (halfway from proposal to
 deadline when the deadline is closer), to the active members who have not
 answered by then. The sweeper (service/scheduled_work.sweep_all, every minute
-from jobs/cron) sends the reminders that are due: a conditional update claims
+from the cron process) sends the reminders that are due: a conditional update claims
 each charter's reminder, so two sweeps never both send it, and each member's
 email has its own idempotency key in the outbox.
 """

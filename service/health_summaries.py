@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import force_locale, gettext as _
 from sqlalchemy import select
 
-from service import clock, community_health, moments
+from service import clock, community_health, health_words, moments
 from service.extensions import db
 from service.links import public_url
 from service.mailer import queue_coordinator_email
@@ -101,11 +101,11 @@ def email_extras(row: OutboundEmail) -> dict:
         lines = []
         for name, label, kind in community_health.FIGURES:
             value, earlier = row.context["figures"].get(name), row.context["before"].get(name)
-            moved = community_health.change(value, earlier, kind, language)
+            moved = health_words.change(value, earlier, kind, language)
             if moved is not None and kind == "percent":
                 moved = _("%(change)s points", change=moved)
-            lines.append({"label": str(label), "value": community_health.formatted(value, kind, language),
-                          "before": community_health.formatted(earlier, kind, language),
+            lines.append({"label": str(label), "value": health_words.formatted(value, kind, language),
+                          "before": health_words.formatted(earlier, kind, language),
                           "change": moved})
     return {"coordinator": coordinator, "language": language, "community": community, "lines": lines,
             "month_name": moments.text(month, None, language, "month"),

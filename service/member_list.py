@@ -18,6 +18,7 @@ from service import normalize
 from service.extensions import db
 from service.models import Community, Member, Membership, Organization
 from service.models.members import LANGUAGES, ROLES
+from service.paging import Page
 from service.sql import contains_text
 
 PAGE_SIZE = 50
@@ -123,33 +124,13 @@ def _total(community: Community, criteria: Criteria, query: Select) -> int:
         Membership.community_id == community.id), criteria))
 
 
-@dataclass
-class Page:
-    rows: list[tuple[Membership, str]]
-    total: int
-    criteria: Criteria  # with the page actually shown
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / PAGE_SIZE))
-
-    @property
-    def first(self) -> int:
-        """Position of the first row shown (1-based), 0 when none."""
-        return (self.criteria.page - 1) * PAGE_SIZE + 1 if self.rows else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
-
-
 def page(community: Community, criteria: Criteria) -> Page:
     """One page of the matching members; a page past the end shows the last one."""
     query = matching(community, criteria)
     total = _total(community, criteria, query)
     number = min(criteria.page, max(1, ceil(total / PAGE_SIZE)))
     rows = db.session.execute(query.offset((number - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
-    return Page([(membership, status) for membership, status in rows], total, replace(criteria, page=number))
+    return Page([(membership, status) for membership, status in rows], total, replace(criteria, page=number), PAGE_SIZE)
 
 
 def organizations_here(community: Community) -> list[tuple[int, str]]:

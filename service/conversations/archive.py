@@ -18,6 +18,7 @@ from service import normalize
 from service.extensions import db
 from service.links import token_url
 from service.models import Community, Conversation, Membership, Post, PostAttachment
+from service.paging import Page
 from service.sql import contains_text
 from service.tokens import make_token
 
@@ -63,25 +64,6 @@ class Row:
     waiting: int         # posts waiting for a moderator (0 for members)
 
 
-@dataclass
-class Page:
-    rows: list[Row]
-    total: int
-    criteria: Criteria  # with the page actually shown
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / PAGE_SIZE))
-
-    @property
-    def first(self) -> int:
-        return (self.criteria.page - 1) * PAGE_SIZE + 1 if self.rows else 0
-
-    @property
-    def last(self) -> int:
-        return self.first + len(self.rows) - 1 if self.rows else 0
-
-
 def _visible_posts(community: Community, published_only: bool):
     """The community's posts the reader may see, as a condition on Post."""
     condition = Post.community_id == community.id
@@ -118,7 +100,7 @@ def conversations_page(community: Community, criteria: Criteria, published_only:
     number = min(criteria.page, max(1, ceil(total / PAGE_SIZE)))
     conversations = list(db.session.scalars(query.order_by(_activity().desc(), Conversation.id.desc())
                                             .offset((number - 1) * PAGE_SIZE).limit(PAGE_SIZE)))
-    return Page(_rows(community, conversations, published_only), total, replace(criteria, page=number))
+    return Page(_rows(community, conversations, published_only), total, replace(criteria, page=number), PAGE_SIZE)
 
 
 def _rows(community: Community, conversations: list[Conversation], published_only: bool) -> list[Row]:

@@ -9,7 +9,7 @@ from markupsafe import Markup
 from flask_babel import get_locale, gettext as _
 from flask_login import login_required
 
-from service import clock, community_health, svg_charts
+from service import clock, community_health, health_words, svg_charts
 from service.figures_stamp import Stamps
 from service.models import Community
 from service.views.helpers import community_or_404
@@ -109,9 +109,9 @@ def _draw(months: list[community_health.MonthHealth], locale: str, charted) -> d
         top = high if high is not None else max([value or 0 for _name, value in points] + [1])
         charts[key] = svg_charts.line_chart(
             points, low=low, high=top, title=_("%(figure)s, month by month", figure=labels[key]),
-            value_label=lambda value, kind=kinds[key], scale=scale: community_health.formatted(
+            value_label=lambda value, kind=kinds[key], scale=scale: health_words.formatted(
                 value / scale if scale != 1 else value, kind, locale))
-    rows = [(name, [community_health.formatted(getattr(m, key), kind, locale)
+    rows = [(name, [health_words.formatted(getattr(m, key), kind, locale)
                     for key, _label, kind in community_health.FIGURES]) for name, m in zip(month_names, months)]
     # The table rendered here too, once per drawing: its few hundred cells were half the health page's template time.
     table = Markup(render_template("community_health/_table.html", health_figures=community_health.FIGURES,
@@ -122,4 +122,4 @@ def _draw(months: list[community_health.MonthHealth], locale: str, charted) -> d
 @bp.app_template_global("health_figure")
 def health_figure(value, kind: str) -> str:
     """A figure as the reader's locale writes it (the dashboard's overview)."""
-    return community_health.formatted(value, kind, str(get_locale()))
+    return health_words.formatted(value, kind, str(get_locale()))
