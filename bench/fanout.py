@@ -36,6 +36,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import report
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -565,24 +567,33 @@ def print_report(results: list[dict], args, message_bytes: float) -> None:
               f"sink counted {outbox['sink']} (outbox) and {result['baseline']['sink']} (baseline)")
 
     verdicts = []
-    verdicts.append((f"ratio outbox/baseline >= {TARGET_RATIO} (median of {len(results[0]['ratios'])} pairs): "
-                     + "; ".join(f"{ratio(r):.2f} at {r['size']} (pairs: "
-                                 + ", ".join(f"{value:.2f}" for value in r["ratios"]) + ")" for r in results),
-                     min(ratio(r) for r in results) >= TARGET_RATIO))
+    verdicts.append(report.figure(
+        "outbox msg/s / smtplib's, lowest over the sizes", min(ratio(r) for r in results), ">=", TARGET_RATIO,
+        baseline=f"plain smtplib, {args.workers} processes", text=
+        f"ratio outbox/baseline >= {TARGET_RATIO} (median of {len(results[0]['ratios'])} pairs): "
+        + "; ".join(f"{ratio(r):.2f} at {r['size']} (pairs: "
+                    + ", ".join(f"{value:.2f}" for value in r["ratios"]) + ")" for r in results)))
     small, large = results[0], results[-1]
     if len(results) > 1:
         growth = large["outbox"]["ms_per_message"] / small["outbox"]["ms_per_message"]
         cpu_growth = large["outbox"]["cpu_ms"] / small["outbox"]["cpu_ms"]
         relative = (large["outbox"]["ms_per_message"] / large["baseline"]["ms_per_message"]) / (
             small["outbox"]["ms_per_message"] / small["baseline"]["ms_per_message"])
-        verdicts.append((f"cost per message at {large['size']} / at {small['size']} <= {TARGET_COST_GROWTH}: "
-                         f"{growth:.2f} (workers' CPU per message: {cpu_growth:.2f}; "
-                         f"relative to the baseline's cost: {relative:.2f})", growth <= TARGET_COST_GROWTH))
+        verdicts.append(report.figure(
+            f"cost per message at {large['size']} / at {small['size']}", growth, "<=", TARGET_COST_GROWTH,
+            baseline=f"{small['outbox']['ms_per_message']:.3f} ms at {small['size']}",
+            text=f"cost per message at {large['size']} / at {small['size']} <= {TARGET_COST_GROWTH}: "
+                 f"{growth:.2f} (workers' CPU per message: {cpu_growth:.2f}; "
+                 f"relative to the baseline's cost: {relative:.2f})"))
         before, after = small["peak_mb"], large["peak_mb"]
         allowed = max(FLAT_MEMORY_MB, before * 0.05)
-        verdicts.append((f"worker peak RSS flat (grows <= {allowed:.1f} MB): {before:.1f} MB at {small['size']}, "
-                         f"{after:.1f} MB at {large['size']}", after - before <= allowed))
-    verdicts.append(("every row sent, sink counted exactly N each time", all(r["complete"] for r in results)))
+        verdicts.append(report.figure(
+            f"worker peak RSS growth, {small['size']} to {large['size']}", after - before, "<=", allowed, unit="MB",
+            baseline=f"{before:.1f} MB at {small['size']}",
+            text=f"worker peak RSS flat (grows <= {allowed:.1f} MB): {before:.1f} MB at {small['size']}, "
+                 f"{after:.1f} MB at {large['size']}"))
+    verdicts.append(report.check("every row sent, sink counted exactly N each time",
+                                 all(r["complete"] for r in results)))
     print_verdicts(verdicts)
 
 
