@@ -569,10 +569,10 @@ def print_report(results: list[dict], args, message_bytes: float) -> None:
     verdicts = []
     verdicts.append(report.figure(
         "outbox msg/s / smtplib's, lowest over the sizes", min(ratio(r) for r in results), ">=", TARGET_RATIO,
-        baseline=f"plain smtplib, {args.workers} processes", text=
-        f"ratio outbox/baseline >= {TARGET_RATIO} (median of {len(results[0]['ratios'])} pairs): "
-        + "; ".join(f"{ratio(r):.2f} at {r['size']} (pairs: "
-                    + ", ".join(f"{value:.2f}" for value in r["ratios"]) + ")" for r in results)))
+        baseline=f"plain smtplib, {args.workers} processes",
+        text=f"ratio outbox/baseline >= {TARGET_RATIO} (median of {len(results[0]['ratios'])} pairs): "
+             + "; ".join(f"{ratio(r):.2f} at {r['size']} (pairs: "
+                         + ", ".join(f"{value:.2f}" for value in r["ratios"]) + ")" for r in results)))
     small, large = results[0], results[-1]
     if len(results) > 1:
         growth = large["outbox"]["ms_per_message"] / small["outbox"]["ms_per_message"]
