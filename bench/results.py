@@ -75,7 +75,7 @@ def summary(rows: list[tuple[str, ...]]) -> str:
 
 def document(rows: list[tuple[str, ...]], started: datetime, facts: dict[str, str]) -> str:
     """The Markdown file: when, on what, the table, the verdict."""
-    lines = [f"# Benchmarks, {started:%Y-%m-%d %H:%M} UTC", ""]
+    lines = [f"# Benchmarks, {started:%Y-%m-%d %H:%M:%S} UTC", ""]
     lines += [f"- {name}: {value}" for name, value in facts.items()]
     return "\n".join(lines + ["", table(rows), "", summary(rows), ""])
 
@@ -109,8 +109,19 @@ def side_by_side(first: str, second: str, first_label: str, second_label: str) -
     rows = []
     for key in list(a) + [key for key in b if key not in a]:
         old, new = a.get(key), b.get(key)
-        rows.append((*key, (new or old)["Target"],
-                     f"{old['Measured']} {old['Result']}" if old else "absent",
-                     f"{new['Measured']} {new['Result']}" if new else "absent",
+        rows.append((*key, (new or old)["Target"], cell(old), cell(new),
                      change(old["Measured"], new["Measured"]) if old and new else "—"))
-    return table(rows, ("Benchmark", "Figure", "Target", first_label, second_label, "B / A"))
+    return table(rows, ("Benchmark", "Figure", "Target", f"A: {first_label}{when(first)}",
+                        f"B: {second_label}{when(second)}", "B / A"))
+
+
+def cell(row: dict[str, str] | None) -> str:
+    if row is None:
+        return "absent"
+    return row["Measured"] if row["Result"] == "—" else f"{row['Measured']} {row['Result']}"
+
+
+def when(text: str) -> str:
+    """A report's time, from its heading, to follow its file's name ("" if it has none)."""
+    heading = re.search(r"^# Benchmarks, (.+)$", text, re.MULTILINE)
+    return f" ({heading.group(1)})" if heading else ""

@@ -50,17 +50,21 @@ def run(folder: Path, name: str, args: list[str], figures: Path) -> int:
     return subprocess.call([sys.executable, "-c", code], cwd=HERE.parent, env=environment)
 
 
-def facts(args: list[str], started: float, started_load: float) -> dict[str, str]:
-    """What a reader comparing two reports needs: which code, which arguments, how busy the machine was."""
+def code_facts(args: list[str]) -> dict[str, str]:
+    """Which code ran, with which arguments (read at the start: a commit made during the run is not it)."""
     def git(*command):
         done = subprocess.run(["git", *command], cwd=HERE, capture_output=True, text=True)
         return done.stdout.strip() if done.returncode == 0 else ""
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     if git("status", "--porcelain", "--untracked-files=no"):
         commit += " with uncommitted changes"
-    load = os.getloadavg()[0]
-    return {"commit": commit, "arguments": " ".join(args) or "none",
-            "machine": f"{os.cpu_count()} cores, load average {started_load:.2f} at the start, {load:.2f} at the end",
+    return {"commit": commit, "arguments": " ".join(args) or "none"}
+
+
+def machine_facts(started: float, started_load: float) -> dict[str, str]:
+    """How busy the machine was: figures measured while others work are "loaded" figures."""
+    return {"machine": f"{os.cpu_count()} cores, load average {started_load:.2f} at the start, "
+                       f"{os.getloadavg()[0]:.2f} at the end",
             "took": f"{(time.monotonic() - started) / 60:.1f} min"}
 
 
@@ -76,7 +80,7 @@ def write(folder: Path, text: str, when: datetime) -> Path:
 
 def compare(first: Path, second: Path) -> int:
     print(results.side_by_side(first.read_text(encoding="utf-8"), second.read_text(encoding="utf-8"),
-                               f"A: {first.stem}", f"B: {second.stem}"))
+                               first.name, second.name))
     return 0
 
 
@@ -96,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"no benchmark named {', '.join(unknown)} (there are: {', '.join(names)})")
         names = [name for name in names if name in wanted]
     when, started, started_load = datetime.now(timezone.utc), time.monotonic(), os.getloadavg()[0]
+    facts = code_facts(args)
     rows, crashed = [], []
     with tempfile.TemporaryDirectory(prefix="cop-bench-figures-") as scratch:
         for name in names:
@@ -105,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             if code:
                 crashed.append(name)
             rows += results.benchmark_rows(name, report.read(figures), code)
-    text = results.document(rows, when, facts(args, started, started_load))
+    text = results.document(rows, when, {**facts, **machine_facts(started, started_load)})
     path = write(folder, text, when)
     print(f"\n{results.table(rows)}\n\n{results.summary(rows)}\nwritten to {path}", flush=True)
     if crashed:

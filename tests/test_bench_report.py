@@ -1,6 +1,7 @@
 """`make bench`'s one report: bench/run.py over fake benchmarks ends with one table of every figure against its
 target (PASS, FAIL, CRASHED), writes it as Markdown under results/, and prints two reports side by side."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -122,10 +123,12 @@ def test_two_reports_side_by_side(bench_dir):
     done = run_bench(bench_dir, "--compare", str(results / "before.md"), str(results / "latest.md"))
 
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
-    assert [cell.strip() for cell in lines[0].strip("|").split("|")] == [
-        "Benchmark", "Figure", "Target", "A: before", "B: latest", "B / A"]
+    header = [cell.strip() for cell in done.stdout.splitlines()[0].strip("|").split("|")]
+    assert header[:3] + header[-1:] == ["Benchmark", "Figure", "Target", "B / A"]
+    assert re.fullmatch(r"A: before\.md \(20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC\)", header[3])
+    assert re.fullmatch(r"B: latest\.md \(20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC\)", header[4])
     rows = table_rows(done.stdout)
     assert ["fast", "outbox / smtplib msg/s", ">= 0.5", "0.80 PASS", "0.40 FAIL", "0.50"] in rows
     assert ["fast", "p95 \\| login page's", "<= 3", "4.25 FAIL", "4.25 FAIL", "1.00"] in rows
+    assert ["fast", "CPU per message / smtplib's", "—", "7.12", "7.12", "1.00"] in rows
     assert ["crashes", "exited with status 1", "—", "— CRASHED", "— CRASHED", "—"] in rows
