@@ -228,10 +228,10 @@ def free_port() -> int:
 
 # --- workers -------------------------------------------------------------------------------------
 
-def worker_process(worker_class: str, report: str) -> int:
+def worker_process(worker_class: str, memory_file: str) -> int:
     """Entry point of one worker process (what `python -m jobs.worker` runs, without the scheduler).
 
-    Runs until SIGTERM, then writes its peak memory to `report` as JSON: its own
+    Runs until SIGTERM, then writes its peak memory to `memory_file` as JSON: its own
     and, for the forking worker, that of the largest work-horse it forked.
     """
     from rq import SimpleWorker, Worker
@@ -245,7 +245,7 @@ def worker_process(worker_class: str, report: str) -> int:
     cls([queue], connection=connection).work(burst=False, with_scheduler=False, logging_level="INFO")
     own = peak_rss_kb()
     horses = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    Path(report).write_text(json.dumps({"pid": os.getpid(), "own_kb": own, "horse_kb": horses}))
+    Path(memory_file).write_text(json.dumps({"pid": os.getpid(), "own_kb": own, "horse_kb": horses}))
     return 0
 
 
@@ -265,12 +265,12 @@ class Workers:
         self.processes = []
         for number in range(count):
             log = open(log_dir / f"worker-{number}.log", "ab")  # RQ logs to stdout: never to a pipe we don't read
-            report = log_dir / f"worker-{number}.json"
-            report.unlink(missing_ok=True)
+            memory_file = log_dir / f"worker-{number}.json"
+            memory_file.unlink(missing_ok=True)
             process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker-process",
-                                        worker_class, "--report", str(report)],
+                                        worker_class, "--report", str(memory_file)],
                                        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-            self.processes.append((process, log, report))
+            self.processes.append((process, log, memory_file))
 
     def cpu_seconds(self) -> float:
         return sum(cpu_seconds(process.pid) for process, _log, _report in self.processes)
@@ -301,14 +301,14 @@ class Workers:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         reports = []
-        for process, log, report in self.processes:
+        for process, log, memory_file in self.processes:
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
             log.close()
-            reports.append(json.loads(report.read_text()) if report.exists()
+            reports.append(json.loads(memory_file.read_text()) if memory_file.exists()
                            else {"pid": process.pid, "own_kb": 0, "horse_kb": 0})
         return reports
 
