@@ -19,8 +19,14 @@ disagree. A benchmark records at its verdict lines, nowhere else:
 The name (second column of the table) must not contain the measured value: two
 runs are compared by benchmark and name. `unit` is printed after the value and
 the target ("ms", "MB"; nothing for a ratio). `target=None` records a figure
-that is printed for what it measures, without a verdict. `check()` is for a
-yes/no target (nothing lost, no errors).
+that is printed for what it measures, without a verdict (record it alone, not
+among the verdicts: its ok is True). `check()` is for a yes/no target (nothing
+lost, no errors).
+
+A new benchmark is a bench/*.py with a top-level `def main(` returning 0
+whatever its verdicts, that accepts (or ignores) the other benchmarks'
+arguments. In the table, one that exits non-zero shows as CRASHED, after any
+figure it recorded first; one that records nothing, as NO FIGURES.
 
 bench/run.py gives each benchmark's process the path of a file of its own in
 BENCH_FIGURES; each call appends one JSON line to it, and bench/run.py reads

@@ -43,8 +43,9 @@ def benchmark_rows(benchmark: str, figures: list[dict], exit_code: int) -> list[
             target = "—"
         elif isinstance(row["target"], bool):
             target = number(row["target"])
-        else:  # as the benchmark's constant is written: 0.5, 1.15, 3
-            target = f"{row['direction']} " + with_unit(f"{row['target']:g}", row["unit"])
+        else:  # as a benchmark's constant is written (0.5, 1.15, 3), a computed one to three digits
+            target = f"{row['direction']} " + with_unit(
+                f"{row['target']:.3g}" if abs(row["target"]) < 1000 else f"{row['target']:.0f}", row["unit"])
         result = "—" if row["ok"] is None else ("PASS" if row["ok"] else "FAIL")
         rows.append((benchmark, row["figure"], with_unit(number(row["value"]), row["unit"]),
                      row["baseline"] or "—", target, result))
