@@ -183,7 +183,7 @@ def parse_args(argv):
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--quick", action="store_true", help="a smoke run: 2,000 members, 10 runs")
     fanout.add_target_arguments(parser, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, env_prefix="BENCH_ENGAGE")
-    args = parser.parse_args(argv)
+    args, _others = parser.parse_known_args(argv)  # bench/run.py passes every benchmark the same arguments
     if args.quick:
         args.members, args.runs = 2_000, 10
     return args

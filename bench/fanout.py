@@ -619,7 +619,7 @@ def parse_args(argv):
     add_target_arguments(parser)
     parser.add_argument("--worker-process", choices=("fork", "simple"), help=argparse.SUPPRESS)
     parser.add_argument("--report", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args, _others = parser.parse_known_args(argv)  # bench/run.py passes every benchmark the same arguments
     args.sizes = [200, 1000] if args.quick else sorted(int(s) for s in args.sizes.split(","))
     args.repeat = 1 if args.quick else max(1, args.repeat)
     return args
