@@ -3,9 +3,10 @@
 One row per recorded figure (bench/report.py): benchmark, figure, what was
 measured, its baseline, the target with its direction, and PASS or FAIL (— for
 a figure without a target). A benchmark that exited non-zero adds a CRASHED
-row; one that exited 0 without recording anything, a NO FIGURES row. The
-table is aligned Markdown, so the same text is printed and written under
-bench/results/; `side_by_side` reads two of those files back.
+row, one stopped by Ctrl-C an INTERRUPTED row, and one that exited 0 without
+recording anything a NO FIGURES row. The table is aligned Markdown, so the
+same text is printed and written under bench/results/; `side_by_side` reads
+two of those files back.
 """
 import math
 import re
@@ -35,8 +36,10 @@ def with_unit(text: str, unit: str) -> str:
     return text + (f" {unit}" if unit else "")
 
 
-def benchmark_rows(benchmark: str, figures: list[dict], exit_code: int) -> list[tuple[str, ...]]:
-    """The table's rows for one benchmark: its figures, then a CRASHED or NO FIGURES row if that is what happened."""
+def benchmark_rows(benchmark: str, figures: list[dict], exit_code: int,
+                   interrupted: bool = False) -> list[tuple[str, ...]]:
+    """The table's rows for one benchmark: its figures, then a CRASHED, INTERRUPTED or NO FIGURES row if that is
+    what happened."""
     rows = []
     for row in figures:
         if row["target"] is None:
@@ -49,7 +52,9 @@ def benchmark_rows(benchmark: str, figures: list[dict], exit_code: int) -> list[
         result = "—" if row["ok"] is None else ("PASS" if row["ok"] else "FAIL")
         rows.append((benchmark, row["figure"], with_unit(number(row["value"]), row["unit"]),
                      row["baseline"] or "—", target, result))
-    if exit_code:
+    if interrupted:
+        rows.append((benchmark, "interrupted (Ctrl-C)", "—", "—", "—", "INTERRUPTED"))
+    elif exit_code:
         how = f"killed by signal {-exit_code}" if exit_code < 0 else f"exited with status {exit_code}"
         rows.append((benchmark, how, "—", "—", "—", "CRASHED"))
     elif not figures:
@@ -68,7 +73,7 @@ def table(rows: list[tuple[str, ...]], columns: tuple[str, ...] = COLUMNS) -> st
 
 def summary(rows: list[tuple[str, ...]]) -> str:
     results = [row[-1] for row in rows]
-    counts = [f"{results.count(word)} {word}" for word in ("PASS", "FAIL", "CRASHED", "NO FIGURES")
+    counts = [f"{results.count(word)} {word}" for word in ("PASS", "FAIL", "CRASHED", "INTERRUPTED", "NO FIGURES")
               if results.count(word) or word in ("PASS", "FAIL")]
     verdict = "PASS" if all(result in ("PASS", "—") for result in results) else "FAIL"
     return f"verdict: {verdict} ({', '.join(counts)}; {results.count('—')} without a target)"

@@ -11,8 +11,9 @@ workers and sinks cannot leak into the next. Arguments are passed on to each
 A benchmark prints its own figures and verdicts, and records them through
 bench/report.py into a file named in BENCH_FIGURES; at the end this prints them
 as one Markdown table (bench/results.py) and writes it to
-bench/results/<UTC time>.md and bench/results/latest.md (git-ignored). It
-exits non-zero only if a benchmark crashed: a FAIL is a measurement.
+bench/results/<UTC time>.md and bench/results/latest.md (git-ignored); after
+Ctrl-C, with what ran until then. It exits non-zero only if a benchmark
+crashed or the run was interrupted: a FAIL is a measurement.
 BENCH_DIR runs the benchmarks of another folder (the tests' fake ones); its
 results/ then holds the reports.
 """
@@ -47,7 +48,12 @@ def run(folder: Path, name: str, args: list[str], figures: Path) -> int:
     code = (f"import sys; sys.path[:0] = [{str(folder)!r}, {str(HERE)!r}, {str(HERE.parent)!r}]; "
             f"sys.argv = [{name!r}] + {args!r}; import {name}; sys.exit({name}.main())")
     environment = {**os.environ, report.ENVIRONMENT: str(figures)}
-    return subprocess.call([sys.executable, "-c", code], cwd=HERE.parent, env=environment)
+    with subprocess.Popen([sys.executable, "-c", code], cwd=HERE.parent, env=environment) as process:
+        try:
+            return process.wait()
+        except KeyboardInterrupt:  # Ctrl-C reached the benchmark too: let it stop its workers and sinks first
+            process.wait()
+            raise
 
 
 def code_facts(args: list[str]) -> dict[str, str]:
@@ -106,7 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in names:
             print(f"=== {folder.name}/{name}.py", flush=True)
             figures = Path(scratch) / f"{name}.jsonl"
-            code = run(folder, name, args, figures)
+            try:
+                code = run(folder, name, args, figures)
+            except KeyboardInterrupt:  # the table of what ran, this one's figures so far, and no more benchmarks
+                rows += results.benchmark_rows(name, report.read(figures), 0, interrupted=True)
+                crashed.append(f"{name} (interrupted)")
+                break
             if code:
                 crashed.append(name)
             rows += results.benchmark_rows(name, report.read(figures), code)

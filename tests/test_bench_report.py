@@ -2,6 +2,7 @@
 target (PASS, FAIL, CRASHED), writes it as Markdown under results/, and prints two reports side by side."""
 import os
 import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -132,3 +133,36 @@ def test_two_reports_side_by_side(bench_dir):
     assert ["fast", "p95 \\| login page's", "<= 3", "4.25 FAIL", "4.25 FAIL", "1.00"] in rows
     assert ["fast", "CPU per message / smtplib's", "—", "7.12", "7.12", "1.00"] in rows
     assert ["crashes", "exited with status 1", "—", "— CRASHED", "— CRASHED", "—"] in rows
+
+
+def test_ctrl_c_ends_with_the_table_of_what_ran(bench_dir):
+    """Ctrl-C reaches the benchmark, which stops its own workers; the table then shows its figures so far."""
+    (bench_dir / "a_slow.py").write_text(textwrap.dedent("""
+        import time
+        import report
+
+        def main(argv=None):
+            report.figure("before the wait", 1.0, "<=", 2)
+            try:
+                print("waiting", flush=True)
+                time.sleep(60)
+            except KeyboardInterrupt:
+                print("stopped its workers", flush=True)
+                return 130
+    """))
+    environment = {**os.environ, "BENCH_DIR": str(bench_dir), "FAKE_RATIO": "0.8"}
+    with subprocess.Popen([sys.executable, str(RUN), "--quick"], env=environment, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, start_new_session=True) as process:
+        assert process.stdout.readline().startswith("=== ")
+        assert process.stdout.readline() == "waiting\n"
+        os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C: to the whole process group
+        printed, _ = process.communicate(timeout=60)
+
+    assert process.returncode == 1
+    assert "stopped its workers" in printed, printed
+    assert "crashes.py" not in printed  # no benchmark starts after the interruption
+    expected = [["a_slow", "before the wait", "1.00", "—", "<= 2", "PASS"],
+                ["a_slow", "interrupted (Ctrl-C)", "—", "—", "—", "INTERRUPTED"]]
+    assert table_rows(printed) == expected
+    assert table_rows((bench_dir / "results" / "latest.md").read_text()) == expected
+    assert "verdict: FAIL (1 PASS, 0 FAIL, 1 INTERRUPTED; 0 without a target)" in printed
