@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import fanout  # noqa: E402  (database guard rails, schema reset and member set-up live there)
+import report  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_export"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/6"
@@ -156,10 +157,12 @@ def main(argv=None) -> int:
     print(f"import: {import_s:.2f} s; baseline (COPY into temporary tables) {base_import_s:.2f} s; "
           f"ratio {import_s / base_import_s:.1f}")
     fanout.print_verdicts([
-        (f"export at most {EXPORT_TARGET:g} times the baseline ({export_s / base_export_s:.1f})",
-         export_s <= EXPORT_TARGET * base_export_s),
-        (f"import at most {IMPORT_TARGET:g} times the baseline ({import_s / base_import_s:.1f})",
-         import_s <= IMPORT_TARGET * base_import_s),
+        report.figure("export / baseline", export_s / base_export_s, "<=", EXPORT_TARGET,
+                      baseline=f"SELECT + JSON, {base_export_s:.2f} s",
+                      text=f"export at most {EXPORT_TARGET:g} times the baseline ({export_s / base_export_s:.1f})"),
+        report.figure("import / baseline", import_s / base_import_s, "<=", IMPORT_TARGET,
+                      baseline=f"COPY into temporary tables, {base_import_s:.2f} s",
+                      text=f"import at most {IMPORT_TARGET:g} times the baseline ({import_s / base_import_s:.1f})"),
     ])
     return 0
 

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import fanout  # noqa: E402  (guard rails, schema reset, verdicts)
 import forms_review  # noqa: E402  (the gunicorn server and the percentile)
+import report  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_health"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
@@ -287,8 +288,10 @@ def main(argv=None) -> int:
         ratio = p95 / baseline
         print(f"  {name:<28} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {max(values):6.1f} ms  p95 / login's {ratio:4.2f}")
         if name != "login page (baseline)":
-            verdicts.append((f"{name}: p95 {p95:.1f} ms = {ratio:.2f} x the login page's {baseline:.1f} ms "
-                             f"(at most {TARGET_RATIO:.0f} x)", ratio <= TARGET_RATIO))
+            verdicts.append(report.figure(
+                f"{name}: p95 / login page's", ratio, "<=", TARGET_RATIO, baseline=f"login page, {baseline:.1f} ms",
+                text=f"{name}: p95 {p95:.1f} ms = {ratio:.2f} x the login page's {baseline:.1f} ms "
+                     f"(at most {TARGET_RATIO:.0f} x)"))
     fanout.print_verdicts(verdicts)
     print(f"gunicorn log: {log_dir / 'gunicorn.log'}")
     return 0

@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
 
 import fanout  # noqa: E402  (the targets, the sink, the workers, the member set-up and the outbox run live there)
+import report  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_conv"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/4"
@@ -170,9 +171,12 @@ def print_report(pairs: list[dict], args) -> None:
     complete = all(p["post"]["sent"] == p["post"]["sink"] == expected == p["baseline"]["sent"]
                    and p["post"]["outcome"] == ("done", "post", "published") for p in pairs)
     fanout.print_verdicts([
-        (f"ratio post/fan-out >= {TARGET_RATIO} (median of {len(pairs)} pairs): {ratio(median):.2f} (pairs: "
-         + ", ".join(f"{ratio(p):.2f}" for p in pairs) + ")", ratio(median) >= TARGET_RATIO),
-        (f"the post published, every copy sent and counted by the sink once ({expected})", complete),
+        report.figure("post msg/s / fan-out outbox's", ratio(median), ">=", TARGET_RATIO,
+                      baseline=f"fan-out outbox, same {expected} messages",
+                      text=f"ratio post/fan-out >= {TARGET_RATIO} (median of {len(pairs)} pairs): {ratio(median):.2f} "
+                           "(pairs: " + ", ".join(f"{ratio(p):.2f}" for p in pairs) + ")"),
+        report.check("the post published, every copy sent and counted by the sink once", complete,
+                     text=f"the post published, every copy sent and counted by the sink once ({expected})"),
     ])
 
 

@@ -36,6 +36,8 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import report
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -226,10 +228,10 @@ def free_port() -> int:
 
 # --- workers -------------------------------------------------------------------------------------
 
-def worker_process(worker_class: str, report: str) -> int:
+def worker_process(worker_class: str, memory_file: str) -> int:
     """Entry point of one worker process (what `python -m jobs.worker` runs, without the scheduler).
 
-    Runs until SIGTERM, then writes its peak memory to `report` as JSON: its own
+    Runs until SIGTERM, then writes its peak memory to `memory_file` as JSON: its own
     and, for the forking worker, that of the largest work-horse it forked.
     """
     from rq import SimpleWorker, Worker
@@ -243,7 +245,7 @@ def worker_process(worker_class: str, report: str) -> int:
     cls([queue], connection=connection).work(burst=False, with_scheduler=False, logging_level="INFO")
     own = peak_rss_kb()
     horses = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    Path(report).write_text(json.dumps({"pid": os.getpid(), "own_kb": own, "horse_kb": horses}))
+    Path(memory_file).write_text(json.dumps({"pid": os.getpid(), "own_kb": own, "horse_kb": horses}))
     return 0
 
 
@@ -263,12 +265,12 @@ class Workers:
         self.processes = []
         for number in range(count):
             log = open(log_dir / f"worker-{number}.log", "ab")  # RQ logs to stdout: never to a pipe we don't read
-            report = log_dir / f"worker-{number}.json"
-            report.unlink(missing_ok=True)
+            memory_file = log_dir / f"worker-{number}.json"
+            memory_file.unlink(missing_ok=True)
             process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--worker-process",
-                                        worker_class, "--report", str(report)],
+                                        worker_class, "--report", str(memory_file)],
                                        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-            self.processes.append((process, log, report))
+            self.processes.append((process, log, memory_file))
 
     def cpu_seconds(self) -> float:
         return sum(cpu_seconds(process.pid) for process, _log, _report in self.processes)
@@ -299,14 +301,14 @@ class Workers:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         reports = []
-        for process, log, report in self.processes:
+        for process, log, memory_file in self.processes:
             try:
                 process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
             log.close()
-            reports.append(json.loads(report.read_text()) if report.exists()
+            reports.append(json.loads(memory_file.read_text()) if memory_file.exists()
                            else {"pid": process.pid, "own_kb": 0, "horse_kb": 0})
         return reports
 
@@ -565,24 +567,33 @@ def print_report(results: list[dict], args, message_bytes: float) -> None:
               f"sink counted {outbox['sink']} (outbox) and {result['baseline']['sink']} (baseline)")
 
     verdicts = []
-    verdicts.append((f"ratio outbox/baseline >= {TARGET_RATIO} (median of {len(results[0]['ratios'])} pairs): "
-                     + "; ".join(f"{ratio(r):.2f} at {r['size']} (pairs: "
-                                 + ", ".join(f"{value:.2f}" for value in r["ratios"]) + ")" for r in results),
-                     min(ratio(r) for r in results) >= TARGET_RATIO))
+    verdicts.append(report.figure(
+        "outbox msg/s / smtplib's, lowest over the sizes", min(ratio(r) for r in results), ">=", TARGET_RATIO,
+        baseline=f"plain smtplib, {args.workers} processes",
+        text=f"ratio outbox/baseline >= {TARGET_RATIO} (median of {len(results[0]['ratios'])} pairs): "
+             + "; ".join(f"{ratio(r):.2f} at {r['size']} (pairs: "
+                         + ", ".join(f"{value:.2f}" for value in r["ratios"]) + ")" for r in results)))
     small, large = results[0], results[-1]
     if len(results) > 1:
         growth = large["outbox"]["ms_per_message"] / small["outbox"]["ms_per_message"]
         cpu_growth = large["outbox"]["cpu_ms"] / small["outbox"]["cpu_ms"]
         relative = (large["outbox"]["ms_per_message"] / large["baseline"]["ms_per_message"]) / (
             small["outbox"]["ms_per_message"] / small["baseline"]["ms_per_message"])
-        verdicts.append((f"cost per message at {large['size']} / at {small['size']} <= {TARGET_COST_GROWTH}: "
-                         f"{growth:.2f} (workers' CPU per message: {cpu_growth:.2f}; "
-                         f"relative to the baseline's cost: {relative:.2f})", growth <= TARGET_COST_GROWTH))
+        verdicts.append(report.figure(
+            f"cost per message at {large['size']} / at {small['size']}", growth, "<=", TARGET_COST_GROWTH,
+            baseline=f"{small['outbox']['ms_per_message']:.3f} ms at {small['size']}",
+            text=f"cost per message at {large['size']} / at {small['size']} <= {TARGET_COST_GROWTH}: "
+                 f"{growth:.2f} (workers' CPU per message: {cpu_growth:.2f}; "
+                 f"relative to the baseline's cost: {relative:.2f})"))
         before, after = small["peak_mb"], large["peak_mb"]
         allowed = max(FLAT_MEMORY_MB, before * 0.05)
-        verdicts.append((f"worker peak RSS flat (grows <= {allowed:.1f} MB): {before:.1f} MB at {small['size']}, "
-                         f"{after:.1f} MB at {large['size']}", after - before <= allowed))
-    verdicts.append(("every row sent, sink counted exactly N each time", all(r["complete"] for r in results)))
+        verdicts.append(report.figure(
+            f"worker peak RSS growth, {small['size']} to {large['size']}", after - before, "<=", allowed, unit="MB",
+            baseline=f"{before:.1f} MB at {small['size']}",
+            text=f"worker peak RSS flat (grows <= {allowed:.1f} MB): {before:.1f} MB at {small['size']}, "
+                 f"{after:.1f} MB at {large['size']}"))
+    verdicts.append(report.check("every row sent, sink counted exactly N each time",
+                                 all(r["complete"] for r in results)))
     print_verdicts(verdicts)
 
 
@@ -608,7 +619,7 @@ def parse_args(argv):
     add_target_arguments(parser)
     parser.add_argument("--worker-process", choices=("fork", "simple"), help=argparse.SUPPRESS)
     parser.add_argument("--report", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args, _others = parser.parse_known_args(argv)  # bench/run.py passes every benchmark the same arguments
     args.sizes = [200, 1000] if args.quick else sorted(int(s) for s in args.sizes.split(","))
     args.repeat = 1 if args.quick else max(1, args.repeat)
     return args

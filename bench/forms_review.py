@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import fanout  # noqa: E402  (database guard rails, schema reset and member set-up live there)
+import report  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_forms"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/2"
@@ -337,7 +338,8 @@ def main(argv=None) -> int:
     for name, timings in summary.items():
         p50, p95 = percentile(timings, 0.5), percentile(timings, 0.95)
         print(f"  {name:<17} p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  max {max(timings):6.1f} ms")
-        verdicts.append((f"summary ({name}) p95 {p95:.1f} ms < {SUMMARY_TARGET_MS:.0f} ms", p95 < SUMMARY_TARGET_MS))
+        verdicts.append(report.figure(f"summary ({name}) p95", p95, "<", SUMMARY_TARGET_MS, unit="ms",
+                                      text=f"summary ({name}) p95 {p95:.1f} ms < {SUMMARY_TARGET_MS:.0f} ms"))
 
     print(f"\ngunicorn gthread, {args.gunicorn_workers} workers x {args.threads} threads; {args.clients} "
           f"keep-alive clients, {args.seconds:.0f} s each:", flush=True)
@@ -363,11 +365,13 @@ def main(argv=None) -> int:
     if submit is not None:
         ratio = submit["rps"] / trivial["rps"]
         print(f"  ratio submit/trivial: {ratio:.2f}")
-        verdicts.append((f"submission throughput / trivial route's = {ratio:.2f} >= {TARGET_RATIO}",
-                         ratio >= TARGET_RATIO))
-        verdicts.append((f"submission p95 {submit['p95']:.1f} ms < {SUBMIT_TARGET_MS:.0f} ms",
-                         submit["p95"] < SUBMIT_TARGET_MS))
-        verdicts.append((f"no errors ({submit['errors'] + trivial['errors']})", not submit["errors"] + trivial["errors"]))
+        verdicts.append(report.figure("submission req/s / GET /healthz's", ratio, ">=", TARGET_RATIO,
+                                      baseline=f"GET /healthz, {trivial['rps']:.0f} req/s",
+                                      text=f"submission throughput / trivial route's = {ratio:.2f} >= {TARGET_RATIO}"))
+        verdicts.append(report.figure("submission p95", submit["p95"], "<", SUBMIT_TARGET_MS, unit="ms",
+                                      text=f"submission p95 {submit['p95']:.1f} ms < {SUBMIT_TARGET_MS:.0f} ms"))
+        verdicts.append(report.check("no errors", not submit["errors"] + trivial["errors"],
+                                     text=f"no errors ({submit['errors'] + trivial['errors']})"))
     print()
     for text, ok in verdicts:
         print(f"{'PASS' if ok else 'FAIL'}  {text}")

@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
 
 import fanout  # noqa: E402  (the targets, the sink, the workers and the member set-up live there)
+import report  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_in"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/7"
@@ -454,9 +455,11 @@ def print_report(pairs: list[dict], args, cli_ms: float | None, message_bytes: f
         complete &= all(tally["expected"] == tally["total"] for tally in pair["accounted"].values())
         complete &= not statuses.get("received") and not statuses.get("failed")
         print(f"  pair {pair_number}: ratio {ratio(pair):.2f}, statuses {dict(sorted(statuses.items()))}")
-    verdicts = [(f"ratio pipeline/baseline >= {TARGET_RATIO} (median of {len(pairs)} pairs): {ratio(median):.2f}",
-                 ratio(median) >= TARGET_RATIO),
-                ("every reply accounted for, none received/failed, in every pair", complete)]
+    verdicts = [report.figure("pipeline replies/s / baseline's", ratio(median), ">=", TARGET_RATIO,
+                              baseline="email package parse + INSERT",
+                              text=f"ratio pipeline/baseline >= {TARGET_RATIO} (median of {len(pairs)} pairs): "
+                                   f"{ratio(median):.2f}"),
+                report.check("every reply accounted for, none received/failed, in every pair", complete)]
     fanout.print_verdicts(verdicts)
 
 

@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 import fanout  # noqa: E402  (database guard rails, schema reset, member set-up and verdicts live there)
 import forms_review  # noqa: E402  (gunicorn on a free port)
+import report  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_lists"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -253,15 +254,18 @@ def main(argv=None) -> int:
         login = figures[size]["login page"]
         for name in targeted:
             ratio = figures[size][name] / login
-            verdicts.append((f"{name} at {size}: {ratio:.2f} x the login page <= {TARGET_OF_LOGIN}",
-                             ratio <= TARGET_OF_LOGIN))
+            verdicts.append(report.figure(f"{name} at {size} / login page", ratio, "<=", TARGET_OF_LOGIN,
+                                          baseline=f"login page, {login:.1f} ms",
+                                          text=f"{name} at {size}: {ratio:.2f} x the login page <= {TARGET_OF_LOGIN}"))
     small, large = sizes[0], sizes[-1]
     for name in targeted:  # each size's figure as a ratio to its own login page, so a busier machine cancels out
         growth = (figures[large][name] / figures[large]["login page"]) / (
             figures[small][name] / figures[small]["login page"])
         raw = figures[large][name] / figures[small][name]
-        verdicts.append((f"{name}: {large} / {small} members = {growth:.2f} <= {TARGET_GROWTH} "
-                         f"(each against its login page; {raw:.2f} in milliseconds)", growth <= TARGET_GROWTH))
+        verdicts.append(report.figure(f"{name}: {large} / {small} members", growth, "<=", TARGET_GROWTH,
+                                      baseline="each size's login page",
+                                      text=f"{name}: {large} / {small} members = {growth:.2f} <= {TARGET_GROWTH} "
+                                           f"(each against its login page; {raw:.2f} in milliseconds)"))
     fanout.print_verdicts(verdicts)
     return 0
 

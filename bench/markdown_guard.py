@@ -9,10 +9,12 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
+import report  # noqa: E402
 from service import markdown_text  # noqa: E402
-from tests.test_markdown import ATTACKS, _mixed_into_prose, _repeated, ratio_to_prose  # noqa: E402
+from tests.test_markdown import (  # noqa: E402
+    ATTACKS, MAX_RATIO_TO_PROSE, _mixed_into_prose, _repeated, ratio_to_prose)
 
 CHARACTERS = "\n!#$%&*+-:<=>@[\\]^_`{}~()"
 SIZE = 20_000
@@ -36,12 +38,19 @@ def main() -> int:
     parser.add_argument("--characters", action="store_true", help="also measure each character's cost")
     args, _ = parser.parse_known_args()  # `make bench` passes every benchmark the same arguments
     print(f"{'text (50,000 characters)':32} {'parser alone':>12} {'with budget':>12}  (times prose)")
+    worst_alone = worst_guarded = (0.0, "")
     for name, text in ATTACKS.items():
         budget = markdown_text.MAX_COST_PER_CHARACTER
         markdown_text.MAX_COST_PER_CHARACTER = float("inf")
         alone = ratio_to_prose(text, args.runs)
         markdown_text.MAX_COST_PER_CHARACTER = budget
-        print(f"{name:32} {alone:12.1f} {ratio_to_prose(text, args.runs):12.1f}", flush=True)
+        guarded = ratio_to_prose(text, args.runs)
+        print(f"{name:32} {alone:12.1f} {guarded:12.1f}", flush=True)
+        worst_alone, worst_guarded = max(worst_alone, (alone, name)), max(worst_guarded, (guarded, name))
+    report.figure("worst adversarial text, with the budget / prose", worst_guarded[0], "<=", MAX_RATIO_TO_PROSE,
+                  baseline=f"prose as long; worst: {worst_guarded[1]}")
+    report.figure("worst adversarial text, parser alone / prose", worst_alone[0],
+                  baseline=f"prose as long; worst: {worst_alone[1]}")
     if args.characters:
         markdown_text.MAX_COST_PER_CHARACTER = float("inf")
         character_costs(args.runs)
