@@ -28,9 +28,9 @@ PRACTICE_TITLE_CHARS = 80
 def handle(row, incoming, member: Member, community: Community, language: str) -> None:
     """Act on the reply and record in `row` what was done (status, outcome, reason, object, text);
     `language` is the member's in this community (their membership, which the caller has read)."""
-    text = normalize.text(trim.reply_text(incoming), multiline=True)
-    target = answered_object(incoming, member, community)
-    row.text = text  # set after the lookup, so that the row's changes go in one UPDATE
+    row.text = normalize.text(trim.reply_text(incoming), multiline=True)
+    with db.session.no_autoflush:  # only the row has changes yet: they go in one UPDATE with its object's
+        target = answered_object(incoming, member, community)
     if target is not None:
         row.object_kind, row.object_id = target.kind, target.id
     with force_locale(language):
