@@ -106,13 +106,13 @@ def record_report(raw: bytes, row: OutboundEmail | None) -> str:
     decoded = message_from_bytes(raw, policy=policy.default)  # headers decoded (RFC 2047, 8-bit)
     if is_auto_reply(decoded):
         return "ignored: auto-reply"
-    member = db.session.get(Member, row.member_id) if row and row.member_id else None
+    # Locked, so bounces processed at once for one member add up instead of overwriting each other.
+    member = db.session.get(Member, row.member_id, with_for_update=True, populate_existing=True) \
+        if row and row.member_id else None
     if member is None:
         return "ignored: unknown message"
     if row.recipient.lower() != member.email.lower():
         return "ignored: the member's address has changed since"
-    # Locked, so bounces processed at once for one member add up instead of overwriting each other.
-    db.session.refresh(member, with_for_update=True)
     try:
         _temporary, permanent = all_failures(message)
     except Exception:  # flufl.bounce re-raises its detectors' errors on malformed mail

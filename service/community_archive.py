@@ -7,7 +7,6 @@ every POST that names the community (service/views/community_export.py), and mem
 way in are refused by the domain functions (refuse_if_archived).
 """
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from service import audit
 from service.clock import now
@@ -44,7 +43,8 @@ def restore(actor: Coordinator | None, community: Community) -> None:
 def refuse_if_archived(community_id: int) -> None:
     """Members' answers (an RSVP, a vote, a form, a practice; by link, reply or calendar button) are refused while
     their community is archived: the domain functions call this, whatever the way in."""
-    if db.session.scalar(select(Community.archived_at).where(Community.id == community_id)) is not None:
+    community = db.session.get(Community, community_id)  # no query when this transaction has loaded it already
+    if community is not None and community.archived_at is not None:
         raise DomainError(_("This community is archived: it no longer takes answers."))
 
 

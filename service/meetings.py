@@ -221,12 +221,14 @@ def invitation_for(meeting: Meeting, member: Member) -> Invitation | None:
         Invitation.meeting_id == meeting.id, Invitation.member_id == member.id))
 
 
-def record_rsvp(meeting: Meeting, member: Member, answer: str, note: str = "", via: str = "web") -> Invitation:
-    """A member's answer; it can change until the meeting starts."""
+def record_rsvp(meeting: Meeting, member: Member, answer: str, note: str = "", via: str = "web",
+                invitation: Invitation | None = None) -> Invitation:
+    """A member's answer; it can change until the meeting starts. `invitation`: the member's to this meeting,
+    when the caller has read it already (the calendar handler does)."""
     if answer not in RSVP_ANSWERS:
         raise DomainError(_("Answer yes, maybe or no."), "answer")
     community_archive.refuse_if_archived(meeting.community_id)
-    invitation = invitation_for(meeting, member)
+    invitation = invitation or invitation_for(meeting, member)
     if invitation is None:
         raise DomainError(_("You are not invited to this meeting."))
     if meeting.status == "cancelled":

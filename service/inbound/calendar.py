@@ -92,7 +92,7 @@ def _settle(row, incoming, replies: list[CalendarReply], meeting: Meeting, membe
                 "Nothing was recorded.", found, detail, member=member)
         return
     try:
-        meetings.record_rsvp(meeting, member, reply.answer, note=reply.comment, via="calendar")
+        meetings.record_rsvp(meeting, member, reply.answer, note=reply.comment, via="calendar", invitation=invitation)
     except DomainError as error:
         _finish(row, "unclear", f"{error.message} The calendar's answer ({reply.answer}) was not recorded.",
                 found, detail, member=member)

@@ -161,8 +161,8 @@ def _unsubscribe(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) 
     member = db.session.get(Member, ids[0])
     if member is None:
         return finish(row, "held", reason="the member of this unsubscribe address no longer exists")
-    row.member_id = member.id
     changed = preferences.unsubscribe(member, via="email")
+    row.member_id = member.id  # after: its queries would otherwise flush the row in an UPDATE of its own
     finish(row, "done", "unsubscribed", "" if changed else "was already unsubscribed")
 
 
@@ -170,9 +170,9 @@ def _calendar(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) -> 
     meeting = db.session.get(Meeting, ids[0])
     if meeting is None:
         return finish(row, "held", reason="the meeting of this calendar address no longer exists")
-    row.community_id = meeting.community_id
     from service.inbound import calendar
     calendar.handle(row, incoming, meeting)
+    row.community_id = meeting.community_id  # after: the handler's lookups would flush it in an UPDATE of its own
 
 
 def _reply(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) -> None:
@@ -181,9 +181,10 @@ def _reply(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) -> Non
     member, community = db.session.get(Member, ids[0]), db.session.get(Community, ids[1])
     if member is None or community is None:
         return finish(row, "held", reason="the member or community of this reply address no longer exists")
-    row.community_id = community.id
-    if not db.session.scalar(select(Membership.id).where(Membership.member_id == member.id,
-                                                         Membership.community_id == community.id)):
+    known = db.session.execute(select(Membership.name, Membership.language).where(
+        Membership.member_id == member.id, Membership.community_id == community.id)).first()
+    row.community_id = community.id  # after the query: it would otherwise flush the row in an UPDATE of its own
+    if known is None:
         return finish(row, "held", reason="the member of this reply address is not in this community")
     if not same_address(incoming.from_address, member.email):
         return finish(row, "held", reason=f"sent from {incoming.from_address or 'no address'}, not from the "
@@ -191,7 +192,7 @@ def _reply(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) -> Non
     row.member_id = member.id
     from service.inbound import calendar, replies  # understanding replies needs their parsers; bounces do not
     if not calendar.handle_if_calendar_reply(row, incoming, member, community):
-        replies.handle(row, incoming, member, community)
+        replies.handle(row, incoming, member, community, language=known.language)
 
 
 def same_address(sent_from: str, member_address: str) -> bool:

@@ -12,7 +12,7 @@ send nothing.
 """
 from flask_babel import force_locale
 
-from service import charters, facilitation, meetings, members, normalize, practices, preferences
+from service import charters, facilitation, meetings, normalize, practices, preferences
 from service.errors import DomainError
 from service.extensions import db
 from service.inbound import intent, process, trim
@@ -25,13 +25,15 @@ PRACTICE_MIN_WORDS = 8      # "Thanks!" under a digest is a comment, not a pract
 PRACTICE_TITLE_CHARS = 80
 
 
-def handle(row, incoming, member: Member, community: Community) -> None:
-    """Act on the reply and record in `row` what was done (status, outcome, reason, object, text)."""
+def handle(row, incoming, member: Member, community: Community, language: str) -> None:
+    """Act on the reply and record in `row` what was done (status, outcome, reason, object, text);
+    `language` is the member's in this community (their membership, which the caller has read)."""
     row.text = normalize.text(trim.reply_text(incoming), multiline=True)
-    target = answered_object(incoming, member, community)
+    with db.session.no_autoflush:  # only the row has changes yet: they go in one UPDATE with its object's
+        target = answered_object(incoming, member, community)
     if target is not None:
         row.object_kind, row.object_id = target.kind, target.id
-    with force_locale(members.known_in(member, community).language):
+    with force_locale(language):
         if intent.wants_unsubscribe(incoming.subject, row.text):
             preferences.unsubscribe(member, via="email")
             process.finish(row, "done", "unsubscribed")
