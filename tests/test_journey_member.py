@@ -11,6 +11,7 @@ meetings, the feedback request to the meeting's end, and schedules a five-minute
 four minutes; the journey then waits for the product's own clock (about ten minutes in all).
 """
 import contextlib
+import os
 import re
 import time
 from datetime import datetime, timedelta, timezone
@@ -37,7 +38,6 @@ TITLE, TITLE_ES = "Monthly call", "Llamada mensual"
 @contextlib.contextmanager
 def chromium_for(stack: ProductionStack):
     """Debian's Chromium, with https://cop.example.org pointed at the stack's nginx."""
-    import os
     require(os.access(CHROMIUM, os.X_OK), f"Chromium at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
