@@ -28,6 +28,7 @@ class MemberEditForm(MemberForm):
     digest_frequency = SelectField(_l("Lesson digests"), choices=choices(FREQUENCY_CHOICES), default="weekly")
     # Filled per community with its lesson's modules; a late joiner can start where the others are.
     next_module = SelectField(_l("Next lesson module in their digest"), coerce=int, choices=[], validate_choice=True)
+    organization_contact = BooleanField(_l("Their organization's contact: receives its edition of each digest"))
     willing_to_facilitate = BooleanField(_l("Willing to facilitate meetings: in the facilitation rotation"))
 
 

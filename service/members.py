@@ -217,6 +217,26 @@ def update_member(actor: Coordinator, membership: Membership, *, organization: s
     return membership
 
 
+def set_organization_contact(actor: Coordinator, membership: Membership, contact: bool) -> None:
+    """Make this member their organization's contact, or stop it; the caller commits.
+
+    The contact receives the organization's edition of each digest of the communities where they are an active
+    member (service.digests): how the organization's people took part. An organization has one contact, so
+    choosing another replaces the one before."""
+    organization = db.session.get(Organization, membership.organization_id) if membership.organization_id else None
+    member_id = membership.member_id
+    if contact and organization is None:
+        raise DomainError(_("Give the member an organization before making them its contact."),
+                          "organization_contact")
+    if organization is None or (organization.contact_member_id == member_id) == contact:
+        return
+    before = organization.contact_member_id
+    organization.contact_member_id = member_id if contact else None
+    audit.record(actor, "organization.contact", "member", member_id, membership.community_id,
+                 organization=organization.name,
+                 changes={"contact_member_id": [before, organization.contact_member_id]})
+
+
 def set_person_name(member: Member, name: str) -> dict:
     """Give the person this name in every community; {"name": [old, new]} if that changed anything."""
     name = normalize.text(name)

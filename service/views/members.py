@@ -50,7 +50,9 @@ def edit(community_id: int, membership_id: int):
         "name": membership.name, "email": member.email, "language": membership.language, "role": membership.role,
         "organization": membership.organization.name if membership.organization else "",
         "digest_frequency": member.digest_frequency, "next_module": membership.next_module,
-        "willing_to_facilitate": membership.willing_to_facilitate})
+        "willing_to_facilitate": membership.willing_to_facilitate,
+        "organization_contact": membership.organization is not None
+        and membership.organization.contact_member_id == member.id})
     form.next_module.choices = choices(digests.module_choices(community))
     read_only = []  # (label, value) of the person's details this coordinator may not change
     if not members.may_change_person(current_user, member):
@@ -67,6 +69,7 @@ def edit(community_id: int, membership_id: int):
                                   role=form.role.data, **person)
             digests.set_next_module(current_user, membership, form.next_module.data)
             facilitation.set_willing(current_user, membership, form.willing_to_facilitate.data)
+            members.set_organization_contact(current_user, membership, form.organization_contact.data)
         except DomainError as error:
             db.session.rollback()
             show_domain_error(form, error)
