@@ -15,6 +15,12 @@ from tests import services
 pytest_plugins = ("tests.browser",)  # the browser, base_url and phone fixtures
 
 
+def pytest_collection_modifyitems(items):
+    """Journeys first: each waits minutes on the product's real clock (a meeting must start, then end), so
+    under pytest-xdist they start at once and the other tests run beside them instead of after them."""
+    items.sort(key=lambda item: item.get_closest_marker("journey") is None)  # a stable sort keeps the rest
+
+
 @pytest.fixture(scope="session", autouse=True)
 def quick_password_hashes():
     """Accounts made here hash their passwords with scrypt at N=2**10 instead of werkzeug's 2**15.

@@ -171,6 +171,7 @@ def schedule_meeting(page, community: int) -> tuple[int, datetime]:
 
 
 @pytest.mark.browser
+@pytest.mark.journey
 @pytest.mark.timeout(900)
 def test_a_member_who_never_logs_in_takes_part_by_email_until_unsubscribing(app, database_url, redis_url,
                                                                             tmp_path):
