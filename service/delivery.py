@@ -20,6 +20,8 @@ import time
 from datetime import datetime
 
 from flask import current_app
+from rq import Queue
+from rq.timeouts import BaseTimeoutException
 from sqlalchemy import update
 
 from service import audit, bounces, claims, clock, retry
@@ -36,6 +38,9 @@ from service.smtp_send import SmtpConnection, send_message
 CLAIM_SIZE = 100  # rows claimed (and so left `sending` by a crash) at a time
 RELAY_STREAK = 5  # the same refusal for this many different recipients in a row is the relay's, not theirs
 CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError)
+# A job claims no more rows after this long and hands the rest to a job of their own, due at once: half RQ's job
+# timeout, so that on a starved machine one claim's worth (CLAIM_SIZE rows) still ends before RQ's timeout does.
+JOB_BUDGET_SECONDS = Queue.DEFAULT_TIMEOUT / 2
 
 
 class DeliveryStopped(Exception):
@@ -53,6 +58,8 @@ def deliver_batch(ids: list[int]) -> dict:
     tens of milliseconds here) and sends them over one SMTP connection, but
     claims them CLAIM_SIZE at a time: a worker that dies leaves at most that
     many rows `sending` for the sweeper, and the rest of its batch still pending.
+    After JOB_BUDGET_SECONDS it claims no more: the rest are retries due now, a
+    job of their own, rather than rows RQ's timeout would cut off mid-send.
     """
     # Each outcome is committed on its own; expiring the batch at every commit would
     # reload each row, member and community (three SELECTs per message) for nothing.
@@ -61,7 +68,12 @@ def deliver_batch(ids: list[int]) -> dict:
     try:
         with outcome_writer() as outcomes, SmtpConnection() as smtp:
             batch = Batch(outcomes, smtp)
+            out_of_time = time.monotonic() + JOB_BUDGET_SECONDS
             for start in range(0, len(ids), CLAIM_SIZE):
+                if start and time.monotonic() >= out_of_time:
+                    when = clock.now()
+                    batch.note_retry(claims.postpone(ids[start:], when), when)
+                    break
                 try:
                     batch.deliver(ids[start:start + CLAIM_SIZE])
                 except DeliveryStopped as stop:
@@ -172,8 +184,8 @@ class Batch:
             self._refused(row, member, refusal("mail", error.smtp_code, error.smtp_error))
         except smtplib.SMTPDataError as error:
             self._refused(row, member, refusal("data", error.smtp_code, error.smtp_error))
-        except OSError:
-            raise  # the connection failed: the caller decides
+        except (OSError, BaseTimeoutException):
+            raise  # the connection failed: the caller decides; or the job's time is up
         except Exception as error:  # e.g. an address smtplib cannot encode: must not end the job for the rest
             current_app.logger.exception("sending outbox row %s failed", row.id)
             self.smtp.drop()  # where the conversation stopped is unknown
@@ -200,6 +212,8 @@ class Batch:
             rendered = self.renderer.render(row, member, community)
             message_id = message_id_for(row)
             self._ahead = (row.id, (message_id, rendered.envelope_from, to_bytes(rendered, message_id)))
+        except BaseTimeoutException:
+            raise  # RQ's timeout, raised wherever the job is: caught, it would leave the connection mid-query
         except Exception:  # rendered again in its turn, where the failure is recorded
             return
 
@@ -231,6 +245,8 @@ class Batch:
             return message_id, rendered.envelope_from, to_bytes(rendered, message_id)
         except HeaderInjectionError as error:
             self._finish(row, status="failed", last_error=f"refused: {error}")
+        except BaseTimeoutException:
+            raise
         except Exception as error:  # a template bug must not stop the rest of the batch
             current_app.logger.exception("rendering outbox row %s failed", row.id)
             # It will not render next time either: failed at once, not retried.

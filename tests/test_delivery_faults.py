@@ -487,3 +487,27 @@ def test_rows_claimed_again_by_another_job_are_neither_overwritten_nor_sent(app,
     # The fifth was in flight when it was taken: its 250 does not overwrite the other job's claim.
     assert {(row.status, row.attempts, row.sent_at) for row in rows[4:]} == {("sending", 2, None)}
     assert (result["sent"], result["taken"]) == (5, 15), result
+
+
+def test_a_job_out_of_time_hands_its_unclaimed_rows_to_a_job_due_now_and_each_email_goes_once(
+        app, ctx, personas, smtp, monkeypatch):
+    """On a starved machine a 500-row job could outlast RQ's timeout, which would cut it off mid-send: past
+    its budget a job claims no more, and what it did not claim goes at once in a job of its own."""
+    from service import delivery
+    monkeypatch.setattr(delivery, "JOB_BUDGET_SECONDS", 0)  # out of time as soon as its first claim is sent
+    addresses = fan_out(personas["riverside"], 250)
+    get_queue().enqueue("jobs.delivery.deliver", _queued_ids())  # one job for the whole fan-out
+
+    run_worker(app)
+    assert status_counts() == {"sent": delivery.CLAIM_SIZE, "pending": 250 - delivery.CLAIM_SIZE}
+    assert len(received(smtp)) == delivery.CLAIM_SIZE
+    scheduled = get_queue().scheduled_job_registry
+    assert len(scheduled) == 1  # the rest, in one job due now
+
+    for _ in range(5):  # each job sends one claim's worth and hands on the rest
+        run_worker_with_scheduler(app)
+        if status_counts() == {"sent": 250}:
+            break
+    got = received(smtp)
+    assert set(got) == set(addresses) and set(got.values()) == {1}
+    assert {row.attempts for row in all_rows()} == {1}
