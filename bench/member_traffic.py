@@ -269,7 +269,7 @@ def print_report(crowd: Crowd, fan: dict, expected: int, sink_count: int, cpu: d
     for phase, spent in cpu.items():
         print(f"  {phase:<8} {describe_cpu(*spent)}")
     print("PostgreSQL, sampled every 0.5 s (this database's client backends):")
-    for phase in ("quiet", "fan-out", "after"):
+    for phase in cpu:
         print(f"  {phase:<8} {locks.describe(phase)}")
     fanout.print_verdicts(verdicts)
 
@@ -359,10 +359,11 @@ def main(argv=None) -> int:
         print(f"fan-out to {args.size} members, started by jobs.cron ...", flush=True)
         fan = wait_for_fanout(app, args.size, started, args.max_fanout_seconds)
         cpu["fan-out"] = share.mark(), share.waited
-        crowd.phase = sampler.phase = "after"
-        print(f"fan-out done in {fan['elapsed']:.0f} s; idle again ...", flush=True)
-        idle_phase(crowd, args)
-        cpu["after"] = share.mark(), share.waited
+        if fan["finished"]:  # (unfinished, the workers go on delivering: no idle phase to measure after it)
+            crowd.phase = sampler.phase = "after"
+            print(f"fan-out done in {fan['elapsed']:.0f} s; idle again ...", flush=True)
+            idle_phase(crowd, args)
+            cpu["after"] = share.mark(), share.waited
         crowd.phase = sampler.phase = "done"
         crowd.stop()
         sampler.stop()

@@ -111,8 +111,11 @@ class LockSampler:
     """Samples pg_stat_activity every `every` seconds into the current phase, until stop()."""
 
     QUERY = ("SELECT a.wait_event_type, a.wait_event, a.state, "
-             "(SELECT string_agg(DISTINCT l.relation::regclass::text || ' ' || l.mode, ', ') FROM pg_locks l "
-             " WHERE l.pid = a.pid AND NOT l.granted) "
+             "(SELECT string_agg(DISTINCT coalesce(l.relation::regclass::text, l.locktype) || ' ' || l.mode, ', ') "
+             " FROM pg_locks l WHERE l.pid = a.pid AND NOT l.granted) "
+             "|| ': ' || left(regexp_replace(a.query, '\\s+', ' ', 'g'), 60) || ' behind ' "
+             "|| coalesce((SELECT b.state || ' ' || left(regexp_replace(b.query, '\\s+', ' ', 'g'), 60) "
+             "   FROM pg_stat_activity b WHERE b.pid = (pg_blocking_pids(a.pid))[1]), '?') "
              "FROM pg_stat_activity a WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() "
              "AND a.backend_type = 'client backend'")
 
