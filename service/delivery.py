@@ -93,12 +93,14 @@ def _hand_back_after_losing_the_database(batch: "Batch", ids: list[int], error: 
     does not answer now either (a restart), the rows are left to the sweeper
     and the error goes on: the job fails.
     """
-    db.session.rollback()  # the connection is gone: the next statement takes a fresh one from the pool
+    # The session's connection may be gone too: drop it without a ROLLBACK (which would raise); the next
+    # statement takes a fresh connection from the pool.
+    db.session().invalidate()
     when = retry.backoff(1)
     try:
         waiting = set(claims.hand_back(batch.held, when)) | set(claims.postpone(ids, when))
     except DATABASE_GONE:
-        db.session.rollback()
+        db.session().invalidate()
         raise error from None
     batch.note_retry(sorted(waiting), when)
     current_app.logger.warning("the database connection was lost mid-batch (%s): %d outbox rows wait until %s",

@@ -49,6 +49,7 @@ class SMTPControl:
         self.handler = handler
         self.hold_from: int | None = None
         self.released = threading.Event()
+        self.refusal_window: float | None = None  # seconds of 421, from the next recipient on
         self.refusing_until = 0.0
         self.refused = 0
         self.waiting = 0  # messages kept whose 250 is being held back: each a job in the middle of a message
@@ -66,6 +67,8 @@ class SMTPControl:
             return reply
 
         async def handle_RCPT(server, session, envelope, address, rcpt_options):
+            if self.refusal_window is not None:
+                self.refusing_until, self.refusal_window = time.monotonic() + self.refusal_window, None
             if time.monotonic() < self.refusing_until:
                 self.refused += 1
                 return "421 4.3.2 Service not available, closing transmission channel"
@@ -87,7 +90,10 @@ class SMTPControl:
         self.hold_from = None
 
     def refuse_for(self, seconds: float) -> None:
-        self.refusing_until = time.monotonic() + seconds
+        """Answer 421 to every recipient for `seconds`, starting with the next one (0: stop now)."""
+        self.refusal_window = seconds or None
+        if not seconds:
+            self.refusing_until = 0.0
 
     def messages_to(self, addresses: list[str]) -> list:
         wanted = {address.lower() for address in addresses}
@@ -207,15 +213,19 @@ class Deployment:
             return self.browser.request("GET", "/readyz")[2]
         return "(no answer)"
 
-    def busy_worker(self) -> WorkerProcess | None:
-        """The live worker whose work-horse is running a job, if any."""
+    def busy_worker(self) -> tuple[WorkerProcess, list[int]] | None:
+        """A live worker whose work-horse is running a delivery job, and the job's outbox ids; or None."""
         from rq import Worker
         from service.queue import get_queue, redis_connection
         with self.app.app_context():
-            busy = {w.pid for w in Worker.all(connection=redis_connection(), queue=get_queue())
-                    if w.get_current_job_id()}
-        return next((worker for worker in self.live_workers() if worker.pid in busy and len(worker.session()) >= 3),
-                    None)
+            for rq_worker in Worker.all(connection=redis_connection(), queue=get_queue()):
+                job = rq_worker.get_current_job()
+                if job is None or job.func_name != "jobs.delivery.deliver":
+                    continue
+                for worker in self.live_workers():
+                    if worker.pid == rq_worker.pid and len(worker.session()) >= 3:
+                        return worker, list(job.args[0])
+        return None
 
     # --- data ---------------------------------------------------------------------------------------------
 

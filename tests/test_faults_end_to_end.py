@@ -79,10 +79,11 @@ def test_redis_restarted_under_running_jobs_loses_no_email(deployment, record_pr
 
 def test_a_workers_whole_tree_killed_mid_batch_resends_at_most_one(deployment, record_property):
     deployment.wait_ready()
-    community_id, addresses = deployment.community_with_members("Worker killed", 120)
+    community_id, addresses = deployment.community_with_members("Worker killed", 80)
     subject = "Worker killed: meeting moved"
     held_mid_batch(deployment, community_id, subject)
-    victim = wait_until(deployment.busy_worker, 30, "the busy worker to be known", on_timeout=deployment.logs)
+    victim, dead_ids = wait_until(deployment.busy_worker, 30, "the busy worker to be known",
+                                  on_timeout=deployment.logs)
 
     victim.kill()  # worker, scheduler and work-horse at once, as a machine dies
     killed = time.monotonic()
@@ -90,20 +91,25 @@ def test_a_workers_whole_tree_killed_mid_batch_resends_at_most_one(deployment, r
     deployment.start_worker()  # systemd's Restart=always (cop-worker@.service)
 
     # The rest of the fan-out goes on; the dead job's claimed rows wait for the sweeper.
-    wait_until(lambda: "pending" not in deployment.statuses(community_id) and deployment.busy_worker() is None,
-               60, "the other jobs to finish", interval=0.2, on_timeout=deployment.logs)
-    stranded = deployment.statuses(community_id).get("sending", 0)
+    def the_others_are_done() -> bool:
+        deployment.check_alive()
+        return not deployment.sql("SELECT 1 FROM outbound_email WHERE community_id = :c AND status NOT IN "
+                                  "('sent', 'failed') AND NOT id = ANY(:dead)", c=community_id, dead=dead_ids)
+    wait_until(the_others_are_done, 60, "the other jobs to finish", interval=0.2, on_timeout=deployment.logs)
+    stranded = deployment.sql("SELECT count(*) FROM outbound_email WHERE status = 'sending' AND id = ANY(:dead)",
+                              dead=dead_ids)[0][0]
     assert stranded > 0, f"the killed job held no rows: {deployment.statuses(community_id)}"
     # The sweeper takes rows back once they have been `sending` for MAIL_SENDING_TIMEOUT (at least 241 s,
-    # since a live job may run 180 s): that wait is skipped by ageing the claims, not by a shorter setting.
+    # since a live job may run 180 s): that wait is skipped by ageing the dead job's claims, not by a shorter
+    # setting.
     deployment.sql("UPDATE outbound_email SET updated_at = updated_at - make_interval(secs => :timeout) "
-                   "WHERE community_id = :c AND status = 'sending'", timeout=300, c=community_id)
+                   "WHERE status = 'sending' AND id = ANY(:dead)", timeout=300, dead=dead_ids)
     aged = time.monotonic()
     settled = deployment.wait_settled(community_id, len(addresses))
 
     figures = email_figures(deployment, community_id, subject, addresses, jobs_died=1)
     report(record_property, "A worker's whole tree killed mid-batch",
-           {**figures, "rows left sending by the dead job": stranded,
+           {**figures, "rows left sending by the dead job": f"{stranded} of its {len(dead_ids)}",
             "rest of the fan-out sent after the kill": aged - killed,
             "stranded rows sent once past MAIL_SENDING_TIMEOUT": settled})
 
@@ -135,8 +141,7 @@ def test_smtp_answering_421_delays_but_loses_nothing(deployment, record_property
     community_id, addresses = deployment.community_with_members("SMTP 421", 60)
     subject = "SMTP 421: meeting moved"
     control = deployment.smtp_control
-    control.refuse_for(SMTP_421_SECONDS)
-    started = time.monotonic()
+    control.refuse_for(SMTP_421_SECONDS)  # from the first recipient the server is given
     deployment.announce(community_id, subject)
     settled = deployment.wait_settled(community_id, len(addresses), timeout=SMTP_421_SECONDS + 120)
     after_window = time.monotonic() - control.refusing_until
@@ -149,7 +154,6 @@ def test_smtp_answering_421_delays_but_loses_nothing(deployment, record_property
     report(record_property, f"SMTP answering 421 for {SMTP_421_SECONDS:.0f} s",
            {**figures, "421 replies": control.refused, "attempts per row": f"{tries[0]}-{tries[1]}",
             "all sent after the window closed": after_window, "from the announcement": settled})
-    assert started < control.refusing_until
 
 
 def send_charter_form(deployment: Deployment, community_id: int) -> None:

@@ -67,7 +67,7 @@ def end_the_session_even_without_the_database(_error):
         current_app.logger.warning("the database connection was lost at the end of a request: %s",
                                    str(error).splitlines()[0])
         with suppress(Exception):
-            db.session.invalidate()  # drops the connection without speaking to the server again
+            db.session().invalidate()  # drops the connection without speaking to the server again
         with suppress(Exception):
             db.session.remove()
 
