@@ -20,7 +20,6 @@ from collections import Counter
 from contextlib import suppress
 from pathlib import Path
 
-import pytest
 from flask_migrate import upgrade
 from sqlalchemy import func, insert, select, text
 
@@ -288,12 +287,11 @@ class Deployment:
         return Counter(rcpt.lower() for m in messages if m.message["Subject"] == subject for rcpt in m.rcpt_tos)
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory):
+def start_deployment(tmp_path_factory):
+    """A Deployment for a module's tests (a generator for a module-scoped fixture): stopped at the end."""
     services.require(postgres_bin() is not None and (os.geteuid() != 0 or shutil.which("runuser")),
                      "PostgreSQL's initdb and pg_ctl")
-    directory = tmp_path_factory.mktemp("deployment")
-    deployment = Deployment(directory)
+    deployment = Deployment(tmp_path_factory.mktemp("deployment"))
     try:
         yield deployment.start()
     finally:
