@@ -213,17 +213,25 @@ class Deployment:
         return "(no answer)"
 
     def busy_worker(self) -> tuple[WorkerProcess, list[int]] | None:
-        """A live worker whose work-horse is running a delivery job, and the job's outbox ids; or None."""
+        """A live worker whose work-horse is sending a delivery job's rows, and the job's outbox ids; or None.
+
+        (Redis may still list a worker object that process ran before a Redis
+        restart, with the job it had then: a job counts only while rows of it are `sending`.)
+        """
         from rq import Worker
         from service.queue import get_queue, redis_connection
         with self.app.app_context():
-            for rq_worker in Worker.all(connection=redis_connection(), queue=get_queue()):
-                job = rq_worker.get_current_job()
-                if job is None or job.func_name != "jobs.delivery.deliver":
-                    continue
-                for worker in self.live_workers():
-                    if worker.pid == rq_worker.pid and len(worker.session()) >= 3:
-                        return worker, list(job.args[0])
+            jobs = [(rq_worker.pid, rq_worker.get_current_job())
+                    for rq_worker in Worker.all(connection=redis_connection(), queue=get_queue())]
+        for pid, job in jobs:
+            if job is None or job.func_name != "jobs.delivery.deliver":
+                continue
+            ids = list(job.args[0])
+            sending = self.sql("SELECT count(*) FROM outbound_email WHERE status = 'sending' AND id = ANY(:ids)",
+                               ids=ids)[0][0]
+            for worker in self.live_workers():
+                if sending and worker.pid == pid and len(worker.session()) >= 3:
+                    return worker, ids
         return None
 
     # --- data ---------------------------------------------------------------------------------------------
