@@ -19,10 +19,11 @@ import smtplib
 import time
 from datetime import datetime
 
+import psycopg
 from flask import current_app
 from rq import Queue
 from rq.timeouts import BaseTimeoutException
-from sqlalchemy import update
+from sqlalchemy import exc, update
 
 from service import audit, bounces, claims, clock, retry
 from service.batch_render import BatchRenderer
@@ -41,6 +42,9 @@ CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, O
 # A job claims no more rows after this long and hands the rest to a job of their own, due at once: half RQ's job
 # timeout, so that on a starved machine one claim's worth (CLAIM_SIZE rows) still ends before RQ's timeout does.
 JOB_BUDGET_SECONDS = Queue.DEFAULT_TIMEOUT / 2
+# The database connection gone (a restart, a terminated backend): through SQLAlchemy, or through the outcome
+# writer's own psycopg cursor (service.outcomes), which SQLAlchemy does not wrap.
+DATABASE_GONE = (exc.OperationalError, exc.InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
 class DeliveryStopped(Exception):
@@ -65,6 +69,7 @@ def deliver_batch(ids: list[int]) -> dict:
     # reload each row, member and community (three SELECTs per message) for nothing.
     session = db.session()
     expire_on_commit, session.expire_on_commit = session.expire_on_commit, False
+    batch = None
     try:
         with outcome_writer() as outcomes, SmtpConnection() as smtp:
             batch = Batch(outcomes, smtp)
@@ -81,9 +86,38 @@ def deliver_batch(ids: list[int]) -> dict:
                     break
             else:
                 batch.record_refusals()
+    except DATABASE_GONE as error:
+        if batch is None:
+            raise  # nothing claimed yet
+        _hand_back_after_losing_the_database(batch, ids, error)
     finally:
         session.expire_on_commit = expire_on_commit
     return batch.tally
+
+
+def _hand_back_after_losing_the_database(batch: "Batch", ids: list[int], error: Exception) -> None:
+    """The database connection dropped mid-batch: the rows this job holds, and those it had yet to claim, wait
+    for a retry shortly (MAIL_RETRY_BASE_SECONDS), instead of staying `sending` until the sweeper's
+    MAIL_SENDING_TIMEOUT (five minutes) takes them back.
+
+    The row in flight is among them: if the server took it before its outcome
+    was lost, it goes twice, the window the sweeper has too. If the database
+    does not answer now either (a restart), the rows are left to the sweeper
+    and the error goes on: the job fails.
+    """
+    # The session's connection may be gone too: drop it without a ROLLBACK (which would raise); the next
+    # statement takes a fresh connection from the pool.
+    db.session().invalidate()
+    when = retry.backoff(1)
+    try:
+        waiting = set(claims.hand_back(batch.held, when)) | set(claims.postpone(ids, when))
+    except DATABASE_GONE:
+        db.session().invalidate()
+        raise error from None
+    batch.note_retry(sorted(waiting), when)
+    current_app.logger.warning("the database connection was lost mid-batch (%s): %d outbox rows wait until %s",
+                               str(error).splitlines()[0] if str(error) else type(error).__name__, len(waiting),
+                               when.isoformat())
 
 
 def compile_statements() -> None:
@@ -113,11 +147,12 @@ class Batch:
         self.outcomes, self.smtp, self.renderer = outcomes, smtp, BatchRenderer()
         self.tally = {"sent": 0, "failed": 0, "suppressed": 0, "taken": 0, "retry": {}}
         self.refused: list[tuple[OutboundEmail, Member, Refusal]] = []
+        self.held: dict[int, int] = {}  # the rows claimed last, {id: attempt}: handed back if the database goes
         self._ahead: tuple[int, tuple[str, str, bytes]] | None = None  # (row id, message) from _render_ahead
 
     def deliver(self, ids: list[int]) -> None:
         """Claim, send and record the rows among `ids`; raises DeliveryStopped with the rows not tried handed back."""
-        held = claims.claim(ids)
+        held = self.held = claims.claim(ids)
         if not held:
             return
         rows = claims.load(held)
@@ -245,8 +280,8 @@ class Batch:
             return message_id, rendered.envelope_from, to_bytes(rendered, message_id)
         except HeaderInjectionError as error:
             self._finish(row, status="failed", last_error=f"refused: {error}")
-        except BaseTimeoutException:
-            raise
+        except (BaseTimeoutException, DATABASE_GONE):
+            raise  # the job's time is up, or what a template read was lost with the connection: not the row's fault
         except Exception as error:  # a template bug must not stop the rest of the batch
             current_app.logger.exception("rendering outbox row %s failed", row.id)
             # It will not render next time either: failed at once, not retried.

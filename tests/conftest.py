@@ -191,3 +191,14 @@ def run_worker(app, burst=True):
     from service.queue import get_queue, redis_connection
     with app.app_context():
         SimpleWorker([get_queue()], connection=redis_connection()).work(burst=burst, with_scheduler=False)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The figures tests record (record_property("figures", ...)), shown in a normal run, xdist included."""
+    lines = [value for reports in terminalreporter.stats.values() for report in reports
+             if getattr(report, "when", None) == "call"
+             for name, value in getattr(report, "user_properties", ()) if name == "figures"]
+    if lines:
+        terminalreporter.section("figures")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -175,13 +175,14 @@ class Browser:
     Cookies are kept by hand because they are Secure (a cookie jar would not send them to http://127.0.0.1).
     """
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, forwarded_for: str = "203.0.113.7"):
         self.base = f"http://127.0.0.1:{port}"
+        self.forwarded_for = forwarded_for  # the visitor's address nginx passes on (rate limits count by it)
         self.cookies: dict[str, str] = {}
         self.opener = urllib.request.build_opener(NoRedirects)
 
     def request(self, method: str, path: str, data: dict | None = None, request_id: str | None = None):
-        headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": SITE, "X-Forwarded-For": "203.0.113.7",
+        headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": SITE, "X-Forwarded-For": self.forwarded_for,
                    "Referer": f"https://{SITE}{path}"}  # Flask-WTF checks the Referer of an https POST
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())

@@ -73,8 +73,12 @@ def test_the_documented_process_set_sends_an_announcement_end_to_end(app, databa
             access = [line for line in processes.log("web").splitlines()
                       if "gunicorn.access" in line and "announcements/new" in line and '"POST ' in line]
             assert len(access) == 1 and access[0].endswith("request_id=announce-click-0001")
-            delivered = [line for name in ("worker1", "worker2") for line in processes.log(name).splitlines()
-                         if " INFO jobs.delivery " in line and line.endswith("request_id=announce-click-0001")]
+
+            def delivered_lines():  # the job logs its line once it has recorded the outcome, after the server's 250
+                return [line for name in ("worker1", "worker2") for line in processes.log(name).splitlines()
+                        if " INFO jobs.delivery " in line and line.endswith("request_id=announce-click-0001")]
+            delivered = wait_until(delivered_lines, 30, "the worker's delivery line", interval=0.1,
+                                   on_timeout=processes.logs)
             assert delivered == [delivered[0]] and "1 sent" in delivered[0]
             processes.check_alive()
         finally:

@@ -5,6 +5,9 @@ Retry-After, rendered without the database, the session's user or the
 dashboard layout (each of which would need the database again), in the
 browser's language.
 
+A connection the database dropped after the page was made (a restart in
+between) is let go quietly at the end of the request, instead of failing it.
+
 Redis down: work that was committed could not be put on the queue
 (service.queue logs it); the sweeper sends it within minutes. The page the
 action leads to says so, so nobody does it a second time.
@@ -47,6 +50,26 @@ def unavailable_page():
     # Flask-Login's loads the session's user from the database.
     page = current_app.jinja_env.get_template("errors/unavailable.html").render()
     return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+
+
+@bp.teardown_app_request
+def end_the_session_even_without_the_database(_error):
+    """End the request's database session here, discarding a connection the server dropped meanwhile.
+
+    Flask-SQLAlchemy ends it later, at the app context's teardown, with a
+    ROLLBACK that raises on such a connection, past every error handler:
+    gunicorn's bare 500 for a page already made, perhaps after an answer was
+    saved. (After this, its own teardown finds no session to end.)
+    """
+    try:
+        db.session.remove()
+    except DBAPIError as error:
+        current_app.logger.warning("the database connection was lost at the end of a request: %s",
+                                   str(error).splitlines()[0])
+        with suppress(Exception):
+            db.session().invalidate()  # drops the connection without speaking to the server again
+        with suppress(Exception):
+            db.session.remove()
 
 
 @bp.after_app_request
