@@ -4,16 +4,18 @@ Answers are one FormAnswer row per question, unique per response and
 question; saving upserts them in one statement (and deletes those emptied),
 so a resubmission changes the answer instead of adding another.
 """
+from typing import NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import contains_eager
 
-from service import audit, community_archive, normalize
+from service import audit, community_archive, members, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.clock import aware, now
-from service.models import FormAnswer, FormRequest, FormResponse
+from service.members import KnownMember
+from service.models import Community, FormAnswer, FormRequest, FormResponse, Meeting, Member, Membership
 from service.questions import questions
 from service.sql import dialect_insert
 
@@ -25,11 +27,35 @@ def is_open(request: FormRequest) -> bool:
     return request.deadline_at is None or aware(request.deadline_at) > now()
 
 
-def response_with_request(response_id: int) -> FormResponse | None:
-    """A response with its form request, loaded in one query."""
-    return db.session.scalar(select(FormResponse).join(FormResponse.request)
-                             .options(contains_eager(FormResponse.request))
-                             .where(FormResponse.id == response_id))
+class ResponsePage(NamedTuple):
+    """What a member's form page shows: their response (its form request loaded), the member as the community
+    knows them (service.members.known_in), the community, and the meeting the form asks about (or None)."""
+    response: FormResponse
+    member: KnownMember | Member
+    community: Community
+    meeting: Meeting | None
+
+
+# Built once: constructing a select of five entities costs more than running it.
+_RESPONSE_PAGE = (
+    select(FormResponse, Member, Community, Meeting, Membership.name, Membership.language)
+    .join(FormResponse.request).options(contains_eager(FormResponse.request))
+    .join(Member, Member.id == FormResponse.member_id)
+    .join(Community, Community.id == FormRequest.community_id)
+    .outerjoin(Meeting, Meeting.id == FormRequest.meeting_id)
+    .outerjoin(Membership, (Membership.community_id == Community.id) & (Membership.member_id == Member.id))
+    .where(FormResponse.id == bindparam("response_id"), FormResponse.member_id == bindparam("member_id")))
+
+
+def response_page(response_id: int, member_id: int) -> ResponsePage | None:
+    """The member's response with what its page shows, in one query; None when the response is missing or
+    someone else's."""
+    row = db.session.execute(_RESPONSE_PAGE, {"response_id": response_id, "member_id": member_id}).first()
+    if row is None:
+        return None
+    response, member, community, meeting, name, language = row
+    known = {member.id: (name, language)} if name is not None else {}
+    return ResponsePage(response, members.known_in(member, community, known), community, meeting)
 
 
 def answers_of(response: FormResponse) -> dict:
