@@ -21,6 +21,7 @@ The database (`bench_mpg`) and Redis db (6380/62) are its own: it drops
 and rebuilds the schema and flushes that db. Exits 0 whatever the verdict.
 """
 import argparse
+import http.client
 import os
 import subprocess
 import sys
@@ -43,8 +44,29 @@ TARGET_RATIO = 0.2
 
 
 class ConfiguredServer(Server):
-    """gunicorn as deploy/gunicorn.conf.py runs it (GUNICORN_CMD_ARGS names the file), with the worker model
-    given on the command line."""
+    """gunicorn as deploy/gunicorn.conf.py runs it, with the worker model given on the command line, on a free
+    localhost port; it may take minutes to boot on a loaded machine."""
+
+    def __init__(self, env: dict, workers: int, threads: int, log_dir: Path, boot_seconds: float = 300):
+        self.port = fanout.free_port()
+        self.log = open(log_dir / "gunicorn.log", "ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "deploy" / "gunicorn.conf.py"),
+             "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
+             "--keep-alive", "30", "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + boot_seconds
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    connection.close()
+                    return
+            except OSError:
+                time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not start; see {log_dir / 'gunicorn.log'}")
 
     def cpu_seconds(self) -> float:
         """CPU of the master, its live workers and the workers it has reaped (max_requests replaces them)."""
@@ -194,7 +216,7 @@ def main(argv=None) -> int:
     env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
            "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": "2", "RATELIMIT_ENABLED": "false",
            "SECRET_KEY": "bench-member-pages-secret-0123456789abcdef", "INSTANCE_DIR": str(log_dir / "instance"),
-           "PYTHONPATH": str(ROOT), "GUNICORN_CMD_ARGS": f"--config {ROOT / 'deploy' / 'gunicorn.conf.py'}"}
+           "PYTHONPATH": str(ROOT)}
     os.environ.update(env)
     from redis import Redis
     from service import create_app
