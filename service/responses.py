@@ -4,6 +4,7 @@ Answers are one FormAnswer row per question, unique per response and
 question; saving upserts them in one statement (and deletes those emptied),
 so a resubmission changes the answer instead of adding another.
 """
+from functools import lru_cache
 from typing import NamedTuple
 
 from flask_babel import gettext as _
@@ -100,7 +101,6 @@ def save(response: FormResponse, data: dict, submit: bool) -> FormResponse:
         for question in questions(request.kind):
             if question.required and values[question.key] is None:
                 raise DomainError(_("Please answer this question."), question.key)
-    _store_answers(response.id, request.kind, values)
     response.updated_at = now()
     if submit:
         resubmitted = response.status == "submitted"
@@ -109,7 +109,11 @@ def save(response: FormResponse, data: dict, submit: bool) -> FormResponse:
                      request.community_id, member=response.member_id, response=response.id, kind=request.kind)
     else:
         response.status = "draft"
+    # The answers go last, the caller committing next: each of these statements raises the community's figures
+    # stamp (service/figures_stamp.py), whose row stays locked until the commit, and every member answering
+    # the same community's form waits for that lock.
     db.session.flush()
+    _store_answers(response.id, request.kind, values)
     db.session.expire(response, ["answers"])  # written without the ORM: reload them if anyone asks
     return response
 
@@ -121,13 +125,16 @@ def _store_answers(response_id: int, kind: str, values: dict) -> None:
              "value_int": value if kinds[key] == "rating" else None,
              "value_text": None if kinds[key] == "rating" else value}
             for key, value in values.items() if value is not None]
-    if rows:  # the statement is the same every time (compiled once); the rows go as its parameters
-        insert = dialect_insert(FormAnswer.__table__)
-        db.session.execute(insert.on_conflict_do_update(
-            index_elements=["response_id", "question"],
-            set_={"value_int": insert.excluded.value_int, "value_text": insert.excluded.value_text}), rows)
+    if rows:  # the statement is the same every time (built and compiled once); the rows go as its parameters
+        db.session.execute(_answers_upsert(db.session.get_bind().dialect.name), rows)
     emptied = [key for key, value in values.items() if value is None]
     if emptied:
         db.session.execute(delete(FormAnswer).where(FormAnswer.response_id == response_id,
                                                     FormAnswer.question.in_(emptied)))
 
+
+@lru_cache(maxsize=2)  # one per dialect
+def _answers_upsert(_dialect: str):
+    insert = dialect_insert(FormAnswer.__table__)
+    return insert.on_conflict_do_update(index_elements=["response_id", "question"], set_={
+        "value_int": insert.excluded.value_int, "value_text": insert.excluded.value_text})
