@@ -16,7 +16,7 @@ from service.errors import DomainError
 from service.extensions import db
 from service.clock import aware, now
 from service.members import KnownMember
-from service.models import Community, FormAnswer, FormRequest, FormResponse, Meeting, Member, Membership
+from service.models import Community, FormAnswer, FormRequest, FormResponse, Member, Membership
 from service.questions import questions
 from service.sql import dialect_insert
 
@@ -30,20 +30,18 @@ def is_open(request: FormRequest) -> bool:
 
 class ResponsePage(NamedTuple):
     """What a member's form page shows: their response (its form request loaded), the member as the community
-    knows them (service.members.known_in), the community, and the meeting the form asks about (or None)."""
+    knows them (service.members.known_in), and the community."""
     response: FormResponse
     member: KnownMember | Member
     community: Community
-    meeting: Meeting | None
 
 
-# Built once: constructing a select of five entities costs more than running it.
+# Built once: constructing a select of four entities costs more than running it.
 _RESPONSE_PAGE = (
-    select(FormResponse, Member, Community, Meeting, Membership.name, Membership.language)
+    select(FormResponse, Member, Community, Membership.name, Membership.language)
     .join(FormResponse.request).options(contains_eager(FormResponse.request))
     .join(Member, Member.id == FormResponse.member_id)
     .join(Community, Community.id == FormRequest.community_id)
-    .outerjoin(Meeting, Meeting.id == FormRequest.meeting_id)
     .outerjoin(Membership, (Membership.community_id == Community.id) & (Membership.member_id == Member.id))
     .where(FormResponse.id == bindparam("response_id"), FormResponse.member_id == bindparam("member_id")))
 
@@ -54,9 +52,9 @@ def response_page(response_id: int, member_id: int) -> ResponsePage | None:
     row = db.session.execute(_RESPONSE_PAGE, {"response_id": response_id, "member_id": member_id}).first()
     if row is None:
         return None
-    response, member, community, meeting, name, language = row
+    response, member, community, name, language = row
     known = {member.id: (name, language)} if name is not None else {}
-    return ResponsePage(response, members.known_in(member, community, known), community, meeting)
+    return ResponsePage(response, members.known_in(member, community, known), community)
 
 
 def answers_of(response: FormResponse) -> dict:

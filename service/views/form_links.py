@@ -14,7 +14,7 @@ from forms.feedback import FeedbackForm
 from service import bilingual, form_requests, moments, responses
 from service.errors import DomainError
 from service.extensions import db, limiter
-from service.models import Community, FormResponse, Meeting, Member
+from service.models import Community, FormResponse, Member
 from service.views.helpers import show_domain_error
 from service.views.member_pages import bad_link, member_id_from_link, speak
 
@@ -30,18 +30,17 @@ def answer(response_id: int, token: str):
     page = responses.response_page(response_id, member_id) if member_id else None
     if page is None:  # the response is missing or someone else's
         return bad_link(member_id)
-    return answer_page(page.response, page.member, page.community, page.meeting)
+    return answer_page(page.response, page.member, page.community)
 
 
-def answer_page(response: FormResponse, member: Member, community: Community | None = None,
-                meeting: Meeting | None = None):
+def answer_page(response: FormResponse, member: Member, community: Community | None = None):
     """Show or save one member's response; shared by /m/forms/... and the meeting's feedback link.
 
-    The community and meeting are read here unless the caller has them already.
+    The community is read here unless the caller has it already.
     A saved answer redirects (303) to the same link with ?saved=draft or
     ?saved=submitted, so reloading the confirmation never posts twice.
     """
-    context = _page_context(response, member, community, meeting)
+    context = _page_context(response, member, community)
     form_request = response.request
     if not responses.is_open(form_request):
         status = 409 if request.method == "POST" else 200
@@ -71,8 +70,7 @@ def _form_page(form, context: dict, saved: str | None):
     return page, 400 if form.errors else 200
 
 
-def _page_context(response: FormResponse, member: Member, community: Community | None,
-                  meeting: Meeting | None) -> dict:
+def _page_context(response: FormResponse, member: Member, community: Community | None) -> dict:
     """What the form's pages show, in the language its community has for the member (its title and introduction
     too, service.bilingual)."""
     community = community or db.session.get(Community, response.request.community_id)
@@ -80,8 +78,7 @@ def _page_context(response: FormResponse, member: Member, community: Community |
     speak(form_request.language)
     deadline = moments.html(form_request.deadline_at, community.time_zone, form_request.language, "moment") \
         if form_request.deadline_at else None
-    if meeting is None and form_request.meeting_id:
-        meeting = db.session.get(Meeting, form_request.meeting_id)
     return {"form_request": form_request, "community": community, "written_in": form_request.written_in,
             "member": member, "response": response, "deadline": deadline,
-            "questions": FORM_CLASSES[form_request.kind].QUESTIONS, "meeting": meeting}
+            "questions": FORM_CLASSES[form_request.kind].QUESTIONS,
+            "about_meeting": form_request.meeting_id is not None}
