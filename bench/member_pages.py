@@ -13,7 +13,8 @@ its own keep-alive connection and its own member, for `--seconds` per route:
   GET  /m/meetings/<meeting>/rsvp/<token>?answer= the RSVP page from the invitation
 
 For each it prints req/s, p50/p95, errors and the CPU per request (the
-gunicorn processes' CPU over the run / requests; PostgreSQL's beside it), and
+gunicorn processes' CPU over the run / requests; beside it every PostgreSQL
+process's on the machine, so other work on a shared machine shows there), and
 the ratio of each member page's req/s to /healthz's. Target: at least 0.2
 with 0 errors. Rate limiting is off in the server (RATELIMIT_ENABLED=false):
 every client here shares one IP, which a real deployment's members don't.
@@ -240,7 +241,7 @@ def main(argv=None) -> int:
 
     baseline = runs["GET /healthz"]["rps"]
     print(f"  {'route':<15} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'errors':>6} {'CPU ms/req':>10} "
-          f"{'(+ PG)':>7} {'ratio':>6}")
+          f"{'PG ms':>7} {'ratio':>6}")
     verdicts = []
     for name, result in runs.items():
         ratio = result["rps"] / baseline if baseline else 0.0
