@@ -18,8 +18,9 @@ process's on the machine, so other work on a shared machine shows there), and
 the ratio of each member page's req/s to /healthz's. Target: at least 0.2
 with 0 errors. Rate limiting is off in the server (RATELIMIT_ENABLED=false):
 every client here shares one IP, which a real deployment's members don't.
-The database (`bench_mpg`) and Redis db (6380/62) are its own: it drops
-and rebuilds the schema and flushes that db. Exits 0 whatever the verdict.
+The database (`cop_bench_member_pages`) and Redis db (8) are its own, or
+BENCH_MEMBER_PAGES_DATABASE_URL / _REDIS_URL: it drops and rebuilds the
+schema and flushes that db. Exits 0 whatever the verdict.
 """
 import argparse
 import http.client
@@ -39,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 import fanout  # noqa: E402  (database guard rails, schema reset, members, CPU from /proc)
 from forms_review import CSRF_RE, Server, drive, healthz_prepare, healthz_request  # noqa: E402
 
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/bench_mpg"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6380/62"
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_member_pages"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 TARGET_RATIO = 0.2
 
 
