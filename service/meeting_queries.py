@@ -1,11 +1,46 @@
 """What the meetings dashboard reads: a community's meetings, their answer and attendance rates, who is
-invited and who could be (service/meetings.py changes meetings; this module only reads them)."""
-from sqlalchemy import and_, case, func, select
+invited and who could be; and what a member's RSVP page reads (service/meetings.py changes meetings; this
+module only reads them)."""
+from typing import NamedTuple
+
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import contains_eager
 
+from service import members
 from service.clock import now
 from service.extensions import db
+from service.members import KnownMember
 from service.models import Community, Invitation, Meeting, Member, Membership
+
+
+class RsvpPage(NamedTuple):
+    """What a member's RSVP page shows: the meeting (its community loaded), the member, the member as the
+    community knows them (service.members.known_in), and their invitation (None when they are not invited)."""
+    meeting: Meeting
+    member: Member
+    known: KnownMember | Member
+    invitation: Invitation | None
+
+
+# Built once: constructing a select of four entities costs more than running it.
+_RSVP_PAGE = (
+    select(Meeting, Member, Invitation, Membership.name, Membership.language)
+    .join(Meeting.community).options(contains_eager(Meeting.community))
+    .join(Member, Member.id == bindparam("member_id"))
+    .outerjoin(Invitation, (Invitation.meeting_id == Meeting.id) & (Invitation.member_id == Member.id))
+    .outerjoin(Membership, (Membership.community_id == Meeting.community_id) & (Membership.member_id == Member.id))
+    .where(Meeting.id == bindparam("meeting_id")))
+
+
+def rsvp_page(meeting_id: int, member_id: int) -> RsvpPage | None:
+    """The meeting, the member and their invitation, in one query; None when the meeting or the member is
+    missing."""
+    row = db.session.execute(_RSVP_PAGE, {"meeting_id": meeting_id, "member_id": member_id}).first()
+    if row is None:
+        return None
+    meeting, member, invitation, name, language = row
+    known = {member.id: (name, language)} if name is not None else {}
+    return RsvpPage(meeting, member, members.known_in(member, meeting.community, known), invitation)
 
 
 def meeting_in(community: Community, meeting_id: int) -> Meeting | None:

@@ -4,16 +4,19 @@ Answers are one FormAnswer row per question, unique per response and
 question; saving upserts them in one statement (and deletes those emptied),
 so a resubmission changes the answer instead of adding another.
 """
+from functools import lru_cache
+from typing import NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.orm import contains_eager
 
-from service import audit, community_archive, normalize
+from service import audit, community_archive, members, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.clock import aware, now
-from service.models import FormAnswer, FormRequest, FormResponse
+from service.members import KnownMember
+from service.models import Community, FormAnswer, FormRequest, FormResponse, Member, Membership
 from service.questions import questions
 from service.sql import dialect_insert
 
@@ -25,11 +28,33 @@ def is_open(request: FormRequest) -> bool:
     return request.deadline_at is None or aware(request.deadline_at) > now()
 
 
-def response_with_request(response_id: int) -> FormResponse | None:
-    """A response with its form request, loaded in one query."""
-    return db.session.scalar(select(FormResponse).join(FormResponse.request)
-                             .options(contains_eager(FormResponse.request))
-                             .where(FormResponse.id == response_id))
+class ResponsePage(NamedTuple):
+    """What a member's form page shows: their response (its form request loaded), the member as the community
+    knows them (service.members.known_in), and the community."""
+    response: FormResponse
+    member: KnownMember | Member
+    community: Community
+
+
+# Built once: constructing a select of four entities costs more than running it.
+_RESPONSE_PAGE = (
+    select(FormResponse, Member, Community, Membership.name, Membership.language)
+    .join(FormResponse.request).options(contains_eager(FormResponse.request))
+    .join(Member, Member.id == FormResponse.member_id)
+    .join(Community, Community.id == FormRequest.community_id)
+    .outerjoin(Membership, (Membership.community_id == Community.id) & (Membership.member_id == Member.id))
+    .where(FormResponse.id == bindparam("response_id"), FormResponse.member_id == bindparam("member_id")))
+
+
+def response_page(response_id: int, member_id: int) -> ResponsePage | None:
+    """The member's response with what its page shows, in one query; None when the response is missing or
+    someone else's."""
+    row = db.session.execute(_RESPONSE_PAGE, {"response_id": response_id, "member_id": member_id}).first()
+    if row is None:
+        return None
+    response, member, community, name, language = row
+    known = {member.id: (name, language)} if name is not None else {}
+    return ResponsePage(response, members.known_in(member, community, known), community)
 
 
 def answers_of(response: FormResponse) -> dict:
@@ -74,7 +99,6 @@ def save(response: FormResponse, data: dict, submit: bool) -> FormResponse:
         for question in questions(request.kind):
             if question.required and values[question.key] is None:
                 raise DomainError(_("Please answer this question."), question.key)
-    _store_answers(response.id, request.kind, values)
     response.updated_at = now()
     if submit:
         resubmitted = response.status == "submitted"
@@ -83,7 +107,11 @@ def save(response: FormResponse, data: dict, submit: bool) -> FormResponse:
                      request.community_id, member=response.member_id, response=response.id, kind=request.kind)
     else:
         response.status = "draft"
+    # The answers go last, the caller committing next: each of these statements raises the community's figures
+    # stamp (service/figures_stamp.py), whose row stays locked until the commit, and every member answering
+    # the same community's form waits for that lock.
     db.session.flush()
+    _store_answers(response.id, request.kind, values)
     db.session.expire(response, ["answers"])  # written without the ORM: reload them if anyone asks
     return response
 
@@ -95,13 +123,16 @@ def _store_answers(response_id: int, kind: str, values: dict) -> None:
              "value_int": value if kinds[key] == "rating" else None,
              "value_text": None if kinds[key] == "rating" else value}
             for key, value in values.items() if value is not None]
-    if rows:  # the statement is the same every time (compiled once); the rows go as its parameters
-        insert = dialect_insert(FormAnswer.__table__)
-        db.session.execute(insert.on_conflict_do_update(
-            index_elements=["response_id", "question"],
-            set_={"value_int": insert.excluded.value_int, "value_text": insert.excluded.value_text}), rows)
+    if rows:  # the statement is the same every time (built and compiled once); the rows go as its parameters
+        db.session.execute(_answers_upsert(db.session.get_bind().dialect.name), rows)
     emptied = [key for key, value in values.items() if value is None]
     if emptied:
         db.session.execute(delete(FormAnswer).where(FormAnswer.response_id == response_id,
                                                     FormAnswer.question.in_(emptied)))
 
+
+@lru_cache(maxsize=2)  # one per dialect
+def _answers_upsert(_dialect: str):
+    insert = dialect_insert(FormAnswer.__table__)
+    return insert.on_conflict_do_update(index_elements=["response_id", "question"], set_={
+        "value_int": insert.excluded.value_int, "value_text": insert.excluded.value_text})

@@ -2,7 +2,7 @@
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from forms.community_import import CommunityImportForm
 from forms.member import ConfirmForm
@@ -84,19 +84,21 @@ def archived_is_read_only():
     return render_template("exports/archived.html", community=community), 409
 
 
+# The community of a route's object, by the id the route names; built once (every member's POST asks).
+_COMMUNITY_OF = {
+    "meeting_id": select(Community).join(Meeting).where(Meeting.id == bindparam("id")),
+    "charter_id": select(Community).join(Charter).where(Charter.id == bindparam("id")),
+    "response_id": select(Community).join(FormRequest).join(FormResponse).where(FormResponse.id == bindparam("id")),
+}
+
+
 def _community_of_request() -> Community | None:
     """The community a request acts on, from the ids its route names."""
     args = request.view_args or {}
     if "community_id" in args:
         return db.session.get(Community, args["community_id"])
-    if "meeting_id" in args:
-        return db.session.scalar(select(Community).join(Meeting).where(Meeting.id == args["meeting_id"]))
-    if "charter_id" in args:
-        return db.session.scalar(select(Community).join(Charter).where(Charter.id == args["charter_id"]))
-    if "response_id" in args:
-        return db.session.scalar(select(Community).join(FormRequest).join(FormResponse).where(
-            FormResponse.id == args["response_id"]))
-    return None
+    key = next((key for key in _COMMUNITY_OF if key in args), None)
+    return db.session.scalar(_COMMUNITY_OF[key], {"id": args[key]}) if key else None
 
 
 @bp.route("/admin/communities/import", methods=["GET", "POST"])

@@ -14,9 +14,9 @@ from forms.feedback import FeedbackForm
 from service import bilingual, form_requests, moments, responses
 from service.errors import DomainError
 from service.extensions import db, limiter
-from service.models import Community, FormResponse, Meeting, Member
+from service.models import Community, FormResponse, Member
 from service.views.helpers import show_domain_error
-from service.views.member_pages import bad_link, member_from_link, speak
+from service.views.member_pages import bad_link, member_id_from_link, speak
 
 bp = Blueprint("form_links", __name__, url_prefix="/m/forms")
 limiter.limit("60 per minute")(bp)
@@ -26,28 +26,30 @@ FORM_CLASSES = {"feedback": FeedbackForm, "charter": CharterForm}
 
 @bp.route("/<int:response_id>/<token>", methods=["GET", "POST"])
 def answer(response_id: int, token: str):
-    member = member_from_link(form_requests.TOKEN_PURPOSE, token, object_id=response_id)
-    response = responses.response_with_request(response_id) if member else None
-    if response is None or response.member_id != member.id:
-        return bad_link()
-    return answer_page(response, member)
+    member_id = member_id_from_link(form_requests.TOKEN_PURPOSE, token, object_id=response_id)
+    page = responses.response_page(response_id, member_id) if member_id else None
+    if page is None:  # the response is missing or someone else's
+        return bad_link(member_id)
+    return answer_page(page.response, page.member, page.community)
 
 
-def answer_page(response: FormResponse, member: Member):
+def answer_page(response: FormResponse, member: Member, community: Community | None = None):
     """Show or save one member's response; shared by /m/forms/... and the meeting's feedback link.
 
+    The community is read here unless the caller has it already.
     A saved answer redirects (303) to the same link with ?saved=draft or
     ?saved=submitted, so reloading the confirmation never posts twice.
     """
+    context = _page_context(response, member, community)
     form_request = response.request
     if not responses.is_open(form_request):
         status = 409 if request.method == "POST" else 200
-        return render_template("member/form_closed.html", **_page_context(response, member)), status
+        return render_template("member/form_closed.html", **context), status
     form_class = FORM_CLASSES[form_request.kind]
     if request.method != "POST":
         form = form_class(data=responses.answers_of(response))
         saved = request.args.get("saved")
-        return _form_page(form, response, member, saved if saved == response.status else None)
+        return _form_page(form, context, saved if saved == response.status else None)
     form = form_class()
     if response.status == "submitted":
         form.save_draft.data = False  # once submitted, a change is a resubmission, never a draft again
@@ -60,18 +62,18 @@ def answer_page(response: FormResponse, member: Member):
         else:
             db.session.commit()
             return redirect(f"{request.path}?{urlencode({'saved': saved})}", 303)
-    return _form_page(form, response, member, None)
+    return _form_page(form, context, None)
 
 
-def _form_page(form, response: FormResponse, member: Member, saved: str | None):
-    page = render_template("member/form.html", form=form, saved=saved, **_page_context(response, member))
+def _form_page(form, context: dict, saved: str | None):
+    page = render_template("member/form.html", form=form, saved=saved, **context)
     return page, 400 if form.errors else 200
 
 
-def _page_context(response: FormResponse, member: Member) -> dict:
+def _page_context(response: FormResponse, member: Member, community: Community | None) -> dict:
     """What the form's pages show, in the language its community has for the member (its title and introduction
     too, service.bilingual)."""
-    community = db.session.get(Community, response.request.community_id)
+    community = community or db.session.get(Community, response.request.community_id)
     form_request = bilingual.for_member(response.request, member, community)
     speak(form_request.language)
     deadline = moments.html(form_request.deadline_at, community.time_zone, form_request.language, "moment") \
@@ -79,4 +81,4 @@ def _page_context(response: FormResponse, member: Member) -> dict:
     return {"form_request": form_request, "community": community, "written_in": form_request.written_in,
             "member": member, "response": response, "deadline": deadline,
             "questions": FORM_CLASSES[form_request.kind].QUESTIONS,
-            "meeting": db.session.get(Meeting, form_request.meeting_id) if form_request.meeting_id else None}
+            "about_meeting": form_request.meeting_id is not None}

@@ -7,13 +7,22 @@ from service.models import Member
 from service.tokens import TokenError, read_token
 
 
-def member_from_link(purpose: str, token: str, object_id: int | None = None) -> Member | None:
-    """The member a valid link names (pages then speak their language); None for a bad or expired link."""
+def member_id_from_link(purpose: str, token: str, object_id: int | None = None) -> int | None:
+    """The member id a valid link carries, without a query (for a page that loads the member with the rest of
+    what it shows); None for a bad or expired link."""
     try:
-        member = db.session.get(Member, read_token(purpose, token, object_id=object_id))
+        return read_token(purpose, token, object_id=object_id)
     except TokenError as error:
         g.token_error = "expired" if error.expired else "invalid"
         return None
+
+
+def member_from_link(purpose: str, token: str, object_id: int | None = None) -> Member | None:
+    """The member a valid link names (pages then speak their language); None for a bad or expired link."""
+    member_id = member_id_from_link(purpose, token, object_id=object_id)
+    if member_id is None:
+        return None
+    member = db.session.get(Member, member_id)
     if member is None:
         g.token_error = "invalid"
         return None
@@ -27,6 +36,10 @@ def speak(language: str) -> None:
     refresh()
 
 
-def bad_link():
-    """The page for a link that is broken, tampered with, for something else, or expired."""
+def bad_link(member_id: int | None = None):
+    """The page for a link that is broken, tampered with, for something else, or expired (in the language of the
+    member it names, when it names one)."""
+    member = db.session.get(Member, member_id) if member_id else None
+    if member is not None:
+        speak(member.language)
     return render_template("member/bad_link.html", reason=g.get("token_error", "invalid")), 400

@@ -6,14 +6,14 @@ changes nothing); the answer changes on POST, one tap on a button.
 from flask import Blueprint, abort, render_template, request
 
 from forms.rsvp import RsvpForm
-from service import bilingual, form_requests, meetings, moments
+from service import bilingual, form_requests, meeting_queries, meetings, moments
 from service.errors import DomainError
 from service.extensions import db, limiter
 from service.markdown_text import stored_html
 from service.models import Meeting
 from service.models.meetings import RSVP_ANSWERS
 from service.views.form_links import answer_page
-from service.views.member_pages import bad_link, member_from_link, speak
+from service.views.member_pages import bad_link, member_from_link, member_id_from_link, speak
 
 bp = Blueprint("rsvp", __name__, url_prefix="/m/meetings/<int:meeting_id>")
 limiter.limit("60 per minute")(bp)
@@ -27,12 +27,15 @@ def _member_and_meeting(purpose: str, meeting_id: int, token: str):
 
 @bp.route("/rsvp/<token>", methods=["GET", "POST"])
 def answer(meeting_id: int, token: str):
-    member, meeting = _member_and_meeting("rsvp", meeting_id, token)
-    if member is None:
-        return bad_link()
-    invitation = meetings.invitation_for(meeting, member)
+    member_id = member_id_from_link("rsvp", token, object_id=meeting_id)
+    page = meeting_queries.rsvp_page(meeting_id, member_id) if member_id else None
+    if page is None:
+        return bad_link(member_id)
+    meeting, member, invitation = page.meeting, page.member, page.invitation
     if invitation is None:
         abort(404)
+    shown = bilingual.for_member(meeting, page.known, meeting.community)  # its title and agenda in their language
+    speak(shown.language)
     form = RsvpForm(data={"note": invitation.note})
     error, saved = None, False
     if form.validate_on_submit():
@@ -47,8 +50,6 @@ def answer(meeting_id: int, token: str):
     # The link's ?answer= is a suggestion to confirm; once an answer is saved the page shows that instead.
     suggested = request.args.get("answer") if not saved and request.args.get("answer") in RSVP_ANSWERS else None
     status = 400 if (form.errors or error) else 200
-    shown = bilingual.for_member(meeting, member, meeting.community)  # its title and agenda in their language
-    speak(shown.language)
     return render_template("member/rsvp.html", form=form, meeting=shown, member=member,
                            invitation=invitation, suggested=suggested, saved=saved, error=error,
                            when=moments.html(meeting.starts_at, meeting.community.time_zone, shown.language, "moment"),
