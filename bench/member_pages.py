@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import fanout  # noqa: E402  (database guard rails, schema reset, members, CPU from /proc)
+import report  # noqa: E402
 from forms_review import CSRF_RE, Server, drive, healthz_prepare, healthz_request  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_member_pages"
@@ -250,8 +251,12 @@ def main(argv=None) -> int:
               f"{result['cpu_ms']:>10.2f} {result['db_cpu_ms']:>7.2f} {ratio:>6.2f}"
               + (f"  e.g. {result['first_errors']}" if result["errors"] else ""))
         if name != "GET /healthz":
-            verdicts.append((f"{name}: {ratio:.2f} of /healthz's req/s >= {TARGET_RATIO}, "
-                             f"{result['errors']} errors", ratio >= TARGET_RATIO and not result["errors"]))
+            text, fast_enough = report.figure(
+                f"{name} req/s / /healthz's", ratio, ">=", TARGET_RATIO,
+                baseline=f"/healthz {baseline:.0f} req/s; {result['cpu_ms']:.2f} ms CPU/request here",
+                text=f"{name}: {ratio:.2f} of /healthz's req/s >= {TARGET_RATIO}, {result['errors']} errors")
+            _text, no_errors = report.check(f"{name}: no errors", not result["errors"])
+            verdicts.append((text, fast_enough and no_errors))
     print()
     for text, ok in verdicts:
         print(f"{'PASS' if ok else 'FAIL'}  {text}")
