@@ -2,7 +2,9 @@
 
 Database triggers (migration 0011_perf_figures_stamp) raise a community's
 figures_stamp version with every change to a row its health figures or what
-needs a person count; figures_kept says at which version each was counted.
+needs a person count, or that the community page and the members list show
+(0015_lstpage: those pages are kept whole per stamp, service/views/kept_pages.py);
+figures_kept says at which version each was counted.
 Kept figures hold while the versions agree (and, for the health months,
 until time alone would move them).
 
@@ -76,3 +78,15 @@ class Stamps:
 def _upsert(connection, community_id: int, **values) -> None:
     statement = dialect_insert(FiguresKept).values(community_id=community_id, **values)
     connection.execute(statement.on_conflict_do_update(index_elements=["community_id"], set_=values))
+
+
+def seen_version(community_id: int) -> int:
+    """The community's stamp as this session sees it (0 before its first change)."""
+    return db.session.scalar(select(FiguresStamp.version).where(FiguresStamp.community_id == community_id)) or 0
+
+
+def committed_version(community_id: int) -> int:
+    """The community's stamp as everyone else sees it (on a connection of its own): what this session counted is
+    keepable at its seen version only when the two agree."""
+    with db.engine.connect() as connection:
+        return connection.scalar(select(FiguresStamp.version).where(FiguresStamp.community_id == community_id)) or 0
