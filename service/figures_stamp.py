@@ -85,8 +85,10 @@ def seen_version(community_id: int) -> int:
     return db.session.scalar(select(FiguresStamp.version).where(FiguresStamp.community_id == community_id)) or 0
 
 
-def committed_version(community_id: int) -> int:
-    """The community's stamp as everyone else sees it (on a connection of its own): what this session counted is
-    keepable at its seen version only when the two agree."""
+def committed_versions(community_ids: list[int]) -> dict[int, int]:
+    """The communities' stamps as everyone else sees them (on a connection of its own): what this session counted
+    is keepable at its seen version only when the two agree."""
     with db.engine.connect() as connection:
-        return connection.scalar(select(FiguresStamp.version).where(FiguresStamp.community_id == community_id)) or 0
+        found = dict(connection.execute(select(FiguresStamp.community_id, FiguresStamp.version).where(
+            FiguresStamp.community_id.in_(community_ids))).all())
+    return {community_id: found.get(community_id, 0) for community_id in community_ids}

@@ -1,7 +1,9 @@
 """The figures stamp also rises with every change the community page and the members list show (so both are kept
 per stamp, service/views/kept_pages.py): who runs a community (community_coordinator, and those accounts' names,
 addresses and standing), digest issues (the checklist's "digests going out"), bounces (the last one is shown),
-organizations' names, and a member's address, name or pause as well as their status.
+organizations' names, and a member's address, name or pause as well as their status. A row added to or removed
+from the outbox raises it too (the Outbox's count of a community's emails is kept per stamp, service/outbox.py):
+per statement, so a fan-out of 10,000 is one raise, and a delivery's update none.
 
 Revision ID: 0015_lstpage
 Revises: 0014_annes
@@ -23,6 +25,9 @@ EVERY_CHANGE = {
     "bounce_event": (("member_id",),
                      "SELECT s.community_id AS c FROM {rows} AS r JOIN membership AS s ON s.member_id = r.member_id"),
 }
+# Tables where only rows added or removed count (once per statement); the names of 0011_perf's row triggers
+# on outbound_email are taken, hence "outbox_rows".
+ADDED_OR_REMOVED = {"outbound_email": ("outbox_rows", "SELECT r.community_id AS c FROM {rows} AS r")}
 # Tables where only some updates are shown: a trigger per row, when its condition holds.
 SOME_UPDATES = {
     "organization": (("id",),
@@ -85,6 +90,21 @@ END $$""")
             op.execute(f"CREATE TRIGGER figures_changed_{table}_{operation.lower()} AFTER {operation} ON {table}"
                        f" REFERENCING {TRANSITIONS[operation]} FOR EACH STATEMENT"
                        f" EXECUTE FUNCTION figures_changed_{table}()")
+    for table, (name, communities) in ADDED_OR_REMOVED.items():
+        op.execute(f"""
+CREATE OR REPLACE FUNCTION figures_changed_{name}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        {_bump(communities.format(rows="new_rows"))};
+    ELSE
+        {_bump(communities.format(rows="old_rows"))};
+    END IF;
+    RETURN NULL;
+END $$""")
+        for operation in ("INSERT", "DELETE"):
+            op.execute(f"CREATE TRIGGER figures_changed_{name}_{operation.lower()} AFTER {operation} ON {table}"
+                       f" REFERENCING {TRANSITIONS[operation]} FOR EACH STATEMENT"
+                       f" EXECUTE FUNCTION figures_changed_{name}()")
     for table, (columns, communities, condition) in SOME_UPDATES.items():
         op.execute(f"""
 CREATE OR REPLACE FUNCTION figures_changed_{table}() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -103,6 +123,11 @@ def _sqlite():
             bumps = " ".join(_bump(communities.format(rows=_one_row(row, columns))) + ";" for row in rows)
             op.execute(f"CREATE TRIGGER figures_changed_{table}_{operation.lower()} AFTER {operation} ON {table}"
                        f" FOR EACH ROW BEGIN {bumps} END")
+    for table, (name, communities) in ADDED_OR_REMOVED.items():
+        for operation, row in (("INSERT", "NEW"), ("DELETE", "OLD")):
+            bump = _bump(communities.format(rows=_one_row(row, ("community_id",))))
+            op.execute(f"CREATE TRIGGER figures_changed_{name}_{operation.lower()} AFTER {operation} ON {table}"
+                       f" FOR EACH ROW BEGIN {bump}; END")
     for table, (columns, communities, condition) in SOME_UPDATES.items():
         op.execute(f"CREATE TRIGGER figures_changed_{table}_update AFTER UPDATE ON {table} FOR EACH ROW"
                    f" WHEN {condition} BEGIN {_bump(communities.format(rows=_one_row('NEW', columns)))}; END")
@@ -125,3 +150,8 @@ def downgrade():
             op.execute(f"DROP TRIGGER figures_changed_{table}_{operation.lower()}" + (f" ON {table}" if postgresql else ""))
         if postgresql:
             op.execute(f"DROP FUNCTION figures_changed_{table}()")
+    for table, (name, _communities) in ADDED_OR_REMOVED.items():
+        for operation in ("INSERT", "DELETE"):
+            op.execute(f"DROP TRIGGER figures_changed_{name}_{operation.lower()}" + (f" ON {table}" if postgresql else ""))
+        if postgresql:
+            op.execute(f"DROP FUNCTION figures_changed_{name}()")

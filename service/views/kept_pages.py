@@ -48,7 +48,7 @@ def kept(community: Community, name: str, key: tuple, render: Callable[[], str],
     if page is not None and (page.until is None or moment < page.until):
         return Markup(page.html.replace(TOKEN_PLACEHOLDER, generate_csrf()))
     html = str(render())
-    if figures_stamp.committed_version(community.id) == version:
+    if figures_stamp.committed_versions([community.id])[community.id] == version:
         ends = until(moment) if until else None
         with _LOCK:
             _KEPT[full_key] = KeptPage(html.replace(generate_csrf(), TOKEN_PLACEHOLDER), ends)
