@@ -86,11 +86,12 @@ def _body(community) -> str:
 
 def _changes_by_time(community, moment):
     """When the community page rendered at `moment` changes by time alone: a meeting starts or a digest issue
-    stops counting as recent (service/lifecycle.py), or the health section's kept months run out."""
-    months_until = Stamps([community.id], moment).kept.get(community.id)
-    months_until = clock.aware(months_until.months_until) if months_until is not None else None
-    if months_until is None:
-        return moment  # the months were not kept: they are counted again with the page
+    stops counting as recent (service/lifecycle.py), or the health section's kept months run out (when they were
+    not kept at the current stamp, they are counted again with the page: it is not kept)."""
+    stamps = Stamps([community.id], moment)
+    if not stamps.months_hold(community.id):
+        return moment
+    months_until = clock.aware(stamps.kept[community.id].months_until)
     return min(filter(None, (lifecycle.next_change(community, moment), months_until)))
 
 
