@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from service.extensions import db
 from service.figures_stamp import committed_versions
-from service.models import Community, CommunityCoordinator, Coordinator, FiguresStamp, OutboundEmail
+from service.models import Community, Coordinator, FiguresStamp, OutboundEmail
 from service.models.outbox import OUTBOX_STATUSES
 
 UNDER_WAY = tuple(status for status in OUTBOX_STATUSES if status != "sent")
@@ -22,9 +22,9 @@ _TOTALS: OrderedDict = OrderedDict()
 _LOCK = Lock()
 
 
-def status_counts(coordinator: Coordinator) -> dict[str, int]:
-    """How many of the coordinator's emails (every email for an admin) are at each status."""
-    communities = _visible_communities(coordinator)
+def status_counts(coordinator: Coordinator, communities: list[int]) -> dict[str, int]:
+    """How many of the coordinator's emails (every email for an admin) are at each status; `communities` are those
+    the coordinator sees (service.communities.visible_communities_query)."""
     versions = dict(db.session.execute(select(FiguresStamp.community_id, FiguresStamp.version).where(
         FiguresStamp.community_id.in_(communities))).all()) if communities else {}
     totals = {}
@@ -46,12 +46,6 @@ def status_counts(coordinator: Coordinator) -> dict[str, int]:
         total += db.session.scalar(select(func.count()).where(OutboundEmail.community_id.is_(None)))
     counts["sent"] = total - sum(counts.values())
     return {status: count for status, count in counts.items() if count}
-
-
-def _visible_communities(coordinator: Coordinator) -> list[int]:
-    query = select(Community.id) if coordinator.is_admin else select(CommunityCoordinator.community_id).where(
-        CommunityCoordinator.coordinator_id == coordinator.id)
-    return list(db.session.scalars(query))
 
 
 def _count_totals(community_ids: list[int]) -> dict[int, int]:

@@ -36,9 +36,10 @@ class ListedEmail:
     time_zone: str
 
 
-def listed(rows: list[OutboundEmail]) -> list[ListedEmail]:
-    """The page's rows with their subjects and local times."""
-    communities = _load(Community, {row.community_id for row in rows})
+def listed(rows: list[OutboundEmail], communities: list[Community]) -> list[ListedEmail]:
+    """The page's rows with their subjects and local times; `communities` are those the rows may belong to (the
+    page's list of the coordinator's communities)."""
+    communities = {community.id: community for community in communities}
     languages = _languages(rows)
     # Held here: the session keeps loaded objects only while something refers to them.
     objects = {key: _load(model, {row.context.get(key) for row in rows},

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from service.clock import now
 from service.extensions import db
-from service.models import Meeting
+from service.models import Community, Meeting
 from tests.conftest import CSRF_RE, PASSWORD, login
 
 
@@ -84,6 +84,9 @@ def test_the_last_bounce_a_role_given_and_an_accounts_new_name_show_at_the_next_
 
 def test_a_digest_issue_and_the_communitys_own_settings_show_at_the_next_look(app, alice_client, personas):
     riverside = personas["riverside"]
+    with app.app_context():
+        db.session.get(Community, riverside).reminder_offsets = [1440, 60]  # a list in the page's key
+        db.session.commit()
     page, _list = _pages(alice_client, riverside)
     assert "Lesson digests are off." in page
     _sql(app, "UPDATE community SET digest_enabled = :on WHERE id = :id", on=True, id=riverside)

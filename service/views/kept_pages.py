@@ -8,6 +8,7 @@ sees (not its own uncommitted change), with the stamp read before the page's dat
 renders makes the kept copy newer than its key, never older), and only until the moment time alone would change
 it. The session's CSRF token is put back into each copy served (a kept copy holds a placeholder).
 """
+import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,5 +59,7 @@ def kept(community: Community, name: str, key: tuple, render: Callable[[], str],
 
 
 def _row(community: Community) -> tuple:
-    """Every column of the community's row, as loaded for this request (its settings show on its pages)."""
-    return tuple(getattr(community, attribute.key) for attribute in inspect(Community).column_attrs)
+    """Every column of the community's row, as loaded for this request (its settings show on its pages); a JSON
+    value (its reminder offsets) as its text."""
+    values = (getattr(community, attribute.key) for attribute in inspect(Community).column_attrs)
+    return tuple(json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value for value in values)

@@ -34,12 +34,13 @@ def index():
     query = outbox.filtered(current_user, status, kind, community_id, search)
     rows, has_next = outbox.page(query, page_number)
     communities = db.session.scalars(visible_communities_query(current_user)).all()
-    return render_template("outbox/index.html", rows=_shown(outbox_rows.listed(rows)), has_next=has_next,
-                           page=page_number,
+    return render_template("outbox/index.html", rows=_shown(outbox_rows.listed(rows, communities)),
+                           has_next=has_next, page=page_number,
                            matching=outbox.count(query) if search else None, q=search,
                            status=status, kind=kind, community_id=community_id, communities=communities,
                            statuses=OUTBOX_STATUSES, kinds=outbox.kinds(),
-                           counts=outbox_counts.status_counts(current_user), form=ConfirmForm(),
+                           counts=outbox_counts.status_counts(current_user, [c.id for c in communities]),
+                           form=ConfirmForm(),
                            problem=outbox.delivery_problem(current_user))
 
 
