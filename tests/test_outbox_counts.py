@@ -89,3 +89,17 @@ def test_a_community_given_to_a_coordinator_adds_its_emails_to_their_counts(app,
                                     " VALUES (:community, :alice, 'observer')"),
                                {"community": personas["lakeside"], "alice": personas["alice"]})
     assert _shown(alice_client) == {"sent": 3}
+
+
+def test_statuses_and_kinds_are_in_each_readers_language(app, alice_client, personas):
+    """The labels are translated once per language and process: a Spanish reader after an English one (and back)
+    reads their own."""
+    _add(app, personas["riverside"], ["sent"], 0)
+    page = alice_client.get("/outbox/").get_data(as_text=True)
+    assert '<span class="badge sent">sent: 1</span>' in page and "<td>Announcement</td>" in page
+    _change(app, text("UPDATE coordinator SET language = 'es' WHERE id = :id").bindparams(id=personas["alice"]))
+    page = alice_client.get("/outbox/").get_data(as_text=True)
+    assert '<span class="badge sent">enviado: 1</span>' in page and "<td>Anuncio</td>" in page
+    assert ">Anuncio</option>" in page and "<td>Announcement</td>" not in page
+    _change(app, text("UPDATE coordinator SET language = 'en' WHERE id = :id").bindparams(id=personas["alice"]))
+    assert '<span class="badge sent">sent: 1</span>' in alice_client.get("/outbox/").get_data(as_text=True)

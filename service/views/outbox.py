@@ -2,9 +2,10 @@
 tried as its member would send it)."""
 import smtplib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, gettext as _
+from flask_babel import force_locale, get_locale, gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
@@ -38,16 +39,25 @@ def index():
                            has_next=has_next, page=page_number,
                            matching=outbox.count(query) if search else None, q=search,
                            status=status, kind=kind, community_id=community_id, communities=communities,
-                           statuses=OUTBOX_STATUSES, kinds=outbox.kinds(),
+                           **_choices(str(get_locale() or "en")),
                            counts=outbox_counts.status_counts(current_user, [c.id for c in communities]),
                            form=ConfirmForm(),
                            problem=outbox.delivery_problem(current_user))
 
 
+@lru_cache(maxsize=8)
+def _choices(language: str) -> dict:
+    """The statuses and kinds with their labels in `language`, translated once per process (45 kinds' labels
+    cost more than the page's rows)."""
+    with force_locale(language):
+        return {"statuses": [(s, str(labels.OUTBOX_STATUSES.get(s, s))) for s in OUTBOX_STATUSES],
+                "kinds": [(k, str(labels.EMAIL_KINDS.get(k, k))) for k in outbox.kinds()]}
+
+
 @dataclass
 class ShownEmail:
     """A listed email with what its row shows already written: each label, time and zone written once a page."""
-    email: object
+    email: outbox.OutboundEmail
     subject: str
     queued: str
     zone: str
@@ -57,18 +67,16 @@ class ShownEmail:
 
 def _shown(listed: list[outbox_rows.ListedEmail]) -> list[ShownEmail]:
     language = str(get_locale() or "en")
-    writers, zones, kinds, statuses = {}, {}, {}, {}
+    choices = _choices(language)
+    kinds, statuses = dict(choices["kinds"]), dict(choices["statuses"])
+    writers, zones = {}, {}
     result = []
     for item in listed:
         zone, email = item.time_zone, item.email
         if zone not in writers:
             writers[zone], zones[zone] = moments.writer(zone, language), zone_name(zone, language)
-        if email.kind not in kinds:
-            kinds[email.kind] = str(labels.EMAIL_KINDS.get(email.kind, email.kind))
-        if email.status not in statuses:
-            statuses[email.status] = str(labels.OUTBOX_STATUSES.get(email.status, email.status))
-        result.append(ShownEmail(email, item.subject, writers[zone](item.queued_at), zones[zone], kinds[email.kind],
-                                 statuses[email.status]))
+        result.append(ShownEmail(email, item.subject, writers[zone](item.queued_at), zones[zone],
+                                 kinds.get(email.kind, email.kind), statuses.get(email.status, email.status)))
     return result
 
 
