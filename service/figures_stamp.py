@@ -16,11 +16,11 @@ else's change.
 """
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from service import clock
 from service.extensions import db
-from service.models import FiguresKept, FiguresStamp
+from service.models import Community, FiguresKept, FiguresStamp
 from service.sql import dialect_insert, one_of
 
 
@@ -78,6 +78,13 @@ class Stamps:
 def _upsert(connection, community_id: int, **values) -> None:
     statement = dialect_insert(FiguresKept).values(community_id=community_id, **values)
     connection.execute(statement.on_conflict_do_update(index_elements=["community_id"], set_=values))
+
+
+def with_versions(query: Select) -> Select:
+    """`query` over communities with each one's stamp beside it, as this session sees it (0 before its first
+    change)."""
+    return query.add_columns(func.coalesce(FiguresStamp.version, 0)).outerjoin(
+        FiguresStamp, FiguresStamp.community_id == Community.id)
 
 
 def seen_version(community_id: int) -> int:

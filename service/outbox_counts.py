@@ -22,11 +22,11 @@ _TOTALS: OrderedDict = OrderedDict()
 _LOCK = Lock()
 
 
-def status_counts(coordinator: Coordinator, communities: list[int]) -> dict[str, int]:
-    """How many of the coordinator's emails (every email for an admin) are at each status; `communities` are those
-    the coordinator sees (service.communities.visible_communities_query)."""
-    versions = dict(db.session.execute(select(FiguresStamp.community_id, FiguresStamp.version).where(
-        FiguresStamp.community_id.in_(communities))).all()) if communities else {}
+def status_counts(coordinator: Coordinator, versions: dict[int, int]) -> dict[str, int]:
+    """How many of the coordinator's emails (every email for an admin) are at each status; `versions` are the
+    stamps of the communities the coordinator sees (service.communities.visible_communities_query), read before
+    this is called (service.figures_stamp.with_versions)."""
+    communities = list(versions)
     totals = {}
     with _LOCK:
         for community_id in communities:

@@ -13,7 +13,7 @@ from forms.member import ConfirmForm
 from forms.tried_reply import TriedReplyForm
 from service.extensions import db
 
-from service import bounces, labels, members, moments, normalize, outbox, outbox_counts, outbox_rows
+from service import bounces, figures_stamp, labels, members, moments, normalize, outbox, outbox_counts, outbox_rows
 from service.communities import visible_communities_query
 from service.inbound import tried_replies
 from service.mailsink import find_captured
@@ -34,13 +34,14 @@ def index():
     page_number = max(request.args.get("page", 1, type=normalize.database_id) or 1, 1)
     query = outbox.filtered(current_user, status, kind, community_id, search)
     rows, has_next = outbox.page(query, page_number)
-    communities = db.session.scalars(visible_communities_query(current_user)).all()
+    visible = db.session.execute(figures_stamp.with_versions(visible_communities_query(current_user))).all()
+    communities = [community for community, _version in visible]
     return render_template("outbox/index.html", rows=_shown(outbox_rows.listed(rows, communities)),
                            has_next=has_next, page=page_number,
                            matching=outbox.count(query) if search else None, q=search,
                            status=status, kind=kind, community_id=community_id, communities=communities,
                            **_choices(str(get_locale() or "en")),
-                           counts=outbox_counts.status_counts(current_user, [c.id for c in communities]),
+                           counts=outbox_counts.status_counts(current_user, {c.id: version for c, version in visible}),
                            form=ConfirmForm(),
                            problem=outbox.delivery_problem(current_user))
 
