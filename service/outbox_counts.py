@@ -22,25 +22,28 @@ _TOTALS: OrderedDict = OrderedDict()
 _LOCK = Lock()
 
 
-def status_counts(coordinator: Coordinator, versions: dict[int, int]) -> dict[str, int]:
-    """How many of the coordinator's emails (every email for an admin) are at each status; `versions` are the
-    stamps of the communities the coordinator sees (service.communities.visible_communities_query), read before
-    this is called (service.figures_stamp.with_versions)."""
-    communities = list(versions)
+def status_counts(coordinator: Coordinator, visible: list[tuple[Community, int]]) -> dict[str, int]:
+    """How many of the coordinator's emails (every email for an admin) are at each status; `visible` are the
+    communities the coordinator sees (service.communities.visible_communities_query) with their stamps, read
+    before this is called (service.figures_stamp.with_versions)."""
+    # A total is kept under its community's creation time too: an id and a version may come again after the
+    # database was emptied or restored, never with the same creation time.
+    keys = {community.id: (community.id, community.created_at, version) for community, version in visible}
+    communities = list(keys)
     totals = {}
     with _LOCK:
         for community_id in communities:
-            total = _TOTALS.get((community_id, versions.get(community_id, 0)))
+            total = _TOTALS.get(keys[community_id])
             if total is not None:
                 totals[community_id] = total
     missing = [community_id for community_id in communities if community_id not in totals]
     if missing:
         totals.update(_count_totals(missing))
-    visible = OutboundEmail.community_id.in_(communities)
+    theirs = OutboundEmail.community_id.in_(communities)
     if coordinator.is_admin:
-        visible = visible | OutboundEmail.community_id.is_(None)
+        theirs = theirs | OutboundEmail.community_id.is_(None)
     counts = dict(db.session.execute(select(OutboundEmail.status, func.count()).where(
-        OutboundEmail.status.in_(UNDER_WAY), visible).group_by(OutboundEmail.status)).all())
+        OutboundEmail.status.in_(UNDER_WAY), theirs).group_by(OutboundEmail.status)).all())
     total = sum(totals.values())
     if coordinator.is_admin:
         total += db.session.scalar(select(func.count()).where(OutboundEmail.community_id.is_(None)))
@@ -55,13 +58,13 @@ def _count_totals(community_ids: list[int]) -> dict[int, int]:
              .correlate(Community).scalar_subquery())
     version = (select(FiguresStamp.version).where(FiguresStamp.community_id == Community.id)
                .correlate(Community).scalar_subquery())
-    rows = db.session.execute(select(Community.id, func.coalesce(version, 0), total).where(
+    rows = db.session.execute(select(Community.id, Community.created_at, func.coalesce(version, 0), total).where(
         Community.id.in_(community_ids))).all()
-    committed = committed_versions([community_id for community_id, _seen, _count in rows])
+    committed = committed_versions([community_id for community_id, _created, _seen, _count in rows])
     with _LOCK:
-        for community_id, seen, count in rows:
+        for community_id, created_at, seen, count in rows:
             if committed[community_id] == seen:
-                _TOTALS[(community_id, seen)] = count
+                _TOTALS[(community_id, created_at, seen)] = count
                 while len(_TOTALS) > TOTALS_KEPT:
                     _TOTALS.popitem(last=False)
-    return {community_id: count for community_id, _seen, count in rows}
+    return {community_id: count for community_id, _created, _seen, count in rows}

@@ -41,7 +41,7 @@ def index():
                            matching=outbox.count(query) if search else None, q=search,
                            status=status, kind=kind, community_id=community_id, communities=communities,
                            **_choices(str(get_locale() or "en")),
-                           counts=outbox_counts.status_counts(current_user, {c.id: version for c, version in visible}),
+                           counts=outbox_counts.status_counts(current_user, visible),
                            form=ConfirmForm(),
                            problem=outbox.delivery_problem(current_user))
 
