@@ -2,7 +2,9 @@
 
 Database triggers (migration 0011_perf_figures_stamp) raise a community's
 figures_stamp version with every change to a row its health figures or what
-needs a person count; figures_kept says at which version each was counted.
+needs a person count, or that the community page and the members list show
+(0015_lstpage: those pages are kept whole per stamp, service/views/kept_pages.py);
+figures_kept says at which version each was counted.
 Kept figures hold while the versions agree (and, for the health months,
 until time alone would move them).
 
@@ -14,11 +16,11 @@ else's change.
 """
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from service import clock
 from service.extensions import db
-from service.models import FiguresKept, FiguresStamp
+from service.models import Community, FiguresKept, FiguresStamp
 from service.sql import dialect_insert, one_of
 
 
@@ -76,3 +78,24 @@ class Stamps:
 def _upsert(connection, community_id: int, **values) -> None:
     statement = dialect_insert(FiguresKept).values(community_id=community_id, **values)
     connection.execute(statement.on_conflict_do_update(index_elements=["community_id"], set_=values))
+
+
+def with_versions(query: Select) -> Select:
+    """`query` over communities with each one's stamp beside it, as this session sees it (0 before its first
+    change)."""
+    return query.add_columns(func.coalesce(FiguresStamp.version, 0)).outerjoin(
+        FiguresStamp, FiguresStamp.community_id == Community.id)
+
+
+def seen_version(community_id: int) -> int:
+    """The community's stamp as this session sees it (0 before its first change)."""
+    return db.session.scalar(select(FiguresStamp.version).where(FiguresStamp.community_id == community_id)) or 0
+
+
+def committed_versions(community_ids: list[int]) -> dict[int, int]:
+    """The communities' stamps as everyone else sees them (on a connection of its own): what this session counted
+    is keepable at its seen version only when the two agree."""
+    with db.engine.connect() as connection:
+        found = dict(connection.execute(select(FiguresStamp.community_id, FiguresStamp.version).where(
+            FiguresStamp.community_id.in_(community_ids))).all())
+    return {community_id: found.get(community_id, 0) for community_id in community_ids}

@@ -12,14 +12,14 @@ edit form follows the same rule: it may move back, or one stage forward, but
 never skips one.
 """
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import gettext as _, lazy_gettext as _l, ngettext
 from sqlalchemy import exists, func, select
 
 from service import audit
-from service.clock import now
+from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
 from service.labels import STAGES as STAGE_LABELS
@@ -229,6 +229,18 @@ def checklist(community: Community) -> Lifecycle:
     """Every item answered from the community's data, and the stage change it suggests, if any."""
     items = [check(community) for check in CHECKS]
     return Lifecycle(items, _suggest(community.stage, {item.key for item in items if item.done}))
+
+
+def next_change(community: Community, moment: datetime) -> datetime | None:
+    """When time alone next moves the checklist or the upcoming meetings (a meeting starts and counts as held;
+    the latest digest issue stops counting as recent); None when nothing would."""
+    starts = db.session.scalar(select(func.min(Meeting.starts_at)).where(
+        Meeting.community_id == community.id, Meeting.status == "scheduled", Meeting.starts_at > moment))
+    latest = db.session.scalar(select(func.max(DigestIssue.slot_at)).where(DigestIssue.community_id == community.id))
+    ends = (aware(latest) + timedelta(days=DIGEST_RECENT_DAYS.get(community.digest_cadence, 62), microseconds=1)
+            if latest is not None else None)
+    moments = [aware(starts) if starts is not None else None, ends if ends is not None and ends > moment else None]
+    return min((m for m in moments if m is not None), default=None)
 
 
 def _suggest(stage: str, done: set[str]) -> Suggestion | None:

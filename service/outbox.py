@@ -63,11 +63,6 @@ def page(query: Select, number: int) -> tuple[list[OutboundEmail], bool]:
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
-def status_counts(coordinator: Coordinator) -> dict[str, int]:
-    base = visible_outbox_query(coordinator).order_by(None).subquery()
-    return dict(db.session.execute(select(base.c.status, func.count()).group_by(base.c.status)).all())
-
-
 def kinds() -> list[str]:
     """Every kind of email, for the filter (asking the outbox which kinds it holds read every row)."""
     return sorted(mailer.KINDS)

@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from jinja2 import UndefinedError
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, select
 from sqlalchemy.orm import selectinload
 
 from service import bilingual
@@ -36,9 +36,10 @@ class ListedEmail:
     time_zone: str
 
 
-def listed(rows: list[OutboundEmail]) -> list[ListedEmail]:
-    """The page's rows with their subjects and local times."""
-    communities = _load(Community, {row.community_id for row in rows})
+def listed(rows: list[OutboundEmail], communities: list[Community]) -> list[ListedEmail]:
+    """The page's rows with their subjects and local times; `communities` are those the rows may belong to (the
+    page's list of the coordinator's communities)."""
+    communities = {community.id: community for community in communities}
     languages = _languages(rows)
     # Held here: the session keeps loaded objects only while something refers to them.
     objects = {key: _load(model, {row.context.get(key) for row in rows},
@@ -68,18 +69,22 @@ def _load(model, ids: set, *eager) -> dict:
 
 
 def _languages(rows: list[OutboundEmail]) -> dict[int, str]:
-    """Each row's language: the member's in the row's community (as its mail uses), else the person's own."""
-    pairs = {(row.community_id, row.member_id) for row in rows if row.community_id and row.member_id}
-    here = dict(((c, m), language) for c, m, language in db.session.execute(
-        select(Membership.community_id, Membership.member_id, Membership.language)
-        .where(tuple_(Membership.community_id, Membership.member_id).in_(pairs)))) if pairs else {}
-    own = dict(db.session.execute(select(Member.id, Member.language).where(
-        Member.id.in_({row.member_id for row in rows if row.member_id}))).all()) if rows else {}
-    result = {}
-    for row in rows:
-        result[row.id] = (here.get((row.community_id, row.member_id)) or own.get(row.member_id)
-                          or row.context.get("language") or "en")
-    return result
+    """Each row's language: the member's in the row's community (as its mail uses), else the person's own; both
+    read in one statement."""
+    member_ids = {row.member_id for row in rows if row.member_id}
+    here, own = {}, {}
+    if member_ids:
+        communities = {row.community_id for row in rows if row.community_id}
+        for member_id, language, community_id, language_here in db.session.execute(
+                select(Member.id, Member.language, Membership.community_id, Membership.language)
+                .outerjoin(Membership, and_(Membership.member_id == Member.id,
+                                            Membership.community_id.in_(communities)))
+                .where(Member.id.in_(member_ids))):
+            own[member_id] = language
+            if community_id is not None:
+                here[(community_id, member_id)] = language_here
+    return {row.id: (here.get((row.community_id, row.member_id)) or own.get(row.member_id)
+                     or row.context.get("language") or "en") for row in rows}
 
 
 def _subject(row: OutboundEmail, community: Community | None, language: str, objects: dict[str, dict]) -> str:

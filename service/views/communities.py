@@ -13,6 +13,7 @@ from service.extensions import db
 from service.figures_stamp import Stamps
 from service.inbound import inbox
 from service.views import community_health as health_view
+from service.views import kept_pages
 from service.views.helpers import community_or_404, show_domain_error
 
 bp = Blueprint("communities", __name__)
@@ -62,7 +63,13 @@ def create():
 @login_required
 def show(community_id: int):
     community = community_or_404(community_id)
-    return render_template("communities/show.html", community=community,
+    body = kept_pages.kept(community, "community page", (current_user.id, current_user.is_admin),
+                           lambda: _body(community), until=lambda moment: _changes_by_time(community, moment))
+    return render_template("communities/show.html", community=community, body=body)
+
+
+def _body(community) -> str:
+    return render_template("communities/_body.html", community=community,
                            members_summary=member_list.summary(community),
                            organizations=communities.organizations(community),
                            not_receiving=outbox.members_not_receiving(community),
@@ -75,6 +82,17 @@ def show(community_id: int):
                            export_panel=community_archive.panel(current_user, community),
                            needs=needs_you.for_community(current_user, community),
                            confirm_form=ConfirmForm())
+
+
+def _changes_by_time(community, moment):
+    """When the community page rendered at `moment` changes by time alone: a meeting starts or a digest issue
+    stops counting as recent (service/lifecycle.py), or the health section's kept months run out (when they were
+    not kept at the current stamp, they are counted again with the page: it is not kept)."""
+    stamps = Stamps([community.id], moment)
+    if not stamps.months_hold(community.id):
+        return moment
+    months_until = clock.aware(stamps.kept[community.id].months_until)
+    return min(filter(None, (lifecycle.next_change(community, moment), months_until)))
 
 
 @bp.route("/communities/<int:community_id>/edit", methods=["GET", "POST"])

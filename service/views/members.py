@@ -10,6 +10,7 @@ from service import digests, facilitation, member_list, members
 from service.errors import DomainError
 from service.extensions import db
 from service.models.members import ROLES
+from service.views import kept_pages
 from service.views.helpers import community_or_404, membership_or_404, show_domain_error
 
 # The person's own details on the edit form, read-only for a coordinator who may not change them.
@@ -101,9 +102,15 @@ def change_status(community_id: int, membership_id: int, action: str):
 def index(community_id: int):
     """The members list: searched, filtered, sorted and paginated in SQL (service/member_list.py)."""
     community = community_or_404(community_id)
+    arguments = tuple(sorted(request.args.items(multi=True)))
+    body = kept_pages.kept(community, "members list", arguments, lambda: _list_body(community))
+    return render_template("members/index.html", community=community, body=body)
+
+
+def _list_body(community) -> str:
     organizations = member_list.organizations_here(community)
     criteria = member_list.criteria_from(request.args, {org_id for org_id, _name in organizations})
-    return render_template("members/index.html", community=community, criteria=criteria,
+    return render_template("members/_list_body.html", community=community, criteria=criteria,
                            result=member_list.page(community, criteria), organizations=organizations,
                            roles=ROLES, languages=LANGUAGE_CHOICES, statuses=member_list.STATUSES,
                            sorts=[(key, SORT_LABELS[key]) for key in member_list.SORTS], confirm_form=ConfirmForm())

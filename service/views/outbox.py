@@ -1,9 +1,11 @@
 """Dashboard: the Outbox: every email queued or sent, and in embedded mode the message itself (and a reply to it
 tried as its member would send it)."""
 import smtplib
+from dataclasses import dataclass
+from functools import lru_cache
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
+from flask_babel import force_locale, get_locale, gettext as _
 from flask_babel import ngettext
 from flask_login import current_user, login_required
 
@@ -11,12 +13,13 @@ from forms.member import ConfirmForm
 from forms.tried_reply import TriedReplyForm
 from service.extensions import db
 
-from service import bounces, members, normalize, outbox, outbox_rows
+from service import bounces, figures_stamp, labels, members, moments, normalize, outbox, outbox_counts, outbox_rows
 from service.communities import visible_communities_query
 from service.inbound import tried_replies
 from service.mailsink import find_captured
 from service.models import Community
 from service.models.outbox import OUTBOX_STATUSES
+from service.time_zones import zone_name
 from service.views.helpers import community_or_404, sandboxed_html
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
@@ -31,13 +34,51 @@ def index():
     page_number = max(request.args.get("page", 1, type=normalize.database_id) or 1, 1)
     query = outbox.filtered(current_user, status, kind, community_id, search)
     rows, has_next = outbox.page(query, page_number)
-    communities = db.session.scalars(visible_communities_query(current_user)).all()
-    return render_template("outbox/index.html", rows=outbox_rows.listed(rows), has_next=has_next, page=page_number,
+    visible = db.session.execute(figures_stamp.with_versions(visible_communities_query(current_user))).all()
+    communities = [community for community, _version in visible]
+    return render_template("outbox/index.html", rows=_shown(outbox_rows.listed(rows, communities)),
+                           has_next=has_next, page=page_number,
                            matching=outbox.count(query) if search else None, q=search,
                            status=status, kind=kind, community_id=community_id, communities=communities,
-                           statuses=OUTBOX_STATUSES, kinds=outbox.kinds(),
-                           counts=outbox.status_counts(current_user), form=ConfirmForm(),
+                           **_choices(str(get_locale() or "en")),
+                           counts=outbox_counts.status_counts(current_user, visible),
+                           form=ConfirmForm(),
                            problem=outbox.delivery_problem(current_user))
+
+
+@lru_cache(maxsize=8)
+def _choices(language: str) -> dict:
+    """The statuses and kinds with their labels in `language`, translated once per process (45 kinds' labels
+    cost more than the page's rows)."""
+    with force_locale(language):
+        return {"statuses": [(s, str(labels.OUTBOX_STATUSES.get(s, s))) for s in OUTBOX_STATUSES],
+                "kinds": [(k, str(labels.EMAIL_KINDS.get(k, k))) for k in outbox.kinds()]}
+
+
+@dataclass
+class ShownEmail:
+    """A listed email with what its row shows already written: each label, time and zone written once a page."""
+    email: outbox.OutboundEmail
+    subject: str
+    queued: str
+    zone: str
+    kind: str
+    status: str
+
+
+def _shown(listed: list[outbox_rows.ListedEmail]) -> list[ShownEmail]:
+    language = str(get_locale() or "en")
+    choices = _choices(language)
+    kinds, statuses = dict(choices["kinds"]), dict(choices["statuses"])
+    writers, zones = {}, {}
+    result = []
+    for item in listed:
+        zone, email = item.time_zone, item.email
+        if zone not in writers:
+            writers[zone], zones[zone] = moments.writer(zone, language), zone_name(zone, language)
+        result.append(ShownEmail(email, item.subject, writers[zone](item.queued_at), zones[zone],
+                                 kinds.get(email.kind, email.kind), statuses.get(email.status, email.status)))
+    return result
 
 
 def _filters(args) -> tuple[str | None, str | None, int | None, str]:

@@ -1,0 +1,70 @@
+"""The Outbox's count of emails by status without reading every row at every look.
+
+Emails still on their way or refused (pending, sending, failed, suppressed) are few and counted each time through
+the status index; "sent" is what remains of each community's total, and a community's total changes only when a
+row is added or removed, which raises its figures stamp (migration 0015_lstpage). So each total is kept per
+community at its stamp and counted again only after such a change, in the statement that reads the stamp (the
+total and its version come from one snapshot). Emails that belong to no community are few and counted each time.
+"""
+from collections import OrderedDict
+from threading import Lock
+
+from sqlalchemy import func, select
+
+from service.extensions import db
+from service.figures_stamp import committed_versions
+from service.models import Community, Coordinator, FiguresStamp, OutboundEmail
+from service.models.outbox import OUTBOX_STATUSES
+
+UNDER_WAY = tuple(status for status in OUTBOX_STATUSES if status != "sent")
+TOTALS_KEPT = 4096  # (community, version) pairs per process
+_TOTALS: OrderedDict = OrderedDict()
+_LOCK = Lock()
+
+
+def status_counts(coordinator: Coordinator, visible: list[tuple[Community, int]]) -> dict[str, int]:
+    """How many of the coordinator's emails (every email for an admin) are at each status; `visible` are the
+    communities the coordinator sees (service.communities.visible_communities_query) with their stamps, read
+    before this is called (service.figures_stamp.with_versions)."""
+    # A total is kept under its community's creation time too: an id and a version may come again after the
+    # database was emptied or restored, never with the same creation time.
+    keys = {community.id: (community.id, community.created_at, version) for community, version in visible}
+    communities = list(keys)
+    totals = {}
+    with _LOCK:
+        for community_id in communities:
+            total = _TOTALS.get(keys[community_id])
+            if total is not None:
+                totals[community_id] = total
+    missing = [community_id for community_id in communities if community_id not in totals]
+    if missing:
+        totals.update(_count_totals(missing))
+    theirs = OutboundEmail.community_id.in_(communities)
+    if coordinator.is_admin:
+        theirs = theirs | OutboundEmail.community_id.is_(None)
+    counts = dict(db.session.execute(select(OutboundEmail.status, func.count()).where(
+        OutboundEmail.status.in_(UNDER_WAY), theirs).group_by(OutboundEmail.status)).all())
+    total = sum(totals.values())
+    if coordinator.is_admin:
+        total += db.session.scalar(select(func.count()).where(OutboundEmail.community_id.is_(None)))
+    counts["sent"] = total - sum(counts.values())
+    return {status: count for status, count in counts.items() if count}
+
+
+def _count_totals(community_ids: list[int]) -> dict[int, int]:
+    """Each community's number of emails, counted with its stamp in one statement, and kept at that stamp when
+    everyone sees it (not a change of this session's own, not yet committed)."""
+    total = (select(func.count()).where(OutboundEmail.community_id == Community.id)
+             .correlate(Community).scalar_subquery())
+    version = (select(FiguresStamp.version).where(FiguresStamp.community_id == Community.id)
+               .correlate(Community).scalar_subquery())
+    rows = db.session.execute(select(Community.id, Community.created_at, func.coalesce(version, 0), total).where(
+        Community.id.in_(community_ids))).all()
+    committed = committed_versions([community_id for community_id, _created, _seen, _count in rows])
+    with _LOCK:
+        for community_id, created_at, seen, count in rows:
+            if committed[community_id] == seen:
+                _TOTALS[(community_id, created_at, seen)] = count
+                while len(_TOTALS) > TOTALS_KEPT:
+                    _TOTALS.popitem(last=False)
+    return {community_id: count for community_id, _created, _seen, count in rows}
