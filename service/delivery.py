@@ -280,7 +280,7 @@ class Batch:
             return message_id, rendered.envelope_from, to_bytes(rendered, message_id)
         except HeaderInjectionError as error:
             self._finish(row, status="failed", last_error=f"refused: {error}")
-        except (BaseTimeoutException, DATABASE_GONE):
+        except (BaseTimeoutException, *DATABASE_GONE):
             raise  # the job's time is up, or what a template read was lost with the connection: not the row's fault
         except Exception as error:  # a template bug must not stop the rest of the batch
             current_app.logger.exception("rendering outbox row %s failed", row.id)

@@ -28,7 +28,7 @@ from service import form_requests
 from service.extensions import db
 from service.models import Community, Member, Membership
 from tests.fault_deployment import Deployment, email_figures, report, start_deployment
-from tests.test_production_processes import Browser, FormFields
+from tests.production_stack import Browser, FormFields
 from tests.worker_process import wait_until
 
 # How long the SMTP server answers 421. The minute proves nothing more than a few seconds do (each
