@@ -52,7 +52,6 @@ def unavailable_page():
     return page, 503, {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
 
 
-@bp.teardown_app_request
 def end_the_session_even_without_the_database(_error):
     """End the request's database session here, discarding a connection the server dropped meanwhile.
 
@@ -70,6 +69,11 @@ def end_the_session_even_without_the_database(_error):
             db.session().invalidate()  # drops the connection without speaking to the server again
         with suppress(Exception):
             db.session.remove()
+
+
+# At the app context's end, where Flask-SQLAlchemy ends the session too (this runs first, being registered
+# later): a test that shares its app context with the requests it makes keeps its session between them.
+bp.record_once(lambda state: state.app.teardown_appcontext(end_the_session_even_without_the_database))
 
 
 @bp.after_app_request
