@@ -92,6 +92,7 @@ def test_an_organizations_contact_receives_two_digests_with_the_lesson_a_practic
             # 1. Issue 1 now: every member gets module 1, and Olivia the Casa Verde edition too.
             assert "Issue 1 is on its way: 4 emails queued." in send_now(coordinator, community)
             sent_1 = time.monotonic()
+            assert "nothing was sent again" in send_now(coordinator, community)  # a double click sends nothing
             digest_1 = stack.wait_for_mail(OLIVIA, f"{COMMUNITY} digest: {MODULE_1}")
             for address in (ANA, BEN):
                 stack.wait_for_mail(address, f"{COMMUNITY} digest: {MODULE_1}")
