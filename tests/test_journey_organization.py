@@ -78,6 +78,7 @@ def send_now(page, community: int) -> str:
 
 
 @pytest.mark.browser
+@pytest.mark.journey  # registered on main (pytest.ini): journeys start first
 @pytest.mark.timeout(600)
 def test_an_organizations_contact_receives_two_digests_with_the_lesson_a_practice_and_the_conversations(
         app, database_url, redis_url, tmp_path):
