@@ -158,12 +158,10 @@ def _create_issue(community: Community, slot: datetime) -> DigestIssue | None:
 
 
 def send_issue_now(actor, community: Community, moment: datetime | None = None) -> tuple[DigestIssue, int]:
-    """Create an issue with its slot at `moment` and send it to every active reader (not on "never"), whatever
-    their interval: each gets their next module and what is new since their last issue; organization
-    editions too. Audited; the caller commits. The regular schedule goes on (a reader who just got this issue
-    is not due again at the next slot before their interval). Refused while digests are off, and within
-    SEND_NOW_WINDOW of the latest issue, so a double click sends nothing twice.
-    Returns (issue, emails queued)."""
+    """(issue, emails queued): an issue slotted at `moment` for every active reader not on "never", whatever
+    their interval, with organization editions; audited, the caller commits. The schedule goes on (a reader
+    is due again after their interval). Refused while digests are off, and within SEND_NOW_WINDOW of the
+    latest issue (the community row is locked, so two clicks at once are serialized)."""
     from flask_babel import gettext as _
     from service import audit
     from service.errors import DomainError
@@ -179,8 +177,7 @@ def send_issue_now(actor, community: Community, moment: datetime | None = None) 
     issue = _create_issue(community, moment)
     if issue is None:  # the regular tick issued this very moment
         raise DomainError(_("An issue is going out right now, so nothing was sent again."))
-    previous = last and aware(last)
-    queued = fan_out(community, issue, explicit=True, organizations_since=previous)
+    queued = fan_out(community, issue, explicit=True, organizations_since=last and aware(last))
     audit.record(actor, "digest.send_now", "community", community.id, community.id, issue=issue.number,
                  queued=queued)
     return issue, queued
