@@ -22,3 +22,7 @@ class DigestSettingsForm(Form):
 class PreviewForm(Form):
     """Which member's copy to preview or send to myself as a test."""
     membership_id = SelectField(_l("As received by"), coerce=int)
+
+
+class SendNowForm(Form):
+    """The "Send the next issue now" button: only the CSRF token."""

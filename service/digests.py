@@ -27,6 +27,7 @@ EPOCH_MONDAY = date(2024, 1, 1)  # fixes which weeks are "every second week"
 MEMBER_INTERVAL_DAYS = {"weekly": 7, "biweekly": 14, "monthly": 28}
 SLACK = timedelta(hours=36)      # a weekly reader is due even if last week's issue went out late
 SEARCH_DAYS = 70
+SEND_NOW_WINDOW = timedelta(minutes=2)  # a second "send now" this soon after an issue is a double click
 
 
 # --- schedule -------------------------------------------------------------------------------------
@@ -156,11 +157,37 @@ def _create_issue(community: Community, slot: datetime) -> DigestIssue | None:
     return issue
 
 
-def _member_due(member: Member, membership: Membership, slot: datetime) -> bool:
+def send_issue_now(actor, community: Community, moment: datetime | None = None) -> tuple[DigestIssue, int]:
+    """(issue, emails queued): an issue slotted at `moment` for every active reader not on "never", whatever
+    their interval, with organization editions; audited, the caller commits. The schedule goes on (a reader
+    is due again after their interval). Refused while digests are off, and within SEND_NOW_WINDOW of the
+    latest issue (the community row is locked, so two clicks at once are serialized)."""
+    from flask_babel import gettext as _
+    from service import audit
+    from service.errors import DomainError
+    moment = moment or now()
+    if not community.digest_enabled:
+        raise DomainError(_("Turn digests on and save before sending an issue."))
+    db.session.execute(select(Community.id).where(Community.id == community.id).with_for_update())
+    last = db.session.scalar(select(func.max(DigestIssue.slot_at)).where(DigestIssue.community_id == community.id))
+    if last is not None and moment - aware(last) < SEND_NOW_WINDOW:
+        raise DomainError(_("An issue went out less than %(minutes)d minutes ago, so nothing was sent again. "
+                            "Wait a moment if you mean to send a new one.",
+                            minutes=SEND_NOW_WINDOW.seconds // 60))
+    issue = _create_issue(community, moment)
+    if issue is None:  # the regular tick issued this very moment
+        raise DomainError(_("An issue is going out right now, so nothing was sent again."))
+    queued = fan_out(community, issue, explicit=True, organizations_since=last and aware(last))
+    audit.record(actor, "digest.send_now", "community", community.id, community.id, issue=issue.number,
+                 queued=queued)
+    return issue, queued
+
+
+def _member_due(member: Member, membership: Membership, slot: datetime, explicit: bool = False) -> bool:
     interval = MEMBER_INTERVAL_DAYS.get(member.digest_frequency)
     if interval is None:  # never
         return False
-    if membership.last_digest_at is None:
+    if explicit or membership.last_digest_at is None:
         return True
     return slot - aware(membership.last_digest_at) >= timedelta(days=interval) - SLACK
 
@@ -190,8 +217,10 @@ def _modules(community: Community) -> list[LessonModule]:
                                    .order_by(LessonModule.position)))
 
 
-def fan_out(community: Community, issue: DigestIssue) -> int:
-    """Queue this issue to every due member and organization contact; advance each reader's drip."""
+def fan_out(community: Community, issue: DigestIssue, explicit: bool = False,
+            organizations_since: datetime | None = None) -> int:
+    """Queue this issue to every due member (every reader, for an `explicit` issue) and organization contact;
+    advance each reader's drip."""
     slot = aware(issue.slot_at)
     rows = db.session.execute(select(Member, Membership).join(Membership).where(
         Membership.community_id == community.id, Membership.status == "active").order_by(Member.id)).all()
@@ -199,7 +228,7 @@ def fan_out(community: Community, issue: DigestIssue) -> int:
     suppressed = mailer.suppressed_addresses(member.email for member, _ in rows)
     readers, contexts = [], {}
     for member, membership in rows:
-        if not _member_due(member, membership, slot):
+        if not _member_due(member, membership, slot, explicit):
             continue
         since = aware(membership.last_digest_at) if membership.last_digest_at else slot - timedelta(
             days=MEMBER_INTERVAL_DAYS[member.digest_frequency])
@@ -214,10 +243,11 @@ def fan_out(community: Community, issue: DigestIssue) -> int:
             membership.next_module += 1 if module else 0
     queued = mailer.queue_bulk("digest", readers, key_for=lambda m: f"digest:{community.id}:{issue.number}:{m.id}",
                                context_for=lambda m: contexts[m.id], community=community)
-    return queued + _fan_out_organizations(community, issue, slot)
+    return queued + _fan_out_organizations(community, issue, slot, organizations_since)
 
 
-def _fan_out_organizations(community: Community, issue: DigestIssue, slot: datetime) -> int:
+def _fan_out_organizations(community: Community, issue: DigestIssue, slot: datetime,
+                           since: datetime | None = None) -> int:
     """Each organization with a contact gets its own edition: how its people took part.
 
     Organizations are shared by name across communities, so the contact gets it
@@ -231,7 +261,7 @@ def _fan_out_organizations(community: Community, issue: DigestIssue, slot: datet
         Organization.id.in_(select(Membership.organization_id).where(
             Membership.community_id == community.id)))).all()
     queued = 0
-    since = slot - timedelta(days={"weekly": 7, "biweekly": 14}.get(community.digest_cadence, 31))
+    since = since or slot - timedelta(days={"weekly": 7, "biweekly": 14}.get(community.digest_cadence, 31))
     for organization in organizations:
         contact = db.session.get(Member, organization.contact_member_id)
         queued += mailer.queue_email(

@@ -4,7 +4,7 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from forms.digest import DigestSettingsForm, PreviewForm
+from forms.digest import DigestSettingsForm, PreviewForm, SendNowForm
 from service import digests, normalize
 from service.errors import DomainError
 from service.extensions import db
@@ -48,6 +48,7 @@ def settings(community_id: int):
     preview_form = PreviewForm()
     preview_form.membership_id.choices = _member_choices(community)
     return render_template("digests/settings.html", community=community, form=form, preview_form=preview_form,
+                           send_now_form=SendNowForm(), send_now_minutes=digests.SEND_NOW_WINDOW.seconds // 60,
                            upcoming=digests.next_issue_local(community),
                            history=digests.history(community)), 400 if form.errors else 200
 
@@ -96,4 +97,22 @@ def send_test(community_id: int):
     digests.send_test_copy(current_user, community, membership)
     db.session.commit()
     flash(_("A test copy is on its way to %(address)s.", address=current_user.email))
+    return redirect(url_for("digests.settings", community_id=community.id))
+
+
+@bp.route("/send-now", methods=["POST"])
+@login_required
+def send_now(community_id: int):
+    """Send the next issue to every reader now (observers never get here: service.views.people)."""
+    community = community_or_404(community_id)
+    if not SendNowForm().validate_on_submit():
+        abort(400)
+    try:
+        issue, queued = digests.send_issue_now(current_user, community)
+    except DomainError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+    else:
+        db.session.commit()
+        flash(_("Issue %(number)d is on its way: %(count)d emails queued.", number=issue.number, count=queued))
     return redirect(url_for("digests.settings", community_id=community.id))
