@@ -16,9 +16,19 @@ pytest_plugins = ("tests.browser",)  # the browser, base_url and phone fixtures
 
 
 def pytest_collection_modifyitems(items):
-    """Journeys first: each waits minutes on the product's real clock (a meeting must start, then end), so
-    under pytest-xdist they start at once and the other tests run beside them instead of after them."""
-    items.sort(key=lambda item: item.get_closest_marker("journey") is None)  # a stable sort keeps the rest
+    """Each journey (marked journey) waits minutes on the product's own clock (a meeting must start, then end),
+    so each should start at once, on a worker of its own, while the other workers run the rest beside it.
+
+    `make test` runs pytest-xdist with --maxschedchunk 1, which hands each worker two tests to begin with, in
+    collection order: a journey and a short test for each of the first workers.
+    """
+    journeys = [item for item in items if item.get_closest_marker("journey")]
+    rest = [item for item in items if not item.get_closest_marker("journey")]
+    ordered = []
+    for journey in journeys:
+        ordered += [journey, *rest[:1]]
+        rest = rest[1:]
+    items[:] = ordered + rest
 
 
 @pytest.fixture(scope="session", autouse=True)

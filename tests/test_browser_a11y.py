@@ -197,6 +197,7 @@ def check(page, pages, source, width, problems, scroll_too=False) -> set[str]:
     return seen
 
 
+@pytest.mark.timeout(900)  # every page twice: minutes, more on a busy machine
 def test_no_serious_or_critical_axe_violation_on_any_page(app, browser, base_url, personas):
     require(AXE.is_file(), f"axe-core at {AXE} (make axe)")
     source = AXE.read_text()

@@ -32,7 +32,7 @@ from tests.browser import CHROMIUM, CHROMIUM_ARGS, watched_page
 from tests.services import require
 from tests.production_stack import (PASSWORD, PUBLIC_BASE_URL, ProductionStack, links_in, reply_to, text_of)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.journey]
 
 ZONE = "America/Chicago"
 ADMIN = "alice@example.org"
