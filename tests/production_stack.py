@@ -12,6 +12,7 @@ Everything runs with APP_ENV=production and the settings of deploy/cop.env.examp
 at PUBLIC_BASE_URL (https://cop.example.org) through `chromium_args()`, which points that name at nginx; the
 links in our emails are followed as a member's browser would follow them.
 """
+import contextlib
 import os
 import re
 import shutil
@@ -33,6 +34,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from service.config import PROJECT_ROOT
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.services import require
 from tests.smtp_server import SMTPServer, free_port
 from tests.worker_process import wait_until
@@ -394,3 +396,17 @@ def reply_to(original: EmailMessage, body: str, sender: str, subject: str | None
     quoted = "\n".join("> " + line for line in text_of(original).splitlines())
     reply.set_content(f"{body}\n\nOn a weekday, {original['From']} wrote:\n{quoted}\n")
     return reply
+
+
+@contextlib.contextmanager
+def chromium_for(stack: ProductionStack):
+    """Debian's Chromium, with https://cop.example.org pointed at the stack's nginx (open its contexts with
+    ignore_https_errors=True: the certificate is the throw-away one)."""
+    require(os.access(CHROMIUM, os.X_OK), f"Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + stack.chromium_args())
+        try:
+            yield browser
+        finally:
+            browser.close()

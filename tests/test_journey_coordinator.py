@@ -14,9 +14,7 @@ Production time is not faked, so the journey lasts at least the meeting's lead t
 its shortest duration (five minutes): attendance needs the meeting started, and the feedback request goes at
 its end (the community's feedback delay set to 0 hours). About 8 minutes on a quiet machine.
 """
-import contextlib
 import io
-import os
 import re
 import time
 import zipfile
@@ -28,9 +26,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from service import needs_you
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, watched_page
-from tests.services import require
-from tests.production_stack import (PASSWORD, PUBLIC_BASE_URL, ProductionStack, links_in, reply_to, text_of)
+from tests.browser import watched_page
+from tests.production_stack import (PASSWORD, PUBLIC_BASE_URL, ProductionStack, chromium_for, links_in, reply_to,
+                                    text_of)
 
 pytestmark = [pytest.mark.browser, pytest.mark.journey]
 
@@ -84,19 +82,6 @@ def wait_for_moment(moment: datetime) -> None:
     """Sleep until `moment` has passed: production time is not faked."""
     while (left := (moment - datetime.now(moment.tzinfo)).total_seconds()) > -1:
         time.sleep(min(left + 1.5, 10))
-
-
-@contextlib.contextmanager
-def chromium_for(stack):
-    """Debian's Chromium with https://cop.example.org pointed at the stack's nginx."""
-    require(os.access(CHROMIUM, os.X_OK), f"Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + stack.chromium_args())
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.mark.timeout(1200)  # about 8 minutes alone, up to 11 seen with the machine loaded

@@ -10,8 +10,6 @@ Nothing is made due by writing rows: the coordinator sets the community's remind
 meetings, the feedback request to the meeting's end, and schedules a five-minute meeting starting in three or
 four minutes; the journey then waits for the product's own clock (about ten minutes in all).
 """
-import contextlib
-import os
 import re
 import time
 from datetime import datetime, timedelta, timezone
@@ -23,9 +21,9 @@ import icalendar
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.browser import CHROMIUM, CHROMIUM_ARGS, watched_page
-from tests.production_stack import PASSWORD, PUBLIC_BASE_URL, ProductionStack, links_in, reply_to, text_of
-from tests.services import require
+from tests.browser import watched_page
+from tests.production_stack import (PASSWORD, PUBLIC_BASE_URL, ProductionStack, chromium_for, links_in, reply_to,
+                                    text_of)
 from tests.worker_process import wait_until
 
 ZONE = "America/Chicago"
@@ -33,19 +31,6 @@ COORDINATOR = "carmen@tta.example.org"
 ANA = "ana.torres@casaverde.example.net"
 BEN = "ben.lake@lakeorg.example.net"
 TITLE, TITLE_ES = "Monthly call", "Llamada mensual"
-
-
-@contextlib.contextmanager
-def chromium_for(stack: ProductionStack):
-    """Debian's Chromium, with https://cop.example.org pointed at the stack's nginx."""
-    require(os.access(CHROMIUM, os.X_OK), f"Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + stack.chromium_args())
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def tab(browser, **options):

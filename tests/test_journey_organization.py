@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from tests.production_stack import ProductionStack, reply_to, text_of
-from tests.test_journey_member import chromium_for, link_to, log_in, outbox, plain_mail, tab, until_shown
+from tests.production_stack import ProductionStack, chromium_for, reply_to, text_of
+from tests.test_journey_member import link_to, log_in, outbox, plain_mail, tab, until_shown
 
 ZONE = "America/Chicago"
 COMMUNITY = "Riverside COP"
