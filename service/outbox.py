@@ -1,5 +1,5 @@
 """The outbox as the coordinator sees it: which emails each may see, retries, who gets no mail."""
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ScalarSelect, Select, func, or_, select
 
 from service import audit, mailer
 from service.extensions import db
@@ -57,9 +57,9 @@ def count(query: Select) -> int:
     return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
-def page(query: Select, number: int) -> tuple[list[OutboundEmail], bool]:
-    """One page of rows, and whether another page follows."""
-    rows = list(db.session.scalars(query.offset((number - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)))
+def page(query: Select, number: int) -> tuple[list, bool]:
+    """One page of `query`'s rows (tuples of its columns), and whether another page follows."""
+    rows = list(db.session.execute(query.offset((number - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all())
     return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
@@ -84,18 +84,17 @@ def retry(coordinator: Coordinator, query: Select) -> int:
     return count
 
 
-def delivery_problem(coordinator: Coordinator) -> AuditEvent | None:
-    """The last time the mail server refused something about us and delivery stopped (service.delivery), while
-    no email of the coordinator's communities has been sent since; its details hold the server's words."""
-    query = select(AuditEvent).where(AuditEvent.action == "delivery.stopped").order_by(AuditEvent.id.desc()).limit(1)
+def delivery_problem_id(coordinator: Coordinator) -> ScalarSelect:
+    """The id of the last time the mail server refused something about us and delivery stopped (service.delivery),
+    while no email of the coordinator's communities has been sent since (NULL otherwise); the event's details hold
+    the server's words. A subquery, so the Outbox reads it in the statement of its counts (service.outbox_counts)."""
+    last = select(AuditEvent.id, AuditEvent.created_at).where(AuditEvent.action == "delivery.stopped")
     if not coordinator.is_admin:
-        query = query.where(AuditEvent.community_id.in_(select(CommunityCoordinator.community_id).where(
+        last = last.where(AuditEvent.community_id.in_(select(CommunityCoordinator.community_id).where(
             CommunityCoordinator.coordinator_id == coordinator.id)))
-    event = db.session.scalar(query)
-    if event is None:
-        return None
-    sent_since = visible_outbox_query(coordinator).where(OutboundEmail.sent_at > event.created_at).limit(1)
-    return None if db.session.scalar(sent_since) else event
+    last = last.order_by(AuditEvent.id.desc()).limit(1).subquery()
+    sent_since = visible_outbox_query(coordinator).order_by(None).where(OutboundEmail.sent_at > last.c.created_at)
+    return select(last.c.id).where(~sent_since.exists()).scalar_subquery()
 
 
 def members_not_receiving(community: Community, limit: int = NOT_RECEIVING_SHOWN

@@ -5,15 +5,18 @@ the status index; "sent" is what remains of each community's total, and a commun
 row is added or removed, which raises its figures stamp (migration 0015_lstpage). So each total is kept per
 community at its stamp and counted again only after such a change, in the statement that reads the stamp (the
 total and its version come from one snapshot). Emails that belong to no community are few and counted each time.
+Whether delivery is stopped is read in the same statement as the emails under way.
 """
 from collections import OrderedDict
+from dataclasses import dataclass
 from threading import Lock
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 
 from service.extensions import db
 from service.figures_stamp import committed_versions
-from service.models import Community, Coordinator, FiguresStamp, OutboundEmail
+from service.outbox import delivery_problem_id
+from service.models import AuditEvent, Community, Coordinator, FiguresStamp, OutboundEmail
 from service.models.outbox import OUTBOX_STATUSES
 
 UNDER_WAY = tuple(status for status in OUTBOX_STATUSES if status != "sent")
@@ -22,10 +25,17 @@ _TOTALS: OrderedDict = OrderedDict()
 _LOCK = Lock()
 
 
-def status_counts(coordinator: Coordinator, visible: list[tuple[Community, int]]) -> dict[str, int]:
-    """How many of the coordinator's emails (every email for an admin) are at each status; `visible` are the
-    communities the coordinator sees (service.communities.visible_communities_query) with their stamps, read
-    before this is called (service.figures_stamp.with_versions)."""
+@dataclass
+class OutboxFigures:
+    counts: dict[str, int]       # emails at each status, those at 0 left out
+    problem: AuditEvent | None   # delivery stopped by the mail server (service.outbox.delivery_problem_id)
+
+
+def figures(coordinator: Coordinator, visible: list[tuple[Community, int]]) -> OutboxFigures:
+    """How many of the coordinator's emails (every email for an admin) are at each status, and whether delivery is
+    stopped, in one statement; `visible` are the communities the coordinator sees
+    (service.communities.visible_communities_query) with their stamps, read before this is called
+    (service.figures_stamp.with_versions)."""
     # A total is kept under its community's creation time too: an id and a version may come again after the
     # database was emptied or restored, never with the same creation time.
     keys = {community.id: (community.id, community.created_at, version) for community, version in visible}
@@ -42,13 +52,15 @@ def status_counts(coordinator: Coordinator, visible: list[tuple[Community, int]]
     theirs = OutboundEmail.community_id.in_(communities)
     if coordinator.is_admin:
         theirs = theirs | OutboundEmail.community_id.is_(None)
-    counts = dict(db.session.execute(select(OutboundEmail.status, func.count()).where(
-        OutboundEmail.status.in_(UNDER_WAY), theirs).group_by(OutboundEmail.status)).all())
-    total = sum(totals.values())
-    if coordinator.is_admin:
-        total += db.session.scalar(select(func.count()).where(OutboundEmail.community_id.is_(None)))
-    counts["sent"] = total - sum(counts.values())
-    return {status: count for status, count in counts.items() if count}
+    none_total = (select(func.count()).where(OutboundEmail.community_id.is_(None)).scalar_subquery()
+                  if coordinator.is_admin else literal(0))
+    *under_way, unowned, problem_id = db.session.execute(select(
+        *(func.count().filter(OutboundEmail.status == status) for status in UNDER_WAY),
+        none_total, delivery_problem_id(coordinator)).where(OutboundEmail.status.in_(UNDER_WAY), theirs)).one()
+    counts = dict(zip(UNDER_WAY, under_way))
+    counts["sent"] = sum(totals.values()) + unowned - sum(counts.values())
+    problem = db.session.get(AuditEvent, problem_id) if problem_id is not None else None
+    return OutboxFigures({status: count for status, count in counts.items() if count}, problem)
 
 
 def _count_totals(community_ids: list[int]) -> dict[int, int]:

@@ -98,3 +98,19 @@ def test_pages_keep_the_search_in_their_links(app, alice_client, mail, monkeypat
                                    "kind=%00", "q=" + "x" * 3000, "q=%25_%5C"])
 def test_bad_parameters_show_the_page_not_an_error(alice_client, mail, query):
     assert alice_client.get(f"/outbox/?{query}").status_code == 200
+
+
+def test_what_a_row_shows_is_escaped(app, alice_client, mail):
+    """Each row is written whole in Python (views/outbox.py): a coordinator's subject and a server's error in it
+    appear as text, never as markup."""
+    with app.app_context():
+        announcements.send_announcement(None, _community("Riverside COP"), "<script>alert(1)</script> & more",
+                                        "Body.", "n-3")
+        db.session.execute(update(OutboundEmail).where(OutboundEmail.recipient == "kim@example.org",
+                                                       OutboundEmail.kind == "welcome")
+                           .values(status="failed", last_error='550 <b onmouseover="x()">no</b>'))
+        db.session.commit()
+    page = alice_client.get("/outbox/").get_data(as_text=True)
+    assert "<script>alert(1)" not in page and "<b onmouseover" not in page
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt; &amp; more</td>" in page
+    assert "<td>550 &lt;b onmouseover=&#34;x()&#34;&gt;no&lt;/b&gt;</td>" in page
