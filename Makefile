@@ -26,11 +26,12 @@ messages: $(STAMP)
 run: install
 	FLASK_APP=wsgi.py $(PY) -m service.embedded
 
-# Four pytest-xdist workers when the machine has two cores or more, each with a database and Redis db of its
+# Six pytest-xdist workers when the machine has two cores or more, each with a database and Redis db of its
 # own (tests/services.py): three of them spend most of the journeys' minutes waiting on the product's clock
-# (tests/conftest.py starts each journey on a worker of its own). `make test ARGS=-n0` runs in one process,
+# (tests/conftest.py starts each journey on a worker of its own), and the rest of the suite waits on servers
+# and subprocesses more than it computes. `make test ARGS=-n0` runs in one process,
 # ARGS=... passes anything else to pytest.
-TEST_WORKERS := $(shell [ "$$(nproc 2>/dev/null || echo 1)" -ge 2 ] && echo 4 || echo 0)
+TEST_WORKERS := $(shell [ "$$(nproc 2>/dev/null || echo 1)" -ge 2 ] && echo 6 || echo 0)
 
 test: install
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --maxschedchunk 1 $(ARGS)
