@@ -6,12 +6,13 @@ import pytest
 from sqlalchemy import select
 
 from service import digests, members
+from service.clock import aware
 from service.coordinators import create_coordinator
 from service.errors import DomainError
 from service.extensions import db
 from service.models import AuditEvent, CommunityCoordinator, Coordinator, DigestIssue, Membership, OutboundEmail
 from tests.conftest import PASSWORD, csrf_from, login, run_worker
-from tests.test_digests import _member, _module_titles_sent, _riverside, _setup
+from tests.test_digests import _member, _module_titles_sent, _setup
 
 UTC = timezone.utc
 
@@ -46,7 +47,7 @@ def test_send_now_reaches_every_active_reader_whatever_their_interval_and_advanc
     moment = slot + timedelta(hours=2)
     issue, queued = digests.send_issue_now(alice, community, moment)
     db.session.commit()
-    assert issue.number == 2 and issue.slot_at == moment and queued == 3  # Ana, Rosa, and Casa Verde's edition
+    assert issue.number == 2 and aware(issue.slot_at) == moment and queued == 3  # Ana, Rosa, and Casa Verde's edition
     assert _module_titles_sent("ana@example.org") == ["Module 1", "Module 2"]
     assert _module_titles_sent("rosa@example.org") == ["Module 1", "Module 2"]
     assert _module_titles_sent("tom@example.org") == [] and _module_titles_sent("ina@example.org") == []
