@@ -127,7 +127,13 @@ def set_up_community(page) -> int:
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(re.compile(r"/communities/\d+$"))
     community = int(page.url.rsplit("/", 1)[1])
-    for name, email, organization in (("Ana Torres", ANA, "Casa Verde"), ("Ben Lake", BEN, "Lake Org")):
+    add_members(page, community, (("Ana Torres", ANA, "Casa Verde"), ("Ben Lake", BEN, "Lake Org")))
+    return community
+
+
+def add_members(page, community: int, people) -> None:
+    """Add each (name, email, organization) on the member page, without a welcome email."""
+    for name, email, organization in people:
         page.goto(f"/communities/{community}/members/new")
         page.get_by_label("Name", exact=True).fill(name)
         page.get_by_label("Email", exact=True).fill(email)
@@ -135,7 +141,6 @@ def set_up_community(page) -> int:
         page.get_by_label("Send a welcome email").uncheck()
         page.get_by_role("button", name="Add member").click()
         page.wait_for_url(re.compile(rf"/communities/{community}(/members)?/?(\?.*)?$"))
-    return community
 
 
 def schedule_meeting(page, community: int) -> tuple[int, datetime]:

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 import pytest
 
 from tests.production_stack import ProductionStack, chromium_for, reply_to, text_of
-from tests.test_journey_member import link_to, log_in, outbox, plain_mail, tab, until_shown
+from tests.test_journey_member import add_members, link_to, log_in, outbox, plain_mail, tab, until_shown
 
 ZONE = "America/Chicago"
 COMMUNITY = "Riverside COP"
@@ -41,14 +41,7 @@ def set_up_community(page) -> int:
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(re.compile(r"/communities/\d+$"))
     community = int(page.url.rsplit("/", 1)[1])
-    for name, email, organization in PEOPLE:
-        page.goto(f"/communities/{community}/members/new")
-        page.get_by_label("Name", exact=True).fill(name)
-        page.get_by_label("Email", exact=True).fill(email)
-        page.get_by_label("Organization").fill(organization)
-        page.get_by_label("Send a welcome email").uncheck()
-        page.get_by_role("button", name="Add member").click()
-        page.wait_for_url(re.compile(rf"/communities/{community}(/members)?/?(\?.*)?$"))
+    add_members(page, community, PEOPLE)
     page.goto(f"/communities/{community}/members/")
     page.locator("tr:has-text('Olivia Park')").get_by_role("link", name="Edit").click()
     page.get_by_label("Their organization's contact").check()
