@@ -36,7 +36,8 @@ NOT_EXPORTED = {"coordinator": {"password_hash", "session_version", "is_admin"}}
 # Kept per instance, not per community (a mailbox's read position, the instance's suppression list is carried
 # separately for the community's members' addresses: service/community_import.py; the stamps that say whether
 # kept health figures still hold, which an imported community starts without).
-INSTANCE_LEVEL = {"imap_mailbox_state", "suppression", "alembic_version", "figures_stamp", "figures_kept"}
+INSTANCE_LEVEL = {"imap_mailbox_state", "suppression", "alembic_version", "figures_stamp", "figures_kept",
+                  "figures_touched"}
 # Columns that name a row of another table by (table name, id) without a foreign key.
 POLYMORPHIC = {"audit_event": ("object_type", "object_id"), "inbound_message": ("object_kind", "object_id")}
 # Kinds of object those columns name that are not a table's name.

@@ -9,18 +9,21 @@ Kept figures hold while the versions agree (and, for the health months,
 until time alone would move them).
 
 A version is kept only when the session sees the same one as everyone else
-(read on a connection of its own): a session that changed counted rows and
-has not committed sees its own raised stamp, and figures counted with its
-changes are not kept, since a rollback would hand that version to someone
-else's change.
+(read on a connection of its own): figures counted with a change of its own
+not yet committed are not kept, since a rollback would leave them counting
+what never happened. On SQLite such a session sees its own raised stamp. On
+PostgreSQL stamps rise only at commit (migration 0016_stampcommit, so
+members writing to the same community never wait on each other), and the
+change is a note in figures_touched that only its own session sees: there
+the session sees the stamp as CHANGED_HERE, at which nothing is ever kept.
 """
 from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, case, exists, func, select
 
 from service import clock
 from service.extensions import db
-from service.models import Community, FiguresKept, FiguresStamp
+from service.models import Community, FiguresKept, FiguresStamp, FiguresTouched
 from service.sql import dialect_insert, one_of
 
 
@@ -32,34 +35,31 @@ class Stamps:
         self._ids = community_ids
         self.kept = {row.community_id: row for row in db.session.execute(
             select(FiguresKept.community_id, FiguresKept.months_version, FiguresKept.months_until,
-                   FiguresKept.waiting_version, FiguresKept.waiting, FiguresStamp.version)
-            .outerjoin(FiguresStamp, FiguresStamp.community_id == FiguresKept.community_id)
+                   FiguresKept.waiting_version, FiguresKept.waiting,
+                   session_version(FiguresKept.community_id).label("version"))
             .where(one_of(FiguresKept.community_id, community_ids)))}
         self._versions: tuple[dict[int, int], dict[int, int]] | None = None
 
     def months_hold(self, community_id: int) -> bool:
         """Whether the community's kept recent months are its figures at `moment`."""
         row = self.kept.get(community_id)
-        return bool(row and row.months_version == (row.version or 0) and row.months_until is not None
+        return bool(row and row.months_version == row.version and row.months_until is not None
                     and self.moment < clock.aware(row.months_until))
 
     def waiting(self, community_id: int) -> dict[str, int] | None:
         """What needs a person there, by kind, as kept, or None when it must be counted again."""
         row = self.kept.get(community_id)
-        return row.waiting if row and row.waiting is not None and row.waiting_version == (row.version or 0) else None
+        return row.waiting if row and row.waiting is not None and row.waiting_version == row.version else None
 
     def keepable(self, community_id: int) -> int | None:
         """The version to keep figures counted now at, or None when this session's own changes are in them."""
         if self._versions is None:
-            query = select(FiguresStamp.community_id, FiguresStamp.version).where(
-                FiguresStamp.community_id.in_(self._ids))
-            seen = dict(db.session.execute(query).all())
-            with db.engine.connect() as connection:
-                committed = dict(connection.execute(query).all())
-            self._versions = seen, committed
+            seen = dict(db.session.execute(select(Community.id, session_version(Community.id)).where(
+                Community.id.in_(self._ids))).all())
+            self._versions = seen, committed_versions(self._ids)
         seen, committed = self._versions
         version = seen.get(community_id, 0)
-        return version if committed.get(community_id, 0) == version else None
+        return version if committed[community_id] == version else None
 
     def keep_months(self, connection, community_id: int, version: int, until: datetime) -> None:
         """Mark the recent months just kept (on `connection`, in their transaction) as holding."""
@@ -80,16 +80,25 @@ def _upsert(connection, community_id: int, **values) -> None:
     connection.execute(statement.on_conflict_do_update(index_elements=["community_id"], set_=values))
 
 
+CHANGED_HERE = -1  # the stamp a session sees where it changed counted rows not yet committed (PostgreSQL)
+
+
+def session_version(community_id) -> ColumnElement[int]:
+    """SQL: the community's stamp as this session sees it: 0 before its first change, CHANGED_HERE where this
+    session has a change of its own waiting for its commit to raise the stamp."""
+    stamp = select(FiguresStamp.version).where(FiguresStamp.community_id == community_id).scalar_subquery()
+    changed_here = exists().where(FiguresTouched.community_id == community_id)
+    return case((changed_here, CHANGED_HERE), else_=func.coalesce(stamp, 0))
+
+
 def with_versions(query: Select) -> Select:
-    """`query` over communities with each one's stamp beside it, as this session sees it (0 before its first
-    change)."""
-    return query.add_columns(func.coalesce(FiguresStamp.version, 0)).outerjoin(
-        FiguresStamp, FiguresStamp.community_id == Community.id)
+    """`query` over communities with each one's stamp beside it, as this session sees it."""
+    return query.add_columns(session_version(Community.id))
 
 
 def seen_version(community_id: int) -> int:
-    """The community's stamp as this session sees it (0 before its first change)."""
-    return db.session.scalar(select(FiguresStamp.version).where(FiguresStamp.community_id == community_id)) or 0
+    """The community's stamp as this session sees it."""
+    return db.session.scalar(select(session_version(community_id)))
 
 
 def committed_versions(community_ids: list[int]) -> dict[int, int]:

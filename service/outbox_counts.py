@@ -14,9 +14,9 @@ from threading import Lock
 from sqlalchemy import func, literal, select
 
 from service.extensions import db
-from service.figures_stamp import committed_versions
+from service.figures_stamp import committed_versions, session_version
 from service.outbox import delivery_problem_id
-from service.models import AuditEvent, Community, Coordinator, FiguresStamp, OutboundEmail
+from service.models import AuditEvent, Community, Coordinator, OutboundEmail
 from service.models.outbox import OUTBOX_STATUSES
 
 UNDER_WAY = tuple(status for status in OUTBOX_STATUSES if status != "sent")
@@ -68,9 +68,7 @@ def _count_totals(community_ids: list[int]) -> dict[int, int]:
     everyone sees it (not a change of this session's own, not yet committed)."""
     total = (select(func.count()).where(OutboundEmail.community_id == Community.id)
              .correlate(Community).scalar_subquery())
-    version = (select(FiguresStamp.version).where(FiguresStamp.community_id == Community.id)
-               .correlate(Community).scalar_subquery())
-    rows = db.session.execute(select(Community.id, Community.created_at, func.coalesce(version, 0), total).where(
+    rows = db.session.execute(select(Community.id, Community.created_at, session_version(Community.id), total).where(
         Community.id.in_(community_ids))).all()
     committed = committed_versions([community_id for community_id, _created, _seen, _count in rows])
     with _LOCK:

@@ -107,9 +107,6 @@ def save(response: FormResponse, data: dict, submit: bool) -> FormResponse:
                      request.community_id, member=response.member_id, response=response.id, kind=request.kind)
     else:
         response.status = "draft"
-    # The answers go last, the caller committing next: each of these statements raises the community's figures
-    # stamp (service/figures_stamp.py), whose row stays locked until the commit, and every member answering
-    # the same community's form waits for that lock.
     db.session.flush()
     _store_answers(response.id, request.kind, values)
     db.session.expire(response, ["answers"])  # written without the ORM: reload them if anyone asks

@@ -5,7 +5,7 @@ from service.models.communities import Community, CommunityCoordinator, Organiza
 from service.models.conversations import Conversation, ConversationMute, Post, PostAttachment
 from service.models.coordinators import Coordinator
 from service.models.facilitation import FacilitatorSwap
-from service.models.health import FiguresKept, FiguresStamp, HealthMonth
+from service.models.health import FiguresKept, FiguresStamp, FiguresTouched, HealthMonth
 from service.models.forms import Charter, CharterVote, FormAnswer, FormRequest, FormResponse, IntakeEntry
 from service.models.imports import MemberImport
 from service.models.imap_mailbox import ImapMailboxState
@@ -17,6 +17,6 @@ from service.models.outbox import BounceEvent, OutboundEmail, Suppression
 
 __all__ = [
     "Announcement", "AuditEvent", "BounceEvent", "Conversation", "ConversationMute", "Post", "PostAttachment", "FacilitatorSwap", "Charter", "CharterVote", "FormAnswer", "FormRequest", "FormResponse",
-    "FiguresKept", "FiguresStamp", "HealthMonth", "ImapMailboxState", "InboundMessage", "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
+    "FiguresKept", "FiguresStamp", "FiguresTouched", "HealthMonth", "ImapMailboxState", "InboundMessage", "IntakeEntry", "Community", "CommunityCoordinator", "Coordinator", "Member",
     "DigestIssue", "Invitation", "Lesson", "LessonModule", "Meeting", "MeetingSeries", "Practice", "MemberImport", "Membership", "Reminder", "Organization", "OutboundEmail", "Suppression",
 ]

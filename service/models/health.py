@@ -44,6 +44,16 @@ class FiguresStamp(db.Model):
     version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
+class FiguresTouched(db.Model):
+    """A community whose counted rows this transaction changed, on PostgreSQL: its stamp is raised when the
+    transaction commits, and the note removed then (migration 0016_stampcommit). A note never outlives its
+    transaction, so a session sees only its own; on SQLite, which raises stamps at once, the table stays empty."""
+    __tablename__ = "figures_touched"
+
+    xact: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    community_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+
+
 class FiguresKept(db.Model):
     """What was counted for a community at which stamp version: its recent months (kept in health_month) hold
     while the stamp is `months_version` and until `months_until`, when time alone changes them (an activity
