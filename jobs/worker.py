@@ -33,16 +33,25 @@ from service.queue import get_queue, redis_connection
 log = logging.getLogger("jobs.worker")
 
 
+# How often a worker whose scheduler could not take the queue's lock (another worker's scheduler held it) tries
+# again: a worker killed with the lock leaves it to expire a minute later (RQ's TTL), and a scheduler then runs
+# again within these seconds, not at RQ's next maintenance, 10 minutes on.
+SCHEDULER_LOCK_RETRY_SECONDS = 15
+
+
 class ReconnectingWorker(Worker):
     """RQ's forking worker, which remembers whether it was asked to stop (SIGTERM, SIGINT) or quit by itself,
-    and restarts its scheduler as soon as it can reach Redis again.
+    restarts its scheduler as soon as it can reach Redis again, and takes the scheduler over soon after the
+    worker that ran it died.
 
     A worker waiting for a job rides out a Redis outage, but its scheduler
-    process dies of it; RQ would start it again only at its next maintenance
-    (every 10 minutes), holding back every retry and reminder until then.
+    process dies of it; and a worker whose scheduler found the lock taken
+    tries for it again only at its maintenance. RQ would do either only every
+    10 minutes, holding back every retry and reminder until then.
     """
 
     asked_to_stop = False
+    _lock_tried_at = 0.0
 
     def handle_warm_shutdown_request(self):
         self.asked_to_stop = True
@@ -53,7 +62,28 @@ class ReconnectingWorker(Worker):
         if self.asked_to_stop:  # its scheduler was stopped on purpose: starting it again would keep us alive
             return False
         process = self.scheduler and self.scheduler._process  # (RQ's maintenance reads it the same way)
-        return bool(process and not process.is_alive()) or super().should_run_maintenance_tasks
+        lock_retry_due = self._waits_for_scheduler_lock() and (
+            time.monotonic() - self._lock_tried_at >= SCHEDULER_LOCK_RETRY_SECONDS)
+        return bool(process and not process.is_alive()) or lock_retry_due or super().should_run_maintenance_tasks
+
+    def run_maintenance_tasks(self):
+        if self._waits_for_scheduler_lock() and not super().should_run_maintenance_tasks:
+            self._lock_tried_at = time.monotonic()
+            self.scheduler.acquire_locks(auto_start=True)  # only that: the registries were cleaned lately
+        else:
+            super().run_maintenance_tasks()
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """While its scheduler waits for the lock, waiting for a job wakes up in time to try for it again."""
+        if self._waits_for_scheduler_lock():
+            return min(super().dequeue_timeout, SCHEDULER_LOCK_RETRY_SECONDS)
+        return super().dequeue_timeout
+
+    def _waits_for_scheduler_lock(self) -> bool:
+        """Whether this worker has a scheduler that never started: another's held the queue's lock."""
+        scheduler = getattr(self, "scheduler", None)  # (RQ reads dequeue_timeout before it sets the attribute)
+        return scheduler is not None and scheduler._process is None
 
     def execute_job(self, job, queue):
         """Run the job with the id of the request that enqueued it on every line logged meanwhile (horse included)."""
