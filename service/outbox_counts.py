@@ -56,7 +56,8 @@ def figures(coordinator: Coordinator, visible: list[tuple[Community, int]]) -> O
                   if coordinator.is_admin else literal(0))
     *under_way, unowned, problem_id = db.session.execute(select(
         *(func.count().filter(OutboundEmail.status == status) for status in UNDER_WAY),
-        none_total, delivery_problem_id(coordinator)).where(OutboundEmail.status.in_(UNDER_WAY), theirs)).one()
+        none_total, delivery_problem_id(coordinator, communities))
+        .where(OutboundEmail.status.in_(UNDER_WAY), theirs)).one()
     counts = dict(zip(UNDER_WAY, under_way))
     counts["sent"] = sum(totals.values()) + unowned - sum(counts.values())
     problem = db.session.get(AuditEvent, problem_id) if problem_id is not None else None

@@ -33,10 +33,11 @@ SEARCH_MAX_LENGTH = 200
 def index():
     status, kind, community_id, search = _filters(request.args)
     page_number = max(request.args.get("page", 1, type=normalize.database_id) or 1, 1)
-    query = outbox.filtered(current_user, status, kind, community_id, search)
-    rows, has_next = outbox.page(outbox_rows.with_language(query), page_number)
     visible = db.session.execute(figures_stamp.with_versions(visible_communities_query(current_user))).all()
     communities = [community for community, _version in visible]
+    query = outbox.filtered(current_user, status, kind, community_id, search,
+                            community_ids=[community.id for community in communities])
+    rows, has_next = outbox.page(outbox_rows.with_language(query), page_number)
     figures = outbox_counts.figures(current_user, visible)
     return render_template("outbox/index.html", rows=_shown(outbox_rows.listed(rows, communities)),
                            has_next=has_next, page=page_number,
