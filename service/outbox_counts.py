@@ -11,11 +11,11 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from threading import Lock
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Select, func, literal, select
 
 from service.extensions import db
 from service.figures_stamp import committed_versions, session_version
-from service.outbox import delivery_problem_id
+from service.outbox import count, delivery_problem_id
 from service.models import AuditEvent, Community, Coordinator, OutboundEmail
 from service.models.outbox import OUTBOX_STATUSES
 
@@ -62,6 +62,14 @@ def figures(coordinator: Coordinator, visible: list[tuple[Community, int]]) -> O
     counts["sent"] = sum(totals.values()) + unowned - sum(counts.values())
     problem = db.session.get(AuditEvent, problem_id) if problem_id is not None else None
     return OutboxFigures({status: count for status, count in counts.items() if count}, problem)
+
+
+def matching(figures: OutboxFigures, query: Select, status: str | None, narrowed_further: bool) -> int:
+    """How many emails `query` (service.outbox.filtered) finds, exact: read from the counts by status when at most
+    a status narrows it, counted when a kind, a community or a search does."""
+    if narrowed_further:
+        return count(query)
+    return figures.counts.get(status, 0) if status else sum(figures.counts.values())
 
 
 def _count_totals(community_ids: list[int]) -> dict[int, int]:

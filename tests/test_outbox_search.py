@@ -114,3 +114,25 @@ def test_what_a_row_shows_is_escaped(app, alice_client, mail):
     assert "<script>alert(1)" not in page and "<b onmouseover" not in page
     assert "<td>&lt;script&gt;alert(1)&lt;/script&gt; &amp; more</td>" in page
     assert "<td>550 &lt;b onmouseover=&#34;x()&#34;&gt;no&lt;/b&gt;</td>" in page
+
+
+def test_pages_say_which_emails_they_show_of_how_many(app, alice_client, mail, monkeypatch):
+    monkeypatch.setattr(outbox, "PAGE_SIZE", 2)
+    hers = ("community_id IN (SELECT community_id FROM community_coordinator JOIN coordinator"
+            " ON coordinator.id = coordinator_id WHERE coordinator.email = 'alice@example.org')")
+    theirs = _sql_ids(app, hers)
+    assert len(theirs) > 4
+    pages, url = [], "/outbox/"
+    while url:
+        html = alice_client.get(url).get_data(as_text=True)
+        shown, first = _listed_ids(html), 2 * len(pages) + 1
+        assert f"Emails {first}–{first + len(shown) - 1} of {len(theirs)}" in html
+        pages.append(shown)
+        older = re.search(r'<a href="([^"]+)">Older', html)
+        url = older and older.group(1).replace("&amp;", "&")
+    assert [email_id for page in pages for email_id in page] == theirs
+    pending = _sql_ids(app, f"{hers} AND status = 'pending'")
+    html = alice_client.get("/outbox/?status=pending").get_data(as_text=True)
+    assert f"Emails 1–{min(2, len(pending))} of {len(pending)}" in html and f"{len(pending)} emails match." in html
+    html = alice_client.get("/outbox/?kind=meeting_invitation").get_data(as_text=True)
+    assert "Emails 1–2 of 2" in html and "2 emails match." in html

@@ -39,9 +39,10 @@ def index():
                             community_ids=[community.id for community in communities])
     rows, has_next = outbox.page(outbox_rows.with_language(query), page_number)
     figures = outbox_counts.figures(current_user, visible)
+    total = outbox_counts.matching(figures, query, status, narrowed_further=bool(kind or community_id or search))
     return render_template("outbox/index.html", rows=_shown(outbox_rows.listed(rows, communities)),
-                           has_next=has_next, page=page_number,
-                           matching=outbox.count(query) if search else None, q=search,
+                           has_next=has_next, page=page_number, first=(page_number - 1) * outbox.PAGE_SIZE + 1,
+                           total=total, matching=total if status or kind or community_id or search else None, q=search,
                            status=status, kind=kind, community_id=community_id, communities=communities,
                            **_choices(str(get_locale() or "en")),
                            counts=figures.counts, form=ConfirmForm(), problem=figures.problem)
