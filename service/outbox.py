@@ -88,17 +88,18 @@ def retry(coordinator: Coordinator, query: Select) -> int:
     return count
 
 
-def delivery_problem_id(coordinator: Coordinator, community_ids: list[int]) -> ScalarSelect:
+def delivery_problem_id(every: bool, community_ids) -> ScalarSelect:
     """The id of the last time the mail server refused something about us and delivery stopped (service.delivery),
-    while no email of the coordinator's communities has been sent since (NULL otherwise); the event's details hold
-    the server's words. A subquery, so the Outbox reads it in the statement of its counts (service.outbox_counts);
-    `community_ids` are the communities the coordinator sees (their ids, as for visible_outbox_query)."""
+    while no email of these communities (of any, when `every`: an admin's) has been sent since (NULL otherwise);
+    the event's details hold the server's words. A subquery, so the Outbox reads it in the statement of its counts
+    (service.outbox_counts); `community_ids` are the communities' ids or a parameter that will hold them."""
     last = select(AuditEvent.id, AuditEvent.created_at).where(AuditEvent.action == "delivery.stopped")
-    if not coordinator.is_admin:
+    sent_since = select(OutboundEmail.id)
+    if not every:
         last = last.where(AuditEvent.community_id.in_(community_ids))
+        sent_since = sent_since.where(OutboundEmail.community_id.in_(community_ids))
     last = last.order_by(AuditEvent.id.desc()).limit(1).subquery()
-    sent_since = visible_outbox_query(coordinator, community_ids).order_by(None).where(
-        OutboundEmail.sent_at > last.c.created_at)
+    sent_since = sent_since.where(OutboundEmail.sent_at > last.c.created_at)
     return select(last.c.id).where(~sent_since.exists()).scalar_subquery()
 
 
