@@ -136,3 +136,36 @@ def test_pages_say_which_emails_they_show_of_how_many(app, alice_client, mail, m
     assert f"Emails 1–{min(2, len(pending))} of {len(pending)}" in html and f"{len(pending)} emails match." in html
     html = alice_client.get("/outbox/?kind=meeting_invitation").get_data(as_text=True)
     assert "Emails 1–2 of 2" in html and "2 emails match." in html
+
+
+def _sql(app, statement: str) -> None:
+    """A change committed outside the app's session, as another process (a delivery worker) would make it."""
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(text(statement))
+
+
+def _row_of(page: str, kind: str, recipient: str) -> str:
+    return re.search(rf"<tr><td>(?:(?!</tr>).)*<td>{kind}</td>(?:(?!</tr>).)*<td>{recipient}</td>(?:(?!</tr>).)*</tr>",
+                     page).group(0)
+
+
+def test_each_row_shows_every_change_at_the_next_look(app, alice_client, mail):
+    """Rows are kept between looks (service/views/kept_outbox_rows.py); whatever changes what a row shows is on it
+    at the next look, even a change no stamp follows (a delivery's outcome)."""
+    for _look in range(2):
+        page = alice_client.get("/outbox/").get_data(as_text=True)
+    assert "Invitation: Budget clinic" in _row_of(page, "Meeting invitation", "kim@example.org")
+    _sql(app, "UPDATE outbound_email SET status = 'failed', attempts = 2, last_error = 'mailbox full'"
+              " WHERE kind = 'welcome'")
+    welcome = _row_of(alice_client.get("/outbox/").get_data(as_text=True), "Welcome", "kim@example.org")
+    assert '<span class="badge failed">failed</span></td><td>2</td><td>mailbox full</td>' in welcome
+    _sql(app, "UPDATE meeting SET title = 'Budget review'")
+    _sql(app, "UPDATE membership SET language = 'es' WHERE member_id = (SELECT id FROM member"
+              " WHERE email = 'kim@example.org')")
+    page = alice_client.get("/outbox/").get_data(as_text=True)
+    assert "Invitación: Budget review" in _row_of(page, "Meeting invitation", "kim@example.org")
+    assert "Invitación: Budget review" in _row_of(page, "Meeting invitation", "ana@example.org")
+    _sql(app, "UPDATE community SET time_zone = 'Europe/Madrid' WHERE name = 'Riverside COP'")
+    assert "Central European Time" in _row_of(alice_client.get("/outbox/").get_data(as_text=True),
+                                              "Welcome", "kim@example.org")
