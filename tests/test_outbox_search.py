@@ -10,6 +10,7 @@ from service import announcements, mailer, members, outbox
 from service.clock import now
 from service.extensions import db
 from service.models import Community, Meeting, Member, OutboundEmail
+from tests.conftest import CSRF_RE, PASSWORD, csrf_from, login
 
 
 def _community(name: str) -> Community:
@@ -169,3 +170,20 @@ def test_each_row_shows_every_change_at_the_next_look(app, alice_client, mail):
     _sql(app, "UPDATE community SET time_zone = 'Europe/Madrid' WHERE name = 'Riverside COP'")
     assert "Central European Time" in _row_of(alice_client.get("/outbox/").get_data(as_text=True),
                                               "Welcome", "kim@example.org")
+
+
+def _retry_token(page: str) -> str:
+    """The CSRF token of the page's "retry the failed emails" form (the page's layout has its own forms)."""
+    return csrf_from(page[page.index('action="/outbox/retry"'):])
+
+
+def test_the_same_page_in_another_session_carries_that_sessions_token(app, alice_client, mail):
+    _sql(app, "UPDATE outbound_email SET status = 'failed', last_error = 'mailbox full' WHERE kind = 'welcome'")
+    mine = alice_client.get("/outbox/").get_data(as_text=True)
+    other = app.test_client()
+    assert login(other, "alice@example.org", PASSWORD).status_code == 302
+    theirs = other.get("/outbox/").get_data(as_text=True)  # the same page, now kept
+    assert CSRF_RE.sub("", theirs) == CSRF_RE.sub("", mine) and _retry_token(theirs) != _retry_token(mine)
+    response = other.post("/outbox/retry", data={"csrf_token": _retry_token(theirs)}, follow_redirects=True)
+    assert "1 email will be sent again." in response.get_data(as_text=True)
+    assert _sql_ids(app, "status = 'pending' AND kind = 'welcome'")

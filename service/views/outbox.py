@@ -20,7 +20,7 @@ from service.mailsink import find_captured
 from service.models import Community
 from service.models.outbox import OUTBOX_STATUSES
 from service.time_zones import zone_name
-from service.views import kept_outbox_rows
+from service.views import kept_outbox
 from service.views.helpers import community_or_404, sandboxed_html
 from service.views.row_links import row_url
 
@@ -41,14 +41,20 @@ def index():
     rows, has_next = outbox.page(outbox_rows.with_language(query), page_number)
     figures = outbox_counts.figures(current_user, visible)
     total = outbox_counts.matching(figures, query, status, narrowed_further=bool(kind or community_id or search))
-    shown = kept_outbox_rows.rows_html(rows, visible, str(get_locale() or "en"),
-                                       lambda missing: _shown(outbox_rows.listed(missing, communities)))
-    return render_template("outbox/index.html", rows=shown,
-                           has_next=has_next, page=page_number, first=(page_number - 1) * outbox.PAGE_SIZE + 1,
-                           total=total, matching=total if status or kind or community_id or search else None, q=search,
-                           status=status, kind=kind, community_id=community_id, communities=communities,
-                           **_choices(str(get_locale() or "en")),
-                           counts=figures.counts, form=ConfirmForm(), problem=figures.problem)
+    language = str(get_locale() or "en")
+    shown = tuple(kept_outbox.rows_html(rows, visible, language,
+                                        lambda missing: _shown(outbox_rows.listed(missing, communities))))
+    shows = {"rows": shown, "has_next": has_next, "page": page_number,
+             "first": (page_number - 1) * outbox.PAGE_SIZE + 1, "total": total,
+             "matching": total if status or kind or community_id or search else None, "q": search,
+             "status": status, "kind": kind, "community_id": community_id, "counts": figures.counts}
+
+    def render() -> str:
+        return render_template("outbox/_body.html", communities=communities, **_choices(language), form=ConfirmForm(),
+                               problem=figures.problem, **shows)
+    # With delivery stopped the page shows the server's words and when mail is tried again: written each time.
+    body = Markup(render()) if figures.problem else kept_outbox.body(language, communities, shows, render)
+    return render_template("outbox/index.html", body=body)
 
 
 @lru_cache(maxsize=8)

@@ -1,6 +1,6 @@
-"""The Outbox's table rows kept between looks: writing a row (its subject, rendered from the objects it points
-at, its local time, its labels) cost more than the page's statements, and a coordinator looks at the same newest
-rows again and again.
+"""The Outbox page's rows and body kept between looks: writing a row (its subject, rendered from the objects it
+points at, its local time, its labels) and the page around them cost more than the page's statements, and a
+coordinator looks at the same newest rows again and again.
 
 A row's HTML is kept under everything it shows: the row's own columns as read for this look (status, attempts
 and error change at every delivery without raising any stamp, so they are read each time and are the key), its
@@ -9,22 +9,48 @@ as read before the rows: every object a subject reads (a meeting, a charter, a d
 response) belongs to the row's community and raises that stamp when it changes. Rows whose subject reads an
 object kept across communities (a lesson module, an organization) or that belong to no community are written
 each time.
+
+The page's body is kept under its rows' HTML and everything else it shows (the counts, the filters, the
+communities' names, the reader's language); the session's CSRF token is put back into each copy served, as
+service/views/kept_pages.py does.
 """
 from collections import OrderedDict
 from threading import Lock
 from typing import Callable
 
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import Row
 
 from service import figures_stamp
 from service.models import Community
-from service.views.kept_pages import community_row
+from service.views.kept_pages import TOKEN_PLACEHOLDER, community_row
 
 KEPT_ROWS = 4096  # per process; a row is about 600 bytes
+KEPT_BODIES = 64  # per process; a body is about 14 KB
 UNSTAMPED_OBJECTS = ("module_id", "organization_id")
 _KEPT: OrderedDict = OrderedDict()
+_BODIES: OrderedDict = OrderedDict()
 _LOCK = Lock()
+
+
+def body(language: str, communities: list[Community], shows: dict, render: Callable[[], str]) -> Markup:
+    """The page's body `render()` makes, from a copy kept under everything it shows (`shows`, the names of the
+    reader's communities, the reader's language) when there is one."""
+    key = (language, tuple((community.id, community.name) for community in communities),
+           tuple((name, tuple(sorted(value.items())) if isinstance(value, dict) else value)
+                 for name, value in shows.items()))
+    with _LOCK:
+        html = _BODIES.get(key)
+        if html is not None:
+            _BODIES.move_to_end(key)
+    if html is None:
+        html = str(render()).replace(generate_csrf(), TOKEN_PLACEHOLDER)
+        with _LOCK:
+            _BODIES[key] = html
+            while len(_BODIES) > KEPT_BODIES:
+                _BODIES.popitem(last=False)
+    return Markup(html.replace(TOKEN_PLACEHOLDER, generate_csrf()))
 
 
 def rows_html(rows: list[Row], visible: list[tuple[Community, int]], language: str,
