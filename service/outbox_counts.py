@@ -16,7 +16,7 @@ from sqlalchemy import Select, bindparam, func, literal, select
 
 from service.extensions import db
 from service.figures_stamp import committed_versions, session_version
-from service.outbox import count, delivery_problem_id
+from service.outbox import count as count_matching, delivery_problem_id
 from service.models import AuditEvent, Community, Coordinator, OutboundEmail
 from service.models.outbox import OUTBOX_STATUSES
 
@@ -77,7 +77,7 @@ def matching(figures: OutboxFigures, query: Select, status: str | None, narrowed
     """How many emails `query` (service.outbox.filtered) finds, exact: read from the counts by status when at most
     a status narrows it, counted when a kind, a community or a search does."""
     if narrowed_further:
-        return count(query)
+        return count_matching(query)
     return figures.counts.get(status, 0) if status else sum(figures.counts.values())
 
 
