@@ -68,7 +68,7 @@ def _choices(language: str) -> dict:
 
 def _shown(listed: list[outbox_rows.ListedEmail]) -> list[Markup]:
     """Each listed email's table row, written here in one string: each label, time, zone and link is made once a
-    page, and 50 rows of template markup cost more than the page's queries. Every value is escaped."""
+    page, and a page of rows in template markup cost more than the page's queries. Every value is escaped."""
     language = str(get_locale() or "en")
     choices = _choices(language)
     kinds, statuses = dict(choices["kinds"]), dict(choices["statuses"])
