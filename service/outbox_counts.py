@@ -9,13 +9,14 @@ Whether delivery is stopped is read in the same statement as the emails under wa
 """
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from threading import Lock
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import Select, bindparam, func, literal, select
 
 from service.extensions import db
 from service.figures_stamp import committed_versions, session_version
-from service.outbox import delivery_problem_id
+from service.outbox import count as count_matching, delivery_problem_id
 from service.models import AuditEvent, Community, Coordinator, OutboundEmail
 from service.models.outbox import OUTBOX_STATUSES
 
@@ -49,18 +50,35 @@ def figures(coordinator: Coordinator, visible: list[tuple[Community, int]]) -> O
     missing = [community_id for community_id in communities if community_id not in totals]
     if missing:
         totals.update(_count_totals(missing))
-    theirs = OutboundEmail.community_id.in_(communities)
-    if coordinator.is_admin:
-        theirs = theirs | OutboundEmail.community_id.is_(None)
-    none_total = (select(func.count()).where(OutboundEmail.community_id.is_(None)).scalar_subquery()
-                  if coordinator.is_admin else literal(0))
-    *under_way, unowned, problem_id = db.session.execute(select(
-        *(func.count().filter(OutboundEmail.status == status) for status in UNDER_WAY),
-        none_total, delivery_problem_id(coordinator)).where(OutboundEmail.status.in_(UNDER_WAY), theirs)).one()
+    *under_way, unowned, problem_id = db.session.execute(_under_way(coordinator.is_admin),
+                                                          {"communities": communities}).one()
     counts = dict(zip(UNDER_WAY, under_way))
     counts["sent"] = sum(totals.values()) + unowned - sum(counts.values())
     problem = db.session.get(AuditEvent, problem_id) if problem_id is not None else None
     return OutboxFigures({status: count for status, count in counts.items() if count}, problem)
+
+
+@lru_cache(maxsize=2)
+def _under_way(admin: bool) -> Select:
+    """The statement of the emails under way by status, those that belong to no community (counted for an admin
+    only) and whether delivery is stopped; built once (its communities are a parameter), since building it cost
+    more than running it."""
+    communities = bindparam("communities", expanding=True)
+    theirs = OutboundEmail.community_id.in_(communities)
+    if admin:
+        theirs = theirs | OutboundEmail.community_id.is_(None)
+    none_total = (select(func.count()).where(OutboundEmail.community_id.is_(None)).scalar_subquery()
+                  if admin else literal(0))
+    return select(*(func.count().filter(OutboundEmail.status == status) for status in UNDER_WAY), none_total,
+                  delivery_problem_id(admin, communities)).where(OutboundEmail.status.in_(UNDER_WAY), theirs)
+
+
+def matching(figures: OutboxFigures, query: Select, status: str | None, narrowed_further: bool) -> int:
+    """How many emails `query` (service.outbox.filtered) finds, exact: read from the counts by status when at most
+    a status narrows it, counted when a kind, a community or a search does."""
+    if narrowed_further:
+        return count_matching(query)
+    return figures.counts.get(status, 0) if status else sum(figures.counts.values())
 
 
 def _count_totals(community_ids: list[int]) -> dict[int, int]:

@@ -10,6 +10,7 @@ from service import announcements, mailer, members, outbox
 from service.clock import now
 from service.extensions import db
 from service.models import Community, Meeting, Member, OutboundEmail
+from tests.conftest import CSRF_RE, PASSWORD, csrf_from, login
 
 
 def _community(name: str) -> Community:
@@ -114,3 +115,75 @@ def test_what_a_row_shows_is_escaped(app, alice_client, mail):
     assert "<script>alert(1)" not in page and "<b onmouseover" not in page
     assert "<td>&lt;script&gt;alert(1)&lt;/script&gt; &amp; more</td>" in page
     assert "<td>550 &lt;b onmouseover=&#34;x()&#34;&gt;no&lt;/b&gt;</td>" in page
+
+
+def test_pages_say_which_emails_they_show_of_how_many(app, alice_client, mail, monkeypatch):
+    monkeypatch.setattr(outbox, "PAGE_SIZE", 2)
+    hers = ("community_id IN (SELECT community_id FROM community_coordinator JOIN coordinator"
+            " ON coordinator.id = coordinator_id WHERE coordinator.email = 'alice@example.org')")
+    theirs = _sql_ids(app, hers)
+    assert len(theirs) > 4
+    pages, url = [], "/outbox/"
+    while url:
+        html = alice_client.get(url).get_data(as_text=True)
+        shown, first = _listed_ids(html), 2 * len(pages) + 1
+        assert f"Emails {first}–{first + len(shown) - 1} of {len(theirs)}" in html
+        pages.append(shown)
+        older = re.search(r'<a href="([^"]+)">Older', html)
+        url = older and older.group(1).replace("&amp;", "&")
+    assert [email_id for page in pages for email_id in page] == theirs
+    pending = _sql_ids(app, f"{hers} AND status = 'pending'")
+    html = alice_client.get("/outbox/?status=pending").get_data(as_text=True)
+    assert f"Emails 1–{min(2, len(pending))} of {len(pending)}" in html and f"{len(pending)} emails match." in html
+    html = alice_client.get("/outbox/?kind=meeting_invitation").get_data(as_text=True)
+    assert "Emails 1–2 of 2" in html and "2 emails match." in html
+
+
+def _sql(app, statement: str) -> None:
+    """A change committed outside the app's session, as another process (a delivery worker) would make it."""
+    with app.app_context():
+        with db.engine.begin() as connection:
+            connection.execute(text(statement))
+
+
+def _row_of(page: str, kind: str, recipient: str) -> str:
+    return re.search(rf"<tr><td>(?:(?!</tr>).)*<td>{kind}</td>(?:(?!</tr>).)*<td>{recipient}</td>(?:(?!</tr>).)*</tr>",
+                     page).group(0)
+
+
+def test_each_row_shows_every_change_at_the_next_look(app, alice_client, mail):
+    """Rows are kept between looks (service/views/kept_outbox_rows.py); whatever changes what a row shows is on it
+    at the next look, even a change no stamp follows (a delivery's outcome)."""
+    for _look in range(2):
+        page = alice_client.get("/outbox/").get_data(as_text=True)
+    assert "Invitation: Budget clinic" in _row_of(page, "Meeting invitation", "kim@example.org")
+    _sql(app, "UPDATE outbound_email SET status = 'failed', attempts = 2, last_error = 'mailbox full'"
+              " WHERE kind = 'welcome'")
+    welcome = _row_of(alice_client.get("/outbox/").get_data(as_text=True), "Welcome", "kim@example.org")
+    assert '<span class="badge failed">failed</span></td><td>2</td><td>mailbox full</td>' in welcome
+    _sql(app, "UPDATE meeting SET title = 'Budget review'")
+    _sql(app, "UPDATE membership SET language = 'es' WHERE member_id = (SELECT id FROM member"
+              " WHERE email = 'kim@example.org')")
+    page = alice_client.get("/outbox/").get_data(as_text=True)
+    assert "Invitación: Budget review" in _row_of(page, "Meeting invitation", "kim@example.org")
+    assert "Invitación: Budget review" in _row_of(page, "Meeting invitation", "ana@example.org")
+    _sql(app, "UPDATE community SET time_zone = 'Europe/Madrid' WHERE name = 'Riverside COP'")
+    assert "Central European Time" in _row_of(alice_client.get("/outbox/").get_data(as_text=True),
+                                              "Welcome", "kim@example.org")
+
+
+def _retry_token(page: str) -> str:
+    """The CSRF token of the page's "retry the failed emails" form (the page's layout has its own forms)."""
+    return csrf_from(page[page.index('action="/outbox/retry"'):])
+
+
+def test_the_same_page_in_another_session_carries_that_sessions_token(app, alice_client, mail):
+    _sql(app, "UPDATE outbound_email SET status = 'failed', last_error = 'mailbox full' WHERE kind = 'welcome'")
+    mine = alice_client.get("/outbox/").get_data(as_text=True)
+    other = app.test_client()
+    assert login(other, "alice@example.org", PASSWORD).status_code == 302
+    theirs = other.get("/outbox/").get_data(as_text=True)  # the same page, now kept
+    assert CSRF_RE.sub("", theirs) == CSRF_RE.sub("", mine) and _retry_token(theirs) != _retry_token(mine)
+    response = other.post("/outbox/retry", data={"csrf_token": _retry_token(theirs)}, follow_redirects=True)
+    assert "1 email will be sent again." in response.get_data(as_text=True)
+    assert _sql_ids(app, "status = 'pending' AND kind = 'welcome'")

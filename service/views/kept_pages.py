@@ -40,7 +40,7 @@ def kept(community: Community, name: str, key: tuple, render: Callable[[], str],
     """The page `render()` makes for `community` and `key`, from a copy kept at the community's current stamp
     when there is one; `until(moment)` says when time alone changes the page rendered at `moment`."""
     version = figures_stamp.seen_version(community.id)  # before the data: see the module's docstring
-    full_key = (name, community.id, version, _row(community), str(get_locale()), key)
+    full_key = (name, community.id, version, community_row(community), str(get_locale()), key)
     moment = clock.now()
     with _LOCK:
         page = _KEPT.get(full_key)
@@ -58,7 +58,7 @@ def kept(community: Community, name: str, key: tuple, render: Callable[[], str],
     return Markup(html)
 
 
-def _row(community: Community) -> tuple:
+def community_row(community: Community) -> tuple:
     """Every column of the community's row, as loaded for this request (its settings show on its pages); a JSON
     value (its reminder offsets) as its text."""
     values = (getattr(community, attribute.key) for attribute in inspect(Community).column_attrs)

@@ -20,6 +20,7 @@ from service.mailsink import find_captured
 from service.models import Community
 from service.models.outbox import OUTBOX_STATUSES
 from service.time_zones import zone_name
+from service.views import kept_outbox
 from service.views.helpers import community_or_404, sandboxed_html
 from service.views.row_links import row_url
 
@@ -33,17 +34,27 @@ SEARCH_MAX_LENGTH = 200
 def index():
     status, kind, community_id, search = _filters(request.args)
     page_number = max(request.args.get("page", 1, type=normalize.database_id) or 1, 1)
-    query = outbox.filtered(current_user, status, kind, community_id, search)
-    rows, has_next = outbox.page(outbox_rows.with_language(query), page_number)
     visible = db.session.execute(figures_stamp.with_versions(visible_communities_query(current_user))).all()
     communities = [community for community, _version in visible]
+    query = outbox.filtered(current_user, status, kind, community_id, search,
+                            community_ids=[community.id for community in communities])
+    rows, has_next = outbox.page(outbox_rows.with_language(query), page_number)
     figures = outbox_counts.figures(current_user, visible)
-    return render_template("outbox/index.html", rows=_shown(outbox_rows.listed(rows, communities)),
-                           has_next=has_next, page=page_number,
-                           matching=outbox.count(query) if search else None, q=search,
-                           status=status, kind=kind, community_id=community_id, communities=communities,
-                           **_choices(str(get_locale() or "en")),
-                           counts=figures.counts, form=ConfirmForm(), problem=figures.problem)
+    total = outbox_counts.matching(figures, query, status, narrowed_further=bool(kind or community_id or search))
+    language = str(get_locale() or "en")
+    shown = tuple(kept_outbox.rows_html(rows, visible, language,
+                                        lambda missing: _shown(outbox_rows.listed(missing, communities))))
+    shows = {"rows": shown, "has_next": has_next, "page": page_number,
+             "first": (page_number - 1) * outbox.PAGE_SIZE + 1, "total": total,
+             "matching": total if status or kind or community_id or search else None, "q": search,
+             "status": status, "kind": kind, "community_id": community_id, "counts": figures.counts}
+
+    def render() -> str:
+        return render_template("outbox/_body.html", communities=communities, **_choices(language), form=ConfirmForm(),
+                               problem=figures.problem, **shows)
+    # With delivery stopped the page shows the server's words and when mail is tried again: written each time.
+    body = Markup(render()) if figures.problem else kept_outbox.body(language, communities, shows, render)
+    return render_template("outbox/index.html", body=body)
 
 
 @lru_cache(maxsize=8)
@@ -57,7 +68,7 @@ def _choices(language: str) -> dict:
 
 def _shown(listed: list[outbox_rows.ListedEmail]) -> list[Markup]:
     """Each listed email's table row, written here in one string: each label, time, zone and link is made once a
-    page, and 50 rows of template markup cost more than the page's queries. Every value is escaped."""
+    page, and a page of rows in template markup cost more than the page's queries. Every value is escaped."""
     language = str(get_locale() or "en")
     choices = _choices(language)
     kinds, statuses = dict(choices["kinds"]), dict(choices["statuses"])
