@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import fanout  # noqa: E402  (guard rails, schema reset, verdicts)
-import forms_review  # noqa: E402  (the gunicorn server and the percentile)
+import forms_review  # noqa: E402  (the percentile)
+import gunicorn_server  # noqa: E402
 import report  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_health"
@@ -268,7 +269,7 @@ def main(argv=None) -> int:
     if args.explain:
         explain(app, data["community"])
 
-    server = forms_review.Server(env, args.gunicorn_workers, args.threads, log_dir)
+    server = gunicorn_server.Server(env, args.gunicorn_workers, args.threads, log_dir)
     try:
         cookie = log_in(server.port)
         pages = {"login page (baseline)": ("/login", None, "csrf_token"),

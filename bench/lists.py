@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import fanout  # noqa: E402  (database guard rails, schema reset, member set-up and verdicts live there)
-import forms_review  # noqa: E402  (gunicorn on a free port)
+import gunicorn_server  # noqa: E402  (gunicorn on a free port)
 import report  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_lists"
@@ -237,7 +237,7 @@ def main(argv=None) -> int:
               flush=True)
         if args.explain:
             explain(app, data, args.profile)
-        server = forms_review.Server(env, workers=1, threads=1, log_dir=log_dir)
+        server = gunicorn_server.Server(env, workers=1, threads=1, log_dir=log_dir)
         try:
             figures[size] = measure(server.port, data, args.runs)
         finally:
