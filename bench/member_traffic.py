@@ -77,7 +77,7 @@ def seed(app, size: int, traffic: int) -> dict:
     from service.extensions import db
     from service.form_requests import form_url
     from service.links import token_url
-    from service.meetings import rsvp_links
+    from service.meeting_emails import rsvp_links
     from service.models import Community, FormRequest, FormResponse, Invitation, Meeting, Member
     from service.tokens import make_token
     community_id = fanout.create_members(app, size)

@@ -19,7 +19,7 @@ from service.clock import aware, now
 from service.conversations import digest as conversation_digest
 from service.extensions import db
 from service.lessons import module_parts
-from service.meetings import rsvp_links, when_text
+from service.meeting_emails import rsvp_links, when_text
 from service.models import (Community, DigestIssue, FormRequest, FormResponse, Invitation, Lesson, LessonModule,
                             Meeting, Member, Membership, OutboundEmail, Organization, Practice)
 
