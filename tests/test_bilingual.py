@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from service import bilingual, charters, digests, form_requests, lessons, meeting_emails, members
+from service import bilingual, charters, digest_schedule, digests, form_requests, lessons, meeting_emails, members
 from service.extensions import db
 from service.models import Community, FormRequest, Lesson, Meeting, Member, Membership, OutboundEmail
 from tests.conftest import PASSWORD, login, post_form, run_worker
@@ -308,7 +308,7 @@ def _digest_lesson(app, personas, body_es: str):
         community.lesson_id, community.digest_enabled = lesson.id, True
         community.digest_enabled_at = datetime(2026, 1, 1, tzinfo=UTC)
         db.session.commit()
-        slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+        slot = digest_schedule.next_slot(community, datetime.now(UTC) - timedelta(days=8))
         digests.tick(slot + timedelta(minutes=1))
     run_worker(app)
 
