@@ -37,6 +37,7 @@ import fanout  # noqa: E402  (guard rails, schema reset, verdicts)
 import forms_review  # noqa: E402  (the percentile)
 import gunicorn_server  # noqa: E402
 import report  # noqa: E402
+from explain import explain_pages  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_health"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
@@ -195,34 +196,10 @@ def time_pages(port: int, pages: dict[str, tuple[str, str | None, str]], rounds:
 
 def explain(app, community_id: int) -> None:
     """Each SQL statement the two pages run, with its time, from one rendering in this process."""
-    from sqlalchemy import event
-    from service.extensions import db
     from tests.conftest import login
     client = app.test_client()
     login(client, "bench@example.org", PASSWORD)
-    for path in ("/", f"/communities/{community_id}/health/"):
-        client.get(path)
-        statements = []
-        with app.app_context():
-            engine = db.engine
-
-        def before(conn, cursor, statement, parameters, context, executemany):
-            context._bench_started = time.perf_counter()
-
-        def after(conn, cursor, statement, parameters, context, executemany):
-            statements.append(((time.perf_counter() - context._bench_started) * 1000, " ".join(statement.split())))
-
-        event.listen(engine, "before_cursor_execute", before)
-        event.listen(engine, "after_cursor_execute", after)
-        started = time.perf_counter()
-        client.get(path)
-        total = (time.perf_counter() - started) * 1000
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(engine, "after_cursor_execute", after)
-        print(f"\n{path}: {total:.1f} ms in the test client, {len(statements)} statements, "
-              f"{sum(ms for ms, _s in statements):.1f} ms in SQL:")
-        for ms, statement in statements:
-            print(f"  {ms:7.2f} ms  {statement[:150]}")
+    explain_pages(app, client, ("/", f"/communities/{community_id}/health/"), width=150)
 
 
 # --- main ------------------------------------------------------------------------------------------
