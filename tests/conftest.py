@@ -59,10 +59,9 @@ def redis_url(tmp_path_factory):
         process.wait()
 
 
-@pytest.fixture(scope="session")
-def app(database_url, redis_url, tmp_path_factory):
-    instance = tmp_path_factory.mktemp("instance")
-    settings = {
+def app_settings(database_url: str, redis_url: str, instance) -> dict:
+    """The tests' app settings on these databases (test_migrations' scratch apps use them too)."""
+    return {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
@@ -73,6 +72,11 @@ def app(database_url, redis_url, tmp_path_factory):
         "RATELIMIT_STORAGE_URI": "memory://",
         "SERVER_NAME": None,
     }
+
+
+@pytest.fixture(scope="session")
+def app(database_url, redis_url, tmp_path_factory):
+    settings = app_settings(database_url, redis_url, tmp_path_factory.mktemp("instance"))
     if database_url.startswith("postgresql"):
         # The tests' commits do not wait for PostgreSQL to write its log to disk (8 ms a commit on a busy
         # machine, 1 ms without). Other sessions see them just the same; only a crash of the server could lose
