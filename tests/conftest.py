@@ -199,6 +199,21 @@ def smtp(app):
             state.port, state.server = old_port, old_server
 
 
+def open_riverside():
+    """Riverside (see personas) with posts not moderated and Rosa and Tom (English) beside Ana: the community the
+    conversation tests post to."""
+    from sqlalchemy import select
+    from service import members
+    from service.models import Community
+    community = db.session.scalar(select(Community).where(Community.name == "Riverside COP"))
+    community.moderation = "none"
+    for name, email in (("Rosa Diaz", "rosa@example.org"), ("Tom Reed", "tom@example.org")):
+        members.add_member(None, community, name=name, email=email, organization="Northside", language="en",
+                           welcome=False)
+    db.session.commit()
+    return community
+
+
 def run_worker(app, burst=True):
     """Run every queued job now, in this process, with a real RQ worker on the real Redis."""
     from rq import SimpleWorker
