@@ -22,10 +22,8 @@ it drops and rebuilds the schema and flushes that Redis db.
 """
 import argparse
 import http.client
-import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -226,17 +224,7 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     fanout.prepare_targets(args)
-    log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-health-"))
-    env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
-           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": "2", "RATELIMIT_ENABLED": "false",
-           "SECRET_KEY": "bench-health-secret-key-0123456789abcdef", "INSTANCE_DIR": str(log_dir / "instance"),
-           "PYTHONPATH": str(ROOT)}
-    os.environ.update(env)
-    from redis import Redis
-    from service import create_app
-    app = create_app()
-    Redis.from_url(args.redis_url).flushdb()
-    fanout.reset_schema(app)
+    app, env, log_dir = gunicorn_server.served_app(args, "health")
     print(f"seeding {args.communities} communities, {args.members} members, {args.months} months of history ...",
           flush=True)
     started = time.perf_counter()

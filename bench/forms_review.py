@@ -23,11 +23,9 @@ it drops and rebuilds the schema and flushes that Redis db.
 """
 import argparse
 import http.client
-import os
 import random
 import re
 import sys
-import tempfile
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -40,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import fanout  # noqa: E402  (database guard rails, schema reset and member set-up live there)
 import report  # noqa: E402
-from gunicorn_server import Server  # noqa: E402
+from gunicorn_server import Server, served_app  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_forms"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/2"
@@ -279,17 +277,7 @@ def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     check_redis(args.redis_url)
     fanout.prepare_targets(args)
-    log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-forms-"))
-    env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
-           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": "2", "RATELIMIT_ENABLED": "false",
-           "SECRET_KEY": "bench-forms-secret-key-0123456789abcdef", "INSTANCE_DIR": str(log_dir / "instance"),
-           "PYTHONPATH": str(ROOT)}
-    os.environ.update(env)
-    from redis import Redis
-    from service import create_app
-    app = create_app()
-    Redis.from_url(args.redis_url).flushdb()
-    fanout.reset_schema(app)
+    app, env, log_dir = served_app(args, "forms")
     print(f"seeding {args.members} members, {args.forms} answered feedback forms ...", flush=True)
     started = time.perf_counter()
     data = seed(app, args.members, args.forms)

@@ -5,9 +5,11 @@ benchmark; with `config`, as deploy/gunicorn.conf.py runs it (its logging,
 max_requests and timeouts), the worker model still given on the command line.
 """
 import http.client
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -15,6 +17,24 @@ import fanout  # free_port, CPU from /proc
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
+
+
+def served_app(args, name: str):
+    """(app, env, log_dir) for a benchmark that serves the app: the settings gunicorn gets (the benchmark's
+    database and Redis db, no mail relay, rate limiting off: every client here shares one IP), the same in this
+    process, its app with the Redis db flushed and the schema rebuilt; logs under a new cop-bench-NAME- folder."""
+    log_dir = Path(tempfile.mkdtemp(prefix=f"cop-bench-{name}-"))
+    env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
+           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": "2", "RATELIMIT_ENABLED": "false",
+           "SECRET_KEY": f"bench-{name}-secret-key-0123456789abcdef", "INSTANCE_DIR": str(log_dir / "instance"),
+           "PYTHONPATH": str(ROOT)}
+    os.environ.update(env)
+    from redis import Redis
+    from service import create_app
+    app = create_app()
+    Redis.from_url(args.redis_url).flushdb()
+    fanout.reset_schema(app)
+    return app, env, log_dir
 
 
 class Server:

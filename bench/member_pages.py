@@ -23,9 +23,7 @@ BENCH_MEMBER_PAGES_DATABASE_URL / _REDIS_URL: it drops and rebuilds the
 schema and flushes that db. Exits 0 whatever the verdict.
 """
 import argparse
-import os
 import sys
-import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode
@@ -37,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import fanout  # noqa: E402  (database guard rails, schema reset, members, CPU from /proc)
 import report  # noqa: E402
 from forms_review import CSRF_RE, drive, healthz_prepare, healthz_request  # noqa: E402
-from gunicorn_server import DEPLOY_CONFIG, Server  # noqa: E402
+from gunicorn_server import DEPLOY_CONFIG, Server, served_app  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_member_pages"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
@@ -176,17 +174,7 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     fanout.prepare_targets(args)
-    log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-member-pages-"))
-    env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
-           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": "2", "RATELIMIT_ENABLED": "false",
-           "SECRET_KEY": "bench-member-pages-secret-0123456789abcdef", "INSTANCE_DIR": str(log_dir / "instance"),
-           "PYTHONPATH": str(ROOT)}
-    os.environ.update(env)
-    from redis import Redis
-    from service import create_app
-    app = create_app()
-    Redis.from_url(args.redis_url).flushdb()
-    fanout.reset_schema(app)
+    app, env, log_dir = served_app(args, "member-pages")
     data = seed(app, max(args.members, args.clients))
     forms, rsvps = form_links(app, data), rsvp_links(app, data)
 
