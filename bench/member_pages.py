@@ -206,10 +206,7 @@ def main(argv=None) -> int:
                 text=f"{name}: {ratio:.2f} of /healthz's req/s >= {TARGET_RATIO}, {result['errors']} errors")
             _text, no_errors = report.check(f"{name}: no errors", not result["errors"])
             verdicts.append((text, fast_enough and no_errors))
-    print()
-    for text, ok in verdicts:
-        print(f"{'PASS' if ok else 'FAIL'}  {text}")
-    print(f"verdict: {'PASS' if all(ok for _text, ok in verdicts) else 'FAIL'}")
+    fanout.print_verdicts(verdicts)
     print(f"gunicorn log: {log_dir / 'gunicorn.log'}")
     return 0
 
