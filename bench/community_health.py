@@ -22,10 +22,8 @@ it drops and rebuilds the schema and flushes that Redis db.
 """
 import argparse
 import http.client
-import os
 import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,8 +32,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import fanout  # noqa: E402  (guard rails, schema reset, verdicts)
-import forms_review  # noqa: E402  (the gunicorn server and the percentile)
+import forms_review  # noqa: E402  (the percentile)
+import gunicorn_server  # noqa: E402
 import report  # noqa: E402
+from explain import explain_pages  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_health"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
@@ -194,34 +194,10 @@ def time_pages(port: int, pages: dict[str, tuple[str, str | None, str]], rounds:
 
 def explain(app, community_id: int) -> None:
     """Each SQL statement the two pages run, with its time, from one rendering in this process."""
-    from sqlalchemy import event
-    from service.extensions import db
     from tests.conftest import login
     client = app.test_client()
     login(client, "bench@example.org", PASSWORD)
-    for path in ("/", f"/communities/{community_id}/health/"):
-        client.get(path)
-        statements = []
-        with app.app_context():
-            engine = db.engine
-
-        def before(conn, cursor, statement, parameters, context, executemany):
-            context._bench_started = time.perf_counter()
-
-        def after(conn, cursor, statement, parameters, context, executemany):
-            statements.append(((time.perf_counter() - context._bench_started) * 1000, " ".join(statement.split())))
-
-        event.listen(engine, "before_cursor_execute", before)
-        event.listen(engine, "after_cursor_execute", after)
-        started = time.perf_counter()
-        client.get(path)
-        total = (time.perf_counter() - started) * 1000
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(engine, "after_cursor_execute", after)
-        print(f"\n{path}: {total:.1f} ms in the test client, {len(statements)} statements, "
-              f"{sum(ms for ms, _s in statements):.1f} ms in SQL:")
-        for ms, statement in statements:
-            print(f"  {ms:7.2f} ms  {statement[:150]}")
+    explain_pages(app, client, ("/", f"/communities/{community_id}/health/"), width=150)
 
 
 # --- main ------------------------------------------------------------------------------------------
@@ -248,17 +224,7 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     fanout.prepare_targets(args)
-    log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-health-"))
-    env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
-           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": "2", "RATELIMIT_ENABLED": "false",
-           "SECRET_KEY": "bench-health-secret-key-0123456789abcdef", "INSTANCE_DIR": str(log_dir / "instance"),
-           "PYTHONPATH": str(ROOT)}
-    os.environ.update(env)
-    from redis import Redis
-    from service import create_app
-    app = create_app()
-    Redis.from_url(args.redis_url).flushdb()
-    fanout.reset_schema(app)
+    app, env, log_dir = gunicorn_server.served_app(args, "health")
     print(f"seeding {args.communities} communities, {args.members} members, {args.months} months of history ...",
           flush=True)
     started = time.perf_counter()
@@ -268,7 +234,7 @@ def main(argv=None) -> int:
     if args.explain:
         explain(app, data["community"])
 
-    server = forms_review.Server(env, args.gunicorn_workers, args.threads, log_dir)
+    server = gunicorn_server.Server(env, args.gunicorn_workers, args.threads, log_dir)
     try:
         cookie = log_in(server.port)
         pages = {"login page (baseline)": ("/login", None, "csrf_token"),

@@ -25,7 +25,6 @@ own: it drops and rebuilds the schema and flushes the Redis db
 BENCH_CONVERSATIONS_REDIS_URL).
 """
 import argparse
-import os
 import signal
 import sys
 import tempfile
@@ -208,12 +207,7 @@ def main(argv=None) -> int:
     sink = fanout.Sink()
     log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-conversations-"))
     try:
-        env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
-               "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink.port), "RQ_QUEUE": "cop",
-               "INSTANCE_DIR": str(log_dir / "instance"), "PYTHONPATH": str(ROOT)}
-        os.environ.update(env)  # this process's app reads the same settings as the workers'
-        from service import create_app
-        app = create_app()
+        env, app = fanout.workers_app(args, sink, log_dir)
         community_id, author_id = build_state(app, args.members, args.every)
         context = fanout.digest_context()
         pairs = []

@@ -15,6 +15,7 @@ their names; it exits 0 whatever it finds.
 The database (`cop_bench`) and Redis db (9) are fanout.py's, and reset the same way.
 """
 import argparse
+import contextlib
 import functools
 import os
 import smtplib
@@ -97,36 +98,48 @@ def main(argv=None) -> int:
     fanout.add_target_arguments(parser)
     args, _unknown = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     size = 500 if args.quick else args.messages
-    fanout.prepare_targets(args)
-    sink = fanout.Sink()
-    try:
-        os.environ.update({"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "RQ_QUEUE": "cop",
-                           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink.port),
-                           "INSTANCE_DIR": tempfile.mkdtemp(prefix="cop-bench-steps-")})
-        from jobs.context import warm_up, worker_app
-        app = worker_app()
-        fanout.reset_schema(app)
-        community_id = fanout.create_members(app, size)
-        warm_up(app)  # as a worker does before its first job
-        context = fanout.digest_context()
+    with one_process_delivery(args, size, "cop-bench-steps-") as (app, community_id, context, sink):
         messages = fanout.prebuild_messages(app, community_id, size, context)
         baseline = baseline_ms(sink.port, messages)
         ids = queue(app, community_id, size, context)
         spent: dict[str, float] = defaultdict(float)
         instrument(spent)
-        from service.delivery import deliver_batch
         started, wall = time.process_time(), time.perf_counter()
-        batch = app.config["MAIL_BATCH_SIZE"]
-        for start in range(0, len(ids), batch):
-            with app.app_context():
-                outcome = deliver_batch(ids[start:start + batch])
-                if outcome["sent"] != len(ids[start:start + batch]):
-                    raise RuntimeError(f"not every message was sent: {outcome}")
+        deliver_all(app, ids)
         total = (time.process_time() - started) * 1000 / size, (time.perf_counter() - wall) * 1000 / size
-    finally:
-        sink.stop()
     print_report(spent, total, baseline, size)
     return 0
+
+
+@contextlib.contextmanager
+def one_process_delivery(args, size: int, instance_prefix: str):
+    """(app, community id, the email's context, sink): a warmed worker's app on the target database and Redis
+    db, reset, with one community of `size` members, whose mail goes to a local SMTP sink (stopped after)."""
+    fanout.prepare_targets(args)
+    sink = fanout.Sink()
+    try:
+        os.environ.update({"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "RQ_QUEUE": "cop",
+                           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink.port),
+                           "INSTANCE_DIR": tempfile.mkdtemp(prefix=instance_prefix)})
+        from jobs.context import warm_up, worker_app
+        app = worker_app()
+        fanout.reset_schema(app)
+        community_id = fanout.create_members(app, size)
+        warm_up(app)  # as a worker does before its first job
+        yield app, community_id, fanout.digest_context(), sink
+    finally:
+        sink.stop()
+
+
+def deliver_all(app, ids: list[int]) -> None:
+    """The rows delivered in this process, MAIL_BATCH_SIZE at a time, as the delivery jobs would."""
+    from service.delivery import deliver_batch
+    batch = app.config["MAIL_BATCH_SIZE"]
+    for start in range(0, len(ids), batch):
+        with app.app_context():
+            outcome = deliver_batch(ids[start:start + batch])
+            if outcome["sent"] != len(ids[start:start + batch]):
+                raise RuntimeError(f"not every message was sent: {outcome}")
 
 
 def queue(app, community_id: int, size: int, context: dict) -> list[int]:

@@ -134,6 +134,17 @@ def prepare_targets(args) -> None:
     ensure_database(args.database_url)
 
 
+def workers_app(args, sink, log_dir: Path):
+    """(env, app): the settings the benchmark's RQ workers run with (its database and Redis db, mail to the local
+    sink, instance folder under `log_dir`), the same in this process, and this process's app."""
+    env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
+           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink.port), "RQ_QUEUE": "cop",
+           "INSTANCE_DIR": str(log_dir / "instance"), "PYTHONPATH": str(ROOT)}
+    os.environ.update(env)  # this process's app reads the same settings as the workers'
+    from service import create_app
+    return env, create_app()
+
+
 def ensure_database(database_url: str) -> None:
     """Create the PostgreSQL database if it is missing (SQLite creates itself)."""
     from sqlalchemy import create_engine, text
@@ -634,12 +645,7 @@ def main(argv=None) -> int:
     sink = Sink()
     log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-"))
     try:
-        env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
-               "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink.port), "RQ_QUEUE": "cop",
-               "INSTANCE_DIR": str(log_dir / "instance"), "PYTHONPATH": str(ROOT)}
-        os.environ.update(env)  # this process's app reads the same settings as the workers'
-        from service import create_app
-        app = create_app()
+        env, app = workers_app(args, sink, log_dir)
         reset_schema(app)
         community_id = create_members(app, max(args.sizes))
         context = digest_context()

@@ -23,13 +23,9 @@ it drops and rebuilds the schema and flushes that Redis db.
 """
 import argparse
 import http.client
-import os
 import random
 import re
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -42,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import fanout  # noqa: E402  (database guard rails, schema reset and member set-up live there)
 import report  # noqa: E402
+from gunicorn_server import Server, served_app  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_forms"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/2"
@@ -152,41 +149,6 @@ def time_summary(app, data: dict, runs: int) -> dict:
 
 
 # --- 2. submission through gunicorn --------------------------------------------------------------
-
-class Server:
-    """gunicorn serving wsgi:app on a free localhost port, until stop()."""
-
-    def __init__(self, env: dict, workers: int, threads: int, log_dir: Path):
-        self.port = fanout.free_port()
-        self.log = open(log_dir / "gunicorn.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
-             "--threads", str(threads), "--keep-alive", "30", "--bind", f"127.0.0.1:{self.port}",
-             "--graceful-timeout", "5", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    connection.close()
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not start; see {log_dir / 'gunicorn.log'}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-
 
 def _client(port: int, prepare, request, stop_at: list, start: threading.Barrier, out: list, errors: list):
     """One client: its own keep-alive connection; `request(connection, state)` until stop_at[0]."""
@@ -315,17 +277,7 @@ def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     check_redis(args.redis_url)
     fanout.prepare_targets(args)
-    log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-forms-"))
-    env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
-           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": "2", "RATELIMIT_ENABLED": "false",
-           "SECRET_KEY": "bench-forms-secret-key-0123456789abcdef", "INSTANCE_DIR": str(log_dir / "instance"),
-           "PYTHONPATH": str(ROOT)}
-    os.environ.update(env)
-    from redis import Redis
-    from service import create_app
-    app = create_app()
-    Redis.from_url(args.redis_url).flushdb()
-    fanout.reset_schema(app)
+    app, env, log_dir = served_app(args, "forms")
     print(f"seeding {args.members} members, {args.forms} answered feedback forms ...", flush=True)
     started = time.perf_counter()
     data = seed(app, args.members, args.forms)

@@ -489,12 +489,7 @@ def main(argv=None) -> int:
     sink = fanout.Sink()  # the confirmations members are sent
     log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-inbound-"))
     try:
-        env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
-               "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink.port), "RQ_QUEUE": "cop",
-               "INSTANCE_DIR": str(log_dir / "instance"), "PYTHONPATH": str(ROOT)}
-        os.environ.update(env)
-        from service import create_app
-        app = create_app()
+        env, app = fanout.workers_app(args, sink, log_dir)
         psycopg_url = args.database_url.replace("postgresql+psycopg://", "postgresql://")
         pairs, message_bytes, cli_ms = [], 0.0, None
         for attempt in range(1, args.repeat + 1):

@@ -38,8 +38,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
 import fanout  # noqa: E402  (database guard rails, schema reset, member set-up and verdicts live there)
-import forms_review  # noqa: E402  (gunicorn on a free port)
+import gunicorn_server  # noqa: E402  (gunicorn on a free port)
 import report  # noqa: E402
+from explain import explain_pages  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_lists"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -157,46 +158,13 @@ def measure(port: int, data: dict, runs: int) -> dict[str, float]:
 
 
 def explain(app, data: dict, profile: bool) -> None:
-    """Each page's SQL statements with their times, from one rendering in this process (after a warm-up), and
-    with `profile` the functions that took the most of it (cProfile, cumulative)."""
-    import cProfile
-    import pstats
-    from sqlalchemy import event
-    from service.extensions import db
+    """Each page's SQL statements with their times, and with `profile` where its time went (bench/explain.py)."""
     from tests.conftest import login
     client = app.test_client()
     login(client, "bench@example.org", PASSWORD)
     community = data["community"]
-    with app.app_context():
-        engine = db.engine
-    for path in (f"/communities/{community}", f"/communities/{community}/members/", "/outbox/"):
-        client.get(path)
-        statements = []
-
-        def before(conn, cursor, statement, parameters, context, executemany):
-            context._bench_started = time.perf_counter()
-
-        def after(conn, cursor, statement, parameters, context, executemany):
-            statements.append(((time.perf_counter() - context._bench_started) * 1000, " ".join(statement.split())))
-
-        event.listen(engine, "before_cursor_execute", before)
-        event.listen(engine, "after_cursor_execute", after)
-        profiler = cProfile.Profile() if profile else None
-        started = time.perf_counter()
-        if profiler:
-            profiler.enable()
-        client.get(path)
-        if profiler:
-            profiler.disable()
-        total = (time.perf_counter() - started) * 1000
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(engine, "after_cursor_execute", after)
-        print(f"\n{path}: {total:.1f} ms in the test client, {len(statements)} statements, "
-              f"{sum(ms for ms, _s in statements):.1f} ms in SQL:")
-        for ms, statement in statements:
-            print(f"  {ms:7.2f} ms  {statement[:160]}")
-        if profiler:
-            pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+    explain_pages(app, client, (f"/communities/{community}", f"/communities/{community}/members/", "/outbox/"),
+                  profile=profile)
 
 
 def parse_args(argv):
@@ -237,7 +205,7 @@ def main(argv=None) -> int:
               flush=True)
         if args.explain:
             explain(app, data, args.profile)
-        server = forms_review.Server(env, workers=1, threads=1, log_dir=log_dir)
+        server = gunicorn_server.Server(env, workers=1, threads=1, log_dir=log_dir)
         try:
             figures[size] = measure(server.port, data, args.runs)
         finally:

@@ -12,7 +12,6 @@
 It uses the fan-out benchmark's database, Redis db, sink and member setup.
 """
 import argparse
-import os
 import signal
 import subprocess
 import sys
@@ -91,14 +90,9 @@ def main(argv=None) -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-meetings-"))
     workers = []
     try:
-        env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
-               "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink.port), "RQ_QUEUE": "cop",
-               "INSTANCE_DIR": str(log_dir / "instance"), "PYTHONPATH": str(ROOT)}
-        os.environ.update(env)
+        env, app = fanout.workers_app(args, sink, log_dir)
         from redis import Redis
         Redis.from_url(args.redis_url).flushdb()
-        from service import create_app
-        app = create_app()
         fanout.reset_schema(app)
         community_id = fanout.create_members(app, invitees)
 

@@ -23,12 +23,7 @@ BENCH_MEMBER_PAGES_DATABASE_URL / _REDIS_URL: it drops and rebuilds the
 schema and flushes that db. Exits 0 whatever the verdict.
 """
 import argparse
-import http.client
-import os
-import subprocess
 import sys
-import tempfile
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import urlencode
@@ -39,48 +34,12 @@ sys.path.insert(0, str(ROOT))
 
 import fanout  # noqa: E402  (database guard rails, schema reset, members, CPU from /proc)
 import report  # noqa: E402
-from forms_review import CSRF_RE, Server, drive, healthz_prepare, healthz_request  # noqa: E402
+from forms_review import CSRF_RE, drive, healthz_prepare, healthz_request  # noqa: E402
+from gunicorn_server import DEPLOY_CONFIG, Server, served_app  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_member_pages"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
 TARGET_RATIO = 0.2
-
-
-class ConfiguredServer(Server):
-    """gunicorn as deploy/gunicorn.conf.py runs it, with the worker model given on the command line, on a free
-    localhost port; it may take minutes to boot on a loaded machine."""
-
-    def __init__(self, env: dict, workers: int, threads: int, log_dir: Path, boot_seconds: float = 300):
-        self.port = fanout.free_port()
-        self.log = open(log_dir / "gunicorn.log", "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", str(ROOT / "deploy" / "gunicorn.conf.py"),
-             "--workers", str(workers), "--worker-class", "gthread", "--threads", str(threads),
-             "--keep-alive", "30", "--bind", f"127.0.0.1:{self.port}", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + boot_seconds
-        while time.monotonic() < deadline and self.process.poll() is None:
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
-                connection.request("GET", "/healthz")
-                if connection.getresponse().status == 200:
-                    connection.close()
-                    return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not start; see {log_dir / 'gunicorn.log'}")
-
-    def cpu_seconds(self) -> float:
-        """CPU of the master, its live workers and the workers it has reaped (max_requests replaces them)."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
-        total = fanout.cpu_seconds(self.process.pid)
-        for pid in children:
-            try:
-                total += fanout.cpu_seconds(int(pid))
-            except OSError:  # replaced since the listing; its time is in the master's cutime once reaped
-                pass
-        return total
 
 
 # --- seeding ---------------------------------------------------------------------------------------
@@ -184,7 +143,7 @@ def post_clients(links: list[str]):
     return prepare, request
 
 
-def measure(server: ConfiguredServer, clients: int, seconds: float, prepare, request) -> dict:
+def measure(server: Server, clients: int, seconds: float, prepare, request) -> dict:
     """One warmed-up load run: drive()'s figures and the CPU the server and PostgreSQL spent per request."""
     drive(server.port, clients, min(1.0, seconds), prepare, request)  # warm-up
     server_before, database_before = server.cpu_seconds(), fanout.database_cpu_seconds()
@@ -215,24 +174,14 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     fanout.prepare_targets(args)
-    log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-member-pages-"))
-    env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
-           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": "2", "RATELIMIT_ENABLED": "false",
-           "SECRET_KEY": "bench-member-pages-secret-0123456789abcdef", "INSTANCE_DIR": str(log_dir / "instance"),
-           "PYTHONPATH": str(ROOT)}
-    os.environ.update(env)
-    from redis import Redis
-    from service import create_app
-    app = create_app()
-    Redis.from_url(args.redis_url).flushdb()
-    fanout.reset_schema(app)
+    app, env, log_dir = served_app(args, "member-pages")
     data = seed(app, max(args.members, args.clients))
     forms, rsvps = form_links(app, data), rsvp_links(app, data)
 
     print(f"gunicorn -c deploy/gunicorn.conf.py, gthread {args.gunicorn_workers} workers x {args.threads} threads; "
           f"{args.clients} keep-alive clients, {args.seconds:.0f} s per route:", flush=True)
     runs = {}
-    server = ConfiguredServer(env, args.gunicorn_workers, args.threads, log_dir)
+    server = Server(env, args.gunicorn_workers, args.threads, log_dir, config=DEPLOY_CONFIG, boot_seconds=300)
     try:
         runs["GET /healthz"] = measure(server, args.clients, args.seconds, healthz_prepare, healthz_request)
         runs["GET form"] = measure(server, args.clients, args.seconds, *page_clients(forms, 'name="csrf_token"'))
@@ -257,10 +206,7 @@ def main(argv=None) -> int:
                 text=f"{name}: {ratio:.2f} of /healthz's req/s >= {TARGET_RATIO}, {result['errors']} errors")
             _text, no_errors = report.check(f"{name}: no errors", not result["errors"])
             verdicts.append((text, fast_enough and no_errors))
-    print()
-    for text, ok in verdicts:
-        print(f"{'PASS' if ok else 'FAIL'}  {text}")
-    print(f"verdict: {'PASS' if all(ok for _text, ok in verdicts) else 'FAIL'}")
+    fanout.print_verdicts(verdicts)
     print(f"gunicorn log: {log_dir / 'gunicorn.log'}")
     return 0
 

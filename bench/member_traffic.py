@@ -73,18 +73,18 @@ def seed(app, size: int, traffic: int) -> dict:
     """`size` members with the built-in lesson's digest due now; `traffic` of them with a feedback form to
     fill and a meeting to answer; each of those members' links."""
     from sqlalchemy import insert, select
-    from service import lessons
+    from service import lesson_files
     from service.extensions import db
     from service.form_requests import form_url
     from service.links import token_url
-    from service.meetings import rsvp_links
+    from service.meeting_emails import rsvp_links
     from service.models import Community, FormRequest, FormResponse, Invitation, Meeting, Member
     from service.tokens import make_token
     community_id = fanout.create_members(app, size)
     now = datetime.now(timezone.utc)
     with app.app_context():
         community = db.session.get(Community, community_id)
-        community.lesson_id = lessons.load_lesson_dir(lessons.BUILT_IN_LESSON_DIR).id
+        community.lesson_id = lesson_files.load_lesson_dir(lesson_files.BUILT_IN_LESSON_DIR).id
         local = now.astimezone(ZoneInfo(community.time_zone))
         community.digest_cadence, community.digest_weekday, community.digest_hour = "weekly", local.weekday(), local.hour
         community.digest_enabled, community.digest_enabled_at = True, now - timedelta(hours=2)  # this hour's slot is due

@@ -13,17 +13,15 @@ the same machine).
 The database (`cop_bench`) and Redis db (9) are fanout.py's, and reset the same way.
 """
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "bench"), str(ROOT)]
 
-import delivery_steps  # noqa: E402  (queueing the rows)
+import delivery_steps  # noqa: E402  (the app and its sink, queueing and delivering the rows)
 import fanout  # noqa: E402  (guard rails, sink, schema reset, members, the email's context)
 import report  # noqa: E402
 
@@ -53,15 +51,9 @@ def set_stepped_back(app, community_id: int, stepped_back: bool) -> None:
 
 def deliver_ms(app, community_id: int, size: int, context: dict) -> float:
     """CPU ms per message to deliver `size` announcements of the community."""
-    from service.delivery import deliver_batch
     ids = delivery_steps.queue(app, community_id, size, context)
-    batch = app.config["MAIL_BATCH_SIZE"]
     started = time.process_time()
-    for start in range(0, len(ids), batch):
-        with app.app_context():
-            outcome = deliver_batch(ids[start:start + batch])
-            if outcome["sent"] != len(ids[start:start + batch]):
-                raise RuntimeError(f"not every message was sent: {outcome}")
+    delivery_steps.deliver_all(app, ids)
     return (time.process_time() - started) * 1000 / size
 
 
@@ -72,26 +64,14 @@ def main(argv=None) -> int:
     fanout.add_target_arguments(parser)
     args, _unknown = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     size = 300 if args.quick else args.messages
-    fanout.prepare_targets(args)
-    sink = fanout.Sink()
-    try:
-        os.environ.update({"DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url, "RQ_QUEUE": "cop",
-                           "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(sink.port),
-                           "INSTANCE_DIR": tempfile.mkdtemp(prefix="cop-bench-stepped-back-")})
-        from jobs.context import warm_up, worker_app
-        app = worker_app()
-        fanout.reset_schema(app)
-        community_id = fanout.create_members(app, size)
-        warm_up(app)
-        context = fanout.digest_context()
+    with delivery_steps.one_process_delivery(args, size, "cop-bench-stepped-back-") as (
+            app, community_id, context, _sink):
         deliver_ms(app, community_id, min(size, 100), context)  # a warm-up run, not counted
         times = {False: [], True: []}
         for _round in range(ROUNDS):
             for stepped_back in (False, True):
                 set_stepped_back(app, community_id, stepped_back)
                 times[stepped_back].append(deliver_ms(app, community_id, size, context))
-    finally:
-        sink.stop()
     before, after = statistics.median(times[False]), statistics.median(times[True])
     print(f"\n{size} {fanout.KIND} emails of one community delivered in one process, {ROUNDS} rounds; "
           f"median CPU ms per message")

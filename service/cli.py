@@ -253,7 +253,7 @@ def sweep():
 @click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
 def load_lessons(paths):
     """Load or update lessons from folders (default: every folder under lessons/); see lessons/README.md."""
-    from service.lessons import LESSONS_DIR, LessonFileError, lesson_dirs, load_lesson_dir
+    from service.lesson_files import LESSONS_DIR, LessonFileError, lesson_dirs, load_lesson_dir
     folders = [folder for path in (paths or (LESSONS_DIR,))
                for folder in ([path] if (path / "lesson.toml").is_file() else lesson_dirs(path))]
     if not folders:

@@ -18,8 +18,8 @@ counted here, is the one they were counted at, and time alone has not moved
 them (an activity leaving the 60-day window, the month's end). Otherwise they
 are counted again and kept. So a page shows an answer given a second ago, and
 a community whose data did not change costs a read of its kept rows.
-`overview` gives the dashboard's list the kept recent figures of many
-communities at once, counting only those that changed.
+The dashboard's overview (service/health_overview.py) reads the kept recent
+figures of many communities at once, counting only those that changed.
 """
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, any_, case, func, literal, select, text, union_all
 
-from service import clock, needs_you
+from service import clock
 from service.extensions import db
 from service.figures_stamp import Stamps
 from service.models import (AuditEvent, Community, FormAnswer, FormRequest, FormResponse, HealthMonth,
@@ -219,14 +219,14 @@ def refresh_kept(moment: datetime | None = None) -> int:
     moment = moment or clock.now()
     communities = db.session.scalars(select(Community).where(Community.archived_at.is_(None))).all()
     stamp = Stamps([community.id for community in communities], moment)
-    fresh = _kept_recent(communities, stamp)
+    fresh = kept_recent(communities, stamp)
     stale = [community for community in communities if community.id not in fresh]
     for community in stale:
         keep(community, counted(community, LIVE_MONTHS, moment), moment, stamp)
     return len(stale)
 
 
-def _kept_recent(communities: list[Community], stamp: Stamps) -> dict[int, dict[date, MonthHealth]]:
+def kept_recent(communities: list[Community], stamp: Stamps) -> dict[int, dict[date, MonthHealth]]:
     """Kept current and previous months of these communities, for those whose kept months hold at the stamp's
     moment: {community id: {month: figures}}, with only the figures the overview shows."""
     moment = stamp.moment
@@ -351,62 +351,3 @@ def _active(community: Community, ends: list[datetime]):
         select(month, func.count(func.distinct(spans.c.member_id)))
         .select_from(spans).join(offsets, spans.c.first + offsets.c.k <= spans.c.last)
         .group_by(month)).all()
-
-
-# --- the dashboard's overview ------------------------------------------------------------------------
-
-@dataclass
-class Glance:
-    """One community's line on the dashboard: its size, a few health figures and what needs a person."""
-    community: Community
-    members: int = 0                  # active members now
-    active: int = 0                   # members active in the last 60 days
-    rsvp_rate: float | None = None    # of last month's meetings
-    failed_emails: int = 0
-    replies_waiting: int = 0
-    bouncing: int = 0                 # active members whose address bounces
-
-    @property
-    def needs_attention(self) -> bool:
-        return bool(self.failed_emails or self.replies_waiting or self.bouncing)
-
-
-ATTENTION = ("failed_emails", "replies_waiting", "bouncing")  # what the overview says needs a person
-
-
-def overview(communities: list[Community], moment: datetime | None = None,
-             waiting: dict[int, dict[str, int]] | None = None, stamps: Stamps | None = None) -> list[Glance]:
-    """Each community's glance, in the order given: one grouped query per figure, whatever their number.
-
-    Members, active members and the RSVP rate are the kept recent months
-    where they hold (service/figures_stamp.py); a community whose rows
-    changed since is counted now, and so is what needs a person; `waiting`
-    is needs_you.waiting's counts for these communities when the
-    caller has them already (the dashboard counts once for the overview and
-    its list), and `stamps` these communities' stamps.
-    """
-    moment = moment or clock.now()
-    ids = [community.id for community in communities]
-    glances = {community.id: Glance(community) for community in communities}
-    if not ids:
-        return []
-    stamp = stamps or Stamps(ids, moment)
-    fresh = _kept_recent(communities, stamp)
-    for community in communities:
-        recent = fresh.get(community.id)
-        if recent:
-            previous, current = sorted(recent.values(), key=lambda row: row.month)
-        else:
-            previous, current = found = counted(community, LIVE_MONTHS, moment)
-            keep(community, found, moment, stamp)
-        glance = glances[community.id]
-        glance.members, glance.active = current.members, current.active
-        glance.rsvp_rate = previous.answered / previous.invited if previous.invited else None
-
-    if waiting is None:  # what needs a person, counted as the "needs you" list counts it
-        waiting = needs_you.waiting(ids, ATTENTION, stamp)
-    for community_id, counts in waiting.items():
-        if community_id in glances:
-            for name in ATTENTION:
-                setattr(glances[community_id], name, counts.get(name, 0))
-    return [glances[community_id] for community_id in ids]

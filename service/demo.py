@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import select
 
-from service import communities, lessons, meetings, members
+from service import communities, lesson_files, meetings, members
 from service.coordinators import create_coordinator
 from service.errors import DomainError
 from service.extensions import db
@@ -56,7 +56,7 @@ def seed_demo() -> bool:
         coordinator, name="Family Services Community of Practice", time_zone="America/Chicago",
         stage="forming", digest_cadence="biweekly",
         description="Three neighborhood organizations learning together how to support families.")
-    community.lesson_id = lessons.load_lesson_dir(lessons.BUILT_IN_LESSON_DIR).id  # the built-in lesson
+    community.lesson_id = lesson_files.load_lesson_dir(lesson_files.BUILT_IN_LESSON_DIR).id  # the built-in lesson
     for organization, people in PEOPLE.items():
         for name, language, role in people:
             membership = members.add_member(coordinator, community, name=name, email=_address(name),

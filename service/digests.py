@@ -1,85 +1,31 @@
-"""Lesson digests: when each community's issues fall due, and what each member's copy contains.
+"""Lesson digests: a community's digest settings, its issues, and what each member's copy contains.
 
-A community's slots are its local weekday and hour, every week, every second
-week or on the first such weekday of each month, computed day by day in its
-time zone so daylight-saving changes move nothing. A periodic tick creates the
+When issues fall due is service/digest_schedule.py. A periodic tick creates the
 latest due issue (unique per slot, so a second or late tick adds nothing, and
 after an outage only the current issue goes out, not a backlog) and queues one
 email per member whose own frequency makes them due. Each copy carries the
 member's next lesson module, so the drip advances per member.
 """
-from datetime import date, datetime, time, timedelta, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from service import bilingual, charters, mailer, practices
+from service import bilingual, charters, digest_schedule, mailer, practices
 from service.clock import aware, now
 from service.conversations import digest as conversation_digest
 from service.extensions import db
 from service.lessons import module_parts
-from service.meetings import rsvp_links, when_text
+from service.meeting_emails import rsvp_links, when_text
 from service.models import (Community, DigestIssue, FormRequest, FormResponse, Invitation, Lesson, LessonModule,
                             Meeting, Member, Membership, OutboundEmail, Organization, Practice)
 
-EPOCH_MONDAY = date(2024, 1, 1)  # fixes which weeks are "every second week"
 MEMBER_INTERVAL_DAYS = {"weekly": 7, "biweekly": 14, "monthly": 28}
 SLACK = timedelta(hours=36)      # a weekly reader is due even if last week's issue went out late
-SEARCH_DAYS = 70
 SEND_NOW_WINDOW = timedelta(minutes=2)  # a second "send now" this soon after an issue is a double click
 
 
-# --- schedule -------------------------------------------------------------------------------------
-
-def is_slot_day(community: Community, day: date) -> bool:
-    if day.weekday() != community.digest_weekday:
-        return False
-    if community.digest_cadence == "biweekly":
-        return ((day - EPOCH_MONDAY).days // 7) % 2 == 0
-    if community.digest_cadence == "monthly":
-        return day.day <= 7
-    return True
-
-
-def slot_at(community: Community, day: date) -> datetime:
-    """The slot of that local day in UTC. A local hour that a clock change skips lands an hour later."""
-    local = datetime.combine(day, time(community.digest_hour)).replace(tzinfo=ZoneInfo(community.time_zone))
-    return local.astimezone(timezone.utc)
-
-
-def latest_slot(community: Community, moment: datetime) -> datetime | None:
-    """The most recent slot at or before `moment`."""
-    today = moment.astimezone(ZoneInfo(community.time_zone)).date()
-    for back in range(SEARCH_DAYS):
-        day = today - timedelta(days=back)
-        if is_slot_day(community, day) and slot_at(community, day) <= moment:
-            return slot_at(community, day)
-    return None
-
-
-def next_slot(community: Community, moment: datetime) -> datetime | None:
-    """The first slot after `moment`."""
-    today = moment.astimezone(ZoneInfo(community.time_zone)).date()
-    for ahead in range(SEARCH_DAYS):
-        day = today + timedelta(days=ahead)
-        if is_slot_day(community, day) and slot_at(community, day) > moment:
-            return slot_at(community, day)
-    return None
-
-
-def due_issue_slot(community: Community, moment: datetime) -> datetime | None:
-    """The slot an issue is due for now, or None (digests off, nothing due, or already issued)."""
-    if not community.digest_enabled or community.digest_enabled_at is None:
-        return None
-    slot = latest_slot(community, moment)
-    if slot is None or slot < aware(community.digest_enabled_at):
-        return None
-    last = db.session.scalar(select(func.max(DigestIssue.slot_at)).where(DigestIssue.community_id == community.id))
-    if last is not None and aware(last) >= slot:
-        return None
-    return slot
-
+# --- settings -------------------------------------------------------------------------------------
 
 SETTING_FIELDS = ("digest_enabled", "lesson_id", "digest_cadence", "digest_weekday", "digest_hour")
 
@@ -109,14 +55,6 @@ def update_settings(actor, community: Community, *, enabled: bool, lesson_id: in
         audit.record(actor, "digest.settings", "community", community.id, community.id, changes=changes)
 
 
-def next_issue_local(community: Community) -> datetime | None:
-    """When the next issue goes out, in the community's local time (None while digests are off)."""
-    if not community.digest_enabled:
-        return None
-    upcoming = next_slot(community, now())
-    return upcoming and upcoming.astimezone(ZoneInfo(community.time_zone))
-
-
 def enable(community: Community, enabled: bool, moment: datetime | None = None) -> None:
     """Turn digests on from now (no issue for slots before this moment) or off."""
     if enabled and not community.digest_enabled:
@@ -131,7 +69,7 @@ def tick(moment: datetime | None = None) -> dict[int, int]:
     moment = moment or now()
     queued = {}
     for community in db.session.scalars(select(Community).where(Community.digest_enabled)).all():
-        slot = due_issue_slot(community, moment)
+        slot = digest_schedule.due_issue_slot(community, moment)
         if slot is None:
             continue
         issue = _create_issue(community, slot)
@@ -351,7 +289,7 @@ def _upcoming_issue(community: Community) -> DigestIssue:
     """The next issue as it would be numbered, for previews (never saved)."""
     moment = now()
     return DigestIssue(community_id=community.id, number=_next_number(community),
-                       slot_at=next_slot(community, moment) or moment)
+                       slot_at=digest_schedule.next_slot(community, moment) or moment)
 
 
 def test_context(community: Community, membership: Membership | None) -> dict:

@@ -211,7 +211,7 @@ def overview(community: Community) -> dict:
 
 def email_extras(row, member: Member, community: Community) -> dict:
     """The facilitator's email: the meeting as it is now, who handed it over, the link to hand it on."""
-    from service.meetings import email_extras as meeting_extras
+    from service.meeting_emails import email_extras as meeting_extras
     extras = meeting_extras(row, member, community)
     extras["facilitator_name"] = ""  # it is the reader
     extras["handed_by"] = name_in(community, row.context.get("handed_by"))

@@ -1,29 +1,25 @@
-"""Lessons: loading the built-in ones from files, creating and editing lessons and modules, rendering a module.
+"""Lessons: creating and editing lessons and modules, rendering a module.
 
 A lesson is an ordered list of modules; positions are always 0, 1, 2 ... with
 no gaps, because members' digests walk them by index. Every text is in English
-and Spanish; a Spanish text left empty falls back to the English one. The file
-format that `load_lesson_dir` reads is described in lessons/README.md.
+and Spanish; a Spanish text left empty falls back to the English one. The
+built-in lessons are loaded from files by service/lesson_files.py, through the
+same checks and module syncing as the dashboard's changes.
 """
 import re
-import tomllib
 import unicodedata
-from pathlib import Path
 
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy import func, select
 
 from service import audit, bilingual, normalize
-from service.config import PROJECT_ROOT
 from service.errors import DomainError
 from service.extensions import db
 from service.markdown_text import render, stored_html
 from service.models import Coordinator, Lesson, LessonModule
 from service.communities import is_staff
 
-LESSONS_DIR = PROJECT_ROOT / "lessons"
-BUILT_IN_LESSON_DIR = LESSONS_DIR / "establishing-a-cop"
 LANGUAGES = ("en", "es")
 LESSON_FIELDS = tuple(f"{name}_{lang}" for name in ("title", "summary") for lang in LANGUAGES)
 MODULE_TEXTS = ("title", "goal", "body", "reflection", "practice_prompt")
@@ -31,12 +27,6 @@ MODULE_FIELDS = tuple(f"{name}_{lang}" for name in MODULE_TEXTS for lang in LANG
 MAX_TITLE = 200
 MAX_SUMMARY = 2000
 MAX_TEXT = 20000
-_FRONT_MATTER_FENCE = "+++"
-_MODULE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-
-
-class LessonFileError(ValueError):
-    """A lesson folder that cannot be loaded; the message names the file and the problem."""
 
 
 # --- Validation, shared by the dashboard and the loader ----------------------------------------------------
@@ -56,7 +46,7 @@ def _check_length(field: str, value: str, limit: int) -> str:
     return value
 
 
-def _check_lesson(fields: dict) -> dict:
+def check_lesson(fields: dict) -> dict:
     values = {name: normalize.text(fields.get(name)) for name in ("title_en", "title_es")}
     values |= {name: normalize.text(fields.get(name), multiline=True) for name in ("summary_en", "summary_es")}
     _check_title("title_en", values["title_en"], _("A lesson needs a title in English."))
@@ -66,7 +56,7 @@ def _check_lesson(fields: dict) -> dict:
     return values
 
 
-def _check_module(fields: dict) -> dict:
+def check_module(fields: dict) -> dict:
     values = {name: normalize.text(fields.get(name)) for name in ("title_en", "title_es")}
     values |= {name: normalize.text(fields.get(name), multiline=True)
                for name in MODULE_FIELDS if not name.startswith("title_")}
@@ -82,7 +72,7 @@ def _check_module(fields: dict) -> dict:
     return values
 
 
-def _assign(target, values: dict) -> list[str]:
+def assign(target, values: dict) -> list[str]:
     """Set the attributes that differ; the names of those that changed."""
     changed = [name for name, value in values.items() if getattr(target, name) != value]
     for name in changed:
@@ -114,7 +104,7 @@ def _ordered(lesson: Lesson) -> list[LessonModule]:
     return sorted(lesson.modules, key=lambda module: module.position)
 
 
-def _sync_modules(lesson: Lesson, specs: list[dict]) -> list[int]:
+def sync_modules(lesson: Lesson, specs: list[dict]) -> list[int]:
     """Make the lesson's modules match `specs` in order, matched by position; indexes of modules that changed."""
     current = _ordered(lesson)
     for extra in current[len(specs):]:
@@ -126,7 +116,7 @@ def _sync_modules(lesson: Lesson, specs: list[dict]) -> list[int]:
     for index, values in enumerate(specs):
         if index < len(current):
             module = current[index]
-            if _assign(module, values):
+            if assign(module, values):
                 changed.append(index)
         else:
             module = LessonModule(position=free + index, **values)
@@ -138,109 +128,6 @@ def _sync_modules(lesson: Lesson, specs: list[dict]) -> list[int]:
     _place(ordered)
     db.session.expire(lesson, ["modules"])  # reload in position order on next access
     return changed
-
-
-# --- Loading lessons from files ------------------------------------------------------------------------------
-
-
-def lesson_dirs(root: Path = LESSONS_DIR) -> list[Path]:
-    """Every folder directly under `root` that holds a lesson.toml, by name."""
-    root = Path(root)
-    if not root.is_dir():
-        return []
-    return sorted(path for path in root.iterdir() if (path / "lesson.toml").is_file())
-
-
-def _read_toml(path: Path, text: str) -> dict:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise LessonFileError(f"{path}: not valid TOML ({error})") from None
-
-
-def _read_text(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise LessonFileError(f"{path}: not UTF-8 text") from None
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-
-
-def parse_module_file(path: Path) -> dict[str, str]:
-    """A module file's front matter and body: {"title", "goal", "reflection", "practice_prompt", "body"}."""
-    text = _read_text(path)
-    lines = text.split("\n")
-    if not lines or lines[0].strip() != _FRONT_MATTER_FENCE:
-        raise LessonFileError(f"{path}: must start with a {_FRONT_MATTER_FENCE} front-matter line")
-    try:
-        end = next(i for i in range(1, len(lines)) if lines[i].strip() == _FRONT_MATTER_FENCE)
-    except StopIteration:
-        raise LessonFileError(f"{path}: the front matter has no closing {_FRONT_MATTER_FENCE} line") from None
-    meta = _read_toml(path, "\n".join(lines[1:end]))
-    allowed = {"title", "goal", "reflection", "practice_prompt"}
-    unknown = sorted(set(meta) - allowed)
-    if unknown:
-        raise LessonFileError(f"{path}: unknown front-matter keys {unknown}; use {sorted(allowed)}")
-    wrong = sorted(key for key, value in meta.items() if not isinstance(value, str))
-    if wrong:
-        raise LessonFileError(f"{path}: {wrong} must be text in quotes")
-    return {**meta, "body": "\n".join(lines[end + 1:])}
-
-
-def read_lesson_dir(path: Path) -> tuple[dict, list[dict]]:
-    """The lesson's fields and its modules' fields, in order, read and checked from a lesson folder."""
-    path = Path(path)
-    manifest_path = path / "lesson.toml"
-    if not manifest_path.is_file():
-        raise LessonFileError(f"{path}: no lesson.toml in this folder")
-    manifest = _read_toml(manifest_path, _read_text(manifest_path))
-    slug = manifest.get("slug", path.name)
-    if not isinstance(slug, str) or not re.fullmatch(r"[a-z0-9]+(?:-[a-z0-9]+)*", slug) or len(slug) > 100:
-        raise LessonFileError(f"{manifest_path}: slug must be lowercase letters, digits and hyphens")
-    names = manifest.get("modules")
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise LessonFileError(f"{manifest_path}: modules must be a non-empty list of module names")
-    bad = [n for n in names if not _MODULE_NAME.fullmatch(n)]
-    if bad or len(set(names)) != len(names):
-        raise LessonFileError(f"{manifest_path}: module names must be distinct plain file names, not {bad or names}")
-    try:
-        lesson = {"slug": slug, **_check_lesson({k: manifest.get(k, "") for k in LESSON_FIELDS})}
-    except DomainError as error:
-        raise LessonFileError(f"{manifest_path}: {error.field}: {error.message}") from None
-    modules = []
-    for name in names:
-        fields = {}
-        for language in LANGUAGES:
-            module_path = path / f"{name}.{language}.md"
-            if not module_path.is_file():
-                if language == "en":
-                    raise LessonFileError(f"{module_path}: missing (every module needs its English file)")
-                continue
-            for key, value in parse_module_file(module_path).items():
-                fields[f"{key}_{language}"] = value
-        try:
-            modules.append(_check_module(fields))
-        except DomainError as error:
-            raise LessonFileError(f"{path / name}: {error.field}: {error.message}") from None
-    return lesson, modules
-
-
-def load_lesson_dir(path: Path) -> Lesson:
-    """Create or update the built-in lesson kept in a folder; loading again never duplicates. The caller commits."""
-    values, specs = read_lesson_dir(path)
-    lesson = db.session.scalar(select(Lesson).where(Lesson.slug == values["slug"]))
-    created = lesson is None
-    if created:
-        lesson = Lesson(slug=values["slug"], built_in=True)
-        db.session.add(lesson)
-    changed = _assign(lesson, {**{k: values[k] for k in LESSON_FIELDS}, "built_in": True})
-    removed = max(len(lesson.modules) - len(specs), 0)
-    db.session.flush()
-    changed_modules = _sync_modules(lesson, specs)
-    if created or changed or changed_modules or removed:
-        audit.record(None, "lesson.load", "lesson", lesson.id, slug=lesson.slug, created=created,
-                     fields=changed, modules=len(specs), modules_changed=changed_modules, modules_removed=removed)
-    return lesson
 
 
 # --- The dashboard: reading ----------------------------------------------------------------------------------
@@ -300,7 +187,7 @@ def _slug_for(title: str) -> str:
 def create_lesson(actor: Coordinator, **fields) -> Lesson:
     """A new lesson with no modules yet, written on the dashboard; the caller commits."""
     _require_edit(actor, None)
-    values = _check_lesson(fields)
+    values = check_lesson(fields)
     lesson = Lesson(slug=_slug_for(values["title_en"]), built_in=False, **values)
     db.session.add(lesson)
     db.session.flush()
@@ -311,7 +198,7 @@ def create_lesson(actor: Coordinator, **fields) -> Lesson:
 def update_lesson(actor: Coordinator, lesson: Lesson, **fields) -> Lesson:
     """Change a lesson's titles and summaries; the caller commits."""
     _require_edit(actor, lesson)
-    changed = _assign(lesson, _check_lesson(fields))
+    changed = assign(lesson, check_lesson(fields))
     if changed:
         audit.record(actor, "lesson.update", "lesson", lesson.id, fields=changed)
     return lesson
@@ -320,7 +207,7 @@ def update_lesson(actor: Coordinator, lesson: Lesson, **fields) -> Lesson:
 def add_module(actor: Coordinator, lesson: Lesson, **fields) -> LessonModule:
     """Append a module to the end of the lesson; the caller commits."""
     _require_edit(actor, lesson)
-    values = _check_module(fields)
+    values = check_module(fields)
     position = db.session.scalar(select(func.coalesce(func.max(LessonModule.position) + 1, 0))
                                  .where(LessonModule.lesson_id == lesson.id))
     module = LessonModule(lesson_id=lesson.id, position=position, **values)
@@ -336,7 +223,7 @@ def add_module(actor: Coordinator, lesson: Lesson, **fields) -> LessonModule:
 def update_module(actor: Coordinator, module: LessonModule, **fields) -> LessonModule:
     """Change a module's texts; the caller commits."""
     _require_edit(actor, module.lesson)
-    changed = _assign(module, _check_module(fields))
+    changed = assign(module, check_module(fields))
     _render_body(module)
     if changed:
         audit.record(actor, "lesson.module_update", "lesson_module", module.id, lesson_id=module.lesson_id,

@@ -54,7 +54,7 @@ class EmailKind:
         return self.template or self.name
 
 
-MEETING_EXTRAS = "service.meetings.email_extras"
+MEETING_EXTRAS = "service.meeting_emails.email_extras"
 FORM_EXTRAS = "service.form_requests.email_extras"
 DIGEST_EXTRAS = "service.digests.email_extras"
 REPLY_EXTRAS = "service.inbound.confirmations.email_extras"

@@ -31,7 +31,7 @@ from flask import current_app
 from flask_babel import force_locale, get_locale, gettext as _
 from sqlalchemy import select
 
-from service import audit, mailer, meetings, normalize
+from service import audit, mailer, meeting_emails, meetings, normalize
 from service.clock import aware, now
 from service.errors import DomainError
 from service.markdown_text import stored_html
@@ -279,18 +279,18 @@ def email_extras(row, member: Member, community: Community) -> dict:
     invitation = meetings.invitation_for(upcoming, member)
     answer = invitation.answer if invitation else None
     covered = every[:series.occurrences]
-    starts = [meetings.when_text(o, member.language) for o in covered if o.status == "scheduled"
+    starts = [meeting_emails.when_text(o, member.language) for o in covered if o.status == "scheduled"
               and aware(o.starts_at) > now()]
     method = "CANCEL" if row.kind == "series_cancelled" else "REQUEST"
     description = first.agenda_plain
     if method == "REQUEST":
-        description += "\n\n" + meetings.rsvp_links(upcoming, member)["page"]
+        description += "\n\n" + meeting_emails.rsvp_links(upcoming, member)["page"]
     return {
         "series": series, "meeting": first, "upcoming": upcoming, "dates": starts,
         "rule": _rule_text(series, first, member.language),
-        "when": meetings.when_text(upcoming, member.language), "answer": answer,
+        "when": meeting_emails.when_text(upcoming, member.language), "answer": answer,
         "facilitator_name": None, "time_zone": community.time_zone, "agenda_html": stored_html(first.agenda_html),
-        "rsvp": meetings.rsvp_links(upcoming, member),
+        "rsvp": meeting_emails.rsvp_links(upcoming, member),
         "calendar": (series_calendar(series, covered, member, answer, method, description), method),
     }
 

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from flask_babel import force_locale, get_locale, gettext as _
+from flask_babel import get_locale, gettext as _
 from sqlalchemy import func, select
 
 from service import (audit, bilingual, community_archive, facilitation, form_requests, mailer, moments, normalize,
@@ -18,13 +18,10 @@ from service import (audit, bilingual, community_archive, facilitation, form_req
 from service.clock import aware, now
 from service.errors import DomainError
 from service.extensions import db
-from service.ical import meeting_calendar
-from service.links import public_url
-from service.markdown_text import render, stored_html
+from service.markdown_text import render
 from service.models import Community, Coordinator, Invitation, Meeting, MeetingSeries, Member, Membership, Reminder
 from service.models.meetings import RSVP_ANSWERS
 from service.queue import cancel_after_commit, enqueue_after_commit, get_queue
-from service.tokens import make_token
 
 DEFAULT_REMINDER_OFFSETS = (1440, 60)
 DETAIL_FIELDS = ("title_en", "title_es", "agenda", "agenda_es", "duration_minutes", "location", "video_url",
@@ -259,14 +256,6 @@ def rsvp_counts(meeting: Meeting) -> dict[str | None, int]:
     return dict(rows)
 
 
-def rsvp_links(meeting: Meeting, member: Member) -> dict[str, str]:
-    token = make_token("rsvp", member.id, meeting.id)
-    links = {"page": public_url("rsvp.answer", meeting_id=meeting.id, token=token)}
-    links.update({answer: public_url("rsvp.answer", meeting_id=meeting.id, token=token, answer=answer)
-                  for answer in RSVP_ANSWERS})
-    return links
-
-
 # --- reminders ------------------------------------------------------------------------------------
 
 def _reminders(meeting: Meeting) -> list[Reminder]:
@@ -378,38 +367,3 @@ def send_feedback_requests(meeting_id: int) -> int:
     meeting.feedback_sent_at = now()
     db.session.commit()
     return queued
-
-
-def when_text(meeting: Meeting, language: str) -> str:
-    """"Tuesday, March 3, 2026 6:00 PM, Central Time (Chicago)" in the reader's language."""
-    return moments.text(meeting.starts_at, meeting.community.time_zone, language, "moment")
-
-
-# --- email content --------------------------------------------------------------------------------
-
-def email_extras(row, member: Member, community: Community) -> dict:
-    """What meeting emails need at send time: the meeting as it is now, links, the calendar part."""
-    stored = db.session.get(Meeting, row.context["meeting_id"])
-    invitation = invitation_for(stored, member)
-    facilitator = facilitation.name_in(stored.community, stored.facilitator_id)
-    meeting = bilingual.InLanguage(stored, member.language)  # its title and agenda in the member's language
-    extras = {
-        "meeting": meeting,
-        "written_in": meeting.written_in,
-        "facilitator_name": facilitator,
-        "when": when_text(meeting, member.language),
-        "time_zone": meeting.community.time_zone,
-        "agenda_html": stored_html(meeting.agenda_html),
-        "answer": invitation.answer if invitation else None,
-        "rsvp": rsvp_links(meeting, member),
-        "feedback_url": public_url("rsvp.feedback", meeting_id=meeting.id,
-                                   token=make_token("feedback", member.id, meeting.id)),
-    }
-    if row.kind in ("meeting_invitation", "meeting_update", "meeting_cancelled"):
-        method = "CANCEL" if row.kind == "meeting_cancelled" else "REQUEST"
-        description = meeting.agenda_plain + ("\n\n" + extras["rsvp"]["page"] if method == "REQUEST" else "")
-        if facilitator:
-            with force_locale(member.language):
-                description = _("Facilitator: %(name)s", name=facilitator) + "\n\n" + description
-        extras["calendar"] = (meeting_calendar(meeting, member, extras["answer"], method, description), method)
-    return extras

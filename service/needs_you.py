@@ -5,7 +5,7 @@ one grouped statement (`waiting`): interest-form entries to review,
 practices to approve, members asking for a change to the proposed charter,
 replies that need a person, posts waiting for a moderator, failed emails and
 active members whose address bounces. The dashboard's overview
-(service.community_health) reads replies, failed emails and bounces from the
+(service.health_overview) reads replies, failed emails and bounces from the
 same function. Counts are kept per community at its figures stamp
 (service/figures_stamp.py) and counted again only after a change.
 

@@ -59,10 +59,9 @@ def redis_url(tmp_path_factory):
         process.wait()
 
 
-@pytest.fixture(scope="session")
-def app(database_url, redis_url, tmp_path_factory):
-    instance = tmp_path_factory.mktemp("instance")
-    settings = {
+def app_settings(database_url: str, redis_url: str, instance) -> dict:
+    """The tests' app settings on these databases (test_migrations' scratch apps use them too)."""
+    return {
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "REDIS_URL": redis_url,
@@ -73,6 +72,11 @@ def app(database_url, redis_url, tmp_path_factory):
         "RATELIMIT_STORAGE_URI": "memory://",
         "SERVER_NAME": None,
     }
+
+
+@pytest.fixture(scope="session")
+def app(database_url, redis_url, tmp_path_factory):
+    settings = app_settings(database_url, redis_url, tmp_path_factory.mktemp("instance"))
     if database_url.startswith("postgresql"):
         # The tests' commits do not wait for PostgreSQL to write its log to disk (8 ms a commit on a busy
         # machine, 1 ms without). Other sessions see them just the same; only a crash of the server could lose
@@ -193,6 +197,21 @@ def smtp(app):
             yield server.handler
         finally:
             state.port, state.server = old_port, old_server
+
+
+def open_riverside():
+    """Riverside (see personas) with posts not moderated and Rosa and Tom (English) beside Ana: the community the
+    conversation tests post to."""
+    from sqlalchemy import select
+    from service import members
+    from service.models import Community
+    community = db.session.scalar(select(Community).where(Community.name == "Riverside COP"))
+    community.moderation = "none"
+    for name, email in (("Rosa Diaz", "rosa@example.org"), ("Tom Reed", "tom@example.org")):
+        members.add_member(None, community, name=name, email=email, organization="Northside", language="en",
+                           welcome=False)
+    db.session.commit()
+    return community
 
 
 def run_worker(app, burst=True):

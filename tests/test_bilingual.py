@@ -1,12 +1,12 @@
 """What a coordinator writes for members, in English and Spanish: each member reads their own language, or the
 other one with a note saying it was written in one language only; the compose pages say who reads which."""
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from service import bilingual, charters, digests, form_requests, lessons, meetings, members
+from service import bilingual, charters, digest_schedule, digests, form_requests, lessons, meeting_emails, members
 from service.extensions import db
 from service.models import Community, FormRequest, Lesson, Meeting, Member, Membership, OutboundEmail
 from tests.conftest import PASSWORD, login, post_form, run_worker
@@ -169,7 +169,7 @@ def test_the_rsvp_page_shows_the_meeting_in_the_members_language(app, personas, 
     with app.app_context():
         meeting = db.session.scalar(select(Meeting))
         ana, sam = db.session.get(Member, readers["ana"]), db.session.get(Member, readers["sam"])
-        ana_page, sam_page = meetings.rsvp_links(meeting, ana)["page"], meetings.rsvp_links(meeting, sam)["page"]
+        ana_page, sam_page = (meeting_emails.rsvp_links(meeting, reader)["page"] for reader in (ana, sam))
     client = app.test_client()
     ana_html = client.get(ana_page.replace(app.config["PUBLIC_BASE_URL"], "")).get_data(as_text=True)
     assert "<h1>Llamada mensual</h1>" in ana_html and "Budget review" in ana_html
@@ -308,7 +308,7 @@ def _digest_lesson(app, personas, body_es: str):
         community.lesson_id, community.digest_enabled = lesson.id, True
         community.digest_enabled_at = datetime(2026, 1, 1, tzinfo=UTC)
         db.session.commit()
-        slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+        slot = digest_schedule.next_slot(community, datetime.now(UTC) - timedelta(days=8))
         digests.tick(slot + timedelta(minutes=1))
     run_worker(app)
 

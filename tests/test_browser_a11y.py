@@ -68,7 +68,7 @@ OWN_IDS = {
 def _seed(app, personas) -> dict:
     """Riverside with a second member, a meeting held with feedback answered, a charter proposed, a lesson, mail
     received nowhere, and the objects tests/test_authorization.py makes for every id a route takes."""
-    from service import charters, facilitation, form_requests, intake, lessons, members, password_reset, practices
+    from service import charters, facilitation, form_requests, intake, lesson_files, members, password_reset, practices
     from service import meetings, responses
     from service.conversations import archive
     from service.models import (Community, Coordinator, FormResponse, InboundMessage, Invitation, LessonModule,
@@ -104,7 +104,7 @@ def _seed(app, personas) -> dict:
         charter = charters.current_draft(riverside)
         charters.save_draft(alice, charter, "## Purpose\n\nWe learn together how to serve families.")
         charters.propose(alice, charter)
-        lesson = lessons.load_lesson_dir(lessons.BUILT_IN_LESSON_DIR)
+        lesson = lesson_files.load_lesson_dir(lesson_files.BUILT_IN_LESSON_DIR)
         module_id = db.session.scalar(select(LessonModule.id).where(LessonModule.lesson_id == lesson.id).limit(1))
         unaddressed = InboundMessage(via="test", message_id="<nowhere@mail.example.net>", purpose="unknown",
                                      raw=b"Subject: Hello\r\n\r\nIs this the right address?\r\n",

@@ -14,7 +14,7 @@ from service.community_import import NOT_SENT, ImportRefused, import_community
 from service.digests import tick
 from service.errors import DomainError
 from service.extensions import db
-from service.lessons import lesson_dirs, load_lesson_dir
+from service.lesson_files import lesson_dirs, load_lesson_dir
 from service.models import (Announcement, AuditEvent, Community, Coordinator, FormAnswer, FormResponse, InboundMessage,
                             Invitation, Meeting, MeetingSeries, Member, Membership, Organization, OutboundEmail,
                             Reminder)

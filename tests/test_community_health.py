@@ -4,9 +4,9 @@ summary goes once to coordinators and leaders, with the figures."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import DateTime, bindparam, func, select, text
+from sqlalchemy import DateTime, bindparam, select, text
 
-from service import community_health, health_summaries
+from service import community_health, health_overview, health_summaries
 from service.coordinators import create_coordinator
 from service.extensions import db
 from service.models import (AuditEvent, Community, CommunityCoordinator, Coordinator, FormAnswer, FormRequest, FormResponse,
@@ -252,7 +252,7 @@ def test_the_overview_lists_only_ones_own_communities_with_what_needs_attention(
 def test_the_overview_counts_each_figure_for_many_communities_at_once(app, ctx, seeded):
     communities = list(db.session.scalars(select(Community).order_by(Community.id)))
     moment = at("2026-09-05 12:00")
-    river, lake = community_health.overview(communities, moment)
+    river, lake = health_overview.overview(communities, moment)
     assert river.community.id == seeded["riverside"]
     # Active members by the end of the moment's month (the one who joined in October not yet).
     active_then = ("SELECT count(*) FROM membership WHERE community_id = :c AND status = 'active' "

@@ -10,7 +10,7 @@ from service.conversations import archive, posting
 from service.extensions import db
 from service.models import Community, CommunityCoordinator, Member, Membership, Post, PostAttachment
 from service.tokens import make_token, read_token
-from tests.conftest import PASSWORD, login, run_worker
+from tests.conftest import PASSWORD, login, open_riverside, run_worker
 
 
 def _community(name: str) -> Community:
@@ -20,17 +20,6 @@ def _community(name: str) -> Community:
 def _membership(community: Community, email: str) -> Membership:
     return db.session.scalar(select(Membership).join(Member).where(
         Membership.community_id == community.id, Member.email == email))
-
-
-def _riverside_with_members() -> Community:
-    """Riverside, posts not moderated, with Ana (Spanish), Rosa and Tom (English)."""
-    community = _community("Riverside COP")
-    community.moderation = "none"
-    for name, email in (("Rosa Diaz", "rosa@example.org"), ("Tom Reed", "tom@example.org")):
-        members.add_member(None, community, name=name, email=email, organization="Northside", language="en",
-                           welcome=False)
-    db.session.commit()
-    return community
 
 
 def _post(community: Community, email: str, subject: str, text: str, answering: Post | None = None) -> Post:
@@ -58,7 +47,7 @@ def _subjects(html: str) -> list[str]:
 
 def test_staff_see_conversations_newest_activity_first_and_find_them_by_subject_words_or_author(
         app, ctx, personas, alice_client):
-    community = _riverside_with_members()
+    community = open_riverside()
     intake = _post(community, "ana@example.org", "Intake for families", "How do you handle intake?")
     _post(community, "rosa@example.org", "Evening hours", "Has anyone tried evening office hours?")
     _post(community, "tom@example.org", "Volunteer training", "We train volunteers on Saturdays.")
@@ -78,7 +67,7 @@ def test_staff_see_conversations_newest_activity_first_and_find_them_by_subject_
 
 
 def test_the_list_comes_in_pages_and_a_page_past_the_end_shows_the_last(app, ctx, personas, alice_client):
-    community = _riverside_with_members()
+    community = open_riverside()
     for number in range(archive.PAGE_SIZE + 2):
         _post(community, "rosa@example.org", f"Question {number:02d}", "Words.")
     url = f"/communities/{community.id}/conversations/"
@@ -92,7 +81,7 @@ def test_the_list_comes_in_pages_and_a_page_past_the_end_shows_the_last(app, ctx
 
 def test_a_thread_shows_its_posts_in_order_with_authors_and_labels_what_members_never_received(
         app, ctx, personas, alice_client):
-    community = _riverside_with_members()
+    community = open_riverside()
     first = _post(community, "ana@example.org", "Intake for families", "How do you handle intake?")
     _post(community, "rosa@example.org", "Re: Intake for families", "A short form.", answering=first)
     community.moderation = "all"
@@ -124,7 +113,7 @@ def test_a_thread_shows_its_posts_in_order_with_authors_and_labels_what_members_
 
 
 def test_only_the_communitys_staff_read_its_conversations_observers_included(app, ctx, personas, client):
-    community = _riverside_with_members()
+    community = open_riverside()
     post = _post(community, "ana@example.org", "Intake for families", "How do you handle intake?")
     attachment = PostAttachment(post_id=post.id, filename="a.txt", content_type="text/plain", size=1, data=b"x")
     db.session.add(attachment)
@@ -147,7 +136,7 @@ def test_only_the_communitys_staff_read_its_conversations_observers_included(app
 
 def test_every_community_email_carries_the_members_own_archive_link_and_a_post_its_list_archive_header(
         app, ctx, personas, smtp):
-    community = _riverside_with_members()
+    community = open_riverside()
     _post(community, "ana@example.org", "Intake for families", "How do you handle intake?")
     run_worker(app)
     copies = {r.rcpt_tos[0]: r.message for r in smtp.messages}
@@ -172,7 +161,7 @@ def test_every_community_email_carries_the_members_own_archive_link_and_a_post_i
 
 def test_the_archive_opens_without_login_in_the_members_language_with_published_posts_only(
         app, ctx, personas, client):
-    community = _riverside_with_members()
+    community = open_riverside()
     first = _post(community, "rosa@example.org", "Intake for families",
                   "How do you handle intake? <script>alert('x')</script> <img src=https://tracker.example/p.gif>")
     community.moderation = "all"
@@ -202,7 +191,7 @@ def test_the_archive_opens_without_login_in_the_members_language_with_published_
 
 
 def test_a_members_archive_link_never_opens_another_communitys_archive(app, ctx, personas, client):
-    riverside = _riverside_with_members()
+    riverside = open_riverside()
     lakeside = _community("Lakeside COP")
     lakeside.moderation = "none"
     members.add_member(None, lakeside, name="Ana T.", email="ana@example.org", language="en", welcome=False)
@@ -230,7 +219,7 @@ def test_a_members_archive_link_never_opens_another_communitys_archive(app, ctx,
 
 
 def test_a_member_who_left_gets_a_polite_page_and_no_conversations(app, ctx, personas, client):
-    community = _riverside_with_members()
+    community = open_riverside()
     _post(community, "rosa@example.org", "Intake for families", "How do you handle intake?")
     url = _archive_path("tom@example.org", community)
     assert client.get(url).status_code == 200
@@ -244,7 +233,7 @@ def test_a_member_who_left_gets_a_polite_page_and_no_conversations(app, ctx, per
 
 
 def test_an_expired_or_broken_archive_link_says_so(app, ctx, personas, client, monkeypatch):
-    community = _riverside_with_members()
+    community = open_riverside()
     url = _archive_path("rosa@example.org", community)
     assert "This link is incomplete" in client.get(url[:-3]).get_data(as_text=True)
     later = time.time() + (app.config["MEMBER_LINK_MAX_AGE_DAYS"] + 1) * 86400

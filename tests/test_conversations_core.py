@@ -6,23 +6,12 @@ from service import members
 from service.conversations.addresses import community_address, free_slug
 from service.extensions import db
 from service.models import Community, Conversation, Member, Membership, Post
-from tests.conftest import run_worker
+from tests.conftest import open_riverside, run_worker
 from tests.inbound_mail import compose, deliver
 
 
 def _riverside() -> Community:
     return db.session.scalar(select(Community).where(Community.name == "Riverside COP"))
-
-
-def _open_community():
-    """Riverside with three members, posts not moderated."""
-    community = _riverside()
-    community.moderation = "none"
-    for name, email in (("Rosa Diaz", "rosa@example.org"), ("Tom Reed", "tom@example.org")):
-        members.add_member(None, community, name=name, email=email, organization="Northside", language="en",
-                           welcome=False)
-    db.session.commit()
-    return community
 
 
 def test_every_community_gets_an_address_from_its_name_and_no_two_share_one(app, ctx, personas):
@@ -39,7 +28,7 @@ def test_every_community_gets_an_address_from_its_name_and_no_two_share_one(app,
 
 
 def test_a_members_post_reaches_every_other_member_threaded_from_name_via_community(app, ctx, personas, smtp):
-    community = _open_community()
+    community = open_riverside()
     raw = compose("Ana Torres <ana@example.org>", community_address(community),
                   subject="Intake for families without documents",
                   body="How do you handle intake for families without documents?\nWe ask for very little.")
@@ -61,7 +50,7 @@ def test_a_members_post_reaches_every_other_member_threaded_from_name_via_commun
 
 
 def test_a_reply_to_a_copy_joins_the_conversation_with_threading_headers(app, ctx, personas, smtp):
-    community = _open_community()
+    community = open_riverside()
     address = community_address(community)
     deliver(app, compose("ana@example.org", address, subject="Intake questions", body="What do you ask first?"),
             address)
@@ -83,7 +72,7 @@ def test_a_reply_to_a_copy_joins_the_conversation_with_threading_headers(app, ct
 
 
 def test_a_post_from_someone_not_in_the_community_is_not_posted(app, ctx, personas, smtp):
-    community = _open_community()
+    community = open_riverside()
     row = deliver(app, compose("stranger@example.net", community_address(community), subject="Hi",
                                body="Buy our product now, it is great."), community_address(community))
     assert row.status == "held" and "not an active member" in row.reason
@@ -91,7 +80,7 @@ def test_a_post_from_someone_not_in_the_community_is_not_posted(app, ctx, person
 
 
 def test_an_out_of_office_answer_to_the_community_address_is_never_posted(app, ctx, personas, smtp):
-    community = _open_community()
+    community = open_riverside()
     row = deliver(app, compose("rosa@example.org", community_address(community), subject="Out of office",
                                body="I am out of the office until Monday.", Auto_Submitted="auto-replied"),
                   community_address(community))
@@ -100,7 +89,7 @@ def test_an_out_of_office_answer_to_the_community_address_is_never_posted(app, c
 
 
 def test_members_on_the_digest_or_none_get_no_copy(app, ctx, personas, smtp):
-    community = _open_community()
+    community = open_riverside()
     tom = db.session.scalar(select(Membership).join(Member).where(Member.email == "tom@example.org"))
     tom.conversations = "digest"
     db.session.commit()

@@ -6,14 +6,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from service import members
 from service.conversations.addresses import community_address
 from service.conversations.attachments import download_url
 from service.conversations.delivery import publish
 from service.extensions import db
-from service.models import (AuditEvent, Community, InboundMessage, Member, Membership, OutboundEmail, Post,
-                            PostAttachment)
-from tests.conftest import post_form, run_worker
+from service.models import AuditEvent, Community, InboundMessage, OutboundEmail, Post, PostAttachment
+from tests.conftest import open_riverside, post_form, run_worker
 from tests.inbound_mail import compose, deliver
 
 FIXTURES = Path(__file__).parent / "fixtures" / "conversations"
@@ -21,17 +19,6 @@ FIXTURES = Path(__file__).parent / "fixtures" / "conversations"
 
 def _riverside() -> Community:
     return db.session.scalar(select(Community).where(Community.name == "Riverside COP"))
-
-
-def _open_community() -> Community:
-    """Riverside with Ana, Rosa and Tom, posts not moderated."""
-    community = _riverside()
-    community.moderation = "none"
-    for name, email in (("Rosa Diaz", "rosa@example.org"), ("Tom Reed", "tom@example.org")):
-        members.add_member(None, community, name=name, email=email, organization="Northside", language="en",
-                           welcome=False)
-    db.session.commit()
-    return community
 
 
 def _outbox(kind: str) -> list[OutboundEmail]:
@@ -60,7 +47,7 @@ def _html_post(sender: str, to: str, subject: str, text: str, html: str, files=(
 # --- someone who is not a member -----------------------------------------------------------------
 
 def test_a_non_members_post_is_refused_once_and_never_loops(app, ctx, personas, smtp):
-    community = _open_community()
+    community = open_riverside()
     address = community_address(community)
     first = deliver(app, compose("Sam Stranger <sam@example.net>", address, subject="Can I join?",
                                  body="Hello, I run a food bank. Can I post here?"), address)
@@ -96,7 +83,7 @@ def test_a_non_members_post_is_refused_once_and_never_loops(app, ctx, personas, 
 
 def test_no_refusal_goes_to_our_own_addresses_a_missing_sender_or_mail_carrying_our_loop_mark(app, ctx, personas,
                                                                                              smtp):
-    community = _open_community()
+    community = open_riverside()
     address = community_address(community)
     ours = deliver(app, compose("lakeside-cop@cop.localhost", address, subject="Hi", body="A copy of ours."), address)
     nobody = deliver(app, compose("not an address", address, subject="Hi", body="Who am I?"), address)
@@ -136,7 +123,7 @@ HOSTILE = """<html><head><style>body { background: url(http://tracker.example/cs
 
 
 def test_html_with_script_arrives_inert_in_every_copy_with_a_readable_plain_text_part(app, ctx, personas, smtp):
-    community = _open_community()
+    community = open_riverside()
     address = community_address(community)
     deliver(app, _html_post("ana@example.org", address, "Evening hours", "We tried evening hours. Our report: "
                             "https://example.org/report", HOSTILE), address)
@@ -162,7 +149,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"1" * 500
 
 
 def test_attachments_are_kept_and_linked_from_every_copy_never_embedded(app, ctx, personas, smtp):
-    community = _open_community()
+    community = open_riverside()
     address = community_address(community)
     deliver(app, _html_post("ana@example.org", address, "Our intake form", "Here is our intake form.",
                             "<p>Here is our intake form.</p>",
@@ -198,7 +185,7 @@ def test_attachments_are_kept_and_linked_from_every_copy_never_embedded(app, ctx
 
 def test_an_attachment_over_the_limit_is_not_posted_and_its_author_is_told_the_file_and_the_limit(app, ctx, personas,
                                                                                                  smtp):
-    community = _open_community()
+    community = open_riverside()
     community.attachment_limit_kb = 100
     db.session.commit()
     address = community_address(community)
@@ -221,7 +208,7 @@ def test_an_attachment_over_the_limit_is_not_posted_and_its_author_is_told_the_f
 
 
 def test_a_waiting_posts_files_open_only_once_it_is_published(app, ctx, personas, smtp):
-    community = _open_community()
+    community = open_riverside()
     community.moderation = "all"
     db.session.commit()
     address = community_address(community)
@@ -236,7 +223,7 @@ def test_a_waiting_posts_files_open_only_once_it_is_published(app, ctx, personas
 
 
 def test_a_community_that_takes_no_attachments_says_so(app, ctx, personas, smtp):
-    community = _open_community()
+    community = open_riverside()
     community.attachment_limit_kb = 0
     db.session.commit()
     address = community_address(community)
@@ -249,7 +236,7 @@ def test_a_community_that_takes_no_attachments_says_so(app, ctx, personas, smtp)
 
 
 def test_a_program_is_refused_whatever_its_name_says(app, ctx, personas, smtp):
-    community = _open_community()
+    community = open_riverside()
     address = community_address(community)
     row = deliver(app, _html_post("rosa@example.org", address, "Tool", "A handy tool.", "<p>A handy tool.</p>",
                                   files=[("invoice.pdf", "application/pdf", WINDOWS_PROGRAM)]), address)
@@ -279,7 +266,7 @@ def test_the_attachment_limit_is_a_coordinator_setting_bounded_and_audited(app, 
 
 def test_posts_and_replies_from_gmail_outlook_and_apple_mail_thread_with_quotes_and_signatures_trimmed(
         app, ctx, personas, smtp):
-    community = _open_community()
+    community = open_riverside()
     address = community_address(community)
     list_id = f"community-{community.id}.cop.localhost"
 

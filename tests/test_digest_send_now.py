@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select
 
-from service import digests, members
+from service import digest_schedule, digests, members
 from service.clock import aware
 from service.coordinators import create_coordinator
 from service.errors import DomainError
@@ -39,7 +39,7 @@ def test_send_now_reaches_every_active_reader_whatever_their_interval_and_advanc
                                                                                            smtp):
     community = _setup(enabled_at=datetime.now(UTC) - timedelta(days=30))
     _readers_and_others(community)
-    slot = digests.latest_slot(community, datetime.now(UTC))
+    slot = digest_schedule.latest_slot(community, datetime.now(UTC))
     digests.tick(slot + timedelta(minutes=1))  # the regular issue: a weekly reader is not due for a week now
     assert _digest_recipients() == ["ana@example.org", "rosa@example.org"]
     assert digests.tick(slot + timedelta(hours=1)) == {}

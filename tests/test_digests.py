@@ -5,7 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from service import digests, lessons, members
+from service import digest_schedule, digests, lessons, members
 from service.extensions import db
 from service.models import (Community, DigestIssue, Lesson, LessonModule, Member, Membership, OutboundEmail,
                             Practice)
@@ -60,26 +60,26 @@ def _setup(cadence="weekly", weekday=1, hour=9, zone="America/Chicago", enabled_
 ])
 def test_slots_keep_the_local_hour_across_dst(app, ctx, personas, zone, day, expected):
     community = _setup(zone=zone)
-    assert digests.is_slot_day(community, day)
-    assert digests.slot_at(community, day) == expected
-    assert digests.latest_slot(community, expected + timedelta(minutes=1)) == expected
-    assert digests.next_slot(community, expected - timedelta(minutes=1)) == expected
+    assert digest_schedule.is_slot_day(community, day)
+    assert digest_schedule.slot_at(community, day) == expected
+    assert digest_schedule.latest_slot(community, expected + timedelta(minutes=1)) == expected
+    assert digest_schedule.next_slot(community, expected - timedelta(minutes=1)) == expected
 
 
 def test_biweekly_and_monthly_cadences(app, ctx, personas):
     community = _setup(cadence="biweekly")
-    first = digests.next_slot(community, datetime(2027, 3, 1, tzinfo=UTC))
-    second = digests.next_slot(community, first)
+    first = digest_schedule.next_slot(community, datetime(2027, 3, 1, tzinfo=UTC))
+    second = digest_schedule.next_slot(community, first)
     assert (second - first) in (timedelta(days=14), timedelta(days=14, hours=-1), timedelta(days=14, hours=1))
     community.digest_cadence = "monthly"
-    slot = digests.next_slot(community, datetime(2027, 3, 1, tzinfo=UTC))
+    slot = digest_schedule.next_slot(community, datetime(2027, 3, 1, tzinfo=UTC))
     local = slot.astimezone(__import__("zoneinfo").ZoneInfo("America/Chicago"))
     assert local.weekday() == 1 and local.day <= 7 and local.hour == 9      # first Tuesday of the month
 
 
 def test_a_double_tick_and_a_late_tick_send_each_issue_once(app, ctx, personas, smtp):
     community = _setup()
-    slot = digests.latest_slot(community, datetime(2027, 3, 10, tzinfo=UTC))
+    slot = digest_schedule.latest_slot(community, datetime(2027, 3, 10, tzinfo=UTC))
     assert digests.tick(slot + timedelta(seconds=30)) == {community.id: 1}
     assert digests.tick(slot + timedelta(seconds=90)) == {}                 # the next minute's tick
     assert digests.tick(slot + timedelta(hours=5)) == {}                    # late after downtime
@@ -90,14 +90,14 @@ def test_a_double_tick_and_a_late_tick_send_each_issue_once(app, ctx, personas, 
 
 def test_after_a_long_outage_only_the_current_issue_goes_out(app, ctx, personas, smtp):
     community = _setup()
-    start = digests.latest_slot(community, datetime(2027, 3, 3, tzinfo=UTC))
+    start = digest_schedule.latest_slot(community, datetime(2027, 3, 3, tzinfo=UTC))
     digests.tick(start + timedelta(minutes=1))
     # Five weeks without a tick: one issue, for the latest slot, not five.
     later = start + timedelta(days=35, hours=2)
     assert digests.tick(later) == {community.id: 1}
     issues = db.session.scalars(select(DigestIssue).order_by(DigestIssue.number)).all()
     assert [i.number for i in issues] == [1, 2]
-    assert digests.latest_slot(community, later) == issues[1].slot_at.replace(tzinfo=UTC) \
+    assert digest_schedule.latest_slot(community, later) == issues[1].slot_at.replace(tzinfo=UTC) \
         if issues[1].slot_at.tzinfo is None else issues[1].slot_at
 
 
@@ -119,7 +119,7 @@ def test_the_drip_advances_per_member_and_a_late_joiner_starts_at_the_beginning(
     community = _setup()
     ana = _member()
     members.set_person_language(ana, "en")  # the person's choice, every community's mail
-    tuesdays = [digests.latest_slot(community, datetime(2027, 3, 3, tzinfo=UTC)) + timedelta(days=7 * k)
+    tuesdays = [digest_schedule.latest_slot(community, datetime(2027, 3, 3, tzinfo=UTC)) + timedelta(days=7 * k)
                 for k in range(5)]
     digests.tick(tuesdays[0] + timedelta(minutes=1))
     digests.tick(tuesdays[1] + timedelta(minutes=1))
@@ -138,7 +138,7 @@ def test_monthly_reader_gets_one_digest_a_month_and_never_gets_none(app, ctx, pe
     _member("monthly@example.org").digest_frequency = "monthly"
     _member("never@example.org").digest_frequency = "never"
     db.session.commit()
-    first = digests.latest_slot(community, datetime(2027, 3, 3, tzinfo=UTC))
+    first = digest_schedule.latest_slot(community, datetime(2027, 3, 3, tzinfo=UTC))
     for week in range(9):
         digests.tick(first + timedelta(days=7 * week, minutes=1))
     assert len(_module_titles_sent("ana@example.org")) == 9
@@ -152,7 +152,7 @@ def test_a_sent_digest_has_its_sections_in_order_and_only_approved_practices(app
     members.set_person_language(ana, "en")  # the person's choice, every community's mail
     from service import meetings
     meetings.create_meeting(None, community, starts_at=datetime.now(UTC) + timedelta(days=20), title="Spring call")
-    slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+    slot = digest_schedule.next_slot(community, datetime.now(UTC) - timedelta(days=8))
     db.session.add_all([
         Practice(community_id=community.id, member_id=ana.id, title="Shared pantry calendar",
                  what_we_did="We put <b>one</b> calendar online", status="approved",
@@ -181,7 +181,7 @@ def test_a_sent_digest_has_its_sections_in_order_and_only_approved_practices(app
 
 def test_a_spanish_member_reads_spanish(app, ctx, personas, smtp):
     community = _setup()
-    slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+    slot = digest_schedule.next_slot(community, datetime.now(UTC) - timedelta(days=8))
     digests.tick(slot + timedelta(minutes=1))
     run_worker(app)
     message = smtp.to("ana@example.org")[0].message
@@ -195,7 +195,7 @@ def test_the_organization_contact_gets_the_organization_edition(app, ctx, person
     ana = _member()
     db.session.scalar(select(Membership).where(Membership.member_id == ana.id)).organization.contact_member_id = ana.id
     db.session.commit()
-    slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+    slot = digest_schedule.next_slot(community, datetime.now(UTC) - timedelta(days=8))
     digests.tick(slot + timedelta(minutes=1))
     run_worker(app)
     subjects = [m.message["Subject"] for m in smtp.to("ana@example.org")]
@@ -209,7 +209,7 @@ def test_an_organization_contact_outside_the_community_gets_no_edition_of_it(app
     db.session.scalar(select(Membership).where(Membership.member_id == _member().id)).organization \
         .contact_member_id = ben.id
     db.session.commit()
-    slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+    slot = digest_schedule.next_slot(community, datetime.now(UTC) - timedelta(days=8))
     digests.tick(slot + timedelta(minutes=1))
     run_worker(app)
     assert len(smtp.to("ana@example.org")) == 1  # her own digest
@@ -349,7 +349,7 @@ def test_the_coordinator_can_start_a_late_joiner_where_the_others_are(app, ctx, 
                                             "email": "late@example.org", "language": "en", "role": "member",
                                             "digest_frequency": "weekly", "next_module": 2})
     assert response.status_code == 302
-    slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+    slot = digest_schedule.next_slot(community, datetime.now(UTC) - timedelta(days=8))
     digests.tick(slot + timedelta(minutes=1))
     assert _module_titles_sent("late@example.org") == ["Module 3"]
 
@@ -362,7 +362,7 @@ def test_forms_waiting_for_the_member_appear_with_their_links(app, ctx, personas
     form_requests.send_request(None, community, "charter", "Draft our charter", [ana.id],
                                datetime.now(UTC) + timedelta(days=10))
     db.session.commit()
-    slot = digests.next_slot(community, datetime.now(UTC) - timedelta(days=8))
+    slot = digest_schedule.next_slot(community, datetime.now(UTC) - timedelta(days=8))
     digests.tick(slot + timedelta(minutes=1))
     run_worker(app)
     digest = [m for m in smtp.to("ana@example.org") if "digest" in (m.message["Subject"] or "")][0].message

@@ -6,9 +6,9 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from service import meetings
+from service import meeting_emails, meetings
 from service.addresses import make_address
 from service.extensions import db
 from service.inbound.store import PROCESS_JOB
@@ -407,7 +407,7 @@ def test_ignoring_a_held_message_needs_no_confirmation(app, ctx, alice_client, p
 def test_the_raw_message_is_plain_text_and_its_member_links_act_as_nobody(app, ctx, alice_client, personas):
     riverside, ana = personas["riverside"], _ana()
     meeting = _meeting(riverside)
-    link = meetings.rsvp_links(meeting, ana)["yes"]
+    link = meeting_emails.rsvp_links(meeting, ana)["yes"]
     token = link.rsplit("/", 1)[-1].split("?")[0]
     quoted = f"Yes!\n\n> Answer here: {link}\n> <a href=\"{link}\">Yes</a>\n"
     plain = _stored(riverside, ana, "unclear", text="Yes!", body=quoted + XSS)
@@ -438,7 +438,7 @@ def test_the_raw_message_is_plain_text_and_its_member_links_act_as_nobody(app, c
 def test_the_words_shown_for_a_held_message_carry_no_usable_member_link(app, ctx, alice_client, personas):
     riverside, ana = personas["riverside"], _ana()
     meeting = _meeting(riverside)
-    link = meetings.rsvp_links(meeting, ana)["no"]
+    link = meeting_emails.rsvp_links(meeting, ana)["no"]
     row = _held_from_another_address(app, personas, body=f"Forwarding Ana's answer.\n> {link}\n")
     page = alice_client.get(f"/communities/{riverside}/inbox/{row.id}").get_data(as_text=True)
     assert "Forwarding Ana&#39;s answer." in page and link not in page and "/test-copy/" in page

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from service import lessons
 from service.coordinators import create_coordinator
 from service.extensions import db
-from service.lessons import BUILT_IN_LESSON_DIR, LessonFileError, load_lesson_dir, read_lesson_dir
+from service.lesson_files import BUILT_IN_LESSON_DIR, LessonFileError, load_lesson_dir, read_lesson_dir
 from service.models import AuditEvent, Community, Lesson, LessonModule
 from tests.conftest import PASSWORD, csrf_from, login, post_form
 

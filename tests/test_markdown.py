@@ -10,7 +10,7 @@ import pytest
 from icalendar import Calendar
 from sqlalchemy import select, text
 
-from service import announcements, charters, markdown_text, meetings, members
+from service import announcements, charters, markdown_text, meeting_emails, meetings, members
 from service.config import PROJECT_ROOT
 from service.extensions import db
 from service.markdown_text import escape_markdown, plain_text_html, render, to_html, to_plain_text
@@ -255,7 +255,7 @@ def test_a_changed_agenda_is_rendered_again_for_the_update(app, ctx, personas, s
     assert "New plan\n\n- bring notes" in text and "Old" not in text
     assert re.search(r"New <strong[^>]*>plan</strong>", html) and "Old" not in html
     ana = db.session.scalar(select(Member).where(Member.email == "ana@example.org"))
-    page = client.get(urlsplit(meetings.rsvp_links(meeting, ana)["page"]).path)  # the member's meeting page
+    page = client.get(urlsplit(meeting_emails.rsvp_links(meeting, ana)["page"]).path)  # the member's meeting page
     assert page.status_code == 200 and "New <strong>plan</strong>" in page.get_data(as_text=True)
 
 

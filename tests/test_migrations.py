@@ -15,24 +15,10 @@ from sqlalchemy.engine import make_url
 
 from service import create_app
 from service.extensions import db
+from tests.conftest import app_settings
 from tests.services import create_database_if_missing, require
 
 BOOKKEEPING_TABLES = {"alembic_version"}
-
-
-def _overrides(url: str, redis_url: str, instance) -> dict:
-    """The settings the conftest `app` fixture uses, pointed at a scratch database."""
-    return {
-        "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": url,
-        "REDIS_URL": redis_url,
-        "EMBEDDED_REDIS": False,
-        "INSTANCE_DIR": str(instance),
-        "MAIL_SINK_DIR": str(instance / "mailsink"),
-        "MAIL_SUPPRESS_SEND": False,
-        "RATELIMIT_STORAGE_URI": "memory://",
-        "SERVER_NAME": None,
-    }
 
 
 @pytest.fixture
@@ -63,7 +49,7 @@ def scratch_app(request, tmp_path, redis_url):
         url = f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
     else:
         url = request.getfixturevalue("scratch_postgres")
-    app = create_app(_overrides(url, redis_url, tmp_path / "instance"))
+    app = create_app(app_settings(url, redis_url, tmp_path / "instance"))
     with app.app_context():
         yield app
         db.session.remove()

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select, update
 
-from service import email_render, meetings, moments
+from service import email_render, meeting_emails, meetings, moments
 from service.extensions import db
 from service.models import Community, Coordinator, Member, OutboundEmail
 
@@ -149,7 +149,7 @@ def test_a_member_reads_the_meeting_time_in_their_language_on_the_page_and_in_th
         meeting_id = _denver_meeting(personas, datetime(2026, 3, 10, 0, 0, tzinfo=UTC))  # Mar 9, 18:00 MDT
         ana = db.session.scalar(select(Member).where(Member.email == "ana@example.org"))  # Spanish
         meeting = db.session.get(meetings.Meeting, meeting_id)
-        link = urlsplit(meetings.rsvp_links(meeting, ana)["page"])
+        link = urlsplit(meeting_emails.rsvp_links(meeting, ana)["page"])
         row = db.session.scalar(select(OutboundEmail).where(OutboundEmail.kind == "meeting_invitation",
                                                             OutboundEmail.member_id == ana.id))
         email = email_render.render(row, ana, meeting.community)

@@ -102,9 +102,9 @@ def test_an_observer_is_told_nothing_waits_for_them(app, client, seeded):
 
 
 def test_the_overview_counts_as_the_list_does(app, seeded):
-    from service import community_health
+    from service import health_overview
     with app.app_context():
-        [glance] = community_health.overview([db.session.get(Community, seeded["riverside"])])
+        [glance] = health_overview.overview([db.session.get(Community, seeded["riverside"])])
         assert (glance.failed_emails, glance.replies_waiting, glance.bouncing) == (1, 3, 1)
 
 

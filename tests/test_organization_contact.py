@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
-from service import digests
+from service import digest_schedule, digests
 from service.extensions import db
 from service.models import Community, Member, Membership, Organization
 from tests.conftest import csrf_from, run_worker
@@ -43,7 +43,8 @@ def test_the_contact_ticked_on_the_member_page_gets_the_organization_edition(app
         f"/communities/{community.id}/members/{ana.id}/edit").get_data(as_text=True)).group(0)
     assert " checked" in box, box
 
-    slot = digests.next_slot(db.session.get(Community, community.id), datetime.now(timezone.utc) - timedelta(days=8))
+    slot = digest_schedule.next_slot(db.session.get(Community, community.id),
+                                     datetime.now(timezone.utc) - timedelta(days=8))
     digests.tick(slot + timedelta(minutes=1))
     run_worker(app)
     subjects = [str(m.message["Subject"]) for m in smtp.to("ana@example.org")]

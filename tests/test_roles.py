@@ -8,7 +8,7 @@ from email.utils import parseaddr
 from itsdangerous.timed import TimestampSigner
 from sqlalchemy import select
 
-from service import digests, lifecycle, meetings, members
+from service import digest_schedule, digests, lifecycle, meetings, members
 from service.extensions import db
 from service.models import (AuditEvent, Community, CommunityCoordinator, Coordinator, Membership, OutboundEmail,
                             Reminder)
@@ -293,7 +293,7 @@ def _digest_and_reminder(app, community_id: int):
         community.digest_enabled_at = datetime(2026, 1, 1, tzinfo=timezone.utc)
         members.add_member(None, community, name="Omar Haddad", email="omar@example.org")
         db.session.commit()
-        slot = digests.latest_slot(community, datetime.now(timezone.utc))
+        slot = digest_schedule.latest_slot(community, datetime.now(timezone.utc))
         assert digests.tick(slot + timedelta(seconds=30)) == {community.id: 2}
         meeting = meetings.create_meeting(None, community, title="Monthly call",
                                           starts_at=datetime.now(timezone.utc) + timedelta(days=3))

@@ -41,12 +41,12 @@ def excerpt(text: str) -> str:
 
 def email_extras(row, member: Member, community: Community) -> dict:
     """What the confirmation templates need at send time: the meeting or the charter as they are now."""
-    from service import charters, meetings, practices
+    from service import charters, meeting_emails, meetings, practices
     extras = {"rsvp": None, "meeting_open": False, "reason": "", "note": "", "comment": "", "excerpt": "",
               "share_url": practices.share_url(community, member)}
     extras.update({key: value for key, value in row.context.items() if key in extras})
     if row.context.get("meeting_id"):
-        extras.update(meetings.email_extras(row, member, community))
+        extras.update(meeting_emails.email_extras(row, member, community))
         extras["meeting_open"] = meetings.is_open(extras["meeting"])
     if row.context.get("charter_id"):
         extras.update(charters.email_extras(row, member, community))

@@ -8,13 +8,11 @@ from forms.community import CommunityForm
 from forms.member import ConfirmForm
 from service import (clock, communities, community_archive, facilitation, lifecycle, member_list, needs_you, outbox,
                      practices, roles)
-from service.errors import DomainError
-from service.extensions import db
 from service.figures_stamp import Stamps
 from service.inbound import inbox
 from service.views import community_health as health_view
 from service.views import kept_pages
-from service.views.helpers import community_or_404, show_domain_error
+from service.views.helpers import community_or_404, saved
 
 bp = Blueprint("communities", __name__)
 
@@ -47,15 +45,10 @@ def create():
               "error")
         return redirect(url_for("communities.index"))
     form = CommunityForm()
-    if form.validate_on_submit():
-        try:
-            community = communities.create_community(current_user, **_fields(form))
-        except DomainError as error:
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Community created."))
-            return redirect(url_for("communities.show", community_id=community.id))
+    community = saved(form, lambda: communities.create_community(current_user, **_fields(form)))
+    if community is not None:
+        flash(_("Community created."))
+        return redirect(url_for("communities.show", community_id=community.id))
     return render_template("communities/form.html", form=form, community=None), 400 if form.errors else 200
 
 
@@ -100,15 +93,9 @@ def _changes_by_time(community, moment):
 def edit(community_id: int):
     community = community_or_404(community_id)
     form = CommunityForm(obj=community)
-    if form.validate_on_submit():
-        try:
-            communities.update_community(current_user, community, **_fields(form))
-        except DomainError as error:
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Changes saved."))
-            return redirect(url_for("communities.show", community_id=community.id))
+    if saved(form, lambda: communities.update_community(current_user, community, **_fields(form))) is not None:
+        flash(_("Changes saved."))
+        return redirect(url_for("communities.show", community_id=community.id))
     return render_template("communities/form.html", form=form, community=community), 400 if form.errors else 200
 
 

@@ -9,7 +9,7 @@ from markupsafe import Markup
 from flask_babel import get_locale, gettext as _
 from flask_login import login_required
 
-from service import clock, community_health, health_words, svg_charts
+from service import clock, community_health, health_overview, health_words, svg_charts
 from service.figures_stamp import Stamps
 from service.models import Community
 from service.views.helpers import community_or_404
@@ -74,7 +74,7 @@ def overview(communities: list[Community], waiting: dict[int, dict[str, int]] | 
 
 
 def _overview_drawn(communities: list[Community], waiting, stamps) -> Markup:
-    glances = community_health.overview(communities, waiting=waiting, stamps=stamps)
+    glances = health_overview.overview(communities, waiting=waiting, stamps=stamps)
     key = ("overview", str(get_locale()), tuple(  # every value _overview.html reads
         (g.community.id, g.community.name, g.community.stage, g.community.archived_at, g.members, g.active,
          g.rsvp_rate, g.failed_emails, g.replies_waiting, g.bouncing) for g in glances))

@@ -5,7 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from forms.digest import DigestSettingsForm, PreviewForm, SendNowForm
-from service import digests, normalize
+from service import digest_schedule, digests, normalize
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Lesson, Member, Membership
@@ -49,7 +49,7 @@ def settings(community_id: int):
     preview_form.membership_id.choices = _member_choices(community)
     return render_template("digests/settings.html", community=community, form=form, preview_form=preview_form,
                            send_now_form=SendNowForm(), send_now_minutes=digests.SEND_NOW_WINDOW.seconds // 60,
-                           upcoming=digests.next_issue_local(community),
+                           upcoming=digest_schedule.next_issue_local(community),
                            history=digests.history(community)), 400 if form.errors else 200
 
 

@@ -8,7 +8,8 @@ from forms import choices
 from forms.form_request import DeadlineForm, SendFormForm
 from forms.meeting import member_choices
 from forms.member import ConfirmForm
-from service import bilingual, form_requests, meeting_queries, meetings, members, moments, nudges, responses
+from service import (bilingual, form_requests, meeting_emails, meeting_queries, meetings, members, moments, nudges,
+                     responses)
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, FormRequest
@@ -62,7 +63,7 @@ def new(community_id: int):
     form.member_ids.choices = member_choices(active, members.names_in(community))
     candidates = form_requests.meetings_for_feedback(community)
     form.meeting_id.choices = choices([("", _("Choose a meeting"))] + [
-        (str(m.id), f"{m.title} · {meetings.when_text(m, str(get_locale()))}") for m in candidates])
+        (str(m.id), f"{m.title} · {meeting_emails.when_text(m, str(get_locale()))}") for m in candidates])
     if form.validate_on_submit():
         meeting = meeting_queries.meeting_in(community, form.meeting_id.data) \
             if form.kind.data == "feedback" and form.meeting_id.data else None

@@ -5,6 +5,7 @@ from wtforms import Form
 
 from service.communities import community_and_role, role_in
 from service.errors import DomainError
+from service.extensions import db
 from service.members import membership_in
 from service.models import Community, Membership
 
@@ -42,6 +43,22 @@ def show_domain_error(form: Form, error: DomainError) -> None:
         field.errors = list(field.errors) + [error.message]
     else:
         form.form_errors.append(error.message)
+
+
+def saved(form: Form, change):
+    """A submitted, valid form's change made and committed: what `change()` returns (the object it saved, never
+    None). None when the form is not submitted or not valid, or when the domain refuses the change (the session
+    rolled back, the error shown on the form): the view then shows the form again."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        result = change()
+    except DomainError as error:
+        db.session.rollback()
+        show_domain_error(form, error)
+        return None
+    db.session.commit()
+    return result
 
 
 # An email's HTML part shown to a coordinator (framed by a dashboard page): no script, no network,

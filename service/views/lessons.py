@@ -15,11 +15,10 @@ from forms.lesson import LessonForm, ModuleForm
 from forms.member import ConfirmForm
 from service import bilingual, lessons
 from service.config import PROJECT_ROOT
-from service.errors import DomainError
 from service.extensions import db
 from service.lessons import LANGUAGES, LESSON_FIELDS, MODULE_FIELDS
 from service.models import Lesson, LessonModule
-from service.views.helpers import show_domain_error
+from service.views.helpers import saved
 
 bp = Blueprint("lessons", __name__, url_prefix="/lessons")
 
@@ -69,16 +68,10 @@ def index():
 @login_required
 def create():
     form = LessonForm()
-    if form.validate_on_submit():
-        try:
-            lesson = lessons.create_lesson(current_user, **{name: form[name].data for name in LESSON_FIELDS})
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Lesson created. Now add its first module."))
-            return redirect(url_for("lessons.show", lesson_id=lesson.id))
+    lesson = saved(form, lambda: lessons.create_lesson(current_user, **_fields(form, LESSON_FIELDS)))
+    if lesson is not None:
+        flash(_("Lesson created. Now add its first module."))
+        return redirect(url_for("lessons.show", lesson_id=lesson.id))
     return render_template("lessons/form.html", form=form, lesson=None), 400 if form.errors else 200
 
 
@@ -95,21 +88,27 @@ def show(lesson_id: int):
 def edit(lesson_id: int):
     lesson = _lesson_or_404(lesson_id, edit=True)
     form = LessonForm(obj=lesson)
-    if form.validate_on_submit():
-        try:
-            lessons.update_lesson(current_user, lesson, **{name: form[name].data for name in LESSON_FIELDS})
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Changes saved."))
-            return redirect(url_for("lessons.show", lesson_id=lesson.id))
+    if saved(form, lambda: lessons.update_lesson(current_user, lesson, **_fields(form, LESSON_FIELDS))) is not None:
+        flash(_("Changes saved."))
+        return redirect(url_for("lessons.show", lesson_id=lesson.id))
     return render_template("lessons/form.html", form=form, lesson=lesson), 400 if form.errors else 200
 
 
-def _module_fields(form: ModuleForm) -> dict:
-    return {name: form[name].data for name in MODULE_FIELDS}
+def _fields(form, names) -> dict:
+    return {name: form[name].data for name in names}
+
+
+def _module_editor(form: ModuleForm, lesson: Lesson, module: LessonModule | None, change, done: str):
+    """A module's new or edit page: a preview of what was typed, the change saved, or the form again (what was
+    typed once submitted: a preview or a refusal shows that, not what is saved)."""
+    if not (form.is_submitted() and form.preview.data):  # CSRF was checked before the view ran
+        changed = saved(form, change)
+        if changed is not None:
+            flash(done)
+            return redirect(url_for("lessons.show", lesson_id=lesson.id, _anchor=f"module-{changed.id}"))
+    if form.is_submitted():
+        return _module_page(form, lesson, module, lessons.draft_module(**_fields(form, MODULE_FIELDS)), unsaved=True)
+    return _module_page(form, lesson, module, module, unsaved=False)
 
 
 def _module_page(form: ModuleForm, lesson: Lesson, module: LessonModule | None, shown: LessonModule | None,
@@ -124,20 +123,9 @@ def _module_page(form: ModuleForm, lesson: Lesson, module: LessonModule | None, 
 def new_module(lesson_id: int):
     lesson = _lesson_or_404(lesson_id, edit=True)
     form = ModuleForm()
-    if form.is_submitted() and form.preview.data:  # CSRF was checked before the view ran
-        return _module_page(form, lesson, None, lessons.draft_module(**_module_fields(form)), unsaved=True)
-    if form.validate_on_submit():
-        try:
-            module = lessons.add_module(current_user, lesson, **_module_fields(form))
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Module added."))
-            return redirect(url_for("lessons.show", lesson_id=lesson.id, _anchor=f"module-{module.id}"))
-    shown = lessons.draft_module(**_module_fields(form)) if form.is_submitted() else None
-    return _module_page(form, lesson, None, shown, unsaved=form.is_submitted())
+    return _module_editor(form, lesson, None,
+                          lambda: lessons.add_module(current_user, lesson, **_fields(form, MODULE_FIELDS)),
+                          _("Module added."))
 
 
 @bp.route("/<int:lesson_id>/modules/<int:module_id>")
@@ -155,21 +143,9 @@ def edit_module(lesson_id: int, module_id: int):
     lesson = _lesson_or_404(lesson_id, edit=True)
     module = _module_or_404(lesson, module_id)
     form = ModuleForm(obj=module)
-    if form.is_submitted() and form.preview.data:
-        return _module_page(form, lesson, module, lessons.draft_module(**_module_fields(form)), unsaved=True)
-    if form.validate_on_submit():
-        try:
-            lessons.update_module(current_user, module, **_module_fields(form))
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Changes saved."))
-            return redirect(url_for("lessons.show", lesson_id=lesson.id, _anchor=f"module-{module.id}"))
-    if form.is_submitted():  # refused: show what was typed, not what is saved
-        return _module_page(form, lesson, module, lessons.draft_module(**_module_fields(form)), unsaved=True)
-    return _module_page(form, lesson, module, module, unsaved=False)
+    return _module_editor(form, lesson, module,
+                          lambda: lessons.update_module(current_user, module, **_fields(form, MODULE_FIELDS)),
+                          _("Changes saved."))
 
 
 @bp.route("/<int:lesson_id>/modules/<int:module_id>/<any(up, down):direction>", methods=["POST"])

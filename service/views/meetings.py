@@ -11,7 +11,7 @@ from service.errors import DomainError
 from service.extensions import db
 from service.markdown_text import stored_html
 from service.models import Community, Meeting
-from service.views.helpers import community_or_404, show_domain_error
+from service.views.helpers import community_or_404, saved, show_domain_error
 
 bp = Blueprint("meetings", __name__, url_prefix="/communities/<int:community_id>/meetings")
 
@@ -221,16 +221,10 @@ def invite(community_id: int, meeting_id: int):
     meeting = _meeting_or_404(community, meeting_id)
     form = InviteForm()
     form.member_ids.choices = member_choices(meeting_queries.uninvited_members(meeting), members.names_in(community))
-    if form.validate_on_submit():
-        try:
-            added = meetings.invite(current_user, meeting, form.member_ids.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(ngettext("%(num)d more member invited.", "%(num)d more members invited.", added))
-            return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
+    added = saved(form, lambda: meetings.invite(current_user, meeting, form.member_ids.data))
+    if added is not None:
+        flash(ngettext("%(num)d more member invited.", "%(num)d more members invited.", added))
+        return redirect(url_for("meetings.show", community_id=community.id, meeting_id=meeting.id))
     return _render_show(community, meeting, form, 400)
 
 

@@ -7,11 +7,10 @@ from flask_login import current_user, login_required
 from forms import choices
 from forms.member import FREQUENCY_CHOICES, LANGUAGE_CHOICES, ConfirmForm, MemberEditForm, NewMemberForm
 from service import digests, facilitation, member_list, members
-from service.errors import DomainError
 from service.extensions import db
 from service.models.members import ROLES
 from service.views import kept_pages
-from service.views.helpers import community_or_404, membership_or_404, show_domain_error
+from service.views.helpers import community_or_404, membership_or_404, saved
 
 # The person's own details on the edit form, read-only for a coordinator who may not change them.
 PERSON_FIELDS = ("name", "email", "language", "digest_frequency")
@@ -25,18 +24,12 @@ bp = Blueprint("members", __name__, url_prefix="/communities/<int:community_id>/
 def add(community_id: int):
     community = community_or_404(community_id)
     form = NewMemberForm()
-    if form.validate_on_submit():
-        try:
-            membership = members.add_member(current_user, community, name=form.name.data, email=form.email.data,
-                                            organization=form.organization.data, language=form.language.data,
-                                            role=form.role.data, welcome=form.send_welcome.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("%(name)s was added.", name=membership.name))  # as saved, not as typed
-            return redirect(url_for("communities.show", community_id=community.id))
+    membership = saved(form, lambda: members.add_member(
+        current_user, community, name=form.name.data, email=form.email.data, organization=form.organization.data,
+        language=form.language.data, role=form.role.data, welcome=form.send_welcome.data))
+    if membership is not None:
+        flash(_("%(name)s was added.", name=membership.name))  # as saved, not as typed
+        return redirect(url_for("communities.show", community_id=community.id))
     return render_template("members/form.html", form=form, community=community, membership=None), \
         400 if form.errors else 200
 
@@ -63,21 +56,19 @@ def edit(community_id: int, membership_id: int):
         for name in PERSON_FIELDS:
             read_only.append((form[name].label.text, shown[name]))
             delattr(form, name)
-    if form.validate_on_submit():
+
+    def change():
         person = {} if read_only else {name: form[name].data for name in PERSON_FIELDS}
-        try:
-            members.update_member(current_user, membership, organization=form.organization.data,
-                                  role=form.role.data, **person)
-            digests.set_next_module(current_user, membership, form.next_module.data)
-            facilitation.set_willing(current_user, membership, form.willing_to_facilitate.data)
-            members.set_organization_contact(current_user, membership, form.organization_contact.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("Changes saved."))
-            return redirect(url_for("communities.show", community_id=community.id))
+        members.update_member(current_user, membership, organization=form.organization.data, role=form.role.data,
+                              **person)
+        digests.set_next_module(current_user, membership, form.next_module.data)
+        facilitation.set_willing(current_user, membership, form.willing_to_facilitate.data)
+        members.set_organization_contact(current_user, membership, form.organization_contact.data)
+        return membership
+
+    if saved(form, change) is not None:
+        flash(_("Changes saved."))
+        return redirect(url_for("communities.show", community_id=community.id))
     return render_template("members/form.html", form=form, community=community, membership=membership,
                            read_only=read_only, locked_explanation=members.LOCKED_EXPLANATION), \
         400 if form.errors else 200

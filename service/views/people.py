@@ -12,7 +12,7 @@ from service.communities import community_for
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Community, OutboundEmail
-from service.views.helpers import community_or_404, role_here, show_domain_error
+from service.views.helpers import community_or_404, role_here, saved
 
 bp = Blueprint("people", __name__, url_prefix="/communities/<int:community_id>")
 
@@ -63,17 +63,11 @@ def index(community_id: int):
 def invite(community_id: int):
     community = community_or_404(community_id)
     form = InviteForm()
-    if form.validate_on_submit():
-        try:
-            account = roles.invite(current_user, community, email=form.email.data, role=form.role.data,
-                                   name=form.name.data, language=form.language.data)
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            flash(_("%(address)s is invited: we emailed them.", address=account.email))
-            return redirect(url_for("people.index", community_id=community.id))
+    account = saved(form, lambda: roles.invite(current_user, community, email=form.email.data, role=form.role.data,
+                                               name=form.name.data, language=form.language.data))
+    if account is not None:
+        flash(_("%(address)s is invited: we emailed them.", address=account.email))
+        return redirect(url_for("people.index", community_id=community.id))
     return _page(community, form, 400)
 
 

@@ -8,10 +8,9 @@ from flask import Blueprint, render_template
 
 from forms.practice import PracticeForm
 from service import practices
-from service.errors import DomainError
 from service.extensions import db, limiter
 from service.models import Community
-from service.views.helpers import show_domain_error
+from service.views.helpers import saved
 from service.views.member_pages import bad_link, member_from_link
 
 bp = Blueprint("practice_links", __name__, url_prefix="/m/communities/<int:community_id>/practices")
@@ -33,16 +32,11 @@ def share(community_id: int, token: str):
     if practices.active_membership(community, member) is None:
         return render_template("member/practice_closed.html", community=community), 403
     form = PracticeForm()
-    if form.validate_on_submit():
-        try:
-            practice = practices.submit_practice(community, member, form.title.data, form.what_we_did.data,
-                                                 form.what_happened.data, form.contact_ok.data, source="web")
-        except DomainError as error:
-            db.session.rollback()
-            show_domain_error(form, error)
-        else:
-            db.session.commit()
-            return render_template("member/practice_thanks.html", community=community, member=member,
-                                   practice=practice, token=token)
+    practice = saved(form, lambda: practices.submit_practice(community, member, form.title.data, form.what_we_did.data,
+                                                             form.what_happened.data, form.contact_ok.data,
+                                                             source="web"))
+    if practice is not None:
+        return render_template("member/practice_thanks.html", community=community, member=member, practice=practice,
+                               token=token)
     return render_template("member/practice_share.html", form=form, community=community, member=member), \
         400 if form.errors else 200
