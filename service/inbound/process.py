@@ -121,9 +121,11 @@ def _route(row: InboundMessage, incoming: Incoming) -> None:
         row.detail = {**(row.detail or {}), "problems": incoming.problems[:20]}
     address = read_address(row.envelope_to)
     if row.purpose == "bounce":
-        return finish(row, "done", "bounce", bounces.handle_bounce_message(row.raw, row.envelope_to))
+        return finish(row, "done", "bounce",
+                      bounces.handle_bounce_message(row.raw, row.envelope_to, incoming.message))
     if bounces.is_delivery_report(incoming.message) if incoming.message is not None else False:
-        return finish(row, "done", "bounce", bounces.record_report(row.raw, bounces.returned_row(row.raw)))
+        return finish(row, "done", "bounce",
+                      bounces.record_report(row.raw, bounces.returned_row(row.raw), incoming.message))
     if row.purpose == "post":
         return _post(row, incoming)
     if address is None:
