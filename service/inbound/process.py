@@ -182,13 +182,12 @@ def _calendar(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) -> 
 def _reply(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) -> None:
     if len(ids) != 2:
         return finish(row, "held", reason="a reply address of an unknown shape")
-    member, community = db.session.get(Member, ids[0]), db.session.get(Community, ids[1])
-    if member is None or community is None:
+    found = _member_in_community(ids[0], ids[1])
+    if found is None:
         return finish(row, "held", reason="the member or community of this reply address no longer exists")
-    known = db.session.execute(select(Membership.name, Membership.language).where(
-        Membership.member_id == member.id, Membership.community_id == community.id)).first()
+    member, community, language = found
     row.community_id = community.id  # after the query: it would otherwise flush the row in an UPDATE of its own
-    if known is None:
+    if language is None:
         return finish(row, "held", reason="the member of this reply address is not in this community")
     if not same_address(incoming.from_address, member.email):
         return finish(row, "held", reason=f"sent from {incoming.from_address or 'no address'}, not from the "
@@ -196,7 +195,17 @@ def _reply(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) -> Non
     row.member_id = member.id
     from service.inbound import calendar, replies  # understanding replies needs their parsers; bounces do not
     if not calendar.handle_if_calendar_reply(row, incoming, member, community):
-        replies.handle(row, incoming, member, community, language=known.language)
+        replies.handle(row, incoming, member, community, language=language)
+
+
+def _member_in_community(member_id: int, community_id: int) -> tuple[Member, Community, str | None] | None:
+    """The member, the community and the language of the member's membership there (None when they are not
+    in it), in one query rather than three; None when the member or the community does not exist."""
+    return db.session.execute(
+        select(Member, Community, Membership.language).select_from(Member)
+        .join(Community, Community.id == community_id)
+        .outerjoin(Membership, (Membership.member_id == Member.id) & (Membership.community_id == Community.id))
+        .where(Member.id == member_id)).first()
 
 
 def same_address(sent_from: str, member_address: str) -> bool:
