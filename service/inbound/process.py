@@ -60,6 +60,9 @@ def _result(row: InboundMessage) -> str:
 # A forking worker's job costs about 40 ms CPU however little it does (the fork, the work-horse's pages copied as
 # it touches them, its own database connection): with 50 a job, that was 2 ms a reply of bench/inbound.py.
 WAITING_BATCH, WAITING_SECONDS, CLAIM_SIZE = 200, 20, 10
+# In a burst, how long a job that has taken waiting messages waits for the next one before it ends, and how often
+# it looks meanwhile.
+LINGER_SECONDS, LINGER_POLL = 0.25, 0.05
 
 
 def process_with_waiting(inbound_id: int) -> str:
@@ -79,15 +82,25 @@ def process_with_waiting(inbound_id: int) -> str:
 
     The confirmations the batch queues go out in one delivery job at its end,
     not one each (mailer.deliveries_gathered).
+
+    A job that has taken waiting messages (a burst) finds none waiting as soon
+    as it outpaces the mail coming in: it waits LINGER_SECONDS for more before
+    it ends, rather than leave each message arriving after to a job and a
+    work-horse (and its confirmations to a delivery job) of its own.
     """
     with mailer.deliveries_gathered():
         result = process(inbound_id)
         deadline = time.monotonic() + WAITING_SECONDS
-        taken = 0
+        taken, idle_since = 0, None
         while taken < WAITING_BATCH and time.monotonic() < deadline:
             claimed = _claim_waiting(min(CLAIM_SIZE, WAITING_BATCH - taken))
             if not claimed:
-                break
+                idle_since = idle_since or time.monotonic()
+                if not taken or time.monotonic() - idle_since >= LINGER_SECONDS:
+                    break
+                time.sleep(LINGER_POLL)
+                continue
+            idle_since = None
             for row_id in claimed:
                 _process_counted(row_id)
             drop_jobs(claimed)
