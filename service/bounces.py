@@ -69,7 +69,8 @@ def is_auto_reply(message: EmailMessage) -> bool:
 
 
 def handle_bounce_message(raw: bytes, envelope_to: str, decoded: EmailMessage | None = None) -> str:
-    """Process mail that arrived at a VERP bounce address; returns what was done (`decoded`: see record_report).
+    """Process mail that arrived at a VERP bounce address; returns what was done (`decoded`, and who commits: see
+    record_report).
 
     The VERP address names the outbox row, so we know who bounced even when the
     report is unparseable; flufl.bounce tells temporary from permanent. A
@@ -101,7 +102,9 @@ def returned_row(raw: bytes) -> OutboundEmail | None:
 
 
 def record_report(raw: bytes, row: OutboundEmail | None, decoded: EmailMessage | None = None) -> str:
-    """Score a delivery report about `row` against its member; returns what was done (committed).
+    """Score a delivery report about `row` against its member; returns what was done. The caller commits: inbound
+    processing commits the bounce with the message's own outcome, in one transaction (committing here expired the
+    message's row, which was then read again, raw message and all, to record that outcome).
 
     `decoded` is `raw` as already read with headers decoded (inbound processing's
     read_message), so it is not parsed a third time; without it, it is parsed here.
@@ -126,7 +129,6 @@ def record_report(raw: bytes, row: OutboundEmail | None, decoded: EmailMessage |
     diagnostic = _diagnostic(message, str(decoded.get("Subject") or ""))
     kind = "hard" if permanent else "soft"
     suppressed = record_bounce(member, kind, diagnostic, row.id)
-    db.session.commit()
     return f"{kind} bounce recorded" + ("; member suppressed" if suppressed else "")
 
 
