@@ -68,8 +68,9 @@ def is_auto_reply(message: EmailMessage) -> bool:
     return not is_delivery_report(message) and auto_reply_reason(message) is not None
 
 
-def handle_bounce_message(raw: bytes, envelope_to: str) -> str:
-    """Process mail that arrived at a VERP bounce address; returns what was done.
+def handle_bounce_message(raw: bytes, envelope_to: str, decoded: EmailMessage | None = None) -> str:
+    """Process mail that arrived at a VERP bounce address; returns what was done (`decoded`, and who commits: see
+    record_report).
 
     The VERP address names the outbox row, so we know who bounced even when the
     report is unparseable; flufl.bounce tells temporary from permanent. A
@@ -79,7 +80,7 @@ def handle_bounce_message(raw: bytes, envelope_to: str) -> str:
     parsed = read_address(envelope_to)
     if parsed is None or parsed[0] != "bounce":
         return "ignored: not one of our bounce addresses"
-    return record_report(raw, db.session.get(OutboundEmail, parsed[1][0]))
+    return record_report(raw, db.session.get(OutboundEmail, parsed[1][0]), decoded)
 
 
 def returned_row(raw: bytes) -> OutboundEmail | None:
@@ -100,10 +101,17 @@ def returned_row(raw: bytes) -> OutboundEmail | None:
     return None
 
 
-def record_report(raw: bytes, row: OutboundEmail | None) -> str:
-    """Score a delivery report about `row` against its member; returns what was done (committed)."""
-    message = message_from_bytes(raw, policy=policy.compat32)
-    decoded = message_from_bytes(raw, policy=policy.default)  # headers decoded (RFC 2047, 8-bit)
+def record_report(raw: bytes, row: OutboundEmail | None, decoded: EmailMessage | None = None) -> str:
+    """Score a delivery report about `row` against its member; returns what was done. The caller commits: inbound
+    processing commits the bounce with the message's own outcome, in one transaction (committing here expired the
+    message's row, which was then read again, raw message and all, to record that outcome).
+
+    `decoded` is `raw` as already read with headers decoded (inbound processing's
+    read_message), so it is not parsed a third time; without it, it is parsed here.
+    """
+    message = message_from_bytes(raw, policy=policy.compat32)  # as flufl.bounce's detectors expect it
+    if decoded is None:
+        decoded = message_from_bytes(raw, policy=policy.default)  # headers decoded (RFC 2047, 8-bit)
     if is_auto_reply(decoded):
         return "ignored: auto-reply"
     # Locked, so bounces processed at once for one member add up instead of overwriting each other.
@@ -121,7 +129,6 @@ def record_report(raw: bytes, row: OutboundEmail | None) -> str:
     diagnostic = _diagnostic(message, str(decoded.get("Subject") or ""))
     kind = "hard" if permanent else "soft"
     suppressed = record_bounce(member, kind, diagnostic, row.id)
-    db.session.commit()
     return f"{kind} bounce recorded" + ("; member suppressed" if suppressed else "")
 
 

@@ -68,7 +68,8 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _fresh(member: Member) -> Member:
-    db.session.expire_all()
+    """The member as stored, once what was handled is committed (the caller's part, as inbound processing's)."""
+    db.session.commit()
     return db.session.get(Member, member.id)
 
 

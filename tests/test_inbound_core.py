@@ -74,6 +74,13 @@ def test_a_reply_address_for_a_community_the_member_is_not_in_is_held(app, ctx, 
     assert stored.status == "held" and "not in this community" in stored.reason
 
 
+def test_a_reply_address_of_a_community_deleted_since_is_held(app, ctx, personas):
+    address = make_address("reply", _ana().id, 987654)  # signed, but no community has this id (any longer)
+    stored = deliver(app, compose("ana@example.org", address, "Re: meeting", "yes"), address)
+    assert stored.status == "held" and "no longer exists" in stored.reason
+    assert _ana().status == "active" and db.session.scalar(select(func.count(OutboundEmail.id))) == 0
+
+
 @pytest.mark.parametrize("headers", [
     {"Auto_Submitted": "auto-replied"}, {"Precedence": "bulk"}, {"X_Autoreply": "yes"},
     {"Subject": "Out of Office: back Monday"}, {"Subject": "Respuesta automática: fuera de la oficina"},

@@ -92,13 +92,13 @@ def read_message(raw: bytes) -> Incoming:
     except Exception as error:  # the parser is lenient; this is for what even it cannot take
         return Incoming(message=None, problems=problems + [f"unreadable message: {type(error).__name__}"])
     incoming = Incoming(message=message, problems=problems)
-    incoming.headers = {name: _header(message, name, incoming.problems) for name in CHECKED_HEADERS
-                        if message.get(name) is not None}
-    incoming.from_name, incoming.from_address = _sender(_header(message, "from", incoming.problems))
-    incoming.subject = normalize.text(_header(message, "subject", incoming.problems))[:255]
-    incoming.message_id = (message_ids(_header(message, "message-id", incoming.problems)) or [""])[0]
-    incoming.in_reply_to = (message_ids(_header(message, "in-reply-to", incoming.problems)) or [""])[0]
-    incoming.references = message_ids(_header(message, "references", incoming.problems, limit=20_000))[-50:]
+    found = _first_headers(message)
+    incoming.headers = {name: _header(found, name, incoming.problems) for name in CHECKED_HEADERS if name in found}
+    incoming.from_name, incoming.from_address = _sender(_header(found, "from", incoming.problems))
+    incoming.subject = normalize.text(_header(found, "subject", incoming.problems))[:255]
+    incoming.message_id = (message_ids(_header(found, "message-id", incoming.problems)) or [""])[0]
+    incoming.in_reply_to = (message_ids(_header(found, "in-reply-to", incoming.problems)) or [""])[0]
+    incoming.references = message_ids(_header(found, "references", incoming.problems, limit=20_000))[-50:]
     _read_parts(message, incoming)
     return incoming
 
@@ -131,8 +131,25 @@ def message_ids(value: str) -> list[str]:
     return MESSAGE_ID.findall(value or "")
 
 
-def _header(message: EmailMessage, name: str, problems: list[str], limit: int = MAX_HEADER_CHARS) -> str:
-    value = message.get(name)
+READ_HEADERS = frozenset((*CHECKED_HEADERS, "from", "subject", "message-id", "in-reply-to", "references"))
+
+
+def _first_headers(message: EmailMessage) -> dict[str, tuple[str, str]]:
+    """The raw value of the first of each header we read, by lower-case name, in one pass over the header block
+    (message.get scans every header for each name asked; asking 21 names so, read_message took 1.0 ms CPU a
+    message of bench/inbound.py's corpus, 0.7 ms in one pass)."""
+    found = {}
+    for name, value in message.raw_items():
+        key = name.lower()
+        if key in READ_HEADERS and key not in found:
+            found[key] = (name, value)
+    return found
+
+
+def _header(found: dict, name: str, problems: list[str], limit: int = MAX_HEADER_CHARS) -> str:
+    """The value of header `name` (`found` by _first_headers) parsed as the message's policy does, as text."""
+    raw = found.get(name)
+    value = BOUNDED.header_fetch_parse(*raw) if raw is not None else None
     if isinstance(value, UnreadableHeader):
         problems.append(f"unreadable {name} header: read as plain text")
     return str(value)[:limit] if value is not None else ""
