@@ -1,6 +1,7 @@
 """Charter voting rules: quorum and approval per community, a voting deadline with one reminder, ratification
 refused below the rules unless the coordinator gives a reason, and the ratified charter emailed to members."""
 from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -263,8 +264,9 @@ def test_proposing_needs_a_later_day_and_saves_nothing_otherwise(app, ctx, perso
     url = f"/communities/{community.id}/charter"
     page = alice_client.get(url).get_data(as_text=True)
     assert 'name="deadline"' in page
+    today_there = datetime.now(ZoneInfo(community.time_zone)).date()  # the community's day, not the machine's
     response = alice_client.post(url, data={"csrf_token": csrf_from(page), "action": "propose", "body": CHARTER_MD,
-                                            "deadline": date.today().isoformat()})
+                                            "deadline": today_there.isoformat()})
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and "Voting must close on a later day than today." in html
     response = alice_client.post(url, data={"csrf_token": csrf_from(page), "action": "propose", "body": CHARTER_MD,

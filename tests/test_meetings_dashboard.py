@@ -231,7 +231,7 @@ def test_saving_without_changes_sends_nothing(app, alice_client, personas, smtp)
 
 
 @pytest.mark.parametrize("change, field", [
-    ({"start_date": (date.today() - timedelta(days=1)).isoformat()}, "start_date"),
+    ({"start_date": (date.today() - timedelta(days=2)).isoformat()}, "start_date"),
     ({"start_date": "2027-03-14", "start_time": "02:30"}, "start_time"),
     ({"title": ""}, "title"),
     ({"video_url": "ftp://example.org"}, "video_url"),
