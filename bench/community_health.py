@@ -17,7 +17,7 @@ also prints each of the pages' SQL statements with its time, from one
 in-process rendering.
 
 It prints the figures and PASS/FAIL per target, and exits 0 whatever the
-verdict. The database (`cop_bench_health`) and the Redis db (10) are its own:
+verdict. The database (`cop_bench_health`) and the Redis db (1) are its own:
 it drops and rebuilds the schema and flushes that Redis db.
 """
 import argparse
@@ -38,7 +38,7 @@ import report  # noqa: E402
 from explain import explain_pages  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_health"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/1"
 TARGET_RATIO = 3.0
 PASSWORD = "bench password 1234"
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')

@@ -20,7 +20,7 @@ Then, timed after 3 warm-ups each (`--runs` times):
    item 1's, no target.
 
 It prints the figures and PASS/FAIL per target, and exits 0 whatever the
-verdict. The database (`cop_bench_engage`) and Redis db (10) are its own:
+verdict. The database (`cop_bench_engage`) and Redis db (1) are its own:
 it drops and rebuilds the schema.
 """
 import argparse
@@ -39,7 +39,7 @@ import fanout  # noqa: E402  (database guard rails, schema reset and member set-
 import report  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_engage"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/10"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/1"
 QUIET_TARGET = 5.0
 PAGE_TARGET = 3.0
 PASSWORD = "bench password 1234"

@@ -44,7 +44,7 @@ if str(ROOT) not in sys.path:
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/9"
-PROTECTED_REDIS_DBS = range(11, 16)   # other people's tests
+PROTECTED_REDIS_DBS = range(10, 16)   # the tests' (.ci/run: one per xdist worker)
 TARGET_RATIO = 0.5
 TARGET_COST_GROWTH = 1.2
 FLAT_MEMORY_MB = 5.0                  # peak RSS may grow this much (or 5 %) and still count as flat
@@ -89,7 +89,8 @@ def check_targets(database_url: str, redis_url: str) -> None:
     from redis import Redis
     db_number = int(Redis.from_url(redis_url).connection_pool.connection_kwargs.get("db") or 0)
     if db_number in PROTECTED_REDIS_DBS:
-        sys.exit(f"refusing to use Redis db {db_number}: dbs 11-15 belong to the tests")
+        sys.exit(f"refusing to use Redis db {db_number}: dbs {PROTECTED_REDIS_DBS.start}-{PROTECTED_REDIS_DBS.stop - 1} "
+                 "belong to the tests")
     hold_lock(f"{url.render_as_string(hide_password=True)} {redis_url}")
 
 

@@ -18,7 +18,7 @@ search of the members list and of the Outbox is timed too, without a target:
 a search for part of a word reads every row it may match.
 It prints the figures and PASS/FAIL per target, and exits 0 whatever the
 verdict. The database (`cop_bench_lists`) is its own: it drops and rebuilds
-the schema. The pages enqueue nothing, so the Redis db (15) is only
+the schema. The pages enqueue nothing, so the Redis db (3) is only
 connected to, never flushed.
 """
 import argparse
@@ -43,7 +43,7 @@ import report  # noqa: E402
 from explain import explain_pages  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_lists"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/3"
 PASSWORD = "bench password 1234"
 TARGET_OF_LOGIN = 3.0
 TARGET_GROWTH = 1.5
@@ -174,8 +174,7 @@ def parse_args(argv):
     parser.add_argument("--quick", action="store_true", help="a smoke run: 10 GETs of each page")
     parser.add_argument("--explain", action="store_true", help="print each page's SQL statements and their times")
     parser.add_argument("--profile", action="store_true", help="with --explain, where each page's time goes")
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_LISTS_DATABASE_URL", DEFAULT_DATABASE_URL))
-    parser.add_argument("--redis-url", default=os.environ.get("BENCH_LISTS_REDIS_URL", DEFAULT_REDIS_URL))
+    fanout.add_target_arguments(parser, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, env_prefix="BENCH_LISTS")
     args, _unknown = parser.parse_known_args(argv)  # bench/run.py passes every benchmark the same arguments
     if args.quick:
         args.runs = 10
@@ -184,10 +183,7 @@ def parse_args(argv):
 
 def main(argv=None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if "test" in args.database_url.rsplit("/", 1)[-1].lower():
-        sys.exit("refusing a database whose name says it belongs to the tests")
-    fanout.hold_lock(args.database_url)
-    fanout.ensure_database(args.database_url)
+    fanout.prepare_targets(args)
     log_dir = Path(tempfile.mkdtemp(prefix="cop-bench-lists-"))
     env = {**os.environ, "DATABASE_URL": args.database_url, "REDIS_URL": args.redis_url,
            "RATELIMIT_ENABLED": "false", "SECRET_KEY": "bench-lists-secret-key-0123456789abcdef",
