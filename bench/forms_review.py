@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 import fanout  # noqa: E402  (database guard rails, schema reset and member set-up live there)
 import report  # noqa: E402
-from gunicorn_server import Server, served_app  # noqa: E402
+from gunicorn_server import Server, add_load_arguments, served_app  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_forms"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/2"
@@ -254,10 +254,7 @@ def parse_args(argv):
     parser.add_argument("--members", type=int, default=10_000)
     parser.add_argument("--forms", type=int, default=2, help="answered feedback forms (5 answers per member each)")
     parser.add_argument("--runs", type=int, default=50, help="timed GETs of the summary page")
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each load run")
-    parser.add_argument("--gunicorn-workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8, help="gthread threads per gunicorn worker")
+    add_load_arguments(parser)
     parser.add_argument("--quick", action="store_true", help="a smoke run: 1,000 members, 3 s load runs")
     fanout.add_target_arguments(parser, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, env_prefix="BENCH_FORMS")
     args, _unknown = parser.parse_known_args(argv)  # bench/run.py passes every benchmark the same arguments

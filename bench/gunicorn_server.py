@@ -19,6 +19,15 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPLOY_CONFIG = ROOT / "deploy" / "gunicorn.conf.py"
 
 
+def add_load_arguments(parser) -> None:
+    """The load runs' options: clients, seconds per run, and gunicorn's worker model (gthread, 2 x 8 as the issue
+    measured it)."""
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each load run")
+    parser.add_argument("--gunicorn-workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8, help="gthread threads per gunicorn worker")
+
+
 def served_app(args, name: str):
     """(app, env, log_dir) for a benchmark that serves the app: the settings gunicorn gets (the benchmark's
     database and Redis db, no mail relay, rate limiting off: every client here shares one IP), the same in this

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import fanout  # noqa: E402  (database guard rails, schema reset, members, CPU from /proc)
 import report  # noqa: E402
 from forms_review import CSRF_RE, drive, healthz_prepare, healthz_request  # noqa: E402
-from gunicorn_server import DEPLOY_CONFIG, Server, served_app  # noqa: E402
+from gunicorn_server import DEPLOY_CONFIG, Server, add_load_arguments, served_app  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/cop_bench_member_pages"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/8"
@@ -159,10 +159,7 @@ def measure(server: Server, clients: int, seconds: float, prepare, request) -> d
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=200)
-    parser.add_argument("--clients", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each load run")
-    parser.add_argument("--gunicorn-workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8, help="gthread threads per gunicorn worker")
+    add_load_arguments(parser)
     parser.add_argument("--quick", action="store_true", help="a smoke run: 4 s load runs")
     fanout.add_target_arguments(parser, DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, env_prefix="BENCH_MEMBER_PAGES")
     args, _unknown = parser.parse_known_args(argv)  # bench/run.py passes every benchmark the same arguments
