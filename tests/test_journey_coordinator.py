@@ -107,6 +107,23 @@ def test_a_coordinator_runs_a_community_from_an_empty_database_to_its_export(app
             expected.append((address, str(message["Subject"])))
             return message
 
+        def invite_to_run(page, email: str, name: str, role: str):
+            """From the community's page, invite a person to help run it; the invitation they are emailed."""
+            page.get_by_role("link", name="Invite a coordinator or leader, change roles").click()
+            page.get_by_label("Email", exact=True).fill(email)
+            page.get_by_label("Name", exact=True).fill(name)
+            page.get_by_label("Role", exact=True).select_option(role)
+            page.get_by_role("button", name="Send the invitation").click()
+            expect(page.get_by_role("status")).to_have_text(f"{email} is invited: we emailed them.")
+            return expect_mail(email, "You are invited to help run Riverside COP")
+
+        def set_password_from(page, invitation, password: str) -> None:
+            page.goto(link_to(invitation, "/invitation/"))
+            page.get_by_label("New password", exact=True).fill(password)
+            page.get_by_label("The same password again").fill(password)
+            page.get_by_role("button", name="Set the password").click()
+            expect(page.get_by_role("status")).to_have_text("Welcome! Your password is set.")
+
         stack.create_account(ADMIN, "Alice Admin", admin=True)
 
         with tab(accept_downloads=True) as alice:
@@ -123,19 +140,9 @@ def test_a_coordinator_runs_a_community_from_an_empty_database_to_its_export(app
 
             # --- a co-coordinator, invited by email ---------------------------------------------------------
             step("a co-coordinator, invited by email")
-            alice.get_by_role("link", name="Invite a coordinator or leader, change roles").click()
-            alice.get_by_label("Email", exact=True).fill(CO_COORDINATOR)
-            alice.get_by_label("Name", exact=True).fill("Carla Cruz")
-            alice.get_by_label("Role", exact=True).select_option("coordinator")
-            alice.get_by_role("button", name="Send the invitation").click()
-            expect(alice.get_by_role("status")).to_have_text(f"{CO_COORDINATOR} is invited: we emailed them.")
-            invitation = expect_mail(CO_COORDINATOR, "You are invited to help run Riverside COP")
+            invitation = invite_to_run(alice, CO_COORDINATOR, "Carla Cruz", "coordinator")
             with tab() as carla:
-                carla.goto(link_to(invitation, "/invitation/"))
-                carla.get_by_label("New password", exact=True).fill(CARLA_PASSWORD)
-                carla.get_by_label("The same password again").fill(CARLA_PASSWORD)
-                carla.get_by_role("button", name="Set the password").click()
-                expect(carla.get_by_role("status")).to_have_text("Welcome! Your password is set.")
+                set_password_from(carla, invitation, CARLA_PASSWORD)
                 carla.get_by_role("button", name="Log out").click()
                 log_in(carla, CO_COORDINATOR, CARLA_PASSWORD)
                 carla.get_by_role("link", name="Riverside COP").click()
@@ -293,19 +300,9 @@ def test_a_coordinator_runs_a_community_from_an_empty_database_to_its_export(app
 
             # While the meeting runs, its leader-to-be is invited: the hand-over opens once they have a password.
             alice.goto(community_path)
-            alice.get_by_role("link", name="Invite a coordinator or leader, change roles").click()
-            alice.get_by_label("Email", exact=True).fill("ben@example.net")
-            alice.get_by_label("Name", exact=True).fill("Ben Okafor")
-            alice.get_by_label("Role", exact=True).select_option("leader")
-            alice.get_by_role("button", name="Send the invitation").click()
-            expect(alice.get_by_role("status")).to_have_text("ben@example.net is invited: we emailed them.")
-            invitation = expect_mail("ben@example.net", "You are invited to help run Riverside COP")
+            invitation = invite_to_run(alice, "ben@example.net", "Ben Okafor", "leader")
             with tab() as ben:
-                ben.goto(link_to(invitation, "/invitation/"))
-                ben.get_by_label("New password", exact=True).fill(LEADER_PASSWORD)
-                ben.get_by_label("The same password again").fill(LEADER_PASSWORD)
-                ben.get_by_role("button", name="Set the password").click()
-                expect(ben.get_by_role("status")).to_have_text("Welcome! Your password is set.")
+                set_password_from(ben, invitation, LEADER_PASSWORD)
                 assert ben.problems == [], ben.problems
             feedback = {}
             for email, language in (("ana@example.net", "es"), ("ben@example.net", "en"), ("chen@example.net", "en")):
