@@ -57,10 +57,20 @@ def response_page(response_id: int, member_id: int) -> ResponsePage | None:
     return ResponsePage(response, members.known_in(member, community, known), community)
 
 
+_ANSWERS = select(FormAnswer.question, FormAnswer.value_int, FormAnswer.value_text).where(
+    FormAnswer.response_id == bindparam("response_id"))
+
+
 def answers_of(response: FormResponse) -> dict:
-    """{question key: int for ratings, text for free answers} of what the member saved so far."""
-    rows = db.session.scalars(select(FormAnswer).where(FormAnswer.response_id == response.id))
-    return {row.question: row.value_int if row.value_int is not None else row.value_text for row in rows}
+    """{question key: int for ratings, text for free answers} of what the member saved so far.
+
+    A response still "requested" has none (only save() writes answers, and it makes the response a draft or
+    submitted), so a member's first visit to their form reads nothing here.
+    """
+    if response.status == "requested":
+        return {}
+    rows = db.session.execute(_ANSWERS, {"response_id": response.id})
+    return {question: number if number is not None else text for question, number, text in rows}
 
 
 def _clean(question, value):
