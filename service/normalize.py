@@ -7,6 +7,7 @@ ids beyond its integer range, a control character or line break breaks an
 email header or an iCalendar line, an address SMTP cannot carry makes every
 email to it fail.
 """
+import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
@@ -24,9 +25,21 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)  # no date people mean is e
 _LINE_WHITESPACE = "\t\n\r\x0b\x0c"  # control characters that are spaces on one line
 
 
+def _controls_except(keep: str) -> re.Pattern:
+    """One character class for the control characters (C0, DEL, C1: Unicode's category Cc, a fixed set) and lone
+    surrogates (Cs), less those in `keep`."""
+    controls = "".join(chr(code) for code in (*range(0x20), *range(0x7F, 0xA0)) if chr(code) not in keep)
+    return re.compile(f"[{re.escape(controls)}\ud800-\udfff]")
+
+
+# Compiled once; a regular expression rather than a look at each character's category: a 5,000-character answer
+# is cleaned in microseconds instead of milliseconds.
+_CONTROLS = {keep: _controls_except(keep) for keep in ("\t\n", _LINE_WHITESPACE)}
+
+
 def _without_controls(value: str, keep: str) -> str:
     """The text without control characters (C0, DEL, C1) and lone surrogates, except those in `keep`."""
-    return "".join(ch for ch in value if ch in keep or unicodedata.category(ch) not in ("Cc", "Cs"))
+    return _CONTROLS[keep].sub("", value)
 
 
 def text(value, multiline: bool = False) -> str:
