@@ -72,6 +72,16 @@ def test_the_feedback_form_shows_the_saved_answers_after_two_reads(app, ctx, per
     assert "\r\nThe &lt;b&gt;small&lt;/b&gt; groups</textarea>" in html
 
 
+def test_a_members_first_visit_reads_their_form_in_one_statement_with_nothing_chosen(app, ctx, personas, client):
+    path = _feedback_path()
+    with statements() as seen:
+        page = client.get(path)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and len(seen) == 1, seen
+    assert '<input id="usefulness-0" name="usefulness" type="radio" value="1">' in html
+    assert "<input checked" not in html and 'rows="4">\r\n</textarea>' in html
+
+
 def test_a_rating_out_of_range_is_announced_on_its_radios_in_the_members_language(app, ctx, personas, client):
     path = _feedback_path("es")
     csrf = csrf_from(client.get(path).get_data(as_text=True))
