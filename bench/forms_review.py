@@ -196,7 +196,7 @@ def drive(port: int, clients: int, seconds: float, prepare, request) -> dict:
     for thread in threads:
         thread.join(seconds + 120)
     elapsed = time.perf_counter() - times[1]
-    return {"requests": len(latencies), "rps": len(latencies) / elapsed,
+    return {"requests": len(latencies), "rps": len(latencies) / elapsed, "elapsed": elapsed, "latencies": latencies,
             "p50": percentile(latencies, 0.5) if latencies else float("nan"),
             "p95": percentile(latencies, 0.95) if latencies else float("nan"),
             "errors": len(errors), "first_errors": errors[:3]}

@@ -53,7 +53,8 @@ class Server:
     def __init__(self, env: dict, workers: int, threads: int, log_dir: Path, config: Path | None = None,
                  boot_seconds: float = 30):
         self.port = fanout.free_port()
-        self.log = open(log_dir / "gunicorn.log", "ab")
+        self.log_path = log_dir / "gunicorn.log"
+        self.log = open(self.log_path, "ab")
         options = ["--config", str(config)] if config else ["--graceful-timeout", "5"]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", *options, "--workers", str(workers), "--worker-class", "gthread",
@@ -71,6 +72,12 @@ class Server:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"gunicorn did not start; see {log_dir / 'gunicorn.log'}")
+
+    def worker_boots(self) -> int:
+        """Workers booted so far, the first ones included: each costs about a second of CPU (importing the app),
+        and max_requests makes gunicorn boot one in place of a worker that served its share."""
+        self.log.flush()
+        return self.log_path.read_bytes().count(b"Booting worker with pid")
 
     def cpu_seconds(self) -> float:
         """CPU of the master, its live workers and the workers it has reaped (max_requests replaces them)."""
