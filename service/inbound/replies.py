@@ -59,16 +59,19 @@ def _act(row, incoming, member: Member, community: Community, target: AnsweredOb
 
 
 def _rsvp(row, incoming, member, community, target) -> None:
-    meeting = db.session.get(Meeting, target.id) if target.id else None
-    if meeting is None or meeting.community_id != community.id:
-        return _unclear(row, incoming, member, community, "the meeting it answers no longer exists")
     answer = intent.rsvp_answer(row.text)
+    with db.session.no_autoflush:  # the row's changes so far go in one UPDATE with its outcome, not one of their own
+        meeting = db.session.get(Meeting, target.id) if target.id else None
+        ours = meeting is not None and meeting.community_id == community.id
+        invitation = meetings.invitation_for(meeting, member) if ours and answer is not None else None
+    if not ours:
+        return _unclear(row, incoming, member, community, "the meeting it answers no longer exists")
     if answer is None:
         return _unclear(row, incoming, member, community, "no clear yes, no or maybe: read it as a comment",
                         outcome="comment", meeting_id=meeting.id)
     note = intent.after_first_sentence(row.text)
     try:
-        meetings.record_rsvp(meeting, member, answer, note=note, via="email")
+        meetings.record_rsvp(meeting, member, answer, note=note, via="email", invitation=invitation)
     except DomainError as refusal:
         return _refused(row, incoming, member, community, refusal, meeting_id=meeting.id)
     process.finish(row, "done", "rsvp", answer=answer)
