@@ -1,14 +1,14 @@
 """What a meeting's emails say about it: its time in words, the member's RSVP links, and each email's extras at
 send time (the meeting as it is now, in the member's language, with its calendar part)."""
 from flask_babel import force_locale, gettext as _
+from sqlalchemy import select
 
 from service import bilingual, facilitation, moments
 from service.extensions import db
 from service.ical import meeting_calendar
 from service.links import public_url
 from service.markdown_text import stored_html
-from service.meetings import invitation_for
-from service.models import Community, Meeting, Member
+from service.models import Community, Invitation, Meeting, Member
 from service.models.meetings import RSVP_ANSWERS
 from service.tokens import make_token
 
@@ -26,10 +26,18 @@ def rsvp_links(meeting: Meeting, member: Member) -> dict[str, str]:
     return links
 
 
+def meeting_and_invitation(meeting_id: int, member: Member) -> tuple[Meeting | None, Invitation | None]:
+    """The meeting as it is now and the member's invitation to it, in one query (each email of a batch is rendered
+    after the previous one's outcome is committed, so each reads them afresh)."""
+    found = db.session.execute(select(Meeting, Invitation).outerjoin(
+        Invitation, (Invitation.meeting_id == Meeting.id) & (Invitation.member_id == member.id))
+        .where(Meeting.id == meeting_id)).first()
+    return (found[0], found[1]) if found is not None else (None, None)
+
+
 def email_extras(row, member: Member, community: Community) -> dict:
     """What meeting emails need at send time: the meeting as it is now, links, the calendar part."""
-    stored = db.session.get(Meeting, row.context["meeting_id"])
-    invitation = invitation_for(stored, member)
+    stored, invitation = meeting_and_invitation(row.context["meeting_id"], member)
     facilitator = facilitation.name_in(stored.community, stored.facilitator_id)
     meeting = bilingual.InLanguage(stored, member.language)  # its title and agenda in the member's language
     extras = {
