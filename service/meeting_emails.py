@@ -1,14 +1,13 @@
 """What a meeting's emails say about it: its time in words, the member's RSVP links, and each email's extras at
 send time (the meeting as it is now, in the member's language, with its calendar part)."""
 from flask_babel import force_locale, gettext as _
-from sqlalchemy import select
 
 from service import bilingual, facilitation, moments
-from service.extensions import db
 from service.ical import meeting_calendar
 from service.links import public_url
 from service.markdown_text import stored_html
-from service.models import Community, Invitation, Meeting, Member
+from service.meetings import meeting_and_invitation
+from service.models import Community, Meeting, Member
 from service.models.meetings import RSVP_ANSWERS
 from service.tokens import make_token
 
@@ -24,15 +23,6 @@ def rsvp_links(meeting: Meeting, member: Member) -> dict[str, str]:
     links.update({answer: public_url("rsvp.answer", meeting_id=meeting.id, token=token, answer=answer)
                   for answer in RSVP_ANSWERS})
     return links
-
-
-def meeting_and_invitation(meeting_id: int, member: Member) -> tuple[Meeting | None, Invitation | None]:
-    """The meeting as it is now and the member's invitation to it, in one query (each email of a batch is rendered
-    after the previous one's outcome is committed, so each reads them afresh)."""
-    found = db.session.execute(select(Meeting, Invitation).outerjoin(
-        Invitation, (Invitation.meeting_id == Meeting.id) & (Invitation.member_id == member.id))
-        .where(Meeting.id == meeting_id)).first()
-    return (found[0], found[1]) if found is not None else (None, None)
 
 
 def email_extras(row, member: Member, community: Community) -> dict:

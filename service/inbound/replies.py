@@ -59,13 +59,11 @@ def _act(row, incoming, member: Member, community: Community, target: AnsweredOb
 
 
 def _rsvp(row, incoming, member, community, target) -> None:
-    answer = intent.rsvp_answer(row.text)
     with db.session.no_autoflush:  # the row's changes so far go in one UPDATE with its outcome, not one of their own
-        meeting = db.session.get(Meeting, target.id) if target.id else None
-        ours = meeting is not None and meeting.community_id == community.id
-        invitation = meetings.invitation_for(meeting, member) if ours and answer is not None else None
-    if not ours:
+        meeting, invitation = meetings.meeting_and_invitation(target.id, member) if target.id else (None, None)
+    if meeting is None or meeting.community_id != community.id:
         return _unclear(row, incoming, member, community, "the meeting it answers no longer exists")
+    answer = intent.rsvp_answer(row.text)
     if answer is None:
         return _unclear(row, incoming, member, community, "no clear yes, no or maybe: read it as a comment",
                         outcome="comment", meeting_id=meeting.id)
