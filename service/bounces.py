@@ -14,7 +14,7 @@ from flask import current_app
 from flufl.bounce import all_failures
 from sqlalchemy import delete, select
 
-from service import audit, clock, normalize
+from service import audit, clock, mailer, normalize
 from service.addresses import read_address
 from service.errors import DomainError
 from service.inbound.automatic import auto_reply_reason
@@ -48,8 +48,7 @@ def record_bounce(member: Member, kind: str, diagnostic: str, outbound_email_id:
     member.bounce_scored_at = now
     if member.bounce_score >= threshold - SCORE_TOLERANCE and member.status == "active":
         member.status = "bounced"
-        if not db.session.scalar(select(Suppression).where(Suppression.address == member.email)):
-            db.session.add(Suppression(address=member.email, reason="bounced"))
+        mailer.suppress(member.email, "bounced")
         audit.record(None, "member.bounced", "member", member.id, score=round(member.bounce_score, 2),
                      last=diagnostic[:200])
         return True

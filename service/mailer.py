@@ -198,6 +198,13 @@ def suppressed_addresses(addresses: Iterable[str]) -> dict[str, str]:
     return found
 
 
+def suppress(address: str, reason: str) -> None:
+    """Stop all mail to `address`, for `reason`; an address suppressed already keeps its first reason. One
+    statement (INSERT ... ON CONFLICT DO NOTHING), not a query and then an insert."""
+    db.session.execute(dialect_insert(Suppression).values(address=address, reason=reason)
+                       .on_conflict_do_nothing(index_elements=["address"]))
+
+
 def queue_email(kind: str, member: Member, key: str, context: dict | None = None,
                 community: Community | None = None) -> int:
     """Queue one email; returns how many new rows were added (0 if the key was used before)."""

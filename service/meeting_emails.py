@@ -3,11 +3,10 @@ send time (the meeting as it is now, in the member's language, with its calendar
 from flask_babel import force_locale, gettext as _
 
 from service import bilingual, facilitation, moments
-from service.extensions import db
 from service.ical import meeting_calendar
 from service.links import public_url
 from service.markdown_text import stored_html
-from service.meetings import invitation_for
+from service.meetings import meeting_and_invitation
 from service.models import Community, Meeting, Member
 from service.models.meetings import RSVP_ANSWERS
 from service.tokens import make_token
@@ -28,8 +27,7 @@ def rsvp_links(meeting: Meeting, member: Member) -> dict[str, str]:
 
 def email_extras(row, member: Member, community: Community) -> dict:
     """What meeting emails need at send time: the meeting as it is now, links, the calendar part."""
-    stored = db.session.get(Meeting, row.context["meeting_id"])
-    invitation = invitation_for(stored, member)
+    stored, invitation = meeting_and_invitation(row.context["meeting_id"], member)
     facilitator = facilitation.name_in(stored.community, stored.facilitator_id)
     meeting = bilingual.InLanguage(stored, member.language)  # its title and agenda in the member's language
     extras = {

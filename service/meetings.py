@@ -218,6 +218,14 @@ def invitation_for(meeting: Meeting, member: Member) -> Invitation | None:
         Invitation.meeting_id == meeting.id, Invitation.member_id == member.id))
 
 
+def meeting_and_invitation(meeting_id: int, member: Member) -> tuple[Meeting | None, Invitation | None]:
+    """The meeting and the member's invitation to it (None when not invited), in one query rather than two."""
+    found = db.session.execute(select(Meeting, Invitation).outerjoin(
+        Invitation, (Invitation.meeting_id == Meeting.id) & (Invitation.member_id == member.id))
+        .where(Meeting.id == meeting_id)).first()
+    return (found[0], found[1]) if found is not None else (None, None)
+
+
 def record_rsvp(meeting: Meeting, member: Member, answer: str, note: str = "", via: str = "web",
                 invitation: Invitation | None = None) -> Invitation:
     """A member's answer; it can change until the meeting starts. `invitation`: the member's to this meeting,

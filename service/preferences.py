@@ -2,7 +2,7 @@
 from flask_babel import gettext as _
 from sqlalchemy import delete, select
 
-from service import audit, members
+from service import audit, mailer, members
 from service.errors import DomainError
 from service.extensions import db
 from service.models import Member, Membership, Suppression
@@ -14,8 +14,7 @@ def unsubscribe(member: Member, via: str) -> bool:
     if member.status == "unsubscribed":
         return False
     member.status = "unsubscribed"
-    if not db.session.scalar(select(Suppression).where(Suppression.address == member.email)):
-        db.session.add(Suppression(address=member.email, reason="unsubscribed"))
+    mailer.suppress(member.email, "unsubscribed")
     audit.record(None, "member.unsubscribe", "member", member.id, via=via)
     return True
 

@@ -75,9 +75,7 @@ def _settle(row, incoming, replies: list[CalendarReply], meeting: Meeting, membe
         _finish(row, "held", f"The calendar answer is for {attendee or 'an unnamed attendee'}, not for "
                 f"{member.email}, whose reply address it was sent to. Nothing was recorded.", found, detail)
         return
-    member = member or db.session.scalar(select(Member).where(Member.email == attendee))
-    invitation = member and db.session.scalar(select(Invitation).where(
-        Invitation.meeting_id == meeting.id, Invitation.member_id == member.id))
+    member, invitation = _invited(meeting, member, attendee)
     if invitation is None:
         _finish(row, "held", f"The calendar answer is for {attendee or 'an attendee with no email address'}, "
                 f"who is not invited to \"{meeting.title}\" (it may be another address of someone who is). "
@@ -98,6 +96,18 @@ def _settle(row, incoming, replies: list[CalendarReply], meeting: Meeting, membe
                 found, detail, member=member)
         return
     _finish(row, "done", "", found, detail, member=member, outcome="calendar_rsvp", answer=reply.answer)
+
+
+def _invited(meeting: Meeting, member: Member | None, attendee: str) -> tuple[Member | None, Invitation | None]:
+    """The member (the one given, else the one with the attendee's address) and their invitation to the meeting;
+    to the calendar address, both in one query."""
+    if member is not None:
+        return member, db.session.scalar(select(Invitation).where(
+            Invitation.meeting_id == meeting.id, Invitation.member_id == member.id))
+    found = db.session.execute(select(Member, Invitation).outerjoin(
+        Invitation, (Invitation.meeting_id == meeting.id) & (Invitation.member_id == Member.id))
+        .where(Member.email == attendee)).first()
+    return (found[0], found[1]) if found is not None else (None, None)
 
 
 def _no_answer(row, incoming, meeting: Meeting) -> None:

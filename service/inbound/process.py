@@ -8,6 +8,7 @@ import time
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm import joinedload
 
 from service import bounces, clock, mailer, preferences
 from service.addresses import read_address
@@ -184,7 +185,8 @@ def _unsubscribe(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) 
 
 
 def _calendar(row: InboundMessage, incoming: Incoming, ids: tuple[int, ...]) -> None:
-    meeting = db.session.get(Meeting, ids[0])
+    # With its community, which recording the answer reads (whether it is archived): one query, not two.
+    meeting = db.session.get(Meeting, ids[0], options=[joinedload(Meeting.community)])
     if meeting is None:
         return finish(row, "held", reason="the meeting of this calendar address no longer exists")
     from service.inbound import calendar

@@ -59,7 +59,8 @@ def _act(row, incoming, member: Member, community: Community, target: AnsweredOb
 
 
 def _rsvp(row, incoming, member, community, target) -> None:
-    meeting = db.session.get(Meeting, target.id) if target.id else None
+    with db.session.no_autoflush:  # the row's changes so far go in one UPDATE with its outcome, not one of their own
+        meeting, invitation = meetings.meeting_and_invitation(target.id, member) if target.id else (None, None)
     if meeting is None or meeting.community_id != community.id:
         return _unclear(row, incoming, member, community, "the meeting it answers no longer exists")
     answer = intent.rsvp_answer(row.text)
@@ -68,7 +69,7 @@ def _rsvp(row, incoming, member, community, target) -> None:
                         outcome="comment", meeting_id=meeting.id)
     note = intent.after_first_sentence(row.text)
     try:
-        meetings.record_rsvp(meeting, member, answer, note=note, via="email")
+        meetings.record_rsvp(meeting, member, answer, note=note, via="email", invitation=invitation)
     except DomainError as refusal:
         return _refused(row, incoming, member, community, refusal, meeting_id=meeting.id)
     process.finish(row, "done", "rsvp", answer=answer)
