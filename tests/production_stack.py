@@ -262,8 +262,9 @@ class ProductionStack:
     def __init__(self, database_url: str, redis_url: str, tmp_path: Path, database_name: str = "cop_stack"):
         require(database_url.startswith("postgresql"), "PostgreSQL (TEST_DATABASE_URL)")
         require(shutil.which("nginx") or os.path.exists("/usr/sbin/nginx"), "nginx (Debian's nginx-light)")
-        worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-        self.database_url = fresh_database(database_url, f"{database_name}_{worker}" if worker else database_name)
+        # Named after the test database it is given (test_gw1 -> test_gw1_cop_stack), which is this worker's own:
+        # a fixed name was dropped and made again by another run of the suite on the same server.
+        self.database_url = fresh_database(database_url, f"{make_url(database_url).database}_{database_name}")
         self.redis_url, self.tmp = redis_url, tmp_path
         self.web_port, self.https_port, self.http_port, self.mx_port = (free_port() for _ in range(4))
         self.smtp = SMTPServer()
