@@ -75,13 +75,6 @@ class Incoming:
     headers: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
-    def recipients(self) -> list[str]:
-        """Addresses in Delivered-To, X-Original-To, To and Cc, in that order."""
-        found = []
-        for name in ("delivered-to", "x-original-to", "to", "cc"):
-            found.extend(address for _name, address in addresses(self.headers.get(name, "")) if address)
-        return found
-
 
 def read_message(raw: bytes) -> Incoming:
     """The message as far as it can be read; what could not be read is in `problems`."""
