@@ -16,7 +16,7 @@ from service.errors import DomainError
 from service.extensions import db, limiter
 from service.models import Community, FormResponse, Member
 from service.views.helpers import show_domain_error
-from service.views.member_pages import bad_link, member_id_from_link, speak
+from service.views.member_pages import archived_link, bad_link, member_id_from_link, speak
 
 bp = Blueprint("form_links", __name__, url_prefix="/m/forms")
 limiter.limit("60 per minute")(bp)
@@ -30,6 +30,8 @@ def answer(response_id: int, token: str):
     page = responses.response_page(response_id, member_id) if member_id else None
     if page is None:  # the response is missing or someone else's
         return bad_link(member_id)
+    if request.method == "POST" and page.community.archived_at is not None:  # (community_export.REFUSED_BY_THE_VIEW)
+        return archived_link()
     return answer_page(page.response, page.member, page.community)
 
 
