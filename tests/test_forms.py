@@ -215,6 +215,8 @@ def test_after_the_deadline_the_form_is_closed_and_nothing_is_saved(app, ctx, pe
     assert page.status_code == 200 and "This form is closed." in html and "<form" not in html
     posted = client.post(path, data={"csrf_token": csrf, "submit": "1", **CHARTER})
     assert posted.status_code == 409 and "This form is closed." in posted.get_data(as_text=True)
+    assert "The deadline was <time datetime=" in html and "The deadline was <time datetime=" in posted.get_data(
+        as_text=True)
     assert _answers() == 0 and _response(form_request, sam).status == "requested"
     with pytest.raises(DomainError):
         responses.save(_response(form_request, sam), CHARTER, submit=True)

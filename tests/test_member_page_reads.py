@@ -105,6 +105,7 @@ def test_a_rating_out_of_range_is_announced_on_its_radios_in_the_members_languag
     page = client.post(path, data={"csrf_token": csrf, "submit": "1", "usefulness": "7", "recommend": "3"})
     html = page.get_data(as_text=True)
     assert page.status_code == 400 and 'lang="es"' in html
+    assert "Envíe sus respuestas antes del <time datetime=" in html  # the deadline, shown again with the errors
     assert '<input aria-invalid="true" id="usefulness-0" name="usefulness" type="radio" value="1">' in html
     assert '<input checked id="recommend-3" name="recommend" type="radio" value="3">' in html
 
