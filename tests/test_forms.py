@@ -215,9 +215,33 @@ def test_after_the_deadline_the_form_is_closed_and_nothing_is_saved(app, ctx, pe
     assert page.status_code == 200 and "This form is closed." in html and "<form" not in html
     posted = client.post(path, data={"csrf_token": csrf, "submit": "1", **CHARTER})
     assert posted.status_code == 409 and "This form is closed." in posted.get_data(as_text=True)
+    assert "The deadline was <time datetime=" in html and "The deadline was <time datetime=" in posted.get_data(
+        as_text=True)
     assert _answers() == 0 and _response(form_request, sam).status == "requested"
     with pytest.raises(DomainError):
         responses.save(_response(form_request, sam), CHARTER, submit=True)
+
+
+def test_an_archived_communitys_form_takes_no_answers_and_its_page_names_nothing(app, ctx, personas, client):
+    sam = _add("Sam Lee", "sam@example.org")
+    form_request = _send("charter", [sam])
+    path = _path(_response(form_request, sam))
+    csrf = csrf_from(client.get(path).get_data(as_text=True))
+    _community().archived_at = datetime.now(timezone.utc)
+    db.session.commit()
+
+    posted = client.post(path, data={"csrf_token": csrf, "submit": "1", **CHARTER})
+    html = posted.get_data(as_text=True)
+    assert posted.status_code == 409 and "It no longer takes answers" in html and "Riverside" not in html
+    assert _answers() == 0 and _response(form_request, sam).status == "requested"
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.action.in_(["form.submit", "form.resubmit"]))) == 0
+    # Someone else's link there is still a bad link, whatever the community.
+    ben = _member("ben@example.org")
+    stranger = client.post(f"/m/forms/{_response(form_request, sam).id}/"
+                           f"{make_token('form', ben.id, _response(form_request, sam).id)}",
+                           data={"csrf_token": csrf, "submit": "1", **CHARTER})
+    assert stranger.status_code == 400 and "archived" not in stranger.get_data(as_text=True)
 
 
 # --- links ----------------------------------------------------------------------------------------

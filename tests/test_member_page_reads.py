@@ -82,12 +82,30 @@ def test_a_members_first_visit_reads_their_form_in_one_statement_with_nothing_ch
     assert "<input checked" not in html and 'rows="4">\r\n</textarea>' in html
 
 
+def test_a_members_form_post_reads_once_and_writes_everything_in_three_statements(app, ctx, personas, client):
+    """One read (the page and its community's archived mark), then the audit row, the response and all answers
+    (one more to remove any emptied)."""
+    path = _feedback_path()
+    csrf = csrf_from(client.get(path).get_data(as_text=True))
+    with statements() as seen:
+        posted = client.post(path, data={"csrf_token": csrf, "submit": "1", "usefulness": "4", "recommend": "10",
+                                         "what_worked": "The <b>small</b> groups", "what_to_change": "Start on time",
+                                         "next_topics": "Grants"})
+    assert posted.status_code == 303 and posted.headers["Location"].endswith("?saved=submitted")
+    assert len(seen) == 4, seen
+    html = client.get(path).get_data(as_text=True)
+    assert '<input checked id="usefulness-3" name="usefulness" type="radio" value="4">' in html
+    assert '<input checked id="recommend-10" name="recommend" type="radio" value="10">' in html
+    assert "\r\nThe &lt;b&gt;small&lt;/b&gt; groups</textarea>" in html and "\r\nGrants</textarea>" in html
+
+
 def test_a_rating_out_of_range_is_announced_on_its_radios_in_the_members_language(app, ctx, personas, client):
     path = _feedback_path("es")
     csrf = csrf_from(client.get(path).get_data(as_text=True))
     page = client.post(path, data={"csrf_token": csrf, "submit": "1", "usefulness": "7", "recommend": "3"})
     html = page.get_data(as_text=True)
     assert page.status_code == 400 and 'lang="es"' in html
+    assert "Envíe sus respuestas antes del <time datetime=" in html  # the deadline, shown again with the errors
     assert '<input aria-invalid="true" id="usefulness-0" name="usefulness" type="radio" value="1">' in html
     assert '<input checked id="recommend-3" name="recommend" type="radio" value="3">' in html
 

@@ -16,7 +16,7 @@ from service.errors import DomainError
 from service.extensions import db, limiter
 from service.models import Community, FormResponse, Member
 from service.views.helpers import show_domain_error
-from service.views.member_pages import bad_link, member_id_from_link, speak
+from service.views.member_pages import archived_link, bad_link, member_id_from_link, speak
 
 bp = Blueprint("form_links", __name__, url_prefix="/m/forms")
 limiter.limit("60 per minute")(bp)
@@ -30,6 +30,8 @@ def answer(response_id: int, token: str):
     page = responses.response_page(response_id, member_id) if member_id else None
     if page is None:  # the response is missing or someone else's
         return bad_link(member_id)
+    if request.method == "POST" and page.community.archived_at is not None:  # (community_export.REFUSED_BY_THE_VIEW)
+        return archived_link()
     return answer_page(page.response, page.member, page.community)
 
 
@@ -44,7 +46,7 @@ def answer_page(response: FormResponse, member: Member, community: Community | N
     form_request = response.request
     if not responses.is_open(form_request):
         status = 409 if request.method == "POST" else 200
-        return render_template("member/form_closed.html", **context), status
+        return render_template("member/form_closed.html", **_with_deadline(context)), status
     form_class = FORM_CLASSES[form_request.kind]
     if request.method != "POST":
         form = form_class(data=responses.answers_of(response))
@@ -66,19 +68,25 @@ def answer_page(response: FormResponse, member: Member, community: Community | N
 
 
 def _form_page(form, context: dict, saved: str | None):
-    page = render_template("member/form.html", form=form, saved=saved, **context)
+    page = render_template("member/form.html", form=form, saved=saved, **_with_deadline(context))
     return page, 400 if form.errors else 200
 
 
 def _page_context(response: FormResponse, member: Member, community: Community | None) -> dict:
     """What the form's pages show, in the language its community has for the member (its title and introduction
-    too, service.bilingual)."""
+    too, service.bilingual), but the deadline (_with_deadline)."""
     community = community or db.session.get(Community, response.request.community_id)
     form_request = bilingual.for_member(response.request, member, community)
     speak(form_request.language)
-    deadline = moments.html(form_request.deadline_at, community.time_zone, form_request.language, "moment") \
-        if form_request.deadline_at else None
     return {"form_request": form_request, "community": community, "written_in": form_request.written_in,
-            "member": member, "response": response, "deadline": deadline,
-            "questions": FORM_CLASSES[form_request.kind].QUESTIONS,
+            "member": member, "response": response, "questions": FORM_CLASSES[form_request.kind].QUESTIONS,
             "about_meeting": form_request.meeting_id is not None}
+
+
+def _with_deadline(context: dict) -> dict:
+    """The context with the deadline as the page shows it: formatted only for a page shown (a saved POST
+    redirects)."""
+    form_request = context["form_request"]
+    deadline = moments.html(form_request.deadline_at, context["community"].time_zone, form_request.language,
+                            "moment") if form_request.deadline_at else None
+    return {**context, "deadline": deadline}

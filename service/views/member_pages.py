@@ -43,3 +43,9 @@ def bad_link(member_id: int | None = None):
     if member is not None:
         speak(member.language)
     return render_template("member/bad_link.html", reason=g.get("token_error", "invalid")), 400
+
+
+def archived_link():
+    """The answer to a member's POST in an archived community: it takes no answers (the page names nothing it
+    need not, not even the community)."""
+    return render_template("exports/archived.html", community=None), 409
