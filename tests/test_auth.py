@@ -20,6 +20,16 @@ def test_wrong_password_is_refused_with_a_clear_message(client, personas):
     assert client.get("/").status_code == 302
 
 
+def test_an_unknown_address_costs_a_password_check_like_an_account_s(app, ctx, personas):
+    """A wrong address must take as long as a wrong password: its password is checked against a hash of the same
+    method and cost as the accounts' (the one written in service/coordinators.py follows werkzeug's default)."""
+    from werkzeug.security import check_password_hash, generate_password_hash  # werkzeug's own: the tests'
+    from service import coordinators                                           # accounts use a cheaper one
+    assert coordinators._DUMMY_HASH.split("$", 1)[0] == generate_password_hash("any password").split("$", 1)[0]
+    assert check_password_hash(coordinators._DUMMY_HASH, "not-a-real-password")  # a whole hash, not a stub
+    assert coordinators.authenticate("nobody@example.org", PASSWORD) is None
+
+
 def test_login_is_throttled_per_address(app, client, personas):
     for _ in range(5):
         assert login(client, "alice@example.org", "nope-nope-nope").status_code == 400
