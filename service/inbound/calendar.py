@@ -102,8 +102,7 @@ def _invited(meeting: Meeting, member: Member | None, attendee: str) -> tuple[Me
     """The member (the one given, else the one with the attendee's address) and their invitation to the meeting;
     to the calendar address, both in one query."""
     if member is not None:
-        return member, db.session.scalar(select(Invitation).where(
-            Invitation.meeting_id == meeting.id, Invitation.member_id == member.id))
+        return member, meetings.invitation_for(meeting, member)
     found = db.session.execute(select(Member, Invitation).outerjoin(
         Invitation, (Invitation.meeting_id == meeting.id) & (Invitation.member_id == Member.id))
         .where(Member.email == attendee)).first()
