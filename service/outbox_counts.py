@@ -7,23 +7,20 @@ community at its stamp and counted again only after such a change, in the statem
 total and its version come from one snapshot). Emails that belong to no community are few and counted each time.
 Whether delivery is stopped is read in the same statement as the emails under way.
 """
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
-from threading import Lock
 
 from sqlalchemy import Select, bindparam, func, literal, select
 
 from service.extensions import db
 from service.figures_stamp import committed_versions, session_version
+from service.kept import Kept
 from service.outbox import count as count_matching, delivery_problem_id
 from service.models import AuditEvent, Community, Coordinator, OutboundEmail
 from service.models.outbox import OUTBOX_STATUSES
 
 UNDER_WAY = tuple(status for status in OUTBOX_STATUSES if status != "sent")
-TOTALS_KEPT = 4096  # (community, version) pairs per process
-_TOTALS: OrderedDict = OrderedDict()
-_LOCK = Lock()
+_TOTALS = Kept(4096)  # (community, version) pairs per process
 
 
 @dataclass
@@ -42,11 +39,10 @@ def figures(coordinator: Coordinator, visible: list[tuple[Community, int]]) -> O
     keys = {community.id: (community.id, community.created_at, version) for community, version in visible}
     communities = list(keys)
     totals = {}
-    with _LOCK:
-        for community_id in communities:
-            total = _TOTALS.get(keys[community_id])
-            if total is not None:
-                totals[community_id] = total
+    for community_id in communities:
+        total = _TOTALS.get(keys[community_id])
+        if total is not None:
+            totals[community_id] = total
     missing = [community_id for community_id in communities if community_id not in totals]
     if missing:
         totals.update(_count_totals(missing))
@@ -89,10 +85,7 @@ def _count_totals(community_ids: list[int]) -> dict[int, int]:
     rows = db.session.execute(select(Community.id, Community.created_at, session_version(Community.id), total).where(
         Community.id.in_(community_ids))).all()
     committed = committed_versions([community_id for community_id, _created, _seen, _count in rows])
-    with _LOCK:
-        for community_id, created_at, seen, count in rows:
-            if committed[community_id] == seen:
-                _TOTALS[(community_id, created_at, seen)] = count
-                while len(_TOTALS) > TOTALS_KEPT:
-                    _TOTALS.popitem(last=False)
+    for community_id, created_at, seen, count in rows:
+        if committed[community_id] == seen:
+            _TOTALS.keep((community_id, created_at, seen), count)
     return {community_id: count for community_id, _created, _seen, count in rows}

@@ -1,7 +1,5 @@
 """Dashboard: a community's health month by month (its page, and the section on the community page), drawn as
 SVG charts with the same numbers in a table beside them, and the dashboard's overview of one's communities."""
-from collections import OrderedDict
-from threading import Lock
 
 from babel.dates import format_skeleton
 from flask import Blueprint, render_template
@@ -11,6 +9,7 @@ from flask_login import login_required
 
 from service import clock, community_health, health_overview, health_words, svg_charts
 from service.figures_stamp import Stamps
+from service.kept import Kept
 from service.models import Community
 from service.views.helpers import community_or_404
 
@@ -21,9 +20,7 @@ CHARTS = (("members", 0, None), ("active", 0, None), ("rsvp_rate", 0, 100), ("at
           ("recommend", 0, 10), ("practices", 0, None), ("replies", 0, None), ("bounced", 0, None),
           ("unsubscribed", 0, None))
 ON_COMMUNITY_PAGE = ("active", "rsvp_rate", "attendance_rate")
-DRAWN_KEPT = 256  # drawings kept per process, each for its figures and language
-_DRAWN: OrderedDict = OrderedDict()
-_DRAWN_LOCK = Lock()
+_DRAWN = Kept(256)  # drawings kept per process, each for its figures and language
 
 
 @bp.route("/")
@@ -84,14 +81,10 @@ def _overview_drawn(communities: list[Community], waiting, stamps) -> Markup:
 def drawn(key: tuple, draw):
     """What `draw()` made for this key before (in this process), or what it makes now; the key holds every value
     the drawing shows (so a changed value is a new drawing, never a stale one)."""
-    with _DRAWN_LOCK:
-        drawn = _DRAWN.get(key)
+    drawn = _DRAWN.get(key)
     if drawn is None:
         drawn = draw()
-        with _DRAWN_LOCK:
-            _DRAWN[key] = drawn
-            while len(_DRAWN) > DRAWN_KEPT:
-                _DRAWN.popitem(last=False)
+        _DRAWN.keep(key, drawn)
     return drawn
 
 

@@ -14,8 +14,6 @@ The page's body is kept under its rows' HTML and everything else it shows (the c
 communities' names, the reader's language); the session's CSRF token is put back into each copy served, as
 service/views/kept_pages.py does.
 """
-from collections import OrderedDict
-from threading import Lock
 from typing import Callable
 
 from flask_wtf.csrf import generate_csrf
@@ -23,15 +21,13 @@ from markupsafe import Markup
 from sqlalchemy import Row
 
 from service import figures_stamp
+from service.kept import Kept
 from service.models import Community
 from service.views.kept_pages import TOKEN_PLACEHOLDER, community_row
 
-KEPT_ROWS = 4096  # per process; a row is about 600 bytes
-KEPT_BODIES = 64  # per process; a body is about 14 KB
 UNSTAMPED_OBJECTS = ("module_id", "organization_id")
-_KEPT: OrderedDict = OrderedDict()
-_BODIES: OrderedDict = OrderedDict()
-_LOCK = Lock()
+_ROWS = Kept(4096)  # per process; a row is about 600 bytes
+_BODIES = Kept(64)  # per process; a body is about 14 KB
 
 
 def body(language: str, communities: list[Community], shows: dict, render: Callable[[], str]) -> Markup:
@@ -40,16 +36,10 @@ def body(language: str, communities: list[Community], shows: dict, render: Calla
     key = (language, tuple((community.id, community.name) for community in communities),
            tuple((name, tuple(sorted(value.items())) if isinstance(value, dict) else value)
                  for name, value in shows.items()))
-    with _LOCK:
-        html = _BODIES.get(key)
-        if html is not None:
-            _BODIES.move_to_end(key)
+    html = _BODIES.get(key)
     if html is None:
         html = str(render()).replace(generate_csrf(), TOKEN_PLACEHOLDER)
-        with _LOCK:
-            _BODIES[key] = html
-            while len(_BODIES) > KEPT_BODIES:
-                _BODIES.popitem(last=False)
+        _BODIES.keep(key, html)
     return Markup(html.replace(TOKEN_PLACEHOLDER, generate_csrf()))
 
 
@@ -60,11 +50,7 @@ def rows_html(rows: list[Row], visible: list[tuple[Community, int]], language: s
     communities = {community.id: (community, version) for community, version in visible}
     rows_of: dict[int, tuple] = {}
     keys = [_key(row, communities, rows_of, language) for row in rows]
-    with _LOCK:
-        found = [_KEPT.get(key) if key is not None else None for key in keys]
-        for key, html in zip(keys, found):
-            if html is not None:
-                _KEPT.move_to_end(key)
+    found = [_ROWS.get(key) if key is not None else None for key in keys]
     missing = [row for row, html in zip(rows, found) if html is None]
     if not missing:
         return found
@@ -72,15 +58,12 @@ def rows_html(rows: list[Row], visible: list[tuple[Community, int]], language: s
     # Kept only at a stamp everyone sees: not one raised by this session's own change, not yet committed.
     committed = figures_stamp.committed_versions(sorted({key[2] for key in keys if key is not None}))
     result = []
-    with _LOCK:
-        for key, html in zip(keys, found):
-            if html is None:
-                html = next(written)
-                if key is not None and committed[key[2]] == key[3]:
-                    _KEPT[key] = html
-            result.append(html)
-        while len(_KEPT) > KEPT_ROWS:
-            _KEPT.popitem(last=False)
+    for key, html in zip(keys, found):
+        if html is None:
+            html = next(written)
+            if key is not None and committed[key[2]] == key[3]:
+                _ROWS.keep(key, html)
+        result.append(html)
     return result
 
 

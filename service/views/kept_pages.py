@@ -9,10 +9,8 @@ renders makes the kept copy newer than its key, never older), and only until the
 it. The session's CSRF token is put back into each copy served (a kept copy holds a placeholder).
 """
 import json
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
-from threading import Lock
 from typing import Callable
 
 from flask_babel import get_locale
@@ -21,12 +19,11 @@ from markupsafe import Markup
 from sqlalchemy import inspect
 
 from service import clock, figures_stamp
+from service.kept import Kept
 from service.models import Community
 
-KEPT_PAGES = 128  # per process; a community page at 10,000 members is about 40 KB
 TOKEN_PLACEHOLDER = "kept-page-csrf-token-placeholder"
-_KEPT: OrderedDict = OrderedDict()
-_LOCK = Lock()
+_KEPT = Kept(128)  # per process; a community page at 10,000 members is about 40 KB
 
 
 @dataclass(frozen=True)
@@ -42,19 +39,13 @@ def kept(community: Community, name: str, key: tuple, render: Callable[[], str],
     version = figures_stamp.seen_version(community.id)  # before the data: see the module's docstring
     full_key = (name, community.id, version, community_row(community), str(get_locale()), key)
     moment = clock.now()
-    with _LOCK:
-        page = _KEPT.get(full_key)
-        if page is not None:
-            _KEPT.move_to_end(full_key)
+    page = _KEPT.get(full_key)
     if page is not None and (page.until is None or moment < page.until):
         return Markup(page.html.replace(TOKEN_PLACEHOLDER, generate_csrf()))
     html = str(render())
     if figures_stamp.committed_versions([community.id])[community.id] == version:
         ends = until(moment) if until else None
-        with _LOCK:
-            _KEPT[full_key] = KeptPage(html.replace(generate_csrf(), TOKEN_PLACEHOLDER), ends)
-            while len(_KEPT) > KEPT_PAGES:
-                _KEPT.popitem(last=False)
+        _KEPT.keep(full_key, KeptPage(html.replace(generate_csrf(), TOKEN_PLACEHOLDER), ends))
     return Markup(html)
 
 
