@@ -16,14 +16,13 @@ service/views/kept_pages.py does.
 """
 from typing import Callable
 
-from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
 from sqlalchemy import Row
 
 from service import figures_stamp
 from service.kept import Kept
 from service.models import Community
-from service.views.kept_pages import TOKEN_PLACEHOLDER, community_row
+from service.views.kept_pages import community_row, with_token, without_token
 
 UNSTAMPED_OBJECTS = ("module_id", "organization_id")
 _ROWS = Kept(4096)  # per process; a row is about 600 bytes
@@ -38,9 +37,9 @@ def body(language: str, communities: list[Community], shows: dict, render: Calla
                  for name, value in shows.items()))
     html = _BODIES.get(key)
     if html is None:
-        html = str(render()).replace(generate_csrf(), TOKEN_PLACEHOLDER)
+        html = without_token(str(render()))
         _BODIES.keep(key, html)
-    return Markup(html.replace(TOKEN_PLACEHOLDER, generate_csrf()))
+    return with_token(html)
 
 
 def rows_html(rows: list[Row], visible: list[tuple[Community, int]], language: str,

@@ -22,7 +22,7 @@ from service import clock, figures_stamp
 from service.kept import Kept
 from service.models import Community
 
-TOKEN_PLACEHOLDER = "kept-page-csrf-token-placeholder"
+_TOKEN_PLACEHOLDER = "kept-page-csrf-token-placeholder"
 _KEPT = Kept(128)  # per process; a community page at 10,000 members is about 40 KB
 
 
@@ -41,12 +41,22 @@ def kept(community: Community, name: str, key: tuple, render: Callable[[], str],
     moment = clock.now()
     page = _KEPT.get(full_key)
     if page is not None and (page.until is None or moment < page.until):
-        return Markup(page.html.replace(TOKEN_PLACEHOLDER, generate_csrf()))
+        return with_token(page.html)
     html = str(render())
     if figures_stamp.committed_versions([community.id])[community.id] == version:
         ends = until(moment) if until else None
-        _KEPT.keep(full_key, KeptPage(html.replace(generate_csrf(), TOKEN_PLACEHOLDER), ends))
+        _KEPT.keep(full_key, KeptPage(without_token(html), ends))
     return Markup(html)
+
+
+def without_token(html: str) -> str:
+    """A page to keep: this session's CSRF token in it replaced by a placeholder."""
+    return html.replace(generate_csrf(), _TOKEN_PLACEHOLDER)
+
+
+def with_token(kept_html: str) -> Markup:
+    """A kept page to serve: the placeholder replaced by this session's CSRF token."""
+    return Markup(kept_html.replace(_TOKEN_PLACEHOLDER, generate_csrf()))
 
 
 def community_row(community: Community) -> tuple:
